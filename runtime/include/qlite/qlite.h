@@ -1,0 +1,173 @@
+/* qlite: run quantized Llama-family models on edge CPUs. C99 API.
+ *
+ * Conventions
+ * - Every function returns a qlite_status (QLITE_OK = 0) unless it is a getter; on error
+ *   qlite_last_error() returns a message for the calling thread.
+ * - Handles are opaque. Null pointers are rejected with QLITE_ERR_INVALID_ARGUMENT.
+ * - Thread safety: a qlite_model is immutable after opening and may be shared by any number
+ *   of sessions on different threads. A qlite_session must be used by one thread at a time.
+ * - No exceptions cross this API.
+ */
+#ifndef QLITE_QLITE_H_
+#define QLITE_QLITE_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define QLITE_API_VERSION_MAJOR 0
+#define QLITE_API_VERSION_MINOR 1
+#define QLITE_API_VERSION ((QLITE_API_VERSION_MAJOR << 16) | QLITE_API_VERSION_MINOR)
+
+#if defined(_WIN32)
+#define QLITE_EXPORT __declspec(dllexport)
+#else
+#define QLITE_EXPORT __attribute__((visibility("default")))
+#endif
+
+typedef enum qlite_status {
+  QLITE_OK = 0,
+  QLITE_ERR_INVALID_ARGUMENT = 1, /* null pointer, out-of-range parameter */
+  QLITE_ERR_IO = 2,               /* file cannot be opened, mapped or read */
+  QLITE_ERR_FORMAT = 3,           /* corrupt, truncated or unsupported model/adapter file */
+  QLITE_ERR_UNSUPPORTED = 4,      /* valid file, feature not supported by this build */
+  QLITE_ERR_OUT_OF_MEMORY = 5,    /* memory budget or buffer too small (message has the breakdown) */
+  QLITE_ERR_CONTEXT = 6,          /* prompt does not fit the window / position limits */
+  QLITE_ERR_MISMATCH = 7,         /* adapter does not belong to this base model */
+  QLITE_ERR_CANCELLED = 8,        /* a callback asked to stop */
+  QLITE_ERR_INTERNAL = 9
+} qlite_status;
+
+typedef enum qlite_kv_type { QLITE_KV_F32 = 0, QLITE_KV_F16 = 1, QLITE_KV_Q8 = 2 } qlite_kv_type;
+
+typedef struct qlite_model qlite_model;
+typedef struct qlite_session qlite_session;
+typedef struct qlite_adapter qlite_adapter;
+
+/* Library */
+QLITE_EXPORT uint32_t qlite_api_version(void);
+QLITE_EXPORT const char* qlite_version_string(void);
+QLITE_EXPORT const char* qlite_status_string(qlite_status status);
+/* Message for the last failed call on this thread ("" if none). Valid until the next call. */
+QLITE_EXPORT const char* qlite_last_error(void);
+
+/* Model */
+typedef struct qlite_model_params {
+  int verify_checksums; /* 1: verify every tensor checksum at open (reads the whole file) */
+  int use_mmap;         /* 1 (default): map the file; 0: read it into memory */
+} qlite_model_params;
+
+QLITE_EXPORT qlite_model_params qlite_model_default_params(void);
+QLITE_EXPORT qlite_status qlite_model_open(const char* path, const qlite_model_params* params,
+                                           qlite_model** out_model);
+/* Uses the caller's buffer in place (it must outlive the model and stay unchanged). */
+QLITE_EXPORT qlite_status qlite_model_open_memory(const void* data, size_t size,
+                                                  const qlite_model_params* params,
+                                                  qlite_model** out_model);
+QLITE_EXPORT void qlite_model_free(qlite_model* model);
+
+typedef struct qlite_model_info {
+  uint32_t dim, n_layers, n_heads, n_kv_heads, head_dim, ffn_dim, vocab_size, context_length;
+  uint32_t sliding_window; /* 0 = full attention */
+  int32_t bos_id, eos_id;
+  uint64_t weight_bytes;   /* bytes of tensor data */
+  uint64_t n_params;
+  int has_chat_template;
+} qlite_model_info;
+QLITE_EXPORT qlite_status qlite_model_get_info(const qlite_model* model, qlite_model_info* out_info);
+
+/* Tokenizer (owned by the model; thread-safe) */
+QLITE_EXPORT qlite_status qlite_tokenize(const qlite_model* model, const char* text, size_t text_len,
+                                         int add_bos, int32_t* out_tokens, size_t capacity,
+                                         size_t* out_count);
+/* Writes the bytes of one token's piece (raw bytes, may be part of a UTF-8 character). */
+QLITE_EXPORT qlite_status qlite_token_to_piece(const qlite_model* model, int32_t token, char* buf,
+                                               size_t capacity, size_t* out_len);
+
+/* Session */
+typedef struct qlite_sampler_params {
+  float temperature;        /* 0 = greedy */
+  int32_t top_k;            /* 0 = off */
+  float top_p;              /* 1 = off */
+  float min_p;              /* 0 = off */
+  float repeat_penalty;     /* 1 = off */
+  int32_t repeat_last_n;    /* tokens considered by the penalty */
+  uint64_t seed;
+} qlite_sampler_params;
+
+typedef struct qlite_session_params {
+  uint32_t n_threads;        /* 0 = 1 */
+  uint32_t window;           /* KV positions kept; 0 = model's sliding window or context length */
+  uint32_t n_sink_tokens;    /* attention sinks kept when the window slides; UINT32_MAX = automatic */
+  qlite_kv_type kv_type;
+  uint32_t max_batch;        /* tokens per prefill chunk (GEMM batch) */
+  uint64_t memory_budget;    /* bytes; 0 = no limit (session reserves exactly what it needs) */
+  void* buffer;              /* caller-owned memory for all session state (firmware), or NULL */
+  size_t buffer_size;
+  qlite_sampler_params sampler;
+} qlite_session_params;
+
+QLITE_EXPORT qlite_session_params qlite_session_default_params(void);
+
+typedef struct qlite_memory_estimate {
+  uint64_t weights_mapped;   /* bytes of the model file's tensors (mapped, shared) */
+  uint64_t weights_resident; /* bytes expected resident (all of them, once touched) */
+  uint64_t kv_cache;
+  uint64_t activations;
+  uint64_t scratch;
+  uint64_t adapters;
+  uint64_t session_total;    /* what qlite_session_create reserves */
+  uint64_t total;            /* session_total + weights_resident */
+} qlite_memory_estimate;
+
+QLITE_EXPORT qlite_status qlite_estimate_memory(const qlite_model* model,
+                                                const qlite_session_params* params,
+                                                qlite_memory_estimate* out_estimate);
+/* Human-readable breakdown into buf (always NUL-terminated when capacity > 0). */
+QLITE_EXPORT qlite_status qlite_format_memory_estimate(const qlite_memory_estimate* estimate,
+                                                       char* buf, size_t capacity);
+
+QLITE_EXPORT qlite_status qlite_session_create(const qlite_model* model,
+                                               const qlite_session_params* params,
+                                               qlite_session** out_session);
+QLITE_EXPORT void qlite_session_free(qlite_session* session);
+/* Forget all positions (KV cache) and sampler history. */
+QLITE_EXPORT qlite_status qlite_session_reset(qlite_session* session);
+
+/* Feed tokens (batched, chunked to the window); logits of the last one become current. */
+QLITE_EXPORT qlite_status qlite_prefill(qlite_session* session, const int32_t* tokens, size_t n_tokens);
+/* Feed one token; logits become current. */
+QLITE_EXPORT qlite_status qlite_decode(qlite_session* session, int32_t token);
+/* Current logits (vocab_size floats, owned by the session, valid until the next call). */
+QLITE_EXPORT qlite_status qlite_get_logits(qlite_session* session, const float** out_logits);
+/* Sample from the current logits with the session's sampler. */
+QLITE_EXPORT qlite_status qlite_sample(qlite_session* session, int32_t* out_token);
+
+/* Streaming callback: piece bytes (whole UTF-8 characters only); return nonzero to stop. */
+typedef int (*qlite_token_callback)(void* user_data, int32_t token, const char* piece, size_t piece_len);
+
+typedef struct qlite_generate_stats {
+  uint32_t n_prompt_tokens, n_generated;
+  double prefill_seconds, decode_seconds;
+} qlite_generate_stats;
+
+/* Tokenize prompt (with BOS), prefill, then sample up to max_tokens, streaming each piece.
+ * Stops at EOS when stop_at_eos is set. */
+QLITE_EXPORT qlite_status qlite_generate(qlite_session* session, const char* prompt, uint32_t max_tokens,
+                                         int stop_at_eos, qlite_token_callback callback, void* user_data,
+                                         qlite_generate_stats* out_stats);
+
+/* LoRA adapters merged at load time (issue: adapters). */
+QLITE_EXPORT qlite_status qlite_adapter_open(const qlite_model* base, const char* path, qlite_adapter** out_adapter);
+QLITE_EXPORT void qlite_adapter_free(qlite_adapter* adapter);
+/* Replace the session's adapters (NULL/0 = base model) without reopening the base. */
+QLITE_EXPORT qlite_status qlite_session_set_adapters(qlite_session* session, const qlite_adapter* const* adapters,
+                                                     const float* scales, size_t n_adapters);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* QLITE_QLITE_H_ */
