@@ -1,0 +1,60 @@
+// Matrix-vector (decode) and matrix-matrix (prefill) products over quantized weights.
+// Kernels see pointers, shapes and a scheme; they know nothing of models or files.
+// Weight byte layouts are those of format/FORMAT.md (the layout stored is the layout read).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace qlite {
+namespace arch {
+
+class ThreadPool;
+
+enum class WeightType : uint8_t { kF32, kF16, kBF16, kI8, kI4, kU4, kNF4 };
+enum class ScaleType : uint8_t { kF32, kF16, kU8 /* double-quantized */ };
+
+struct WeightMatrix {
+  WeightType type = WeightType::kF32;
+  bool interleave4x32 = false;  // Layout::Interleave4x32
+  size_t rows = 0, cols = 0;    // W is [rows][cols]; y = W·x has `rows` outputs
+  size_t row_stride = 0;        // bytes per stored row
+  const void* data = nullptr;
+  // Scales: group_size elements share one; group_size == cols means per row;
+  // per_tensor means a single scale for all.
+  size_t group_size = 0;
+  bool per_tensor = false;
+  ScaleType scale_type = ScaleType::kF16;
+  const void* scales = nullptr;  // [rows][ceil(cols/group_size)]
+  const void* mins = nullptr;    // kU4 only, same shape/type as scales
+  const float* dq_scales = nullptr;   // kU8 scales: s = u8*dq_scales[i/dq_block]+dq_offsets[i/dq_block]
+  const float* dq_offsets = nullptr;
+  size_t dq_block = 0;
+};
+
+// Activations quantized to int8 once per token, in blocks of 32 with an f32 scale per
+// block (and the block's sum of q, for asymmetric weights). Buffers are caller-owned.
+struct QuantizedActivations {
+  int8_t* q = nullptr;        // round_up(n, 32) values, zero padded
+  float* scales = nullptr;    // round_up(n, 32) / 32
+  int32_t* sums = nullptr;    // round_up(n, 32) / 32
+  size_t n = 0;
+};
+size_t QuantizedActivationsBytes(size_t n);  // bytes for q + scales + sums, 64-aligned parts
+// Lays the three arrays out inside `buffer` (QuantizedActivationsBytes(n) bytes, 64-aligned).
+QuantizedActivations BindQuantizedActivations(void* buffer, size_t n);
+void QuantizeActivations(const float* x, size_t n, QuantizedActivations* out);
+
+// y[r] = sum_c W[r][c] * x[c], float activations (weights dequantized in registers).
+void Gemv(const WeightMatrix& w, const float* x, float* y, ThreadPool* pool);
+// Same with int8 activations: integer dot products per block, accumulated in int32, scaled.
+void GemvQ8(const WeightMatrix& w, const QuantizedActivations& x, float* y, ThreadPool* pool);
+// Y[b][r] = sum_c W[r][c] * X[b][c] for a batch of activations (prefill); each loaded weight
+// block is reused across the batch.
+void Gemm(const WeightMatrix& w, const float* x, size_t batch, size_t x_stride, float* y,
+          size_t y_stride, ThreadPool* pool);
+
+// Name of the Highway target the dispatcher picks on this CPU (for logs and benchmarks).
+const char* DispatchedTargetName();
+
+}  // namespace arch
+}  // namespace qlite

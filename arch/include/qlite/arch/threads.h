@@ -1,0 +1,27 @@
+// A persistent worker pool: threads are created once; Run() neither allocates nor creates
+// threads. With one thread everything runs on the caller (firmware).
+#pragma once
+#include <cstddef>
+
+namespace qlite {
+namespace arch {
+
+class ThreadPool {
+ public:
+  using TaskFn = void (*)(void* ctx, size_t task, size_t thread);
+  explicit ThreadPool(size_t n_threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+  size_t size() const;
+  // Calls fn(ctx, task, thread) for task in [0, n_tasks), spread over the threads (the
+  // caller is thread 0); returns when all are done.
+  void Run(size_t n_tasks, TaskFn fn, void* ctx);
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+}  // namespace arch
+}  // namespace qlite

@@ -1,0 +1,58 @@
+// Round-trip quantizers for every storage scheme in format/FORMAT.md. Pure functions over
+// f32 rows; they know nothing of files or kernels.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "qlite/format/qlite_generated.h"
+#include "qlite/format/status.h"
+
+namespace qlite {
+
+struct QuantSpec {
+  fb::DType dtype = fb::DType::F32;                 // F32 F16 BF16 I8 I4 U4 NF4
+  fb::Granularity granularity = fb::Granularity::Group;
+  uint32_t group_size = 32;                         // Group: 32, 64 or 128
+  fb::DType scale_type = fb::DType::F16;            // F16, F32, or U8 (double quantization)
+  uint32_t dq_block = 256;                          // scales per second-level block (U8 only)
+  fb::Layout layout = fb::Layout::RowMajor;
+};
+
+// Owned result of quantizing a [rows, cols] matrix (a 1-D tensor is one row).
+struct QuantizedTensor {
+  QuantSpec spec;
+  uint64_t rows = 0, cols = 0, row_stride = 0;
+  std::vector<uint8_t> data, scales, mins, dq_scales, dq_offsets;
+};
+
+// Non-owning view of the same, e.g. over a memory-mapped file.
+struct QuantizedView {
+  QuantSpec spec;
+  uint64_t rows = 0, cols = 0, row_stride = 0;
+  const uint8_t* data = nullptr;
+  const uint8_t* scales = nullptr;
+  const uint8_t* mins = nullptr;
+  const float* dq_scales = nullptr;
+  const float* dq_offsets = nullptr;
+};
+
+QuantizedView ViewOf(const QuantizedTensor& t);
+
+// Bytes per stored row for a scheme (rows padded to 32-element blocks for integer types).
+uint64_t RowStrideBytes(fb::DType dtype, uint64_t cols);
+// Number of scales per row (1 for PerRow; PerTensor has 1 scale in total).
+uint64_t GroupsPerRow(const QuantSpec& spec, uint64_t cols);
+
+// Rejects NaN/Inf input, unsupported spec combinations and bad group sizes with an error.
+Status Quantize(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec,
+                QuantizedTensor* out);
+// Writes rows*cols f32 values.
+Status Dequantize(const QuantizedView& view, float* dst);
+// Dequantizes one row (for LoRA merges and embedding lookups).
+Status DequantizeRow(const QuantizedView& view, uint64_t row, float* dst);
+
+// The 16 NormalFloat-4 levels (QLoRA), ascending; kNf4Levels[7] == 0.
+extern const float kNf4Levels[16];
+
+}  // namespace qlite

@@ -1,0 +1,60 @@
+// What an importer produces and the converter consumes: a model's config, tokenizer and
+// tensors, each tensor loaded lazily as f32 (one at a time, so large models convert in
+// bounded memory). Tensor names and row orders are qlite's (format/FORMAT.md).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "qlite/format/qlite_generated.h"
+#include "qlite/format/status.h"
+
+namespace qlite {
+
+struct ModelConfig {
+  fb::Arch arch = fb::Arch::Llama;
+  uint32_t dim = 0, n_layers = 0, n_heads = 0, n_kv_heads = 0, head_dim = 0, ffn_dim = 0;
+  uint32_t vocab_size = 0, context_length = 0;
+  float norm_eps = 1e-5f;
+  float rope_theta = 10000.0f;
+  fb::RopeStyle rope_style = fb::RopeStyle::Interleaved;
+  fb::RopeScaling rope_scaling = fb::RopeScaling::None;
+  float rope_factor = 1.0f, rope_low_freq_factor = 1.0f, rope_high_freq_factor = 4.0f;
+  uint32_t rope_original_context = 0, rotary_dim = 0;
+  std::vector<uint32_t> sliding_window;  // per layer; empty = full attention
+  bool tied_embeddings = false;
+  bool qkv_bias = false;
+  int32_t bos_id = -1, eos_id = -1, pad_id = -1;
+  std::vector<int32_t> eot_ids;
+};
+
+struct TokenizerData {
+  fb::TokenizerType type = fb::TokenizerType::SentencePieceBPE;
+  std::vector<std::string> pieces;
+  std::vector<float> scores;
+  std::vector<fb::TokenKind> kinds;
+  std::vector<std::string> merges;  // byte-level BPE, "left right" in rank order
+  bool add_bos = true, add_eos = false, add_dummy_prefix = true, byte_fallback = true;
+  std::string pre_tokenizer;
+  std::string chat_template;
+  int32_t unk_id = -1;
+};
+
+struct SourceTensor {
+  std::string name;               // qlite name, e.g. "blk.0.attn_q"
+  std::vector<uint64_t> shape;    // [out, in] for matrices
+  std::string source_dtype;       // what the source stored ("F32", "Q4_0", ...), for messages
+  // Fills `out` with shape-product f32 values in qlite layout (rows permuted as needed).
+  std::function<Status(std::vector<float>* out)> load;
+};
+
+struct SourceModel {
+  ModelConfig config;
+  TokenizerData tokenizer;
+  std::vector<SourceTensor> tensors;
+  std::string source_path;
+  std::string source_format;  // "llama2c", "hf", "gguf"
+};
+
+}  // namespace qlite
