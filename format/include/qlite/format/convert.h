@@ -1,0 +1,46 @@
+// The conversion pipeline: SourceModel -> quantized .qlm file. Importers fill the
+// SourceModel; LoRA merges at conversion wrap its tensors' loaders before this runs.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "qlite/format/quantize.h"
+#include "qlite/format/source_model.h"
+#include "qlite/format/status.h"
+
+namespace qlite {
+
+struct AdapterRecord {  // provenance of an adapter merged at conversion
+  std::string name;
+  float scale = 1.0f;
+  uint32_t rank = 0;
+  float alpha = 0.0f;
+  uint64_t fingerprint = 0;
+};
+
+struct ConvertOptions {
+  QuantSpec weights;             // 2-D projection weights
+  QuantSpec embeddings;          // token_embd and output
+  // Norms and biases are always F32.
+  std::string quantization_text; // recorded in provenance ("--weights q4 --group-size 32")
+  std::vector<AdapterRecord> adapters;
+  uint32_t tensor_alignment = 64;
+  uint32_t segment_alignment = 16384;
+};
+
+struct ConvertSummary {
+  uint64_t n_params = 0;
+  uint64_t file_size = 0;
+  uint64_t fp16_size = 0;      // what the same tensors take in fp16
+  uint64_t fingerprint = 0;
+};
+
+using ProgressFn = std::function<void(size_t done, size_t total, const std::string& tensor)>;
+
+// Writes out_path atomically (temp file + rename): on any error no partial file is left.
+Status ConvertModel(const SourceModel& source, const ConvertOptions& options,
+                    const std::string& out_path, const ProgressFn& progress, ConvertSummary* summary);
+
+}  // namespace qlite
