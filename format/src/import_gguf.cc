@@ -2,7 +2,9 @@
 // dequantized lazily. llama.cpp stores llama-arch q/k rows in Meta interleaved order (its
 // converter permutes HF weights back), so rope_style is Interleaved there; for qwen2 it
 // keeps HF order (NeoX rope) and rope_style is RotateHalf.
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <memory>
 
 #include "gguf.h"
@@ -125,6 +127,23 @@ Status GetNum(const gguf::File& f, const std::string& arch, const char* key, boo
   return Status::Ok();
 }
 
+// Whether two tensors hold identical bytes (llama.cpp's llama2.c converter writes a copy
+// of the tied embedding as output.weight; it is dropped and the model marked tied).
+Status SameBytes(const gguf::File& f, const gguf::TensorInfo& a, const gguf::TensorInfo& b, bool* same) {
+  *same = false;
+  if (a.type != b.type || a.ne != b.ne || a.n_bytes != b.n_bytes) return Status::Ok();
+  constexpr uint64_t kChunk = 1u << 20;
+  std::vector<uint8_t> x(kChunk), y(kChunk);
+  for (uint64_t done = 0; done < a.n_bytes; done += kChunk) {
+    const uint64_t n = std::min(kChunk, a.n_bytes - done);
+    QLITE_RETURN_IF_ERROR(ii::ReadAt(f.path, f.data_offset + a.offset + done, n, x.data()));
+    QLITE_RETURN_IF_ERROR(ii::ReadAt(f.path, f.data_offset + b.offset + done, n, y.data()));
+    if (std::memcmp(x.data(), y.data(), size_t(n)) != 0) return Status::Ok();
+  }
+  *same = true;
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status ImportGgufTokenizer(const std::string& path, TokenizerData* out) {
@@ -201,7 +220,10 @@ Status ImportGguf(const std::string& path, SourceModel* out) {
   const gguf::TensorInfo* embd = f->FindTensor("token_embd.weight");
   if (!embd || embd->ne.size() != 2) return StatusError(StatusCode::kFormat, "%s: missing tensor token_embd", path.c_str());
   c.vocab_size = uint32_t(embd->ne[1]);
-  c.tied_embeddings = f->FindTensor("output.weight") == nullptr;
+  const gguf::TensorInfo* output = f->FindTensor("output.weight");
+  bool drop_output = false;
+  if (output) QLITE_RETURN_IF_ERROR(SameBytes(*f, *embd, *output, &drop_output));
+  c.tied_embeddings = output == nullptr || drop_output;
   c.bos_id = m.tokenizer.bos_id;
   c.eos_id = m.tokenizer.eos_id;
   c.pad_id = m.tokenizer.pad_id;
@@ -211,6 +233,7 @@ Status ImportGguf(const std::string& path, SourceModel* out) {
   }
 
   for (const gguf::TensorInfo& t : f->tensors) {
+    if (drop_output && &t == output) continue;
     SourceTensor st;
     st.name = ii::EndsWith(t.name, ".weight") ? t.name.substr(0, t.name.size() - 7) : t.name;
     st.shape.assign(t.ne.rbegin(), t.ne.rend());
