@@ -66,6 +66,7 @@ Status Tokenizer::Create(const TokenizerData& data, const TokenizerSpecialIds& s
     t->kinds_.resize(n);
     for (size_t i = 0; i < n; ++i) t->kinds_[i] = GuessKind(data.pieces[i], data.type);
   }
+  if (data.type == fb::TokenizerType::SentencePieceBPE) t->NormalizeSpmSpaces();
   t->add_bos_ = data.add_bos;
   t->add_eos_ = data.add_eos;
   t->add_dummy_prefix_ = data.add_dummy_prefix;
@@ -120,6 +121,23 @@ Status Tokenizer::Create(const TokenizerData& data, const TokenizerSpecialIds& s
   t->InitBytes();
   *out = std::move(t);
   return Status::Ok();
+}
+
+void Tokenizer::NormalizeSpmSpaces() {
+  // llama2.c's tokenizer.bin stores pieces with ' ' where SentencePiece has U+2581; bring
+  // such vocabularies back to the SentencePiece form the encoder works in.
+  bool has_2581 = false, has_space = false;
+  for (size_t i = 0; i < pieces_.size(); ++i) {
+    if (kinds_[i] != fb::TokenKind::Normal && kinds_[i] != fb::TokenKind::UserDefined) continue;
+    has_2581 |= pieces_[i].find("\xE2\x96\x81") != std::string::npos;
+    has_space |= pieces_[i].find(' ') != std::string::npos;
+  }
+  if (has_2581 || !has_space) return;
+  for (size_t i = 0; i < pieces_.size(); ++i) {
+    if (kinds_[i] != fb::TokenKind::Normal && kinds_[i] != fb::TokenKind::UserDefined) continue;
+    std::string& p = pieces_[i];
+    for (size_t j = p.find(' '); j != std::string::npos; j = p.find(' ', j + 3)) p.replace(j, 1, "\xE2\x96\x81");
+  }
 }
 
 Status Tokenizer::InitSpm() {

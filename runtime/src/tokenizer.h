@@ -52,6 +52,7 @@ class Tokenizer {
   int32_t vocab_size() const { return static_cast<int32_t>(pieces_.size()); }
   const std::string& Piece(int32_t id) const { return pieces_[id]; }
   fb::TokenKind Kind(int32_t id) const { return kinds_[id]; }
+  float Score(int32_t id) const { return scores_[id]; }
   int32_t bos_id() const { return bos_; }
   int32_t eos_id() const { return eos_; }
   int32_t unk_id() const { return unk_; }
@@ -65,6 +66,7 @@ class Tokenizer {
 
  private:
   Tokenizer() = default;
+  void NormalizeSpmSpaces();
   Status InitSpm();
   Status InitByteLevel(const TokenizerData& data);
   void InitBytes();
