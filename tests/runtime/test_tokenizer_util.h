@@ -192,3 +192,80 @@ inline bool LoadLlama2cTokenizerBin(const std::string& path, qlite::TokenizerDat
 }
 
 }  // namespace qlite_test
+
+namespace qlite_test {
+
+// Reads the tokenizer.ggml.* keys of a GGUF file (test-only stand-in until the format
+// importers are available). Returns false on anything unexpected.
+inline bool LoadGgufTokenizer(const std::string& path, qlite::TokenizerData* out, int32_t* bos, int32_t* eos) {
+  const std::string s = ReadFile(path);
+  size_t p = 0;
+  auto need = [&](size_t n) { return p + n <= s.size(); };
+  auto u32 = [&]() { uint32_t v = 0; if (need(4)) std::memcpy(&v, s.data() + p, 4); p += 4; return v; };
+  auto u64 = [&]() { uint64_t v = 0; if (need(8)) std::memcpy(&v, s.data() + p, 8); p += 8; return v; };
+  auto str = [&]() { const uint64_t n = u64(); std::string r = need(n) ? s.substr(p, n) : ""; p += n; return r; };
+  if (s.compare(0, 4, "GGUF") != 0) return false;
+  p = 4;
+  u32();
+  u64();
+  const uint64_t n_kv = u64();
+  static const size_t kSize[] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+  std::string model, pre;
+  for (uint64_t k = 0; k < n_kv && p < s.size(); ++k) {
+    const std::string key = str();
+    const uint32_t type = u32();
+    auto scalar = [&](uint32_t t, int64_t* iv) {
+      if (t == 8) { str(); return; }
+      if (t > 12) { p = s.size(); return; }
+      int64_t v = 0;
+      if (need(kSize[t])) std::memcpy(&v, s.data() + p, kSize[t]);
+      p += kSize[t];
+      if (iv) *iv = v;
+    };
+    if (type == 9) {
+      const uint32_t et = u32();
+      const uint64_t n = u64();
+      for (uint64_t i = 0; i < n && p < s.size(); ++i) {
+        if (et == 8) {
+          std::string v = str();
+          if (key == "tokenizer.ggml.tokens") out->pieces.push_back(v);
+          if (key == "tokenizer.ggml.merges") out->merges.push_back(v);
+        } else if (key == "tokenizer.ggml.scores" && et == 6) {
+          float f;
+          std::memcpy(&f, s.data() + p, 4);
+          p += 4;
+          out->scores.push_back(f);
+        } else if (key == "tokenizer.ggml.token_type") {
+          int64_t v = 0;
+          scalar(et, &v);
+          // GGUF: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte
+          static const qlite::fb::TokenKind kKinds[] = {
+              qlite::fb::TokenKind::Normal, qlite::fb::TokenKind::Normal, qlite::fb::TokenKind::Unknown,
+              qlite::fb::TokenKind::Control, qlite::fb::TokenKind::UserDefined, qlite::fb::TokenKind::Unused,
+              qlite::fb::TokenKind::Byte};
+          out->kinds.push_back(v >= 0 && v <= 6 ? kKinds[v] : qlite::fb::TokenKind::Normal);
+        } else {
+          scalar(et, nullptr);
+        }
+      }
+    } else if (type == 8) {
+      const std::string v = str();
+      if (key == "tokenizer.ggml.model") model = v;
+      if (key == "tokenizer.ggml.pre") pre = v;
+    } else {
+      int64_t v = 0;
+      scalar(type, &v);
+      if (key == "tokenizer.ggml.bos_token_id") *bos = static_cast<int32_t>(v);
+      if (key == "tokenizer.ggml.eos_token_id") *eos = static_cast<int32_t>(v);
+      if (key == "tokenizer.ggml.unknown_token_id") out->unk_id = static_cast<int32_t>(v);
+      if (key == "tokenizer.ggml.add_bos_token") out->add_bos = v != 0;
+      if (key == "tokenizer.ggml.add_eos_token") out->add_eos = v != 0;
+      if (key == "tokenizer.ggml.add_space_prefix") out->add_dummy_prefix = v != 0;
+    }
+  }
+  out->type = model == "gpt2" ? qlite::fb::TokenizerType::ByteLevelBPE : qlite::fb::TokenizerType::SentencePieceBPE;
+  out->pre_tokenizer = pre;
+  return p <= s.size() && !out->pieces.empty();
+}
+
+}  // namespace qlite_test
