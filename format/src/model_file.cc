@@ -142,6 +142,9 @@ Status ModelFile::Open(const std::string& path, const OpenOptions& options) {
 Status ModelFile::OpenMemory(const void* data, size_t size, const OpenOptions& options) {
   Close();
   if (!data) return Status(StatusCode::kInvalidArgument, "null buffer");
+  // FlatBuffers reads 8-byte scalars in place; tensors want more (tensor_alignment).
+  if (reinterpret_cast<uintptr_t>(data) % 8 != 0)
+    return Status(StatusCode::kInvalidArgument, "model buffer must be at least 8-byte aligned");
   base_ = static_cast<const uint8_t*>(data);
   size_ = size;
   Status s = Load(options);
