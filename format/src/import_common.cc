@@ -130,6 +130,14 @@ void InferSentencePieceKinds(TokenizerData* tok) {
   }
 }
 
+void PadVocabulary(uint32_t vocab_size, TokenizerData* tok) {
+  if (tok->pieces.size() >= vocab_size) return;
+  if (!tok->scores.empty()) tok->scores.resize(vocab_size, 0.0f);
+  tok->kinds.resize(tok->pieces.size(), fb::TokenKind::Normal);
+  tok->kinds.resize(vocab_size, fb::TokenKind::Unused);
+  for (size_t i = tok->pieces.size(); i < vocab_size; ++i) tok->pieces.push_back("<unused_" + std::to_string(i) + ">");
+}
+
 Status ValidateSourceModel(const SourceModel& m) {
   const ModelConfig& c = m.config;
   if (c.dim == 0 || c.n_layers == 0 || c.n_heads == 0 || c.n_kv_heads == 0 || c.head_dim == 0 ||

@@ -82,6 +82,10 @@ void PermuteRopeRows(const std::vector<float>& src, uint64_t rows, uint64_t cols
 void InferSentencePieceKinds(TokenizerData* tok);
 bool IsBytePiece(const std::string& piece);
 
+// Models often pad the embedding past the tokenizer's vocabulary (to a multiple of 64 or
+// 128); the tokenizer gets matching placeholder pieces "<unused_N>" of kind Unused.
+void PadVocabulary(uint32_t vocab_size, TokenizerData* tok);
+
 // Checks a SourceModel before returning it: tensor names unique, shapes against config.
 Status ValidateSourceModel(const SourceModel& model);
 
