@@ -5,6 +5,7 @@
 
 #include "gguf.h"
 #include "import_common.h"
+#include "qlite/format/quantize.h"
 
 namespace qlite {
 namespace gguf {
@@ -17,7 +18,7 @@ constexpr uint64_t kQKK = 256;  // k-quant super-block
 float F16At(const uint8_t* p) {
   uint16_t h;
   std::memcpy(&h, p, 2);
-  return ii::HalfToFloat(h);
+  return F16ToF32(h);
 }
 
 // Q4_K/Q5_K: eight 6-bit (scale, min) pairs packed into 12 bytes.
@@ -185,7 +186,7 @@ Status Dequantize(uint32_t type, const uint8_t* src, uint64_t n, float* dst) {
       case kBF16: {
         uint16_t h;
         std::memcpy(&h, src, 2);
-        *dst = ii::Bf16ToFloat(h);
+        *dst = BF16ToF32(h);
         break;
       }
       case kQ4_0: BlockQ4_0(src, dst); break;
