@@ -108,11 +108,6 @@ void BlockQ6_K(const uint8_t* b, float* y) {  // ql[128], qh[64], int8 scales[16
     }
   }
 }
-void BlockQ8_K(const uint8_t* b, float* y) {  // f32 d, 256 int8, 16 int16 sums
-  float d;
-  std::memcpy(&d, b, 4);
-  for (int j = 0; j < 256; ++j) y[j] = float(int8_t(b[4 + j])) * d;
-}
 }  // namespace
 
 const char* TypeName(uint32_t type) {
@@ -163,7 +158,7 @@ bool BlockLayout(uint32_t type, uint64_t* elems, uint64_t* bytes) {
 bool CanDequantize(uint32_t type) {
   switch (type) {
     case kF32: case kF16: case kBF16: case kQ4_0: case kQ4_1: case kQ5_0: case kQ5_1: case kQ8_0:
-    case kQ4_K: case kQ5_K: case kQ6_K: case kQ8_K: return true;
+    case kQ4_K: case kQ5_K: case kQ6_K: return true;
     default: return false;
   }
 }
@@ -197,7 +192,6 @@ Status Dequantize(uint32_t type, const uint8_t* src, uint64_t n, float* dst) {
       case kQ4_K: BlockQ4_K(src, dst); break;
       case kQ5_K: BlockQ5_K(src, dst); break;
       case kQ6_K: BlockQ6_K(src, dst); break;
-      case kQ8_K: BlockQ8_K(src, dst); break;
       default: break;
     }
   }
