@@ -94,6 +94,7 @@ TEST(Attention, MatchesReferenceOnSameStorage) {
         for (size_t n : OddSizes()) {
           // Quantized types share the f32 code paths except for the loads: fewer shapes.
           if (type != KvType::kF32 && (hd == 8 || hd == 63 || n == 7 || n == 64 || n == 172)) continue;
+          if (n == 2049 && hd != 7 && hd != 64 && hd != 128) continue;  // keep qemu runs short
           for (float sharpness : {1.0f, 8.0f}) {  // 8: peaky softmax
             if (sharpness != 1.0f && hd != 64) continue;
             SCOPED_TRACE(testing::Message() << Name(type) << " hd=" << hd << " n=" << n << " x" << sharpness);
@@ -123,6 +124,7 @@ TEST(Attention, QuantizedCacheWithinDerivedBound) {
     for (KvType type : {KvType::kF16, KvType::kQ8}) {
       for (size_t hd : {size_t{7}, size_t{64}, size_t{128}}) {
         for (size_t n : {size_t{1}, size_t{63}, size_t{2049}}) {
+          if (n == 2049 && hd != 64) continue;  // keep qemu runs short
           SCOPED_TRACE(testing::Message() << Name(type) << " hd=" << hd << " n=" << n);
           const auto q = RandomVec(rng, hd), kr = RandomVec(rng, n * hd), vr = RandomVec(rng, n * hd);
           const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
