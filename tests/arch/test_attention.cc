@@ -162,6 +162,33 @@ TEST(Attention, QuantizedCacheWithinDerivedBound) {
   });
 }
 
+// A GQA group through AttentionGroup equals the reference run once per query head.
+TEST(Attention, GroupMatchesPerHeadReference) {
+  std::mt19937 rng(14);
+  ForEachHwyTarget([&] {
+    for (KvType type : {KvType::kF32, KvType::kF16, KvType::kQ8}) {
+      for (size_t hd : {size_t{7}, size_t{64}, size_t{128}}) {
+        for (size_t n : {size_t{1}, size_t{63}, size_t{300}}) {
+          for (size_t n_q : {1, 2, 3, 4, 7}) {
+            SCOPED_TRACE(testing::Message() << Name(type) << " hd=" << hd << " n=" << n << " n_q=" << n_q);
+            const auto q = RandomVec(rng, n_q * hd);
+            const Cache k = MakeCache(type, hd, n, RandomVec(rng, n * hd));
+            const Cache v = MakeCache(type, hd, n, RandomVec(rng, n * hd));
+            const float scale = 2.0f / std::sqrt(static_cast<float>(hd));
+            std::vector<float> scores(n_q * n), got(n_q * hd), s(n), want(hd);
+            AttentionGroup(q.data(), n_q, hd, k.View(), v.View(), n, scale, scores.data(), got.data());
+            for (size_t j = 0; j < n_q; ++j) {
+              ref::AttentionHead(q.data() + j * hd, hd, k.View(), v.View(), n, scale, s.data(), want.data());
+              for (size_t t = 0; t < n; ++t) ASSERT_NEAR(scores[j * n + t], s[t], 1e-6f + 1e-5f * s[t]);
+              for (size_t i = 0; i < hd; ++i) ASSERT_NEAR(got[j * hd + i], want[i], 2e-5f) << j << "," << i;
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
 TEST(Attention, NoSlotsGivesZero) {
   ForEachHwyTarget([&] {
     std::vector<float> q(64, 1.0f), out(64, 7.0f);
