@@ -1,0 +1,361 @@
+// Per-target building blocks shared by the per-scheme kernel TUs (matmul_int4.cc, ...).
+// Included once per Highway target after foreach_target.h, hence the toggling guard.
+//
+// Structure of every kernel: for each row, walk its 32-element blocks; a block's scale is
+// constant (matmul_internal.h ScalesPerBlock), and the row's scales are decoded to f32 a
+// chunk at a time into a stack buffer (no allocation on the decode path).
+#if defined(QLITE_ARCH_SRC_MATMUL_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef QLITE_ARCH_SRC_MATMUL_INL_H_
+#undef QLITE_ARCH_SRC_MATMUL_INL_H_
+#else
+#define QLITE_ARCH_SRC_MATMUL_INL_H_
+#endif
+
+#include <algorithm>
+#include <cstring>
+
+#include "hwy/highway.h"
+#include "matmul_internal.h"
+#include "qlite/arch/reference.h"
+
+// x86 targets with 256-bit integer ops get hand-written int8 dot products (Highway 1.0.3
+// has no u8*s8 pairwise multiply-add); every other target uses the portable Highway path.
+#undef QLITE_X86_256
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+#define QLITE_X86_256 1
+#else
+#define QLITE_X86_256 0
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace qlite {
+namespace arch {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+constexpr size_t kChunkBlocks = 64;  // blocks per scale chunk (2048 columns)
+
+// Block b of row r lies at RowBase + b * step (RowMajor or Interleave4x32, FORMAT.md).
+HWY_INLINE const uint8_t* RowBase(const WeightMatrix& w, size_t r, size_t block_bytes,
+                                  size_t* step) {
+  const uint8_t* base = static_cast<const uint8_t*>(w.data);
+  if (!w.interleave4x32) {
+    *step = block_bytes;
+    return base + r * w.row_stride;
+  }
+  *step = 4 * block_bytes;
+  return base + (r / 4) * 4 * w.row_stride + (r % 4) * block_bytes;
+}
+
+// Decodes `count` scales from flattened index `first` of `src` (F32, F16 or U8+dq).
+HWY_INLINE void DecodeScales(const WeightMatrix& w, const void* src, size_t first,
+                             size_t count, float* HWY_RESTRICT out) {
+  switch (w.scale_type) {
+    case ScaleType::kF32:
+      std::memcpy(out, static_cast<const float*>(src) + first, count * sizeof(float));
+      return;
+    case ScaleType::kF16: {
+      const hn::ScalableTag<float> df;
+      const hn::Rebind<hwy::float16_t, decltype(df)> dh;
+      const auto* p = static_cast<const hwy::float16_t*>(src) + first;
+      const size_t N = hn::Lanes(df);
+      size_t i = 0;
+      for (; i + N <= count; i += N) hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, p + i)), df, out + i);
+      for (; i < count; ++i) {
+        uint16_t bits;
+        std::memcpy(&bits, p + i, 2);
+        out[i] = ref::F32FromF16(bits);
+      }
+      return;
+    }
+    case ScaleType::kU8: {
+      const uint8_t* p = static_cast<const uint8_t*>(src);
+      for (size_t i = 0; i < count; ++i) {
+        const size_t d = (first + i) / w.dq_block;
+        out[i] = p[first + i] * w.dq_scales[d] + w.dq_offsets[d];
+      }
+      return;
+    }
+  }
+}
+
+// Per-block scales for blocks [b0, b1) of row r: out[b - b0]. b1 - b0 <= kChunkBlocks.
+HWY_INLINE void BlockScales(const WeightMatrix& w, const void* src, size_t r, size_t b0,
+                            size_t b1, float* HWY_RESTRICT out) {
+  if (w.per_tensor) {
+    float s;
+    DecodeScales(w, src, 0, 1, &s);
+    for (size_t b = b0; b < b1; ++b) out[b - b0] = s;
+    return;
+  }
+  const size_t gs = w.group_size;
+  const size_t gpr = (w.cols + gs - 1) / gs;
+  const size_t g0 = std::min(b0 * 32 / gs, gpr - 1);
+  const size_t g1 = std::min((b1 * 32 - 1) / gs, gpr - 1);
+  if (gs == 32) {  // the common case: one scale per block
+    DecodeScales(w, src, r * gpr + g0, g1 - g0 + 1, out);
+    return;
+  }
+  float g[kChunkBlocks + 1];
+  DecodeScales(w, src, r * gpr + g0, g1 - g0 + 1, g);
+  for (size_t b = b0; b < b1; ++b) out[b - b0] = g[std::min(b * 32 / gs, gpr - 1) - g0];
+}
+
+// ---------------------------------------------------------------- weight codes -> int8
+// Writes the 32 int8 weight values of one block as the int8-activation kernels see them:
+// I4 as q (0..15; the -8 is applied through the activation sums), U4 q, NF4 kNF4Int8[q],
+// I8 as stored.
+template <WeightType kType>
+HWY_INLINE void DecodeCodes(const uint8_t* HWY_RESTRICT p, int8_t* HWY_RESTRICT out) {
+  if (kType == WeightType::kI8) {
+    std::memcpy(out, p, 32);
+    return;
+  }
+  const hn::CappedTag<uint8_t, 16> d8;
+  const size_t N = hn::Lanes(d8);
+  uint8_t* u = reinterpret_cast<uint8_t*>(out);
+  for (size_t k = 0; k < 16; k += N) {
+    const auto v = hn::LoadU(d8, p + k);
+    hn::StoreU(hn::And(v, hn::Set(d8, 0xF)), d8, u + k);
+    hn::StoreU(hn::ShiftRight<4>(v), d8, u + 16 + k);
+  }
+  if (kType == WeightType::kNF4) {
+    for (size_t i = 0; i < 32; ++i) out[i] = ref::kNF4Int8[u[i]];
+  }
+}
+
+#if QLITE_X86_256
+// One block as 32 u8 codes (4-bit types) or the int8 values (I8, NF4 through the table).
+template <WeightType kType>
+HWY_INLINE __m256i LoadBlockX86(const uint8_t* HWY_RESTRICT p, __m256i nf4_table) {
+  if (kType == WeightType::kI8) return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m256i both = _mm256_broadcastsi128_si256(packed);
+  const __m256i mask = _mm256_set1_epi8(0x0F);
+  const __m256i lo = _mm256_and_si256(both, mask);
+  const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(both, 4), mask);
+  // Lanes 0..15 = low nibbles (q[0..15]), lanes 16..31 = high nibbles (q[16..31]).
+  const __m256i q = _mm256_blend_epi32(lo, hi, 0xF0);
+  if (kType == WeightType::kNF4) return _mm256_shuffle_epi8(nf4_table, q);
+  return q;
+}
+
+// Sum over a block of w*x as 8 int32 partial sums. Unsigned codes multiply directly
+// (maddubs: u8 x s8); signed ones use |w| and x carrying w's sign. No overflow: the
+// int16 pair sums are at most 2*128*127.
+template <WeightType kType>
+HWY_INLINE __m256i DotBlockX86(__m256i wv, __m256i xv) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i prod;
+  if (kType == WeightType::kI4 || kType == WeightType::kU4) {
+    prod = _mm256_maddubs_epi16(wv, xv);
+  } else {
+    prod = _mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(xv, wv));
+  }
+  return _mm256_madd_epi16(prod, ones);
+}
+#endif
+
+// Portable: int32 sum over a block of w*x (exact), as a vector of partial sums.
+template <class D32>
+HWY_INLINE hn::Vec<D32> DotBlockPortable(D32 d32, const int8_t* HWY_RESTRICT w,
+                                         const int8_t* HWY_RESTRICT x) {
+  const hn::Rebind<int8_t, D32> d8;
+  const size_t N = hn::Lanes(d32);
+  auto s = hn::Zero(d32);
+  for (size_t i = 0; i < 32; i += N) {
+    s = hn::Add(s, hn::Mul(hn::PromoteTo(d32, hn::LoadU(d8, w + i)),
+                           hn::PromoteTo(d32, hn::LoadU(d8, x + i))));
+  }
+  return s;
+}
+
+// ------------------------------------------------------------ int weights, int8 x
+template <WeightType kType>
+void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivations& x, float* y, size_t r0,
+                   size_t r1) {
+  const size_t nb = (w.cols + 31) / 32;
+  const size_t bb = ref::BlockBytes(kType);
+  constexpr bool kUsesSums = kType == WeightType::kI4 || kType == WeightType::kU4;
+  HWY_ALIGN float ws[kChunkBlocks];
+  HWY_ALIGN float mins[kChunkBlocks];
+  HWY_ALIGN float f[kChunkBlocks];
+#if QLITE_X86_256
+  const hn::Full256<float> df;
+  const hn::Full256<int32_t> d32;
+  alignas(32) int8_t table_bytes[32];
+  for (int i = 0; i < 32; ++i) table_bytes[i] = ref::kNF4Int8[i & 15];
+  const __m256i nf4 = _mm256_load_si256(reinterpret_cast<const __m256i*>(table_bytes));
+#else
+  const hn::CappedTag<int32_t, 8> d32;
+  const hn::Rebind<float, decltype(d32)> df;
+  HWY_ALIGN int8_t codes[32];
+#endif
+  for (size_t r = r0; r < r1; ++r) {
+    size_t step;
+    const uint8_t* row = RowBase(w, r, bb, &step);
+    auto acc = hn::Zero(df);
+    float corr = 0.0f;  // I4: sum of f*sum(q) (times -8); U4: sum of min*xscale*sum(q)
+    for (size_t b0 = 0; b0 < nb; b0 += kChunkBlocks) {
+      const size_t b1 = std::min(nb, b0 + kChunkBlocks);
+      BlockScales(w, w.scales, r, b0, b1, ws);
+      if (kType == WeightType::kU4) BlockScales(w, w.mins, r, b0, b1, mins);
+      const float scale_div = kType == WeightType::kNF4 ? 1.0f / 127.0f : 1.0f;
+      for (size_t b = b0; b < b1; ++b) {
+        f[b - b0] = ws[b - b0] * scale_div * x.scales[b];
+        if (kType == WeightType::kI4) corr += f[b - b0] * static_cast<float>(x.sums[b]);
+        if (kType == WeightType::kU4) corr += mins[b - b0] * x.scales[b] * static_cast<float>(x.sums[b]);
+      }
+      for (size_t b = b0; b < b1; ++b) {
+        const uint8_t* p = row + b * step;
+#if QLITE_X86_256
+        const __m256i wv = LoadBlockX86<kType>(p, nf4);
+        const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + 32 * b));
+        const hn::Vec256<int32_t> s{DotBlockX86<kType>(wv, xv)};
+#else
+        DecodeCodes<kType>(p, codes);
+        const auto s = DotBlockPortable(d32, codes, x.q + 32 * b);
+#endif
+        acc = hn::MulAdd(hn::ConvertTo(df, s), hn::Set(df, f[b - b0]), acc);
+      }
+    }
+    float sum = hn::GetLane(hn::SumOfLanes(df, acc));
+    if (kType == WeightType::kI4) sum -= 8.0f * corr;
+    if (kType == WeightType::kU4) sum += corr;
+    (void)kUsesSums;
+    y[r] = sum;
+  }
+}
+
+// ------------------------------------------------------------ dequantize to f32
+// 32 dequantized weights of block b of row r (zeros past cols), given the block's scale/min.
+template <WeightType kType>
+HWY_INLINE void DequantBlock(const uint8_t* HWY_RESTRICT p, float scale, float min,
+                             float* HWY_RESTRICT out) {
+  HWY_ALIGN int8_t codes[32];
+  DecodeCodes<kType == WeightType::kNF4 ? WeightType::kU4 : kType>(p, codes);
+  const hn::CappedTag<float, 16> df;
+  const hn::Rebind<int32_t, decltype(df)> d32;
+  const hn::Rebind<int8_t, decltype(df)> d8;
+  const size_t N = hn::Lanes(df);
+  if (kType == WeightType::kNF4) {
+    for (size_t i = 0; i < 32; ++i) out[i] = ref::kNF4[static_cast<uint8_t>(codes[i])] * scale;
+    return;
+  }
+  const float offset = kType == WeightType::kI4 ? -8.0f * scale : (kType == WeightType::kU4 ? min : 0.0f);
+  const auto vs = hn::Set(df, scale), vo = hn::Set(df, offset);
+  for (size_t i = 0; i < 32; i += N) {
+    const auto q = hn::ConvertTo(df, hn::PromoteTo(d32, hn::LoadU(d8, codes + i)));
+    hn::Store(hn::MulAdd(q, vs, vo), df, out + i);
+  }
+}
+
+// Float activations: dequantize each block in registers (via a 32-float stack tile).
+template <WeightType kType>
+void GemvIntRows(const WeightMatrix& w, const float* x, float* y, size_t r0, size_t r1) {
+  const size_t nb = (w.cols + 31) / 32;
+  const size_t full = w.cols / 32;
+  const size_t bb = ref::BlockBytes(kType);
+  const hn::CappedTag<float, 16> df;
+  const size_t N = hn::Lanes(df);
+  HWY_ALIGN float ws[kChunkBlocks];
+  HWY_ALIGN float mins[kChunkBlocks];
+  HWY_ALIGN float tile[32];
+  HWY_ALIGN float xtail[32] = {0};
+  if (full < nb) std::memcpy(xtail, x + full * 32, (w.cols - full * 32) * sizeof(float));
+  for (size_t r = r0; r < r1; ++r) {
+    size_t step;
+    const uint8_t* row = RowBase(w, r, bb, &step);
+    auto acc = hn::Zero(df);
+    for (size_t b0 = 0; b0 < nb; b0 += kChunkBlocks) {
+      const size_t b1 = std::min(nb, b0 + kChunkBlocks);
+      BlockScales(w, w.scales, r, b0, b1, ws);
+      if (kType == WeightType::kU4) BlockScales(w, w.mins, r, b0, b1, mins);
+      for (size_t b = b0; b < b1; ++b) {
+        DequantBlock<kType>(row + b * step, ws[b - b0],
+                            kType == WeightType::kU4 ? mins[b - b0] : 0.0f, tile);
+        const float* xb = b < full ? x + 32 * b : xtail;
+        for (size_t i = 0; i < 32; i += N) {
+          acc = hn::MulAdd(hn::Load(df, tile + i), hn::LoadU(df, xb + i), acc);
+        }
+      }
+    }
+    y[r] = hn::GetLane(hn::SumOfLanes(df, acc));
+  }
+}
+
+// ------------------------------------------------------------ GEMM (prefill)
+// Dequantizes a tile of up to 4 rows x kGemmCols columns once, then dots it with every
+// activation row of the batch (each x load serves 4 weight rows).
+constexpr size_t kGemmCols = 256;
+
+// Dequant(w, r, c0, out) writes W[r][c0 .. c0 + kGemmCols) to out (zeros past cols).
+using DequantChunkFn = void (*)(const WeightMatrix& w, size_t r, size_t c0, float* out);
+
+template <DequantChunkFn Dequant>
+void GemmRows(const WeightMatrix& w, const float* x, size_t batch, size_t x_stride, float* y,
+              size_t y_stride, size_t r0, size_t r1) {
+  const hn::CappedTag<float, 16> df;
+  const size_t N = hn::Lanes(df);
+  HWY_ALIGN float tile[4][kGemmCols];
+  for (size_t rt = r0; rt < r1; rt += 4) {
+    const size_t nr = std::min<size_t>(4, r1 - rt);
+    for (size_t bi = 0; bi < batch; ++bi) {
+      for (size_t k = 0; k < nr; ++k) y[bi * y_stride + rt + k] = 0.0f;
+    }
+    for (size_t c0 = 0; c0 < w.cols; c0 += kGemmCols) {
+      const size_t len = std::min(kGemmCols, w.cols - c0);
+      for (size_t k = 0; k < 4; ++k) {
+        if (k < nr) {
+          Dequant(w, rt + k, c0, tile[k]);
+        } else {
+          std::memset(tile[k], 0, sizeof(tile[k]));
+        }
+      }
+      const size_t vec_len = len / N * N;
+      for (size_t bi = 0; bi < batch; ++bi) {
+        const float* xb = x + bi * x_stride + c0;
+        auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
+        for (size_t i = 0; i < vec_len; i += N) {
+          const auto xv = hn::LoadU(df, xb + i);
+          a0 = hn::MulAdd(hn::Load(df, tile[0] + i), xv, a0);
+          a1 = hn::MulAdd(hn::Load(df, tile[1] + i), xv, a1);
+          a2 = hn::MulAdd(hn::Load(df, tile[2] + i), xv, a2);
+          a3 = hn::MulAdd(hn::Load(df, tile[3] + i), xv, a3);
+        }
+        float s[4] = {hn::GetLane(hn::SumOfLanes(df, a0)), hn::GetLane(hn::SumOfLanes(df, a1)),
+                      hn::GetLane(hn::SumOfLanes(df, a2)), hn::GetLane(hn::SumOfLanes(df, a3))};
+        for (size_t i = vec_len; i < len; ++i) {
+          for (size_t k = 0; k < 4; ++k) s[k] += tile[k][i] * xb[i];
+        }
+        for (size_t k = 0; k < nr; ++k) y[bi * y_stride + rt + k] += s[k];
+      }
+    }
+  }
+}
+
+// Chunk dequantization for the quantized (int) types.
+template <WeightType kType>
+void DequantIntRowChunk(const WeightMatrix& w, size_t r, size_t c0, float* out) {
+  const size_t nb = (w.cols + 31) / 32;
+  const size_t b0 = c0 / 32, b1 = std::min(nb, b0 + kGemmCols / 32);
+  HWY_ALIGN float ws[kGemmCols / 32];
+  HWY_ALIGN float mins[kGemmCols / 32] = {0};
+  size_t step;
+  const uint8_t* row = RowBase(w, r, ref::BlockBytes(kType), &step);
+  BlockScales(w, w.scales, r, b0, b1, ws);
+  if (kType == WeightType::kU4) BlockScales(w, w.mins, r, b0, b1, mins);
+  for (size_t b = b0; b < b1; ++b) {
+    DequantBlock<kType>(row + b * step, ws[b - b0], mins[b - b0], out + (b - b0) * 32);
+  }
+  // Zero the padding so the chunk's tail contributes nothing (U4 padding decodes to min).
+  const size_t valid = std::min(kGemmCols, w.cols - c0);
+  for (size_t i = valid; i < kGemmCols; ++i) out[i] = 0.0f;
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace arch
+}  // namespace qlite
+HWY_AFTER_NAMESPACE();
+
+#endif  // include guard
