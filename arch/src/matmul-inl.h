@@ -171,16 +171,100 @@ HWY_INLINE hn::Vec<D32> DotBlockPortable(D32 d32, const int8_t* HWY_RESTRICT w,
 }
 
 // ------------------------------------------------------------ int weights, int8 x
+// Signed weights (I8, NF4) on AVX3_DL are fed to the u8 x s8 dot product (VNNI) biased by
+// +128; like I4's -8 that offset is removed with the activation block sums.
+// Highway 1.0.3's AVX3_DL compile flags name "avxvnni" (VEX, which this target's CPUs need
+// not have) instead of "avx512vnni", which its run-time check does require: add it here,
+// and only use 512-bit dpbusd (never VEX-encodable).
+#undef QLITE_VNNI512
+#undef QLITE_VNNI_ATTR
+#if HWY_TARGET == HWY_AVX3_DL && (HWY_COMPILER_GCC || HWY_COMPILER_CLANG)
+#define QLITE_VNNI512 1
+#define QLITE_VNNI_ATTR __attribute__((target(HWY_TARGET_STR ",avx512vnni")))
+#else
+#define QLITE_VNNI512 0
+#define QLITE_VNNI_ATTR
+#endif
+
 template <WeightType kType>
-void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivations& x, float* y, size_t r0,
+constexpr float CodeOffset() {
+  if (kType == WeightType::kI4) return 8.0f;
+  if ((kType == WeightType::kI8 || kType == WeightType::kNF4) && QLITE_VNNI512) return 128.0f;
+  return 0.0f;
+}
+
+// Per chunk: f[i] = weight scale * activation scale of block b0 + i; returns the sum over
+// the chunk of the offset correction (code offset or U4 min times the activation sums).
+template <WeightType kType>
+HWY_INLINE float PrepareChunk(const WeightMatrix& w, const QuantizedActivations& x, size_t r,
+                              size_t b0, size_t b1, float* HWY_RESTRICT f) {
+  HWY_ALIGN float mins[kChunkBlocks];
+  BlockScales(w, w.scales, r, b0, b1, f);
+  if (kType == WeightType::kU4) BlockScales(w, w.mins, r, b0, b1, mins);
+  const hn::CappedTag<float, 16> df;
+  const hn::Rebind<int32_t, decltype(df)> d32;
+  const size_t N = hn::Lanes(df);
+  const size_t n = b1 - b0;
+  const float k = kType == WeightType::kNF4 ? 1.0f / 127.0f : 1.0f;
+  const float off = CodeOffset<kType>();
+  auto corr = hn::Zero(df);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto xs = hn::LoadU(df, x.scales + b0 + i);
+    const auto fi = hn::Mul(hn::Mul(hn::Load(df, f + i), xs), hn::Set(df, k));
+    hn::Store(fi, df, f + i);
+    const auto sums = hn::ConvertTo(df, hn::LoadU(d32, x.sums + b0 + i));
+    if (kType == WeightType::kU4) {
+      corr = hn::MulAdd(hn::Mul(hn::Load(df, mins + i), xs), sums, corr);
+    } else if (off != 0.0f) {
+      corr = hn::MulAdd(fi, sums, corr);
+    }
+  }
+  float c = hn::GetLane(hn::SumOfLanes(df, corr));
+  for (; i < n; ++i) {
+    f[i] = f[i] * x.scales[b0 + i] * k;
+    if (kType == WeightType::kU4) c += mins[i] * x.scales[b0 + i] * static_cast<float>(x.sums[b0 + i]);
+    else if (off != 0.0f) c += f[i] * static_cast<float>(x.sums[b0 + i]);
+  }
+  // U4 adds min * sum(x); offset codes subtract offset * scale * sum(x).
+  return kType == WeightType::kU4 ? c : -off * c;
+}
+
+#if QLITE_VNNI512
+// Two blocks as 64 u8 lanes: block b0 in the low 256 bits, b1 in the high ones, each in
+// element order (4-bit: low nibbles then high nibbles; signed types biased by +128).
+template <WeightType kType>
+HWY_INLINE __m512i LoadPairVnni(const uint8_t* HWY_RESTRICT p0, const uint8_t* HWY_RESTRICT p1,
+                                __m512i nf4_biased) {
+  if (kType == WeightType::kI8) {
+    const __m512i v = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p0))),
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p1)), 1);
+    return _mm512_xor_si512(v, _mm512_set1_epi8(static_cast<char>(0x80)));
+  }
+  // [p0, p0, p1, p1] in 128-bit lanes, then low nibbles in lanes 0/2, high in 1/3.
+  __m512i v = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p0)));
+  v = _mm512_mask_broadcast_i32x4(v, 0xFF00, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p1)));
+  const __m512i hi = _mm512_srli_epi16(v, 4);
+  const __m512i q = _mm512_and_si512(_mm512_mask_blend_epi64(0xCC, v, hi), _mm512_set1_epi8(0x0F));
+  if (kType == WeightType::kNF4) return _mm512_shuffle_epi8(nf4_biased, q);
+  return q;
+}
+
+#endif
+
+template <WeightType kType>
+QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivations& x, float* y, size_t r0,
                    size_t r1) {
   const size_t nb = (w.cols + 31) / 32;
   const size_t bb = ref::BlockBytes(kType);
-  constexpr bool kUsesSums = kType == WeightType::kI4 || kType == WeightType::kU4;
-  HWY_ALIGN float ws[kChunkBlocks];
-  HWY_ALIGN float mins[kChunkBlocks];
   HWY_ALIGN float f[kChunkBlocks];
-#if QLITE_X86_256
+#if QLITE_VNNI512
+  alignas(64) uint8_t table_bytes[64];
+  for (int i = 0; i < 64; ++i) table_bytes[i] = static_cast<uint8_t>(ref::kNF4Int8[i & 15] + 128);
+  const __m512i nf4 = _mm512_load_si512(table_bytes);
+  const __m512i perm = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+#elif QLITE_X86_256
   const hn::Full256<float> df;
   const hn::Full256<int32_t> d32;
   alignas(32) int8_t table_bytes[32];
@@ -194,19 +278,41 @@ void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivations& x, float* 
   for (size_t r = r0; r < r1; ++r) {
     size_t step;
     const uint8_t* row = RowBase(w, r, bb, &step);
+    float corr = 0.0f;
+#if QLITE_VNNI512
+    const __m512i zero = _mm512_setzero_si512();
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+#else
     auto acc = hn::Zero(df);
-    float corr = 0.0f;  // I4: sum of f*sum(q) (times -8); U4: sum of min*xscale*sum(q)
+#endif
     for (size_t b0 = 0; b0 < nb; b0 += kChunkBlocks) {
       const size_t b1 = std::min(nb, b0 + kChunkBlocks);
-      BlockScales(w, w.scales, r, b0, b1, ws);
-      if (kType == WeightType::kU4) BlockScales(w, w.mins, r, b0, b1, mins);
-      const float scale_div = kType == WeightType::kNF4 ? 1.0f / 127.0f : 1.0f;
-      for (size_t b = b0; b < b1; ++b) {
-        f[b - b0] = ws[b - b0] * scale_div * x.scales[b];
-        if (kType == WeightType::kI4) corr += f[b - b0] * static_cast<float>(x.sums[b]);
-        if (kType == WeightType::kU4) corr += mins[b - b0] * x.scales[b] * static_cast<float>(x.sums[b]);
+      corr += PrepareChunk<kType>(w, x, r, b0, b1, f);
+      size_t b = b0;
+#if QLITE_VNNI512
+      for (; b + 4 <= b1; b += 4) {  // two independent pairs per iteration
+        const __m512i w01 = LoadPairVnni<kType>(row + b * step, row + (b + 1) * step, nf4);
+        const __m512i w23 = LoadPairVnni<kType>(row + (b + 2) * step, row + (b + 3) * step, nf4);
+        const __m512i x01 = _mm512_loadu_si512(x.q + 32 * b);
+        const __m512i x23 = _mm512_loadu_si512(x.q + 32 * b + 64);
+        const __m512i d01 = _mm512_dpbusd_epi32(zero, w01, x01);
+        const __m512i d23 = _mm512_dpbusd_epi32(zero, w23, x23);
+        const __m512 f01 = _mm512_permutexvar_ps(perm, _mm512_castps128_ps512(_mm_castpd_ps(
+                                                           _mm_load_sd(reinterpret_cast<const double*>(f + b - b0)))));
+        const __m512 f23 = _mm512_permutexvar_ps(perm, _mm512_castps128_ps512(_mm_castpd_ps(
+                                                           _mm_load_sd(reinterpret_cast<const double*>(f + b + 2 - b0)))));
+        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d01), f01, acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d23), f23, acc1);
       }
-      for (size_t b = b0; b < b1; ++b) {
+      for (; b < b1; ++b) {  // single blocks: the upper half's activations are zero
+        const __m512i wv = LoadPairVnni<kType>(row + b * step, row + b * step, nf4);
+        const __m512i xv = _mm512_zextsi256_si512(
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + 32 * b)));
+        const __m512i d = _mm512_dpbusd_epi32(zero, wv, xv);
+        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_set1_ps(f[b - b0]), acc0);
+      }
+#else
+      for (; b < b1; ++b) {
         const uint8_t* p = row + b * step;
 #if QLITE_X86_256
         const __m256i wv = LoadBlockX86<kType>(p, nf4);
@@ -218,12 +324,14 @@ void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivations& x, float* 
 #endif
         acc = hn::MulAdd(hn::ConvertTo(df, s), hn::Set(df, f[b - b0]), acc);
       }
+#endif
     }
-    float sum = hn::GetLane(hn::SumOfLanes(df, acc));
-    if (kType == WeightType::kI4) sum -= 8.0f * corr;
-    if (kType == WeightType::kU4) sum += corr;
-    (void)kUsesSums;
-    y[r] = sum;
+#if QLITE_VNNI512
+    const float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+#else
+    const float sum = hn::GetLane(hn::SumOfLanes(df, acc));
+#endif
+    y[r] = sum + corr;
   }
 }
 
