@@ -251,6 +251,33 @@ HWY_INLINE __m512i LoadPairVnni(const uint8_t* HWY_RESTRICT p0, const uint8_t* H
   return q;
 }
 
+
+// Four 4-bit blocks (64 contiguous bytes) against their 128 activations; returns
+// acc + per-block (dot * f[k]) spread over the block's four float lanes.
+template <WeightType kType>
+QLITE_VNNI_ATTR HWY_INLINE __m512 Quad4Bit(const uint8_t* HWY_RESTRICT p,
+                                          const int8_t* HWY_RESTRICT xq,
+                                          const float* HWY_RESTRICT f, __m512i nf4_biased,
+                                          __m512 acc) {
+  const __m512i mask = _mm512_set1_epi8(0x0F);
+  const __m512i v = _mm512_loadu_si512(p);
+  __m512i lo = _mm512_and_si512(v, mask);
+  __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
+  if (kType == WeightType::kNF4) {
+    lo = _mm512_shuffle_epi8(nf4_biased, lo);
+    hi = _mm512_shuffle_epi8(nf4_biased, hi);
+  }
+  const __m512i x01 = _mm512_loadu_si512(xq);
+  const __m512i x23 = _mm512_loadu_si512(xq + 64);
+  const __m512i xa = _mm512_permutex2var_epi64(x01, _mm512_set_epi64(13, 12, 9, 8, 5, 4, 1, 0), x23);
+  const __m512i xb = _mm512_permutex2var_epi64(x01, _mm512_set_epi64(15, 14, 11, 10, 7, 6, 3, 2), x23);
+  __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, xa);
+  d = _mm512_dpbusd_epi32(d, hi, xb);
+  const __m512 f4 = _mm512_permutexvar_ps(
+      _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
+      _mm512_castps128_ps512(_mm_loadu_ps(f)));
+  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), f4, acc);
+}
 #endif
 
 template <WeightType kType>
@@ -290,6 +317,18 @@ QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivat
       corr += PrepareChunk<kType>(w, x, r, b0, b1, f);
       size_t b = b0;
 #if QLITE_VNNI512
+      if (kType != WeightType::kI8 && step == 16) {
+        // 4-bit RowMajor: 4 blocks per 64-byte load. Low nibbles (elements 0..15 of each
+        // block) pair with activations regrouped to [x0lo x1lo x2lo x3lo], high nibbles with
+        // [x0hi ..]; both dot products land in the block's own 128-bit lane.
+        for (; b + 8 <= b1; b += 8) {
+          acc0 = Quad4Bit<kType>(row + b * 16, x.q + 32 * b, f + b - b0, nf4, acc0);
+          acc1 = Quad4Bit<kType>(row + (b + 4) * 16, x.q + 32 * (b + 4), f + b + 4 - b0, nf4, acc1);
+        }
+        for (; b + 4 <= b1; b += 4) {
+          acc0 = Quad4Bit<kType>(row + b * 16, x.q + 32 * b, f + b - b0, nf4, acc0);
+        }
+      }
       for (; b + 4 <= b1; b += 4) {  // two independent pairs per iteration
         const __m512i w01 = LoadPairVnni<kType>(row + b * step, row + (b + 1) * step, nf4);
         const __m512i w23 = LoadPairVnni<kType>(row + (b + 2) * step, row + (b + 3) * step, nf4);
