@@ -156,18 +156,37 @@ HWY_INLINE __m256i DotBlockX86(__m256i wv, __m256i xv) {
 }
 #endif
 
-// Portable: int32 sum over a block of w*x (exact), as a vector of partial sums.
+// Portable: int32 sum over a block of w*x (exact), as a vector of partial sums. Arm with
+// the dot-product extension (guaranteed only by the compile flags, e.g. armv8.2-a+dotprod;
+// base NEON and cortex-a72 lack it) uses SDOT; elsewhere int16 pairwise multiply-add.
 template <class D32>
 HWY_INLINE hn::Vec<D32> DotBlockPortable(D32 d32, const int8_t* HWY_RESTRICT w,
                                          const int8_t* HWY_RESTRICT x) {
+#if HWY_TARGET == HWY_NEON && HWY_ARCH_ARM_A64 && defined(__ARM_FEATURE_DOTPROD)
+  (void)d32;
+  int32x4_t acc = vdotq_s32(vdupq_n_s32(0), vld1q_s8(w), vld1q_s8(x));
+  acc = vdotq_s32(acc, vld1q_s8(w + 16), vld1q_s8(x + 16));
+  return hn::Vec<D32>(acc);
+#elif HWY_TARGET == HWY_SCALAR
   const hn::Rebind<int8_t, D32> d8;
-  const size_t N = hn::Lanes(d32);
   auto s = hn::Zero(d32);
-  for (size_t i = 0; i < 32; i += N) {
+  for (size_t i = 0; i < 32; ++i) {
     s = hn::Add(s, hn::Mul(hn::PromoteTo(d32, hn::LoadU(d8, w + i)),
                            hn::PromoteTo(d32, hn::LoadU(d8, x + i))));
   }
   return s;
+#else
+  const hn::Repartition<int16_t, D32> d16;
+  const hn::Rebind<int8_t, decltype(d16)> d8;
+  const size_t N = hn::Lanes(d16);
+  auto s0 = hn::Zero(d32), s1 = hn::Zero(d32);
+  for (size_t i = 0; i < 32; i += N) {
+    const auto a = hn::PromoteTo(d16, hn::LoadU(d8, w + i));
+    const auto b = hn::PromoteTo(d16, hn::LoadU(d8, x + i));
+    s0 = hn::ReorderWidenMulAccumulate(d32, a, b, s0, s1);
+  }
+  return hn::Add(s0, s1);
+#endif
 }
 
 // ------------------------------------------------------------ int weights, int8 x
@@ -407,7 +426,10 @@ void GemvIntRows(const WeightMatrix& w, const float* x, float* y, size_t r0, siz
   const size_t N = hn::Lanes(df);
   HWY_ALIGN float ws[kChunkBlocks];
   HWY_ALIGN float mins[kChunkBlocks];
+  const hn::Rebind<int32_t, decltype(df)> d32;
+  const hn::Rebind<int8_t, decltype(df)> d8;
   HWY_ALIGN float tile[32];
+  HWY_ALIGN int8_t codes[32];
   HWY_ALIGN float xtail[32] = {0};
   if (full < nb) std::memcpy(xtail, x + full * 32, (w.cols - full * 32) * sizeof(float));
   for (size_t r = r0; r < r1; ++r) {
@@ -419,12 +441,26 @@ void GemvIntRows(const WeightMatrix& w, const float* x, float* y, size_t r0, siz
       BlockScales(w, w.scales, r, b0, b1, ws);
       if (kType == WeightType::kU4) BlockScales(w, w.mins, r, b0, b1, mins);
       for (size_t b = b0; b < b1; ++b) {
-        DequantBlock<kType>(row + b * step, ws[b - b0],
-                            kType == WeightType::kU4 ? mins[b - b0] : 0.0f, tile);
         const float* xb = b < full ? x + 32 * b : xtail;
-        for (size_t i = 0; i < 32; i += N) {
-          acc = hn::MulAdd(hn::Load(df, tile + i), hn::LoadU(df, xb + i), acc);
+        if (kType == WeightType::kNF4) {  // float levels: through the dequantized tile
+          DequantBlock<kType>(row + b * step, ws[b - b0], 0.0f, tile);
+          for (size_t i = 0; i < 32; i += N) {
+            acc = hn::MulAdd(hn::Load(df, tile + i), hn::LoadU(df, xb + i), acc);
+          }
+          continue;
         }
+        // sum(q * x) * scale, plus the offset (I4: -8 * scale, U4: min) times sum(x).
+        DecodeCodes<kType>(row + b * step, codes);
+        auto bacc = hn::Zero(df), bx = hn::Zero(df);
+        for (size_t i = 0; i < 32; i += N) {
+          const auto q = hn::ConvertTo(df, hn::PromoteTo(d32, hn::LoadU(d8, codes + i)));
+          const auto xv = hn::LoadU(df, xb + i);
+          bacc = hn::MulAdd(q, xv, bacc);
+          if (kType != WeightType::kI8) bx = hn::Add(bx, xv);
+        }
+        acc = hn::MulAdd(bacc, hn::Set(df, ws[b - b0]), acc);
+        if (kType == WeightType::kI4) acc = hn::MulAdd(bx, hn::Set(df, -8.0f * ws[b - b0]), acc);
+        if (kType == WeightType::kU4) acc = hn::MulAdd(bx, hn::Set(df, mins[b - b0]), acc);
       }
     }
     y[r] = hn::GetLane(hn::SumOfLanes(df, acc));

@@ -4,6 +4,7 @@
 //
 //   qlite_bench_kernels [--schemes i4,i8,...] [--ops q8,f32,gemm] [--threads 1,2]
 //                       [--reps N] [--mem-mb M] [--batch B] [--interleave] [--quick]
+//                       [--target AVX2|SSE4|...]
 //
 // Matrices >> LLC: layers are allocated until --mem-mb is reached (or the full stack fits);
 // tokens/s scales the measured time to the whole stack's bytes.
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "bench_bandwidth.h"
+#include "hwy/targets.h"
 #include "qlite/arch/matmul.h"
 #include "qlite/arch/threads.h"
 
@@ -194,11 +196,23 @@ int main(int argc, char** argv) {
     else if (a == "--mem-mb") mem_mb = std::max<size_t>(16, std::stoul(next()));
     else if (a == "--batch") batch = std::max<size_t>(1, std::stoul(next()));
     else if (a == "--interleave") interleave = true;
+    else if (a == "--target") {  // e.g. SSE4 or AVX2: compare with the portable paths
+      const std::string want = next();
+      bool found = false;
+      for (int64_t t : hwy::SupportedAndGeneratedTargets()) {
+        if (want == hwy::TargetName(t)) {
+          hwy::SetSupportedTargetsForTest(t);
+          found = true;
+        }
+      }
+      if (!found) { std::fprintf(stderr, "target %s not available\n", want.c_str()); return 2; }
+    }
     else if (a == "--quick") { reps = 3; mem_mb = 192; schemes = {"i4", "i8"}; ops = {"q8"}; }
     else {
       std::fprintf(stderr,
                    "usage: %s [--schemes i4,u4,nf4,i8,f16,bf16,f32] [--ops q8,f32,gemm] "
-                   "[--threads 1,2] [--reps N] [--mem-mb M] [--batch B] [--interleave] [--quick]\n"
+                   "[--threads 1,2] [--reps N] [--mem-mb M] [--batch B] [--interleave] [--quick] "
+                   "[--target AVX2|SSE4|...]\n"
                    "  q8: GemvQ8 (int8 activations), f32: Gemv, gemm: Gemm over --batch tokens\n",
                    argv[0]);
       return a == "--help" ? 0 : 2;
