@@ -38,15 +38,7 @@ void Session::Linear(const arch::WeightMatrix& w, const float* x, size_t n, floa
 // not tabled, so positions may run past the training context (sliding window).
 void Session::RopeTables(size_t n) {
   const uint32_t half = model_->rotary_dim() / 2;
-  const float* inv_freq = model_->inv_freq();
-  for (size_t b = 0; b < n; ++b) {
-    const float p = (float)(pos_ + b);
-    for (uint32_t j = 0; j < half; ++j) {
-      const float angle = p * inv_freq[j];
-      cos_[b * half + j] = cosf(angle);
-      sin_[b * half + j] = sinf(angle);
-    }
-  }
+  for (size_t b = 0; b < n; ++b) arch::RopeCosSin(pos_ + b, model_->inv_freq(), half, cos_ + b * half, sin_ + b * half);
 }
 
 void Session::Forward(const int32_t* tokens, size_t n) {

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "qlite/arch/ops.h"
 #include "qlite/format/model_file.h"
 #include "tokenizer.h"
 
@@ -29,23 +30,6 @@ bool SupportedWeightType(fb::DType t) {
   }
 }
 
-uint64_t ScaleBytes(fb::DType t) { return t == fb::DType::F32 ? 4 : t == fb::DType::U8 ? 1 : 2; }
-
-// Bytes of one tensor's data plus scales (what the kernels read).
-uint64_t TensorBytes(const QuantizedView& v) {
-  uint64_t rows = v.spec.layout == fb::Layout::Interleave4x32 ? (v.rows + 3) / 4 * 4 : v.rows;
-  uint64_t bytes = rows * v.row_stride;
-  bool quantized = v.spec.dtype != fb::DType::F32 && v.spec.dtype != fb::DType::F16 &&
-                   v.spec.dtype != fb::DType::BF16;
-  if (quantized) {
-    uint64_t n = v.spec.granularity == fb::Granularity::PerTensor ? 1 : v.rows * GroupsPerRow(v.spec, v.cols);
-    uint64_t per = ScaleBytes(v.spec.scale_type);
-    bytes += n * per * (v.mins ? 2 : 1);
-    if (v.spec.scale_type == fb::DType::U8 && v.spec.dq_block) bytes += (n + v.spec.dq_block - 1) / v.spec.dq_block * 8;
-  }
-  return bytes;
-}
-
 }  // namespace
 
 arch::WeightMatrix ToWeightMatrix(const QuantizedView& v) {
@@ -69,38 +53,15 @@ arch::WeightMatrix ToWeightMatrix(const QuantizedView& v) {
   return w;
 }
 
-std::vector<float> RopeInvFreq(const ModelConfig& c, uint32_t rotary_dim) {
-  std::vector<float> inv(rotary_dim / 2);
-  for (uint32_t j = 0; j < inv.size(); ++j) {
-    // Same float expression as llama2.c, so f32 runs match its published output bit for bit.
-    float f = 1.0f / powf(c.rope_theta, (float)(2 * j) / (float)rotary_dim);
-    if (c.rope_scaling == fb::RopeScaling::Linear) {
-      f /= c.rope_factor;
-    } else if (c.rope_scaling == fb::RopeScaling::Llama3) {
-      // Llama 3.1: long wavelengths are slowed by `factor`, short ones kept, smooth between.
-      const double old_ctx = c.rope_original_context ? c.rope_original_context : c.context_length;
-      const double low_wavelen = old_ctx / c.rope_low_freq_factor;
-      const double high_wavelen = old_ctx / c.rope_high_freq_factor;
-      const double wavelen = 2.0 * M_PI / f;
-      if (wavelen > low_wavelen) {
-        f = (float)(f / c.rope_factor);
-      } else if (wavelen >= high_wavelen) {
-        double smooth = (old_ctx / wavelen - c.rope_low_freq_factor) /
-                        (c.rope_high_freq_factor - c.rope_low_freq_factor);
-        f = (float)((1.0 - smooth) * f / c.rope_factor + smooth * f);
-      }
-    }
-    inv[j] = f;
-  }
-  return inv;
-}
-
-Model::Model() = default;
+Model::Model() : file_(new ModelFile()) {}
 Model::~Model() = default;
 
 Status Model::Open(const std::string& path, const ModelOpenOptions& options, std::unique_ptr<Model>* out) {
   std::unique_ptr<Model> m(new Model());
-  QLITE_RETURN_IF_ERROR(ModelFile::Open(path, options.verify_checksums, options.use_mmap, &m->file_));
+  OpenOptions o;
+  o.use_mmap = options.use_mmap;
+  o.verify_checksums = options.verify_checksums;
+  QLITE_RETURN_IF_ERROR(m->file_->Open(path, o));
   QLITE_RETURN_IF_ERROR(m->Init());
   *out = std::move(m);
   return Status::Ok();
@@ -109,7 +70,9 @@ Status Model::Open(const std::string& path, const ModelOpenOptions& options, std
 Status Model::OpenMemory(const void* data, size_t size, const ModelOpenOptions& options,
                          std::unique_ptr<Model>* out) {
   std::unique_ptr<Model> m(new Model());
-  QLITE_RETURN_IF_ERROR(ModelFile::OpenMemory(data, size, options.verify_checksums, &m->file_));
+  OpenOptions o;
+  o.verify_checksums = options.verify_checksums;
+  QLITE_RETURN_IF_ERROR(m->file_->OpenMemory(data, size, o));
   QLITE_RETURN_IF_ERROR(m->Init());
   *out = std::move(m);
   return Status::Ok();
@@ -135,15 +98,21 @@ Status Model::Init() {
     return StatusError(StatusCode::kFormat, "bos/eos id outside the vocabulary");
 
   // Looks a tensor up and checks its shape: every later read stays inside the file.
+  auto find = [&](const std::string& name, QuantizedView* v) -> Status {
+    const TensorRef* t = file_->FindTensor(name);
+    if (!t) return StatusError(StatusCode::kFormat, "model has no tensor %s", name.c_str());
+    *v = t->view;
+    weight_bytes_ += t->data_bytes;
+    return Status::Ok();
+  };
   auto matrix = [&](const std::string& name, uint64_t rows, uint64_t cols, QuantizedView* v) -> Status {
-    QLITE_RETURN_IF_ERROR(file_->FindTensor(name, v));
+    QLITE_RETURN_IF_ERROR(find(name, v));
     if (v->rows != rows || v->cols != cols)
       return StatusError(StatusCode::kFormat, "tensor %s is [%llu, %llu], expected [%llu, %llu]", name.c_str(),
                          (unsigned long long)v->rows, (unsigned long long)v->cols, (unsigned long long)rows,
                          (unsigned long long)cols);
     if (!SupportedWeightType(v->spec.dtype))
       return StatusError(StatusCode::kUnsupported, "tensor %s has an unsupported dtype", name.c_str());
-    weight_bytes_ += TensorBytes(*v);
     n_params_ += rows * cols;
     return Status::Ok();
   };
@@ -156,11 +125,10 @@ Status Model::Init() {
   // Norms and biases are 1-D F32 (a 1-D tensor reads as one row).
   auto vector = [&](const std::string& name, uint64_t n, const float** out) -> Status {
     QuantizedView v;
-    QLITE_RETURN_IF_ERROR(file_->FindTensor(name, &v));
+    QLITE_RETURN_IF_ERROR(find(name, &v));
     if (v.rows * v.cols != n || v.spec.dtype != fb::DType::F32)
       return StatusError(StatusCode::kFormat, "tensor %s must be %llu F32 values", name.c_str(), (unsigned long long)n);
     *out = reinterpret_cast<const float*>(v.data);
-    weight_bytes_ += n * 4;
     n_params_ += n;
     return Status::Ok();
   };
@@ -193,9 +161,21 @@ Status Model::Init() {
     }
     L.sliding_window = c.sliding_window.empty() ? 0 : c.sliding_window[l];
   }
-  inv_freq_ = RopeInvFreq(c, rotary_dim_);
-  tokenizer_.reset(new Tokenizer());
-  QLITE_RETURN_IF_ERROR(tokenizer_->Init(tokenizer_data_));
+  arch::RopeScaling scaling;
+  scaling.type = c.rope_scaling == fb::RopeScaling::Linear   ? arch::RopeScalingType::kLinear
+                 : c.rope_scaling == fb::RopeScaling::Llama3 ? arch::RopeScalingType::kLlama3
+                                                             : arch::RopeScalingType::kNone;
+  scaling.factor = c.rope_factor;
+  scaling.low_freq_factor = c.rope_low_freq_factor;
+  scaling.high_freq_factor = c.rope_high_freq_factor;
+  scaling.original_context = c.rope_original_context ? c.rope_original_context : c.context_length;
+  inv_freq_.resize(rotary_dim_ / 2);
+  if (!arch::RopeInvFreq(c.rope_theta, rotary_dim_, scaling, inv_freq_.data()))
+    return StatusError(StatusCode::kFormat, "invalid RoPE parameters (theta %g, factor %g)", c.rope_theta, c.rope_factor);
+  TokenizerSpecialIds special;
+  special.bos = c.bos_id;
+  special.eos = c.eos_id;
+  QLITE_RETURN_IF_ERROR(Tokenizer::Create(tokenizer_data_, special, &tokenizer_));
   return Status::Ok();
 }
 

@@ -77,7 +77,5 @@ class Model {
 
 // Maps a stored tensor view onto the kernels' description of a weight matrix.
 arch::WeightMatrix ToWeightMatrix(const QuantizedView& view);
-// RoPE inverse frequencies with the config's scaling applied.
-std::vector<float> RopeInvFreq(const ModelConfig& config, uint32_t rotary_dim);
 
 }  // namespace qlite

@@ -115,7 +115,6 @@ void Session::Bind(Arena* a, SessionMemory* mem) {
   scores_ = a->Array<float>((size_t)plan_.n_threads * plan_.window);
   pool_mem_ = a->Allocate(sizeof(arch::ThreadPool));
   sampler_mem_ = a->Allocate(sizeof(Sampler));
-  sampler_buf_ = a->Allocate(Sampler::ScratchBytes(c.vocab_size));
   mem->scratch = a->used() - mark + descriptors;
 }
 
@@ -163,13 +162,20 @@ Status Session::Create(const Model& model, const qlite_session_params& params, S
     return StatusError(StatusCode::kInternal, "session layout does not fit its own estimate");
   }
   s->pool_ = new (s->pool_mem_) arch::ThreadPool(plan.n_threads);
-  Sampler* sampler = new (s->sampler_mem_) Sampler();
-  s->sampler_ = sampler;
-  Status st = sampler->Init(ToSamplerParams(params.sampler), model.config().vocab_size, s->sampler_buf_,
-                            Sampler::ScratchBytes(model.config().vocab_size));
-  if (!st.ok()) {
+  SamplerParams sp;
+  sp.temperature = params.sampler.temperature;
+  sp.top_k = params.sampler.top_k;
+  sp.top_p = params.sampler.top_p;
+  sp.min_p = params.sampler.min_p;
+  sp.repeat_penalty = params.sampler.repeat_penalty;
+  sp.repeat_last_n = params.sampler.repeat_last_n;
+  sp.seed = params.sampler.seed;
+  try {
+    // Its candidate buffers come from the heap, once, here (sampler.h); never per token.
+    s->sampler_ = new (s->sampler_mem_) Sampler((int32_t)model.config().vocab_size, sp);
+  } catch (...) {
     Destroy(s);
-    return st;
+    throw;
   }
   *out = s;
   return Status::Ok();

@@ -81,7 +81,7 @@ class Session {
   arch::QuantizedActivations qx_;
   float *cos_ = nullptr, *sin_ = nullptr;  // [B][rotary_dim/2]
   float* scores_ = nullptr;                // [n_threads][window]
-  void *pool_mem_ = nullptr, *sampler_mem_ = nullptr, *sampler_buf_ = nullptr;
+  void *pool_mem_ = nullptr, *sampler_mem_ = nullptr;  // placement storage
   // Attention job of the current chunk (read by AttentionTask).
   uint32_t att_layer_ = 0;
   uint32_t att_first_ = 0, att_count_ = 0;  // tokens of the chunk the job covers
