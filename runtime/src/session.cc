@@ -141,10 +141,11 @@ Status Session::Create(const Model& model, const qlite_session_params& params, S
   Region region;
   Arena arena;
   if (params.buffer) {
-    if (params.buffer_size < mem.total + Arena::kAlign)
+    // The layout starts at the buffer's first 64-byte boundary.
+    const size_t skew = (size_t)(-reinterpret_cast<uintptr_t>(params.buffer) & (Arena::kAlign - 1));
+    if (params.buffer_size < mem.total + skew)
       return StatusError(StatusCode::kOutOfMemory, "session buffer of %zu bytes is too small (needs %llu):\n%s",
-                         params.buffer_size, (unsigned long long)(mem.total + Arena::kAlign),
-                         FormatEstimate(est).c_str());
+                         params.buffer_size, (unsigned long long)(mem.total + skew), FormatEstimate(est).c_str());
     arena = Arena(params.buffer, params.buffer_size);
   } else {
     QLITE_RETURN_IF_ERROR(region.Reserve(mem.total));
