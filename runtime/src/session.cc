@@ -67,8 +67,9 @@ void Session::Bind(Arena* a, SessionMemory* mem) {
 
   // The per-layer descriptors count as scratch, so kv_cache is exactly the data + scales.
   kv_ = a->Array<KvLayer>(c.n_layers);
-  const size_t descriptors = a->used() - mark;
-  mark = a->used();
+  const size_t kv_start = (a->used() + Arena::kAlign - 1) & ~(Arena::kAlign - 1);  // incl. padding
+  const size_t descriptors = kv_start - mark;
+  mark = kv_start;
   for (uint32_t l = 0; l < c.n_layers; ++l) {
     KvLayer kv;
     kv.type = plan_.kv_type;
