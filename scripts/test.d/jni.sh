@@ -17,7 +17,7 @@ data="${QLITE_TEST_DATA:-$root/../shared/models}"
 # Reuses the main build tree (scripts/test.sh built it): only the binding is new.
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DQLITE_JNI=ON >/dev/null
 targets=(qlite_jni qlite_java qlite_java_test)
-[ -f "$root/examples/CMakeLists.txt" ] && cmake --build "$build" --target help | grep -q '^\.\.\. qlite$' && targets+=(qlite)
+[ -f "$root/examples/CMakeLists.txt" ] && targets+=(qlite)  # the CLI, for `qlite convert`
 cmake --build "$build" -j "$jobs" --target "${targets[@]}"
 
 props=()
