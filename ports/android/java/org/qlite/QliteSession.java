@@ -65,6 +65,7 @@ public final class QliteSession implements AutoCloseable {
   private final QliteModel model;
   private final int vocabSize;
   private long handle;
+  private boolean generating; // inside generate(): the callback must not re-enter or close
 
   QliteSession(QliteModel model, Params params) {
     Qlite.requireNonNull(model, "model");
@@ -136,8 +137,15 @@ public final class QliteSession implements AutoCloseable {
     Stream stream = new Stream(callback);
     long[] counts = new long[2];
     double[] seconds = new double[2];
-    int status = nativeGenerate(liveHandle(), QliteModel.utf8z(prompt), maxTokens, stopAtEos,
-        stream, counts, seconds);
+    long h = liveHandle();
+    int status;
+    generating = true;
+    try {
+      status = nativeGenerate(h, QliteModel.utf8z(prompt), maxTokens, stopAtEos, stream, counts,
+          seconds);
+    } finally {
+      generating = false;
+    }
     if (stream.failure != null) {
       if (stream.failure instanceof RuntimeException) throw (RuntimeException) stream.failure;
       if (stream.failure instanceof Error) throw (Error) stream.failure;
@@ -162,6 +170,10 @@ public final class QliteSession implements AutoCloseable {
 
   @Override
   public synchronized void close() {
+    if (generating) {
+      throw new QliteException(QliteException.INVALID_ARGUMENT,
+          "close() called from a generate callback; return false to stop instead");
+    }
     if (handle != 0) {
       nativeFree(handle);
       handle = 0;
@@ -172,6 +184,10 @@ public final class QliteSession implements AutoCloseable {
   private long liveHandle() {
     if (handle == 0) {
       throw new QliteException(QliteException.INVALID_ARGUMENT, "session is closed");
+    }
+    if (generating) {
+      throw new QliteException(QliteException.INVALID_ARGUMENT,
+          "session used from its own generate callback");
     }
     return handle;
   }

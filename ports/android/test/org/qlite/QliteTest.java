@@ -214,6 +214,19 @@ public class QliteTest {
       assertEquals(3, calls[0]);
       session.reset();
       assertEquals(8, generateIds(session, 8).length);
+      // Re-entering or closing the session from its own callback is refused, not a crash.
+      expectStatus(QliteException.INVALID_ARGUMENT, () -> session.generate(PROMPT, 8, false,
+          (token, piece) -> {
+            session.decode(token);
+            return true;
+          }));
+      expectStatus(QliteException.INVALID_ARGUMENT, () -> session.generate(PROMPT, 8, false,
+          (token, piece) -> {
+            session.close();
+            return true;
+          }));
+      session.reset();
+      assertEquals(8, generateIds(session, 8).length);
     }
   }
 
