@@ -5,17 +5,12 @@
 #include <memory>
 #include <vector>
 
+#include "qlite/cuda/model.h"
 #include "qlite/format/status.h"
 
 namespace qlite {
 namespace cuda {
 
-struct DeviceBuffer {
-  void* ptr = nullptr;
-  size_t bytes = 0;
-  bool pinned_host = false;
-  ~DeviceBuffer();
-};
 
 Status CudaStatus(cudaError_t err, const char* what);
 // Zero-filled device memory (or uninitialized pinned host memory) owned by *owner.

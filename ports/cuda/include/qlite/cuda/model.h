@@ -32,7 +32,16 @@ DeviceInfo QueryDevice(int device = 0);
 using TensorLookup =
     std::function<Status(const std::string& name, QuantizedView* view, bool* found)>;
 
-struct DeviceBuffer;  // owned device allocation (model.cu)
+// One owned allocation: device memory, or pinned host memory for transfers.
+struct DeviceBuffer {
+  void* ptr = nullptr;
+  size_t bytes = 0;
+  bool pinned_host = false;
+  DeviceBuffer() = default;
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  ~DeviceBuffer();
+};
 
 class CudaModel {
  public:
