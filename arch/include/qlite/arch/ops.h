@@ -17,9 +17,34 @@ void Softmax(float* x, size_t n);
 
 enum class RopePairing : uint8_t { kInterleaved /* (2i,2i+1) */, kRotateHalf /* (i,i+d/2) */ };
 // Rotates the first rotary_dim dims of each of n_heads heads (stride head_dim) by the
-// angles whose cos/sin are given (rotary_dim/2 values each).
+// angles whose cos/sin are given (rotary_dim/2 values each). Pair i is (2i, 2i+1) for
+// kInterleaved and (i, i + rotary_dim/2) for kRotateHalf. rotary_dim is clamped to an
+// even value <= head_dim (callers validate the model config; this never reads out of bounds).
 void Rope(float* x, size_t n_heads, size_t head_dim, size_t rotary_dim, const float* cos,
           const float* sin, RopePairing pairing);
+
+// RoPE frequency scaling (schema RopeConfig). Llama-3: wavelengths shorter than
+// original_context/high_freq_factor keep their frequency, longer than
+// original_context/low_freq_factor are divided by factor, in between are interpolated.
+enum class RopeScalingType : uint8_t { kNone, kLinear, kLlama3 };
+struct RopeScaling {
+  RopeScalingType type = RopeScalingType::kNone;
+  float factor = 1.0f;            // kLinear, kLlama3
+  float low_freq_factor = 1.0f;   // kLlama3
+  float high_freq_factor = 4.0f;  // kLlama3
+  uint32_t original_context = 0;  // kLlama3
+};
+// Pure: inv_freq[i] = theta^(-2i/rotary_dim), i < rotary_dim/2, then scaled. Computed once
+// per model. Returns false (writing nothing) for invalid parameters: rotary_dim odd or 0,
+// theta <= 0, factor <= 0, or Llama-3 with original_context == 0 or high <= low factor.
+bool RopeInvFreq(float theta, size_t rotary_dim, const RopeScaling& scaling, float* inv_freq);
+// cos/sin of pos * inv_freq[i] for i < n_pairs (angle computed in double, so large
+// positions keep their precision). No allocation; call once per token.
+void RopeCosSin(size_t pos, const float* inv_freq, size_t n_pairs, float* cos, float* sin);
+
+// IEEE binary16 <-> f32 (bits as uint16_t; round to nearest even, inf/NaN kept).
+float F16ToF32(uint16_t h);
+uint16_t F32ToF16(float f);
 
 // KV cache storage for one (layer, kv head): n_slots rows of head_dim values.
 enum class KvType : uint8_t { kF32, kF16, kQ8 };
@@ -28,10 +53,17 @@ struct KvHeadView {
   const void* data = nullptr;   // [n_slots][head_dim] of f32 / f16 / int8
   const float* scales = nullptr;  // kQ8: one scale per slot
 };
-// Stores one head_dim vector into slot `slot` of a head's storage (q8: per-slot scale).
+// Bytes of one cached row (slot) of head_dim values.
+inline size_t KvRowBytes(KvType type, size_t head_dim) {
+  return head_dim * (type == KvType::kF32 ? 4 : type == KvType::kF16 ? 2 : 1);
+}
+// Stores one head_dim vector into slot `slot` of a head's storage. f16: round to nearest;
+// q8: scales[slot] = absmax/127, q = round(x/scale) (an all-zero row has scale 0).
 void KvStore(const float* src, size_t head_dim, KvType type, void* data, float* scales, size_t slot);
 // Attention for one query head over n_slots cached positions:
-// scores[t] = scale * q·k[t]; softmax; out = sum_t p[t] * v[t]. `scores` is scratch (n_slots).
+// scores[t] = scale * q·k[t]; softmax; out = sum_t p[t] * v[t]. `scores` is scratch (n_slots)
+// and holds the probabilities on return. Slot order does not matter (keys are stored after
+// RoPE). n_slots == 0 gives out = 0.
 void AttentionHead(const float* q, size_t head_dim, const KvHeadView& k, const KvHeadView& v,
                    size_t n_slots, float scale, float* scores, float* out);
 

@@ -44,6 +44,25 @@ uint64_t RowStrideBytes(fb::DType dtype, uint64_t cols);
 // Number of scales per row (1 for PerRow; PerTensor has 1 scale in total).
 uint64_t GroupsPerRow(const QuantSpec& spec, uint64_t cols);
 
+// Total scales of a tensor (0 for F32/F16/BF16); U4 has as many mins again.
+uint64_t NumScales(const QuantSpec& spec, uint64_t rows, uint64_t cols);
+// Bytes per stored scale for a scale type (F32 4, F16 2, U8 1; 0 otherwise).
+uint64_t ScaleTypeBytes(fb::DType scale_type);
+// Entries in each of dq_scales / dq_offsets (U8 scales only): one per dq_block scales,
+// and for U4 the same count again for the mins (scales' blocks first, then mins').
+uint64_t NumDqEntries(const QuantSpec& spec, uint64_t rows, uint64_t cols);
+// Rows stored in `data`: rows, rounded up to 4 for Layout::Interleave4x32.
+uint64_t StoredRows(const QuantSpec& spec, uint64_t rows);
+// Checks that a spec is a supported combination (dtype, granularity, group size, scale
+// type, dq_block, layout); the same rules Quantize and the reader apply.
+Status ValidateSpec(const QuantSpec& spec);
+
+// Scalar conversions used by the float stores (round-to-nearest-even).
+uint16_t F32ToF16(float f);
+float F16ToF32(uint16_t h);
+uint16_t F32ToBF16(float f);
+float BF16ToF32(uint16_t h);
+
 // Rejects NaN/Inf input, unsupported spec combinations and bad group sizes with an error.
 Status Quantize(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec,
                 QuantizedTensor* out);

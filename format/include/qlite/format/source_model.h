@@ -39,6 +39,9 @@ struct TokenizerData {
   std::string pre_tokenizer;
   std::string chat_template;
   int32_t unk_id = -1;
+  // Special ids as the tokenizer source declares them (-1 = unknown); importers copy them
+  // into ModelConfig where the model itself does not say.
+  int32_t bos_id = -1, eos_id = -1, pad_id = -1;
 };
 
 struct SourceTensor {

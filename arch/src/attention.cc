@@ -1,0 +1,184 @@
+// Highway KV-cache ops: KvStore (f32 / f16 / per-slot int8) and AttentionHead.
+// AttentionHead vectorizes across head_dim and walks four cached rows at a time so the
+// FMA chains overlap; K/V are widened to f32 on load (f16 via PromoteTo, int8 via
+// PromoteTo + ConvertTo, the q8 per-slot scale applied to the score / the weight).
+#include <algorithm>
+#include <cmath>
+
+#include "qlite/arch/ops.h"
+
+#undef HWY_TARGET_INCLUDE
+// Resolved against the -I arch/include directory (arch/src is not on the include path).
+#define HWY_TARGET_INCLUDE "../src/attention.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "ops-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace qlite {
+namespace arch {
+namespace HWY_NAMESPACE {
+
+void KvStoreT(const float* HWY_RESTRICT src, size_t head_dim, KvType type, void* data,
+              float* scales, size_t slot) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  const size_t base = slot * head_dim;
+  size_t i = 0;
+  if (type == KvType::kF32) {
+    std::memcpy(static_cast<float*>(data) + base, src, head_dim * sizeof(float));
+  } else if (type == KvType::kF16) {
+    const hn::Rebind<hwy::float16_t, decltype(d)> dh;
+    hwy::float16_t* HWY_RESTRICT dst = static_cast<hwy::float16_t*>(data) + base;
+    for (; i + N <= head_dim; i += N) hn::StoreU(hn::DemoteTo(dh, hn::LoadU(d, src + i)), dh, dst + i);
+    uint16_t* HWY_RESTRICT tail = static_cast<uint16_t*>(data) + base;
+    for (; i < head_dim; ++i) tail[i] = F32ToF16(src[i]);
+  } else {
+    auto vmax = hn::Zero(d);
+    for (; i + N <= head_dim; i += N) vmax = hn::Max(vmax, hn::Abs(hn::LoadU(d, src + i)));
+    float amax = hn::GetLane(hn::MaxOfLanes(d, vmax));
+    for (; i < head_dim; ++i) amax = std::max(amax, std::fabs(src[i]));
+    const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+    const auto vinv = hn::Set(d, inv);
+    const hn::Rebind<int8_t, decltype(d)> d8;
+    int8_t* HWY_RESTRICT dst = static_cast<int8_t*>(data) + base;
+    // |x * inv| <= 127 up to rounding, so the saturating demote never clips real values.
+    for (i = 0; i + N <= head_dim; i += N) {
+      hn::StoreU(hn::DemoteTo(d8, hn::NearestInt(hn::Mul(hn::LoadU(d, src + i), vinv))), d8, dst + i);
+    }
+    for (; i < head_dim; ++i) {
+      dst[i] = static_cast<int8_t>(std::min(127L, std::max(-127L, std::lrint(src[i] * inv))));
+    }
+    scales[slot] = amax / 127.0f;
+  }
+}
+
+// scores[t] = scale * row_scale[t] * q·k[t] (row_scale == nullptr: 1).
+template <typename T>
+HWY_INLINE void Scores(const float* HWY_RESTRICT q, const T* HWY_RESTRICT k, size_t hd, size_t n,
+                       float scale, const float* HWY_RESTRICT row_scale, float* HWY_RESTRICT scores) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  size_t t = 0;
+  for (; t + 4 <= n; t += 4) {
+    const T* HWY_RESTRICT k0 = k + t * hd;
+    const T* HWY_RESTRICT k1 = k0 + hd;
+    const T* HWY_RESTRICT k2 = k1 + hd;
+    const T* HWY_RESTRICT k3 = k2 + hd;
+    auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+    size_t i = 0;
+    for (; i + N <= hd; i += N) {
+      const auto vq = hn::LoadU(d, q + i);
+      a0 = hn::MulAdd(vq, LoadF(d, k0 + i), a0);
+      a1 = hn::MulAdd(vq, LoadF(d, k1 + i), a1);
+      a2 = hn::MulAdd(vq, LoadF(d, k2 + i), a2);
+      a3 = hn::MulAdd(vq, LoadF(d, k3 + i), a3);
+    }
+    float s0 = ReduceSum(d, a0), s1 = ReduceSum(d, a1), s2 = ReduceSum(d, a2), s3 = ReduceSum(d, a3);
+    for (; i < hd; ++i) {
+      s0 += q[i] * ToF(k0[i]);
+      s1 += q[i] * ToF(k1[i]);
+      s2 += q[i] * ToF(k2[i]);
+      s3 += q[i] * ToF(k3[i]);
+    }
+    scores[t + 0] = s0;
+    scores[t + 1] = s1;
+    scores[t + 2] = s2;
+    scores[t + 3] = s3;
+  }
+  for (; t < n; ++t) {
+    const T* HWY_RESTRICT kt = k + t * hd;
+    auto a = hn::Zero(d);
+    size_t i = 0;
+    for (; i + N <= hd; i += N) a = hn::MulAdd(hn::LoadU(d, q + i), LoadF(d, kt + i), a);
+    float s = ReduceSum(d, a);
+    for (; i < hd; ++i) s += q[i] * ToF(kt[i]);
+    scores[t] = s;
+  }
+  for (t = 0; t < n; ++t) scores[t] *= row_scale ? scale * row_scale[t] : scale;
+}
+
+// out = sum_t p[t] * row_scale[t] * v[t] (row_scale == nullptr: 1).
+template <typename T>
+HWY_INLINE void WeightedSum(const float* HWY_RESTRICT p, const T* HWY_RESTRICT v, size_t hd,
+                            size_t n, const float* HWY_RESTRICT row_scale, float* HWY_RESTRICT out) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  std::fill(out, out + hd, 0.0f);
+  auto w = [&](size_t t) { return row_scale ? p[t] * row_scale[t] : p[t]; };
+  size_t t = 0;
+  for (; t + 4 <= n; t += 4) {
+    const float w0 = w(t), w1 = w(t + 1), w2 = w(t + 2), w3 = w(t + 3);
+    const T* HWY_RESTRICT v0 = v + t * hd;
+    const T* HWY_RESTRICT v1 = v0 + hd;
+    const T* HWY_RESTRICT v2 = v1 + hd;
+    const T* HWY_RESTRICT v3 = v2 + hd;
+    const auto p0 = hn::Set(d, w0), p1 = hn::Set(d, w1), p2 = hn::Set(d, w2), p3 = hn::Set(d, w3);
+    size_t i = 0;
+    for (; i + N <= hd; i += N) {
+      auto o = hn::LoadU(d, out + i);
+      o = hn::MulAdd(p0, LoadF(d, v0 + i), o);
+      o = hn::MulAdd(p1, LoadF(d, v1 + i), o);
+      o = hn::MulAdd(p2, LoadF(d, v2 + i), o);
+      o = hn::MulAdd(p3, LoadF(d, v3 + i), o);
+      hn::StoreU(o, d, out + i);
+    }
+    for (; i < hd; ++i) {
+      out[i] += w0 * ToF(v0[i]) + w1 * ToF(v1[i]) + w2 * ToF(v2[i]) + w3 * ToF(v3[i]);
+    }
+  }
+  for (; t < n; ++t) {
+    const float wt = w(t);
+    const T* HWY_RESTRICT vt = v + t * hd;
+    const auto pt = hn::Set(d, wt);
+    size_t i = 0;
+    for (; i + N <= hd; i += N) hn::StoreU(hn::MulAdd(pt, LoadF(d, vt + i), hn::LoadU(d, out + i)), d, out + i);
+    for (; i < hd; ++i) out[i] += wt * ToF(vt[i]);
+  }
+}
+
+template <typename T>
+HWY_INLINE const T* Rows(const KvHeadView& view) {
+  return static_cast<const T*>(view.data);
+}
+
+void AttentionHeadT(const float* HWY_RESTRICT q, size_t hd, const KvHeadView& k, const KvHeadView& v,
+                    size_t n_slots, float scale, float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
+  const float* ks = k.type == KvType::kQ8 ? k.scales : nullptr;
+  switch (k.type) {
+    case KvType::kF32: Scores(q, Rows<float>(k), hd, n_slots, scale, ks, scores); break;
+    case KvType::kF16: Scores(q, Rows<hwy::float16_t>(k), hd, n_slots, scale, ks, scores); break;
+    case KvType::kQ8: Scores(q, Rows<int8_t>(k), hd, n_slots, scale, ks, scores); break;
+  }
+  SoftmaxInPlace(scores, n_slots);
+  const float* vs = v.type == KvType::kQ8 ? v.scales : nullptr;
+  switch (v.type) {
+    case KvType::kF32: WeightedSum(scores, Rows<float>(v), hd, n_slots, vs, out); break;
+    case KvType::kF16: WeightedSum(scores, Rows<hwy::float16_t>(v), hd, n_slots, vs, out); break;
+    case KvType::kQ8: WeightedSum(scores, Rows<int8_t>(v), hd, n_slots, vs, out); break;
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace arch
+}  // namespace qlite
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace qlite {
+namespace arch {
+
+HWY_EXPORT(KvStoreT);
+HWY_EXPORT(AttentionHeadT);
+
+void KvStore(const float* src, size_t head_dim, KvType type, void* data, float* scales, size_t slot) {
+  HWY_DYNAMIC_DISPATCH(KvStoreT)(src, head_dim, type, data, scales, slot);
+}
+void AttentionHead(const float* q, size_t head_dim, const KvHeadView& k, const KvHeadView& v,
+                   size_t n_slots, float scale, float* scores, float* out) {
+  HWY_DYNAMIC_DISPATCH(AttentionHeadT)(q, head_dim, k, v, n_slots, scale, scores, out);
+}
+
+}  // namespace arch
+}  // namespace qlite
+#endif  // HWY_ONCE

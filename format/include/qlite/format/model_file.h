@@ -1,0 +1,89 @@
+// Reading a .qlm file: Open() maps it (or reads it into an aligned buffer), OpenMemory()
+// works zero-copy over a caller buffer. Both verify everything the runtime relies on before
+// returning: header, FlatBuffers verifier, every tensor's regions and sizes (overflow-safe),
+// enum values, required tensors and their shapes for the config, and the tokenizer against
+// vocab_size. Options.verify_checksums additionally hashes every tensor (reads all data).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "qlite/format/header.h"
+#include "qlite/format/qlite_generated.h"
+#include "qlite/format/quantize.h"
+#include "qlite/format/source_model.h"
+#include "qlite/format/status.h"
+
+namespace qlite {
+
+struct TensorRef {
+  std::string name;
+  std::vector<uint64_t> shape;
+  fb::DType dtype = fb::DType::F32;
+  QuantizedView view;  // over the file's bytes; F32/F16/BF16 use view.data only
+  uint64_t data_bytes = 0;   // all regions (data, scales, mins, dq arrays)
+  uint64_t checksum = 0;
+  uint64_t elements() const { return view.rows * view.cols; }
+};
+
+struct OpenOptions {
+  bool use_mmap = true;          // false: read the file into an aligned heap buffer
+  bool verify_checksums = false; // full check: FNV-1a of every tensor
+};
+
+// A required tensor and its shape for a config (format/FORMAT.md's table).
+struct ExpectedTensor {
+  std::string name;
+  std::vector<uint64_t> shape;
+};
+// Sanity of the dimensions (non-zero, heads divide, rotary_dim, sliding_window length).
+Status CheckConfig(const ModelConfig& config);
+std::vector<ExpectedTensor> ExpectedTensors(const ModelConfig& config);
+// True for tensors stored F32 whatever the options say (norms, biases, all 1-D tensors).
+bool IsAlwaysF32(const std::string& name, size_t rank);
+
+class ModelFile {
+ public:
+  ModelFile() = default;
+  ~ModelFile();
+  ModelFile(const ModelFile&) = delete;
+  ModelFile& operator=(const ModelFile&) = delete;
+
+  Status Open(const std::string& path, const OpenOptions& options = {});
+  // The buffer must outlive this object; nothing is copied.
+  Status OpenMemory(const void* data, size_t size, const OpenOptions& options = {});
+  void Close();
+  // Hashes every tensor and compares with Tensor.checksum.
+  Status VerifyChecksums() const;
+
+  const QlmHeader& header() const { return header_; }
+  const fb::Model* meta() const { return meta_; }
+  const uint8_t* data_segment() const { return base_ + header_.data_offset; }
+  uint64_t file_size() const { return size_; }
+  const ModelConfig& config() const { return config_; }
+  const TokenizerData& tokenizer() const { return tokenizer_; }
+  bool has_tokenizer() const { return meta_ && meta_->tokenizer(); }
+  uint64_t fingerprint() const { return meta_ ? meta_->fingerprint() : 0; }
+  const std::vector<TensorRef>& tensors() const { return tensors_; }
+  const TensorRef* FindTensor(const std::string& name) const;
+
+ private:
+  Status Load(const OpenOptions& options);
+  Status LoadTensor(const fb::Tensor& t, TensorRef* ref) const;
+
+  const uint8_t* base_ = nullptr;
+  uint64_t size_ = 0;
+  void* mapping_ = nullptr;  // mmap'ed region (munmap on Close)
+  uint8_t* owned_ = nullptr; // aligned heap copy (free on Close)
+  QlmHeader header_;
+  const fb::Model* meta_ = nullptr;
+  ModelConfig config_;
+  TokenizerData tokenizer_;
+  std::vector<TensorRef> tensors_;
+  std::unordered_map<std::string, size_t> by_name_;
+};
+
+}  // namespace qlite

@@ -1,0 +1,121 @@
+// ConvertModel: SourceModel -> .qlm. Loads one tensor at a time (bounded memory), so the
+// peak is one f32 tensor plus its quantized copy.
+#include "qlite/format/convert.h"
+
+#include <algorithm>
+#include <ctime>
+#include <map>
+
+#include "qlite/format/checksum.h"
+#include "qlite/format/model_file.h"
+#include "qlite/format/writer.h"
+
+namespace qlite {
+namespace {
+
+constexpr const char* kConverterVersion = "qlite-convert 0.1.0";
+
+std::string Basename(const std::string& path) {
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  const size_t slash = p.rfind('/');
+  return slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
+uint64_t HashU64(uint64_t v, uint64_t h) {
+  uint8_t b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<uint8_t>(v >> (8 * i));
+  return Fnv1a64(b, 8, h);
+}
+
+Status CheckSource(const SourceModel& src, std::map<std::string, const SourceTensor*>* by_name) {
+  QLITE_RETURN_IF_ERROR(CheckConfig(src.config));
+  const TokenizerData& tok = src.tokenizer;
+  if (tok.pieces.size() != src.config.vocab_size)
+    return StatusError(StatusCode::kMismatch, "tokenizer has %zu pieces but vocab_size is %u", tok.pieces.size(),
+                       src.config.vocab_size);
+  if ((!tok.scores.empty() && tok.scores.size() != tok.pieces.size()) ||
+      (!tok.kinds.empty() && tok.kinds.size() != tok.pieces.size()))
+    return Status(StatusCode::kMismatch, "tokenizer scores/kinds do not match its pieces");
+  for (const SourceTensor& t : src.tensors) {
+    if (t.shape.empty() || t.shape.size() > 2 || !t.load)
+      return StatusError(StatusCode::kInvalidArgument, "tensor %s: rank %zu not supported", t.name.c_str(),
+                         t.shape.size());
+    if (!by_name->emplace(t.name, &t).second)
+      return StatusError(StatusCode::kInvalidArgument, "duplicate tensor %s", t.name.c_str());
+  }
+  for (const ExpectedTensor& e : ExpectedTensors(src.config)) {
+    auto it = by_name->find(e.name);
+    if (it == by_name->end()) return StatusError(StatusCode::kMismatch, "source lacks tensor %s", e.name.c_str());
+    if (it->second->shape != e.shape) {
+      std::string got, want;
+      for (uint64_t d : it->second->shape) got += (got.empty() ? "" : "x") + std::to_string(d);
+      for (uint64_t d : e.shape) want += (want.empty() ? "" : "x") + std::to_string(d);
+      return StatusError(StatusCode::kMismatch, "tensor %s has shape %s, config expects %s", e.name.c_str(),
+                         got.c_str(), want.c_str());
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ConvertModel(const SourceModel& source, const ConvertOptions& options, const std::string& out_path,
+                    const ProgressFn& progress, ConvertSummary* summary) {
+  std::map<std::string, const SourceTensor*> by_name;  // name order = fingerprint order
+  QLITE_RETURN_IF_ERROR(CheckSource(source, &by_name));
+  QLITE_RETURN_IF_ERROR(ValidateSpec(options.weights));
+  QLITE_RETURN_IF_ERROR(ValidateSpec(options.embeddings));
+
+  ModelWriter writer;
+  QLITE_RETURN_IF_ERROR(writer.Open(out_path, {options.tensor_alignment, options.segment_alignment}));
+  writer.SetConfig(source.config);
+  writer.SetTokenizer(source.tokenizer);
+
+  uint64_t fingerprint = kFnv64Offset, n_params = 0;
+  size_t done = 0;
+  std::vector<float> values;
+  for (const auto& [name, t] : by_name) {
+    const uint64_t rows = t->shape.size() == 2 ? t->shape[0] : 1, cols = t->shape.back();
+    values.clear();
+    Status s = t->load(&values);
+    if (!s.ok()) return Status(s.code(), "loading " + name + ": " + s.message());
+    if (values.size() != rows * cols)
+      return StatusError(StatusCode::kMismatch, "tensor %s: loader gave %zu values for %llu", name.c_str(),
+                         values.size(), static_cast<unsigned long long>(rows * cols));
+    fingerprint = Fnv1a64(name.data(), name.size(), fingerprint);
+    for (uint64_t d : t->shape) fingerprint = HashU64(d, fingerprint);
+    fingerprint = Fnv1a64(values.data(), values.size() * sizeof(float), fingerprint);  // LE hosts
+
+    QuantSpec spec;  // default-constructed dtype is F32
+    if (!IsAlwaysF32(name, t->shape.size()))
+      spec = (name == "token_embd" || name == "output") ? options.embeddings : options.weights;
+    QuantizedTensor q;
+    s = Quantize(values.data(), rows, cols, spec, &q);
+    if (!s.ok()) return Status(s.code(), "quantizing " + name + ": " + s.message());
+    QLITE_RETURN_IF_ERROR(writer.AddTensor(name, t->shape, q));
+    n_params += rows * cols;
+    if (progress) progress(++done, by_name.size(), name);
+  }
+
+  ProvenanceInfo prov;
+  prov.source = Basename(source.source_path);
+  prov.source_format = source.source_format;
+  prov.converter_version = kConverterVersion;
+  prov.quantization = options.quantization_text;
+  prov.adapters = options.adapters;
+  prov.created_unix = static_cast<uint64_t>(std::time(nullptr));
+  writer.SetProvenance(prov);
+  writer.SetFingerprint(fingerprint);
+  uint64_t file_size = 0;
+  QLITE_RETURN_IF_ERROR(writer.Finish(&file_size));
+  if (summary) {
+    summary->n_params = n_params;
+    summary->file_size = file_size;
+    summary->fp16_size = n_params * 2;
+    summary->fingerprint = fingerprint;
+  }
+  return Status::Ok();
+}
+
+}  // namespace qlite

@@ -1,0 +1,262 @@
+// GGUF importer: config from "<arch>.*" keys, tokenizer from "tokenizer.ggml.*", tensors
+// dequantized lazily. llama.cpp stores llama-arch q/k rows in Meta interleaved order (its
+// converter permutes HF weights back), so rope_style is Interleaved there; for qwen2 it
+// keeps HF order (NeoX rope) and rope_style is RotateHalf.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+
+#include "gguf.h"
+#include "import_common.h"
+#include "qlite/format/import.h"
+
+namespace qlite {
+namespace ii = import_internal;
+
+namespace {
+
+fb::TokenKind GgufTokenKind(double t) {
+  switch (int(t)) {
+    case 2: return fb::TokenKind::Unknown;
+    case 3: return fb::TokenKind::Control;
+    case 4: return fb::TokenKind::UserDefined;
+    case 5: return fb::TokenKind::Unused;
+    case 6: return fb::TokenKind::Byte;
+    default: return fb::TokenKind::Normal;
+  }
+}
+
+int32_t IdOr(const gguf::File& f, const char* key, int32_t fallback, size_t n) {
+  const gguf::KeyValue* kv = f.Find(key);
+  if (!kv || !kv->IsInteger() || kv->i < 0 || uint64_t(kv->i) >= n) return fallback;
+  return int32_t(kv->i);
+}
+
+bool BoolOr(const gguf::File& f, const char* key, bool fallback) {
+  const gguf::KeyValue* kv = f.Find(key);
+  return kv && kv->type == gguf::ValueType::Bool ? kv->u != 0 : fallback;
+}
+
+// llama.cpp's pre-tokenizer names -> the runtime's split-regex names.
+std::string PreName(const std::string& pre) {
+  if (pre.empty() || pre == "default" || pre == "gpt-2" || pre == "gpt2") return "gpt2";
+  if (pre == "llama-bpe" || pre == "llama3") return "llama3";
+  return pre;  // "smollm", "qwen2", ... pass through
+}
+
+Status TokenizerFromGguf(const gguf::File& f, TokenizerData* out) {
+  const gguf::KeyValue* model = f.Find("tokenizer.ggml.model");
+  const gguf::KeyValue* tokens = f.Find("tokenizer.ggml.tokens");
+  if (!model || model->type != gguf::ValueType::String || !tokens || tokens->type != gguf::ValueType::Array ||
+      tokens->elem_type != gguf::ValueType::String || tokens->strings.empty())
+    return StatusError(StatusCode::kFormat, "%s: no tokenizer (tokenizer.ggml.model / tokens)", f.path.c_str());
+  TokenizerData tok;
+  if (model->str == "llama") {
+    tok.type = fb::TokenizerType::SentencePieceBPE;
+  } else if (model->str == "gpt2") {
+    tok.type = fb::TokenizerType::ByteLevelBPE;
+  } else {
+    return StatusError(StatusCode::kUnsupported, "%s: unsupported tokenizer model \"%s\"", f.path.c_str(),
+                       model->str.c_str());
+  }
+  const size_t n = tokens->strings.size();
+  if (n > ii::kMaxVocab) return StatusError(StatusCode::kFormat, "%s: vocabulary too large", f.path.c_str());
+  tok.pieces = tokens->strings;
+  auto numbers = [&](const char* key, std::vector<double>* v) -> Status {
+    const gguf::KeyValue* kv = f.Find(key);
+    if (!kv) return Status::Ok();
+    if (kv->type != gguf::ValueType::Array || kv->numbers.size() != n)
+      return StatusError(StatusCode::kFormat, "%s: %s should be a numeric array of %zu entries", f.path.c_str(), key, n);
+    *v = kv->numbers;
+    return Status::Ok();
+  };
+  std::vector<double> scores, types;
+  QLITE_RETURN_IF_ERROR(numbers("tokenizer.ggml.scores", &scores));
+  QLITE_RETURN_IF_ERROR(numbers("tokenizer.ggml.token_type", &types));
+  tok.scores.assign(n, 0.0f);
+  for (size_t i = 0; i < scores.size(); ++i) tok.scores[i] = float(scores[i]);
+  tok.kinds.assign(n, fb::TokenKind::Normal);
+  for (size_t i = 0; i < types.size(); ++i) tok.kinds[i] = GgufTokenKind(types[i]);
+  if (types.empty() && tok.type == fb::TokenizerType::SentencePieceBPE) ii::InferSentencePieceKinds(&tok);
+  if (const gguf::KeyValue* merges = f.Find("tokenizer.ggml.merges")) {
+    if (merges->type != gguf::ValueType::Array || merges->elem_type != gguf::ValueType::String)
+      return StatusError(StatusCode::kFormat, "%s: tokenizer.ggml.merges is not a string array", f.path.c_str());
+    tok.merges = merges->strings;
+  }
+  if (tok.type == fb::TokenizerType::ByteLevelBPE && tok.merges.empty())
+    return StatusError(StatusCode::kFormat, "%s: byte-level BPE tokenizer without merges", f.path.c_str());
+  const bool sp = tok.type == fb::TokenizerType::SentencePieceBPE;
+  tok.bos_id = IdOr(f, "tokenizer.ggml.bos_token_id", -1, n);
+  tok.eos_id = IdOr(f, "tokenizer.ggml.eos_token_id", -1, n);
+  tok.unk_id = IdOr(f, "tokenizer.ggml.unknown_token_id", -1, n);
+  tok.pad_id = IdOr(f, "tokenizer.ggml.padding_token_id", -1, n);
+  if (tok.unk_id < 0)
+    for (size_t i = 0; i < n; ++i)
+      if (tok.kinds[i] == fb::TokenKind::Unknown) {
+        tok.unk_id = int32_t(i);
+        break;
+      }
+  tok.add_bos = BoolOr(f, "tokenizer.ggml.add_bos_token", sp);
+  tok.add_eos = BoolOr(f, "tokenizer.ggml.add_eos_token", false);
+  tok.add_dummy_prefix = sp && BoolOr(f, "tokenizer.ggml.add_space_prefix", true);
+  tok.byte_fallback = false;
+  if (sp)
+    for (fb::TokenKind k : tok.kinds) tok.byte_fallback |= (k == fb::TokenKind::Byte);
+  if (!sp) {
+    const gguf::KeyValue* pre = f.Find("tokenizer.ggml.pre");
+    tok.pre_tokenizer = PreName(pre && pre->type == gguf::ValueType::String ? pre->str : "");
+  }
+  if (const gguf::KeyValue* t = f.Find("tokenizer.chat_template"); t && t->type == gguf::ValueType::String)
+    tok.chat_template = t->str;
+  *out = std::move(tok);
+  return Status::Ok();
+}
+
+// Config value "<arch>.<key>" as a number; `required` makes absence an error.
+Status GetNum(const gguf::File& f, const std::string& arch, const char* key, bool required, double* out) {
+  const std::string full = arch + "." + key;
+  const gguf::KeyValue* kv = f.Find(full);
+  if (!kv) {
+    if (required) return StatusError(StatusCode::kFormat, "%s: missing metadata %s", f.path.c_str(), full.c_str());
+    return Status::Ok();
+  }
+  if (!kv->IsNumber() || !std::isfinite(kv->f) || kv->f < 0 || kv->f > 4.0e9)
+    return StatusError(StatusCode::kFormat, "%s: bad value for %s", f.path.c_str(), full.c_str());
+  *out = kv->f;
+  return Status::Ok();
+}
+
+// Whether two tensors hold identical bytes (llama.cpp's llama2.c converter writes a copy
+// of the tied embedding as output.weight; it is dropped and the model marked tied).
+Status SameBytes(const gguf::File& f, const gguf::TensorInfo& a, const gguf::TensorInfo& b, bool* same) {
+  *same = false;
+  if (a.type != b.type || a.ne != b.ne || a.n_bytes != b.n_bytes) return Status::Ok();
+  constexpr uint64_t kChunk = 1u << 20;
+  std::vector<uint8_t> x(kChunk), y(kChunk);
+  for (uint64_t done = 0; done < a.n_bytes; done += kChunk) {
+    const uint64_t n = std::min(kChunk, a.n_bytes - done);
+    QLITE_RETURN_IF_ERROR(ii::ReadAt(f.path, f.data_offset + a.offset + done, n, x.data()));
+    QLITE_RETURN_IF_ERROR(ii::ReadAt(f.path, f.data_offset + b.offset + done, n, y.data()));
+    if (std::memcmp(x.data(), y.data(), size_t(n)) != 0) return Status::Ok();
+  }
+  *same = true;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ImportGgufTokenizer(const std::string& path, TokenizerData* out) {
+  gguf::File f;
+  QLITE_RETURN_IF_ERROR(gguf::Open(path, &f));
+  return TokenizerFromGguf(f, out);
+}
+
+Status ImportGguf(const std::string& path, SourceModel* out) {
+  auto f = std::make_shared<gguf::File>();
+  QLITE_RETURN_IF_ERROR(gguf::Open(path, f.get()));
+  SourceModel m;
+  m.source_path = path;
+  m.source_format = "gguf";
+  const gguf::KeyValue* arch_kv = f->Find("general.architecture");
+  if (!arch_kv || arch_kv->type != gguf::ValueType::String)
+    return StatusError(StatusCode::kFormat, "%s: missing general.architecture", path.c_str());
+  const std::string arch = arch_kv->str;
+  ModelConfig& c = m.config;
+  if (arch == "llama" || arch == "mistral") {
+    c.arch = arch == "llama" ? fb::Arch::Llama : fb::Arch::Mistral;
+    c.rope_style = fb::RopeStyle::Interleaved;
+  } else if (arch == "qwen2") {
+    c.arch = fb::Arch::Qwen2;
+    c.rope_style = fb::RopeStyle::RotateHalf;
+    c.qkv_bias = true;
+  } else {
+    return StatusError(StatusCode::kUnsupported, "%s: unknown architecture %s", path.c_str(), arch.c_str());
+  }
+  QLITE_RETURN_IF_ERROR(TokenizerFromGguf(*f, &m.tokenizer));
+
+  double dim = 0, layers = 0, ffn = 0, heads = 0, kv_heads = 0, theta = 10000, eps = 1e-5, ctx = 0, rot = 0,
+         key_len = 0, window = 0, scale_factor = 0, orig_ctx = 0;
+  QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "embedding_length", true, &dim));
+  QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "block_count", true, &layers));
+  QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "feed_forward_length", true, &ffn));
+  QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "attention.head_count", true, &heads));
+  kv_heads = heads;
+  QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "attention.head_count_kv", false, &kv_heads));
+  QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "rope.freq_base", false, &theta));
+  QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "attention.layer_norm_rms_epsilon", false, &eps));
+  QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "context_length", false, &ctx));
+  QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "rope.dimension_count", false, &rot));
+  QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "attention.key_length", false, &key_len));
+  QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "attention.sliding_window", false, &window));
+  QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "rope.scaling.factor", false, &scale_factor));
+  QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "rope.scaling.original_context_length", false, &orig_ctx));
+  if (heads < 1 || kv_heads < 1 || dim < 1)
+    return StatusError(StatusCode::kFormat, "%s: bad head counts", path.c_str());
+  c.dim = uint32_t(dim);
+  c.n_layers = uint32_t(layers);
+  c.ffn_dim = uint32_t(ffn);
+  c.n_heads = uint32_t(heads);
+  c.n_kv_heads = uint32_t(kv_heads);
+  c.head_dim = key_len > 0 ? uint32_t(key_len) : c.dim / c.n_heads;
+  c.rope_theta = float(theta);
+  c.norm_eps = float(eps);
+  c.context_length = uint32_t(ctx);
+  c.rotary_dim = rot > 0 && uint32_t(rot) != c.head_dim ? uint32_t(rot) : 0;
+  if (window > 0) c.sliding_window.assign(c.n_layers, uint32_t(window));
+  if (const gguf::KeyValue* st = f->Find(arch + ".rope.scaling.type"); st && st->type == gguf::ValueType::String) {
+    if (st->str == "linear") {
+      c.rope_scaling = fb::RopeScaling::Linear;
+      c.rope_factor = scale_factor > 0 ? float(scale_factor) : 1.0f;
+    } else if (st->str != "none") {
+      return StatusError(StatusCode::kUnsupported, "%s: unsupported rope scaling %s", path.c_str(), st->str.c_str());
+    }
+  }
+  (void)orig_ctx;
+  if (f->FindTensor("rope_freqs.weight"))
+    return StatusError(StatusCode::kUnsupported, "%s: rope_freqs (llama3 rope scaling in GGUF) is not supported",
+                       path.c_str());
+
+  const gguf::TensorInfo* embd = f->FindTensor("token_embd.weight");
+  if (!embd || embd->ne.size() != 2) return StatusError(StatusCode::kFormat, "%s: missing tensor token_embd", path.c_str());
+  c.vocab_size = uint32_t(embd->ne[1]);
+  const gguf::TensorInfo* output = f->FindTensor("output.weight");
+  bool drop_output = false;
+  if (output) QLITE_RETURN_IF_ERROR(SameBytes(*f, *embd, *output, &drop_output));
+  c.tied_embeddings = output == nullptr || drop_output;
+  c.bos_id = m.tokenizer.bos_id;
+  c.eos_id = m.tokenizer.eos_id;
+  c.pad_id = m.tokenizer.pad_id;
+  for (const char* key : {"tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"}) {
+    int32_t id = IdOr(*f, key, -1, m.tokenizer.pieces.size());
+    if (id >= 0 && id != c.eos_id) c.eot_ids.push_back(id);
+  }
+
+  for (const gguf::TensorInfo& t : f->tensors) {
+    if (drop_output && &t == output) continue;
+    SourceTensor st;
+    st.name = ii::EndsWith(t.name, ".weight") ? t.name.substr(0, t.name.size() - 7) : t.name;
+    st.shape.assign(t.ne.rbegin(), t.ne.rend());
+    st.source_dtype = gguf::TypeName(t.type);
+    if (!gguf::CanDequantize(t.type))
+      return StatusError(StatusCode::kUnsupported, "%s: tensor %s has unsupported dtype %s", path.c_str(),
+                         t.name.c_str(), st.source_dtype.c_str());
+    const uint64_t abs_offset = f->data_offset + t.offset, n_bytes = t.n_bytes, n = t.n_elements;
+    const uint32_t type = t.type;
+    const std::string name = t.name;
+    st.load = [path, abs_offset, n_bytes, n, type, name](std::vector<float>* dst) -> Status {
+      std::vector<uint8_t> raw(n_bytes);
+      QLITE_RETURN_IF_ERROR(ii::ReadAt(path, abs_offset, n_bytes, raw.data()));
+      dst->resize(n);
+      Status s = gguf::Dequantize(type, raw.data(), n, dst->data());
+      if (!s.ok()) return Status(s.code(), "tensor " + name + ": " + s.message());
+      return s;
+    };
+    m.tensors.push_back(std::move(st));
+  }
+  QLITE_RETURN_IF_ERROR(ii::ValidateSourceModel(m));
+  *out = std::move(m);
+  return Status::Ok();
+}
+
+}  // namespace qlite

@@ -1,0 +1,217 @@
+// Hugging Face folder: config.json + model.safetensors (or shards listed in
+// model.safetensors.index.json) + tokenizer.json / tokenizer.model.
+// HF's Llama conversion permutes q/k rows into rotate-half order; they are kept as they
+// are and the model is marked rope_style RotateHalf (the runtime supports both styles).
+#include <map>
+#include <set>
+
+#include "import_common.h"
+#include "json.h"
+#include "qlite/format/import.h"
+#include "safetensors.h"
+
+namespace qlite {
+namespace ii = import_internal;
+
+namespace {
+
+Status ReadJson(const std::string& path, json::Value* v) {
+  std::string text;
+  QLITE_RETURN_IF_ERROR(ii::ReadWholeFile(path, ii::kMaxMetadataBytes, &text));
+  Status s = json::Parse(text, v);
+  if (!s.ok()) return Status(s.code(), path + ": " + s.message());
+  return Status::Ok();
+}
+
+// HF parameter name -> qlite name; "" for names to drop, "?" for unknown ones.
+std::string MapName(const std::string& hf) {
+  static const std::map<std::string, std::string> kLayer = {
+      {"input_layernorm.weight", "attn_norm"},        {"post_attention_layernorm.weight", "ffn_norm"},
+      {"self_attn.q_proj.weight", "attn_q"},          {"self_attn.k_proj.weight", "attn_k"},
+      {"self_attn.v_proj.weight", "attn_v"},          {"self_attn.o_proj.weight", "attn_output"},
+      {"self_attn.q_proj.bias", "attn_q.bias"},       {"self_attn.k_proj.bias", "attn_k.bias"},
+      {"self_attn.v_proj.bias", "attn_v.bias"},       {"mlp.gate_proj.weight", "ffn_gate"},
+      {"mlp.up_proj.weight", "ffn_up"},               {"mlp.down_proj.weight", "ffn_down"},
+      {"self_attn.rotary_emb.inv_freq", ""}};
+  if (hf == "model.embed_tokens.weight") return "token_embd";
+  if (hf == "model.norm.weight") return "output_norm";
+  if (hf == "lm_head.weight") return "output";
+  const std::string prefix = "model.layers.";
+  if (hf.compare(0, prefix.size(), prefix) == 0) {
+    size_t dot = hf.find('.', prefix.size());
+    if (dot == std::string::npos || dot == prefix.size() || dot - prefix.size() > 6) return "?";
+    const std::string layer = hf.substr(prefix.size(), dot - prefix.size());
+    if (layer.find_first_not_of("0123456789") != std::string::npos) return "?";
+    auto it = kLayer.find(hf.substr(dot + 1));
+    if (it == kLayer.end()) return "?";
+    return it->second.empty() ? "" : "blk." + std::to_string(std::stoul(layer)) + "." + it->second;
+  }
+  return "?";
+}
+
+Status ParseConfig(const std::string& path, ModelConfig* c, bool* tie_known) {
+  json::Value cfg;
+  QLITE_RETURN_IF_ERROR(ReadJson(path, &cfg));
+  const json::Value* archs = cfg.Find("architectures");
+  std::string arch = archs && archs->IsArray() && !archs->array.empty() && archs->array[0].IsString()
+                         ? archs->array[0].string
+                         : "";
+  if (arch == "LlamaForCausalLM") c->arch = fb::Arch::Llama;
+  else if (arch == "MistralForCausalLM") c->arch = fb::Arch::Mistral;
+  else if (arch == "Qwen2ForCausalLM") c->arch = fb::Arch::Qwen2;
+  else return StatusError(StatusCode::kUnsupported, "%s: unknown architecture %s", path.c_str(), arch.c_str());
+  QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "hidden_size", &c->dim));
+  QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "intermediate_size", &c->ffn_dim));
+  QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "num_hidden_layers", &c->n_layers));
+  QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "num_attention_heads", &c->n_heads));
+  c->n_kv_heads = c->n_heads;
+  QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "num_key_value_heads", &c->n_kv_heads));
+  if (c->n_heads == 0) return StatusError(StatusCode::kFormat, "%s: num_attention_heads missing", path.c_str());
+  c->head_dim = c->dim / c->n_heads;
+  QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "head_dim", &c->head_dim));
+  QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "vocab_size", &c->vocab_size));
+  QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "max_position_embeddings", &c->context_length));
+  QLITE_RETURN_IF_ERROR(json::GetFloat(cfg, "rms_norm_eps", &c->norm_eps));
+  QLITE_RETURN_IF_ERROR(json::GetFloat(cfg, "rope_theta", &c->rope_theta));
+  *tie_known = cfg.Find("tie_word_embeddings") && cfg.Find("tie_word_embeddings")->IsBool();
+  QLITE_RETURN_IF_ERROR(json::GetBool(cfg, "tie_word_embeddings", &c->tied_embeddings));
+  c->rope_style = fb::RopeStyle::RotateHalf;
+  c->qkv_bias = c->arch == fb::Arch::Qwen2;
+  if (c->arch == fb::Arch::Llama) QLITE_RETURN_IF_ERROR(json::GetBool(cfg, "attention_bias", &c->qkv_bias));
+
+  if (const json::Value* rs = cfg.Find("rope_scaling"); rs && rs->IsObject()) {
+    std::string type;
+    QLITE_RETURN_IF_ERROR(json::GetString(*rs, "type", &type));
+    QLITE_RETURN_IF_ERROR(json::GetString(*rs, "rope_type", &type));
+    QLITE_RETURN_IF_ERROR(json::GetFloat(*rs, "factor", &c->rope_factor));
+    if (type == "linear") {
+      c->rope_scaling = fb::RopeScaling::Linear;
+    } else if (type == "llama3") {
+      c->rope_scaling = fb::RopeScaling::Llama3;
+      QLITE_RETURN_IF_ERROR(json::GetFloat(*rs, "low_freq_factor", &c->rope_low_freq_factor));
+      QLITE_RETURN_IF_ERROR(json::GetFloat(*rs, "high_freq_factor", &c->rope_high_freq_factor));
+      QLITE_RETURN_IF_ERROR(json::GetUint(*rs, "original_max_position_embeddings", &c->rope_original_context));
+    } else if (type != "default") {
+      return StatusError(StatusCode::kUnsupported, "%s: unsupported rope_scaling type %s", path.c_str(), type.c_str());
+    }
+  }
+  // Sliding window: Mistral applies it to every layer; Qwen2 only with use_sliding_window,
+  // from layer max_window_layers on.
+  uint32_t window = 0;
+  if (const json::Value* w = cfg.Find("sliding_window"); w && w->is_integer) QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "sliding_window", &window));
+  bool use_window = c->arch == fb::Arch::Mistral;
+  uint32_t first_window_layer = 0;
+  if (c->arch == fb::Arch::Qwen2) {
+    QLITE_RETURN_IF_ERROR(json::GetBool(cfg, "use_sliding_window", &use_window));
+    QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "max_window_layers", &first_window_layer));
+  }
+  if (use_window && window > 0 && c->n_layers > 0 && c->n_layers <= 4096) {
+    c->sliding_window.assign(c->n_layers, 0);
+    for (uint32_t l = first_window_layer; l < c->n_layers; ++l) c->sliding_window[l] = window;
+  }
+  QLITE_RETURN_IF_ERROR(json::GetInt(cfg, "bos_token_id", &c->bos_id));
+  QLITE_RETURN_IF_ERROR(json::GetInt(cfg, "pad_token_id", &c->pad_id));
+  if (const json::Value* eos = cfg.Find("eos_token_id"); eos && eos->IsArray()) {  // [eos, eot, ...]
+    for (const json::Value& e : eos->array) {
+      if (!e.is_integer || e.integer < 0 || e.integer > INT32_MAX)
+        return StatusError(StatusCode::kFormat, "%s: bad eos_token_id", path.c_str());
+      if (c->eos_id < 0) c->eos_id = int32_t(e.integer);
+      else c->eot_ids.push_back(int32_t(e.integer));
+    }
+  } else {
+    QLITE_RETURN_IF_ERROR(json::GetInt(cfg, "eos_token_id", &c->eos_id));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ImportHuggingFace(const std::string& dir, SourceModel* out) {
+  if (!ii::IsDirectory(dir)) return StatusError(StatusCode::kIo, "%s is not a directory", dir.c_str());
+  SourceModel m;
+  m.source_path = dir;
+  m.source_format = "hf";
+  bool tie_known = false;
+  QLITE_RETURN_IF_ERROR(ParseConfig(ii::JoinPath(dir, "config.json"), &m.config, &tie_known));
+  ModelConfig& c = m.config;
+
+  // Shards: the index's weight_map names them; else the single model.safetensors.
+  std::vector<std::string> files;
+  const std::string index = ii::JoinPath(dir, "model.safetensors.index.json");
+  if (ii::IsRegularFile(index)) {
+    json::Value idx;
+    QLITE_RETURN_IF_ERROR(ReadJson(index, &idx));
+    const json::Value* map = idx.Find("weight_map");
+    if (!map || !map->IsObject()) return StatusError(StatusCode::kFormat, "%s: no weight_map", index.c_str());
+    std::set<std::string> seen;
+    for (const auto& kv : map->object) {
+      if (!kv.second.IsString() || kv.second.string.find('/') != std::string::npos)
+        return StatusError(StatusCode::kFormat, "%s: bad shard name for %s", index.c_str(), kv.first.c_str());
+      if (seen.insert(kv.second.string).second) files.push_back(kv.second.string);
+    }
+  } else {
+    files.push_back("model.safetensors");
+  }
+  std::map<std::string, std::pair<std::string, safetensors::Tensor>> found;  // qlite name -> (file, entry)
+  bool has_lm_head = false;
+  for (const std::string& file : files) {
+    const std::string path = ii::JoinPath(dir, file);
+    std::vector<safetensors::Tensor> entries;
+    QLITE_RETURN_IF_ERROR(safetensors::ReadHeader(path, &entries));
+    for (safetensors::Tensor& t : entries) {
+      const std::string name = MapName(t.name);
+      if (name.empty()) continue;
+      if (name == "?") return StatusError(StatusCode::kUnsupported, "%s: unexpected tensor %s", path.c_str(), t.name.c_str());
+      if (name == "output") has_lm_head = true;
+      if (safetensors::ElementSize(t.dtype) == 0)
+        return StatusError(StatusCode::kUnsupported, "%s: tensor %s has unsupported dtype %s", path.c_str(),
+                           t.name.c_str(), t.dtype.c_str());
+      if (!found.emplace(name, std::make_pair(path, t)).second)
+        return StatusError(StatusCode::kFormat, "%s: duplicate tensor %s", dir.c_str(), t.name.c_str());
+    }
+  }
+  if (!tie_known) c.tied_embeddings = !has_lm_head;
+  // Tied: HF ties lm_head to the embedding on load, so an explicit copy is dropped.
+  if (c.tied_embeddings) found.erase("output");
+  if (auto it = found.find("token_embd"); it != found.end() && it->second.second.shape.size() == 2 && c.vocab_size == 0)
+    c.vocab_size = uint32_t(it->second.second.shape[0]);
+
+  for (auto& kv : found) {
+    const std::string path = kv.second.first;
+    const safetensors::Tensor t = kv.second.second;
+    m.tensors.push_back({kv.first, t.shape, t.dtype, [path, t](std::vector<float>* dst) -> Status {
+                           std::vector<uint8_t> raw(t.n_bytes);
+                           QLITE_RETURN_IF_ERROR(ii::ReadAt(path, t.offset, t.n_bytes, raw.data()));
+                           dst->resize(t.n_bytes / safetensors::ElementSize(t.dtype));
+                           return safetensors::ToFloat(t.dtype, raw.data(), dst->size(), dst->data());
+                         }});
+  }
+
+  const std::string tok_json = ii::JoinPath(dir, "tokenizer.json"), tok_model = ii::JoinPath(dir, "tokenizer.model");
+  if (ii::IsRegularFile(tok_json)) {
+    QLITE_RETURN_IF_ERROR(ImportHuggingFaceTokenizer(tok_json, &m.tokenizer));
+  } else if (ii::IsRegularFile(tok_model)) {
+    QLITE_RETURN_IF_ERROR(ImportSentencePieceModel(tok_model, &m.tokenizer));
+  } else {
+    return StatusError(StatusCode::kFormat, "%s: no tokenizer.json or tokenizer.model", dir.c_str());
+  }
+  if (c.bos_id < 0) c.bos_id = m.tokenizer.bos_id;
+  if (c.eos_id < 0) c.eos_id = m.tokenizer.eos_id;
+  if (c.pad_id < 0) c.pad_id = m.tokenizer.pad_id;
+  QLITE_RETURN_IF_ERROR(ii::ValidateSourceModel(m));
+  *out = std::move(m);
+  return Status::Ok();
+}
+
+Status ImportAuto(const std::string& path, const ImportOptions& options, SourceModel* out) {
+  if (ii::IsDirectory(path)) return ImportHuggingFace(path, out);
+  if (ii::EndsWith(path, ".gguf")) return ImportGguf(path, out);
+  char magic[4] = {};
+  uint64_t size = 0;
+  QLITE_RETURN_IF_ERROR(ii::FileSize(path, &size));
+  if (size >= 4) QLITE_RETURN_IF_ERROR(ii::ReadAt(path, 0, 4, magic));
+  if (std::memcmp(magic, "GGUF", 4) == 0) return ImportGguf(path, out);
+  return ImportLlama2c(path, options.tokenizer, out);
+}
+
+}  // namespace qlite

@@ -1,0 +1,269 @@
+#include "qlite/format/model_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "qlite/format/checksum.h"
+
+namespace qlite {
+namespace {
+
+constexpr uint64_t kMaxElements = uint64_t{1} << 48;
+
+bool IsFloatType(fb::DType t) { return t == fb::DType::F32 || t == fb::DType::F16 || t == fb::DType::BF16; }
+
+template <class T>
+std::vector<T> ToVector(const flatbuffers::Vector<T>* v) {
+  return v ? std::vector<T>(v->begin(), v->end()) : std::vector<T>();
+}
+
+void FillConfig(const fb::ModelConfig& f, ModelConfig* c) {
+  c->arch = f.arch();
+  c->dim = f.dim();
+  c->n_layers = f.n_layers();
+  c->n_heads = f.n_heads();
+  c->n_kv_heads = f.n_kv_heads();
+  c->head_dim = f.head_dim();
+  c->ffn_dim = f.ffn_dim();
+  c->vocab_size = f.vocab_size();
+  c->context_length = f.context_length();
+  c->norm_eps = f.norm_eps();
+  if (const fb::RopeConfig* r = f.rope()) {
+    c->rope_theta = r->theta();
+    c->rope_style = r->style();
+    c->rope_scaling = r->scaling();
+    c->rope_factor = r->factor();
+    c->rope_low_freq_factor = r->low_freq_factor();
+    c->rope_high_freq_factor = r->high_freq_factor();
+    c->rope_original_context = r->original_context();
+    c->rotary_dim = r->rotary_dim();
+  }
+  c->sliding_window = ToVector(f.sliding_window());
+  c->tied_embeddings = f.tied_embeddings();
+  c->qkv_bias = f.qkv_bias();
+  c->bos_id = f.bos_id();
+  c->eos_id = f.eos_id();
+  c->pad_id = f.pad_id();
+  c->eot_ids = ToVector(f.eot_ids());
+}
+
+Status FillTokenizer(const fb::Tokenizer& f, uint32_t vocab, TokenizerData* t) {
+  if (static_cast<int>(f.type()) > static_cast<int>(fb::TokenizerType::MAX))
+    return Status(StatusCode::kFormat, "tokenizer: bad type");
+  if (f.pieces()->size() != vocab)
+    return StatusError(StatusCode::kFormat, "tokenizer: %u pieces for vocab_size %u", f.pieces()->size(), vocab);
+  if (f.scores() && f.scores()->size() != 0 && f.scores()->size() != vocab)
+    return Status(StatusCode::kFormat, "tokenizer: scores do not match vocab_size");
+  if (f.kinds() && f.kinds()->size() != 0 && f.kinds()->size() != vocab)
+    return Status(StatusCode::kFormat, "tokenizer: kinds do not match vocab_size");
+  if (f.unk_id() < -1 || f.unk_id() >= static_cast<int64_t>(vocab))
+    return Status(StatusCode::kFormat, "tokenizer: unk_id outside vocab");
+  t->type = f.type();
+  t->pieces.reserve(vocab);
+  for (const flatbuffers::String* s : *f.pieces()) t->pieces.emplace_back(s->data(), s->size());
+  t->scores = ToVector(f.scores());
+  if (f.kinds())
+    for (fb::TokenKind k : *f.kinds()) {
+      if (static_cast<int>(k) > static_cast<int>(fb::TokenKind::MAX))
+        return Status(StatusCode::kFormat, "tokenizer: bad token kind");
+      t->kinds.push_back(k);
+    }
+  if (f.merges())
+    for (const flatbuffers::String* s : *f.merges()) t->merges.emplace_back(s->data(), s->size());
+  t->add_bos = f.add_bos();
+  t->add_eos = f.add_eos();
+  t->add_dummy_prefix = f.add_dummy_prefix();
+  t->byte_fallback = f.byte_fallback();
+  if (f.pre_tokenizer()) t->pre_tokenizer = f.pre_tokenizer()->str();
+  if (f.chat_template()) t->chat_template = f.chat_template()->str();
+  t->unk_id = f.unk_id();
+  return Status::Ok();
+}
+
+}  // namespace
+
+ModelFile::~ModelFile() { Close(); }
+
+void ModelFile::Close() {
+  if (mapping_) munmap(mapping_, size_);
+  std::free(owned_);
+  mapping_ = nullptr;
+  owned_ = nullptr;
+  base_ = nullptr;
+  size_ = 0;
+  meta_ = nullptr;
+  config_ = ModelConfig();
+  tokenizer_ = TokenizerData();
+  tensors_.clear();
+  by_name_.clear();
+}
+
+Status ModelFile::Open(const std::string& path, const OpenOptions& options) {
+  Close();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return StatusError(StatusCode::kIo, "cannot open %s: %s", path.c_str(), std::strerror(errno));
+  struct stat st;
+  Status s;
+  if (fstat(fd, &st) != 0 || st.st_size < static_cast<off_t>(kQlmHeaderSize)) {
+    s = StatusError(StatusCode::kFormat, "%s: not a .qlm file (too small)", path.c_str());
+  } else if (options.use_mmap) {
+    size_ = static_cast<uint64_t>(st.st_size);
+    void* m = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED) s = StatusError(StatusCode::kIo, "mmap %s: %s", path.c_str(), std::strerror(errno));
+    else mapping_ = m, base_ = static_cast<const uint8_t*>(m);
+  } else {
+    size_ = static_cast<uint64_t>(st.st_size);
+    const uint64_t alloc = (size_ + 4095) / 4096 * 4096;
+    owned_ = static_cast<uint8_t*>(std::aligned_alloc(4096, alloc));
+    if (!owned_) s = Status(StatusCode::kOutOfMemory, "cannot allocate the model buffer");
+    for (uint64_t got = 0; s.ok() && got < size_;) {
+      const ssize_t n = ::pread(fd, owned_ + got, static_cast<size_t>(std::min<uint64_t>(size_ - got, 1 << 30)),
+                                static_cast<off_t>(got));
+      if (n <= 0) s = StatusError(StatusCode::kIo, "read %s: %s", path.c_str(), n == 0 ? "short file" : std::strerror(errno));
+      else got += static_cast<uint64_t>(n);
+    }
+    base_ = owned_;
+  }
+  ::close(fd);
+  if (s.ok()) s = Load(options);
+  if (!s.ok()) Close();
+  return s.ok() ? s : Status(s.code(), path + ": " + s.message());
+}
+
+Status ModelFile::OpenMemory(const void* data, size_t size, const OpenOptions& options) {
+  Close();
+  if (!data) return Status(StatusCode::kInvalidArgument, "null buffer");
+  base_ = static_cast<const uint8_t*>(data);
+  size_ = size;
+  Status s = Load(options);
+  if (!s.ok()) Close();
+  return s;
+}
+
+const TensorRef* ModelFile::FindTensor(const std::string& name) const {
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : &tensors_[it->second];
+}
+
+Status ModelFile::Load(const OpenOptions& options) {
+  QLITE_RETURN_IF_ERROR(DecodeHeader(base_, size_, &header_));
+  if (header_.meta_size >= FLATBUFFERS_MAX_BUFFER_SIZE) return Status(StatusCode::kFormat, "meta too large");
+  const uint8_t* meta = base_ + header_.meta_offset;
+  flatbuffers::Verifier verifier(meta, static_cast<size_t>(header_.meta_size), 64, 10000000);
+  if (!fb::VerifyModelBuffer(verifier)) return Status(StatusCode::kFormat, "metadata failed FlatBuffers verification");
+  meta_ = fb::GetModel(meta);
+  if (meta_->format_version() != kQlmVersion)
+    return StatusError(StatusCode::kUnsupported, "metadata format_version %u", meta_->format_version());
+  FillConfig(*meta_->config(), &config_);
+  QLITE_RETURN_IF_ERROR(CheckConfig(config_));
+  if (meta_->tokenizer()) QLITE_RETURN_IF_ERROR(FillTokenizer(*meta_->tokenizer(), config_.vocab_size, &tokenizer_));
+
+  tensors_.resize(meta_->tensors()->size());
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    const fb::Tensor& t = *meta_->tensors()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    Status s = LoadTensor(t, &tensors_[i]);
+    if (!s.ok()) return Status(s.code(), "tensor " + t.name()->str() + ": " + s.message());
+    if (!by_name_.emplace(tensors_[i].name, i).second)
+      return StatusError(StatusCode::kFormat, "duplicate tensor %s", tensors_[i].name.c_str());
+  }
+  for (const ExpectedTensor& e : ExpectedTensors(config_)) {
+    const TensorRef* t = FindTensor(e.name);
+    if (!t) return StatusError(StatusCode::kFormat, "missing tensor %s", e.name.c_str());
+    if (t->shape != e.shape) return StatusError(StatusCode::kFormat, "tensor %s: shape does not match the config", e.name.c_str());
+  }
+  if (options.verify_checksums) QLITE_RETURN_IF_ERROR(VerifyChecksums());
+  return Status::Ok();
+}
+
+Status ModelFile::LoadTensor(const fb::Tensor& t, TensorRef* ref) const {
+  ref->name = t.name()->str();
+  ref->shape = ToVector(t.shape());
+  const size_t rank = ref->shape.size();
+  if (rank < 1 || rank > 2) return StatusError(StatusCode::kFormat, "rank %zu not supported", rank);
+  for (uint64_t d : ref->shape)
+    if (d == 0 || d > kMaxElements) return Status(StatusCode::kFormat, "bad dimension");
+  const uint64_t rows = rank == 2 ? ref->shape[0] : 1, cols = ref->shape.back();
+  if (rows > kMaxElements / cols) return Status(StatusCode::kFormat, "too many elements");
+  ref->dtype = t.dtype();
+  QuantSpec spec;
+  spec.dtype = t.dtype();
+  spec.layout = t.layout();
+  const fb::Quant* q = t.quant();
+  if (IsFloatType(spec.dtype) != (q == nullptr)) return Status(StatusCode::kFormat, "quant table presence does not match dtype");
+  if (q) {
+    spec.granularity = q->granularity();
+    spec.group_size = q->granularity() == fb::Granularity::Group ? q->group_size() : 0;
+    spec.scale_type = q->scale_type();
+    spec.dq_block = q->dq_block();
+  }
+  QLITE_RETURN_IF_ERROR(ValidateSpec(spec));
+  const uint64_t stride = RowStrideBytes(spec.dtype, cols);
+  if (t.row_stride() != stride) return Status(StatusCode::kFormat, "row_stride does not match dtype and shape");
+
+  const uint64_t align = header_.tensor_alignment, seg = header_.data_size;
+  const uint8_t* base = data_segment();
+  // Region must lie inside the data segment, aligned, with exactly `want` bytes.
+  auto region = [&](const fb::Region* r, uint64_t want, const char* what, const uint8_t** out) -> Status {
+    if (want == 0) {
+      if (r && r->size() != 0) return StatusError(StatusCode::kFormat, "unexpected %s region", what);
+      return Status::Ok();
+    }
+    if (!r) return StatusError(StatusCode::kFormat, "missing %s region", what);
+    if (r->size() != want)
+      return StatusError(StatusCode::kFormat, "%s region has %llu bytes, expected %llu", what,
+                         static_cast<unsigned long long>(r->size()), static_cast<unsigned long long>(want));
+    if (r->offset() % align != 0 || r->offset() > seg || r->size() > seg - r->offset())
+      return StatusError(StatusCode::kFormat, "%s region outside the data segment or misaligned", what);
+    *out = base + r->offset();
+    ref->data_bytes += want;
+    return Status::Ok();
+  };
+  const uint64_t stored_rows = StoredRows(spec, rows);
+  if (stored_rows > ~uint64_t{0} / stride) return Status(StatusCode::kFormat, "data size overflows");
+  QuantizedView& v = ref->view;
+  v.spec = spec;
+  v.rows = rows;
+  v.cols = cols;
+  v.row_stride = stride;
+  ref->data_bytes = 0;
+  QLITE_RETURN_IF_ERROR(region(t.data(), stored_rows * stride, "data", &v.data));
+  const uint64_t sbytes = NumScales(spec, rows, cols) * ScaleTypeBytes(spec.scale_type);
+  const uint64_t dq = NumDqEntries(spec, rows, cols) * 4;
+  const uint8_t *dqs = nullptr, *dqo = nullptr;
+  QLITE_RETURN_IF_ERROR(region(q ? q->scales() : nullptr, sbytes, "scales", &v.scales));
+  QLITE_RETURN_IF_ERROR(region(q ? q->mins() : nullptr, spec.dtype == fb::DType::U4 ? sbytes : 0, "mins", &v.mins));
+  QLITE_RETURN_IF_ERROR(region(q ? q->dq_scales() : nullptr, dq, "dq_scales", &dqs));
+  QLITE_RETURN_IF_ERROR(region(q ? q->dq_offsets() : nullptr, dq, "dq_offsets", &dqo));
+  v.dq_scales = reinterpret_cast<const float*>(dqs);
+  v.dq_offsets = reinterpret_cast<const float*>(dqo);
+  ref->checksum = t.checksum();
+  return Status::Ok();
+}
+
+Status ModelFile::VerifyChecksums() const {
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    const TensorRef& t = tensors_[i];
+    const fb::Tensor& f = *meta_->tensors()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    uint64_t h = kFnv64Offset;
+    auto add = [&](const fb::Region* r) {
+      if (r && r->size()) h = Fnv1a64(data_segment() + r->offset(), static_cast<size_t>(r->size()), h);
+    };
+    add(f.data());
+    if (const fb::Quant* q = f.quant()) {
+      add(q->scales());
+      add(q->mins());
+      add(q->dq_scales());
+      add(q->dq_offsets());
+    }
+    if (h != t.checksum) return StatusError(StatusCode::kFormat, "tensor %s: checksum mismatch", t.name.c_str());
+  }
+  return Status::Ok();
+}
+
+}  // namespace qlite

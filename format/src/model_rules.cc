@@ -1,0 +1,76 @@
+// What a model of a given config must contain (format/FORMAT.md's tensor table). Shared by
+// the converter (refuses inconsistent sources) and the reader (refuses inconsistent files).
+#include <string>
+
+#include "qlite/format/model_file.h"
+
+namespace qlite {
+namespace {
+bool EndsWith(const std::string& s, const char* suffix) {
+  const std::string t(suffix);
+  return s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0;
+}
+constexpr uint32_t kMaxDim = 1u << 20;  // keeps every shape product far from overflow
+}  // namespace
+
+bool IsAlwaysF32(const std::string& name, size_t rank) {
+  return rank == 1 || EndsWith(name, "_norm") || EndsWith(name, ".bias");
+}
+
+Status CheckConfig(const ModelConfig& c) {
+  struct {
+    const char* name;
+    uint32_t v;
+  } dims[] = {{"dim", c.dim},         {"n_layers", c.n_layers}, {"n_heads", c.n_heads},
+              {"n_kv_heads", c.n_kv_heads}, {"head_dim", c.head_dim}, {"ffn_dim", c.ffn_dim},
+              {"vocab_size", c.vocab_size}};
+  for (const auto& d : dims)
+    if (d.v == 0 || d.v > kMaxDim) return StatusError(StatusCode::kFormat, "config: bad %s %u", d.name, d.v);
+  if (c.n_heads % c.n_kv_heads != 0)
+    return StatusError(StatusCode::kFormat, "config: n_heads %u not a multiple of n_kv_heads %u", c.n_heads,
+                       c.n_kv_heads);
+  if (c.head_dim % 2 != 0 || c.rotary_dim % 2 != 0 || c.rotary_dim > c.head_dim)
+    return Status(StatusCode::kFormat, "config: head_dim and rotary_dim must be even, rotary_dim <= head_dim");
+  if (static_cast<uint64_t>(c.n_heads) * c.head_dim > kMaxDim)
+    return Status(StatusCode::kFormat, "config: n_heads * head_dim too large");
+  if (!c.sliding_window.empty() && c.sliding_window.size() != c.n_layers)
+    return Status(StatusCode::kFormat, "config: sliding_window needs one entry per layer");
+  if (!(c.norm_eps >= 0.0f && c.norm_eps < 1.0f) || !(c.rope_theta > 0.0f && c.rope_theta < 1e30f))
+    return Status(StatusCode::kFormat, "config: bad norm_eps or rope_theta");
+  if (static_cast<int>(c.arch) > static_cast<int>(fb::Arch::MAX) ||
+      static_cast<int>(c.rope_style) > static_cast<int>(fb::RopeStyle::MAX) ||
+      static_cast<int>(c.rope_scaling) > static_cast<int>(fb::RopeScaling::MAX))
+    return Status(StatusCode::kFormat, "config: enum value out of range");
+  const int64_t v = c.vocab_size;
+  for (int32_t id : {c.bos_id, c.eos_id, c.pad_id})
+    if (id < -1 || id >= v) return StatusError(StatusCode::kFormat, "config: token id %d outside vocab", id);
+  for (int32_t id : c.eot_ids)
+    if (id < 0 || id >= v) return StatusError(StatusCode::kFormat, "config: eot id %d outside vocab", id);
+  return Status::Ok();
+}
+
+std::vector<ExpectedTensor> ExpectedTensors(const ModelConfig& c) {
+  const uint64_t dim = c.dim, q = uint64_t{c.n_heads} * c.head_dim, kv = uint64_t{c.n_kv_heads} * c.head_dim;
+  std::vector<ExpectedTensor> t = {{"token_embd", {c.vocab_size, dim}}, {"output_norm", {dim}}};
+  if (!c.tied_embeddings) t.push_back({"output", {c.vocab_size, dim}});
+  for (uint32_t l = 0; l < c.n_layers; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    t.push_back({p + "attn_norm", {dim}});
+    t.push_back({p + "ffn_norm", {dim}});
+    t.push_back({p + "attn_q", {q, dim}});
+    t.push_back({p + "attn_k", {kv, dim}});
+    t.push_back({p + "attn_v", {kv, dim}});
+    t.push_back({p + "attn_output", {dim, q}});
+    t.push_back({p + "ffn_gate", {c.ffn_dim, dim}});
+    t.push_back({p + "ffn_up", {c.ffn_dim, dim}});
+    t.push_back({p + "ffn_down", {dim, c.ffn_dim}});
+    if (c.qkv_bias) {
+      t.push_back({p + "attn_q.bias", {q}});
+      t.push_back({p + "attn_k.bias", {kv}});
+      t.push_back({p + "attn_v.bias", {kv}});
+    }
+  }
+  return t;
+}
+
+}  // namespace qlite

@@ -1,0 +1,263 @@
+// Quantize(): f32 matrix -> stored bytes of format/FORMAT.md.
+//
+// Two passes. Pass 1 computes each group's ideal parameters (scale, and min for U4) and
+// encodes them in the scale type; pass 2 quantizes the values against the *decoded*
+// parameters, so rounding of the scales themselves is compensated where it can be.
+// Scale choices (error bounds are per element, relative to the group's statistics):
+//   I8  scale = amax/127                       |err| <= amax/254
+//   I4  scale = mx/-k, mx the signed max-abs value, k searched in {8,7.75,..,7} for the
+//       least squared error (k = 8 is llama.cpp's Q4_0)        |err| <= amax/8
+//   U4  min = group min, scale = (max-min)/15   |err| <= (max-min)/30
+//   NF4 scale = amax (QLoRA)                    |err| <= 0.152*amax (half the widest gap)
+// Double quantization (U8 scales) rounds scales away from zero and mins down, so values
+// never clip against a shrunken range; that costs at most one U8 step of the block.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "qlite/format/quantize.h"
+
+namespace qlite {
+namespace {
+
+enum class Round { kAway, kDown };
+
+bool IsFloatType(fb::DType t) { return t == fb::DType::F32 || t == fb::DType::F16 || t == fb::DType::BF16; }
+
+// Element range [begin, end) of scale index i within the dense src matrix, for one row.
+struct GroupGeom {
+  uint64_t rows, cols, gpr;
+  fb::Granularity gran;
+  uint32_t gs;
+};
+
+template <class Fn>
+void ForEachGroup(const GroupGeom& g, const float* src, Fn fn) {
+  if (g.gran == fb::Granularity::PerTensor) {
+    fn(0, src, g.rows * g.cols);
+    return;
+  }
+  for (uint64_t r = 0; r < g.rows; ++r) {
+    const float* row = src + r * g.cols;
+    if (g.gran == fb::Granularity::PerRow) {
+      fn(r, row, g.cols);
+      continue;
+    }
+    for (uint64_t k = 0; k < g.gpr; ++k) {
+      const uint64_t b = k * g.gs, e = std::min<uint64_t>(g.cols, b + g.gs);
+      fn(r * g.gpr + k, row + b, e - b);
+    }
+  }
+}
+
+int I4Code(float x, float inv) { return std::clamp(static_cast<int>(std::lround(x * inv)) + 8, 0, 15); }
+
+int Nf4Code(float t) {
+  int best = 0;
+  float bd = std::fabs(t - kNf4Levels[0]);
+  for (int i = 1; i < 16; ++i) {
+    const float d = std::fabs(t - kNf4Levels[i]);
+    if (d < bd) bd = d, best = i;
+  }
+  return best;
+}
+
+float I4Scale(const float* p, uint64_t n) {
+  float mx = 0.0f;
+  for (uint64_t i = 0; i < n; ++i)
+    if (std::fabs(p[i]) > std::fabs(mx)) mx = p[i];
+  if (mx == 0.0f) return 0.0f;
+  float best = mx / -8.0f;
+  double best_err = -1.0;
+  for (float k : {8.0f, 7.75f, 7.5f, 7.25f, 7.0f}) {
+    const float d = mx / -k, inv = 1.0f / d;
+    double err = 0.0;
+    for (uint64_t i = 0; i < n; ++i) {
+      const double e = p[i] - (I4Code(p[i], inv) - 8) * d;
+      err += e * e;
+    }
+    if (best_err < 0 || err < best_err) best_err = err, best = d;
+  }
+  return best;
+}
+
+// Encodes `v` in the scale type into `out`; writes the decoded values back into `v`.
+void EncodeParams(std::vector<float>* v, const QuantSpec& spec, Round mode, std::vector<uint8_t>* out,
+                  std::vector<float>* dq_scale, std::vector<float>* dq_offset) {
+  const size_t n = v->size();
+  float* p = v->data();
+  if (spec.scale_type == fb::DType::F32) {
+    out->resize(n * 4);
+    std::memcpy(out->data(), p, n * 4);
+  } else if (spec.scale_type == fb::DType::F16) {
+    out->resize(n * 2);
+    for (size_t i = 0; i < n; ++i) {
+      const uint16_t h = F32ToF16(p[i]);
+      std::memcpy(out->data() + 2 * i, &h, 2);
+      p[i] = F16ToF32(h);
+    }
+  } else {  // U8 with a f32 scale and offset per dq_block values
+    out->resize(n);
+    for (size_t b = 0; b < n; b += spec.dq_block) {
+      const size_t e = std::min<size_t>(n, b + spec.dq_block);
+      const float lo = *std::min_element(p + b, p + e), hi = *std::max_element(p + b, p + e);
+      const float step = (hi - lo) / 255.0f;
+      dq_scale->push_back(step);
+      dq_offset->push_back(lo);
+      for (size_t i = b; i < e; ++i) {
+        int u = 0;
+        if (step > 0) {
+          const float t = (p[i] - lo) / step;
+          const bool up = mode == Round::kAway && p[i] > 0;
+          u = std::clamp(static_cast<int>(up ? std::ceil(t) : std::floor(t)), 0, 255);
+        }
+        (*out)[i] = static_cast<uint8_t>(u);
+        p[i] = u * step + lo;
+      }
+    }
+  }
+}
+
+void PackRow(fb::DType dtype, const int* q, uint64_t padded, uint8_t* dst) {
+  if (dtype == fb::DType::I8) {
+    for (uint64_t i = 0; i < padded; ++i) dst[i] = static_cast<uint8_t>(static_cast<int8_t>(q[i]));
+    return;
+  }
+  for (uint64_t b = 0; b < padded; b += 32)
+    for (int j = 0; j < 16; ++j) dst[b / 2 + j] = static_cast<uint8_t>(q[b + j] | (q[b + j + 16] << 4));
+}
+
+uint8_t PadByte(fb::DType dtype) {
+  switch (dtype) {
+    case fb::DType::I4: return 0x88;
+    case fb::DType::NF4: return 0x77;
+    default: return 0;
+  }
+}
+
+// RowMajor -> Interleave4x32: for each group of 4 rows, block b of rows 0..3 in turn.
+std::vector<uint8_t> Interleave(const std::vector<uint8_t>& rm, uint64_t rows, uint64_t stride, fb::DType dtype) {
+  const uint64_t bb = dtype == fb::DType::I8 ? 32 : 16, nb = stride / bb;
+  const uint64_t srows = (rows + 3) / 4 * 4;
+  std::vector<uint8_t> out(srows * stride, PadByte(dtype));
+  for (uint64_t r = 0; r < rows; ++r)
+    for (uint64_t b = 0; b < nb; ++b)
+      std::memcpy(&out[(r / 4) * 4 * stride + b * 4 * bb + (r % 4) * bb], &rm[r * stride + b * bb], bb);
+  return out;
+}
+
+Status QuantizeFloat(const float* src, uint64_t n, fb::DType dtype, QuantizedTensor* out) {
+  if (dtype == fb::DType::F32) {
+    out->data.resize(n * 4);
+    std::memcpy(out->data.data(), src, n * 4);
+    return Status::Ok();
+  }
+  out->data.resize(n * 2);
+  for (uint64_t i = 0; i < n; ++i) {
+    const uint16_t h = dtype == fb::DType::F16 ? F32ToF16(src[i]) : F32ToBF16(src[i]);
+    if ((h & 0x7c00u) == 0x7c00u && dtype == fb::DType::F16)
+      return StatusError(StatusCode::kInvalidArgument, "value %g at %llu overflows F16", src[i],
+                         static_cast<unsigned long long>(i));
+    if ((h & 0x7f80u) == 0x7f80u && dtype == fb::DType::BF16)
+      return StatusError(StatusCode::kInvalidArgument, "value %g at %llu overflows BF16", src[i],
+                         static_cast<unsigned long long>(i));
+    std::memcpy(&out->data[2 * i], &h, 2);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Quantize(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec, QuantizedTensor* out) {
+  QLITE_RETURN_IF_ERROR(ValidateSpec(spec));
+  if (rows == 0 || cols == 0 || !src) return Status(StatusCode::kInvalidArgument, "empty tensor");
+  if (rows > (uint64_t{1} << 40) / cols) return Status(StatusCode::kInvalidArgument, "tensor too large");
+  const uint64_t n = rows * cols;
+  for (uint64_t i = 0; i < n; ++i)
+    if (!std::isfinite(src[i]))
+      return StatusError(StatusCode::kInvalidArgument, "non-finite value (%g) at row %llu col %llu", src[i],
+                         static_cast<unsigned long long>(i / cols), static_cast<unsigned long long>(i % cols));
+  *out = QuantizedTensor();
+  out->spec = spec;
+  out->rows = rows;
+  out->cols = cols;
+  out->row_stride = RowStrideBytes(spec.dtype, cols);
+  if (IsFloatType(spec.dtype)) return QuantizeFloat(src, n, spec.dtype, out);
+
+  const GroupGeom geom{rows, cols, GroupsPerRow(spec, cols), spec.granularity, spec.group_size};
+  const uint64_t ns = NumScales(spec, rows, cols);
+  std::vector<float> scale(ns), minv, hi;
+  const fb::DType dt = spec.dtype;
+  if (dt == fb::DType::U4) {
+    minv.resize(ns);
+    hi.resize(ns);
+    ForEachGroup(geom, src, [&](uint64_t i, const float* p, uint64_t len) {
+      minv[i] = *std::min_element(p, p + len);
+      hi[i] = *std::max_element(p, p + len);
+    });
+    std::vector<float> dqs, dqo;
+    EncodeParams(&minv, spec, Round::kDown, &out->mins, &dqs, &dqo);
+    for (uint64_t i = 0; i < ns; ++i) scale[i] = std::max(0.0f, (hi[i] - minv[i]) / 15.0f);
+    std::vector<float> sdqs, sdqo;
+    EncodeParams(&scale, spec, Round::kAway, &out->scales, &sdqs, &sdqo);
+    // Scales' second-level blocks first, then the mins' (FORMAT.md).
+    dqs.insert(dqs.begin(), sdqs.begin(), sdqs.end());
+    dqo.insert(dqo.begin(), sdqo.begin(), sdqo.end());
+    out->dq_scales.resize(dqs.size() * 4);
+    out->dq_offsets.resize(dqo.size() * 4);
+    if (!dqs.empty()) {
+      std::memcpy(out->dq_scales.data(), dqs.data(), dqs.size() * 4);
+      std::memcpy(out->dq_offsets.data(), dqo.data(), dqo.size() * 4);
+    }
+  } else {
+    ForEachGroup(geom, src, [&](uint64_t i, const float* p, uint64_t len) {
+      if (dt == fb::DType::I4) {
+        scale[i] = I4Scale(p, len);
+        return;
+      }
+      float amax = 0.0f;
+      for (uint64_t k = 0; k < len; ++k) amax = std::max(amax, std::fabs(p[k]));
+      scale[i] = dt == fb::DType::I8 ? amax / 127.0f : amax;
+    });
+    std::vector<float> dqs, dqo;
+    EncodeParams(&scale, spec, Round::kAway, &out->scales, &dqs, &dqo);
+    out->dq_scales.resize(dqs.size() * 4);
+    out->dq_offsets.resize(dqo.size() * 4);
+    if (!dqs.empty()) {
+      std::memcpy(out->dq_scales.data(), dqs.data(), dqs.size() * 4);
+      std::memcpy(out->dq_offsets.data(), dqo.data(), dqo.size() * 4);
+    }
+  }
+  for (const std::vector<float>* v : {&scale, &minv})
+    for (float s : *v)
+      if (!std::isfinite(s))
+        return Status(StatusCode::kInvalidArgument, "scale overflows the scale type (use F32 scales)");
+
+  const uint64_t padded = (cols + 31) / 32 * 32;
+  const int pad_q = dt == fb::DType::I4 ? 8 : dt == fb::DType::NF4 ? 7 : 0;
+  std::vector<int> q(padded);
+  std::vector<uint8_t> data(rows * out->row_stride);
+  for (uint64_t r = 0; r < rows; ++r) {
+    std::fill(q.begin(), q.end(), pad_q);
+    const float* row = src + r * cols;
+    for (uint64_t c = 0; c < cols; ++c) {
+      const uint64_t si = spec.granularity == fb::Granularity::PerTensor ? 0
+                          : spec.granularity == fb::Granularity::PerRow  ? r
+                                                                         : r * geom.gpr + c / spec.group_size;
+      const float s = scale[si], inv = s != 0.0f ? 1.0f / s : 0.0f;
+      switch (dt) {
+        case fb::DType::I8: q[c] = std::clamp(static_cast<int>(std::lround(row[c] * inv)), -127, 127); break;
+        case fb::DType::I4: q[c] = I4Code(row[c], inv); break;
+        case fb::DType::U4:
+          q[c] = std::clamp(static_cast<int>(std::lround((row[c] - minv[si]) * inv)), 0, 15);
+          break;
+        default: q[c] = Nf4Code(row[c] * inv); break;
+      }
+    }
+    PackRow(dt, q.data(), padded, &data[r * out->row_stride]);
+  }
+  out->data = spec.layout == fb::Layout::Interleave4x32 ? Interleave(data, rows, out->row_stride, dt) : std::move(data);
+  return Status::Ok();
+}
+
+}  // namespace qlite

@@ -1,0 +1,144 @@
+#include "sampler.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace qlite {
+
+void Pcg32::Seed(uint64_t seed) {
+  state_ = 0;
+  Next();
+  state_ += seed;
+  Next();
+}
+
+uint32_t Pcg32::Next() {
+  const uint64_t old = state_;
+  state_ = old * 6364136223846793005ull + 1442695040888963407ull;
+  const uint32_t xorshifted = static_cast<uint32_t>(((old >> 18) ^ old) >> 27);
+  const uint32_t rot = static_cast<uint32_t>(old >> 59);
+  return (xorshifted >> rot) | (xorshifted << ((32 - rot) & 31));
+}
+
+Sampler::Sampler(int32_t vocab_size, const SamplerParams& params)
+    : vocab_(vocab_size > 0 ? vocab_size : 1), params_(params), rng_(params.seed) {
+  logits_.resize(vocab_);
+  cand_.resize(vocab_);
+  probs_.resize(vocab_);
+  seen_.assign(vocab_, 0);
+  history_.resize(params_.repeat_last_n > 0 ? params_.repeat_last_n : 0);
+}
+
+void Sampler::Reset() {
+  history_len_ = history_pos_ = 0;
+  rng_.Seed(params_.seed);
+}
+
+void Sampler::Accept(int32_t token) {
+  if (history_.empty() || token < 0 || token >= vocab_) return;
+  history_[history_pos_] = token;
+  history_pos_ = (history_pos_ + 1) % history_.size();
+  if (history_len_ < history_.size()) ++history_len_;
+}
+
+void Sampler::ApplyRepeatPenalty(float* logits) {
+  const float penalty = params_.repeat_penalty;
+  if (penalty == 1.0f || history_len_ == 0) return;
+  if (++stamp_ == 0) {  // wrapped: old stamps could collide
+    std::fill(seen_.begin(), seen_.end(), 0);
+    stamp_ = 1;
+  }
+  for (size_t i = 0; i < history_len_; ++i) {
+    const int32_t t = history_[i];
+    if (seen_[t] == stamp_) continue;
+    seen_[t] = stamp_;
+    // llama.cpp: shrink positive logits, push negative ones further down.
+    logits[t] = logits[t] <= 0.0f ? logits[t] * penalty : logits[t] / penalty;
+  }
+}
+
+namespace {
+bool Before(const Sampler::Candidate& a, const Sampler::Candidate& b) {
+  return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+}
+}  // namespace
+
+size_t Sampler::Filter(const float* logits, Candidate* cand) {
+  size_t n = static_cast<size_t>(vocab_);
+  for (size_t i = 0; i < n; ++i) cand[i] = Candidate{static_cast<int32_t>(i), logits[i]};
+  bool sorted = false;
+  if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < n) {
+    std::partial_sort(cand, cand + params_.top_k, cand + n, Before);
+    n = static_cast<size_t>(params_.top_k);
+    sorted = true;
+  }
+  const bool top_p = params_.top_p < 1.0f, min_p = params_.min_p > 0.0f;
+  if (!top_p && !min_p) return n;
+
+  float max_logit = cand[0].logit;
+  for (size_t i = 1; i < n; ++i) max_logit = std::max(max_logit, cand[i].logit);
+  // top-p's probabilities are normalized over what top-k left (as llama.cpp does), so sum
+  // them before min-p narrows the set; every filter keeps a prefix of the sorted order,
+  // hence min-p can cut first and spare sorting the tail.
+  double z = 0.0;
+  for (size_t i = 0; i < n; ++i) z += std::exp(static_cast<double>(cand[i].logit - max_logit));
+  if (min_p) {
+    // p_i >= min_p * p_max  <=>  logit_i >= max_logit + log(min_p)
+    const float cut = max_logit + std::log(params_.min_p);
+    if (sorted) {
+      size_t m = 1;
+      while (m < n && cand[m].logit >= cut) ++m;
+      n = m;
+    } else {
+      n = static_cast<size_t>(
+          std::partition(cand, cand + n, [cut](const Candidate& c) { return c.logit >= cut; }) - cand);
+    }
+  }
+  if (!sorted) std::sort(cand, cand + n, Before);
+  if (top_p) {
+    const double target = static_cast<double>(params_.top_p) * z;
+    double cum = 0.0;
+    for (size_t i = 0; i < n; ++i) {
+      cum += std::exp(static_cast<double>(cand[i].logit - max_logit));
+      if (cum >= target) {
+        n = i + 1;
+        break;
+      }
+    }
+  }
+  return n > 0 ? n : 1;
+}
+
+int32_t Sampler::Sample(const float* logits) {
+  const float* l = logits;
+  if (params_.repeat_penalty != 1.0f && history_len_ > 0) {
+    std::copy(logits, logits + vocab_, logits_.begin());
+    ApplyRepeatPenalty(logits_.data());
+    l = logits_.data();
+  }
+  if (params_.temperature <= 0.0f) {
+    int32_t best = 0;
+    for (int32_t i = 1; i < vocab_; ++i) {
+      if (l[i] > l[best]) best = i;
+    }
+    return best;
+  }
+  const size_t n = Filter(l, cand_.data());
+  float max_logit = cand_[0].logit;
+  for (size_t i = 1; i < n; ++i) max_logit = std::max(max_logit, cand_[i].logit);
+  const float inv_t = 1.0f / params_.temperature;
+  double sum = 0.0;
+  for (size_t i = 0; i < n; ++i) {
+    probs_[i] = std::exp((cand_[i].logit - max_logit) * inv_t);
+    sum += probs_[i];
+  }
+  const double r = static_cast<double>(rng_.Uniform()) * sum;
+  double cum = 0.0;
+  for (size_t i = 0; i < n; ++i) {
+    cum += probs_[i];
+    if (r < cum) return cand_[i].id;
+  }
+  return cand_[n - 1].id;  // rounding left r at the very top
+}
+
+}  // namespace qlite

@@ -1,0 +1,72 @@
+// Sampler: picks the next token from logits. Chain (llama.cpp's default order):
+// repetition penalty -> top-k -> top-p -> min-p -> temperature -> draw. temperature <= 0
+// is greedy (argmax after the penalty, ties to the lowest id). All scratch is allocated
+// at construction; Sample() does not allocate.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace qlite {
+
+struct SamplerParams {
+  float temperature = 0.0f;   // <= 0: greedy
+  int32_t top_k = 0;          // <= 0 or >= vocab: off
+  float top_p = 1.0f;         // >= 1: off
+  float min_p = 0.0f;         // <= 0: off
+  float repeat_penalty = 1.0f;  // 1: off
+  int32_t repeat_last_n = 64;   // tokens of history the penalty looks at
+  uint64_t seed = 0;
+};
+
+// PCG32 (XSH-RR): small, fast and identical on every platform.
+class Pcg32 {
+ public:
+  explicit Pcg32(uint64_t seed = 0) { Seed(seed); }
+  void Seed(uint64_t seed);
+  uint32_t Next();
+  float Uniform() { return static_cast<float>(Next() >> 8) * (1.0f / 16777216.0f); }  // [0, 1)
+
+ private:
+  uint64_t state_ = 0;
+};
+
+class Sampler {
+ public:
+  Sampler(int32_t vocab_size, const SamplerParams& params);
+
+  // Picks a token from logits[vocab_size] (not modified). Does not record it: call Accept.
+  int32_t Sample(const float* logits);
+  // Records a token (prompt or generated) in the penalty history.
+  void Accept(int32_t token);
+  // Clears history and reseeds.
+  void Reset();
+
+  const SamplerParams& params() const { return params_; }
+  int32_t vocab_size() const { return vocab_; }
+
+  // Stages, public for tests. Candidates are (id, logit) pairs; n = how many are live.
+  struct Candidate {
+    int32_t id;
+    float logit;
+  };
+  // Applies the penalty to logits in place (each distinct token of the history once).
+  void ApplyRepeatPenalty(float* logits);
+  // Keeps the candidates the filters let through, sorted by logit descending (ties by id);
+  // returns how many remain (>= 1).
+  size_t Filter(const float* logits, Candidate* cand);
+
+ private:
+  int32_t vocab_;
+  SamplerParams params_;
+  Pcg32 rng_;
+  std::vector<float> logits_;      // penalized copy
+  std::vector<Candidate> cand_;
+  std::vector<float> probs_;
+  std::vector<int32_t> history_;   // ring buffer of the last repeat_last_n tokens
+  size_t history_len_ = 0, history_pos_ = 0;
+  std::vector<uint32_t> seen_;     // per-token stamp: dedups the history without allocating
+  uint32_t stamp_ = 0;
+};
+
+}  // namespace qlite

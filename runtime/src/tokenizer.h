@@ -1,0 +1,108 @@
+// Tokenizer: SentencePiece-style BPE (Llama 1/2, llama2.c) and byte-level BPE (GPT-2,
+// Llama 3, Qwen2, SmolLM), built from the TokenizerData a model file or importer provides.
+//
+// Encoding is not on the per-token path and may allocate. Decoding is: every token's bytes
+// are precomputed at Create(), so TokenBytes() is a lookup and Utf8Stream (utf8.h) turns
+// them into whole characters without allocating.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "qlite/format/source_model.h"
+#include "qlite/format/status.h"
+#include "tokenizer_index.h"
+#include "tokenizer_pretok.h"
+
+namespace qlite {
+
+struct TokenizerSpecialIds {
+  int32_t bos = -1, eos = -1;  // -1: look for the usual pieces ("<s>", "</s>", ...)
+};
+
+struct EncodeOptions {
+  bool add_bos = true;         // only when the tokenizer has a BOS and its add_bos flag is set
+  bool add_eos = false;        // likewise with add_eos
+  bool parse_special = true;   // match control / user-defined pieces ("<|im_start|>") literally
+};
+
+class Tokenizer {
+ public:
+  static Status Create(const TokenizerData& data, const TokenizerSpecialIds& special,
+                       std::unique_ptr<Tokenizer>* out);
+
+  // Appends the ids of `text` to *out. Flags of the model decide BOS/EOS (see EncodeOptions).
+  Status Encode(std::string_view text, const EncodeOptions& options, std::vector<int32_t>* out) const;
+
+  // Bytes a token stands for (U+2581 -> ' ', <0xNN> -> byte, byte-level chars -> bytes);
+  // empty for control tokens. May be part of a UTF-8 character.
+  std::string_view TokenBytes(int32_t id) const {
+    return std::string_view(bytes_.data() + bytes_off_[id], bytes_off_[id + 1] - bytes_off_[id]);
+  }
+  // As TokenBytes, but drops the dummy-prefix space of the first piece after BOS
+  // (llama2.c's rule; SentencePiece only).
+  std::string_view TokenBytesAfter(int32_t prev, int32_t id) const;
+  // Whole text of a sequence (uses TokenBytesAfter). Allocates; not for the token loop.
+  std::string Decode(const std::vector<int32_t>& ids) const;
+
+  bool Valid(int32_t id) const { return id >= 0 && id < vocab_size(); }
+  int32_t vocab_size() const { return static_cast<int32_t>(pieces_.size()); }
+  const std::string& Piece(int32_t id) const { return pieces_[id]; }
+  fb::TokenKind Kind(int32_t id) const { return kinds_[id]; }
+  float Score(int32_t id) const { return scores_[id]; }
+  int32_t bos_id() const { return bos_; }
+  int32_t eos_id() const { return eos_; }
+  int32_t unk_id() const { return unk_; }
+  fb::TokenizerType type() const { return type_; }
+  size_t max_token_bytes() const { return max_token_bytes_; }
+  // Vocabulary lookup of an exact piece; -1 if absent.
+  int32_t Find(std::string_view piece) const { return all_.Find(piece); }
+
+ Tokenizer(const Tokenizer&) = delete;
+  Tokenizer& operator=(const Tokenizer&) = delete;
+
+ private:
+  Tokenizer() = default;
+  void NormalizeSpmSpaces();
+  Status InitSpm();
+  Status InitByteLevel(const TokenizerData& data);
+  void InitBytes();
+
+  // Raw text fragment (no special tokens) -> ids.
+  Status EncodeSpm(std::string_view text, bool add_prefix, std::vector<int32_t>* out) const;
+  Status EncodeByteLevel(std::string_view text, std::vector<int32_t>* out) const;
+  Status EncodeBpeWord(std::string_view word, std::vector<int32_t>* out) const;
+  // Longest special piece starting at text[pos]; -1 if none. *len gets its length.
+  int32_t MatchSpecial(std::string_view text, size_t pos, size_t* len) const;
+
+  fb::TokenizerType type_ = fb::TokenizerType::SentencePieceBPE;
+  std::vector<std::string> pieces_;
+  std::vector<float> scores_;
+  std::vector<fb::TokenKind> kinds_;
+  bool add_bos_ = true, add_eos_ = false, add_dummy_prefix_ = true, byte_fallback_ = true;
+  int32_t bos_ = -1, eos_ = -1, unk_ = -1;
+
+  PieceIndex all_;       // every piece
+  PieceIndex normal_;    // pieces BPE may produce (normal and user-defined)
+  std::vector<int32_t> specials_;        // matched literally, longest first
+  bool special_first_byte_[256] = {};
+  int32_t byte_token_[256];              // byte -> token (<0xNN> or byte-level char)
+
+  // Byte-level BPE.
+  PreTokenizer pretok_ = PreTokenizer::kGpt2;
+  bool ignore_merges_ = false;           // Llama 3: a word found in the vocab is one token
+  struct Merge {
+    int32_t rank, id;
+  };
+  std::unordered_map<uint64_t, Merge> merges_;  // (left id << 32 | right id) -> merge
+
+  // Decoded bytes of every token: bytes_[bytes_off_[id], bytes_off_[id + 1]).
+  std::string bytes_;
+  std::vector<uint32_t> bytes_off_;
+  size_t max_token_bytes_ = 0;
+};
+
+}  // namespace qlite

@@ -1,0 +1,61 @@
+// UTF-8 helpers for the tokenizers: decoding, a compact Unicode category approximation
+// (enough for the pre-tokenizer regexes) and a streaming decoder that never emits half a
+// character.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace qlite {
+
+// Length of the UTF-8 sequence that starts with `lead` (1 for ASCII and for invalid or
+// continuation bytes, so callers always make progress).
+inline size_t Utf8SeqLen(uint8_t lead) {
+  if (lead < 0xC0) return 1;
+  if (lead < 0xE0) return 2;
+  if (lead < 0xF0) return 3;
+  if (lead < 0xF8) return 4;
+  return 1;
+}
+
+// Decodes one code point at s[*pos] and advances *pos. Malformed or truncated input
+// yields U+FFFD and advances one byte (never reads past s.size()).
+uint32_t Utf8Next(std::string_view s, size_t* pos);
+
+// Appends the UTF-8 encoding of `cp` (cp <= 0x10FFFF).
+void Utf8Append(uint32_t cp, std::string* out);
+
+// Unicode categories as the pre-tokenizer regexes see them. Exact for ASCII and Latin-1;
+// for the rest, block ranges of Latin, Greek, Cyrillic, Armenian, Hebrew, Arabic, Indic,
+// Thai, Georgian, Hangul, kana and CJK ideographs (combining marks are neither letters nor
+// numbers, as in Unicode). Letters of rarer scripts count as "other" (see utf8.cc).
+bool IsUnicodeLetter(uint32_t cp);   // \p{L}
+bool IsUnicodeNumber(uint32_t cp);   // \p{N}: Nd, Nl, No
+bool IsUnicodeSpace(uint32_t cp);    // \s (White_Space)
+
+// Number of bytes at the end of `bytes` that start a UTF-8 sequence which is not complete
+// yet (0..3). Invalid bytes are not held back: they are passed through as they are.
+size_t Utf8IncompleteTail(std::string_view bytes);
+
+// Streaming decoder: feed the bytes of each generated token; it returns only whole UTF-8
+// characters and keeps an incomplete tail for the next call. The buffer is sized once
+// (max_piece_bytes per push), so Push() does not allocate.
+class Utf8Stream {
+ public:
+  explicit Utf8Stream(size_t max_piece_bytes = 256);
+  // The returned view is valid until the next Push/Flush/Reset.
+  std::string_view Push(std::string_view piece);
+  // Emits whatever is still buffered (an incomplete sequence at the end of the text).
+  std::string_view Flush();
+  void Reset() { pending_ = 0; out_len_ = 0; }
+  size_t pending() const { return pending_; }
+
+ private:
+  std::string buf_;    // [0, out_len_) last output; then bytes pending at the front on push
+  size_t pending_ = 0; // bytes held back from the previous push
+  size_t out_len_ = 0;
+  char hold_[4] = {};
+};
+
+}  // namespace qlite

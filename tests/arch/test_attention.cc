@@ -1,0 +1,192 @@
+// KvStore and AttentionHead on every Highway target: against the scalar reference on the
+// same stored K/V, and f16 / q8 storage against f32 within a derived error bound.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "qlite/arch/ops.h"
+#include "qlite/arch/ops_reference.h"
+#include "test_ops_util.h"
+
+namespace qlite {
+namespace arch {
+namespace {
+
+using qlite_test::ForEachHwyTarget;
+using qlite_test::OddSizes;
+using qlite_test::RandomVec;
+
+// One head's cache: n_slots rows of head_dim, in the given storage type.
+struct Cache {
+  KvType type;
+  size_t head_dim, n_slots;
+  std::vector<uint8_t> data;
+  std::vector<float> scales;
+  Cache(KvType t, size_t hd, size_t n)
+      : type(t), head_dim(hd), n_slots(n), data(KvRowBytes(t, hd) * n + 1), scales(n) {}
+  KvHeadView View() const { return KvHeadView{type, data.data(), scales.data()}; }
+};
+
+// Fills a cache from rows (n_slots x head_dim f32) with the reference store.
+Cache MakeCache(KvType type, size_t hd, size_t n, const std::vector<float>& rows) {
+  Cache c(type, hd, n);
+  for (size_t t = 0; t < n; ++t) ref::KvStore(rows.data() + t * hd, hd, type, c.data.data(), c.scales.data(), t);
+  return c;
+}
+
+const char* Name(KvType t) { return t == KvType::kF32 ? "f32" : t == KvType::kF16 ? "f16" : "q8"; }
+
+TEST(Attention, KvStoreMatchesReference) {
+  std::mt19937 rng(10);
+  ForEachHwyTarget([&] {
+    for (KvType type : {KvType::kF32, KvType::kF16, KvType::kQ8}) {
+      for (size_t hd : OddSizes()) {
+        SCOPED_TRACE(testing::Message() << Name(type) << " hd=" << hd);
+        const size_t n = 3, slot = 1;
+        auto x = RandomVec(rng, hd, -4.0f, 4.0f);
+        Cache got(type, hd, n), want(type, hd, n);
+        std::fill(got.data.begin(), got.data.end(), 0xAB);
+        want.data = got.data;
+        KvStore(x.data(), hd, type, got.data.data(), got.scales.data(), slot);
+        ref::KvStore(x.data(), hd, type, want.data.data(), want.scales.data(), slot);
+        const size_t row = KvRowBytes(type, hd);
+        for (size_t b = 0; b < got.data.size(); ++b) {  // other slots untouched
+          if (b < slot * row || b >= (slot + 1) * row) ASSERT_EQ(got.data[b], 0xAB) << b;
+        }
+        std::vector<float> g(hd), w(hd);
+        ref::KvLoad(got.View(), hd, slot, g.data());
+        ref::KvLoad(want.View(), hd, slot, w.data());
+        if (type == KvType::kQ8) EXPECT_EQ(got.scales[slot], want.scales[slot]);
+        for (size_t i = 0; i < hd; ++i) {
+          // f16: targets may round differently (<= 1 ulp = 2^-10 relative);
+          // q8: a tie may round either way (<= 1 step).
+          const float tol = type == KvType::kF32   ? 0.0f
+                            : type == KvType::kF16 ? std::fabs(x[i]) * 0x1p-10f
+                                                   : want.scales[slot] * 1.0001f;
+          ASSERT_NEAR(g[i], w[i], tol) << i;
+          if (type == KvType::kQ8) ASSERT_LE(std::fabs(g[i] - x[i]), want.scales[slot] * 0.5001f) << i;
+        }
+      }
+    }
+  });
+}
+
+TEST(Attention, KvStoreQ8ZeroRow) {
+  ForEachHwyTarget([&] {
+    std::vector<float> zero(64, 0.0f);
+    Cache c(KvType::kQ8, 64, 1);
+    c.scales[0] = -1.0f;
+    KvStore(zero.data(), 64, KvType::kQ8, c.data.data(), c.scales.data(), 0);
+    EXPECT_EQ(c.scales[0], 0.0f);
+    for (size_t i = 0; i < 64; ++i) EXPECT_EQ(c.data[i], 0);
+  });
+}
+
+// Same stored K/V: only f32 summation order and exp() differ from the double reference.
+TEST(Attention, MatchesReferenceOnSameStorage) {
+  std::mt19937 rng(11);
+  const size_t head_dims[] = {1, 7, 8, 63, 64, 128, 172};
+  ForEachHwyTarget([&] {
+    for (KvType type : {KvType::kF32, KvType::kF16, KvType::kQ8}) {
+      for (size_t hd : head_dims) {
+        for (size_t n : OddSizes()) {
+          // Quantized types share the f32 code paths except for the loads: fewer shapes.
+          if (type != KvType::kF32 && (hd == 8 || hd == 63 || n == 7 || n == 64 || n == 172)) continue;
+          for (float sharpness : {1.0f, 8.0f}) {  // 8: peaky softmax
+            if (sharpness != 1.0f && hd != 64) continue;
+            SCOPED_TRACE(testing::Message() << Name(type) << " hd=" << hd << " n=" << n << " x" << sharpness);
+            const auto q = RandomVec(rng, hd);
+            const Cache k = MakeCache(type, hd, n, RandomVec(rng, n * hd));
+            const Cache v = MakeCache(type, hd, n, RandomVec(rng, n * hd));
+            const float scale = sharpness / std::sqrt(static_cast<float>(hd));
+            std::vector<float> s_got(n), s_want(n), got(hd), want(hd);
+            AttentionHead(q.data(), hd, k.View(), v.View(), n, scale, s_got.data(), got.data());
+            ref::AttentionHead(q.data(), hd, k.View(), v.View(), n, scale, s_want.data(), want.data());
+            for (size_t t = 0; t < n; ++t) ASSERT_NEAR(s_got[t], s_want[t], 1e-6f + 1e-5f * s_want[t]) << t;
+            for (size_t i = 0; i < hd; ++i) ASSERT_NEAR(got[i], want[i], 2e-5f) << i;
+          }
+        }
+      }
+    }
+  });
+}
+
+// f16 / q8 caches against exact f32 K/V. With per-element K error |dk| and V error |dv|:
+// every score moves by at most d = scale * sum_i |q_i| |dk_i|, so each probability moves
+// by a factor within e^(+-2d), and |out - out_f32| <= max|dv| + (e^(2d) - 1) * max|v|.
+// f16: |dk| <= 2^-11 |k|; q8: |dk| <= scale_slot / 2 (half a step of absmax/127).
+TEST(Attention, QuantizedCacheWithinDerivedBound) {
+  std::mt19937 rng(12);
+  ForEachHwyTarget([&] {
+    for (KvType type : {KvType::kF16, KvType::kQ8}) {
+      for (size_t hd : {size_t{7}, size_t{64}, size_t{128}}) {
+        for (size_t n : {size_t{1}, size_t{63}, size_t{2049}}) {
+          SCOPED_TRACE(testing::Message() << Name(type) << " hd=" << hd << " n=" << n);
+          const auto q = RandomVec(rng, hd), kr = RandomVec(rng, n * hd), vr = RandomVec(rng, n * hd);
+          const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+          const Cache k32 = MakeCache(KvType::kF32, hd, n, kr), v32 = MakeCache(KvType::kF32, hd, n, vr);
+          Cache kq(type, hd, n), vq(type, hd, n);
+          for (size_t t = 0; t < n; ++t) {
+            KvStore(kr.data() + t * hd, hd, type, kq.data.data(), kq.scales.data(), t);
+            KvStore(vr.data() + t * hd, hd, type, vq.data.data(), vq.scales.data(), t);
+          }
+          double d = 0.0, max_dv = 0.0, max_v = 0.0;
+          for (size_t t = 0; t < n; ++t) {
+            double dt = 0.0;
+            for (size_t i = 0; i < hd; ++i) {
+              const double ki = kr[t * hd + i], vi = vr[t * hd + i];
+              const double dk = type == KvType::kF16 ? std::fabs(ki) * 0x1p-11 : kq.scales[t] * 0.5;
+              const double dv = type == KvType::kF16 ? std::fabs(vi) * 0x1p-11 : vq.scales[t] * 0.5;
+              dt += std::fabs(q[i]) * dk;
+              max_dv = std::max(max_dv, dv);
+              max_v = std::max(max_v, std::fabs(vi));
+            }
+            d = std::max(d, scale * dt);
+          }
+          const double bound = max_dv + std::expm1(2 * d) * max_v + 2e-5;  // + f32 arithmetic
+          std::vector<float> s(n), exact(hd), approx(hd);
+          ref::AttentionHead(q.data(), hd, k32.View(), v32.View(), n, scale, s.data(), exact.data());
+          AttentionHead(q.data(), hd, kq.View(), vq.View(), n, scale, s.data(), approx.data());
+          double worst = 0.0;
+          for (size_t i = 0; i < hd; ++i) worst = std::max(worst, std::fabs(double(approx[i]) - exact[i]));
+          EXPECT_LE(worst, bound);
+          // The bound is not vacuous: it stays well below the size of the outputs' spread.
+          EXPECT_LT(bound, type == KvType::kF16 ? 1e-2 : 1e-1);
+        }
+      }
+    }
+  });
+}
+
+TEST(Attention, NoSlotsGivesZero) {
+  ForEachHwyTarget([&] {
+    std::vector<float> q(64, 1.0f), out(64, 7.0f);
+    float scratch = 0.0f;
+    const KvHeadView empty{KvType::kF32, nullptr, nullptr};
+    AttentionHead(q.data(), 64, empty, empty, 0, 0.125f, &scratch, out.data());
+    for (float o : out) EXPECT_EQ(o, 0.0f);
+  });
+}
+
+TEST(Attention, SlotOrderDoesNotMatter) {
+  std::mt19937 rng(13);
+  const size_t hd = 64, n = 37;
+  const auto q = RandomVec(rng, hd), kr = RandomVec(rng, n * hd), vr = RandomVec(rng, n * hd);
+  std::vector<float> kp(n * hd), vp(n * hd);
+  for (size_t t = 0; t < n; ++t) {  // reverse the slots
+    std::copy_n(kr.begin() + t * hd, hd, kp.begin() + (n - 1 - t) * hd);
+    std::copy_n(vr.begin() + t * hd, hd, vp.begin() + (n - 1 - t) * hd);
+  }
+  std::vector<float> s(n), a(hd), b(hd);
+  AttentionHead(q.data(), hd, {KvType::kF32, kr.data(), nullptr}, {KvType::kF32, vr.data(), nullptr}, n,
+                0.125f, s.data(), a.data());
+  AttentionHead(q.data(), hd, {KvType::kF32, kp.data(), nullptr}, {KvType::kF32, vp.data(), nullptr}, n,
+                0.125f, s.data(), b.data());
+  for (size_t i = 0; i < hd; ++i) EXPECT_NEAR(a[i], b[i], 1e-6f);
+}
+
+}  // namespace
+}  // namespace arch
+}  // namespace qlite
