@@ -14,6 +14,7 @@
 #include "qlite/format/status.h"
 
 namespace qlite {
+class ModelFile;
 namespace cuda {
 
 struct DeviceInfo {
@@ -50,6 +51,8 @@ class CudaModel {
   // device. Unsupported schemes (NF4, U4 with U8 scales) fail with kUnsupported.
   static Status Load(const ModelConfig& config, const TensorLookup& lookup,
                      std::unique_ptr<CudaModel>* out);
+  // The same from an open .qlm file (config and tensors as the CPU runtime sees them).
+  static Status Load(const ModelFile& file, std::unique_ptr<CudaModel>* out);
 
   const ModelConfig& config() const { return config_; }
   uint64_t weight_bytes() const { return weight_bytes_; }  // device bytes: values + scales
