@@ -177,6 +177,7 @@ Status CudaModel::Load(const ModelConfig& config, const TensorLookup& lookup,
   QLITE_RETURN_IF_ERROR(CudaStatus(
       cudaMemcpy(d_inv, inv.data(), inv.size() * 4, cudaMemcpyHostToDevice), "upload"));
   m->inv_freq_ = d_inv;
+  QLITE_RETURN_IF_ERROR(CudaStatus(cudaDeviceSynchronize(), "upload"));
   *out = std::move(m);
   return Status::Ok();
 }

@@ -57,10 +57,15 @@ __device__ __forceinline__ void RopePair(uint32_t d, const RopeParams& r, uint32
   }
 }
 
+__device__ __forceinline__ uint32_t PositionOf(const Positions& p, uint32_t t) {
+  return p.pos0 + (p.pos_dev ? *p.pos_dev : 0u) + t;
+}
+
 __global__ void RopeStoreKernel(float* q, const float* __restrict__ k, const float* __restrict__ v,
                                 size_t q_stride, size_t kv_stride, uint32_t n_heads,
-                                uint32_t pos0, RopeParams rope, KvRing kv) {
-  const uint32_t pos = pos0 + blockIdx.x, hd = kv.head_dim, half = rope.rotary_dim / 2;
+                                Positions positions, RopeParams rope, KvRing kv) {
+  const uint32_t pos = PositionOf(positions, blockIdx.x), hd = kv.head_dim;
+  const uint32_t half = rope.rotary_dim / 2;
   const uint32_t slot = pos % kv.n_slots;
   // q in place, one thread per rotated pair (pair = (first dim, its partner)).
   float* qt = q + blockIdx.x * q_stride;
@@ -97,11 +102,12 @@ __global__ void RopeStoreKernel(float* q, const float* __restrict__ k, const flo
 // (running max, running sum, weighted V) so no scratch grows with the window; the four
 // partial results are merged at the end.
 __global__ void __launch_bounds__(kAttnWarps * kWarp)
-    AttentionKernel(const float* __restrict__ q, size_t q_stride, uint32_t n_heads, uint32_t pos0,
-                    uint32_t window, float scale, KvRing kv, float* out, size_t out_stride) {
+    AttentionKernel(const float* __restrict__ q, size_t q_stride, uint32_t n_heads,
+                    Positions positions, uint32_t window, float scale, KvRing kv, float* out,
+                    size_t out_stride) {
   __shared__ float part_m[kAttnWarps], part_l[kAttnWarps];
   __shared__ float part_acc[kAttnWarps][kMaxHeadDim];
-  const uint32_t head = blockIdx.x, pos = pos0 + blockIdx.y, hd = kv.head_dim;
+  const uint32_t head = blockIdx.x, pos = PositionOf(positions, blockIdx.y), hd = kv.head_dim;
   const uint32_t kvh = head / (n_heads / kv.n_kv_heads);
   const uint32_t warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
   uint32_t n = min(pos + 1, kv.n_slots);
@@ -192,21 +198,21 @@ void LaunchSiluMul(float* gate, const float* up, size_t n, size_t dim, size_t st
   }
 }
 
-void LaunchRopeStore(float* q, float* k, const float* v, size_t n, size_t q_stride,
-                     size_t kv_stride, uint32_t n_heads, uint32_t pos0, const RopeParams& rope,
+void LaunchRopeStore(float* q, const float* k, const float* v, size_t n, size_t q_stride,
+                     size_t kv_stride, uint32_t n_heads, Positions pos, const RopeParams& rope,
                      const KvRing& kv, cudaStream_t stream) {
   if (n) {
     RopeStoreKernel<<<static_cast<unsigned>(n), kOpThreads, 0, stream>>>(
-        q, k, v, q_stride, kv_stride, n_heads, pos0, rope, kv);
+        q, k, v, q_stride, kv_stride, n_heads, pos, rope, kv);
   }
 }
 
-void LaunchAttention(const float* q, size_t n, size_t q_stride, uint32_t n_heads, uint32_t pos0,
+void LaunchAttention(const float* q, size_t n, size_t q_stride, uint32_t n_heads, Positions pos,
                      uint32_t window, float scale, const KvRing& kv, float* out,
                      size_t out_stride, cudaStream_t stream) {
   if (n) {
     const dim3 grid(n_heads, static_cast<unsigned>(n));
-    AttentionKernel<<<grid, kAttnWarps * kWarp, 0, stream>>>(q, q_stride, n_heads, pos0, window,
+    AttentionKernel<<<grid, kAttnWarps * kWarp, 0, stream>>>(q, q_stride, n_heads, pos, window,
                                                              scale, kv, out, out_stride);
   }
 }

@@ -14,6 +14,7 @@ size_t Pad32(size_t n) { return (n + 31) / 32 * 32; }
 }  // namespace
 
 CudaSession::~CudaSession() {
+  if (decode_graph_) cudaGraphExecDestroy(decode_graph_);
   if (stream_) cudaStreamDestroy(stream_);
 }
 
@@ -23,6 +24,7 @@ Status CudaSession::Create(const CudaModel& model, const CudaSessionParams& para
   std::unique_ptr<CudaSession> s(new CudaSession(model));
   s->n_slots_ = params.window ? params.window : (c.context_length ? c.context_length : 2048);
   s->max_batch_ = std::max<uint32_t>(1, params.max_batch);
+  s->use_graphs_ = params.use_graphs;
   // Positions a token may attend to: the ring, narrowed by the widest per-layer window.
   s->layer_window_.assign(c.n_layers, 0);
   uint32_t widest = 0;
@@ -47,8 +49,8 @@ Status CudaSession::Create(const CudaModel& model, const CudaSessionParams& para
   QLITE_RETURN_IF_ERROR(AllocateArray(B * s->ffn_stride_, false, &bufs, &s->hb_));
   QLITE_RETURN_IF_ERROR(AllocateArray(B * s->ffn_stride_, false, &bufs, &s->hb2_));
   QLITE_RETURN_IF_ERROR(AllocateArray(c.vocab_size, false, &bufs, &s->logits_dev_));
-  QLITE_RETURN_IF_ERROR(AllocateArray(B, false, &bufs, &s->tokens_dev_));
-  QLITE_RETURN_IF_ERROR(AllocateArray(B, true, &bufs, &s->tokens_host_));
+  QLITE_RETURN_IF_ERROR(AllocateArray(B + 1, false, &bufs, &s->io_dev_));
+  QLITE_RETURN_IF_ERROR(AllocateArray(B + 1, true, &bufs, &s->io_host_));
   QLITE_RETURN_IF_ERROR(AllocateArray(c.vocab_size, true, &bufs, &s->logits_host_));
   const size_t ring = size_t{c.n_kv_heads} * s->n_slots_ * c.head_dim;
   s->kv_.resize(c.n_layers);
@@ -61,6 +63,8 @@ Status CudaSession::Create(const CudaModel& model, const CudaSessionParams& para
   }
   QLITE_RETURN_IF_ERROR(CudaStatus(cudaStreamCreateWithFlags(&s->stream_, cudaStreamNonBlocking),
                                    "cudaStreamCreate"));
+  // The zero fills ran on the legacy stream, which a non-blocking stream does not wait for.
+  QLITE_RETURN_IF_ERROR(CudaStatus(cudaDeviceSynchronize(), "zero fill"));
   *out = std::move(s);
   return Status::Ok();
 }
@@ -97,20 +101,54 @@ Status CudaSession::Prefill(const int32_t* tokens, size_t n, const float** logit
 }
 
 Status CudaSession::Run(const int32_t* tokens, size_t n, const float** logits) {
-  const CudaModel& m = model_;
-  const ModelConfig& c = m.config();
+  const ModelConfig& c = model_.config();
   if (!logits) return StatusError(StatusCode::kInvalidArgument, "null logits pointer");
   for (size_t t = 0; t < n; ++t) {
     if (tokens[t] < 0 || static_cast<uint32_t>(tokens[t]) >= c.vocab_size) {
       return StatusError(StatusCode::kInvalidArgument, "token %d outside vocabulary of %u",
                          tokens[t], c.vocab_size);
     }
-    tokens_host_[t] = tokens[t];
+    io_host_[1 + t] = static_cast<uint32_t>(tokens[t]);
   }
+  io_host_[0] = pos_;
+  if (n == 1 && use_graphs_ && !decode_graph_) {
+    // Capture failure is not fatal: decode falls back to direct launches.
+    if (!CaptureDecodeGraph().ok()) use_graphs_ = false;
+  }
+  if (n == 1 && decode_graph_) {
+    QLITE_RETURN_IF_ERROR(CudaStatus(cudaGraphLaunch(decode_graph_, stream_), "graph launch"));
+  } else {
+    Enqueue(n);
+    QLITE_RETURN_IF_ERROR(CudaStatus(cudaGetLastError(), "kernel launch"));
+  }
+  QLITE_RETURN_IF_ERROR(CudaStatus(cudaStreamSynchronize(stream_), "forward"));
+  pos_ += static_cast<uint32_t>(n);
+  *logits = logits_host_;
+  return Status::Ok();
+}
+
+Status CudaSession::CaptureDecodeGraph() {
+  cudaGraph_t graph = nullptr;
+  cudaError_t err = cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal);
+  if (err == cudaSuccess) {
+    Enqueue(1);
+    err = cudaStreamEndCapture(stream_, &graph);
+  }
+  if (err == cudaSuccess) err = cudaGraphInstantiate(&decode_graph_, graph, 0);
+  if (graph) cudaGraphDestroy(graph);
+  if (err != cudaSuccess) decode_graph_ = nullptr;
+  return CudaStatus(err, "decode graph capture");
+}
+
+void CudaSession::Enqueue(size_t n) {
+  const CudaModel& m = model_;
+  const ModelConfig& c = m.config();
   cudaStream_t st = stream_;
-  QLITE_RETURN_IF_ERROR(CudaStatus(cudaMemcpyAsync(tokens_dev_, tokens_host_, n * 4,
-                                                   cudaMemcpyHostToDevice, st), "copy tokens"));
-  LaunchEmbed(m.embed_, tokens_dev_, n, x_, dim_stride_, st);
+  cudaMemcpyAsync(io_dev_, io_host_, (n + 1) * 4, cudaMemcpyHostToDevice, st);
+  const int32_t* tokens = reinterpret_cast<const int32_t*>(io_dev_ + 1);
+  Positions positions;
+  positions.pos_dev = io_dev_;
+  LaunchEmbed(m.embed_, tokens, n, x_, dim_stride_, st);
   const RopeParams rope{m.inv_freq_, m.rotary_dim_, c.rope_style == fb::RopeStyle::RotateHalf};
   const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   for (uint32_t l = 0; l < c.n_layers; ++l) {
@@ -121,8 +159,8 @@ Status CudaSession::Run(const int32_t* tokens, size_t n, const float** logits) {
     Matmul(L.wq, xb_, n, dim_stride_, q_, q_stride_, bq);
     Matmul(L.wk, xb_, n, dim_stride_, k_, kv_stride_, bk);
     Matmul(L.wv, xb_, n, dim_stride_, v_, kv_stride_, bv);
-    LaunchRopeStore(q_, k_, v_, n, q_stride_, kv_stride_, c.n_heads, pos_, rope, kv_[l], st);
-    LaunchAttention(q_, n, q_stride_, c.n_heads, pos_, layer_window_[l], scale, kv_[l], att_,
+    LaunchRopeStore(q_, k_, v_, n, q_stride_, kv_stride_, c.n_heads, positions, rope, kv_[l], st);
+    LaunchAttention(q_, n, q_stride_, c.n_heads, positions, layer_window_[l], scale, kv_[l], att_,
                     q_stride_, st);
     Epilogue residual;
     residual.accumulate = true;
@@ -137,13 +175,7 @@ Status CudaSession::Run(const int32_t* tokens, size_t n, const float** logits) {
   const float* last = x_ + (n - 1) * dim_stride_;
   LaunchRmsNorm(last, m.output_norm_, xb_, 1, c.dim, dim_stride_, c.norm_eps, st);
   LaunchGemv(m.output_, xb_, logits_dev_, Epilogue(), st);
-  QLITE_RETURN_IF_ERROR(CudaStatus(cudaGetLastError(), "kernel launch"));
-  QLITE_RETURN_IF_ERROR(CudaStatus(cudaMemcpyAsync(logits_host_, logits_dev_, c.vocab_size * 4,
-                                                   cudaMemcpyDeviceToHost, st), "copy logits"));
-  QLITE_RETURN_IF_ERROR(CudaStatus(cudaStreamSynchronize(st), "forward"));
-  pos_ += static_cast<uint32_t>(n);
-  *logits = logits_host_;
-  return Status::Ok();
+  cudaMemcpyAsync(logits_host_, logits_dev_, c.vocab_size * 4, cudaMemcpyDeviceToHost, st);
 }
 
 }  // namespace cuda

@@ -219,9 +219,17 @@ TEST(CudaAttention, RopeStoreAndRingAttentionMatchCpu) {
       std::vector<float> q = RandomVec(n * qs, &rng), k = RandomVec(n * kvs, &rng),
                          v = RandomVec(n * kvs, &rng);
       DevVec<float> dq(q), dk(k), dv(v), dout(n * qs);
-      qlite::cuda::LaunchRopeStore(dq.get(), dk.get(), dv.get(), n, qs, kvs, ac.n_heads, pos0,
-                                   rope, ring, nullptr);
-      qlite::cuda::LaunchAttention(dq.get(), n, qs, ac.n_heads, pos0, ac.window, scale, ring,
+      // Positions as a value, or (every other chunk) read from device memory as graphs do.
+      DevVec<uint32_t> dpos(std::vector<uint32_t>{pos0});
+      qlite::cuda::Positions positions;
+      if ((pos0 / ac.chunk) % 2) {
+        positions.pos_dev = dpos.get();
+      } else {
+        positions.pos0 = pos0;
+      }
+      qlite::cuda::LaunchRopeStore(dq.get(), dk.get(), dv.get(), n, qs, kvs, ac.n_heads,
+                                   positions, rope, ring, nullptr);
+      qlite::cuda::LaunchAttention(dq.get(), n, qs, ac.n_heads, positions, ac.window, scale, ring,
                                    dout.get(), qs, nullptr);
       const std::vector<float> gq = dq.Download(), out = dout.Download();
       for (uint32_t t = 0; t < n; ++t) {

@@ -104,9 +104,11 @@ TEST(CudaModel, SyntheticModelsMatchCpuForwardPass) {
     CudaSessionParams sp;
     sp.window = sc.n_slots;
     sp.max_batch = sc.max_batch;
-    std::unique_ptr<CudaSession> decode, prefill;
+    std::unique_ptr<CudaSession> decode, direct, prefill;
     ASSERT_TRUE(CudaSession::Create(*model, sp, &decode).ok());
     ASSERT_TRUE(CudaSession::Create(*model, sp, &prefill).ok());
+    sp.use_graphs = false;
+    ASSERT_TRUE(CudaSession::Create(*model, sp, &direct).ok());
     RefModel ref(c, tm.Lookup(), sc.n_slots);
     std::mt19937 rng(5);
     std::vector<int32_t> tokens;
@@ -116,6 +118,8 @@ TEST(CudaModel, SyntheticModelsMatchCpuForwardPass) {
       const float* got = nullptr;
       ASSERT_TRUE(decode->Decode(tokens.back(), &got).ok());
       ExpectLogitsNear(got, want, 2e-4, "decode step " + std::to_string(s));
+      ASSERT_TRUE(direct->Decode(tokens.back(), &got).ok());
+      ExpectLogitsNear(got, want, 2e-4, "direct decode step " + std::to_string(s));
       if (s == sc.steps - 1) {
         // Prefill in chunks (and, past the ring's end, in chunks that keep what is attended).
         const float* pl = nullptr;

@@ -50,17 +50,24 @@ struct RopeParams {
   bool rotate_half = false;  // false: pairs (2i, 2i+1); true: pairs (i, i + rotary_dim/2)
 };
 
-// For each of n tokens (positions pos0 + t): rotates q (n_heads heads) and k in place and
-// stores k, v into the ring. q/k/v rows are q_stride / kv_stride floats apart.
-void LaunchRopeStore(float* q, float* k, const float* v, size_t n, size_t q_stride,
-                     size_t kv_stride, uint32_t n_heads, uint32_t pos0, const RopeParams& rope,
+// Token t of a batch is at position pos0 + t, plus *pos_dev when pos_dev (device memory) is
+// not null: a captured CUDA graph replays with whatever position is stored there.
+struct Positions {
+  uint32_t pos0 = 0;
+  const uint32_t* pos_dev = nullptr;
+};
+
+// For each of n tokens: rotates q (n_heads heads) in place, rotates k on its way into the
+// ring and stores v beside it. q/k/v rows are q_stride / kv_stride floats apart.
+void LaunchRopeStore(float* q, const float* k, const float* v, size_t n, size_t q_stride,
+                     size_t kv_stride, uint32_t n_heads, Positions pos, const RopeParams& rope,
                      const KvRing& kv, cudaStream_t stream);
-// Causal attention for n tokens at positions pos0 + t, each over the last
-// min(pos + 1, window, n_slots) positions (window 0 = unlimited). out rows out_stride apart.
-// The caller keeps every attended position in the ring (see CudaSession::Prefill).
-void LaunchAttention(const float* q, size_t n, size_t q_stride, uint32_t n_heads,
-                     uint32_t pos0, uint32_t window, float scale, const KvRing& kv,
-                     float* out, size_t out_stride, cudaStream_t stream);
+// Causal attention for n tokens, each over the last min(pos + 1, window, n_slots)
+// positions (window 0 = unlimited). out rows out_stride apart. The caller keeps every
+// attended position in the ring (see CudaSession::Prefill).
+void LaunchAttention(const float* q, size_t n, size_t q_stride, uint32_t n_heads, Positions pos,
+                     uint32_t window, float scale, const KvRing& kv, float* out,
+                     size_t out_stride, cudaStream_t stream);
 
 }  // namespace cuda
 }  // namespace qlite

@@ -13,6 +13,8 @@
 #include "qlite/format/source_model.h"
 #include "qlite/format/status.h"
 
+typedef struct CUgraphExec_st* cudaGraphExec_t;
+
 namespace qlite {
 class ModelFile;
 namespace cuda {
@@ -85,6 +87,9 @@ class CudaModel {
 struct CudaSessionParams {
   uint32_t window = 0;     // KV positions kept (ring slots); 0 = the model's context length
   uint32_t max_batch = 64;  // tokens per prefill chunk
+  // Decode replays one captured CUDA graph per token (hundreds of kernel launches would
+  // otherwise cost more than streaming the weights). false: launch kernels directly.
+  bool use_graphs = true;
 };
 
 class CudaSession {
@@ -104,6 +109,8 @@ class CudaSession {
  private:
   CudaSession(const CudaModel& model) : model_(model) {}
   Status Run(const int32_t* tokens, size_t n, const float** logits);
+  void Enqueue(size_t n);  // the forward pass for n tokens, all asynchronous on stream_
+  Status CaptureDecodeGraph();
   void Matmul(const MatrixDesc& w, const float* x, size_t n, size_t x_stride, float* y,
               size_t y_stride, Epilogue ep);
 
@@ -114,8 +121,11 @@ class CudaSession {
   size_t dim_stride_ = 0, q_stride_ = 0, kv_stride_ = 0, ffn_stride_ = 0;
   float *x_ = nullptr, *xb_ = nullptr, *q_ = nullptr, *k_ = nullptr, *v_ = nullptr;
   float *att_ = nullptr, *hb_ = nullptr, *hb2_ = nullptr, *logits_dev_ = nullptr;
-  int32_t* tokens_dev_ = nullptr;
-  int32_t* tokens_host_ = nullptr;  // pinned
+  // [0] = position of the first token, [1..n] = tokens; pinned host copy and device copy.
+  uint32_t* io_host_ = nullptr;
+  uint32_t* io_dev_ = nullptr;
+  bool use_graphs_ = true;
+  cudaGraphExec_t decode_graph_ = nullptr;
   float* logits_host_ = nullptr;    // pinned
   std::vector<KvRing> kv_;
   std::vector<uint32_t> layer_window_;
