@@ -266,26 +266,9 @@ void AttentionGroupT(const float* HWY_RESTRICT q, size_t n_q, size_t hd, const K
   }
 }
 
-template <typename T>
-HWY_INLINE const T* Rows(const KvHeadView& view) {
-  return static_cast<const T*>(view.data);
-}
-
 void AttentionHeadT(const float* HWY_RESTRICT q, size_t hd, const KvHeadView& k, const KvHeadView& v,
                     size_t n_slots, float scale, float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
-  const float* ks = k.type == KvType::kQ8 ? k.scales : nullptr;
-  switch (k.type) {
-    case KvType::kF32: Scores(q, Rows<float>(k), hd, n_slots, scale, ks, scores); break;
-    case KvType::kF16: Scores(q, Rows<hwy::float16_t>(k), hd, n_slots, scale, ks, scores); break;
-    case KvType::kQ8: Scores(q, Rows<int8_t>(k), hd, n_slots, scale, ks, scores); break;
-  }
-  SoftmaxInPlace(scores, n_slots);
-  const float* vs = v.type == KvType::kQ8 ? v.scales : nullptr;
-  switch (v.type) {
-    case KvType::kF32: WeightedSum(scores, Rows<float>(v), hd, n_slots, vs, out); break;
-    case KvType::kF16: WeightedSum(scores, Rows<hwy::float16_t>(v), hd, n_slots, vs, out); break;
-    case KvType::kQ8: WeightedSum(scores, Rows<int8_t>(v), hd, n_slots, vs, out); break;
-  }
+  AttentionGroupT(q, 1, hd, k, v, n_slots, scale, scores, out);
 }
 
 }  // namespace HWY_NAMESPACE
