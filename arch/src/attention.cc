@@ -74,17 +74,13 @@ HWY_INLINE void Scores(const float* HWY_RESTRICT q, const T* HWY_RESTRICT k, siz
       a2 = hn::MulAdd(vq, LoadF(d, k2 + i), a2);
       a3 = hn::MulAdd(vq, LoadF(d, k3 + i), a3);
     }
-    float s0 = ReduceSum(d, a0), s1 = ReduceSum(d, a1), s2 = ReduceSum(d, a2), s3 = ReduceSum(d, a3);
+    Reduce4(d, a0, a1, a2, a3, scores + t);
     for (; i < hd; ++i) {
-      s0 += q[i] * ToF(k0[i]);
-      s1 += q[i] * ToF(k1[i]);
-      s2 += q[i] * ToF(k2[i]);
-      s3 += q[i] * ToF(k3[i]);
+      scores[t + 0] += q[i] * ToF(k0[i]);
+      scores[t + 1] += q[i] * ToF(k1[i]);
+      scores[t + 2] += q[i] * ToF(k2[i]);
+      scores[t + 3] += q[i] * ToF(k3[i]);
     }
-    scores[t + 0] = s0;
-    scores[t + 1] = s1;
-    scores[t + 2] = s2;
-    scores[t + 3] = s3;
   }
   for (; t < n; ++t) {
     const T* HWY_RESTRICT kt = k + t * hd;
@@ -160,10 +156,14 @@ HWY_INLINE void ScoresM(const float* HWY_RESTRICT q, const T* HWY_RESTRICT k, si
       if (M > 2) a2 = hn::MulAdd(hn::LoadU(d, q2 + i), kv, a2);
       if (M > 3) a3 = hn::MulAdd(hn::LoadU(d, q3 + i), kv, a3);
     }
-    float s0 = ReduceSum(d, a0);
-    float s1 = M > 1 ? ReduceSum(d, a1) : 0.0f;
-    float s2 = M > 2 ? ReduceSum(d, a2) : 0.0f;
-    float s3 = M > 3 ? ReduceSum(d, a3) : 0.0f;
+    float sums[4];
+    if (M > 2) {
+      Reduce4(d, a0, a1, a2, a3, sums);
+    } else {
+      sums[0] = ReduceSum(d, a0);
+      sums[1] = M > 1 ? ReduceSum(d, a1) : 0.0f;
+    }
+    float s0 = sums[0], s1 = sums[1], s2 = M > 2 ? sums[2] : 0.0f, s3 = M > 3 ? sums[3] : 0.0f;
     for (; i < hd; ++i) {
       const float kf = ToF(kt[i]);
       s0 += q0[i] * kf;
