@@ -87,6 +87,11 @@ Status ConvertModel(const SourceModel& source, const ConvertOptions& options, co
     for (uint64_t d : t->shape) fingerprint = HashU64(d, fingerprint);
     fingerprint = Fnv1a64(values.data(), values.size() * sizeof(float), fingerprint);  // LE hosts
 
+    if (options.merge) {
+      s = options.merge(name, t->shape, &values);
+      if (!s.ok()) return Status(s.code(), "merging adapters into " + name + ": " + s.message());
+    }
+
     QuantSpec spec;  // default-constructed dtype is F32
     if (!IsAlwaysF32(name, t->shape.size()))
       spec = (name == "token_embd" || name == "output") ? options.embeddings : options.weights;

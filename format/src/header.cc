@@ -27,8 +27,8 @@ bool IsPow2(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 }  // namespace
 
-void EncodeHeader(const QlmHeader& h, uint8_t out[kQlmHeaderSize]) {
-  std::memcpy(out, kQlmMagic, 4);
+void EncodeHeader(const QlmHeader& h, uint8_t out[kQlmHeaderSize], const char* magic) {
+  std::memcpy(out, magic, 4);
   Put32(out + 4, h.version);
   Put32(out + 8, h.header_size);
   Put32(out + 12, h.tensor_alignment);
@@ -41,11 +41,12 @@ void EncodeHeader(const QlmHeader& h, uint8_t out[kQlmHeaderSize]) {
   Put32(out + 60, Fnv1a32(out, 60));
 }
 
-Status DecodeHeader(const uint8_t* b, uint64_t available, QlmHeader* out) {
+Status DecodeHeader(const uint8_t* b, uint64_t available, QlmHeader* out, const char* magic) {
+  const char* kind = std::memcmp(magic, kQlmMagic, 4) == 0 ? ".qlm" : ".qla";
   if (available < kQlmHeaderSize)
-    return StatusError(StatusCode::kFormat, "file too small for a .qlm header (%llu bytes)",
+    return StatusError(StatusCode::kFormat, "file too small for a %s header (%llu bytes)", kind,
                        static_cast<unsigned long long>(available));
-  if (std::memcmp(b, kQlmMagic, 4) != 0) return Status(StatusCode::kFormat, "not a .qlm file (bad magic)");
+  if (std::memcmp(b, magic, 4) != 0) return StatusError(StatusCode::kFormat, "not a %s file (bad magic)", kind);
   QlmHeader h;
   h.version = Get32(b + 4);
   h.header_size = Get32(b + 8);
@@ -59,7 +60,7 @@ Status DecodeHeader(const uint8_t* b, uint64_t available, QlmHeader* out) {
   h.header_checksum = Get32(b + 60);
   if (h.header_checksum != Fnv1a32(b, 60)) return Status(StatusCode::kFormat, "header checksum mismatch");
   if (h.version != kQlmVersion)
-    return StatusError(StatusCode::kUnsupported, "unsupported .qlm version %u (this build reads %u)",
+    return StatusError(StatusCode::kUnsupported, "unsupported %s version %u (this build reads %u)", kind,
                        h.version, kQlmVersion);
   if (h.header_size != kQlmHeaderSize) return StatusError(StatusCode::kFormat, "bad header_size %u", h.header_size);
   if (!IsPow2(h.tensor_alignment) || h.tensor_alignment < 64)

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "capi_internal.h"
 #include "memory_text.h"
 #include "model.h"
 #include "qlite/qlite.h"
@@ -62,6 +63,10 @@ ModelOpenOptions ToOptions(const qlite_model_params* p) {
 }
 
 }  // namespace
+
+namespace capi_internal {
+qlite_status Report(const Status& s) { return Fail(s); }
+}  // namespace capi_internal
 }  // namespace qlite
 
 using namespace qlite;
@@ -270,25 +275,6 @@ qlite_status qlite_generate(qlite_session* session, const char* prompt, uint32_t
   QLITE_CHECK_ARG(session, "session is NULL");
   QLITE_CHECK_ARG(prompt, "prompt is NULL");
   return Guard([&] { return Generate(*S(session), prompt, max_tokens, stop_at_eos != 0, callback, user_data, out_stats); });
-}
-
-qlite_status qlite_adapter_open(const qlite_model* base, const char* path, qlite_adapter** out_adapter) {
-  QLITE_CHECK_ARG(base, "base is NULL");
-  QLITE_CHECK_ARG(path, "path is NULL");
-  QLITE_CHECK_ARG(out_adapter, "out_adapter is NULL");
-  *out_adapter = nullptr;
-  return Fail(QLITE_ERR_UNSUPPORTED, "qlite_adapter_open: run-time adapters are not in this build; merge them with `qlite convert --lora`");
-}
-
-void qlite_adapter_free(qlite_adapter* adapter) { (void)adapter; }
-
-qlite_status qlite_session_set_adapters(qlite_session* session, const qlite_adapter* const* adapters,
-                                        const float* scales, size_t n_adapters) {
-  QLITE_CHECK_ARG(session, "session is NULL");
-  QLITE_CHECK_ARG(adapters || n_adapters == 0, "adapters is NULL");
-  (void)scales;
-  if (n_adapters == 0) return QLITE_OK;  // the base model is what runs
-  return Fail(QLITE_ERR_UNSUPPORTED, "qlite_session_set_adapters: run-time adapters are not in this build");
 }
 
 }  // extern "C"

@@ -52,7 +52,7 @@ void Session::Forward(const int32_t* tokens, size_t n) {
   RopeTables(n);
 
   for (uint32_t l = 0; l < c.n_layers; ++l) {
-    const LayerWeights& L = m.layers()[l];
+    const LayerWeights& L = layers_[l];  // the model's, or adapter-merged copies
 
     // Attention: x += Wo · attention(rope(Wq·xn), rope(Wk·xn), Wv·xn), xn = rmsnorm(x).
     for (size_t b = 0; b < n; ++b) arch::RmsNorm(x_ + b * dim, L.attn_norm, xn_ + b * dim, dim, c.norm_eps);

@@ -11,7 +11,7 @@ qlite_memory_estimate EstimateFor(const Model& model, const SessionMemory& mem) 
   e.kv_cache = mem.kv_cache;
   e.activations = mem.activations;
   e.scratch = mem.scratch;
-  e.adapters = 0;  // adapters are merged into the weights at conversion
+  e.adapters = mem.adapters;  // merged copies of adapted tensors (qlite_session_set_adapters)
   e.session_total = mem.total;
   e.total = e.session_total + e.weights_resident;
   return e;
@@ -43,7 +43,7 @@ std::string FormatEstimate(const qlite_memory_estimate& e) {
   line("kv cache", e.kv_cache, "");
   line("activations", e.activations, "");
   line("scratch", e.scratch, "attention scores, rope, sampler, thread pool");
-  line("adapters", e.adapters, "merged into the weights at conversion");
+  line("adapters", e.adapters, "LoRA-merged tensor copies (in the session)");
   line("session total", e.session_total, "reserved at session creation");
   line("total", e.total, "session + resident weights");
   return s;

@@ -55,6 +55,9 @@ class Model {
   uint64_t weight_bytes() const { return weight_bytes_; }
   uint64_t n_params() const { return n_params_; }
 
+  // The mapped file (tensor views by name, fingerprint): adapters merge from it.
+  const ModelFile& file() const { return *file_; }
+
   // Writes the embedding row of `token` (dim floats). Allocation-free.
   void Embed(int32_t token, float* out) const;
 

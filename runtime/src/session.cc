@@ -47,6 +47,9 @@ Status PlanSession(const Model& m, const qlite_session_params& p, SessionPlan* p
       return StatusError(StatusCode::kInvalidArgument, "n_sink_tokens %u must be below the window %u", p.n_sink_tokens, s.window);
     s.n_sinks = p.n_sink_tokens;
   }
+  s.adapter_bytes = (p.adapter_memory + Arena::kAlign - 1) & ~uint64_t(Arena::kAlign - 1);
+  if (s.adapter_bytes < p.adapter_memory || s.adapter_bytes > (SIZE_MAX >> 1))
+    return StatusError(StatusCode::kInvalidArgument, "adapter_memory %llu too large", (unsigned long long)p.adapter_memory);
   s.max_batch = p.max_batch ? p.max_batch : kDefaultBatch;
   if (s.max_batch > 65536) return StatusError(StatusCode::kInvalidArgument, "max_batch %u too large", s.max_batch);
   switch (p.kv_type) {
@@ -116,7 +119,11 @@ void Session::Bind(Arena* a, SessionMemory* mem) {
   scores_ = a->Array<float>((size_t)plan_.n_threads * plan_.window);
   pool_mem_ = a->Allocate(sizeof(arch::ThreadPool));
   sampler_mem_ = a->Allocate(sizeof(Sampler));
+  layers_ = a->Array<LayerWeights>(c.n_layers);
   mem->scratch = a->used() - mark + descriptors;
+  mark = a->used();
+  adapter_mem_ = static_cast<uint8_t*>(a->Allocate(plan_.adapter_bytes));
+  mem->adapters = a->used() - mark;
 }
 
 SessionMemory MeasureSession(const Model& model, const SessionPlan& plan) {
@@ -163,6 +170,7 @@ Status Session::Create(const Model& model, const qlite_session_params& params, S
     Destroy(s);
     return StatusError(StatusCode::kInternal, "session layout does not fit its own estimate");
   }
+  s->UseBaseWeights();
   s->pool_ = new (s->pool_mem_) arch::ThreadPool(plan.n_threads);
   SamplerParams sp;
   sp.temperature = params.sampler.temperature;

@@ -23,15 +23,18 @@ struct SessionPlan {
   uint32_t max_batch = 0;  // tokens per prefill chunk
   bool auto_sinks = true;  // sinks only where a ring is shorter than the layer's span
   arch::KvType kv_type = arch::KvType::kF32;
+  uint64_t adapter_bytes = 0;  // reserved for LoRA-merged tensor copies
 };
 
 Status PlanSession(const Model& model, const qlite_session_params& params, SessionPlan* plan);
 
 // Byte counts of a session's layout (exact: measured by laying it out in a counting arena).
 struct SessionMemory {
-  uint64_t kv_cache = 0, activations = 0, scratch = 0, total = 0;
+  uint64_t kv_cache = 0, activations = 0, scratch = 0, adapters = 0, total = 0;
 };
 SessionMemory MeasureSession(const Model& model, const SessionPlan& plan);
+
+struct Adapter;
 
 class Session {
  public:
@@ -45,6 +48,8 @@ class Session {
   const float* logits() const { return has_logits_ ? logits_ : nullptr; }
   Status Sample(int32_t* out);
   void Reset();
+  // Merges adapters into copies of the tensors they adapt (session_adapters.cc).
+  Status SetAdapters(const Adapter* const* adapters, const float* scales, size_t n);
 
   const Model& model() const { return *model_; }
   const SessionPlan& plan() const { return plan_; }
@@ -66,6 +71,8 @@ class Session {
   void Attention(uint32_t layer, size_t n);
   void RopeTables(size_t n);
   static void AttentionTask(void* ctx, size_t task, size_t thread);
+  void UseBaseWeights();  // layers_ = the model's own views
+
 
   const Model* model_;
   SessionPlan plan_;
@@ -75,6 +82,9 @@ class Session {
   Sampler* sampler_ = nullptr;
 
   KvLayer* kv_ = nullptr;  // [n_layers]
+  // The weights this session runs: the model's views, or merged copies in adapter_mem_.
+  LayerWeights* layers_ = nullptr;  // [n_layers]
+  uint8_t* adapter_mem_ = nullptr;
   // Activations for a chunk of B tokens, row-major [B][...].
   float *x_ = nullptr, *xn_ = nullptr, *q_ = nullptr, *k_ = nullptr, *v_ = nullptr, *att_ = nullptr;
   float *proj_ = nullptr, *gate_ = nullptr, *up_ = nullptr, *logits_ = nullptr;

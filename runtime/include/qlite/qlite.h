@@ -108,6 +108,7 @@ typedef struct qlite_session_params {
   void* buffer;              /* caller-owned memory for all session state (firmware), or NULL */
   size_t buffer_size;
   qlite_sampler_params sampler;
+  uint64_t adapter_memory;   /* bytes reserved for LoRA-merged tensor copies (qlite_adapters_memory); 0 = none */
 } qlite_session_params;
 
 QLITE_EXPORT qlite_session_params qlite_session_default_params(void);
@@ -160,12 +161,21 @@ QLITE_EXPORT qlite_status qlite_generate(qlite_session* session, const char* pro
                                          int stop_at_eos, qlite_token_callback callback, void* user_data,
                                          qlite_generate_stats* out_stats);
 
-/* LoRA adapters merged at load time (issue: adapters). */
+/* LoRA adapters merged at load time (format/LORA.md). qlite_adapter_open reads a .qla file
+ * (bound to `base` by fingerprint: another base gives QLITE_ERR_MISMATCH), a PEFT folder or a
+ * llama.cpp GGUF LoRA; the adapter must not outlive `base`. */
 QLITE_EXPORT qlite_status qlite_adapter_open(const qlite_model* base, const char* path, qlite_adapter** out_adapter);
 QLITE_EXPORT void qlite_adapter_free(qlite_adapter* adapter);
-/* Replace the session's adapters (NULL/0 = base model) without reopening the base. */
+/* Replace the session's adapters (NULL/0 = base model) without reopening the base: the
+ * adapted tensors are dequantized, merged (scales NULL = all 1) and requantized with their
+ * own scheme into the session's adapter memory, and the KV cache is reset. On error the
+ * session runs the base model. Never called on the token path; it allocates temporaries. */
 QLITE_EXPORT qlite_status qlite_session_set_adapters(qlite_session* session, const qlite_adapter* const* adapters,
                                                      const float* scales, size_t n_adapters);
+/* Bytes of merged tensor copies a session needs for this set of adapters (the union of the
+ * tensors they adapt); reserve the largest set a session will use in adapter_memory. */
+QLITE_EXPORT qlite_status qlite_adapters_memory(const qlite_model* model, const qlite_adapter* const* adapters,
+                                                size_t n_adapters, uint64_t* out_bytes);
 
 #ifdef __cplusplus
 }

@@ -26,6 +26,10 @@ struct ConvertOptions {
   // Norms and biases are always F32.
   std::string quantization_text; // recorded in provenance ("--weights q4 --group-size 32")
   std::vector<AdapterRecord> adapters;
+  // Optional: applied to each tensor's f32 values after they are fingerprinted and before
+  // they are quantized (LoRA merges at conversion, format/include/qlite/format/lora.h).
+  std::function<Status(const std::string& name, const std::vector<uint64_t>& shape, std::vector<float>* values)>
+      merge;
   uint32_t tensor_alignment = 64;
   uint32_t segment_alignment = 16384;
 };

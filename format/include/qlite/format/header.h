@@ -11,6 +11,7 @@ namespace qlite {
 constexpr uint32_t kQlmVersion = 1;
 constexpr uint32_t kQlmHeaderSize = 64;
 constexpr char kQlmMagic[4] = {'Q', 'L', 'M', '1'};
+constexpr char kQlaMagic[4] = {'Q', 'L', 'A', '1'};  // LoRA adapter files (format/LORA.md), same layout
 
 struct QlmHeader {
   uint32_t version = kQlmVersion;
@@ -26,11 +27,12 @@ struct QlmHeader {
 };
 
 // Writes the magic, all fields and the checksum of bytes 0..59.
-void EncodeHeader(const QlmHeader& header, uint8_t out[kQlmHeaderSize]);
+void EncodeHeader(const QlmHeader& header, uint8_t out[kQlmHeaderSize], const char* magic = kQlmMagic);
 
 // Parses and validates a header against the `available` bytes of the file: magic, version,
 // checksum, alignments (powers of two), and meta/data ranges inside the file without
 // overlap or overflow. kFormat errors name the failing field.
-Status DecodeHeader(const uint8_t* bytes, uint64_t available, QlmHeader* out);
+// `magic` selects the file kind (kQlmMagic or kQlaMagic).
+Status DecodeHeader(const uint8_t* bytes, uint64_t available, QlmHeader* out, const char* magic = kQlmMagic);
 
 }  // namespace qlite

@@ -1,0 +1,143 @@
+// LoRA merge math (no kernels: adapters are merged once, at conversion or when a session
+// swaps them, never per token) and the SourceModel wrapper for merging at conversion.
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "qlite/format/checksum.h"
+#include "qlite/format/lora.h"
+#include "qlite/format/model_file.h"
+
+namespace qlite {
+namespace {
+
+bool StartsWith(const std::string& s, const char* p) { return s.compare(0, std::char_traits<char>::length(p), p) == 0; }
+
+}  // namespace
+
+const LoraTensor* LoraAdapter::Find(const std::string& target) const {
+  auto it = std::lower_bound(tensors.begin(), tensors.end(), target,
+                             [](const LoraTensor& t, const std::string& n) { return t.target < n; });
+  return it != tensors.end() && it->target == target ? &*it : nullptr;
+}
+
+uint64_t LoraAdapter::n_params() const {
+  uint64_t n = 0;
+  for (const LoraTensor& t : tensors) n += t.a.size() + t.b.size();
+  return n;
+}
+
+bool IsLoraTarget(const std::string& name) {
+  if (!StartsWith(name, "blk.")) return false;
+  const size_t dot = name.find('.', 4);
+  if (dot == std::string::npos || dot == 4 || name.find_first_not_of("0123456789", 4) != dot) return false;
+  static const char* kTargets[] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+  const std::string rest = name.substr(dot + 1);
+  for (const char* t : kTargets)
+    if (rest == t) return true;
+  return false;
+}
+
+Status CheckLoraShapes(const LoraAdapter& a, const ModelConfig& base) {
+  std::map<std::string, std::vector<uint64_t>> shapes;
+  for (const ExpectedTensor& e : ExpectedTensors(base)) shapes[e.name] = e.shape;
+  const LoraTensor* prev = nullptr;
+  for (const LoraTensor& t : a.tensors) {
+    if (!IsLoraTarget(t.target))
+      return StatusError(StatusCode::kUnsupported, "adapter %s: %s is not a LoRA target qlite supports (projections only)",
+                         a.name.c_str(), t.target.c_str());
+    if (prev && !(prev->target < t.target))
+      return StatusError(StatusCode::kFormat, "adapter %s: tensors not sorted or duplicated at %s", a.name.c_str(),
+                         t.target.c_str());
+    prev = &t;
+    auto it = shapes.find(t.target);
+    if (it == shapes.end())
+      return StatusError(StatusCode::kMismatch, "adapter %s: the base model has no tensor %s", a.name.c_str(),
+                         t.target.c_str());
+    if (it->second[0] != t.out || it->second[1] != t.in)
+      return StatusError(StatusCode::kMismatch, "adapter %s: %s is [%llu, %llu], the base has [%llu, %llu]",
+                         a.name.c_str(), t.target.c_str(), (unsigned long long)t.out, (unsigned long long)t.in,
+                         (unsigned long long)it->second[0], (unsigned long long)it->second[1]);
+    if (t.rank == 0 || t.rank > 65536 || t.a.size() != uint64_t{t.rank} * t.in || t.b.size() != t.out * t.rank)
+      return StatusError(StatusCode::kFormat, "adapter %s: %s has inconsistent rank %u", a.name.c_str(),
+                         t.target.c_str(), t.rank);
+    if (!std::isfinite(t.factor))
+      return StatusError(StatusCode::kFormat, "adapter %s: %s has a non-finite scale", a.name.c_str(), t.target.c_str());
+  }
+  return Status::Ok();
+}
+
+Status MergeLora(const std::string& target, const std::vector<ScaledLora>& adapters, float* w, uint64_t rows,
+                 uint64_t cols) {
+  std::vector<const LoraTensor*> parts;
+  std::vector<double> coef;
+  for (const ScaledLora& s : adapters) {
+    const LoraTensor* t = s.adapter ? s.adapter->Find(target) : nullptr;
+    if (!t || s.scale == 0.0f) continue;
+    if (t->out != rows || t->in != cols)
+      return StatusError(StatusCode::kMismatch, "adapter %s: %s is [%llu, %llu], the weight is [%llu, %llu]",
+                         s.adapter->name.c_str(), target.c_str(), (unsigned long long)t->out,
+                         (unsigned long long)t->in, (unsigned long long)rows, (unsigned long long)cols);
+    parts.push_back(t);
+    coef.push_back(double(s.scale) * double(t->factor));
+  }
+  if (parts.empty()) return Status::Ok();
+  std::vector<double> acc(cols), sum(cols);
+  for (uint64_t r = 0; r < rows; ++r) {
+    float* row = w + r * cols;
+    std::fill(acc.begin(), acc.end(), 0.0);
+    for (size_t p = 0; p < parts.size(); ++p) {
+      const LoraTensor& t = *parts[p];
+      std::fill(sum.begin(), sum.end(), 0.0);  // (B·A)[r], then scaled: the reference's order
+      for (uint32_t k = 0; k < t.rank; ++k) {
+        const double b = t.b[r * t.rank + k];
+        const float* a = t.a.data() + uint64_t{k} * cols;
+        for (uint64_t c = 0; c < cols; ++c) sum[c] += b * double(a[c]);
+      }
+      for (uint64_t c = 0; c < cols; ++c) acc[c] += coef[p] * sum[c];
+    }
+    for (uint64_t c = 0; c < cols; ++c) {
+      const float v = static_cast<float>(double(row[c]) + acc[c]);
+      if (!std::isfinite(v))
+        return StatusError(StatusCode::kFormat, "merging into %s gives a non-finite weight", target.c_str());
+      row[c] = v;
+    }
+  }
+  return Status::Ok();
+}
+
+Status SetLoraMerge(const std::vector<ScaledLora>& adapters, const ModelConfig& base, ConvertOptions* options) {
+  for (const ScaledLora& s : adapters) {
+    if (!s.adapter) return Status(StatusCode::kInvalidArgument, "null adapter");
+    if (!std::isfinite(s.scale))
+      return StatusError(StatusCode::kInvalidArgument, "adapter %s: bad scale", s.adapter->name.c_str());
+    QLITE_RETURN_IF_ERROR(CheckLoraShapes(*s.adapter, base));
+    AdapterRecord r;
+    r.name = s.adapter->name;
+    r.scale = s.scale;
+    r.rank = s.adapter->rank;
+    r.alpha = s.adapter->alpha;
+    r.fingerprint = LoraContentHash(*s.adapter);
+    options->adapters.push_back(r);
+  }
+  // Runs after the converter has fingerprinted the unmerged values (FORMAT.md).
+  options->merge = [adapters](const std::string& name, const std::vector<uint64_t>& shape,
+                              std::vector<float>* values) -> Status {
+    if (shape.size() != 2) return Status::Ok();
+    return MergeLora(name, adapters, values->data(), shape[0], shape[1]);
+  };
+  return Status::Ok();
+}
+
+uint64_t LoraContentHash(const LoraAdapter& a) {
+  uint64_t h = kFnv64Offset;
+  for (const LoraTensor& t : a.tensors) {
+    h = Fnv1a64(t.target.data(), t.target.size(), h);
+    h = Fnv1a64(&t.factor, sizeof(float), h);
+    h = Fnv1a64(t.a.data(), t.a.size() * sizeof(float), h);
+    h = Fnv1a64(t.b.data(), t.b.size() * sizeof(float), h);
+  }
+  return h;
+}
+
+}  // namespace qlite
