@@ -121,9 +121,12 @@ void Session::Bind(Arena* a, SessionMemory* mem) {
   sampler_mem_ = a->Allocate(sizeof(Sampler));
   layers_ = a->Array<LayerWeights>(c.n_layers);
   mem->scratch = a->used() - mark + descriptors;
-  mark = a->used();
-  adapter_mem_ = static_cast<uint8_t*>(a->Allocate(plan_.adapter_bytes));
-  mem->adapters = a->used() - mark;
+  if (plan_.adapter_bytes) {  // LoRA-merged tensor copies (session_adapters.cc)
+    mark = a->used();
+    adapter_mem_ = static_cast<uint8_t*>(a->Allocate(plan_.adapter_bytes));
+    mem->adapters = plan_.adapter_bytes;
+    mem->scratch += a->used() - mark - plan_.adapter_bytes;  // alignment padding
+  }
 }
 
 SessionMemory MeasureSession(const Model& model, const SessionPlan& plan) {
