@@ -93,6 +93,7 @@ struct CudaSessionParams {
   bool use_graphs = true;
 };
 
+// One sequence on the GPU. The model must outlive it; use it from one thread at a time.
 class CudaSession {
  public:
   ~CudaSession();
