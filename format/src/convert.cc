@@ -67,8 +67,17 @@ Status ConvertModel(const SourceModel& source, const ConvertOptions& options, co
   QLITE_RETURN_IF_ERROR(ValidateSpec(options.weights));
   QLITE_RETURN_IF_ERROR(ValidateSpec(options.embeddings));
 
+  // Generous meta estimate so the writer can put header + meta in front of the data in
+  // place (FlatBuffers adds a few words per string and per table; vtables are shared).
+  uint64_t reserve = 4096 + source.tokenizer.chat_template.size() + source.tokenizer.pre_tokenizer.size();
+  for (const std::string& p : source.tokenizer.pieces) reserve += p.size() + 16;
+  for (const std::string& m : source.tokenizer.merges) reserve += m.size() + 16;
+  reserve += 8 * source.tokenizer.pieces.size();  // scores and kinds
+  for (const SourceTensor& t : source.tensors) reserve += t.name.size() + 256;
+  for (const AdapterRecord& a : options.adapters) reserve += a.name.size() + 64;
+  reserve += reserve / 4 + options.quantization_text.size() + source.source_path.size() + source.source_format.size();
   ModelWriter writer;
-  QLITE_RETURN_IF_ERROR(writer.Open(out_path, {options.tensor_alignment, options.segment_alignment}));
+  QLITE_RETURN_IF_ERROR(writer.Open(out_path, {options.tensor_alignment, options.segment_alignment, reserve}));
   writer.SetConfig(source.config);
   writer.SetTokenizer(source.tokenizer);
 

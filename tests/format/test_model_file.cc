@@ -266,6 +266,31 @@ TEST_F(ModelFileTest, ReaderRefusesBadRegions) {
   }
 }
 
+TEST_F(ModelFileTest, WriterMetaInPlaceOrRewritten) {
+  SourceModel src = qlite_test::TinyModel();
+  std::vector<float> w;
+  ASSERT_TRUE(src.tensors[2].load(&w).ok());
+  QuantizedTensor q;
+  ASSERT_TRUE(Quantize(w.data(), src.tensors[2].shape[0], src.tensors[2].shape[1], opts_.weights, &q).ok());
+  TokenizerData tok = src.tokenizer;
+  tok.chat_template.assign(10000, 'x');  // meta > one 4 KiB segment
+  for (uint64_t reserve : {uint64_t{0}, uint64_t{20000}}) {
+    ModelWriter wr;
+    ASSERT_TRUE(wr.Open(path_, {64, 4096, reserve}).ok());
+    wr.SetConfig(src.config);
+    wr.SetTokenizer(tok);
+    ASSERT_TRUE(wr.AddTensor("x", src.tensors[2].shape, q).ok());
+    uint64_t size = 0;
+    ASSERT_TRUE(wr.Finish(&size).ok());
+    std::vector<uint8_t> bytes = ReadAll(path_);
+    ASSERT_EQ(bytes.size(), size);
+    QlmHeader h;
+    ASSERT_TRUE(DecodeHeader(bytes.data(), bytes.size(), &h).ok());
+    EXPECT_EQ(h.data_offset, reserve ? 20480u : 12288u);  // the reserved gap, or the smallest that fits
+    EXPECT_EQ(0, std::memcmp(&bytes[h.data_offset], q.data.data(), q.data.size()));
+  }
+}
+
 TEST_F(ModelFileTest, WriterRefusesInconsistentTensors) {
   std::vector<float> x(4 * 64, 0.5f);
   QuantizedTensor q;
