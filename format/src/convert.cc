@@ -3,6 +3,7 @@
 #include "qlite/format/convert.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <ctime>
 #include <map>
 
@@ -117,7 +118,9 @@ Status ConvertModel(const SourceModel& source, const ConvertOptions& options, co
   prov.converter_version = kConverterVersion;
   prov.quantization = options.quantization_text;
   prov.adapters = options.adapters;
-  prov.created_unix = static_cast<uint64_t>(std::time(nullptr));
+  // SOURCE_DATE_EPOCH (reproducible-builds convention) makes the output byte-identical.
+  const char* epoch = std::getenv("SOURCE_DATE_EPOCH");
+  prov.created_unix = epoch && *epoch ? std::strtoull(epoch, nullptr, 10) : static_cast<uint64_t>(std::time(nullptr));
   writer.SetProvenance(prov);
   writer.SetFingerprint(fingerprint);
   uint64_t file_size = 0;

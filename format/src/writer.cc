@@ -70,7 +70,11 @@ Status ModelWriter::WriteRegion(const std::vector<uint8_t>& bytes, Region* regio
   if (bytes.empty()) return Status::Ok();
   static const uint8_t kZeros[4096] = {};
   const uint64_t start = RoundUp(data_size_, options_.tensor_alignment);
-  QLITE_RETURN_IF_ERROR(WriteAll(data_file_, kZeros, start - data_size_, data_path_));
+  for (uint64_t pad = start - data_size_; pad > 0;) {  // tensor_alignment may exceed kZeros
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(pad, sizeof(kZeros)));
+    QLITE_RETURN_IF_ERROR(WriteAll(data_file_, kZeros, n, data_path_));
+    pad -= n;
+  }
   QLITE_RETURN_IF_ERROR(WriteAll(data_file_, bytes.data(), bytes.size(), data_path_));
   region->offset = start;
   region->size = bytes.size();

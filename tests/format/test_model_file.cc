@@ -107,6 +107,23 @@ TEST_F(ModelFileTest, RoundTrip) {
     EXPECT_EQ(f.FindTensor("token_embd")->dtype, fb::DType::I8);
     EXPECT_EQ(f.FindTensor("nope"), nullptr);
   }
+  // Reproducible output; large tensor alignment honoured.
+  setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
+  const std::string pa = qlite_test::TempPath("a.qlm"), pb = qlite_test::TempPath("b.qlm");
+  ASSERT_TRUE(ConvertModel(src, opts_, pa, nullptr, nullptr).ok());
+  ASSERT_TRUE(ConvertModel(src, opts_, pb, nullptr, nullptr).ok());
+  EXPECT_EQ(ReadAll(pa), ReadAll(pb));
+  ConvertOptions big_align = opts_;
+  big_align.tensor_alignment = 8192;
+  ASSERT_TRUE(ConvertModel(src, big_align, pb, nullptr, nullptr).ok());
+  {
+    ModelFile g;
+    ASSERT_TRUE(g.Open(pb, {true, true}).ok());
+    for (const TensorRef& t : g.tensors()) EXPECT_EQ((t.view.data - g.data_segment()) % 8192, 0) << t.name;
+  }
+  unsetenv("SOURCE_DATE_EPOCH");
+  std::remove(pa.c_str());
+  std::remove(pb.c_str());
   // Same weights, other quantization: same fingerprint.
   ConvertOptions other;
   other.weights.dtype = fb::DType::NF4;
