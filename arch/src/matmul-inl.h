@@ -154,6 +154,38 @@ HWY_INLINE __m256i DotBlockX86(__m256i wv, __m256i xv) {
   }
   return _mm256_madd_epi16(prod, ones);
 }
+
+// Two 4-bit blocks (32 contiguous bytes) against their 64 activations: low nibbles pair
+// with [x0lo x1lo], high nibbles with [x0hi x1hi], so each block stays in its 128-bit lane.
+// Returns acc + dot * f per block (spread over the block's four float lanes).
+template <WeightType kType>
+HWY_INLINE __m256 Pair4BitX86(const uint8_t* HWY_RESTRICT p, const int8_t* HWY_RESTRICT xq,
+                              const float* HWY_RESTRICT f, __m256i nf4_table, __m256 acc) {
+  const __m256i mask = _mm256_set1_epi8(0x0F);
+  const __m256i ones = _mm256_set1_epi16(1);
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  __m256i lo = _mm256_and_si256(v, mask);
+  __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), mask);
+  const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
+  const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32));
+  const __m256i xa = _mm256_permute2x128_si256(x0, x1, 0x20);
+  const __m256i xb = _mm256_permute2x128_si256(x0, x1, 0x31);
+  __m256i d;
+  if (kType == WeightType::kNF4) {  // signed levels: two int16 sums could overflow if added
+    lo = _mm256_shuffle_epi8(nf4_table, lo);
+    hi = _mm256_shuffle_epi8(nf4_table, hi);
+    d = _mm256_add_epi32(
+        _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(lo), _mm256_sign_epi8(xa, lo)), ones),
+        _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(hi), _mm256_sign_epi8(xb, hi)), ones));
+  } else {  // codes <= 15: the two int16 sums add without overflow (<= 4 * 15 * 127)
+    d = _mm256_madd_epi16(
+        _mm256_add_epi16(_mm256_maddubs_epi16(lo, xa), _mm256_maddubs_epi16(hi, xb)), ones);
+  }
+  const __m256 f2 = _mm256_permutevar8x32_ps(
+      _mm256_castps128_ps256(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(f)))),
+      _mm256_set_epi32(1, 1, 1, 1, 0, 0, 0, 0));
+  return _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), f2, acc);
+}
 #endif
 
 // Portable: int32 sum over a block of w*x (exact), as a vector of partial sums. Arm with
@@ -330,6 +362,9 @@ QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivat
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
 #else
     auto acc = hn::Zero(df);
+#if QLITE_X86_256
+    __m256 acc_pair0 = _mm256_setzero_ps(), acc_pair1 = _mm256_setzero_ps();
+#endif
 #endif
     for (size_t b0 = 0; b0 < nb; b0 += kChunkBlocks) {
       const size_t b1 = std::min(nb, b0 + kChunkBlocks);
@@ -370,6 +405,14 @@ QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivat
         acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_set1_ps(f[b - b0]), acc0);
       }
 #else
+#if QLITE_X86_256
+      if (kType != WeightType::kI8 && step == 16) {
+        for (; b + 4 <= b1; b += 4) {
+          acc_pair0 = Pair4BitX86<kType>(row + b * 16, x.q + 32 * b, f + b - b0, nf4, acc_pair0);
+          acc_pair1 = Pair4BitX86<kType>(row + (b + 2) * 16, x.q + 32 * (b + 2), f + b + 2 - b0, nf4, acc_pair1);
+        }
+      }
+#endif
       for (; b < b1; ++b) {
         const uint8_t* p = row + b * step;
 #if QLITE_X86_256
@@ -386,6 +429,9 @@ QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivat
     }
 #if QLITE_VNNI512
     const float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+#elif QLITE_X86_256
+    acc = hn::Add(acc, hn::Vec256<float>{_mm256_add_ps(acc_pair0, acc_pair1)});
+    const float sum = hn::GetLane(hn::SumOfLanes(df, acc));
 #else
     const float sum = hn::GetLane(hn::SumOfLanes(df, acc));
 #endif
