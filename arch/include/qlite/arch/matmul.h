@@ -44,6 +44,15 @@ size_t QuantizedActivationsBytes(size_t n);  // bytes for q + scales + sums, 64-
 QuantizedActivations BindQuantizedActivations(void* buffer, size_t n);
 void QuantizeActivations(const float* x, size_t n, QuantizedActivations* out);
 
+// Kernels: Highway, one TU per scheme family (QLITE_KERNELS_INT4/INT8/FLOAT), target chosen
+// once per call. SIMD paths need each 32-block to have one scale (group_size a multiple
+// of 32, or >= cols, or per_tensor); other group sizes and compiled-out schemes run the
+// scalar reference (reference.h), correct but slow. Results do not depend on the pool size.
+// Accuracy vs reference.h: f32 accumulation, |err| <~ 2e-5 * sum_c |W[r][c] x[c]|.
+// NF4 in GemvQ8 uses the levels rounded to int8 (ref::kNF4Int8 = round(127 * NF4) with the
+// scale divided by 127), each off by at most 0.4663/127 of the scale:
+// |GemvQ8 - exact NF4| <= 0.00368 * sum_c scale(r,c) * |x[c]| (plus the f32 term above).
+
 // y[r] = sum_c W[r][c] * x[c], float activations (weights dequantized in registers).
 void Gemv(const WeightMatrix& w, const float* x, float* y, ThreadPool* pool);
 // Same with int8 activations: integer dot products per block, accumulated in int32, scaled.
