@@ -61,10 +61,12 @@ HWY_INLINE void DecodeScales(const WeightMatrix& w, const void* src, size_t firs
       const size_t N = hn::Lanes(df);
       size_t i = 0;
       for (; i + N <= count; i += N) hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, p + i)), df, out + i);
-      for (; i < count; ++i) {
-        uint16_t bits;
-        std::memcpy(&bits, p + i, 2);
-        out[i] = ref::F32FromF16(bits);
+      if (i < count) {  // the rest through a zero-padded vector (no scalar f16 decode)
+        HWY_ALIGN hwy::float16_t h[hn::MaxLanes(hn::ScalableTag<float>())] = {};
+        HWY_ALIGN float tmp[hn::MaxLanes(hn::ScalableTag<float>())];
+        std::memcpy(h, p + i, (count - i) * sizeof(h[0]));
+        hn::Store(hn::PromoteTo(df, hn::Load(dh, h)), df, tmp);
+        std::memcpy(out + i, tmp, (count - i) * sizeof(float));
       }
       return;
     }
@@ -516,7 +518,7 @@ void GemvIntRows(const WeightMatrix& w, const float* x, float* y, size_t r0, siz
 // ------------------------------------------------------------ GEMM (prefill)
 // Dequantizes a tile of up to 4 rows x kGemmCols columns once, then dots it with every
 // activation row of the batch (each x load serves 4 weight rows).
-constexpr size_t kGemmCols = 256;
+constexpr size_t kGemmCols = 1024;  // 4 x 1024 f32 tile: 16 KiB, stays in L1/L2
 
 // Dequant(w, r, c0, out) writes W[r][c0 .. c0 + kGemmCols) to out (zeros past cols).
 using DequantChunkFn = void (*)(const WeightMatrix& w, size_t r, size_t c0, float* out);
