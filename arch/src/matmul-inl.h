@@ -116,6 +116,13 @@ HWY_INLINE void DecodeCodes(const uint8_t* HWY_RESTRICT p, int8_t* HWY_RESTRICT 
   const hn::CappedTag<uint8_t, 16> d8;
   const size_t N = hn::Lanes(d8);
   uint8_t* u = reinterpret_cast<uint8_t*>(out);
+  if (kType == WeightType::kNF4 && N == 16) {  // nibble -> int8 level via a byte shuffle
+    const auto table = hn::LoadU(d8, reinterpret_cast<const uint8_t*>(ref::kNF4Int8));
+    const auto v = hn::LoadU(d8, p);
+    hn::StoreU(hn::TableLookupBytes(table, hn::And(v, hn::Set(d8, 0xF))), d8, u);
+    hn::StoreU(hn::TableLookupBytes(table, hn::ShiftRight<4>(v)), d8, u + 16);
+    return;
+  }
   for (size_t k = 0; k < 16; k += N) {
     const auto v = hn::LoadU(d8, p + k);
     hn::StoreU(hn::And(v, hn::Set(d8, 0xF)), d8, u + k);
@@ -453,6 +460,14 @@ HWY_INLINE void DequantBlock(const uint8_t* HWY_RESTRICT p, float scale, float m
   const hn::Rebind<int8_t, decltype(df)> d8;
   const size_t N = hn::Lanes(df);
   if (kType == WeightType::kNF4) {
+    if (N == 16) {  // the 16 float levels fit one vector: lane permute
+      const auto table = hn::LoadU(df, ref::kNF4);
+      for (size_t i = 0; i < 32; i += N) {
+        const auto idx = hn::IndicesFromVec(df, hn::PromoteTo(d32, hn::LoadU(d8, codes + i)));
+        hn::Store(hn::Mul(hn::TableLookupLanes(table, idx), hn::Set(df, scale)), df, out + i);
+      }
+      return;
+    }
     for (size_t i = 0; i < 32; ++i) out[i] = ref::kNF4[static_cast<uint8_t>(codes[i])] * scale;
     return;
   }
