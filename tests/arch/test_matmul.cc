@@ -237,5 +237,48 @@ TEST(Matmul, GroupsSmallerThanABlockUseTheScalarPath) {
   for (size_t r = 0; r < s.rows; ++r) EXPECT_NEAR(y[r], want[r], Tol(AbsDot(m.w, r, x.data())));
 }
 
+TEST(Matmul, BadMatricesGiveNaNNotCrashes) {
+  MatrixSpec s;
+  s.type = WeightType::kU4;
+  s.rows = 4;
+  s.cols = 64;
+  std::mt19937 rng(6);
+  OwnedMatrix m = MakeMatrix(s, &rng);
+  EXPECT_EQ(qlite::arch::CheckWeightMatrix(m.w), nullptr);
+  const std::vector<float> x = RandomVector(s.cols, &rng);
+  QBuf xq(s.cols);
+  qlite::arch::QuantizeActivations(x.data(), s.cols, &xq.q);
+  std::vector<float> y(s.rows);
+  auto expect_nan = [&](WeightMatrix bad, size_t xn) {
+    EXPECT_NE(qlite::arch::CheckWeightMatrix(bad), nullptr);
+    std::fill(y.begin(), y.end(), 0.0f);
+    qlite::arch::Gemv(bad, x.data(), y.data(), nullptr);
+    EXPECT_TRUE(std::isnan(y[0]));
+    QuantizedActivations q = xq.q;
+    q.n = xn;
+    std::fill(y.begin(), y.end(), 0.0f);
+    qlite::arch::GemvQ8(bad, q, y.data(), nullptr);
+    EXPECT_TRUE(std::isnan(y[3]));
+  };
+  WeightMatrix bad = m.w;
+  bad.mins = nullptr;
+  expect_nan(bad, s.cols);
+  bad = m.w;
+  bad.scale_type = ScaleType::kU8;  // no dq arrays
+  expect_nan(bad, s.cols);
+  bad = m.w;
+  bad.row_stride = 16;
+  expect_nan(bad, s.cols);
+  bad = m.w;
+  bad.group_size = 0;
+  expect_nan(bad, s.cols);
+  // Valid weights, activations shorter than cols: GemvQ8 refuses.
+  std::fill(y.begin(), y.end(), 0.0f);
+  QuantizedActivations q = xq.q;
+  q.n = 32;
+  qlite::arch::GemvQ8(m.w, q, y.data(), nullptr);
+  EXPECT_TRUE(std::isnan(y[0]));
+}
+
 }  // namespace
 }  // namespace qlite_test

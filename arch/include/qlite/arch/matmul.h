@@ -62,6 +62,12 @@ void GemvQ8(const WeightMatrix& w, const QuantizedActivations& x, float* y, Thre
 void Gemm(const WeightMatrix& w, const float* x, size_t batch, size_t x_stride, float* y,
           size_t y_stride, ThreadPool* pool);
 
+// nullptr when `w` is usable by the kernels, else why not (missing scales/mins/dq arrays,
+// dq_block 0, group_size 0 without per_tensor, row_stride below FORMAT.md's). Loaders call
+// it once per tensor; Gemv/GemvQ8/Gemm also check and write NaN outputs instead of
+// reading out of bounds (GemvQ8 also when x.n < cols).
+const char* CheckWeightMatrix(const WeightMatrix& w);
+
 // Name of the Highway target the dispatcher picks on this CPU (for logs and benchmarks).
 const char* DispatchedTargetName();
 
