@@ -5,10 +5,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "commands.h"
 #include "qlite/format/convert.h"
 #include "qlite/format/import.h"
+#include "qlite/format/lora.h"
 
 namespace {
 
@@ -26,6 +28,8 @@ void PrintHelp(FILE* out) {
                "  --granularity G         group (default), row or tensor\n"
                "  --scale-type T          f16 (default), f32, or dq (u8 double-quantized scales)\n"
                "  --layout L              rowmajor (default) or interleave4 (4-row interleaved blocks)\n"
+               "  --lora PATH[:SCALE]     merge a LoRA adapter before quantizing (PEFT folder, GGUF LoRA or .qla;\n"
+               "                          scale default 1; repeatable: adapters add up)\n"
                "  -q, --quiet             no progress output\n"
                "Norms and biases stay f32.\n");
 }
@@ -69,6 +73,7 @@ int RunConvert(int argc, char** argv) {
   qlite::ImportOptions import_options;
   uint32_t group_size = 32;
   bool quiet = false;
+  std::vector<std::string> loras;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&](std::string* dst) {
@@ -98,6 +103,9 @@ int RunConvert(int argc, char** argv) {
       if (!value(&v)) return Usage("missing value for", a.c_str());
       if (v != "32" && v != "64" && v != "128") return Usage("--group-size must be 32, 64 or 128, not", v.c_str());
       group_size = uint32_t(std::atoi(v.c_str()));
+    } else if (a == "--lora") {
+      loras.emplace_back();
+      if (!value(&loras.back())) return Usage("missing value for", a.c_str());
     } else if (a == "-q" || a == "--quiet") {
       quiet = true;
     } else if (!a.empty() && a[0] == '-') {
@@ -139,6 +147,32 @@ int RunConvert(int argc, char** argv) {
   if (!s.ok()) {
     std::fprintf(stderr, "qlite convert: %s\n", s.message().c_str());
     return 1;
+  }
+  // Adapters are read against the base's config (q/k row order) and merged in f64 per tensor.
+  std::vector<qlite::LoraAdapter> adapters(loras.size());
+  std::vector<qlite::ScaledLora> scaled;
+  for (size_t i = 0; i < loras.size(); ++i) {
+    std::string path = loras[i];
+    float scale = 1.0f;
+    const size_t colon = path.rfind(':');
+    if (colon != std::string::npos && colon + 1 < path.size()) {
+      char* end = nullptr;
+      const float v = std::strtof(path.c_str() + colon + 1, &end);
+      if (end && *end == '\0') scale = v, path.resize(colon);
+    }
+    s = qlite::ReadLoraAdapter(path, model.config, &adapters[i]);
+    if (!s.ok()) {
+      std::fprintf(stderr, "qlite convert: adapter %s: %s\n", path.c_str(), s.message().c_str());
+      return 1;
+    }
+    scaled.push_back({&adapters[i], scale});
+  }
+  if (!scaled.empty()) {
+    s = qlite::SetLoraMerge(scaled, model.config, &options);
+    if (!s.ok()) {
+      std::fprintf(stderr, "qlite convert: %s\n", s.message().c_str());
+      return 1;
+    }
   }
   const auto& c = model.config;
   if (!quiet)

@@ -27,6 +27,12 @@ int FitCommand(int argc, char** argv) {
   qlite_model* model = OpenModel(f);
   if (!model) return 1;
   qlite_model_info info;
+  std::vector<qlite_adapter*> adapters;  // --lora: their merged copies are part of the session
+  if (!OpenAdapters(model, &f, &adapters)) {
+    qlite_model_free(model);
+    return 1;
+  }
+  for (qlite_adapter* a : adapters) qlite_adapter_free(a);
   qlite_memory_estimate e;
   if (qlite_model_get_info(model, &info) != QLITE_OK || qlite_estimate_memory(model, &f.session, &e) != QLITE_OK) {
     std::fprintf(stderr, "qlite fit: %s\n", qlite_last_error());

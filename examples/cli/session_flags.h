@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "qlite/qlite.h"
 
@@ -15,7 +17,19 @@ struct SessionFlags {
   std::string model;
   qlite_model_params model_params = qlite_model_default_params();
   qlite_session_params session = qlite_session_default_params();
+  std::vector<std::pair<std::string, float>> loras;  // --lora FILE[:SCALE], merged at load time
 };
+
+// "path[:scale]" -> (path, scale); the suffix counts as a scale only when it is a number.
+inline std::pair<std::string, float> SplitLoraSpec(const std::string& spec) {
+  const size_t colon = spec.rfind(':');
+  if (colon != std::string::npos && colon + 1 < spec.size()) {
+    char* end = nullptr;
+    const float scale = std::strtof(spec.c_str() + colon + 1, &end);
+    if (end && *end == '\0') return {spec.substr(0, colon), scale};
+  }
+  return {spec, 1.0f};
+}
 
 // "64M", "512K", "2G", "1000" -> bytes; false on junk.
 inline bool ParseBytes(const char* s, uint64_t* out) {
@@ -44,6 +58,7 @@ inline const char* kSessionFlagsHelp =
     "  --kv-type f32|f16|q8    KV cache storage (default f32)\n"
     "  --batch N               prefill chunk size (default 64)\n"
     "  --memory-budget SIZE    fail unless the whole run fits, e.g. 64M\n"
+    "  --lora FILE[:SCALE]     LoRA adapter merged at load time (.qla, PEFT folder or GGUF LoRA); repeatable\n"
     "  --temp T --top-k K --top-p P --min-p P --repeat-penalty R --repeat-last-n N --seed S\n"
     "  --no-mmap --verify      read the file instead of mapping it; verify checksums\n";
 
@@ -112,6 +127,9 @@ inline int ParseSessionFlag(int argc, char** argv, int* i, SessionFlags* f) {
   } else if (is("--seed")) {
     if (!(v = value())) return -1;
     p.sampler.seed = std::strtoull(v, nullptr, 10);
+  } else if (is("--lora")) {
+    if (!(v = value())) return -1;
+    f->loras.push_back(SplitLoraSpec(v));
   } else if (is("--no-mmap")) {
     f->model_params.use_mmap = 0;
   } else if (is("--verify")) {
@@ -136,12 +154,44 @@ inline qlite_model* OpenModel(const SessionFlags& f) {
   return m;
 }
 
-inline qlite_session* CreateSession(qlite_model* m, const SessionFlags& f) {
+// Opens the --lora adapters against `m` (printing the error and freeing them on failure)
+// and raises f->session.adapter_memory to what they need, so fit and sessions count it.
+inline bool OpenAdapters(qlite_model* m, SessionFlags* f, std::vector<qlite_adapter*>* out) {
+  for (const auto& l : f->loras) {
+    qlite_adapter* a = nullptr;
+    if (qlite_adapter_open(m, l.first.c_str(), &a) != QLITE_OK) {
+      std::fprintf(stderr, "qlite: cannot open adapter %s: %s\n", l.first.c_str(), qlite_last_error());
+      for (qlite_adapter* o : *out) qlite_adapter_free(o);
+      out->clear();
+      return false;
+    }
+    out->push_back(a);
+  }
+  uint64_t bytes = 0;
+  if (!out->empty() && qlite_adapters_memory(m, out->data(), out->size(), &bytes) == QLITE_OK &&
+      bytes > f->session.adapter_memory)
+    f->session.adapter_memory = bytes;
+  return true;
+}
+
+inline qlite_session* CreateSession(qlite_model* m, const SessionFlags& flags) {
+  SessionFlags f = flags;
+  std::vector<qlite_adapter*> adapters;
+  if (!OpenAdapters(m, &f, &adapters)) return nullptr;
   qlite_session* s = nullptr;
   if (qlite_session_create(m, &f.session, &s) != QLITE_OK) {
     std::fprintf(stderr, "qlite: cannot create a session: %s\n", qlite_last_error());
-    return nullptr;
+  } else if (!adapters.empty()) {
+    std::vector<float> scales;
+    for (const auto& l : f.loras) scales.push_back(l.second);
+    // The session keeps merged copies; the adapters themselves are not needed afterwards.
+    if (qlite_session_set_adapters(s, adapters.data(), scales.data(), adapters.size()) != QLITE_OK) {
+      std::fprintf(stderr, "qlite: cannot apply adapters: %s\n", qlite_last_error());
+      qlite_session_free(s);
+      s = nullptr;
+    }
   }
+  for (qlite_adapter* a : adapters) qlite_adapter_free(a);
   return s;
 }
 

@@ -111,6 +111,10 @@ Status SetLoraMerge(const std::vector<ScaledLora>& adapters, const ModelConfig& 
     if (!s.adapter) return Status(StatusCode::kInvalidArgument, "null adapter");
     if (!std::isfinite(s.scale))
       return StatusError(StatusCode::kInvalidArgument, "adapter %s: bad scale", s.adapter->name.c_str());
+    if (s.adapter->base_fingerprint != 0)  // its rows follow one converted base; that base is not known yet
+      return StatusError(StatusCode::kInvalidArgument,
+                         "adapter %s is a .qla file: apply it at load time (qlite run --lora), or merge its PEFT/GGUF "
+                         "source at conversion", s.adapter->name.c_str());
     QLITE_RETURN_IF_ERROR(CheckLoraShapes(*s.adapter, base));
     AdapterRecord r;
     r.name = s.adapter->name;
