@@ -19,6 +19,15 @@ Status Adapter::Open(const Model& base, const std::string& path, std::unique_ptr
     return StatusError(StatusCode::kMismatch,
                        "adapter %s was made for base model %016llx, this model is %016llx (a different base or row order)",
                        path.c_str(), (unsigned long long)a->lora.base_fingerprint, (unsigned long long)fp);
+  // The same adapter already merged into this file at conversion would count twice.
+  const fb::Provenance* prov = base.file().meta() ? base.file().meta()->provenance() : nullptr;
+  if (prov && prov->adapters()) {
+    const uint64_t hash = LoraContentHash(a->lora);
+    for (const fb::Adapter* merged : *prov->adapters())
+      if (merged->fingerprint() == hash)
+        return StatusError(StatusCode::kMismatch, "adapter %s is already merged into this model (at conversion)",
+                           path.c_str());
+  }
   a->base_fingerprint = fp;
   *out = std::move(a);
   return Status::Ok();

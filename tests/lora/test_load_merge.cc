@@ -219,6 +219,17 @@ TEST_F(LoadMerge, WrongBaseAndWrongShapeAreRefused) {
   EXPECT_NE(std::string(qlite_last_error()).find("the base has"), std::string::npos) << qlite_last_error();
   qlite_model_free(other);
   std::remove(bad.c_str());
+
+  // An adapter already merged at conversion is not applied a second time.
+  const std::string merged = TempPath("merged_sea.qlm");
+  ASSERT_TRUE(ConvertMerged(Base::kLlama2c, {PeftDir("sea")}, {1.0f}, DType::F32, merged).ok());
+  ASSERT_EQ(qlite_model_open(merged.c_str(), nullptr, &m), QLITE_OK);
+  EXPECT_EQ(qlite_adapter_open(m, QlaPath("sea").c_str(), &a), QLITE_ERR_MISMATCH);
+  EXPECT_NE(std::string(qlite_last_error()).find("already merged"), std::string::npos) << qlite_last_error();
+  ASSERT_EQ(qlite_adapter_open(m, QlaPath("pip").c_str(), &a), QLITE_OK);  // same base fingerprint
+  qlite_adapter_free(a);
+  qlite_model_free(m);
+  std::remove(merged.c_str());
   std::remove(hf.c_str());
 }
 
