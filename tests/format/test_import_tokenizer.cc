@@ -120,6 +120,25 @@ TEST(ImportTokenizer, HfJsonAloneSentencePieceStyle) {
   EXPECT_GT(compared, 100);
 }
 
+TEST(ImportTokenizer, HfJsonAddedTokensOnTopOfModel) {
+  QLITE_REQUIRE_DATA(json, "stories260K-hf/tokenizer.json");
+  qlite_test::TempDir dir;
+  std::string text = qlite_test::ReadBytes(json);
+  const std::string anchor = "\"added_tokens\": [";
+  ASSERT_NE(text.find(anchor), std::string::npos);
+  text.replace(text.find(anchor), anchor.size(), anchor + R"({"id": 513, "content": "<|im_start|>", "special": true},)");
+  const std::string copy = dir.Write("tokenizer.json", text);
+  dir.Write("tokenizer.model", qlite_test::ReadBytes(qlite_test::DataPath("stories260K-hf/tokenizer.model")));
+  TokenizerData t;
+  qlite::Status s = qlite::ImportHuggingFaceTokenizer(copy, &t);
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_EQ(t.pieces.size(), 514u);
+  EXPECT_EQ(t.pieces[513], "<|im_start|>");
+  EXPECT_EQ(int(t.kinds[513]), int(TokenKind::Control));
+  EXPECT_EQ(int(t.kinds[512]), int(TokenKind::Unused));
+  EXPECT_EQ(t.scores.size(), 514u);
+}
+
 TEST(ImportTokenizer, HfJsonByteLevel) {
   qlite_test::TempDir dir;
   const std::string path = dir.Write("tokenizer.json", R"({
