@@ -54,6 +54,8 @@ TEST(ImportMalformed, GgufHeaders) {
   EXPECT_NE(ImportGgufError(dir.Write("v1.gguf", TinyGguf(1, 1, 1, 0, 0))).find("version"), std::string::npos);
   EXPECT_NE(ImportGgufError(dir.Write("count.gguf", TinyGguf(3, 1ull << 40, 1, 0, 0))).find("absurd"),
             std::string::npos);
+  EXPECT_NE(ImportGgufError(dir.Write("count2.gguf", TinyGguf(3, 100000, 1, 0, 0))).find("absurd"),
+            std::string::npos);  // under the hard cap, but more than the file can hold
   EXPECT_NE(ImportGgufError(dir.Write("kv.gguf", TinyGguf(3, 1, 1ull << 50, 0, 0))).find("absurd"), std::string::npos);
   EXPECT_NE(ImportGgufError(dir.Write("dtype.gguf", TinyGguf(3, 1, 1, 99, 0))).find("unsupported dtype"),
             std::string::npos);
