@@ -74,17 +74,13 @@ HWY_INLINE void Scores(const float* HWY_RESTRICT q, const T* HWY_RESTRICT k, siz
       a2 = hn::MulAdd(vq, LoadF(d, k2 + i), a2);
       a3 = hn::MulAdd(vq, LoadF(d, k3 + i), a3);
     }
-    float s0 = ReduceSum(d, a0), s1 = ReduceSum(d, a1), s2 = ReduceSum(d, a2), s3 = ReduceSum(d, a3);
+    Reduce4(d, a0, a1, a2, a3, scores + t);
     for (; i < hd; ++i) {
-      s0 += q[i] * ToF(k0[i]);
-      s1 += q[i] * ToF(k1[i]);
-      s2 += q[i] * ToF(k2[i]);
-      s3 += q[i] * ToF(k3[i]);
+      scores[t + 0] += q[i] * ToF(k0[i]);
+      scores[t + 1] += q[i] * ToF(k1[i]);
+      scores[t + 2] += q[i] * ToF(k2[i]);
+      scores[t + 3] += q[i] * ToF(k3[i]);
     }
-    scores[t + 0] = s0;
-    scores[t + 1] = s1;
-    scores[t + 2] = s2;
-    scores[t + 3] = s3;
   }
   for (; t < n; ++t) {
     const T* HWY_RESTRICT kt = k + t * hd;
@@ -160,10 +156,14 @@ HWY_INLINE void ScoresM(const float* HWY_RESTRICT q, const T* HWY_RESTRICT k, si
       if (M > 2) a2 = hn::MulAdd(hn::LoadU(d, q2 + i), kv, a2);
       if (M > 3) a3 = hn::MulAdd(hn::LoadU(d, q3 + i), kv, a3);
     }
-    float s0 = ReduceSum(d, a0);
-    float s1 = M > 1 ? ReduceSum(d, a1) : 0.0f;
-    float s2 = M > 2 ? ReduceSum(d, a2) : 0.0f;
-    float s3 = M > 3 ? ReduceSum(d, a3) : 0.0f;
+    float sums[4];
+    if (M > 2) {
+      Reduce4(d, a0, a1, a2, a3, sums);
+    } else {
+      sums[0] = ReduceSum(d, a0);
+      sums[1] = M > 1 ? ReduceSum(d, a1) : 0.0f;
+    }
+    float s0 = sums[0], s1 = sums[1], s2 = M > 2 ? sums[2] : 0.0f, s3 = M > 3 ? sums[3] : 0.0f;
     for (; i < hd; ++i) {
       const float kf = ToF(kt[i]);
       s0 += q0[i] * kf;
@@ -266,26 +266,9 @@ void AttentionGroupT(const float* HWY_RESTRICT q, size_t n_q, size_t hd, const K
   }
 }
 
-template <typename T>
-HWY_INLINE const T* Rows(const KvHeadView& view) {
-  return static_cast<const T*>(view.data);
-}
-
 void AttentionHeadT(const float* HWY_RESTRICT q, size_t hd, const KvHeadView& k, const KvHeadView& v,
                     size_t n_slots, float scale, float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
-  const float* ks = k.type == KvType::kQ8 ? k.scales : nullptr;
-  switch (k.type) {
-    case KvType::kF32: Scores(q, Rows<float>(k), hd, n_slots, scale, ks, scores); break;
-    case KvType::kF16: Scores(q, Rows<hwy::float16_t>(k), hd, n_slots, scale, ks, scores); break;
-    case KvType::kQ8: Scores(q, Rows<int8_t>(k), hd, n_slots, scale, ks, scores); break;
-  }
-  SoftmaxInPlace(scores, n_slots);
-  const float* vs = v.type == KvType::kQ8 ? v.scales : nullptr;
-  switch (v.type) {
-    case KvType::kF32: WeightedSum(scores, Rows<float>(v), hd, n_slots, vs, out); break;
-    case KvType::kF16: WeightedSum(scores, Rows<hwy::float16_t>(v), hd, n_slots, vs, out); break;
-    case KvType::kQ8: WeightedSum(scores, Rows<int8_t>(v), hd, n_slots, vs, out); break;
-  }
+  AttentionGroupT(q, 1, hd, k, v, n_slots, scale, scores, out);
 }
 
 }  // namespace HWY_NAMESPACE

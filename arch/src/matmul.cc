@@ -2,6 +2,7 @@
 // rows across the pool, and fall back to the scalar reference for what the SIMD kernels
 // leave out (group sizes that are not whole 32-blocks, schemes compiled out).
 #include <algorithm>
+#include <limits>
 
 #include "hwy/highway.h"
 #include "matmul_internal.h"
@@ -109,14 +110,51 @@ void Launch(Job& job, ThreadPool* pool) {
   }
 }
 
+void FillNaN(float* y, size_t rows, size_t batch, size_t y_stride) {
+  for (size_t b = 0; b < batch; ++b) {
+    for (size_t r = 0; r < rows; ++r) y[b * y_stride + r] = std::numeric_limits<float>::quiet_NaN();
+  }
+}
+
+size_t MinRowStride(const WeightMatrix& w) {
+  const size_t padded = (w.cols + 31) / 32 * 32;
+  switch (w.type) {
+    case WeightType::kF32: return w.cols * 4;
+    case WeightType::kF16:
+    case WeightType::kBF16: return w.cols * 2;
+    case WeightType::kI8: return padded;
+    default: return padded / 2;
+  }
+}
+
 }  // namespace
 
+const char* CheckWeightMatrix(const WeightMatrix& w) {
+  if (w.type > WeightType::kNF4) return "unknown weight type";
+  if (w.rows == 0 || w.cols == 0) return nullptr;
+  if (!w.data) return "no data";
+  if (w.row_stride < MinRowStride(w)) return "row_stride smaller than FORMAT.md's";
+  const bool quantized = w.type == WeightType::kI8 || w.type == WeightType::kI4 ||
+                         w.type == WeightType::kU4 || w.type == WeightType::kNF4;
+  if (!quantized) return nullptr;
+  if (!w.scales) return "no scales";
+  if (!w.per_tensor && w.group_size == 0) return "group_size 0";
+  if (w.type == WeightType::kU4 && !w.mins) return "U4 without mins";
+  if (w.scale_type > ScaleType::kU8) return "unknown scale type";
+  if (w.scale_type == ScaleType::kU8 && (w.dq_block == 0 || !w.dq_scales || !w.dq_offsets)) {
+    return "U8 scales without dq_scales/dq_offsets/dq_block";
+  }
+  return nullptr;
+}
+
 void Gemv(const WeightMatrix& w, const float* x, float* y, ThreadPool* pool) {
+  if (CheckWeightMatrix(w)) return FillNaN(y, w.rows, 1, 0);
   Job job{&w, Kernels(w), 0, x, nullptr, 1, 0, 0, y, 0};
   Launch(job, pool);
 }
 
 void GemvQ8(const WeightMatrix& w, const QuantizedActivations& x, float* y, ThreadPool* pool) {
+  if (CheckWeightMatrix(w) || x.n < w.cols) return FillNaN(y, w.rows, 1, 0);
   Job job{&w, Kernels(w), 0, nullptr, &x, 1, 0, 0, y, 1};
   Launch(job, pool);
 }
@@ -124,6 +162,7 @@ void GemvQ8(const WeightMatrix& w, const QuantizedActivations& x, float* y, Thre
 void Gemm(const WeightMatrix& w, const float* x, size_t batch, size_t x_stride, float* y,
           size_t y_stride, ThreadPool* pool) {
   if (batch == 0) return;
+  if (CheckWeightMatrix(w)) return FillNaN(y, w.rows, batch, y_stride);
   Job job{&w, Kernels(w), 0, x, nullptr, batch, x_stride, y_stride, y, 2};
   Launch(job, pool);
 }

@@ -6,6 +6,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "matmul-inl.h"
+#include "matmul_f32-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace qlite {

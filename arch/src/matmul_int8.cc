@@ -5,6 +5,8 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "matmul-inl.h"
+#include "matmul_f32-inl.h"
+#include "matmul_q8-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace qlite {

@@ -121,11 +121,13 @@ TEST(Matmul, GemvMatchesReference) {
     const std::vector<float> x = RandomVector(s.cols, &rng);
     std::vector<float> want(s.rows);
     ref::Gemv(m.w, x.data(), want.data());
+    std::vector<double> tol(s.rows);
+    for (size_t r = 0; r < s.rows; ++r) tol[r] = Tol(AbsDot(m.w, r, x.data()));
     ForEachTarget([&] {
       std::vector<float> y(s.rows, NAN);
       qlite::arch::Gemv(m.w, x.data(), y.data(), nullptr);
       for (size_t r = 0; r < s.rows; ++r) {
-        ASSERT_NEAR(y[r], want[r], Tol(AbsDot(m.w, r, x.data()))) << m.Name() << " row " << r;
+        ASSERT_NEAR(y[r], want[r], tol[r]) << m.Name() << " row " << r;
       }
     });
   }
@@ -143,18 +145,22 @@ TEST(Matmul, GemvQ8MatchesReference) {
     std::vector<float> want(s.rows), want_f(s.rows);
     ref::GemvQ8(m.w, xq.q, want.data());
     ref::Gemv(m.w, xd.data(), want_f.data());  // same activations, exact NF4 levels
+    std::vector<double> tol(s.rows), nf4_tol(s.rows);
+    for (size_t r = 0; r < s.rows; ++r) {
+      tol[r] = Tol(AbsDot(m.w, r, xd.data()));
+      if (s.type == WeightType::kNF4) {
+        // Documented NF4 int8-table error: each level off by <= 0.4663/127 of the scale.
+        double bound = 0.0;
+        for (size_t c = 0; c < s.cols; ++c) bound += ref::Scale(m.w, r, c) * std::fabs(xd[c]);
+        nf4_tol[r] = bound * 0.4663 / 127.0 + tol[r];
+      }
+    }
     ForEachTarget([&] {
       std::vector<float> y(s.rows, NAN);
       qlite::arch::GemvQ8(m.w, xq.q, y.data(), nullptr);
       for (size_t r = 0; r < s.rows; ++r) {
-        const double ad = AbsDot(m.w, r, xd.data());
-        ASSERT_NEAR(y[r], want[r], Tol(ad)) << m.Name() << " row " << r;
-        if (s.type == WeightType::kNF4) {
-          // Documented NF4 int8-table error: each level off by <= 0.4663/127 of the scale.
-          double bound = 0.0;
-          for (size_t c = 0; c < s.cols; ++c) bound += ref::Scale(m.w, r, c) * std::fabs(xd[c]);
-          ASSERT_NEAR(y[r], want_f[r], bound * 0.4663 / 127.0 + Tol(ad)) << m.Name();
-        }
+        ASSERT_NEAR(y[r], want[r], tol[r]) << m.Name() << " row " << r;
+        if (s.type == WeightType::kNF4) ASSERT_NEAR(y[r], want_f[r], nf4_tol[r]) << m.Name();
       }
     });
   }
@@ -167,13 +173,17 @@ TEST(Matmul, GemmMatchesGemv) {
     OwnedMatrix m = MakeMatrix(s, &rng);
     const size_t xs = s.cols + 3, ys = s.rows + 2;
     const std::vector<float> x = RandomVector(batch * xs, &rng);
+    std::vector<double> tol(batch * s.rows);
+    for (size_t b = 0; b < batch; ++b) {
+      for (size_t r = 0; r < s.rows; ++r) tol[b * s.rows + r] = Tol(AbsDot(m.w, r, x.data() + b * xs));
+    }
     ForEachTarget([&] {
       std::vector<float> y(batch * ys, -7.0f), yv(s.rows);
       qlite::arch::Gemm(m.w, x.data(), batch, xs, y.data(), ys, nullptr);
       for (size_t b = 0; b < batch; ++b) {
         qlite::arch::Gemv(m.w, x.data() + b * xs, yv.data(), nullptr);
         for (size_t r = 0; r < s.rows; ++r) {
-          ASSERT_NEAR(y[b * ys + r], yv[r], Tol(AbsDot(m.w, r, x.data() + b * xs))) << m.Name();
+          ASSERT_NEAR(y[b * ys + r], yv[r], tol[b * s.rows + r]) << m.Name();
         }
         for (size_t r = s.rows; r < ys; ++r) ASSERT_EQ(y[b * ys + r], -7.0f);  // untouched
       }
@@ -225,6 +235,49 @@ TEST(Matmul, GroupsSmallerThanABlockUseTheScalarPath) {
   ref::Gemv(m.w, x.data(), want.data());
   qlite::arch::Gemv(m.w, x.data(), y.data(), nullptr);
   for (size_t r = 0; r < s.rows; ++r) EXPECT_NEAR(y[r], want[r], Tol(AbsDot(m.w, r, x.data())));
+}
+
+TEST(Matmul, BadMatricesGiveNaNNotCrashes) {
+  MatrixSpec s;
+  s.type = WeightType::kU4;
+  s.rows = 4;
+  s.cols = 64;
+  std::mt19937 rng(6);
+  OwnedMatrix m = MakeMatrix(s, &rng);
+  EXPECT_EQ(qlite::arch::CheckWeightMatrix(m.w), nullptr);
+  const std::vector<float> x = RandomVector(s.cols, &rng);
+  QBuf xq(s.cols);
+  qlite::arch::QuantizeActivations(x.data(), s.cols, &xq.q);
+  std::vector<float> y(s.rows);
+  auto expect_nan = [&](WeightMatrix bad, size_t xn) {
+    EXPECT_NE(qlite::arch::CheckWeightMatrix(bad), nullptr);
+    std::fill(y.begin(), y.end(), 0.0f);
+    qlite::arch::Gemv(bad, x.data(), y.data(), nullptr);
+    EXPECT_TRUE(std::isnan(y[0]));
+    QuantizedActivations q = xq.q;
+    q.n = xn;
+    std::fill(y.begin(), y.end(), 0.0f);
+    qlite::arch::GemvQ8(bad, q, y.data(), nullptr);
+    EXPECT_TRUE(std::isnan(y[3]));
+  };
+  WeightMatrix bad = m.w;
+  bad.mins = nullptr;
+  expect_nan(bad, s.cols);
+  bad = m.w;
+  bad.scale_type = ScaleType::kU8;  // no dq arrays
+  expect_nan(bad, s.cols);
+  bad = m.w;
+  bad.row_stride = 16;
+  expect_nan(bad, s.cols);
+  bad = m.w;
+  bad.group_size = 0;
+  expect_nan(bad, s.cols);
+  // Valid weights, activations shorter than cols: GemvQ8 refuses.
+  std::fill(y.begin(), y.end(), 0.0f);
+  QuantizedActivations q = xq.q;
+  q.n = 32;
+  qlite::arch::GemvQ8(m.w, q, y.data(), nullptr);
+  EXPECT_TRUE(std::isnan(y[0]));
 }
 
 }  // namespace

@@ -107,6 +107,23 @@ TEST_F(ModelFileTest, RoundTrip) {
     EXPECT_EQ(f.FindTensor("token_embd")->dtype, fb::DType::I8);
     EXPECT_EQ(f.FindTensor("nope"), nullptr);
   }
+  // Reproducible output; large tensor alignment honoured.
+  setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
+  const std::string pa = qlite_test::TempPath("a.qlm"), pb = qlite_test::TempPath("b.qlm");
+  ASSERT_TRUE(ConvertModel(src, opts_, pa, nullptr, nullptr).ok());
+  ASSERT_TRUE(ConvertModel(src, opts_, pb, nullptr, nullptr).ok());
+  EXPECT_EQ(ReadAll(pa), ReadAll(pb));
+  ConvertOptions big_align = opts_;
+  big_align.tensor_alignment = 8192;
+  ASSERT_TRUE(ConvertModel(src, big_align, pb, nullptr, nullptr).ok());
+  {
+    ModelFile g;
+    ASSERT_TRUE(g.Open(pb, {true, true}).ok());
+    for (const TensorRef& t : g.tensors()) EXPECT_EQ((t.view.data - g.data_segment()) % 8192, 0) << t.name;
+  }
+  unsetenv("SOURCE_DATE_EPOCH");
+  std::remove(pa.c_str());
+  std::remove(pb.c_str());
   // Same weights, other quantization: same fingerprint.
   ConvertOptions other;
   other.weights.dtype = fb::DType::NF4;
@@ -263,6 +280,31 @@ TEST_F(ModelFileTest, ReaderRefusesBadRegions) {
     EXPECT_EQ(s.code(), StatusCode::kFormat);
     EXPECT_NE(s.message().find(c.message), std::string::npos) << s.message();
     EXPECT_NE(s.message().find("blk.0.ffn_down"), std::string::npos) << s.message();
+  }
+}
+
+TEST_F(ModelFileTest, WriterMetaInPlaceOrRewritten) {
+  SourceModel src = qlite_test::TinyModel();
+  std::vector<float> w;
+  ASSERT_TRUE(src.tensors[2].load(&w).ok());
+  QuantizedTensor q;
+  ASSERT_TRUE(Quantize(w.data(), src.tensors[2].shape[0], src.tensors[2].shape[1], opts_.weights, &q).ok());
+  TokenizerData tok = src.tokenizer;
+  tok.chat_template.assign(10000, 'x');  // meta > one 4 KiB segment
+  for (uint64_t reserve : {uint64_t{0}, uint64_t{20000}}) {
+    ModelWriter wr;
+    ASSERT_TRUE(wr.Open(path_, {64, 4096, reserve}).ok());
+    wr.SetConfig(src.config);
+    wr.SetTokenizer(tok);
+    ASSERT_TRUE(wr.AddTensor("x", src.tensors[2].shape, q).ok());
+    uint64_t size = 0;
+    ASSERT_TRUE(wr.Finish(&size).ok());
+    std::vector<uint8_t> bytes = ReadAll(path_);
+    ASSERT_EQ(bytes.size(), size);
+    QlmHeader h;
+    ASSERT_TRUE(DecodeHeader(bytes.data(), bytes.size(), &h).ok());
+    EXPECT_EQ(h.data_offset, reserve ? 20480u : 12288u);  // the reserved gap, or the smallest that fits
+    EXPECT_EQ(0, std::memcmp(&bytes[h.data_offset], q.data.data(), q.data.size()));
   }
 }
 

@@ -14,6 +14,7 @@
 #include <random>
 #include <string>
 
+#include "qlite/cuda/kernels.h"
 #include "qlite/cuda/model.h"
 
 namespace {
@@ -63,6 +64,47 @@ QuantizedView View(const QuantizedTensor& t) {
   return v;
 }
 
+// Kernel alone: the ffn_up GEMV (5632 x 2048) timed with events over many launches, so
+// the gap between it and the per-token figure is launch and small-kernel overhead.
+void GemvAlone(const QuantizedTensor& t, int bits, const qlite::cuda::DeviceInfo& dev) {
+  qlite::cuda::HostMatrix h;
+  if (!qlite::cuda::PrepareMatrix(View(t), &h).ok()) return;
+  qlite::cuda::MatrixDesc d = h.desc;
+  void *data = nullptr, *scales = nullptr, *x = nullptr, *y = nullptr;
+  const size_t cols_padded = size_t{d.blocks} * 32;
+  cudaMalloc(&data, h.data.size());
+  cudaMalloc(&scales, h.scales.size() * 2);
+  cudaMalloc(&x, cols_padded * 4);
+  cudaMalloc(&y, size_t{d.rows} * 4);
+  cudaMemcpy(data, h.data.data(), h.data.size(), cudaMemcpyHostToDevice);
+  cudaMemcpy(scales, h.scales.data(), h.scales.size() * 2, cudaMemcpyHostToDevice);
+  cudaMemset(x, 0, cols_padded * 4);
+  d.data = static_cast<const uint8_t*>(data);
+  d.scales = static_cast<const uint16_t*>(scales);
+  cudaEvent_t a, b;
+  cudaEventCreate(&a);
+  cudaEventCreate(&b);
+  const int reps = 200;
+  for (int i = 0; i < 10; ++i) {
+    qlite::cuda::LaunchGemv(d, static_cast<float*>(x), static_cast<float*>(y), {}, nullptr);
+  }
+  cudaEventRecord(a);
+  for (int i = 0; i < reps; ++i) {
+    qlite::cuda::LaunchGemv(d, static_cast<float*>(x), static_cast<float*>(y), {}, nullptr);
+  }
+  cudaEventRecord(b);
+  cudaEventSynchronize(b);
+  float ms = 0;
+  cudaEventElapsedTime(&ms, a, b);
+  const double bytes = h.data.size() + h.scales.size() * 2.0;
+  const double gbs = bytes * reps / (ms * 1e-3) / 1e9;
+  std::printf("int%d: GEMV %ux%u alone: %.1f us, %.0f GB/s = %.0f%% of peak\n", bits, d.rows,
+              d.cols, ms * 1e3 / reps, gbs, 100.0 * gbs / dev.peak_bandwidth_gbs);
+  cudaEventDestroy(a);
+  cudaEventDestroy(b);
+  for (void* p : {data, scales, x, y}) cudaFree(p);
+}
+
 double Seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
@@ -85,6 +127,7 @@ int RunOne(int bits, int decode_tokens, int prefill_tokens, const qlite::cuda::D
   shared["attn_norm"] = shared["ffn_norm"] = shared["output_norm"] = Ones(c.dim);
   shared["token_embd"] = RandomWeights(c.vocab_size, c.dim, dt, &rng);
   shared["output"] = RandomWeights(c.vocab_size, c.dim, dt, &rng);
+  GemvAlone(shared["ffn_up"], bits, dev);
   const qlite::cuda::TensorLookup lookup = [&](const std::string& name, QuantizedView* v,
                                                bool* found) {
     const size_t dot = name.rfind('.');

@@ -7,6 +7,12 @@
 namespace qlite {
 namespace cuda {
 
+// NF4 levels into shared memory (all threads must call it; it synchronizes).
+__device__ __forceinline__ void LoadLut(const MatrixDesc& w, float* lut) {
+  if (threadIdx.x < 16) lut[threadIdx.x] = w.nf4[threadIdx.x];
+  __syncthreads();
+}
+
 // Elements per GEMV chunk and chunks per 32-element block.
 template <DevType T> struct ChunkShape;
 template <> struct ChunkShape<DevType::kF32> { static constexpr int kPerBlock = 8; };  // 4 floats
@@ -14,6 +20,7 @@ template <> struct ChunkShape<DevType::kF16> { static constexpr int kPerBlock = 
 template <> struct ChunkShape<DevType::kI8> { static constexpr int kPerBlock = 2; };   // 16 bytes
 template <> struct ChunkShape<DevType::kI4> { static constexpr int kPerBlock = 2; };   // 8 bytes
 template <> struct ChunkShape<DevType::kU4> { static constexpr int kPerBlock = 2; };   // 8 bytes
+template <> struct ChunkShape<DevType::kNF4> { static constexpr int kPerBlock = 2; };  // 8 bytes
 
 // n activations from x[e0..), zero past cols (pad values are never trusted).
 template <int n>
@@ -39,14 +46,17 @@ __device__ __forceinline__ float GroupScale(const MatrixDesc& w, uint32_t row, u
   return HalfToFloat(w.scales[static_cast<size_t>(row) * w.groups + blk * 32 / w.group_size]);
 }
 
-// Dot product of chunk c of row `row` with the matching activations.
+// Dot product of chunk c of row `row` with the matching activations. `lut`: NF4 levels in
+// shared memory (divergent lookups there are conflict-free; in kernel arguments they are not).
 template <DevType T>
 __device__ __forceinline__ float ChunkDot(const MatrixDesc& w, const uint8_t* __restrict__ rowp,
-                                          uint32_t row, uint32_t c, const float* __restrict__ x);
+                                          uint32_t row, uint32_t c, const float* __restrict__ x,
+                                          const float* lut);
 
 template <>
 __device__ __forceinline__ float ChunkDot<DevType::kF32>(const MatrixDesc& w, const uint8_t* rowp,
-                                                         uint32_t, uint32_t c, const float* x) {
+                                                         uint32_t, uint32_t c, const float* x,
+                                                         const float*) {
   const float4 v = __ldg(reinterpret_cast<const float4*>(rowp) + c);
   float a[4];
   LoadX<4>(x, c * 4, w.cols, a);
@@ -55,7 +65,8 @@ __device__ __forceinline__ float ChunkDot<DevType::kF32>(const MatrixDesc& w, co
 
 template <>
 __device__ __forceinline__ float ChunkDot<DevType::kF16>(const MatrixDesc& w, const uint8_t* rowp,
-                                                         uint32_t, uint32_t c, const float* x) {
+                                                         uint32_t, uint32_t c, const float* x,
+                                                         const float*) {
   const uint4 v = __ldg(reinterpret_cast<const uint4*>(rowp) + c);
   float a[8];
   LoadX<8>(x, c * 8, w.cols, a);
@@ -71,7 +82,8 @@ __device__ __forceinline__ float ChunkDot<DevType::kF16>(const MatrixDesc& w, co
 
 template <>
 __device__ __forceinline__ float ChunkDot<DevType::kI8>(const MatrixDesc& w, const uint8_t* rowp,
-                                                        uint32_t row, uint32_t c, const float* x) {
+                                                        uint32_t row, uint32_t c, const float* x,
+                                                        const float*) {
   const uint4 v = __ldg(reinterpret_cast<const uint4*>(rowp) + c);  // 16 of a block's 32 bytes
   float a[16];
   LoadX<16>(x, c * 16, w.cols, a);
@@ -89,7 +101,7 @@ __device__ __forceinline__ float ChunkDot<DevType::kI8>(const MatrixDesc& w, con
 // (high nibbles), per FORMAT.md's byte j = q[j] | q[j+16] << 4.
 template <DevType T>
 __device__ __forceinline__ float Chunk4Bit(const MatrixDesc& w, const uint8_t* rowp, uint32_t row,
-                                           uint32_t c, const float* x) {
+                                           uint32_t c, const float* x, const float* lut) {
   const uint2 v = __ldg(reinterpret_cast<const uint2*>(rowp) + c);
   const uint32_t blk = c / 2, e0 = blk * 32 + (c % 2) * 8;
   float lo[8], hi[8];
@@ -101,32 +113,47 @@ __device__ __forceinline__ float Chunk4Bit(const MatrixDesc& w, const uint8_t* r
   for (int i = 0; i < 2; ++i) {
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
-      dot += Nibble(words[i], 8 * k) * lo[4 * i + k] + Nibble(words[i], 8 * k + 4) * hi[4 * i + k];
-      sum += lo[4 * i + k] + hi[4 * i + k];
+      if (T == DevType::kNF4) {
+        dot += lut[(words[i] >> (8 * k)) & 0xF] * lo[4 * i + k] +
+               lut[(words[i] >> (8 * k + 4)) & 0xF] * hi[4 * i + k];
+      } else {
+        dot += Nibble(words[i], 8 * k) * lo[4 * i + k] + Nibble(words[i], 8 * k + 4) * hi[4 * i + k];
+        sum += lo[4 * i + k] + hi[4 * i + k];
+      }
     }
   }
   const size_t g = static_cast<size_t>(row) * w.groups + blk * 32 / w.group_size;
   const float s = HalfToFloat(w.scales[g]);
+  if (T == DevType::kNF4) return s * dot;                 // w = nf4[q] * s
   if (T == DevType::kI4) return s * (dot - 8.0f * sum);  // w = (q - 8) * s
   return s * dot + HalfToFloat(w.mins[g]) * sum;         // w = q * s + min
 }
 
 template <>
 __device__ __forceinline__ float ChunkDot<DevType::kI4>(const MatrixDesc& w, const uint8_t* rowp,
-                                                        uint32_t row, uint32_t c, const float* x) {
-  return Chunk4Bit<DevType::kI4>(w, rowp, row, c, x);
+                                                        uint32_t row, uint32_t c, const float* x,
+                                                        const float* lut) {
+  return Chunk4Bit<DevType::kI4>(w, rowp, row, c, x, lut);
 }
 template <>
 __device__ __forceinline__ float ChunkDot<DevType::kU4>(const MatrixDesc& w, const uint8_t* rowp,
-                                                        uint32_t row, uint32_t c, const float* x) {
-  return Chunk4Bit<DevType::kU4>(w, rowp, row, c, x);
+                                                        uint32_t row, uint32_t c, const float* x,
+                                                        const float* lut) {
+  return Chunk4Bit<DevType::kU4>(w, rowp, row, c, x, lut);
+}
+
+template <>
+__device__ __forceinline__ float ChunkDot<DevType::kNF4>(const MatrixDesc& w, const uint8_t* rowp,
+                                                         uint32_t row, uint32_t c, const float* x,
+                                                         const float* lut) {
+  return Chunk4Bit<DevType::kNF4>(w, rowp, row, c, x, lut);
 }
 
 // GEMM tile fill: quarter q (0..3) of block blk of a row, written to out[k * stride] for
 // the 8 element indices k (within the block) that the quarter holds.
 template <DevType T>
 __device__ __forceinline__ void DecodeQuarter(const MatrixDesc& w, uint32_t row, uint32_t blk,
-                                              int q, float* out, int stride) {
+                                              int q, float* out, int stride, const float* lut) {
   const uint8_t* rowp = w.data + static_cast<size_t>(row) * w.row_stride;
   if (T == DevType::kF32) {
     const float4* p = reinterpret_cast<const float4*>(rowp + blk * 128 + q * 32);
@@ -149,6 +176,14 @@ __device__ __forceinline__ void DecodeQuarter(const MatrixDesc& w, uint32_t row,
     const uint32_t words[2] = {u.x, u.y};
 #pragma unroll
     for (int i = 0; i < 8; ++i) out[(8 * q + i) * stride] = SignedByte(words[i / 4], i % 4) * s;
+  } else if (T == DevType::kNF4) {
+    const uint32_t u = __ldg(reinterpret_cast<const uint32_t*>(rowp + blk * 16 + q * 4));
+    const float s = GroupScale(w, row, blk);
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      out[(4 * q + k) * stride] = lut[(u >> (8 * k)) & 0xF] * s;
+      out[(16 + 4 * q + k) * stride] = lut[(u >> (8 * k + 4)) & 0xF] * s;
+    }
   } else {
     const uint32_t u = __ldg(reinterpret_cast<const uint32_t*>(rowp + blk * 16 + q * 4));
     const size_t g = static_cast<size_t>(row) * w.groups + blk * 32 / w.group_size;

@@ -61,6 +61,7 @@ __device__ __forceinline__ float DecodeAt(const MatrixDesc& m, uint32_t row, uin
   const uint8_t byte = p[(col / 32) * 16 + j % 16];
   const int q = j < 16 ? (byte & 15) : (byte >> 4);
   if (m.type == DevType::kI4) return (q - 8) * s;
+  if (m.type == DevType::kNF4) return m.nf4[q] * s;
   return q * s + HalfToFloat(m.mins[g]);
 }
 

@@ -17,6 +17,8 @@ __global__ void __launch_bounds__(kThreads)
                float* __restrict__ y, size_t y_stride, Epilogue ep) {
   __shared__ __align__(16) float ws[32][kTileRows];   // ws[k][row]
   __shared__ __align__(16) float xs[32][kTileBatch];  // xs[k][token]
+  __shared__ float lut[16];
+  if (T == DevType::kNF4) LoadLut(w, lut);
   const int t = threadIdx.x;
   const uint32_t r0 = blockIdx.x * kTileRows, b0 = blockIdx.y * kTileBatch;
   const int fill_row = t / 4, quarter = t % 4;  // tile fill: 64 rows x 4 quarters
@@ -25,7 +27,7 @@ __global__ void __launch_bounds__(kThreads)
   for (uint32_t blk = 0; blk < w.blocks; ++blk) {
     const uint32_t row = r0 + fill_row;
     if (row < w.rows) {
-      DecodeQuarter<T>(w, row, blk, quarter, &ws[0][fill_row], kTileRows);
+      DecodeQuarter<T>(w, row, blk, quarter, &ws[0][fill_row], kTileRows, lut);
     } else {
 #pragma unroll
       for (int i = 0; i < 8; ++i) ws[8 * quarter + i][fill_row] = 0.0f;
@@ -88,6 +90,7 @@ void LaunchGemm(const MatrixDesc& w, const float* x, size_t batch, size_t x_stri
     case DevType::kI8: return Launch<DevType::kI8>(w, x, batch, x_stride, y, y_stride, ep, stream);
     case DevType::kI4: return Launch<DevType::kI4>(w, x, batch, x_stride, y, y_stride, ep, stream);
     case DevType::kU4: return Launch<DevType::kU4>(w, x, batch, x_stride, y, y_stride, ep, stream);
+    case DevType::kNF4: return Launch<DevType::kNF4>(w, x, batch, x_stride, y, y_stride, ep, stream);
   }
 }
 

@@ -13,6 +13,8 @@ constexpr int kRowsPerBlock = 4;  // warps per block
 template <DevType T>
 __global__ void __launch_bounds__(kRowsPerBlock * kWarp)
     GemvKernel(MatrixDesc w, const float* __restrict__ x, float* __restrict__ y, Epilogue ep) {
+  __shared__ float lut[16];
+  if (T == DevType::kNF4) LoadLut(w, lut);
   const uint32_t row = blockIdx.x * kRowsPerBlock + threadIdx.x / kWarp;
   const uint32_t lane = threadIdx.x % kWarp;
   if (row >= w.rows) return;  // whole warp leaves together
@@ -20,7 +22,7 @@ __global__ void __launch_bounds__(kRowsPerBlock * kWarp)
   const uint32_t n = w.blocks * ChunkShape<T>::kPerBlock;
   float acc = 0.0f;
 #pragma unroll 4
-  for (uint32_t c = lane; c < n; c += kWarp) acc += ChunkDot<T>(w, rowp, row, c, x);
+  for (uint32_t c = lane; c < n; c += kWarp) acc += ChunkDot<T>(w, rowp, row, c, x, lut);
   acc = WarpSum(acc);
   if (lane == 0) {
     if (ep.bias) acc += ep.bias[row];
@@ -44,6 +46,7 @@ void LaunchGemv(const MatrixDesc& w, const float* x, float* y, Epilogue ep, cuda
     case DevType::kI8: return Launch<DevType::kI8>(w, x, y, ep, stream);
     case DevType::kI4: return Launch<DevType::kI4>(w, x, y, ep, stream);
     case DevType::kU4: return Launch<DevType::kU4>(w, x, y, ep, stream);
+    case DevType::kNF4: return Launch<DevType::kNF4>(w, x, y, ep, stream);
   }
 }
 

@@ -96,6 +96,10 @@ Status PrepareQuantized(const QuantizedView& v, HostMatrix* out) {
     case DType::I8: d.type = DevType::kI8; break;
     case DType::I4: d.type = DevType::kI4; break;
     case DType::U4: d.type = DevType::kU4; break;
+    case DType::NF4:
+      d.type = DevType::kNF4;
+      for (int i = 0; i < 16; ++i) d.nf4[i] = kNf4Levels[i];
+      break;
     default:
       return StatusError(StatusCode::kUnsupported, "CUDA port: weight dtype %d not supported",
                          (int)v.spec.dtype);
@@ -211,6 +215,7 @@ float DecodeElement(const MatrixDesc& m, uint32_t row, uint32_t col) {
   const uint8_t byte = p[(col / 32) * 16 + j % 16];
   const int q = j < 16 ? (byte & 15) : (byte >> 4);
   if (m.type == DevType::kI4) return (q - 8) * s;
+  if (m.type == DevType::kNF4) return m.nf4[q] * s;
   return q * s + HalfBitsToFloat(m.mins[g]);  // kU4
 }
 

@@ -186,6 +186,7 @@ inline float SpecDecode(const QuantizedView& v, uint64_t row, uint64_t col) {
   const uint64_t j = col % 32;
   const int q = j < 16 ? (block[j] & 15) : (block[j - 16] >> 4);
   if (v.spec.dtype == DType::I4) return (q - 8) * s;
+  if (v.spec.dtype == DType::NF4) return qlite::kNf4Levels[q] * s;
   return q * s + ReadScale(v, v.mins, si);  // U4
 }
 

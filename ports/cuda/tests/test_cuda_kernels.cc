@@ -68,6 +68,7 @@ const Scheme kSchemes[] = {
     {DType::I8, 32, DType::F16}, {DType::I8, 1, DType::F32},  {DType::I4, 32, DType::F16},
     {DType::I4, 64, DType::F16}, {DType::I4, 128, DType::F16}, {DType::I4, 0, DType::F32},
     {DType::U4, 32, DType::F16}, {DType::U4, 128, DType::F16}, {DType::U4, 1, DType::F16},
+    {DType::NF4, 32, DType::F16}, {DType::NF4, 64, DType::F32},
 };
 
 TEST(CudaGemv, MatchesCpuForEveryScheme) {

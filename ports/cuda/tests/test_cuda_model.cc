@@ -84,6 +84,7 @@ TEST(CudaModel, SyntheticModelsMatchCpuForwardPass) {
       {"i4 tied interleaved", DType::I4, DType::I8, 32, true, false, false, 64, 9, 4, {}},
       {"u4 rotate-half qwen bias", DType::U4, DType::F16, 64, false, true, true, 64, 7, 3, {}},
       {"i8 per-row, ring wraps", DType::I8, DType::I8, 0, true, false, false, 8, 20, 3, {}},
+      {"nf4, i4 embeddings", DType::NF4, DType::I4, 64, false, false, false, 32, 6, 6, {}},
       {"f32 sliding window", DType::F32, DType::F32, 32, false, true, false, 16, 24, 5, {4, 0}},
   };
   for (const SynthCase& sc : cases) {
@@ -153,8 +154,10 @@ TEST(CudaModel, RejectsBadModels) {
   wrong = c;
   wrong.n_kv_heads = 3;
   EXPECT_EQ(CudaModel::Load(wrong, tm.Lookup(), &model).code(), qlite::StatusCode::kFormat);
-  TensorMap nf4 = SyntheticModel(c, [] { QuantSpec s; s.dtype = DType::NF4; return s; }(), w, 1);
-  EXPECT_EQ(CudaModel::Load(c, nf4.Lookup(), &model).code(), qlite::StatusCode::kUnsupported);
+  QuantSpec g48 = w;
+  g48.group_size = 48;
+  TensorMap odd = SyntheticModel(c, g48, w, 1);
+  EXPECT_EQ(CudaModel::Load(c, odd.Lookup(), &model).code(), qlite::StatusCode::kUnsupported);
 }
 
 // stories260K converted to .qlm with the project's own importer and converter.
@@ -234,7 +237,7 @@ TEST_F(CudaStories, QuantizedMatchCpuForwardPassOnTheSameFile) {
   QLITE_REQUIRE_DATA(bin, "stories260K/stories260K.bin");
   QLITE_REQUIRE_DATA(tok, "stories260K/tok512.bin");
   const std::vector<int32_t> ids = {1, 403, 407, 261, 378, 432, 383, 286, 300, 17};
-  for (DType dt : {DType::I8, DType::I4, DType::U4}) {
+  for (DType dt : {DType::I8, DType::I4, DType::U4, DType::NF4}) {
     SCOPED_TRACE(int(dt));
     qlite::ModelFile file;
     ASSERT_TRUE(file.Open(Convert(bin, tok, dt)).ok());

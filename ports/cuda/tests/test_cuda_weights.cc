@@ -73,7 +73,7 @@ TEST_P(CudaPrepare, DecodesLikeTheSpec) {
   for (uint64_t r = 0; r < rows; ++r) {
     for (uint64_t c = 0; c < d.blocks * 32; ++c) {
       if (c >= static_cast<uint64_t>(cols)) {
-        // Padding decodes to 0 for symmetric types; U4 relies on zero activations instead.
+        // Padding decodes to 0 (NF4[7] = 0); U4 relies on zero activations instead.
         if (dtype != DType::U4) ASSERT_EQ(DecodeElement(d, r, c), 0.0f) << r << "," << c;
         continue;
       }
@@ -85,7 +85,7 @@ TEST_P(CudaPrepare, DecodesLikeTheSpec) {
 
 INSTANTIATE_TEST_SUITE_P(
     Quantized, CudaPrepare,
-    ::testing::Combine(::testing::Values(DType::I8, DType::I4, DType::U4),
+    ::testing::Combine(::testing::Values(DType::I8, DType::I4, DType::U4, DType::NF4),
                        ::testing::Values(Layout::RowMajor, Layout::Interleave4x32),
                        ::testing::Values(0, 1, 32, 64, 128),
                        ::testing::Values(DType::F16, DType::F32), ::testing::Values(172, 64)));
@@ -131,7 +131,7 @@ TEST(CudaPrepareErrors, RejectsWhatItCannotRun) {
   v.spec.group_size = 48;
   EXPECT_EQ(PrepareMatrix(v, &host).code(), StatusCode::kUnsupported);
   v = View(t);
-  v.spec.dtype = DType::NF4;
+  v.spec.dtype = DType::U8;  // not a weight type
   EXPECT_EQ(PrepareMatrix(v, &host).code(), StatusCode::kUnsupported);
   v = View(t);
   v.spec.scale_type = DType::U8;  // no dq arrays

@@ -44,6 +44,15 @@ size_t QuantizedActivationsBytes(size_t n);  // bytes for q + scales + sums, 64-
 QuantizedActivations BindQuantizedActivations(void* buffer, size_t n);
 void QuantizeActivations(const float* x, size_t n, QuantizedActivations* out);
 
+// Kernels: Highway, one TU per scheme family (QLITE_KERNELS_INT4/INT8/FLOAT), target chosen
+// once per call. SIMD paths need each 32-block to have one scale (group_size a multiple
+// of 32, or >= cols, or per_tensor); other group sizes and compiled-out schemes run the
+// scalar reference (reference.h), correct but slow. Results do not depend on the pool size.
+// Accuracy vs reference.h: f32 accumulation, |err| <~ 2e-5 * sum_c |W[r][c] x[c]|.
+// NF4 in GemvQ8 uses the levels rounded to int8 (ref::kNF4Int8 = round(127 * NF4) with the
+// scale divided by 127), each off by at most 0.4663/127 of the scale:
+// |GemvQ8 - exact NF4| <= 0.00368 * sum_c scale(r,c) * |x[c]| (plus the f32 term above).
+
 // y[r] = sum_c W[r][c] * x[c], float activations (weights dequantized in registers).
 void Gemv(const WeightMatrix& w, const float* x, float* y, ThreadPool* pool);
 // Same with int8 activations: integer dot products per block, accumulated in int32, scaled.
@@ -52,6 +61,12 @@ void GemvQ8(const WeightMatrix& w, const QuantizedActivations& x, float* y, Thre
 // block is reused across the batch.
 void Gemm(const WeightMatrix& w, const float* x, size_t batch, size_t x_stride, float* y,
           size_t y_stride, ThreadPool* pool);
+
+// nullptr when `w` is usable by the kernels, else why not (missing scales/mins/dq arrays,
+// dq_block 0, group_size 0 without per_tensor, row_stride below FORMAT.md's). Loaders call
+// it once per tensor; Gemv/GemvQ8/Gemm also check and write NaN outputs instead of
+// reading out of bounds (GemvQ8 also when x.n < cols).
+const char* CheckWeightMatrix(const WeightMatrix& w);
 
 // Name of the Highway target the dispatcher picks on this CPU (for logs and benchmarks).
 const char* DispatchedTargetName();

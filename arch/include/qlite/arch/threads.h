@@ -15,7 +15,8 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
   size_t size() const;
   // Calls fn(ctx, task, thread) for task in [0, n_tasks), spread over the threads (the
-  // caller is thread 0); returns when all are done.
+  // caller is thread 0); returns when all are done. One caller at a time (not reentrant).
+  // Idle workers spin briefly for the next Run, then sleep.
   void Run(size_t n_tasks, TaskFn fn, void* ctx);
 
  private:

@@ -50,7 +50,8 @@ class CudaModel {
  public:
   ~CudaModel();
   // Validates shapes against `config`, converts and uploads every tensor to the current
-  // device. Unsupported schemes (NF4, U4 with U8 scales) fail with kUnsupported.
+  // device. Unsupported schemes (group sizes not a multiple of 32, U4 with U8
+  // scales) fail with kUnsupported.
   static Status Load(const ModelConfig& config, const TensorLookup& lookup,
                      std::unique_ptr<CudaModel>* out);
   // The same from an open .qlm file (config and tensors as the CPU runtime sees them).
@@ -92,6 +93,7 @@ struct CudaSessionParams {
   bool use_graphs = true;
 };
 
+// One sequence on the GPU. The model must outlive it; use it from one thread at a time.
 class CudaSession {
  public:
   ~CudaSession();

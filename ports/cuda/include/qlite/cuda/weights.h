@@ -5,6 +5,7 @@
 // - one f16 scale (and, for U4, one f16 min) per group of `group_size` elements of a row
 //   (PerRow and PerTensor become one group per row; F32 and double-quantized U8 scales are
 //   rounded to f16, the kernels' scale type).
+// NF4 carries its level table (format's kNf4Levels) inside the descriptor.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -30,6 +31,7 @@ struct MatrixDesc {
   const uint8_t* data = nullptr;
   const uint16_t* scales = nullptr;  // f16 bits, [rows][groups]
   const uint16_t* mins = nullptr;    // U4 only
+  float nf4[16] = {};                // NF4 only: the 16 levels (travel with the kernel arguments)
 };
 
 // Host-side device-layout copy of one tensor, ready to upload.

@@ -1,0 +1,244 @@
+// Per-target GEMV with int8 activations for the integer weight types (see matmul-inl.h).
+#if defined(QLITE_ARCH_SRC_MATMUL_Q8_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef QLITE_ARCH_SRC_MATMUL_Q8_INL_H_
+#undef QLITE_ARCH_SRC_MATMUL_Q8_INL_H_
+#else
+#define QLITE_ARCH_SRC_MATMUL_Q8_INL_H_
+#endif
+
+#include <algorithm>
+#include <cstring>
+
+#include "hwy/highway.h"
+#include "matmul-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace qlite {
+namespace arch {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// ------------------------------------------------------------ int weights, int8 x
+// Signed weights (I8, NF4) on AVX3_DL are fed to the u8 x s8 dot product (VNNI) biased by
+// +128; like I4's -8 that offset is removed with the activation block sums.
+// Highway 1.0.3's AVX3_DL compile flags name "avxvnni" (VEX, which this target's CPUs need
+// not have) instead of "avx512vnni", which its run-time check does require: add it here,
+// and only use 512-bit dpbusd (never VEX-encodable).
+#undef QLITE_VNNI512
+#undef QLITE_VNNI_ATTR
+#if HWY_TARGET == HWY_AVX3_DL && (HWY_COMPILER_GCC || HWY_COMPILER_CLANG)
+#define QLITE_VNNI512 1
+#define QLITE_VNNI_ATTR __attribute__((target(HWY_TARGET_STR ",avx512vnni")))
+#else
+#define QLITE_VNNI512 0
+#define QLITE_VNNI_ATTR
+#endif
+
+template <WeightType kType>
+constexpr float CodeOffset() {
+  if (kType == WeightType::kI4) return 8.0f;
+  if ((kType == WeightType::kI8 || kType == WeightType::kNF4) && QLITE_VNNI512) return 128.0f;
+  return 0.0f;
+}
+
+// Per chunk: f[i] = weight scale * activation scale of block b0 + i; returns the sum over
+// the chunk of the offset correction (code offset or U4 min times the activation sums).
+template <WeightType kType>
+HWY_INLINE float PrepareChunk(const WeightMatrix& w, const QuantizedActivations& x, size_t r,
+                              size_t b0, size_t b1, float* HWY_RESTRICT f) {
+  HWY_ALIGN float mins[kChunkBlocks];
+  BlockScales(w, w.scales, r, b0, b1, f);
+  if (kType == WeightType::kU4) BlockScales(w, w.mins, r, b0, b1, mins);
+  const hn::CappedTag<float, 16> df;
+  const hn::Rebind<int32_t, decltype(df)> d32;
+  const size_t N = hn::Lanes(df);
+  const size_t n = b1 - b0;
+  const float k = kType == WeightType::kNF4 ? 1.0f / 127.0f : 1.0f;
+  const float off = CodeOffset<kType>();
+  auto corr = hn::Zero(df);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto xs = hn::LoadU(df, x.scales + b0 + i);
+    const auto fi = hn::Mul(hn::Mul(hn::Load(df, f + i), xs), hn::Set(df, k));
+    hn::Store(fi, df, f + i);
+    const auto sums = hn::ConvertTo(df, hn::LoadU(d32, x.sums + b0 + i));
+    if (kType == WeightType::kU4) {
+      corr = hn::MulAdd(hn::Mul(hn::Load(df, mins + i), xs), sums, corr);
+    } else if (off != 0.0f) {
+      corr = hn::MulAdd(fi, sums, corr);
+    }
+  }
+  float c = hn::GetLane(hn::SumOfLanes(df, corr));
+  for (; i < n; ++i) {
+    f[i] = f[i] * x.scales[b0 + i] * k;
+    if (kType == WeightType::kU4) c += mins[i] * x.scales[b0 + i] * static_cast<float>(x.sums[b0 + i]);
+    else if (off != 0.0f) c += f[i] * static_cast<float>(x.sums[b0 + i]);
+  }
+  // U4 adds min * sum(x); offset codes subtract offset * scale * sum(x).
+  return kType == WeightType::kU4 ? c : -off * c;
+}
+
+#if QLITE_VNNI512
+// Two blocks as 64 u8 lanes: block b0 in the low 256 bits, b1 in the high ones, each in
+// element order (4-bit: low nibbles then high nibbles; signed types biased by +128).
+template <WeightType kType>
+HWY_INLINE __m512i LoadPairVnni(const uint8_t* HWY_RESTRICT p0, const uint8_t* HWY_RESTRICT p1,
+                                __m512i nf4_biased) {
+  if (kType == WeightType::kI8) {
+    const __m512i v = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p0))),
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p1)), 1);
+    return _mm512_xor_si512(v, _mm512_set1_epi8(static_cast<char>(0x80)));
+  }
+  // [p0, p0, p1, p1] in 128-bit lanes, then low nibbles in lanes 0/2, high in 1/3.
+  __m512i v = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p0)));
+  v = _mm512_mask_broadcast_i32x4(v, 0xFF00, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p1)));
+  const __m512i hi = _mm512_srli_epi16(v, 4);
+  const __m512i q = _mm512_and_si512(_mm512_mask_blend_epi64(0xCC, v, hi), _mm512_set1_epi8(0x0F));
+  if (kType == WeightType::kNF4) return _mm512_shuffle_epi8(nf4_biased, q);
+  return q;
+}
+
+
+// Four 4-bit blocks (64 contiguous bytes) against their 128 activations; returns
+// acc + per-block (dot * f[k]) spread over the block's four float lanes.
+template <WeightType kType>
+QLITE_VNNI_ATTR HWY_INLINE __m512 Quad4Bit(const uint8_t* HWY_RESTRICT p,
+                                          const int8_t* HWY_RESTRICT xq,
+                                          const float* HWY_RESTRICT f, __m512i nf4_biased,
+                                          __m512 acc) {
+  const __m512i mask = _mm512_set1_epi8(0x0F);
+  const __m512i v = _mm512_loadu_si512(p);
+  __m512i lo = _mm512_and_si512(v, mask);
+  __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
+  if (kType == WeightType::kNF4) {
+    lo = _mm512_shuffle_epi8(nf4_biased, lo);
+    hi = _mm512_shuffle_epi8(nf4_biased, hi);
+  }
+  const __m512i x01 = _mm512_loadu_si512(xq);
+  const __m512i x23 = _mm512_loadu_si512(xq + 64);
+  const __m512i xa = _mm512_permutex2var_epi64(x01, _mm512_set_epi64(13, 12, 9, 8, 5, 4, 1, 0), x23);
+  const __m512i xb = _mm512_permutex2var_epi64(x01, _mm512_set_epi64(15, 14, 11, 10, 7, 6, 3, 2), x23);
+  __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, xa);
+  d = _mm512_dpbusd_epi32(d, hi, xb);
+  const __m512 f4 = _mm512_permutexvar_ps(
+      _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
+      _mm512_castps128_ps512(_mm_loadu_ps(f)));
+  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), f4, acc);
+}
+#endif
+
+template <WeightType kType>
+QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivations& x, float* y, size_t r0,
+                   size_t r1) {
+  const size_t nb = (w.cols + 31) / 32;
+  const size_t bb = ref::BlockBytes(kType);
+  HWY_ALIGN float f[kChunkBlocks];
+#if QLITE_VNNI512
+  alignas(64) uint8_t table_bytes[64];
+  for (int i = 0; i < 64; ++i) table_bytes[i] = static_cast<uint8_t>(ref::kNF4Int8[i & 15] + 128);
+  const __m512i nf4 = _mm512_load_si512(table_bytes);
+  const __m512i perm = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+#elif QLITE_X86_256
+  const hn::Full256<float> df;
+  const hn::Full256<int32_t> d32;
+  alignas(32) int8_t table_bytes[32];
+  for (int i = 0; i < 32; ++i) table_bytes[i] = ref::kNF4Int8[i & 15];
+  const __m256i nf4 = _mm256_load_si256(reinterpret_cast<const __m256i*>(table_bytes));
+#else
+  const hn::CappedTag<int32_t, 8> d32;
+  const hn::Rebind<float, decltype(d32)> df;
+  HWY_ALIGN int8_t codes[32];
+#endif
+  for (size_t r = r0; r < r1; ++r) {
+    size_t step;
+    const uint8_t* row = RowBase(w, r, bb, &step);
+    float corr = 0.0f;
+#if QLITE_VNNI512
+    const __m512i zero = _mm512_setzero_si512();
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+#else
+    auto acc = hn::Zero(df);
+#if QLITE_X86_256
+    __m256 acc_pair0 = _mm256_setzero_ps(), acc_pair1 = _mm256_setzero_ps();
+#endif
+#endif
+    for (size_t b0 = 0; b0 < nb; b0 += kChunkBlocks) {
+      const size_t b1 = std::min(nb, b0 + kChunkBlocks);
+      corr += PrepareChunk<kType>(w, x, r, b0, b1, f);
+      size_t b = b0;
+#if QLITE_VNNI512
+      if (kType != WeightType::kI8 && step == 16) {
+        // 4-bit RowMajor: 4 blocks per 64-byte load. Low nibbles (elements 0..15 of each
+        // block) pair with activations regrouped to [x0lo x1lo x2lo x3lo], high nibbles with
+        // [x0hi ..]; both dot products land in the block's own 128-bit lane.
+        for (; b + 8 <= b1; b += 8) {
+          acc0 = Quad4Bit<kType>(row + b * 16, x.q + 32 * b, f + b - b0, nf4, acc0);
+          acc1 = Quad4Bit<kType>(row + (b + 4) * 16, x.q + 32 * (b + 4), f + b + 4 - b0, nf4, acc1);
+        }
+        for (; b + 4 <= b1; b += 4) {
+          acc0 = Quad4Bit<kType>(row + b * 16, x.q + 32 * b, f + b - b0, nf4, acc0);
+        }
+      }
+      for (; b + 4 <= b1; b += 4) {  // two independent pairs per iteration
+        const __m512i w01 = LoadPairVnni<kType>(row + b * step, row + (b + 1) * step, nf4);
+        const __m512i w23 = LoadPairVnni<kType>(row + (b + 2) * step, row + (b + 3) * step, nf4);
+        const __m512i x01 = _mm512_loadu_si512(x.q + 32 * b);
+        const __m512i x23 = _mm512_loadu_si512(x.q + 32 * b + 64);
+        const __m512i d01 = _mm512_dpbusd_epi32(zero, w01, x01);
+        const __m512i d23 = _mm512_dpbusd_epi32(zero, w23, x23);
+        const __m512 f01 = _mm512_permutexvar_ps(perm, _mm512_castps128_ps512(_mm_castpd_ps(
+                                                           _mm_load_sd(reinterpret_cast<const double*>(f + b - b0)))));
+        const __m512 f23 = _mm512_permutexvar_ps(perm, _mm512_castps128_ps512(_mm_castpd_ps(
+                                                           _mm_load_sd(reinterpret_cast<const double*>(f + b + 2 - b0)))));
+        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d01), f01, acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d23), f23, acc1);
+      }
+      for (; b < b1; ++b) {  // single blocks: the upper half's activations are zero
+        const __m512i wv = LoadPairVnni<kType>(row + b * step, row + b * step, nf4);
+        const __m512i xv = _mm512_zextsi256_si512(
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + 32 * b)));
+        const __m512i d = _mm512_dpbusd_epi32(zero, wv, xv);
+        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_set1_ps(f[b - b0]), acc0);
+      }
+#else
+#if QLITE_X86_256
+      if (kType != WeightType::kI8 && step == 16) {
+        for (; b + 4 <= b1; b += 4) {
+          acc_pair0 = Pair4BitX86<kType>(row + b * 16, x.q + 32 * b, f + b - b0, nf4, acc_pair0);
+          acc_pair1 = Pair4BitX86<kType>(row + (b + 2) * 16, x.q + 32 * (b + 2), f + b + 2 - b0, nf4, acc_pair1);
+        }
+      }
+#endif
+      for (; b < b1; ++b) {
+        const uint8_t* p = row + b * step;
+#if QLITE_X86_256
+        const __m256i wv = LoadBlockX86<kType>(p, nf4);
+        const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + 32 * b));
+        const hn::Vec256<int32_t> s{DotBlockX86<kType>(wv, xv)};
+#else
+        DecodeCodes<kType>(p, codes);
+        const auto s = DotBlockPortable(d32, codes, x.q + 32 * b);
+#endif
+        acc = hn::MulAdd(hn::ConvertTo(df, s), hn::Set(df, f[b - b0]), acc);
+      }
+#endif
+    }
+#if QLITE_VNNI512
+    const float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+#elif QLITE_X86_256
+    acc = hn::Add(acc, hn::Vec256<float>{_mm256_add_ps(acc_pair0, acc_pair1)});
+    const float sum = hn::GetLane(hn::SumOfLanes(df, acc));
+#else
+    const float sum = hn::GetLane(hn::SumOfLanes(df, acc));
+#endif
+    y[r] = sum + corr;
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace arch
+}  // namespace qlite
+HWY_AFTER_NAMESPACE();
+
+#endif  // include guard
