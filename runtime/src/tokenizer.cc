@@ -87,9 +87,14 @@ Status Tokenizer::Create(const TokenizerData& data, const TokenizerSpecialIds& s
   QLITE_RETURN_IF_ERROR(check_id(special.bos, "BOS"));
   QLITE_RETURN_IF_ERROR(check_id(special.eos, "EOS"));
   QLITE_RETURN_IF_ERROR(check_id(data.unk_id, "unknown-token"));
+  QLITE_RETURN_IF_ERROR(check_id(data.bos_id, "BOS"));
+  QLITE_RETURN_IF_ERROR(check_id(data.eos_id, "EOS"));
+  // The model's ids first, then the tokenizer source's, then the usual spellings.
   t->bos_ = special.bos >= 0 ? special.bos
+          : data.bos_id >= 0 ? data.bos_id
                              : FirstOf(*t, {"<s>", "\n<s>\n", "<|begin_of_text|>", "<|startoftext|>"});
   t->eos_ = special.eos >= 0 ? special.eos
+          : data.eos_id >= 0 ? data.eos_id
                              : FirstOf(*t, {"</s>", "\n</s>\n", "<|end_of_text|>", "<|endoftext|>"});
   t->unk_ = data.unk_id;
   if (t->unk_ < 0) {

@@ -19,8 +19,10 @@
 
 namespace qlite {
 
+// The model's special ids (ModelConfig); -1: TokenizerData's, else the usual pieces
+// ("<s>", "</s>", "<|endoftext|>", ...).
 struct TokenizerSpecialIds {
-  int32_t bos = -1, eos = -1;  // -1: look for the usual pieces ("<s>", "</s>", ...)
+  int32_t bos = -1, eos = -1;
 };
 
 struct EncodeOptions {
