@@ -23,10 +23,10 @@ int ParseByteToken(const std::string& p) {
   return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
 }
 
-// Kinds for tokenizers stored without them (llama2.c's tokenizer.bin).
+// Kinds for hand-built vocabularies that come without them (importers always set them).
 fb::TokenKind GuessKind(const std::string& p, fb::TokenizerType type) {
   if (p == "<unk>") return fb::TokenKind::Unknown;
-  if (p == "<s>" || p == "</s>" || p == "\n<s>\n" || p == "\n</s>\n") return fb::TokenKind::Control;
+  if (p == "<s>" || p == "</s>") return fb::TokenKind::Control;
   if (type == fb::TokenizerType::SentencePieceBPE && ParseByteToken(p) >= 0) return fb::TokenKind::Byte;
   if (type == fb::TokenizerType::ByteLevelBPE && p.size() > 4 && p.compare(0, 2, "<|") == 0 &&
       p.compare(p.size() - 2, 2, "|>") == 0) {
@@ -66,7 +66,6 @@ Status Tokenizer::Create(const TokenizerData& data, const TokenizerSpecialIds& s
     t->kinds_.resize(n);
     for (size_t i = 0; i < n; ++i) t->kinds_[i] = GuessKind(data.pieces[i], data.type);
   }
-  if (data.type == fb::TokenizerType::SentencePieceBPE) t->NormalizeSpmSpaces();
   t->add_bos_ = data.add_bos;
   t->add_eos_ = data.add_eos;
   t->add_dummy_prefix_ = data.add_dummy_prefix;
@@ -92,10 +91,10 @@ Status Tokenizer::Create(const TokenizerData& data, const TokenizerSpecialIds& s
   // The model's ids first, then the tokenizer source's, then the usual spellings.
   t->bos_ = special.bos >= 0 ? special.bos
           : data.bos_id >= 0 ? data.bos_id
-                             : FirstOf(*t, {"<s>", "\n<s>\n", "<|begin_of_text|>", "<|startoftext|>"});
+                             : FirstOf(*t, {"<s>", "<|begin_of_text|>", "<|startoftext|>"});
   t->eos_ = special.eos >= 0 ? special.eos
           : data.eos_id >= 0 ? data.eos_id
-                             : FirstOf(*t, {"</s>", "\n</s>\n", "<|end_of_text|>", "<|endoftext|>"});
+                             : FirstOf(*t, {"</s>", "<|end_of_text|>", "<|endoftext|>"});
   t->unk_ = data.unk_id;
   if (t->unk_ < 0) {
     for (size_t i = 0; i < n && t->unk_ < 0; ++i) {
@@ -126,23 +125,6 @@ Status Tokenizer::Create(const TokenizerData& data, const TokenizerSpecialIds& s
   t->InitBytes();
   *out = std::move(t);
   return Status::Ok();
-}
-
-void Tokenizer::NormalizeSpmSpaces() {
-  // llama2.c's tokenizer.bin stores pieces with ' ' where SentencePiece has U+2581; bring
-  // such vocabularies back to the SentencePiece form the encoder works in.
-  bool has_2581 = false, has_space = false;
-  for (size_t i = 0; i < pieces_.size(); ++i) {
-    if (kinds_[i] != fb::TokenKind::Normal && kinds_[i] != fb::TokenKind::UserDefined) continue;
-    has_2581 |= pieces_[i].find("\xE2\x96\x81") != std::string::npos;
-    has_space |= pieces_[i].find(' ') != std::string::npos;
-  }
-  if (has_2581 || !has_space) return;
-  for (size_t i = 0; i < pieces_.size(); ++i) {
-    if (kinds_[i] != fb::TokenKind::Normal && kinds_[i] != fb::TokenKind::UserDefined) continue;
-    std::string& p = pieces_[i];
-    for (size_t j = p.find(' '); j != std::string::npos; j = p.find(' ', j + 3)) p.replace(j, 1, "\xE2\x96\x81");
-  }
 }
 
 Status Tokenizer::InitSpm() {

@@ -68,7 +68,6 @@ class Tokenizer {
 
  private:
   Tokenizer() = default;
-  void NormalizeSpmSpaces();
   Status InitSpm();
   Status InitByteLevel(const TokenizerData& data);
   void InitBytes();

@@ -119,14 +119,15 @@ TEST(SpmTokenizer, SpecialTokensParsedOnlyWhenAsked) {
   EXPECT_EQ(ids.size(), 6u);
 }
 
-TEST(SpmTokenizer, Llama2cSpacesInPiecesAreNormalized) {
-  // llama2.c's tokenizer.bin writes ' ' for U+2581 and "\n<s>\n" for BOS; no kinds.
+TEST(SpmTokenizer, KindsInferredWhenMissing) {
   TokenizerData d;
-  d.pieces = {"<unk>", "\n<s>\n", "\n</s>\n", "<0x41>", " ", "b", " b"};
+  d.pieces = {"<unk>", "<s>", "</s>", "<0x41>", kU2581, "b", kU2581 + "b"};
   d.scores = {0, 0, 0, 0, -1, -1, 2};
   auto t = Make(d);
   EXPECT_EQ(t->bos_id(), 1);
+  EXPECT_EQ(t->unk_id(), 0);
   EXPECT_EQ(t->Kind(3), fb::TokenKind::Byte);
+  EXPECT_EQ(t->Kind(2), fb::TokenKind::Control);
   EXPECT_EQ(Enc(*t, "bA", true), (std::vector<int32_t>{1, 6, 3}));
   EXPECT_EQ(t->Decode({1, 6, 3}), "bA");
 }
