@@ -102,12 +102,11 @@ Status Tokenizer::Create(const TokenizerData& data, const TokenizerSpecialIds& s
     }
   }
 
-  // Special pieces matched literally in the input, longest first.
+  // Pieces matched literally in the input, longest first: control pieces (when the
+  // caller asks) and user-defined ones (always, as SentencePiece and llama.cpp do).
   for (size_t i = 0; i < n; ++i) {
     const fb::TokenKind k = t->kinds_[i];
-    const bool special_kind = k == fb::TokenKind::Control ||
-                              (k == fb::TokenKind::UserDefined && data.type == fb::TokenizerType::ByteLevelBPE);
-    if (!special_kind || data.pieces[i].empty()) continue;
+    if ((k != fb::TokenKind::Control && k != fb::TokenKind::UserDefined) || data.pieces[i].empty()) continue;
     t->specials_.push_back(static_cast<int32_t>(i));
     t->special_first_byte_[static_cast<uint8_t>(data.pieces[i][0])] = true;
   }
@@ -205,9 +204,10 @@ void Tokenizer::InitBytes() {
   bytes_off_[n] = static_cast<uint32_t>(bytes_.size());
 }
 
-int32_t Tokenizer::MatchSpecial(std::string_view text, size_t pos, size_t* len) const {
+int32_t Tokenizer::MatchSpecial(std::string_view text, size_t pos, bool control, size_t* len) const {
   if (!special_first_byte_[static_cast<uint8_t>(text[pos])]) return -1;
   for (int32_t id : specials_) {
+    if (!control && kinds_[id] == fb::TokenKind::Control) continue;
     const std::string& p = pieces_[id];
     if (text.compare(pos, p.size(), p) == 0) {
       *len = p.size();
@@ -232,10 +232,10 @@ Status Tokenizer::Encode(std::string_view text, const EncodeOptions& options, st
     prev_special = false;
     return Status::Ok();
   };
-  if (options.parse_special && !specials_.empty()) {
+  if (!specials_.empty()) {
     for (size_t pos = 0; pos < text.size();) {
       size_t len = 0;
-      const int32_t id = MatchSpecial(text, pos, &len);
+      const int32_t id = MatchSpecial(text, pos, options.parse_special, &len);
       if (id < 0) {
         ++pos;
         continue;

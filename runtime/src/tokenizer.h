@@ -28,7 +28,8 @@ struct TokenizerSpecialIds {
 struct EncodeOptions {
   bool add_bos = true;         // only when the tokenizer has a BOS and its add_bos flag is set
   bool add_eos = false;        // likewise with add_eos
-  bool parse_special = true;   // match control / user-defined pieces ("<|im_start|>") literally
+  bool parse_special = true;   // match control pieces ("<|im_start|>", "</s>") literally;
+                               // user-defined pieces are always matched
 };
 
 class Tokenizer {
@@ -76,8 +77,9 @@ class Tokenizer {
   Status EncodeSpm(std::string_view text, bool add_prefix, std::vector<int32_t>* out) const;
   Status EncodeByteLevel(std::string_view text, std::vector<int32_t>* out) const;
   Status EncodeBpeWord(std::string_view word, std::vector<int32_t>* out) const;
-  // Longest special piece starting at text[pos]; -1 if none. *len gets its length.
-  int32_t MatchSpecial(std::string_view text, size_t pos, size_t* len) const;
+  // Longest special piece starting at text[pos] (control pieces only when `control`);
+  // -1 if none. *len gets its length.
+  int32_t MatchSpecial(std::string_view text, size_t pos, bool control, size_t* len) const;
 
   fb::TokenizerType type_ = fb::TokenizerType::SentencePieceBPE;
   std::vector<std::string> pieces_;
@@ -88,7 +90,7 @@ class Tokenizer {
 
   PieceIndex all_;       // every piece
   PieceIndex normal_;    // pieces BPE may produce (normal and user-defined)
-  std::vector<int32_t> specials_;        // matched literally, longest first
+  std::vector<int32_t> specials_;        // control + user-defined pieces, longest first
   bool special_first_byte_[256] = {};
   int32_t byte_token_[256];              // byte -> token (<0xNN> or byte-level char)
 

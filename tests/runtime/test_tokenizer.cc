@@ -320,6 +320,24 @@ TEST(ByteLevelBpe, SpecialTokensMatchedLiterally) {
   EXPECT_EQ(t->Decode(ids), "<|im_end|>");
 }
 
+TEST(ByteLevelBpe, UserDefinedPiecesAlwaysMatched) {
+  TokenizerData d = BpeVocab({{"a", "b"}}, {"<|c|>"});
+  d.pieces.push_back("<user>");
+  d.kinds.push_back(fb::TokenKind::UserDefined);
+  auto t = Make(d);
+  const int32_t user = t->Find("<user>"), ctrl = t->Find("<|c|>"), ab = t->Find("ab");
+  for (bool parse_special : {true, false}) {
+    std::vector<int32_t> ids;
+    EncodeOptions o;
+    o.parse_special = parse_special;
+    ASSERT_TRUE(t->Encode("ab<user>ab<|c|>", o, &ids).ok());
+    ASSERT_GE(ids.size(), 4u);
+    EXPECT_EQ(std::vector<int32_t>(ids.begin(), ids.begin() + 3), (std::vector<int32_t>{ab, user, ab}));
+    EXPECT_EQ(ids.size() == 4 && ids[3] == ctrl, parse_special);
+    EXPECT_EQ(t->TokenBytes(user), "<user>");  // user-defined pieces are text
+  }
+}
+
 TEST(ByteLevelBpe, ByteMapIsABijection) {
   for (int b = 0; b < 256; ++b) {
     const uint32_t cp = ByteToUnicode(static_cast<uint8_t>(b));
