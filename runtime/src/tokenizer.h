@@ -1,9 +1,17 @@
 // Tokenizer: SentencePiece-style BPE (Llama 1/2, llama2.c) and byte-level BPE (GPT-2,
 // Llama 3, Qwen2, SmolLM), built from the TokenizerData a model file or importer provides.
 //
+// Semantics follow llama.cpp: SentencePiece text gets U+2581 for spaces and a dummy-prefix
+// space at the start and after each special token (no whitespace collapsing, no Unicode
+// normalization: Llama/llama2.c vocabularies use neither); byte-level BPE splits with the
+// named pre-tokenizer regex (tokenizer_pretok.cc) and merges by rank. Checked against
+// llama.cpp's vocab tests, llama2.c's and SentencePiece's ids, and HF tokenizers (tests/).
+// Not covered: WordPiece/Unigram models, SentencePiece user-defined-piece scoring subtleties,
+// HF normalizers other than the above, pre-tokenizers other than gpt2/llama3/qwen2/smollm.
+//
 // Encoding is not on the per-token path and may allocate. Decoding is: every token's bytes
 // are precomputed at Create(), so TokenBytes() is a lookup and Utf8Stream (utf8.h) turns
-// them into whole characters without allocating.
+// them into whole characters without allocating. Encode/Decode are const: thread-safe.
 #pragma once
 #include <cstdint>
 #include <memory>

@@ -320,6 +320,21 @@ TEST(ByteLevelBpe, SpecialTokensMatchedLiterally) {
   EXPECT_EQ(t->Decode(ids), "<|im_end|>");
 }
 
+TEST(ByteLevelBpe, Llama3LooksWholeWordsUpFirst) {
+  // "abc" is in the vocabulary but no merge chain reaches it: only Llama 3's
+  // ignore_merges finds it.
+  for (const char* pk : {"gpt2", "llama3"}) {
+    TokenizerData d = BpeVocab({{"a", "b"}}, {}, pk);
+    d.pieces.push_back("abc");
+    d.kinds.push_back(fb::TokenKind::Normal);
+    auto t = Make(d);
+    const std::vector<int32_t> want = std::string(pk) == "llama3"
+                                          ? std::vector<int32_t>{t->Find("abc")}
+                                          : std::vector<int32_t>{t->Find("ab"), t->Find("c")};
+    EXPECT_EQ(Enc(*t, "abc"), want) << pk;
+  }
+}
+
 TEST(ByteLevelBpe, UserDefinedPiecesAlwaysMatched) {
   TokenizerData d = BpeVocab({{"a", "b"}}, {"<|c|>"});
   d.pieces.push_back("<user>");

@@ -17,7 +17,8 @@ std::string RefsPath() {
 }
 
 std::string SmolLM2Path() {
-  if (const char* p = std::getenv("QLITE_SMOLLM2_GGUF")) return p;
+  // scripts/test.sh exports QLITE_SMOLLM2 (from scripts/fetch_smollm2.sh); else its cache.
+  if (const char* p = std::getenv("QLITE_SMOLLM2"); p && *p) return p;
   const char* cache = std::getenv("QLITE_CACHE");
   const char* home = std::getenv("HOME");
   const std::string dir = cache && *cache ? cache : std::string(home ? home : "") + "/.cache/qlite";
