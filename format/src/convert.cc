@@ -3,6 +3,7 @@
 #include "qlite/format/convert.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <ctime>
 #include <map>
 
@@ -67,8 +68,21 @@ Status ConvertModel(const SourceModel& source, const ConvertOptions& options, co
   QLITE_RETURN_IF_ERROR(ValidateSpec(options.weights));
   QLITE_RETURN_IF_ERROR(ValidateSpec(options.embeddings));
 
+  // Large models: a generous meta estimate so the writer puts header + meta in front of the
+  // data in place (FlatBuffers adds a few words per string and per table). Small models:
+  // no reserve, the tightest layout, at the price of one cheap rewrite.
+  uint64_t n_values = 0;
+  for (const SourceTensor& t : source.tensors) n_values += t.shape.size() == 2 ? t.shape[0] * t.shape[1] : t.shape[0];
+  uint64_t reserve = 4096 + source.tokenizer.chat_template.size() + source.tokenizer.pre_tokenizer.size();
+  for (const std::string& p : source.tokenizer.pieces) reserve += p.size() + 16;
+  for (const std::string& m : source.tokenizer.merges) reserve += m.size() + 16;
+  reserve += 8 * source.tokenizer.pieces.size();  // scores and kinds
+  for (const SourceTensor& t : source.tensors) reserve += t.name.size() + 256;
+  for (const AdapterRecord& a : options.adapters) reserve += a.name.size() + 64;
+  reserve += reserve / 4 + options.quantization_text.size() + source.source_path.size() + source.source_format.size();
+  if (n_values < (uint64_t{64} << 20)) reserve = 0;
   ModelWriter writer;
-  QLITE_RETURN_IF_ERROR(writer.Open(out_path, {options.tensor_alignment, options.segment_alignment}));
+  QLITE_RETURN_IF_ERROR(writer.Open(out_path, {options.tensor_alignment, options.segment_alignment, reserve}));
   writer.SetConfig(source.config);
   writer.SetTokenizer(source.tokenizer);
 
@@ -104,7 +118,9 @@ Status ConvertModel(const SourceModel& source, const ConvertOptions& options, co
   prov.converter_version = kConverterVersion;
   prov.quantization = options.quantization_text;
   prov.adapters = options.adapters;
-  prov.created_unix = static_cast<uint64_t>(std::time(nullptr));
+  // SOURCE_DATE_EPOCH (reproducible-builds convention) makes the output byte-identical.
+  const char* epoch = std::getenv("SOURCE_DATE_EPOCH");
+  prov.created_unix = epoch && *epoch ? std::strtoull(epoch, nullptr, 10) : static_cast<uint64_t>(std::time(nullptr));
   writer.SetProvenance(prov);
   writer.SetFingerprint(fingerprint);
   uint64_t file_size = 0;

@@ -48,13 +48,19 @@ Status ModelWriter::Open(const std::string& path, const WriterOptions& options) 
   data_size_ = 0;
   // Unique per process, so parallel writers of different files never collide.
   const std::string suffix = ".tmp" + std::to_string(static_cast<long>(getpid()));
-  tmp_path_ = path + suffix;
-  data_path_ = path + suffix + ".data";
+  data_path_ = path + suffix;
+  tmp_path_ = path + suffix + ".2";  // only if the meta outgrows the reserved gap
   data_file_ = std::fopen(data_path_.c_str(), "wb+");
   if (!data_file_) {
     Status s = IoError("cannot create", data_path_);
     data_path_.clear();
     tmp_path_.clear();
+    return s;
+  }
+  data_offset_ = RoundUp(kQlmHeaderSize + options.meta_reserve, options.segment_alignment);
+  if (fseeko(data_file_, static_cast<off_t>(data_offset_), SEEK_SET) != 0) {
+    Status s = IoError("seek in", data_path_);
+    Abort();
     return s;
   }
   return Status::Ok();
@@ -64,7 +70,11 @@ Status ModelWriter::WriteRegion(const std::vector<uint8_t>& bytes, Region* regio
   if (bytes.empty()) return Status::Ok();
   static const uint8_t kZeros[4096] = {};
   const uint64_t start = RoundUp(data_size_, options_.tensor_alignment);
-  QLITE_RETURN_IF_ERROR(WriteAll(data_file_, kZeros, start - data_size_, data_path_));
+  for (uint64_t pad = start - data_size_; pad > 0;) {  // tensor_alignment may exceed kZeros
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(pad, sizeof(kZeros)));
+    QLITE_RETURN_IF_ERROR(WriteAll(data_file_, kZeros, n, data_path_));
+    pad -= n;
+  }
   QLITE_RETURN_IF_ERROR(WriteAll(data_file_, bytes.data(), bytes.size(), data_path_));
   region->offset = start;
   region->size = bytes.size();
@@ -80,6 +90,14 @@ Status ModelWriter::AddTensor(const std::string& name, const std::vector<uint64_
   const uint64_t rows = shape.size() == 2 ? shape[0] : 1;
   if (rows != t.rows || shape.back() != t.cols)
     return StatusError(StatusCode::kInvalidArgument, "tensor %s: shape does not match its data", name.c_str());
+  // Never write what the reader would refuse.
+  QLITE_RETURN_IF_ERROR(ValidateSpec(t.spec));
+  const uint64_t ns = NumScales(t.spec, t.rows, t.cols) * ScaleTypeBytes(t.spec.scale_type);
+  if (t.row_stride != RowStrideBytes(t.spec.dtype, t.cols) ||
+      t.data.size() != StoredRows(t.spec, t.rows) * t.row_stride || t.scales.size() != ns ||
+      t.mins.size() != (t.spec.dtype == fb::DType::U4 ? ns : 0) ||
+      t.dq_scales.size() != NumDqEntries(t.spec, t.rows, t.cols) * 4 || t.dq_offsets.size() != t.dq_scales.size())
+    return StatusError(StatusCode::kInvalidArgument, "tensor %s: byte sizes do not match its spec", name.c_str());
   for (const Entry& e : entries_)
     if (e.name == name) return StatusError(StatusCode::kInvalidArgument, "duplicate tensor %s", name.c_str());
   Entry e;
@@ -220,46 +238,51 @@ Status ModelWriter::Finish(uint64_t* file_size) {
   h.tensor_alignment = options_.tensor_alignment;
   h.segment_alignment = options_.segment_alignment;
   h.meta_size = meta.size();
-  h.data_offset = RoundUp(kQlmHeaderSize + meta.size(), options_.segment_alignment);
+  // In place when header + meta fit the reserved gap, else a second file with a bigger gap.
+  const bool in_place = kQlmHeaderSize + meta.size() <= data_offset_;
+  h.data_offset = in_place ? data_offset_ : RoundUp(kQlmHeaderSize + meta.size(), options_.segment_alignment);
   h.data_size = data_size_;
   h.file_size = h.data_offset + data_size_;
   uint8_t header[kQlmHeaderSize];
   EncodeHeader(h, header);
+  const std::vector<uint8_t> pad(h.data_offset - kQlmHeaderSize - meta.size(), 0);
 
   Status s;
-  std::FILE* out = std::fopen(tmp_path_.c_str(), "wb");
-  if (!out) s = IoError("cannot create", tmp_path_);
-  if (s.ok()) s = WriteAll(out, header, sizeof(header), tmp_path_);
-  if (s.ok()) s = WriteAll(out, meta.data(), meta.size(), tmp_path_);
-  if (s.ok()) {
-    const std::vector<uint8_t> pad(h.data_offset - kQlmHeaderSize - meta.size(), 0);
-    s = WriteAll(out, pad.data(), pad.size(), tmp_path_);
+  if (std::fflush(data_file_) != 0) s = IoError("write", data_path_);
+  std::FILE* out = data_file_;
+  std::string out_path = data_path_;
+  if (s.ok() && in_place) {
+    if (fseeko(out, 0, SEEK_SET) != 0) s = IoError("seek in", data_path_);
+  } else if (s.ok()) {
+    out = std::fopen(tmp_path_.c_str(), "wb");
+    out_path = tmp_path_;
+    if (!out) s = IoError("cannot create", tmp_path_);
   }
-  // Append the streamed data segment in chunks (never the whole model in memory).
-  if (s.ok() && (std::fflush(data_file_) != 0 || std::fseek(data_file_, 0, SEEK_SET) != 0))
-    s = IoError("rewind", data_path_);
-  std::vector<uint8_t> chunk(1 << 20);
-  uint64_t copied = 0;
-  while (s.ok() && copied < data_size_) {
-    const size_t want = static_cast<size_t>(std::min<uint64_t>(chunk.size(), data_size_ - copied));
-    if (std::fread(chunk.data(), 1, want, data_file_) != want) {
-      s = IoError("read back", data_path_);
-      break;
+  if (s.ok()) s = WriteAll(out, header, sizeof(header), out_path);
+  if (s.ok()) s = WriteAll(out, meta.data(), meta.size(), out_path);
+  if (s.ok()) s = WriteAll(out, pad.data(), pad.size(), out_path);
+  if (!in_place && s.ok()) {  // copy the data segment in chunks (never all in memory)
+    if (fseeko(data_file_, static_cast<off_t>(data_offset_), SEEK_SET) != 0) s = IoError("seek in", data_path_);
+    std::vector<uint8_t> chunk(1 << 20);
+    for (uint64_t copied = 0; s.ok() && copied < data_size_;) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(chunk.size(), data_size_ - copied));
+      if (std::fread(chunk.data(), 1, want, data_file_) != want) s = IoError("read back", data_path_);
+      if (s.ok()) s = WriteAll(out, chunk.data(), want, out_path);
+      copied += want;
     }
-    s = WriteAll(out, chunk.data(), want, tmp_path_);
-    copied += want;
   }
   if (out) {
-    if (s.ok() && (std::fflush(out) != 0 || fsync(fileno(out)) != 0)) s = IoError("flush", tmp_path_);
-    if (std::fclose(out) != 0 && s.ok()) s = IoError("close", tmp_path_);
+    if (s.ok() && (std::fflush(out) != 0 || fsync(fileno(out)) != 0)) s = IoError("flush", out_path);
+    if (std::fclose(out) != 0 && s.ok()) s = IoError("close", out_path);
+    if (out == data_file_) data_file_ = nullptr;
   }
-  if (s.ok() && std::rename(tmp_path_.c_str(), path_.c_str()) != 0) s = IoError("rename to", path_);
+  if (s.ok() && std::rename(out_path.c_str(), path_.c_str()) != 0) s = IoError("rename to", path_);
   if (!s.ok()) {
     Abort();
     return s;
   }
-  tmp_path_.clear();  // renamed: nothing left to remove
-  Abort();            // closes and removes the data scratch file
+  (in_place ? data_path_ : tmp_path_).clear();  // renamed: nothing left to remove there
+  Abort();                                      // closes and removes what is left
   if (file_size) *file_size = h.file_size;
   return Status::Ok();
 }

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -106,6 +107,23 @@ TEST_F(ModelFileTest, RoundTrip) {
     EXPECT_EQ(f.FindTensor("token_embd")->dtype, fb::DType::I8);
     EXPECT_EQ(f.FindTensor("nope"), nullptr);
   }
+  // Reproducible output; large tensor alignment honoured.
+  setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
+  const std::string pa = qlite_test::TempPath("a.qlm"), pb = qlite_test::TempPath("b.qlm");
+  ASSERT_TRUE(ConvertModel(src, opts_, pa, nullptr, nullptr).ok());
+  ASSERT_TRUE(ConvertModel(src, opts_, pb, nullptr, nullptr).ok());
+  EXPECT_EQ(ReadAll(pa), ReadAll(pb));
+  ConvertOptions big_align = opts_;
+  big_align.tensor_alignment = 8192;
+  ASSERT_TRUE(ConvertModel(src, big_align, pb, nullptr, nullptr).ok());
+  {
+    ModelFile g;
+    ASSERT_TRUE(g.Open(pb, {true, true}).ok());
+    for (const TensorRef& t : g.tensors()) EXPECT_EQ((t.view.data - g.data_segment()) % 8192, 0) << t.name;
+  }
+  unsetenv("SOURCE_DATE_EPOCH");
+  std::remove(pa.c_str());
+  std::remove(pb.c_str());
   // Same weights, other quantization: same fingerprint.
   ConvertOptions other;
   other.weights.dtype = fb::DType::NF4;
@@ -215,6 +233,98 @@ TEST_F(ModelFileTest, ReaderRefusesBadFiles) {
   f.Close();
   s = f.Open(path_);
   EXPECT_NE(s.message().find("pieces"), std::string::npos) << s.message();
+}
+
+// Patches the 16-byte Region struct {offset, size} of `tensor`'s data inside the meta.
+bool PatchRegion(std::vector<uint8_t>* bytes, const ModelFile& f, const std::string& tensor, uint64_t new_offset,
+                 uint64_t new_size) {
+  const TensorRef* t = f.FindTensor(tensor);
+  const uint64_t off = static_cast<uint64_t>(t->view.data - f.data_segment());
+  const uint64_t size = t->view.row_stride * StoredRows(t->view.spec, t->view.rows);
+  uint8_t want[16], repl[16];
+  for (int i = 0; i < 8; ++i) {
+    want[i] = static_cast<uint8_t>(off >> (8 * i));
+    want[8 + i] = static_cast<uint8_t>(size >> (8 * i));
+    repl[i] = static_cast<uint8_t>(new_offset >> (8 * i));
+    repl[8 + i] = static_cast<uint8_t>(new_size >> (8 * i));
+  }
+  const uint64_t m0 = f.header().meta_offset, m1 = m0 + f.header().meta_size;
+  auto it = std::search(bytes->begin() + m0, bytes->begin() + m1, want, want + 16);
+  if (it == bytes->begin() + m1) return false;
+  std::copy(repl, repl + 16, it);
+  return true;
+}
+
+TEST_F(ModelFileTest, ReaderRefusesBadRegions) {
+  ASSERT_TRUE(ConvertModel(qlite_test::TinyModel(), opts_, path_, nullptr, nullptr).ok());
+  const std::vector<uint8_t> good = ReadAll(path_);
+  ModelFile ref;
+  ASSERT_TRUE(ref.OpenMemory(good.data(), good.size()).ok());
+  const TensorRef* t = ref.FindTensor("blk.0.ffn_down");
+  const uint64_t off = static_cast<uint64_t>(t->view.data - ref.data_segment());
+  const uint64_t size = t->view.row_stride * t->view.rows;
+  const uint64_t seg = ref.header().data_size;
+  struct Case {
+    uint64_t offset, size;
+    const char* message;
+  } cases[] = {{off, size + 1, "bytes, expected"},
+               {off + 8, size, "misaligned"},
+               {seg - 64, size, "outside"},
+               {~uint64_t{0} - 63, size, "outside"},  // offset + size wraps around
+               {off, 0, "bytes, expected"}};
+  for (const Case& c : cases) {
+    std::vector<uint8_t> b = good;
+    ASSERT_TRUE(PatchRegion(&b, ref, "blk.0.ffn_down", c.offset, c.size));
+    ModelFile f;
+    Status s = f.OpenMemory(b.data(), b.size());
+    EXPECT_EQ(s.code(), StatusCode::kFormat);
+    EXPECT_NE(s.message().find(c.message), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find("blk.0.ffn_down"), std::string::npos) << s.message();
+  }
+}
+
+TEST_F(ModelFileTest, WriterMetaInPlaceOrRewritten) {
+  SourceModel src = qlite_test::TinyModel();
+  std::vector<float> w;
+  ASSERT_TRUE(src.tensors[2].load(&w).ok());
+  QuantizedTensor q;
+  ASSERT_TRUE(Quantize(w.data(), src.tensors[2].shape[0], src.tensors[2].shape[1], opts_.weights, &q).ok());
+  TokenizerData tok = src.tokenizer;
+  tok.chat_template.assign(10000, 'x');  // meta > one 4 KiB segment
+  for (uint64_t reserve : {uint64_t{0}, uint64_t{20000}}) {
+    ModelWriter wr;
+    ASSERT_TRUE(wr.Open(path_, {64, 4096, reserve}).ok());
+    wr.SetConfig(src.config);
+    wr.SetTokenizer(tok);
+    ASSERT_TRUE(wr.AddTensor("x", src.tensors[2].shape, q).ok());
+    uint64_t size = 0;
+    ASSERT_TRUE(wr.Finish(&size).ok());
+    std::vector<uint8_t> bytes = ReadAll(path_);
+    ASSERT_EQ(bytes.size(), size);
+    QlmHeader h;
+    ASSERT_TRUE(DecodeHeader(bytes.data(), bytes.size(), &h).ok());
+    EXPECT_EQ(h.data_offset, reserve ? 20480u : 12288u);  // the reserved gap, or the smallest that fits
+    EXPECT_EQ(0, std::memcmp(&bytes[h.data_offset], q.data.data(), q.data.size()));
+  }
+}
+
+TEST_F(ModelFileTest, WriterRefusesInconsistentTensors) {
+  std::vector<float> x(4 * 64, 0.5f);
+  QuantizedTensor q;
+  QuantSpec spec;
+  spec.dtype = fb::DType::I4;
+  ASSERT_TRUE(Quantize(x.data(), 4, 64, spec, &q).ok());
+  ModelWriter w;
+  ASSERT_TRUE(w.Open(path_).ok());
+  EXPECT_FALSE(w.AddTensor("a", {4, 63}, q).ok());
+  EXPECT_FALSE(w.AddTensor("a", {1, 4, 64}, q).ok());
+  QuantizedTensor bad = q;
+  bad.scales.pop_back();
+  EXPECT_FALSE(w.AddTensor("a", {4, 64}, bad).ok());
+  ASSERT_TRUE(w.AddTensor("a", {4, 64}, q).ok());
+  EXPECT_FALSE(w.AddTensor("a", {4, 64}, q).ok());  // duplicate
+  w.Abort();
+  EXPECT_FALSE(std::ifstream(path_).good());
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // Writes a .qlm file: tensors stream to disk as they are added (bounded memory for models
-// of any size), then Finish() lays out header + FlatBuffer meta + aligned data segment and
-// renames the temp file into place. Any error, or destruction before Finish(), removes
-// every temporary file.
+// of any size) into a temp file, after a gap reserved for header + FlatBuffer meta; Finish()
+// writes those into the gap and renames the temp file into place. If the meta outgrows the
+// gap, Finish() rewrites the file once with a larger gap (slower, correct). Any error, or
+// destruction before Finish(), removes every temporary file.
 #pragma once
 #include <cstdint>
 #include <cstdio>
@@ -24,6 +25,7 @@ struct ProvenanceInfo {
 struct WriterOptions {
   uint32_t tensor_alignment = 64;     // power of two >= 64
   uint32_t segment_alignment = 16384; // power of two >= 4096
+  uint64_t meta_reserve = 0;          // expected meta size (estimate generously; 0: one segment)
 };
 
 class ModelWriter {
@@ -59,7 +61,8 @@ class ModelWriter {
 
   std::string path_, tmp_path_, data_path_;
   WriterOptions options_;
-  std::FILE* data_file_ = nullptr;  // the data segment, streamed
+  std::FILE* data_file_ = nullptr;  // the whole file; data streamed from data_offset_
+  uint64_t data_offset_ = 0;        // reserved gap for header + meta
   uint64_t data_size_ = 0;
   std::vector<Entry> entries_;
   ModelConfig config_;
