@@ -5,7 +5,7 @@
 
 #include <sstream>
 
-#include "../common/test_data.h"
+#include "test_data.h"
 #include "test_tokenizer_util.h"
 
 namespace qlite {

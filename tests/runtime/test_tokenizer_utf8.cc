@@ -9,7 +9,7 @@
 
 #include "../../runtime/src/tokenizer.h"
 #include "../../runtime/src/utf8.h"
-#include "../common/test_data.h"
+#include "test_data.h"
 #include "test_tokenizer_util.h"
 
 // Counts heap allocations so tests can check the per-token paths do none.
