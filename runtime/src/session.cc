@@ -48,6 +48,7 @@ Status PlanSession(const Model& m, const qlite_session_params& p, SessionPlan* p
     s.n_sinks = p.n_sink_tokens;
   }
   s.max_batch = p.max_batch ? p.max_batch : kDefaultBatch;
+  s.repeat_last_n = p.sampler.repeat_last_n;
   if (s.max_batch > 65536) return StatusError(StatusCode::kInvalidArgument, "max_batch %u too large", s.max_batch);
   switch (p.kv_type) {
     case QLITE_KV_F32: s.kv_type = arch::KvType::kF32; break;
@@ -126,7 +127,14 @@ SessionMemory MeasureSession(const Model& model, const SessionPlan& plan) {
   SessionMemory mem;
   probe.Bind(&counter, &mem);
   mem.scratch += sizeof(Session);  // the session object itself heads the arena
-  mem.total = counter.used();
+  mem.arena = counter.used();
+  // The sampler's candidate arrays (sampler.h: logits copy, candidates, probabilities,
+  // per-token stamps, history) come from the heap, once, at creation.
+  const uint64_t vocab = model.config().vocab_size;
+  mem.heap = vocab * (sizeof(float) + sizeof(Sampler::Candidate) + sizeof(float) + sizeof(uint32_t)) +
+             (uint64_t)std::max(plan.repeat_last_n, 0) * sizeof(int32_t);
+  mem.scratch += mem.heap;
+  mem.total = mem.arena + mem.heap;
   return mem;
 }
 
@@ -144,12 +152,12 @@ Status Session::Create(const Model& model, const qlite_session_params& params, S
   if (params.buffer) {
     // The layout starts at the buffer's first 64-byte boundary.
     const size_t skew = (size_t)(-reinterpret_cast<uintptr_t>(params.buffer) & (Arena::kAlign - 1));
-    if (params.buffer_size < mem.total + skew)
+    if (params.buffer_size < mem.arena + skew)
       return StatusError(StatusCode::kOutOfMemory, "session buffer of %zu bytes is too small (needs %llu):\n%s",
-                         params.buffer_size, (unsigned long long)(mem.total + skew), FormatEstimate(est).c_str());
+                         params.buffer_size, (unsigned long long)(mem.arena + skew), FormatEstimate(est).c_str());
     arena = Arena(params.buffer, params.buffer_size);
   } else {
-    QLITE_RETURN_IF_ERROR(region.Reserve(mem.total));
+    QLITE_RETURN_IF_ERROR(region.Reserve(mem.arena));
     arena = Arena(region.data(), region.size());
   }
   void* at = arena.Allocate(sizeof(Session));
