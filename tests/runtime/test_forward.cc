@@ -54,6 +54,16 @@ std::vector<Case> Cases() {
     cases.push_back({"partial_rotary_linear_scaling", c});
   }
   {
+    ModelConfig c = TinyConfig();  // Llama 3.1 RoPE scaling (some frequencies in each band)
+    c.rope_theta = 500000.0f;
+    c.rope_scaling = fb::RopeScaling::Llama3;
+    c.rope_factor = 8.0f;
+    c.rope_low_freq_factor = 1.0f;
+    c.rope_high_freq_factor = 16.0f;
+    c.rope_original_context = 256;  // wavelengths 6.3 (kept), 167 (blended), 4443 (scaled)
+    cases.push_back({"llama3_rope_scaling", c});
+  }
+  {
     Case c{"window_with_sinks_small_batches", TinyConfig()};
     c.window = 10;  // < context: sinks on; 40 tokens wrap the ring several times
     c.batch = 7;
@@ -107,7 +117,7 @@ TEST_P(ForwardTest, MatchesReferenceInPrefillAndDecode) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Archs, ForwardTest, testing::Range<size_t>(0, 5),
+INSTANTIATE_TEST_SUITE_P(Archs, ForwardTest, testing::Range<size_t>(0, Cases().size()),
                          [](const testing::TestParamInfo<size_t>& i) { return Cases()[i.param].name; });
 
 TEST(Forward, QuantizedWeightsStayCloseToFloat) {
