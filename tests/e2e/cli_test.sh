@@ -30,7 +30,7 @@ grep -q "^Lily wanted to" run2.out || fail "run: prompt not echoed"
 
 # fit: the math, and the exit status against a budget
 "$qlite" fit -m cli_f32.qlm --window 128 --kv-type f16 > fit.out || fail fit
-grep -q "kv cache = layers 5 x 2 (K,V) x kv heads 4 x head dim 8 x window 128 x 2 B (f16) = 40960 B" fit.out \
+grep -q "kv cache = layers 5 x 2 (K,V) x kv heads 4 x head dim 8 x window 128 x 2 B (f16) = 81920 B" fit.out \
   || fail "fit math: $(cat fit.out)"
 "$qlite" fit -m cli_f32.qlm --memory-budget 100K > /dev/null && fail "fit: 100K budget should not fit"
 "$qlite" run -m cli_f32.qlm --memory-budget 100K -p x -n 1 > /dev/null 2> budget.err && fail "run: budget ignored"
