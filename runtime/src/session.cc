@@ -1,6 +1,7 @@
 #include "session.h"
 
 #include <algorithm>
+#include <cmath>
 #include <new>
 #include <string>
 #include <utility>
@@ -50,6 +51,13 @@ Status PlanSession(const Model& m, const qlite_session_params& p, SessionPlan* p
   s.max_batch = p.max_batch ? p.max_batch : kDefaultBatch;
   s.repeat_last_n = p.sampler.repeat_last_n;
   if (s.max_batch > 65536) return StatusError(StatusCode::kInvalidArgument, "max_batch %u too large", s.max_batch);
+  const qlite_sampler_params& sp = p.sampler;
+  if (!std::isfinite(sp.temperature) || !(sp.top_p > 0.0f && sp.top_p <= 1.0f) || !(sp.min_p >= 0.0f && sp.min_p <= 1.0f) ||
+      !(sp.repeat_penalty > 0.0f) || !std::isfinite(sp.repeat_penalty) || sp.repeat_last_n < 0 || sp.repeat_last_n > (1 << 20))
+    return StatusError(StatusCode::kInvalidArgument,
+                       "sampler parameters out of range (temperature %g, top_p %g in (0,1], min_p %g in [0,1], "
+                       "repeat_penalty %g > 0, repeat_last_n %d >= 0)",
+                       sp.temperature, sp.top_p, sp.min_p, sp.repeat_penalty, sp.repeat_last_n);
   switch (p.kv_type) {
     case QLITE_KV_F32: s.kv_type = arch::KvType::kF32; break;
     case QLITE_KV_F16: s.kv_type = arch::KvType::kF16; break;
@@ -171,7 +179,6 @@ Status Session::Create(const Model& model, const qlite_session_params& params, S
     Destroy(s);
     return StatusError(StatusCode::kInternal, "session layout does not fit its own estimate");
   }
-  s->pool_ = new (s->pool_mem_) arch::ThreadPool(plan.n_threads);
   SamplerParams sp;
   sp.temperature = params.sampler.temperature;
   sp.top_k = params.sampler.top_k;
@@ -181,6 +188,7 @@ Status Session::Create(const Model& model, const qlite_session_params& params, S
   sp.repeat_last_n = params.sampler.repeat_last_n;
   sp.seed = params.sampler.seed;
   try {
+    s->pool_ = new (s->pool_mem_) arch::ThreadPool(plan.n_threads);
     // Its candidate buffers come from the heap, once, here (sampler.h); never per token.
     s->sampler_ = new (s->sampler_mem_) Sampler((int32_t)model.config().vocab_size, sp);
   } catch (...) {
