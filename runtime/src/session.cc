@@ -33,7 +33,7 @@ Status PlanSession(const Model& m, const qlite_session_params& p, SessionPlan* p
   for (uint32_t l = 0; l < c.n_layers; ++l) span = std::max(span, LayerSpan(m, l));
   if (p.window) {
     if (span && p.window > span)
-      return StatusError(StatusCode::kInvalidArgument, "window %u exceeds the model's context length %u", p.window, span);
+      return StatusError(StatusCode::kInvalidArgument, "window %u exceeds the positions the model attends to (%u: context length or sliding window)", p.window, span);
     s.window = p.window;
   } else {
     if (!span) return StatusError(StatusCode::kInvalidArgument, "the model records no context length: set a window");
