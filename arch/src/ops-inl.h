@@ -26,6 +26,16 @@ HWY_INLINE float ReduceSum(D d, hn::Vec<D> v) {
   return hn::GetLane(hn::SumOfLanes(d, v));
 }
 
+// a / b: x86/NEON vectors have operator/, sizeless SVE/RVV vectors only Div().
+template <class V>
+HWY_INLINE V DivV(V a, V b) {
+#if HWY_TARGET & (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV)
+  return hn::Div(a, b);
+#else
+  return a / b;
+#endif
+}
+
 // Loads Lanes(d) stored values (f32 / f16 / int8) as f32.
 template <class D>
 HWY_INLINE hn::Vec<D> LoadF(D d, const float* HWY_RESTRICT p) {

@@ -1,0 +1,151 @@
+// JNI entry points of org.qlite.QliteSession (and its Params).
+#include <cstring>
+#include <string>
+
+#include "jni_util.h"
+#if __has_include("org_qlite_QliteSession.h")
+#include "org_qlite_QliteSession.h"
+#include "org_qlite_QliteSession_Params.h"
+#endif
+
+using namespace qlite_jni;
+
+namespace {
+
+// qlite_generate's callback: hands each piece to QliteSession.Stream.onPiece on the calling
+// thread. Any failure (or a pending Java exception) stops generation; the exception is left
+// pending for the Java caller.
+struct StreamContext {
+  JNIEnv* env;
+  jobject stream;
+};
+
+int OnToken(void* user_data, int32_t token, const char* piece, size_t piece_len) {
+  auto* ctx = static_cast<StreamContext*>(user_data);
+  JNIEnv* env = ctx->env;
+  if (env->ExceptionCheck()) return 1;
+  jbyteArray bytes = env->NewByteArray(static_cast<jsize>(piece_len));
+  if (bytes == nullptr) return 1;
+  if (piece_len > 0) env->SetByteArrayRegion(bytes, 0, static_cast<jsize>(piece_len), reinterpret_cast<const jbyte*>(piece));
+  jint stop = 1;
+  if (!env->ExceptionCheck()) stop = env->CallIntMethod(ctx->stream, cache().stream_on_piece, static_cast<jint>(token), bytes);
+  env->DeleteLocalRef(bytes);  // one per token: a long generation must not exhaust local refs
+  if (env->ExceptionCheck()) return 1;
+  return stop != 0 ? 1 : 0;
+}
+
+}  // namespace
+
+extern "C" {
+
+JNIEXPORT void JNICALL Java_org_qlite_QliteSession_00024Params_nativeDefaults(JNIEnv* env, jclass, jlongArray longs,
+                                                                              jfloatArray floats) {
+  const qlite_session_params p = qlite_session_default_params();
+  // Order: QliteSession.Params' index constants.
+  const jlong l[] = {p.n_threads,
+                     p.window,
+                     p.n_sink_tokens == UINT32_MAX ? -1 : static_cast<jlong>(p.n_sink_tokens),
+                     p.kv_type,
+                     p.max_batch,
+                     static_cast<jlong>(p.memory_budget),
+                     p.sampler.top_k,
+                     p.sampler.repeat_last_n,
+                     static_cast<jlong>(p.sampler.seed)};
+  const jfloat f[] = {p.sampler.temperature, p.sampler.top_p, p.sampler.min_p, p.sampler.repeat_penalty};
+  const jsize nl = sizeof(l) / sizeof(l[0]), nf = sizeof(f) / sizeof(f[0]);
+  if (longs == nullptr || floats == nullptr || env->GetArrayLength(longs) != nl || env->GetArrayLength(floats) != nf) {
+    return Throw(env, QLITE_ERR_INTERNAL, "qlite_session_default_params: parameter arrays have the wrong length");
+  }
+  env->SetLongArrayRegion(longs, 0, nl, l);
+  if (env->ExceptionCheck()) return;
+  env->SetFloatArrayRegion(floats, 0, nf, f);
+}
+
+JNIEXPORT jlong JNICALL Java_org_qlite_QliteSession_nativeCreate(JNIEnv* env, jclass, jlong model, jlongArray longs,
+                                                                 jfloatArray floats) {
+  qlite_session_params params;
+  if (!ReadSessionParams(env, longs, floats, &params)) return 0;
+  qlite_session* session = nullptr;
+  const qlite_status s = qlite_session_create(ModelFrom(model), &params, &session);
+  if (s != QLITE_OK) {
+    ThrowStatus(env, s, "qlite_session_create");
+    return 0;
+  }
+  return ToHandle(session);
+}
+
+JNIEXPORT void JNICALL Java_org_qlite_QliteSession_nativeFree(JNIEnv*, jclass, jlong handle) {
+  qlite_session_free(SessionFrom(handle));
+}
+
+JNIEXPORT void JNICALL Java_org_qlite_QliteSession_nativeReset(JNIEnv* env, jclass, jlong handle) {
+  const qlite_status s = qlite_session_reset(SessionFrom(handle));
+  if (s != QLITE_OK) ThrowStatus(env, s, "qlite_session_reset");
+}
+
+JNIEXPORT void JNICALL Java_org_qlite_QliteSession_nativePrefill(JNIEnv* env, jclass, jlong handle, jintArray tokens) {
+  if (tokens == nullptr) return Throw(env, QLITE_ERR_INVALID_ARGUMENT, "qlite_prefill: tokens is null");
+  const jsize n = env->GetArrayLength(tokens);
+  // The runtime may take its time; a copy keeps the GC free (no critical section held).
+  jint* ids = env->GetIntArrayElements(tokens, nullptr);
+  if (ids == nullptr) return;  // OutOfMemoryError pending
+  static_assert(sizeof(jint) == sizeof(int32_t), "jint is int32_t");
+  const qlite_status s = qlite_prefill(SessionFrom(handle), reinterpret_cast<const int32_t*>(ids), static_cast<size_t>(n));
+  env->ReleaseIntArrayElements(tokens, ids, JNI_ABORT);
+  if (s != QLITE_OK) ThrowStatus(env, s, "qlite_prefill");
+}
+
+JNIEXPORT void JNICALL Java_org_qlite_QliteSession_nativeDecode(JNIEnv* env, jclass, jlong handle, jint token) {
+  const qlite_status s = qlite_decode(SessionFrom(handle), token);
+  if (s != QLITE_OK) ThrowStatus(env, s, "qlite_decode");
+}
+
+JNIEXPORT jint JNICALL Java_org_qlite_QliteSession_nativeSample(JNIEnv* env, jclass, jlong handle) {
+  int32_t token = -1;
+  const qlite_status s = qlite_sample(SessionFrom(handle), &token);
+  if (s != QLITE_OK) ThrowStatus(env, s, "qlite_sample");
+  return token;
+}
+
+JNIEXPORT void JNICALL Java_org_qlite_QliteSession_nativeLogits(JNIEnv* env, jclass, jlong handle, jfloatArray out,
+                                                                jint count) {
+  const float* logits = nullptr;
+  const qlite_status s = qlite_get_logits(SessionFrom(handle), &logits);
+  if (s != QLITE_OK) return ThrowStatus(env, s, "qlite_get_logits");
+  if (logits == nullptr) return Throw(env, QLITE_ERR_INTERNAL, "qlite_get_logits: no logits");
+  if (out == nullptr || count < 0 || env->GetArrayLength(out) < count) {
+    return Throw(env, QLITE_ERR_INVALID_ARGUMENT, "qlite_get_logits: output array too small");
+  }
+  env->SetFloatArrayRegion(out, 0, count, logits);
+}
+
+JNIEXPORT jint JNICALL Java_org_qlite_QliteSession_nativeGenerate(JNIEnv* env, jclass, jlong handle, jbyteArray prompt_z,
+                                                                  jint max_tokens, jboolean stop_at_eos, jobject stream,
+                                                                  jlongArray counts, jdoubleArray seconds) {
+  return Guard(env, "qlite_generate", [&]() -> jint {
+    std::string prompt;
+    if (!ReadBytes(env, prompt_z, &prompt)) return 0;
+    if (prompt.empty() || prompt.back() != '\0' || max_tokens < 0 || stream == nullptr || counts == nullptr ||
+        seconds == nullptr || env->GetArrayLength(counts) != 2 || env->GetArrayLength(seconds) != 2) {
+      Throw(env, QLITE_ERR_INVALID_ARGUMENT, "qlite_generate: bad arguments");
+      return 0;
+    }
+    StreamContext ctx{env, stream};
+    qlite_generate_stats stats;
+    std::memset(&stats, 0, sizeof(stats));
+    const qlite_status s = qlite_generate(SessionFrom(handle), prompt.c_str(), static_cast<uint32_t>(max_tokens),
+                                          stop_at_eos ? 1 : 0, OnToken, &ctx, &stats);
+    if (env->ExceptionCheck()) return s;  // from the callback: the Java side rethrows it
+    if (s != QLITE_OK && s != QLITE_ERR_CANCELLED) {
+      ThrowStatus(env, s, "qlite_generate");
+      return s;
+    }
+    const jlong c[2] = {stats.n_prompt_tokens, stats.n_generated};
+    const jdouble t[2] = {stats.prefill_seconds, stats.decode_seconds};
+    env->SetLongArrayRegion(counts, 0, 2, c);
+    if (!env->ExceptionCheck()) env->SetDoubleArrayRegion(seconds, 0, 2, t);
+    return s;
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,290 @@
+package org.qlite;
+
+import static org.junit.Assert.assertArrayEquals;
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertNotNull;
+import static org.junit.Assert.assertSame;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.junit.Assume;
+import org.junit.Test;
+
+/**
+ * The binding against the real stories260K model. System properties (set by
+ * scripts/test.d/jni.sh): qlite.test.model (.qlm path), qlite.test.prompt_ids and
+ * qlite.test.expected_ids (comma lists from refs/greedy.json), qlite.test.exact (the model
+ * is f32, so greedy output must equal the reference), qlite.test.require (a missing model
+ * is a failure, not a skip).
+ */
+public class QliteTest {
+  private static final String PROMPT = "Once upon a time";
+
+  // ---- helpers ----
+
+  private static void skip(String why) {
+    System.err.println("SKIP: " + why);
+    Assume.assumeTrue(why, false);
+  }
+
+  /** Runs an open call; a runtime that lacks the function yet (UNSUPPORTED) skips the test. */
+  private static QliteModel openOrSkip(java.util.function.Supplier<QliteModel> open) {
+    try {
+      return open.get();
+    } catch (QliteException e) {
+      if (e.status() == QliteException.UNSUPPORTED) skip("C library: " + e.getMessage());
+      throw e;
+    }
+  }
+
+  private static String modelPath() {
+    String path = System.getProperty("qlite.test.model", "");
+    if (path.isEmpty() || !new File(path).isFile()) {
+      if (Boolean.getBoolean("qlite.test.require")) fail("model missing: '" + path + "'");
+      skip("no converted model (qlite.test.model='" + path + "')");
+    }
+    return path;
+  }
+
+  private static QliteModel openModel() {
+    String path = modelPath();
+    return openOrSkip(() -> QliteModel.open(path));
+  }
+
+  private static int[] ids(String property) {
+    String s = System.getProperty(property, "").trim();
+    if (s.isEmpty()) return null;
+    String[] parts = s.split(",");
+    int[] out = new int[parts.length];
+    for (int i = 0; i < parts.length; ++i) out[i] = Integer.parseInt(parts[i].trim());
+    return out;
+  }
+
+  private static QliteSession.Params greedy() {
+    return new QliteSession.Params().temperature(0f).threads(2);
+  }
+
+  private static int[] generateIds(QliteSession session, int n) {
+    List<Integer> got = new ArrayList<>();
+    GenerateStats stats = session.generate(PROMPT, n, false, (token, piece) -> got.add(token));
+    assertEquals(n, stats.generatedTokens);
+    assertEquals(n, got.size());
+    assertFalse(stats.stoppedByCallback);
+    return got.stream().mapToInt(Integer::intValue).toArray();
+  }
+
+  private static void expectStatus(int status, Runnable call) {
+    try {
+      call.run();
+      fail("expected QliteException with status " + status);
+    } catch (QliteException e) {
+      assertEquals(e.getMessage(), status, e.status());
+      assertFalse(e.getMessage().isEmpty());
+    }
+  }
+
+  // ---- without a model ----
+
+  @Test
+  public void libraryLoadsAndReportsVersion() {
+    assertEquals("C API major version this binding was written for", 0, Qlite.apiVersion() >>> 16);
+    assertTrue(Qlite.version(), Qlite.version().startsWith("qlite"));
+  }
+
+  @Test
+  public void nullArgumentsThrow() {
+    expectStatus(QliteException.INVALID_ARGUMENT, () -> QliteModel.open((String) null));
+    expectStatus(QliteException.INVALID_ARGUMENT, () -> QliteModel.open((ByteBuffer) null));
+    expectStatus(QliteException.INVALID_ARGUMENT, () -> new QliteSession(null, greedy()));
+    expectStatus(QliteException.INVALID_ARGUMENT, () -> QliteModel.open("bad\0path"));
+  }
+
+  @Test
+  public void missingFileThrowsIo() {
+    QliteException e = null;
+    try {
+      openOrSkip(() -> QliteModel.open("/nonexistent/qlite/model.qlm")).close();
+    } catch (QliteException caught) {
+      e = caught;
+    }
+    assertNotNull("opening a missing file must throw", e);
+    assertEquals(e.getMessage(), QliteException.IO, e.status());
+  }
+
+  @Test
+  public void garbageBufferThrowsFormat() {
+    byte[] junk = new byte[64 * 1024];
+    new Random(42).nextBytes(junk);
+    QliteException e = null;
+    try {
+      openOrSkip(() -> QliteModel.open(ByteBuffer.wrap(junk))).close();
+    } catch (QliteException caught) {
+      e = caught;
+    }
+    assertNotNull("opening random bytes must throw", e);
+    assertEquals(e.getMessage(), QliteException.FORMAT, e.status());
+  }
+
+  // ---- with the model ----
+
+  @Test
+  public void infoAndTokenizer() {
+    try (QliteModel model = openModel()) {
+      QliteModel.Info info = model.info();
+      assertEquals(512, info.vocabSize); // stories260K
+      assertEquals(64, info.dim);
+      assertEquals(5, info.layers);
+      int[] prompt = model.tokenize(PROMPT, true);
+      int[] expected = ids("qlite.test.prompt_ids");
+      if (expected != null) assertArrayEquals(expected, prompt);
+      assertEquals(info.bosId, prompt[0]);
+      StringBuilder text = new StringBuilder();
+      for (int i = 1; i < prompt.length; ++i) {
+        text.append(new String(model.tokenBytes(prompt[i]), java.nio.charset.StandardCharsets.UTF_8));
+      }
+      assertEquals(PROMPT, text.toString().replace('\u2581', ' ').trim());
+      expectStatus(QliteException.INVALID_ARGUMENT, () -> model.tokenize(null, true));
+      assertFalse(model.estimateMemory(greedy()).isEmpty());
+    }
+  }
+
+  @Test
+  public void greedyGenerateMatchesStepwiseDecodeAndReference() {
+    try (QliteModel model = openModel(); QliteSession session = model.newSession(greedy())) {
+      int[] generated = generateIds(session, 32);
+      int[] expected = ids("qlite.test.expected_ids");
+      if (expected != null && Boolean.getBoolean("qlite.test.exact")) {
+        assertArrayEquals(java.util.Arrays.copyOf(expected, 32), generated);
+      }
+      // The same through prefill / logits / sample / decode.
+      session.reset();
+      session.prefill(model.tokenize(PROMPT, true));
+      float[] logits = new float[model.info().vocabSize];
+      for (int i = 0; i < generated.length; ++i) {
+        session.logits(logits);
+        int best = 0;
+        for (int v = 1; v < logits.length; ++v) if (logits[v] > logits[best]) best = v;
+        int token = session.sample();
+        assertEquals("step " + i, best, token);
+        assertEquals("step " + i, generated[i], token);
+        session.decode(token);
+      }
+    }
+  }
+
+  @Test
+  public void callbackStopsEarly() {
+    try (QliteModel model = openModel(); QliteSession session = model.newSession(greedy())) {
+      int[] calls = {0};
+      StringBuilder text = new StringBuilder();
+      GenerateStats stats = session.generate(PROMPT, 50, false, (token, piece) -> {
+        text.append(piece);
+        return ++calls[0] < 5;
+      });
+      assertEquals(5, calls[0]);
+      assertTrue(stats.stoppedByCallback);
+      assertTrue(stats.generatedTokens <= 5);
+      assertTrue(stats.promptTokens > 1);
+      assertFalse(text.toString().isEmpty());
+    }
+  }
+
+  @Test
+  public void callbackExceptionIsRethrownAndSessionStaysUsable() {
+    try (QliteModel model = openModel(); QliteSession session = model.newSession(greedy())) {
+      IllegalStateException boom = new IllegalStateException("boom");
+      int[] calls = {0};
+      try {
+        session.generate(PROMPT, 50, false, (token, piece) -> {
+          if (++calls[0] == 3) throw boom;
+          return true;
+        });
+        fail("callback exception was swallowed");
+      } catch (IllegalStateException e) {
+        assertSame(boom, e);
+      }
+      assertEquals(3, calls[0]);
+      session.reset();
+      assertEquals(8, generateIds(session, 8).length);
+      // Re-entering or closing the session from its own callback is refused, not a crash.
+      expectStatus(QliteException.INVALID_ARGUMENT, () -> session.generate(PROMPT, 8, false,
+          (token, piece) -> {
+            session.decode(token);
+            return true;
+          }));
+      expectStatus(QliteException.INVALID_ARGUMENT, () -> session.generate(PROMPT, 8, false,
+          (token, piece) -> {
+            session.close();
+            return true;
+          }));
+      session.reset();
+      assertEquals(8, generateIds(session, 8).length);
+    }
+  }
+
+  @Test
+  public void byteBufferModelsMatchPathModel() throws IOException {
+    String path = modelPath();
+    byte[] bytes = Files.readAllBytes(new File(path).toPath());
+    int[] fromPath;
+    try (QliteModel model = openModel(); QliteSession s = model.newSession(greedy())) {
+      fromPath = generateIds(s, 12);
+    }
+    ByteBuffer direct = ByteBuffer.allocateDirect(bytes.length);
+    direct.put(bytes).flip();
+    for (ByteBuffer buffer : new ByteBuffer[] {direct, ByteBuffer.wrap(bytes)}) {
+      try (QliteModel model = openOrSkip(() -> QliteModel.open(buffer));
+          QliteSession s = model.newSession(greedy())) {
+        assertArrayEquals(fromPath, generateIds(s, 12));
+      }
+    }
+    // A truncated file is an error, never a crash.
+    QliteException e = null;
+    try {
+      QliteModel.open(ByteBuffer.wrap(bytes, 0, bytes.length / 2)).close();
+    } catch (QliteException caught) {
+      e = caught;
+    }
+    assertNotNull("a truncated model must not open", e);
+    assertEquals(e.getMessage(), QliteException.FORMAT, e.status());
+  }
+
+  @Test
+  public void badArgumentsAndClosedHandlesThrow() {
+    QliteModel model = openModel();
+    expectStatus(QliteException.INVALID_ARGUMENT, () -> model.newSession(greedy().threads(-1)));
+    expectStatus(QliteException.INVALID_ARGUMENT, () -> model.newSession(greedy().kvType(7)));
+    QliteSession session = model.newSession(greedy());
+    int vocab = model.info().vocabSize;
+    session.prefill(model.tokenize(PROMPT, true));
+    for (int bad : new int[] {-1, vocab}) {
+      try {
+        session.decode(bad);
+        fail("decode(" + bad + ") must throw");
+      } catch (QliteException expected) {
+        assertTrue(expected.status() != 0);
+      }
+    }
+    expectStatus(QliteException.INVALID_ARGUMENT, () -> session.prefill(null));
+    expectStatus(QliteException.INVALID_ARGUMENT, () -> session.generate(null, 4, false, null));
+    expectStatus(QliteException.INVALID_ARGUMENT, () -> session.logits(new float[vocab - 1]));
+    // Closing the model first is allowed: the session keeps it alive until it closes.
+    model.close();
+    expectStatus(QliteException.INVALID_ARGUMENT, () -> model.tokenize(PROMPT, true));
+    expectStatus(QliteException.INVALID_ARGUMENT, () -> model.newSession(greedy()));
+    session.reset();
+    assertEquals(4, generateIds(session, 4).length);
+    session.close();
+    session.close(); // twice is fine
+    expectStatus(QliteException.INVALID_ARGUMENT, () -> session.decode(1));
+    model.close();
+  }
+}

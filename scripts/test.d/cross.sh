@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Cross builds for Raspberry Pi / ARM Linux, tested under qemu-user (run by scripts/test.sh).
+# - aarch64: the whole ctest suite twice, as a Cortex-A72 (Pi 4: NEON, no SVE, no dotprod)
+#   and as qemu's "max" CPU (SVE2), so dispatch is checked on both sides.
+# - armhf (32-bit Raspberry Pi OS): the kernel tests (tests/arch) and ports/rpi tests.
+# Installs the cross compilers, the :arm64/:armhf library packages and qemu when missing.
+# QLITE_SKIP_CROSS=1 skips; QLITE_CROSS_ARCHES="aarch64 armhf" picks the builds.
+set -euo pipefail
+if [ "${QLITE_SKIP_CROSS:-0}" = 1 ]; then echo "cross: skipped (QLITE_SKIP_CROSS=1)"; exit 0; fi
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+start=$SECONDS
+base="${QLITE_BUILD_DIR:-$root/build}"
+jobs="${QLITE_JOBS:-$(nproc 2>/dev/null || echo 2)}"
+arches="${QLITE_CROSS_ARCHES:-aarch64 armhf}"
+
+# Debian multiarch: the target's packages need their architecture enabled first.
+pkgs=(qemu-user-static)
+for arch in $arches; do
+  case $arch in
+    aarch64) deb=arm64; pkgs+=(g++-aarch64-linux-gnu) ;;
+    armhf) deb=armhf; pkgs+=(g++-arm-linux-gnueabihf) ;;
+    *) echo "cross: unknown arch $arch" >&2; exit 2 ;;
+  esac
+  if ! dpkg --print-foreign-architectures | grep -qx "$deb"; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO dpkg --add-architecture "$deb"
+  fi
+  pkgs+=("libhwy-dev:$deb" "libflatbuffers-dev:$deb" "libmimalloc-dev:$deb" "libgtest-dev:$deb" "libgmock-dev:$deb")
+done
+bash scripts/setup.sh "${pkgs[@]}"
+
+configure_and_build() {  # dir toolchain cmake-args...
+  local dir=$1 toolchain=$2; shift 2
+  cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_TOOLCHAIN_FILE="$root/ports/rpi/$toolchain" -DQLITE_BUILD_BENCH=OFF "$@" >/dev/null
+}
+
+run_ctest() {  # dir label
+  local dir=$1 label=$2 t0=$SECONDS
+  echo "-- cross: ctest $label"
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 600)
+  echo "-- cross: $label took $((SECONDS - t0)) s"
+}
+
+for arch in $arches; do
+  case $arch in
+    aarch64)
+      dir="$base-aarch64"
+      t0=$SECONDS
+      configure_and_build "$dir" aarch64-linux-gnu.cmake -DQLITE_BUILD_TESTS=ON -DQLITE_BUILD_EXAMPLES=ON
+      cmake --build "$dir" -j "$jobs"
+      echo "-- cross: aarch64 build took $((SECONDS - t0)) s"
+      QEMU_CPU=cortex-a72 QLITE_EXPECT_TARGET=NEON run_ctest "$dir" "aarch64 -cpu cortex-a72"
+      QEMU_CPU=max QLITE_EXPECT_TARGET=SVE2 run_ctest "$dir" "aarch64 -cpu max"
+      ;;
+    armhf)
+      dir="$base-armhf"
+      t0=$SECONDS
+      configure_and_build "$dir" arm-linux-gnueabihf.cmake -DQLITE_BUILD_TESTS=ON -DQLITE_BUILD_EXAMPLES=OFF
+      # Only the kernel tests (and the port's own): build those folders' targets.
+      for sub in tests/arch ports/rpi; do
+        [ -f "$dir/$sub/Makefile" ] && cmake --build "$dir/$sub" -j "$jobs"
+      done
+      echo "-- cross: armhf build took $((SECONDS - t0)) s"
+      for sub in tests/arch ports/rpi; do
+        [ -d "$dir/$sub" ] || continue
+        QEMU_CPU=cortex-a7 QLITE_EXPECT_TARGET=NEON run_ctest "$dir/$sub" "armhf -cpu cortex-a7 ($sub)"
+      done
+      ;;
+  esac
+done
+echo "cross: done in $((SECONDS - start)) s"
