@@ -127,7 +127,9 @@ inline qlite::Status WriteModel(const ModelConfig& c, const Weights& w, const st
   }
   qlite::ConvertOptions opt;
   opt.weights.dtype = dtype;
-  opt.embeddings.dtype = dtype == qlite::fb::DType::F32 ? dtype : qlite::fb::DType::I8;
+  const bool float_type = dtype == qlite::fb::DType::F32 || dtype == qlite::fb::DType::F16 ||
+                          dtype == qlite::fb::DType::BF16;
+  opt.embeddings.dtype = float_type ? dtype : qlite::fb::DType::I8;
   qlite::ConvertSummary summary;
   return qlite::ConvertModel(src, opt, path, nullptr, &summary);
 }

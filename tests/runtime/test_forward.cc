@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "model.h"
@@ -128,7 +129,12 @@ TEST(Forward, QuantizedWeightsStayCloseToFloat) {
   Reference ref(c, w, 0, 4);
   std::vector<float> want;
   for (int32_t t : tokens) want = ref.Step(t);
-  for (fb::DType dt : {fb::DType::I8, fb::DType::I4}) {
+  // Float weights go through Gemv/Gemm; integer ones through GemvQ8 with int8 activations.
+  const std::pair<fb::DType, double> schemes[] = {{fb::DType::F16, 0.01}, {fb::DType::BF16, 0.05},
+                                                  {fb::DType::I8, 0.05},  {fb::DType::I4, 0.3},
+                                                  {fb::DType::U4, 0.3},   {fb::DType::NF4, 0.3}};
+  for (const auto& scheme : schemes) {
+    const fb::DType dt = scheme.first;
     const std::string path = qlite_test::TempPath("quant.qlm");
     ASSERT_TRUE(qlite_test::WriteModel(c, w, path, dt).ok());
     std::unique_ptr<Model> model;
@@ -144,7 +150,7 @@ TEST(Forward, QuantizedWeightsStayCloseToFloat) {
     }
     const double rel = std::sqrt(err / norm);
     std::printf("dtype %d: relative logit error %.4f\n", (int)dt, rel);
-    EXPECT_LT(rel, dt == fb::DType::I8 ? 0.05 : 0.3);
+    EXPECT_LT(rel, scheme.second);
     EXPECT_GT(rel, 0.0);  // it is quantized
     Session::Destroy(s);
   }
