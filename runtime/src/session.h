@@ -23,13 +23,17 @@ struct SessionPlan {
   uint32_t max_batch = 0;  // tokens per prefill chunk
   bool auto_sinks = true;  // sinks only where a ring is shorter than the layer's span
   arch::KvType kv_type = arch::KvType::kF32;
+  int32_t repeat_last_n = 0;  // sizes the sampler's history
 };
 
 Status PlanSession(const Model& model, const qlite_session_params& params, SessionPlan* plan);
 
 // Byte counts of a session's layout (exact: measured by laying it out in a counting arena).
 struct SessionMemory {
-  uint64_t kv_cache = 0, activations = 0, scratch = 0, total = 0;
+  uint64_t kv_cache = 0, activations = 0, scratch = 0;
+  uint64_t arena = 0;  // the one region reserved (or the caller's buffer needed)
+  uint64_t heap = 0;   // the sampler's arrays, allocated once at creation (in scratch)
+  uint64_t total = 0;  // arena + heap
 };
 SessionMemory MeasureSession(const Model& model, const SessionPlan& plan);
 
@@ -84,7 +88,7 @@ class Session {
   void *pool_mem_ = nullptr, *sampler_mem_ = nullptr;  // placement storage
   // Attention job of the current chunk (read by AttentionTask).
   uint32_t att_layer_ = 0;
-  uint32_t att_first_ = 0, att_count_ = 0;  // tokens of the chunk the job covers
+  uint32_t att_first_ = 0;  // first token of the chunk the job covers
   uint64_t pos_ = 0;
   bool has_logits_ = false;
 };
