@@ -59,10 +59,12 @@ for arch in $arches; do
       dir="$base-armhf"
       t0=$SECONDS
       configure_and_build "$dir" arm-linux-gnueabihf.cmake -DQLITE_BUILD_TESTS=ON -DQLITE_BUILD_EXAMPLES=OFF
-      # Only the kernel tests (and the port's own): build those folders' targets.
-      for sub in tests/arch ports/rpi; do
-        [ -f "$dir/$sub/Makefile" ] && cmake --build "$dir/$sub" -j "$jobs"
+      # Only the kernel tests (tests/arch/test_X.cc -> arch_test_X) and the port's own.
+      targets=(ports_rpi_test_cpu_dispatch)
+      for src in tests/arch/test_*.cc; do
+        [ -e "$src" ] && targets+=("arch_$(basename "$src" .cc)")
       done
+      cmake --build "$dir" -j "$jobs" --target "${targets[@]}"
       echo "-- cross: armhf build took $((SECONDS - t0)) s"
       for sub in tests/arch ports/rpi; do
         [ -d "$dir/$sub" ] || continue
