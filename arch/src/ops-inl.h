@@ -26,6 +26,50 @@ HWY_INLINE float ReduceSum(D d, hn::Vec<D> v) {
   return hn::GetLane(hn::SumOfLanes(d, v));
 }
 
+// out[0..3] = sums of the lanes of a0..a3. Where vectors are made of 128-bit blocks, this
+// transposes within each block and then folds the blocks together: far fewer shuffles than
+// four separate SumOfLanes (which dominate short dot products such as head_dim 64).
+template <class D>
+HWY_INLINE void Reduce4(D d, hn::Vec<D> a0, hn::Vec<D> a1, hn::Vec<D> a2, hn::Vec<D> a3,
+                        float* HWY_RESTRICT out) {
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX2 || \
+    HWY_TARGET == HWY_SSE4 || HWY_TARGET == HWY_SSSE3 || HWY_TARGET == HWY_NEON
+  const hn::Repartition<uint64_t, D> du;
+  // Per block: [a0_0+a0_2, a1_0+a1_2, a0_1+a0_3, a1_1+a1_3], likewise for a2/a3.
+  const auto t01 = hn::BitCast(du, hn::Add(hn::InterleaveLower(d, a0, a1), hn::InterleaveUpper(d, a0, a1)));
+  const auto t23 = hn::BitCast(du, hn::Add(hn::InterleaveLower(d, a2, a3), hn::InterleaveUpper(d, a2, a3)));
+  // Per block: [a0, a1, a2, a3] partial sums.
+  const auto s = hn::Add(hn::BitCast(d, hn::InterleaveLower(du, t01, t23)),
+                         hn::BitCast(d, hn::InterleaveUpper(du, t01, t23)));
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+  const hn::Half<D> dh;
+  const hn::Half<decltype(dh)> dq;
+  const auto h = hn::Add(hn::LowerHalf(dh, s), hn::UpperHalf(dh, s));
+  hn::StoreU(hn::Add(hn::LowerHalf(dq, h), hn::UpperHalf(dq, h)), dq, out);
+#elif HWY_TARGET == HWY_AVX2
+  const hn::Half<D> dh;
+  hn::StoreU(hn::Add(hn::LowerHalf(dh, s), hn::UpperHalf(dh, s)), dh, out);
+#else
+  hn::StoreU(s, d, out);
+#endif
+#else
+  out[0] = ReduceSum(d, a0);
+  out[1] = ReduceSum(d, a1);
+  out[2] = ReduceSum(d, a2);
+  out[3] = ReduceSum(d, a3);
+#endif
+}
+
+// a / b: x86/NEON vectors have operator/, sizeless SVE/RVV vectors only Div().
+template <class V>
+HWY_INLINE V DivV(V a, V b) {
+#if HWY_TARGET & (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV)
+  return hn::Div(a, b);
+#else
+  return a / b;
+#endif
+}
+
 // Loads Lanes(d) stored values (f32 / f16 / int8) as f32.
 template <class D>
 HWY_INLINE hn::Vec<D> LoadF(D d, const float* HWY_RESTRICT p) {

@@ -60,7 +60,7 @@ void SiluMulT(float* HWY_RESTRICT gate, const float* HWY_RESTRICT up, size_t n) 
   for (; i + N <= n; i += N) {
     const auto g = hn::LoadU(d, gate + i);
     const auto e = hn::Exp(d, hn::Min(hn::Neg(g), clamp));
-    hn::StoreU(hn::Mul(g / hn::Add(one, e), hn::LoadU(d, up + i)), d, gate + i);
+    hn::StoreU(hn::Mul(DivV(g, hn::Add(one, e)), hn::LoadU(d, up + i)), d, gate + i);
   }
   for (; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(std::min(-gate[i], 80.0f))) * up[i];
 }

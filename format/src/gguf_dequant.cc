@@ -5,6 +5,7 @@
 
 #include "gguf.h"
 #include "import_common.h"
+#include "qlite/format/quantize.h"
 
 namespace qlite {
 namespace gguf {
@@ -17,7 +18,7 @@ constexpr uint64_t kQKK = 256;  // k-quant super-block
 float F16At(const uint8_t* p) {
   uint16_t h;
   std::memcpy(&h, p, 2);
-  return ii::HalfToFloat(h);
+  return F16ToF32(h);
 }
 
 // Q4_K/Q5_K: eight 6-bit (scale, min) pairs packed into 12 bytes.
@@ -107,11 +108,6 @@ void BlockQ6_K(const uint8_t* b, float* y) {  // ql[128], qh[64], int8 scales[16
     }
   }
 }
-void BlockQ8_K(const uint8_t* b, float* y) {  // f32 d, 256 int8, 16 int16 sums
-  float d;
-  std::memcpy(&d, b, 4);
-  for (int j = 0; j < 256; ++j) y[j] = float(int8_t(b[4 + j])) * d;
-}
 }  // namespace
 
 const char* TypeName(uint32_t type) {
@@ -162,7 +158,7 @@ bool BlockLayout(uint32_t type, uint64_t* elems, uint64_t* bytes) {
 bool CanDequantize(uint32_t type) {
   switch (type) {
     case kF32: case kF16: case kBF16: case kQ4_0: case kQ4_1: case kQ5_0: case kQ5_1: case kQ8_0:
-    case kQ4_K: case kQ5_K: case kQ6_K: case kQ8_K: return true;
+    case kQ4_K: case kQ5_K: case kQ6_K: return true;
     default: return false;
   }
 }
@@ -185,7 +181,7 @@ Status Dequantize(uint32_t type, const uint8_t* src, uint64_t n, float* dst) {
       case kBF16: {
         uint16_t h;
         std::memcpy(&h, src, 2);
-        *dst = ii::Bf16ToFloat(h);
+        *dst = BF16ToF32(h);
         break;
       }
       case kQ4_0: BlockQ4_0(src, dst); break;
@@ -196,7 +192,6 @@ Status Dequantize(uint32_t type, const uint8_t* src, uint64_t n, float* dst) {
       case kQ4_K: BlockQ4_K(src, dst); break;
       case kQ5_K: BlockQ5_K(src, dst); break;
       case kQ6_K: BlockQ6_K(src, dst); break;
-      case kQ8_K: BlockQ8_K(src, dst); break;
       default: break;
     }
   }

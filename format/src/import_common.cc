@@ -7,6 +7,8 @@
 #include <memory>
 #include <set>
 
+#include "qlite/format/model_file.h"
+
 namespace qlite {
 namespace import_internal {
 
@@ -73,43 +75,6 @@ Status ReadAt(const std::string& path, uint64_t offset, uint64_t size, void* dst
   return Status::Ok();
 }
 
-float HalfToFloat(uint16_t h) {
-  uint32_t sign = uint32_t(h & 0x8000) << 16;
-  uint32_t exp = (h >> 10) & 0x1f;
-  uint32_t mant = h & 0x3ff;
-  uint32_t bits;
-  if (exp == 0x1f) {
-    bits = sign | 0x7f800000u | (mant << 13);
-  } else if (exp != 0) {
-    bits = sign | ((exp + 112) << 23) | (mant << 13);
-  } else if (mant == 0) {
-    bits = sign;
-  } else {  // subnormal: normalize
-    int e = -1;
-    do {
-      ++e;
-      mant <<= 1;
-    } while ((mant & 0x400) == 0);
-    bits = sign | (uint32_t(112 - e) << 23) | ((mant & 0x3ff) << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-void PermuteRopeRows(const std::vector<float>& src, uint64_t rows, uint64_t cols, uint32_t head_dim,
-                     bool inverse, std::vector<float>* dst) {
-  dst->resize(src.size());
-  const uint64_t half = head_dim / 2;
-  for (uint64_t r = 0; r < rows; ++r) {
-    const uint64_t h = r / head_dim, j = r % head_dim;
-    const uint64_t t = j / half, i = j % half;           // r as an HF row
-    const uint64_t meta = h * head_dim + 2 * i + t;      // its Meta row
-    const uint64_t from = inverse ? r : meta, to = inverse ? meta : r;
-    std::memcpy(dst->data() + to * cols, src.data() + from * cols, cols * sizeof(float));
-  }
-}
-
 bool IsBytePiece(const std::string& p) {
   auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f'); };
   return p.size() == 6 && p[0] == '<' && p[1] == '0' && p[2] == 'x' && hex(p[3]) && hex(p[4]) && p[5] == '>';
@@ -130,64 +95,40 @@ void InferSentencePieceKinds(TokenizerData* tok) {
   }
 }
 
+void PadVocabulary(uint32_t vocab_size, TokenizerData* tok) {
+  if (tok->pieces.size() >= vocab_size) return;
+  if (!tok->scores.empty()) tok->scores.resize(vocab_size, 0.0f);
+  tok->kinds.resize(tok->pieces.size(), fb::TokenKind::Normal);
+  tok->kinds.resize(vocab_size, fb::TokenKind::Unused);
+  for (size_t i = tok->pieces.size(); i < vocab_size; ++i) tok->pieces.push_back("<unused_" + std::to_string(i) + ">");
+}
+
 Status ValidateSourceModel(const SourceModel& m) {
-  const ModelConfig& c = m.config;
-  if (c.dim == 0 || c.n_layers == 0 || c.n_heads == 0 || c.n_kv_heads == 0 || c.head_dim == 0 ||
-      c.ffn_dim == 0 || c.vocab_size == 0)
-    return StatusError(StatusCode::kFormat, "incomplete config (dim %u, layers %u, heads %u/%u, head_dim %u, ffn %u, vocab %u)",
-                       c.dim, c.n_layers, c.n_heads, c.n_kv_heads, c.head_dim, c.ffn_dim, c.vocab_size);
-  if (c.n_heads % c.n_kv_heads != 0)
-    return StatusError(StatusCode::kFormat, "heads %u not a multiple of kv heads %u", c.n_heads, c.n_kv_heads);
-  if (c.head_dim % 2 != 0) return StatusError(StatusCode::kFormat, "odd head_dim %u", c.head_dim);
+  QLITE_RETURN_IF_ERROR(CheckConfig(m.config));  // the reader's rules (model_rules.cc)
   std::map<std::string, const SourceTensor*> by_name;
-  for (const SourceTensor& t : m.tensors) {
+  for (const SourceTensor& t : m.tensors)
     if (!by_name.emplace(t.name, &t).second)
       return StatusError(StatusCode::kFormat, "duplicate tensor %s", t.name.c_str());
-  }
-  const uint64_t q = uint64_t(c.n_heads) * c.head_dim, kv = uint64_t(c.n_kv_heads) * c.head_dim;
-  std::set<std::string> expected_names;
-  auto expect = [&](const std::string& name, std::vector<uint64_t> shape) -> Status {
-    expected_names.insert(name);
-    auto it = by_name.find(name);
-    if (it == by_name.end()) return StatusError(StatusCode::kFormat, "missing tensor %s", name.c_str());
-    if (it->second->shape != shape) {
+  std::set<std::string> expected;
+  for (const ExpectedTensor& e : ExpectedTensors(m.config)) {
+    expected.insert(e.name);
+    auto it = by_name.find(e.name);
+    if (it == by_name.end()) return StatusError(StatusCode::kFormat, "missing tensor %s", e.name.c_str());
+    if (it->second->shape != e.shape) {
       std::string got, want;
       for (uint64_t d : it->second->shape) got += (got.empty() ? "" : ",") + std::to_string(d);
-      for (uint64_t d : shape) want += (want.empty() ? "" : ",") + std::to_string(d);
-      return StatusError(StatusCode::kFormat, "shape mismatch for %s: [%s], expected [%s]", name.c_str(), got.c_str(),
-                         want.c_str());
-    }
-    return Status::Ok();
-  };
-  QLITE_RETURN_IF_ERROR(expect("token_embd", {c.vocab_size, c.dim}));
-  QLITE_RETURN_IF_ERROR(expect("output_norm", {c.dim}));
-  if (!c.tied_embeddings) {
-    QLITE_RETURN_IF_ERROR(expect("output", {c.vocab_size, c.dim}));
-  }
-  for (uint32_t l = 0; l < c.n_layers; ++l) {
-    const std::string b = "blk." + std::to_string(l) + ".";
-    QLITE_RETURN_IF_ERROR(expect(b + "attn_norm", {c.dim}));
-    QLITE_RETURN_IF_ERROR(expect(b + "ffn_norm", {c.dim}));
-    QLITE_RETURN_IF_ERROR(expect(b + "attn_q", {q, c.dim}));
-    QLITE_RETURN_IF_ERROR(expect(b + "attn_k", {kv, c.dim}));
-    QLITE_RETURN_IF_ERROR(expect(b + "attn_v", {kv, c.dim}));
-    QLITE_RETURN_IF_ERROR(expect(b + "attn_output", {c.dim, q}));
-    QLITE_RETURN_IF_ERROR(expect(b + "ffn_gate", {c.ffn_dim, c.dim}));
-    QLITE_RETURN_IF_ERROR(expect(b + "ffn_up", {c.ffn_dim, c.dim}));
-    QLITE_RETURN_IF_ERROR(expect(b + "ffn_down", {c.dim, c.ffn_dim}));
-    if (c.qkv_bias) {
-      QLITE_RETURN_IF_ERROR(expect(b + "attn_q.bias", {q}));
-      QLITE_RETURN_IF_ERROR(expect(b + "attn_k.bias", {kv}));
-      QLITE_RETURN_IF_ERROR(expect(b + "attn_v.bias", {kv}));
+      for (uint64_t d : e.shape) want += (want.empty() ? "" : ",") + std::to_string(d);
+      return StatusError(StatusCode::kFormat, "shape mismatch for %s: [%s], expected [%s]", e.name.c_str(),
+                         got.c_str(), want.c_str());
     }
   }
   for (const SourceTensor& t : m.tensors)
-    if (!expected_names.count(t.name))
+    if (!expected.count(t.name))
       return StatusError(StatusCode::kFormat, "unexpected tensor %s (source %s)", t.name.c_str(),
                          t.source_dtype.c_str());
-  if (m.tokenizer.pieces.size() > c.vocab_size)
+  if (m.tokenizer.pieces.size() > m.config.vocab_size)
     return StatusError(StatusCode::kFormat, "tokenizer has %zu pieces, model vocab is %u", m.tokenizer.pieces.size(),
-                       c.vocab_size);
+                       m.config.vocab_size);
   return Status::Ok();
 }
 

@@ -33,14 +33,6 @@ Status ReadWholeFile(const std::string& path, uint64_t max_bytes, std::string* o
 // Exactly `size` bytes at `offset`; a short read is a kFormat "truncated" error.
 Status ReadAt(const std::string& path, uint64_t offset, uint64_t size, void* dst);
 
-float HalfToFloat(uint16_t h);
-inline float Bf16ToFloat(uint16_t b) {
-  uint32_t bits = uint32_t(b) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
 // Little-endian cursor over a byte buffer; every read checks the remaining length.
 class ByteReader {
  public:
@@ -72,15 +64,14 @@ class ByteReader {
   size_t pos_ = 0;
 };
 
-// Meta (interleaved pairs) -> HF (rotate-half) row order for one q/k matrix:
-// hf row h*hd + t*hd/2 + i  <-  meta row h*hd + 2*i + t. `inverse` maps HF -> Meta.
-void PermuteRopeRows(const std::vector<float>& src, uint64_t rows, uint64_t cols, uint32_t head_dim,
-                     bool inverse, std::vector<float>* dst);
-
 // Fills kinds for a SentencePiece vocabulary that carries none (llama2.c tokenizer.bin):
 // <unk> -> Unknown, <s>/</s> -> Control, <0xNN> -> Byte.
 void InferSentencePieceKinds(TokenizerData* tok);
 bool IsBytePiece(const std::string& piece);
+
+// Models often pad the embedding past the tokenizer's vocabulary (to a multiple of 64 or
+// 128); the tokenizer gets matching placeholder pieces "<unused_N>" of kind Unused.
+void PadVocabulary(uint32_t vocab_size, TokenizerData* tok);
 
 // Checks a SourceModel before returning it: tensor names unique, shapes against config.
 Status ValidateSourceModel(const SourceModel& model);

@@ -254,6 +254,7 @@ Status ImportGguf(const std::string& path, SourceModel* out) {
     };
     m.tensors.push_back(std::move(st));
   }
+  ii::PadVocabulary(m.config.vocab_size, &m.tokenizer);
   QLITE_RETURN_IF_ERROR(ii::ValidateSourceModel(m));
   *out = std::move(m);
   return Status::Ok();

@@ -198,20 +198,10 @@ Status ImportHuggingFace(const std::string& dir, SourceModel* out) {
   if (c.bos_id < 0) c.bos_id = m.tokenizer.bos_id;
   if (c.eos_id < 0) c.eos_id = m.tokenizer.eos_id;
   if (c.pad_id < 0) c.pad_id = m.tokenizer.pad_id;
+  ii::PadVocabulary(m.config.vocab_size, &m.tokenizer);
   QLITE_RETURN_IF_ERROR(ii::ValidateSourceModel(m));
   *out = std::move(m);
   return Status::Ok();
-}
-
-Status ImportAuto(const std::string& path, const ImportOptions& options, SourceModel* out) {
-  if (ii::IsDirectory(path)) return ImportHuggingFace(path, out);
-  if (ii::EndsWith(path, ".gguf")) return ImportGguf(path, out);
-  char magic[4] = {};
-  uint64_t size = 0;
-  QLITE_RETURN_IF_ERROR(ii::FileSize(path, &size));
-  if (size >= 4) QLITE_RETURN_IF_ERROR(ii::ReadAt(path, 0, 4, magic));
-  if (std::memcmp(magic, "GGUF", 4) == 0) return ImportGguf(path, out);
-  return ImportLlama2c(path, options.tokenizer, out);
 }
 
 }  // namespace qlite

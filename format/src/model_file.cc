@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -112,6 +113,8 @@ Status ModelFile::Open(const std::string& path, const OpenOptions& options) {
   Status s;
   if (fstat(fd, &st) != 0 || st.st_size < static_cast<off_t>(kQlmHeaderSize)) {
     s = StatusError(StatusCode::kFormat, "%s: not a .qlm file (too small)", path.c_str());
+  } else if (static_cast<uint64_t>(st.st_size) > SIZE_MAX) {
+    s = StatusError(StatusCode::kUnsupported, "%s: file larger than this address space", path.c_str());
   } else if (options.use_mmap) {
     size_ = static_cast<uint64_t>(st.st_size);
     void* m = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -139,6 +142,9 @@ Status ModelFile::Open(const std::string& path, const OpenOptions& options) {
 Status ModelFile::OpenMemory(const void* data, size_t size, const OpenOptions& options) {
   Close();
   if (!data) return Status(StatusCode::kInvalidArgument, "null buffer");
+  // FlatBuffers reads 8-byte scalars in place; tensors want more (tensor_alignment).
+  if (reinterpret_cast<uintptr_t>(data) % 8 != 0)
+    return Status(StatusCode::kInvalidArgument, "model buffer must be at least 8-byte aligned");
   base_ = static_cast<const uint8_t*>(data);
   size_ = size;
   Status s = Load(options);

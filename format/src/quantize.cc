@@ -12,6 +12,7 @@
 // Double quantization (U8 scales) rounds scales away from zero and mins down, so values
 // never clip against a shrunken range; that costs at most one U8 step of the block.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 
@@ -50,16 +51,23 @@ void ForEachGroup(const GroupGeom& g, const float* src, Fn fn) {
   }
 }
 
-int I4Code(float x, float inv) { return std::clamp(static_cast<int>(std::lround(x * inv)) + 8, 0, 15); }
+// Round half away from zero (like lround) without the library call; |x| is small here
+// (clamped right after), and huge values saturate before the cast.
+inline int RoundI(float x) {
+  x = std::clamp(x, -1e6f, 1e6f);
+  return static_cast<int>(x + (x >= 0.0f ? 0.5f : -0.5f));
+}
 
+int I4Code(float x, float inv) { return std::clamp(RoundI(x * inv) + 8, 0, 15); }
+
+// Nearest NF4 level: binary search over the midpoints between adjacent levels.
 int Nf4Code(float t) {
-  int best = 0;
-  float bd = std::fabs(t - kNf4Levels[0]);
-  for (int i = 1; i < 16; ++i) {
-    const float d = std::fabs(t - kNf4Levels[i]);
-    if (d < bd) bd = d, best = i;
-  }
-  return best;
+  static const auto mids = [] {
+    std::array<float, 15> m{};
+    for (int i = 0; i < 15; ++i) m[i] = 0.5f * (kNf4Levels[i] + kNf4Levels[i + 1]);
+    return m;
+  }();
+  return static_cast<int>(std::upper_bound(mids.begin(), mids.end(), t) - mids.begin());
 }
 
 float I4Scale(const float* p, uint64_t n) {
@@ -246,10 +254,10 @@ Status Quantize(const float* src, uint64_t rows, uint64_t cols, const QuantSpec&
                                                                          : r * geom.gpr + c / spec.group_size;
       const float s = scale[si], inv = s != 0.0f ? 1.0f / s : 0.0f;
       switch (dt) {
-        case fb::DType::I8: q[c] = std::clamp(static_cast<int>(std::lround(row[c] * inv)), -127, 127); break;
+        case fb::DType::I8: q[c] = std::clamp(RoundI(row[c] * inv), -127, 127); break;
         case fb::DType::I4: q[c] = I4Code(row[c], inv); break;
         case fb::DType::U4:
-          q[c] = std::clamp(static_cast<int>(std::lround((row[c] - minv[si]) * inv)), 0, 15);
+          q[c] = std::clamp(RoundI((row[c] - minv[si]) * inv), 0, 15);
           break;
         default: q[c] = Nf4Code(row[c] * inv); break;
       }

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "import_common.h"
+#include "qlite/format/quantize.h"
 #include "json.h"
 
 namespace qlite {
@@ -77,7 +78,7 @@ Status ToFloat(const std::string& dtype, const uint8_t* src, uint64_t n, float* 
     for (uint64_t i = 0; i < n; ++i) {
       uint16_t h;
       std::memcpy(&h, src + 2 * i, 2);
-      dst[i] = bf ? ii::Bf16ToFloat(h) : ii::HalfToFloat(h);
+      dst[i] = bf ? BF16ToF32(h) : F16ToF32(h);
     }
   } else {
     return StatusError(StatusCode::kUnsupported, "unsupported dtype %s", dtype.c_str());

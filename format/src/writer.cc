@@ -80,6 +80,14 @@ Status ModelWriter::AddTensor(const std::string& name, const std::vector<uint64_
   const uint64_t rows = shape.size() == 2 ? shape[0] : 1;
   if (rows != t.rows || shape.back() != t.cols)
     return StatusError(StatusCode::kInvalidArgument, "tensor %s: shape does not match its data", name.c_str());
+  // Never write what the reader would refuse.
+  QLITE_RETURN_IF_ERROR(ValidateSpec(t.spec));
+  const uint64_t ns = NumScales(t.spec, t.rows, t.cols) * ScaleTypeBytes(t.spec.scale_type);
+  if (t.row_stride != RowStrideBytes(t.spec.dtype, t.cols) ||
+      t.data.size() != StoredRows(t.spec, t.rows) * t.row_stride || t.scales.size() != ns ||
+      t.mins.size() != (t.spec.dtype == fb::DType::U4 ? ns : 0) ||
+      t.dq_scales.size() != NumDqEntries(t.spec, t.rows, t.cols) * 4 || t.dq_offsets.size() != t.dq_scales.size())
+    return StatusError(StatusCode::kInvalidArgument, "tensor %s: byte sizes do not match its spec", name.c_str());
   for (const Entry& e : entries_)
     if (e.name == name) return StatusError(StatusCode::kInvalidArgument, "duplicate tensor %s", name.c_str());
   Entry e;

@@ -57,55 +57,66 @@ void Sampler::ApplyRepeatPenalty(float* logits) {
   }
 }
 
-namespace {
-bool Before(const Sampler::Candidate& a, const Sampler::Candidate& b) {
+static bool Before(const Sampler::Candidate& a, const Sampler::Candidate& b) {
   return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
 }
-}  // namespace
+
+// Moves the m best of cand[0, n) to the front, sorted.
+static void SortTop(Sampler::Candidate* cand, size_t m, size_t n) {
+  if (m < n) std::nth_element(cand, cand + m, cand + n, Before);
+  std::sort(cand, cand + m, Before);
+}
 
 size_t Sampler::Filter(const float* logits, Candidate* cand) {
   size_t n = static_cast<size_t>(vocab_);
   for (size_t i = 0; i < n; ++i) cand[i] = Candidate{static_cast<int32_t>(i), logits[i]};
-  bool sorted = false;
+  size_t sorted = 0;  // cand[0, sorted) holds the best, in order
   if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < n) {
-    std::partial_sort(cand, cand + params_.top_k, cand + n, Before);
-    n = static_cast<size_t>(params_.top_k);
-    sorted = true;
+    n = sorted = static_cast<size_t>(params_.top_k);
+    SortTop(cand, n, static_cast<size_t>(vocab_));
   }
   const bool top_p = params_.top_p < 1.0f, min_p = params_.min_p > 0.0f;
   if (!top_p && !min_p) return n;
 
   float max_logit = cand[0].logit;
   for (size_t i = 1; i < n; ++i) max_logit = std::max(max_logit, cand[i].logit);
-  // top-p's probabilities are normalized over what top-k left (as llama.cpp does), so sum
-  // them before min-p narrows the set; every filter keeps a prefix of the sorted order,
-  // hence min-p can cut first and spare sorting the tail.
+  // Every filter keeps a prefix of the sorted order, so min-p (a plain threshold) cuts
+  // first and spares sorting the tail. top-p's probabilities are normalized over what
+  // top-k left (as llama.cpp does), so that sum is taken before min-p narrows the set.
   double z = 0.0;
-  for (size_t i = 0; i < n; ++i) z += std::exp(static_cast<double>(cand[i].logit - max_logit));
+  if (top_p) {
+    for (size_t i = 0; i < n; ++i) z += std::exp(cand[i].logit - max_logit);
+  }
   if (min_p) {
     // p_i >= min_p * p_max  <=>  logit_i >= max_logit + log(min_p)
     const float cut = max_logit + std::log(params_.min_p);
     if (sorted) {
       size_t m = 1;
       while (m < n && cand[m].logit >= cut) ++m;
-      n = m;
+      n = sorted = m;
     } else {
       n = static_cast<size_t>(
           std::partition(cand, cand + n, [cut](const Candidate& c) { return c.logit >= cut; }) - cand);
     }
   }
-  if (!sorted) std::sort(cand, cand + n, Before);
   if (top_p) {
+    // Sort only as much of the head as the mass needs: 64 best, then 4x more, ...
     const double target = static_cast<double>(params_.top_p) * z;
     double cum = 0.0;
-    for (size_t i = 0; i < n; ++i) {
-      cum += std::exp(static_cast<double>(cand[i].logit - max_logit));
-      if (cum >= target) {
-        n = i + 1;
-        break;
+    size_t i = 0;
+    for (size_t m = std::min<size_t>(n, 64);; m = std::min(n, m * 4)) {
+      if (m > sorted) {
+        SortTop(cand + sorted, m - sorted, n - sorted);
+        sorted = m;
       }
+      for (; i < m; ++i) {
+        cum += std::exp(cand[i].logit - max_logit);
+        if (cum >= target) return i + 1;
+      }
+      if (m == n) break;
     }
   }
+  if (sorted < n) SortTop(cand + sorted, n - sorted, n - sorted);
   return n > 0 ? n : 1;
 }
 

@@ -1,6 +1,6 @@
 // Byte-level BPE pre-tokenizers: the split regexes of GPT-2, Llama 3, Qwen2 and SmolLM,
 // written out by hand as matchers over code points (no regex engine; Unicode classes come
-// from utf8.h's approximation). Each matcher mirrors one alternative of the regex, tried in
+// from utf8.h's tables). Each matcher mirrors one alternative of the regex, tried in
 // order at the current position, as a leftmost-first regex engine would.
 #include "tokenizer_pretok.h"
 

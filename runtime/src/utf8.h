@@ -1,5 +1,5 @@
-// UTF-8 helpers for the tokenizers: decoding, a compact Unicode category approximation
-// (enough for the pre-tokenizer regexes) and a streaming decoder that never emits half a
+// UTF-8 helpers for the tokenizers: decoding, Unicode categories for the pre-tokenizer
+// regexes and a streaming decoder that never emits half a
 // character.
 #pragma once
 #include <cstddef>
@@ -26,10 +26,10 @@ uint32_t Utf8Next(std::string_view s, size_t* pos);
 // Appends the UTF-8 encoding of `cp` (cp <= 0x10FFFF).
 void Utf8Append(uint32_t cp, std::string* out);
 
-// Unicode categories as the pre-tokenizer regexes see them. Exact for ASCII and Latin-1;
-// for the rest, block ranges of Latin, Greek, Cyrillic, Armenian, Hebrew, Arabic, Indic,
-// Thai, Georgian, Hangul, kana and CJK ideographs (combining marks are neither letters nor
-// numbers, as in Unicode). Letters of rarer scripts count as "other" (see utf8.cc).
+// Unicode categories as the pre-tokenizer regexes see them, from range tables generated
+// from Python's unicodedata (utf8_tables.inc, Unicode 14: ~480 ranges). Limits: code
+// points assigned after Unicode 14 are "other"; unassigned ones may count as a neighbouring
+// range's class; combining marks are neither letters nor numbers, as in Unicode.
 bool IsUnicodeLetter(uint32_t cp);   // \p{L}
 bool IsUnicodeNumber(uint32_t cp);   // \p{N}: Nd, Nl, No
 bool IsUnicodeSpace(uint32_t cp);    // \s (White_Space)

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -215,6 +216,73 @@ TEST_F(ModelFileTest, ReaderRefusesBadFiles) {
   f.Close();
   s = f.Open(path_);
   EXPECT_NE(s.message().find("pieces"), std::string::npos) << s.message();
+}
+
+// Patches the 16-byte Region struct {offset, size} of `tensor`'s data inside the meta.
+bool PatchRegion(std::vector<uint8_t>* bytes, const ModelFile& f, const std::string& tensor, uint64_t new_offset,
+                 uint64_t new_size) {
+  const TensorRef* t = f.FindTensor(tensor);
+  const uint64_t off = static_cast<uint64_t>(t->view.data - f.data_segment());
+  const uint64_t size = t->view.row_stride * StoredRows(t->view.spec, t->view.rows);
+  uint8_t want[16], repl[16];
+  for (int i = 0; i < 8; ++i) {
+    want[i] = static_cast<uint8_t>(off >> (8 * i));
+    want[8 + i] = static_cast<uint8_t>(size >> (8 * i));
+    repl[i] = static_cast<uint8_t>(new_offset >> (8 * i));
+    repl[8 + i] = static_cast<uint8_t>(new_size >> (8 * i));
+  }
+  const uint64_t m0 = f.header().meta_offset, m1 = m0 + f.header().meta_size;
+  auto it = std::search(bytes->begin() + m0, bytes->begin() + m1, want, want + 16);
+  if (it == bytes->begin() + m1) return false;
+  std::copy(repl, repl + 16, it);
+  return true;
+}
+
+TEST_F(ModelFileTest, ReaderRefusesBadRegions) {
+  ASSERT_TRUE(ConvertModel(qlite_test::TinyModel(), opts_, path_, nullptr, nullptr).ok());
+  const std::vector<uint8_t> good = ReadAll(path_);
+  ModelFile ref;
+  ASSERT_TRUE(ref.OpenMemory(good.data(), good.size()).ok());
+  const TensorRef* t = ref.FindTensor("blk.0.ffn_down");
+  const uint64_t off = static_cast<uint64_t>(t->view.data - ref.data_segment());
+  const uint64_t size = t->view.row_stride * t->view.rows;
+  const uint64_t seg = ref.header().data_size;
+  struct Case {
+    uint64_t offset, size;
+    const char* message;
+  } cases[] = {{off, size + 1, "bytes, expected"},
+               {off + 8, size, "misaligned"},
+               {seg - 64, size, "outside"},
+               {~uint64_t{0} - 63, size, "outside"},  // offset + size wraps around
+               {off, 0, "bytes, expected"}};
+  for (const Case& c : cases) {
+    std::vector<uint8_t> b = good;
+    ASSERT_TRUE(PatchRegion(&b, ref, "blk.0.ffn_down", c.offset, c.size));
+    ModelFile f;
+    Status s = f.OpenMemory(b.data(), b.size());
+    EXPECT_EQ(s.code(), StatusCode::kFormat);
+    EXPECT_NE(s.message().find(c.message), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find("blk.0.ffn_down"), std::string::npos) << s.message();
+  }
+}
+
+TEST_F(ModelFileTest, WriterRefusesInconsistentTensors) {
+  std::vector<float> x(4 * 64, 0.5f);
+  QuantizedTensor q;
+  QuantSpec spec;
+  spec.dtype = fb::DType::I4;
+  ASSERT_TRUE(Quantize(x.data(), 4, 64, spec, &q).ok());
+  ModelWriter w;
+  ASSERT_TRUE(w.Open(path_).ok());
+  EXPECT_FALSE(w.AddTensor("a", {4, 63}, q).ok());
+  EXPECT_FALSE(w.AddTensor("a", {1, 4, 64}, q).ok());
+  QuantizedTensor bad = q;
+  bad.scales.pop_back();
+  EXPECT_FALSE(w.AddTensor("a", {4, 64}, bad).ok());
+  ASSERT_TRUE(w.AddTensor("a", {4, 64}, q).ok());
+  EXPECT_FALSE(w.AddTensor("a", {4, 64}, q).ok());  // duplicate
+  w.Abort();
+  EXPECT_FALSE(std::ifstream(path_).good());
 }
 
 }  // namespace

@@ -114,5 +114,19 @@ TEST(SpmReal, LlamaCppVocabTestWithLlama2cVocab) {
   CheckLlamaCppCases(*t, qlite_test::DataPath("tokenizers/llama-spm-gguf/ggml-vocab-llama-spm.gguf"));
 }
 
+TEST(SpmReal, LlamaCppVocabTestWithItsGguf) {
+  QLITE_REQUIRE_DATA(gguf, "tokenizers/llama-spm-gguf/ggml-vocab-llama-spm.gguf");
+  TokenizerData d;
+  TokenizerSpecialIds special;
+  ASSERT_TRUE(qlite_test::LoadGgufTokenizer(gguf, &d, &special.bos, &special.eos));
+  ASSERT_EQ(d.type, fb::TokenizerType::SentencePieceBPE);
+  std::unique_ptr<Tokenizer> t;
+  const Status s = Tokenizer::Create(d, special, &t);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(t->vocab_size(), 32000);
+  EXPECT_EQ(t->Kind(13), fb::TokenKind::Byte);  // <0x0A>, from the file's token types
+  CheckLlamaCppCases(*t, gguf);
+}
+
 }  // namespace
 }  // namespace qlite

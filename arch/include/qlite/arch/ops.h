@@ -66,6 +66,11 @@ void KvStore(const float* src, size_t head_dim, KvType type, void* data, float* 
 // RoPE). n_slots == 0 gives out = 0.
 void AttentionHead(const float* q, size_t head_dim, const KvHeadView& k, const KvHeadView& v,
                    size_t n_slots, float scale, float* scores, float* out);
+// The n_q query heads that share one KV head (a GQA group): q and out are [n_q][head_dim],
+// scores is scratch [n_q][n_slots]. Same result as AttentionHead per query, but each cached
+// row is read once per 4 queries, which matters because decode attention is memory-bound.
+void AttentionGroup(const float* q, size_t n_q, size_t head_dim, const KvHeadView& k,
+                    const KvHeadView& v, size_t n_slots, float scale, float* scores, float* out);
 
 }  // namespace arch
 }  // namespace qlite

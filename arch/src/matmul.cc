@@ -1,0 +1,132 @@
+// Matmul entry points: pick the scheme's kernels (one Highway dispatch per call), split
+// rows across the pool, and fall back to the scalar reference for what the SIMD kernels
+// leave out (group sizes that are not whole 32-blocks, schemes compiled out).
+#include <algorithm>
+
+#include "hwy/highway.h"
+#include "matmul_internal.h"
+#include "qlite/arch/matmul.h"
+#include "qlite/arch/reference.h"
+#include "qlite/arch/threads.h"
+
+namespace qlite {
+namespace arch {
+namespace {
+
+using internal::RowKernels;
+
+// Scalar row-range fallbacks (ref:: semantics).
+void RefGemvRows(const WeightMatrix& w, const float* x, float* y, size_t r0, size_t r1) {
+  for (size_t r = r0; r < r1; ++r) {
+    double acc = 0.0;
+    for (size_t c = 0; c < w.cols; ++c) acc += double(ref::Weight(w, r, c)) * x[c];
+    y[r] = static_cast<float>(acc);
+  }
+}
+void RefGemvQ8Rows(const WeightMatrix& w, const QuantizedActivations& x, float* y, size_t r0,
+                   size_t r1) {
+  for (size_t r = r0; r < r1; ++r) {
+    double acc = 0.0;
+    for (size_t c = 0; c < w.cols; ++c) acc += double(ref::WeightQ8(w, r, c)) * ref::Activation(x, c);
+    y[r] = static_cast<float>(acc);
+  }
+}
+void RefGemmRows(const WeightMatrix& w, const float* x, size_t batch, size_t x_stride, float* y,
+                 size_t y_stride, size_t r0, size_t r1) {
+  for (size_t b = 0; b < batch; ++b) RefGemvRows(w, x + b * x_stride, y + b * y_stride, r0, r1);
+}
+
+RowKernels Kernels(const WeightMatrix& w) {
+  RowKernels k;
+  switch (w.type) {
+#if QLITE_HAVE_KERNELS_INT4
+    case WeightType::kI4:
+    case WeightType::kU4:
+    case WeightType::kNF4:
+      if (internal::ScalesPerBlock(w)) k = internal::Int4Kernels(w.type);
+      break;
+#endif
+#if QLITE_HAVE_KERNELS_INT8
+    case WeightType::kI8:
+      if (internal::ScalesPerBlock(w)) k = internal::Int8Kernels(w.type);
+      break;
+#endif
+#if QLITE_HAVE_KERNELS_FLOAT
+    case WeightType::kF32:
+    case WeightType::kF16:
+    case WeightType::kBF16:
+      k = internal::FloatKernels(w.type);
+      break;
+#endif
+    default:
+      break;
+  }
+  if (!k.gemv) k = RowKernels{&RefGemvRows, &RefGemvQ8Rows, &RefGemmRows};
+  return k;
+}
+
+// Rows per task: a multiple of 4 (Interleave4x32 groups, GEMM tiles), several tasks per
+// thread for balance on a shared machine, but enough rows to amortize the hand-off.
+size_t RowsPerTask(size_t rows, size_t threads) {
+  if (threads <= 1) return rows;
+  size_t per = (rows + threads * 8 - 1) / (threads * 8);
+  per = std::max<size_t>(per, 16);
+  return (per + 3) / 4 * 4;
+}
+
+struct Job {
+  const WeightMatrix* w;
+  RowKernels k;
+  size_t rows_per_task;
+  const float* x;
+  const QuantizedActivations* xq;
+  size_t batch, x_stride, y_stride;
+  float* y;
+  int op;  // 0 gemv, 1 gemv_q8, 2 gemm
+};
+
+void RunTask(void* ctx, size_t task, size_t /*thread*/) {
+  const Job& j = *static_cast<const Job*>(ctx);
+  const size_t r0 = task * j.rows_per_task;
+  const size_t r1 = std::min(j.w->rows, r0 + j.rows_per_task);
+  switch (j.op) {
+    case 0: j.k.gemv(*j.w, j.x, j.y, r0, r1); break;
+    case 1: j.k.gemv_q8(*j.w, *j.xq, j.y, r0, r1); break;
+    default: j.k.gemm(*j.w, j.x, j.batch, j.x_stride, j.y, j.y_stride, r0, r1); break;
+  }
+}
+
+void Launch(Job& job, ThreadPool* pool) {
+  const size_t rows = job.w->rows;
+  if (rows == 0) return;
+  const size_t threads = pool ? pool->size() : 1;
+  job.rows_per_task = RowsPerTask(rows, threads);
+  const size_t tasks = (rows + job.rows_per_task - 1) / job.rows_per_task;
+  if (pool && tasks > 1) {
+    pool->Run(tasks, &RunTask, &job);
+  } else {
+    for (size_t t = 0; t < tasks; ++t) RunTask(&job, t, 0);
+  }
+}
+
+}  // namespace
+
+void Gemv(const WeightMatrix& w, const float* x, float* y, ThreadPool* pool) {
+  Job job{&w, Kernels(w), 0, x, nullptr, 1, 0, 0, y, 0};
+  Launch(job, pool);
+}
+
+void GemvQ8(const WeightMatrix& w, const QuantizedActivations& x, float* y, ThreadPool* pool) {
+  Job job{&w, Kernels(w), 0, nullptr, &x, 1, 0, 0, y, 1};
+  Launch(job, pool);
+}
+
+void Gemm(const WeightMatrix& w, const float* x, size_t batch, size_t x_stride, float* y,
+          size_t y_stride, ThreadPool* pool) {
+  if (batch == 0) return;
+  Job job{&w, Kernels(w), 0, x, nullptr, batch, x_stride, y_stride, y, 2};
+  Launch(job, pool);
+}
+
+}  // namespace arch
+}  // namespace qlite

@@ -1,0 +1,46 @@
+// I4 (symmetric), U4 (asymmetric, with mins) and NF4 kernels, compiled for every Highway target (one TU per scheme keeps
+// compile time and memory bounded; QLITE_KERNELS_INT4 can leave it out).
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "matmul_int4.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "matmul-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace qlite {
+namespace arch {
+namespace HWY_NAMESPACE {
+
+template <WeightType kType>
+internal::RowKernels Make() {
+  internal::RowKernels k;
+  k.gemv = &GemvIntRows<kType>;
+  k.gemv_q8 = &GemvQ8IntRows<kType>;
+  k.gemm = &GemmRows<&DequantIntRowChunk<kType>>;
+  return k;
+}
+
+internal::RowKernels Int4KernelsFor(WeightType type) {
+  switch (type) {
+    case WeightType::kI4: return Make<WeightType::kI4>();
+    case WeightType::kU4: return Make<WeightType::kU4>();
+    case WeightType::kNF4: return Make<WeightType::kNF4>();
+    default: return internal::RowKernels();
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace arch
+}  // namespace qlite
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace qlite {
+namespace arch {
+HWY_EXPORT(Int4KernelsFor);
+namespace internal {
+RowKernels Int4Kernels(WeightType type) { return HWY_DYNAMIC_DISPATCH(Int4KernelsFor)(type); }
+}  // namespace internal
+}  // namespace arch
+}  // namespace qlite
+#endif

@@ -1,0 +1,44 @@
+// I8 kernels, compiled for every Highway target (one TU per scheme keeps
+// compile time and memory bounded; QLITE_KERNELS_INT8 can leave it out).
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "matmul_int8.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "matmul-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace qlite {
+namespace arch {
+namespace HWY_NAMESPACE {
+
+template <WeightType kType>
+internal::RowKernels Make() {
+  internal::RowKernels k;
+  k.gemv = &GemvIntRows<kType>;
+  k.gemv_q8 = &GemvQ8IntRows<kType>;
+  k.gemm = &GemmRows<&DequantIntRowChunk<kType>>;
+  return k;
+}
+
+internal::RowKernels Int8KernelsFor(WeightType type) {
+  switch (type) {
+    case WeightType::kI8: return Make<WeightType::kI8>();
+    default: return internal::RowKernels();
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace arch
+}  // namespace qlite
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace qlite {
+namespace arch {
+HWY_EXPORT(Int8KernelsFor);
+namespace internal {
+RowKernels Int8Kernels(WeightType type) { return HWY_DYNAMIC_DISPATCH(Int8KernelsFor)(type); }
+}  // namespace internal
+}  // namespace arch
+}  // namespace qlite
+#endif

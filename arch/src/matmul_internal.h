@@ -1,0 +1,38 @@
+// Between the matmul dispatcher (matmul.cc) and the per-scheme kernel TUs (matmul_*.cc).
+// Kernels work on a row range [r0, r1) so the dispatcher can split rows across threads.
+#pragma once
+#include <cstddef>
+
+#include "qlite/arch/matmul.h"
+
+namespace qlite {
+namespace arch {
+namespace internal {
+
+using GemvRowsFn = void (*)(const WeightMatrix& w, const float* x, float* y, size_t r0,
+                            size_t r1);
+using GemvQ8RowsFn = void (*)(const WeightMatrix& w, const QuantizedActivations& x, float* y,
+                              size_t r0, size_t r1);
+using GemmRowsFn = void (*)(const WeightMatrix& w, const float* x, size_t batch,
+                            size_t x_stride, float* y, size_t y_stride, size_t r0, size_t r1);
+
+struct RowKernels {
+  GemvRowsFn gemv = nullptr;
+  GemvQ8RowsFn gemv_q8 = nullptr;
+  GemmRowsFn gemm = nullptr;
+};
+
+// Each resolves the Highway target once (HWY_DYNAMIC_DISPATCH) and returns that target's
+// kernels for `type`. Defined only when the scheme's TU is compiled (QLITE_KERNELS_*).
+RowKernels Int4Kernels(WeightType type);   // kI4, kU4, kNF4
+RowKernels Int8Kernels(WeightType type);   // kI8
+RowKernels FloatKernels(WeightType type);  // kF32, kF16, kBF16
+
+// Blocks of 32 whose scale is constant (what the SIMD kernels require); else scalar path.
+inline bool ScalesPerBlock(const WeightMatrix& w) {
+  return w.per_tensor || (w.group_size > 0 && (w.group_size % 32 == 0 || w.group_size >= w.cols));
+}
+
+}  // namespace internal
+}  // namespace arch
+}  // namespace qlite

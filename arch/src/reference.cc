@@ -1,0 +1,212 @@
+// Scalar references: straightforward transcriptions of FORMAT.md, no performance intent.
+#include "qlite/arch/reference.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace qlite {
+namespace arch {
+namespace ref {
+
+const float kNF4[16] = {-1.0f, -0.6961928009986877f, -0.5250730514526367f,
+                        -0.39491748809814453f, -0.28444138169288635f, -0.18477343022823334f,
+                        -0.09105003625154495f, 0.0f, 0.07958029955625534f,
+                        0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
+                        0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
+const int8_t kNF4Int8[16] = {-127, -88, -67, -50, -36, -23, -12, 0,
+                             10,   20,  31,  43,  56,  71,  92,  127};
+
+float F32FromF16(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
+  const uint32_t exp = (h >> 10) & 0x1F, mant = h & 0x3FF;
+  float f;
+  if (exp == 0) {
+    f = std::ldexp(static_cast<float>(mant), -24);  // subnormal or zero
+  } else if (exp == 31) {
+    f = mant ? NAN : INFINITY;
+  } else {
+    f = std::ldexp(static_cast<float>(mant | 0x400), static_cast<int>(exp) - 25);
+  }
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  bits |= sign;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+uint16_t F16FromF32(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  const uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000);
+  const float a = std::fabs(f);
+  if (std::isnan(a)) return sign | 0x7E00;
+  if (a >= 65520.0f) return sign | 0x7C00;  // rounds to infinity
+  if (a < 6.103515625e-05f) {                // subnormal: units of 2^-24
+    return sign | static_cast<uint16_t>(std::nearbyint(a * 16777216.0f));
+  }
+  int e;
+  const float m = std::frexp(a, &e);  // a = m * 2^e, m in [0.5, 1)
+  uint32_t mant = static_cast<uint32_t>(std::nearbyint(m * 2048.0f));  // 11 bits
+  if (mant == 2048) {
+    mant = 1024;
+    ++e;
+  }
+  return sign | static_cast<uint16_t>(((e + 14) << 10) | (mant & 0x3FF));
+}
+
+float F32FromBF16(uint16_t h) {
+  const uint32_t bits = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+uint16_t BF16FromF32(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  if (std::isnan(f)) return static_cast<uint16_t>((bits >> 16) | 0x40);
+  bits += 0x7FFF + ((bits >> 16) & 1);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+size_t BlockBytes(WeightType t) {
+  switch (t) {
+    case WeightType::kF32: return 128;
+    case WeightType::kF16:
+    case WeightType::kBF16: return 64;
+    case WeightType::kI8: return 32;
+    default: return 16;
+  }
+}
+
+namespace {
+
+size_t ElemBytes(WeightType t) {
+  switch (t) {
+    case WeightType::kF32: return 4;
+    case WeightType::kF16:
+    case WeightType::kBF16: return 2;
+    default: return 1;
+  }
+}
+
+bool IsFloat(WeightType t) {
+  return t == WeightType::kF32 || t == WeightType::kF16 || t == WeightType::kBF16;
+}
+
+// Address of block b of row r (FORMAT.md RowMajor / Interleave4x32).
+const uint8_t* BlockPtr(const WeightMatrix& w, size_t r, size_t b) {
+  const uint8_t* base = static_cast<const uint8_t*>(w.data);
+  const size_t bb = BlockBytes(w.type);
+  if (!w.interleave4x32) return base + r * w.row_stride + b * bb;
+  // A float row's last block may be partial: the four rows' partial blocks follow each other.
+  size_t this_bb = bb;
+  if (IsFloat(w.type)) this_bb = std::min<size_t>(32, w.cols - b * 32) * ElemBytes(w.type);
+  return base + (r / 4) * 4 * w.row_stride + b * 4 * bb + (r % 4) * this_bb;
+}
+
+float LoadScale(const WeightMatrix& w, const void* p, size_t r, size_t c) {
+  const size_t gpr = (w.cols + w.group_size - 1) / w.group_size;
+  const size_t i = w.per_tensor ? 0 : r * gpr + c / w.group_size;
+  switch (w.scale_type) {
+    case ScaleType::kF32: return static_cast<const float*>(p)[i];
+    case ScaleType::kF16: return F32FromF16(static_cast<const uint16_t*>(p)[i]);
+    case ScaleType::kU8: {
+      const size_t d = i / w.dq_block;
+      return static_cast<const uint8_t*>(p)[i] * w.dq_scales[d] + w.dq_offsets[d];
+    }
+  }
+  return 0.0f;
+}
+
+// Raw stored code of (r, c) for the integer types.
+int Code(const WeightMatrix& w, size_t r, size_t c) {
+  const uint8_t* p = BlockPtr(w, r, c / 32);
+  const size_t j = c % 32;
+  if (w.type == WeightType::kI8) return static_cast<int8_t>(p[j]);
+  const uint8_t byte = p[j % 16];
+  return j < 16 ? (byte & 0xF) : (byte >> 4);
+}
+
+}  // namespace
+
+float Scale(const WeightMatrix& w, size_t r, size_t c) { return LoadScale(w, w.scales, r, c); }
+float Min(const WeightMatrix& w, size_t r, size_t c) { return LoadScale(w, w.mins, r, c); }
+
+float Weight(const WeightMatrix& w, size_t r, size_t c) {
+  const size_t j = c % 32;
+  switch (w.type) {
+    case WeightType::kF32: {
+      float f;
+      std::memcpy(&f, BlockPtr(w, r, c / 32) + 4 * j, 4);
+      return f;
+    }
+    case WeightType::kF16:
+    case WeightType::kBF16: {
+      uint16_t h;
+      std::memcpy(&h, BlockPtr(w, r, c / 32) + 2 * j, 2);
+      return w.type == WeightType::kF16 ? F32FromF16(h) : F32FromBF16(h);
+    }
+    case WeightType::kI8: return Code(w, r, c) * Scale(w, r, c);
+    case WeightType::kI4: return (Code(w, r, c) - 8) * Scale(w, r, c);
+    case WeightType::kU4: return Code(w, r, c) * Scale(w, r, c) + Min(w, r, c);
+    case WeightType::kNF4: return kNF4[Code(w, r, c)] * Scale(w, r, c);
+  }
+  return 0.0f;
+}
+
+float WeightQ8(const WeightMatrix& w, size_t r, size_t c) {
+  if (w.type == WeightType::kNF4) return kNF4Int8[Code(w, r, c)] * (Scale(w, r, c) / 127.0f);
+  return Weight(w, r, c);
+}
+
+void QuantizeActivations(const float* x, size_t n, QuantizedActivations* out) {
+  const size_t nb = (n + 31) / 32;
+  out->n = n;
+  for (size_t b = 0; b < nb; ++b) {
+    float amax = 0.0f;
+    for (size_t i = b * 32; i < n && i < b * 32 + 32; ++i) amax = std::max(amax, std::fabs(x[i]));
+    // Same float operations as the SIMD version, so both round identically.
+    const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+    int32_t sum = 0;
+    for (size_t i = b * 32; i < b * 32 + 32; ++i) {
+      const int q = i < n ? static_cast<int>(std::nearbyint(x[i] * inv)) : 0;
+      out->q[i] = static_cast<int8_t>(q);
+      sum += q;
+    }
+    out->scales[b] = amax / 127.0f;
+    out->sums[b] = sum;
+  }
+}
+
+float Activation(const QuantizedActivations& x, size_t i) {
+  return i < x.n ? x.q[i] * x.scales[i / 32] : 0.0f;
+}
+
+void Gemv(const WeightMatrix& w, const float* x, float* y) {
+  for (size_t r = 0; r < w.rows; ++r) {
+    double acc = 0.0;
+    for (size_t c = 0; c < w.cols; ++c) acc += static_cast<double>(Weight(w, r, c)) * x[c];
+    y[r] = static_cast<float>(acc);
+  }
+}
+
+void GemvQ8(const WeightMatrix& w, const QuantizedActivations& x, float* y) {
+  for (size_t r = 0; r < w.rows; ++r) {
+    double acc = 0.0;
+    for (size_t c = 0; c < w.cols; ++c) {
+      acc += static_cast<double>(WeightQ8(w, r, c)) * Activation(x, c);
+    }
+    y[r] = static_cast<float>(acc);
+  }
+}
+
+void Gemm(const WeightMatrix& w, const float* x, size_t batch, size_t x_stride, float* y,
+          size_t y_stride) {
+  for (size_t b = 0; b < batch; ++b) Gemv(w, x + b * x_stride, y + b * y_stride);
+}
+
+}  // namespace ref
+}  // namespace arch
+}  // namespace qlite

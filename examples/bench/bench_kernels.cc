@@ -1,0 +1,312 @@
+// qlite_bench_kernels: GEMV/GEMM speed per weight scheme and thread count, as GB/s of
+// weight bytes streamed and tokens/s for a TinyLlama-1.1B-shaped stack, next to the
+// read bandwidth measured in the same run with the same threads.
+//
+//   qlite_bench_kernels [--schemes i4,i8,...] [--ops q8,f32,gemm] [--threads 1,2]
+//                       [--reps N] [--mem-mb M] [--batch B] [--interleave] [--quick]
+//                       [--target AVX2|SSE4|...]
+//
+// Matrices >> LLC: layers are allocated until --mem-mb is reached (or the full stack fits);
+// tokens/s scales the measured time to the whole stack's bytes.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench_bandwidth.h"
+#include "hwy/targets.h"
+#include "qlite/arch/matmul.h"
+#include "qlite/arch/threads.h"
+
+namespace {
+
+using qlite::arch::QuantizedActivations;
+using qlite::arch::ScaleType;
+using qlite::arch::ThreadPool;
+using qlite::arch::WeightMatrix;
+using qlite::arch::WeightType;
+
+// TinyLlama-1.1B: dim 2048, ffn 5632, 22 layers, 32 heads / 4 kv heads of 64, vocab 32000.
+constexpr size_t kDim = 2048, kFfn = 5632, kLayers = 22, kKvDim = 4 * 64, kVocab = 32000;
+struct Shape { size_t rows, cols; };
+const Shape kLayerShapes[] = {{kDim, kDim}, {kKvDim, kDim}, {kKvDim, kDim}, {kDim, kDim},
+                              {kFfn, kDim}, {kFfn, kDim}, {kDim, kFfn}};
+
+struct Scheme { const char* name; WeightType type; };
+const Scheme kSchemes[] = {{"i4", WeightType::kI4},   {"u4", WeightType::kU4},
+                           {"nf4", WeightType::kNF4}, {"i8", WeightType::kI8},
+                           {"f16", WeightType::kF16}, {"bf16", WeightType::kBF16},
+                           {"f32", WeightType::kF32}};
+
+struct AlignedFree { void operator()(void* p) const { std::free(p); } };
+using Buffer = std::unique_ptr<uint8_t, AlignedFree>;
+
+Buffer Alloc(size_t bytes) {
+  bytes = (bytes + 63) / 64 * 64;
+  return Buffer(static_cast<uint8_t*>(std::aligned_alloc(64, bytes)));
+}
+
+void FillRandom(uint8_t* p, size_t bytes, uint64_t seed) {
+  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (size_t i = 0; i + 8 <= bytes; i += 8) {
+    s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+    std::memcpy(p + i, &s, 8);
+  }
+}
+
+bool IsFloat(WeightType t) {
+  return t == WeightType::kF32 || t == WeightType::kF16 || t == WeightType::kBF16;
+}
+
+size_t RowStride(WeightType t, size_t cols) {
+  const size_t padded = (cols + 31) / 32 * 32;
+  switch (t) {
+    case WeightType::kF32: return cols * 4;
+    case WeightType::kF16:
+    case WeightType::kBF16: return cols * 2;
+    case WeightType::kI8: return padded;
+    default: return padded / 2;
+  }
+}
+
+// Random bits would include NaN/Inf: keep sign and mantissa, force magnitudes in [0.5, 1).
+void MakeFinite(WeightType t, uint8_t* p, size_t bytes) {
+  if (t == WeightType::kF32) {
+    for (size_t i = 0; i + 4 <= bytes; i += 4) {
+      uint32_t v;
+      std::memcpy(&v, p + i, 4);
+      v = (v & 0x807FFFFFu) | 0x3F000000u;
+      std::memcpy(p + i, &v, 4);
+    }
+    return;
+  }
+  const uint16_t keep = t == WeightType::kF16 ? 0x83FF : 0x807F;
+  const uint16_t exp = t == WeightType::kF16 ? 0x3800 : 0x3F00;
+  for (size_t i = 0; i + 2 <= bytes; i += 2) {
+    uint16_t v;
+    std::memcpy(&v, p + i, 2);
+    v = static_cast<uint16_t>((v & keep) | exp);
+    std::memcpy(p + i, &v, 2);
+  }
+}
+
+// Bytes one product streams: the stored rows plus F16 group-32 scales (and U4 mins).
+double MatrixBytes(WeightType t, Shape s) {
+  double bytes = double(s.rows) * RowStride(t, s.cols);
+  if (!IsFloat(t)) bytes += 2.0 * s.rows * ((s.cols + 31) / 32) * (t == WeightType::kU4 ? 2 : 1);
+  return bytes;
+}
+
+struct Matrix {
+  WeightMatrix w;
+  Buffer data, scales, mins;
+  double bytes = 0;  // weight + scale bytes streamed per product
+};
+
+Matrix MakeMatrix(WeightType t, Shape s, bool interleave, uint64_t seed) {
+  Matrix m;
+  m.w.type = t;
+  m.w.rows = s.rows;
+  m.w.cols = s.cols;
+  m.w.row_stride = RowStride(t, s.cols);
+  m.w.interleave4x32 = interleave && !IsFloat(t);
+  const size_t data_bytes = (s.rows + 3) / 4 * 4 * m.w.row_stride;
+  m.data = Alloc(data_bytes);
+  FillRandom(m.data.get(), data_bytes, seed);
+  if (IsFloat(t)) MakeFinite(t, m.data.get(), data_bytes);
+  m.w.data = m.data.get();
+  m.bytes = MatrixBytes(t, s);
+  if (!IsFloat(t)) {
+    m.w.group_size = 32;
+    m.w.scale_type = ScaleType::kF16;
+    const size_t n = s.rows * ((s.cols + 31) / 32);
+    m.scales = Alloc(2 * n);
+    for (size_t i = 0; i < n; ++i) {
+      const uint16_t h = static_cast<uint16_t>(0x2000 + (i * 37) % 0x400);
+      std::memcpy(m.scales.get() + 2 * i, &h, 2);
+    }
+    m.w.scales = m.scales.get();
+    if (t == WeightType::kU4) {
+      m.mins = Alloc(2 * n);
+      std::memcpy(m.mins.get(), m.scales.get(), 2 * n);
+      m.w.mins = m.mins.get();
+    }
+  }
+  return m;
+}
+
+double StackBytes(WeightType t) {
+  double per_layer = 0.0;
+  for (const Shape& s : kLayerShapes) per_layer += MatrixBytes(t, s);
+  return per_layer * kLayers + MatrixBytes(t, Shape{kVocab, kDim});
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Process CPU time: on a loaded machine, bytes per CPU-second shows what the kernel would
+// do on a core of its own (workers' spinning counts too, so it is a lower bound).
+double CpuNow() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::vector<std::string> Split(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    const size_t comma = s.find(',', start);
+    const size_t end = comma == std::string::npos ? s.size() : comma;
+    if (end > start) out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> schemes = {"i4", "i8", "nf4", "u4", "f16"};
+  std::vector<std::string> ops = {"q8", "f32"};
+  std::vector<size_t> threads = {1, 2};
+  size_t reps = 5, mem_mb = 512, batch = 16;
+  bool interleave = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) { std::fprintf(stderr, "%s needs a value\n", a.c_str()); std::exit(2); }
+      return argv[++i];
+    };
+    if (a == "--schemes") schemes = Split(next());
+    else if (a == "--ops") ops = Split(next());
+    else if (a == "--threads") { threads.clear(); for (auto& t : Split(next())) threads.push_back(std::stoul(t)); }
+    else if (a == "--reps") reps = std::max<size_t>(1, std::stoul(next()));
+    else if (a == "--mem-mb") mem_mb = std::max<size_t>(16, std::stoul(next()));
+    else if (a == "--batch") batch = std::max<size_t>(1, std::stoul(next()));
+    else if (a == "--interleave") interleave = true;
+    else if (a == "--target") {  // e.g. SSE4 or AVX2: compare with the portable paths
+      const std::string want = next();
+      bool found = false;
+      for (int64_t t : hwy::SupportedAndGeneratedTargets()) {
+        if (want == hwy::TargetName(t)) {
+          hwy::SetSupportedTargetsForTest(t);
+          found = true;
+        }
+      }
+      if (!found) { std::fprintf(stderr, "target %s not available\n", want.c_str()); return 2; }
+    }
+    else if (a == "--quick") { reps = 3; mem_mb = 192; schemes = {"i4", "i8"}; ops = {"q8"}; }
+    else {
+      std::fprintf(stderr,
+                   "usage: %s [--schemes i4,u4,nf4,i8,f16,bf16,f32] [--ops q8,f32,gemm] "
+                   "[--threads 1,2] [--reps N] [--mem-mb M] [--batch B] [--interleave] [--quick] "
+                   "[--target AVX2|SSE4|...]\n"
+                   "  q8: GemvQ8 (int8 activations), f32: Gemv, gemm: Gemm over --batch tokens\n",
+                   argv[0]);
+      return a == "--help" ? 0 : 2;
+    }
+  }
+  std::printf("target %s, working set %zu MiB per scheme, median of %zu reps%s\n",
+              qlite::arch::DispatchedTargetName(), mem_mb, reps, interleave ? ", Interleave4x32" : "");
+  std::printf("%-5s %-5s %3s %9s %9s %6s %9s %9s %9s\n", "wtype", "op", "thr", "GB/s", "read GB/s",
+              "ratio", "tok/s", "ms/pass", "GB/cpu-s");
+
+  // The bandwidth buffer and weights are allocated per scheme to bound peak memory.
+  std::vector<float> x(kFfn * batch);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7919) % 2001) / 1000.0f - 1.0f;
+  std::vector<float> y(kVocab * batch);
+  std::vector<uint8_t> qbuf_dim(qlite::arch::QuantizedActivationsBytes(kDim) + 64);
+  std::vector<uint8_t> qbuf_ffn(qlite::arch::QuantizedActivationsBytes(kFfn) + 64);
+  auto align = [](std::vector<uint8_t>& v) {
+    return v.data() + (64 - reinterpret_cast<uintptr_t>(v.data()) % 64) % 64;
+  };
+  QuantizedActivations xq_dim = qlite::arch::BindQuantizedActivations(align(qbuf_dim), kDim);
+  QuantizedActivations xq_ffn = qlite::arch::BindQuantizedActivations(align(qbuf_ffn), kFfn);
+  qlite::arch::QuantizeActivations(x.data(), kDim, &xq_dim);
+  qlite::arch::QuantizeActivations(x.data(), kFfn, &xq_ffn);
+
+  const size_t bw_bytes = mem_mb << 20;
+  Buffer bw_buf = Alloc(bw_bytes);
+  FillRandom(bw_buf.get(), bw_bytes, 99);
+  std::vector<double> bandwidth(threads.size());
+  for (size_t ti = 0; ti < threads.size(); ++ti) {
+    ThreadPool pool(threads[ti]);
+    std::vector<double> t, cpu;
+    uint64_t sink = 0;
+    for (size_t r = 0; r < reps; ++r) {
+      const double t0 = Now(), c0 = CpuNow();
+      sink += qlite_bench::ReadAll(bw_buf.get(), bw_bytes, &pool);
+      t.push_back(Now() - t0);
+      cpu.push_back(CpuNow() - c0);
+    }
+    bandwidth[ti] = bw_bytes / Median(t) / 1e9;
+    std::printf("%-5s %-5s %3zu %9s %9.2f %6s %9s %9.1f %9.2f%s\n", "-", "read", threads[ti], "-",
+                bandwidth[ti], "-", "-", Median(t) * 1e3, bw_bytes / Median(cpu) / 1e9,
+                sink == 1 ? " " : "");
+  }
+  bw_buf.reset();
+
+  for (const std::string& name : schemes) {
+    const Scheme* scheme = nullptr;
+    for (const Scheme& s : kSchemes) if (name == s.name) scheme = &s;
+    if (!scheme) { std::fprintf(stderr, "unknown scheme %s\n", name.c_str()); return 2; }
+    // Whole layers (plus the output matrix if everything fits) up to the memory budget.
+    std::vector<Matrix> mats;
+    double set_bytes = 0.0;
+    const double stack = StackBytes(scheme->type);
+    for (size_t l = 0; l < kLayers && (l == 0 || set_bytes < bw_bytes); ++l) {
+      for (const Shape& s : kLayerShapes) {
+        mats.push_back(MakeMatrix(scheme->type, s, interleave, mats.size() + 1));
+        set_bytes += mats.back().bytes;
+      }
+    }
+    if (set_bytes + MatrixBytes(scheme->type, Shape{kVocab, kDim}) <= stack * 1.001 &&
+        mats.size() == kLayers * 7 && set_bytes < bw_bytes) {
+      mats.push_back(MakeMatrix(scheme->type, Shape{kVocab, kDim}, interleave, 7));
+      set_bytes += mats.back().bytes;
+    }
+    for (const std::string& op : ops) {
+      for (size_t ti = 0; ti < threads.size(); ++ti) {
+        ThreadPool pool(threads[ti]);
+        std::vector<double> t, cpu;
+        for (size_t r = 0; r < reps + 1; ++r) {  // first pass warms up (page faults, caches)
+          const double t0 = Now(), c0 = CpuNow();
+          for (const Matrix& m : mats) {
+            if (op == "q8") {
+              qlite::arch::GemvQ8(m.w, m.w.cols == kDim ? xq_dim : xq_ffn, y.data(), &pool);
+            } else if (op == "f32") {
+              qlite::arch::Gemv(m.w, x.data(), y.data(), &pool);
+            } else if (op == "gemm") {
+              qlite::arch::Gemm(m.w, x.data(), batch, m.w.cols, y.data(), m.w.rows, &pool);
+            } else {
+              std::fprintf(stderr, "unknown op %s\n", op.c_str());
+              return 2;
+            }
+          }
+          if (r > 0) t.push_back(Now() - t0);
+          if (r > 0) cpu.push_back(CpuNow() - c0);
+        }
+        const double sec = Median(t);
+        const double gbs = set_bytes / sec / 1e9;
+        const double tok = (op == "gemm" ? batch : 1) * set_bytes / stack / sec;
+        std::printf("%-5s %-5s %3zu %9.2f %9.2f %6.2f %9.1f %9.1f %9.2f\n", scheme->name, op.c_str(),
+                    threads[ti], gbs, bandwidth[ti], gbs / bandwidth[ti], tok, sec * 1e3,
+                    set_bytes / Median(cpu) / 1e9);
+        std::fflush(stdout);
+      }
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,106 @@
+// qlite bench: whole-model prefill and decode speed, median over repetitions.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "commands.h"
+#include "qlite/qlite.h"
+#include "session_flags.h"
+
+namespace qlite_cli {
+namespace {
+
+double Seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+int Argmax(const float* x, uint32_t n) {
+  uint32_t best = 0;
+  for (uint32_t i = 1; i < n; ++i)
+    if (x[i] > x[best]) best = i;
+  return (int)best;
+}
+
+int BenchCommand(int argc, char** argv) {
+  SessionFlags f;
+  uint32_t n_prompt = 64, n_gen = 64, reps = 5;
+  for (int i = 1; i < argc; ++i) {
+    int r = ParseSessionFlag(argc, argv, &i, &f);
+    if (r < 0) return 2;
+    if (r > 0) continue;
+    if (!std::strcmp(argv[i], "--prompt-tokens") && i + 1 < argc) {
+      n_prompt = (uint32_t)std::atoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--gen-tokens") && i + 1 < argc) {
+      n_gen = (uint32_t)std::atoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) {
+      reps = (uint32_t)std::atoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
+      std::printf("usage: qlite bench -m model.qlm [--prompt-tokens 64] [--gen-tokens 64] [--reps 5] [flags]\n%s",
+                  kSessionFlagsHelp);
+      return 0;
+    } else {
+      std::fprintf(stderr, "qlite bench: unknown flag '%s' (see --help)\n", argv[i]);
+      return 2;
+    }
+  }
+  if (n_prompt == 0 || reps == 0) {
+    std::fprintf(stderr, "qlite bench: --prompt-tokens and --reps must be positive\n");
+    return 2;
+  }
+  qlite_model* model = OpenModel(f);
+  if (!model) return 1;
+  qlite_model_info info;
+  qlite_model_get_info(model, &info);
+  qlite_session* s = CreateSession(model, f);
+  if (!s) {
+    qlite_model_free(model);
+    return 1;
+  }
+  // A fixed, model-independent prompt: token ids spread over the vocabulary.
+  std::vector<int32_t> prompt(n_prompt);
+  for (uint32_t i = 0; i < n_prompt; ++i) prompt[i] = (int32_t)((i * 2654435761u) % info.vocab_size);
+  if (info.bos_id >= 0) prompt[0] = info.bos_id;
+  std::vector<double> prefill, decode;
+  int rc = 0;
+  for (uint32_t r = 0; r <= reps && rc == 0; ++r) {  // r == 0 warms up (page faults, caches)
+    qlite_session_reset(s);
+    auto t0 = std::chrono::steady_clock::now();
+    if (qlite_prefill(s, prompt.data(), prompt.size()) != QLITE_OK) rc = 1;
+    auto t1 = std::chrono::steady_clock::now();
+    const float* logits = nullptr;
+    for (uint32_t g = 0; g < n_gen && rc == 0; ++g) {
+      qlite_get_logits(s, &logits);
+      if (qlite_decode(s, Argmax(logits, info.vocab_size)) != QLITE_OK) rc = 1;
+    }
+    auto t2 = std::chrono::steady_clock::now();
+    if (r == 0) continue;
+    prefill.push_back(n_prompt / Seconds(t0, t1));
+    if (n_gen) decode.push_back(n_gen / Seconds(t1, t2));
+  }
+  if (rc != 0) {
+    std::fprintf(stderr, "qlite bench: %s\n", qlite_last_error());
+  } else {
+    std::printf("model %s: %llu params, %.2f MiB weights, threads %u, kv %s\n", f.model.c_str(),
+                (unsigned long long)info.n_params, info.weight_bytes / 1048576.0,
+                f.session.n_threads ? f.session.n_threads : 1,
+                f.session.kv_type == QLITE_KV_F16 ? "f16" : f.session.kv_type == QLITE_KV_Q8 ? "q8" : "f32");
+    std::printf("prefill %u tokens: %.1f tok/s   decode %u tokens: %.1f tok/s   (median of %u)\n", n_prompt,
+                Median(prefill), n_gen, Median(decode), reps);
+  }
+  qlite_session_free(s);
+  qlite_model_free(model);
+  return rc;
+}
+
+}  // namespace
+
+QLITE_CLI_COMMAND(bench, "measure prefill and decode tokens/s", BenchCommand);
+
+}  // namespace qlite_cli

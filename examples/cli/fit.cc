@@ -1,0 +1,71 @@
+// qlite fit: the memory math of a session before creating one. Exit status 0 when it fits
+// the --memory-budget (or no budget was given), 1 when it does not.
+#include <cstdio>
+#include <cstring>
+
+#include "commands.h"
+#include "qlite/qlite.h"
+#include "session_flags.h"
+
+namespace qlite_cli {
+namespace {
+
+int FitCommand(int argc, char** argv) {
+  SessionFlags f;
+  for (int i = 1; i < argc; ++i) {
+    int r = ParseSessionFlag(argc, argv, &i, &f);
+    if (r < 0) return 2;
+    if (r > 0) continue;
+    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
+      std::printf("usage: qlite fit -m model.qlm [--window N --kv-type q8 --threads N --memory-budget 64M ...]\n%s",
+                  kSessionFlagsHelp);
+      return 0;
+    }
+    std::fprintf(stderr, "qlite fit: unknown flag '%s' (see --help)\n", argv[i]);
+    return 2;
+  }
+  qlite_model* model = OpenModel(f);
+  if (!model) return 1;
+  qlite_model_info info;
+  qlite_memory_estimate e;
+  if (qlite_model_get_info(model, &info) != QLITE_OK || qlite_estimate_memory(model, &f.session, &e) != QLITE_OK) {
+    std::fprintf(stderr, "qlite fit: %s\n", qlite_last_error());
+    qlite_model_free(model);
+    return 1;
+  }
+  const qlite_session_params& p = f.session;
+  uint32_t window = p.window ? p.window : (info.sliding_window ? info.sliding_window : info.context_length);
+  const char* kv_name = p.kv_type == QLITE_KV_F16 ? "f16" : p.kv_type == QLITE_KV_Q8 ? "q8" : "f32";
+  const unsigned el = p.kv_type == QLITE_KV_F16 ? 2 : p.kv_type == QLITE_KV_Q8 ? 1 : 4;
+  const unsigned long long kv_data = 2ull * info.n_layers * info.n_kv_heads * info.head_dim * window * el;
+  const unsigned long long kv_scales = p.kv_type == QLITE_KV_Q8 ? 2ull * info.n_layers * info.n_kv_heads * window * 4 : 0;
+  std::printf("model: %s\n  %u layers, dim %u, %u heads / %u kv heads x %u, ffn %u, vocab %u, context %u\n",
+              f.model.c_str(), info.n_layers, info.dim, info.n_heads, info.n_kv_heads, info.head_dim, info.ffn_dim,
+              info.vocab_size, info.context_length);
+  std::printf("kv cache = layers %u x 2 (K,V) x kv heads %u x head dim %u x window %u x %u B (%s) = %llu B",
+              info.n_layers, info.n_kv_heads, info.head_dim, window, el, kv_name, kv_data);
+  if (kv_scales)
+    std::printf("\n         + scales: layers %u x 2 x kv heads %u x window %u x 4 B = %llu B", info.n_layers,
+                info.n_kv_heads, window, kv_scales);
+  std::printf("\nactivations: batch %u tokens x (x, norm, q, k, v, attn, proj, gate, up) + logits %u x 4 B\n",
+              p.max_batch, info.vocab_size);
+  std::printf("scratch: %u threads x window x 4 B scores + rope + sampler\n\n", p.n_threads ? p.n_threads : 1);
+  char text[2048];
+  qlite_format_memory_estimate(&e, text, sizeof(text));
+  std::fputs(text, stdout);
+  int rc = 0;
+  if (p.memory_budget) {
+    const bool fits = e.total <= p.memory_budget;
+    std::printf("\nbudget %.2f MiB: %s (%+.2f MiB)\n", p.memory_budget / 1048576.0, fits ? "fits" : "DOES NOT FIT",
+                ((double)p.memory_budget - (double)e.total) / 1048576.0);
+    rc = fits ? 0 : 1;
+  }
+  qlite_model_free(model);
+  return rc;
+}
+
+}  // namespace
+
+QLITE_CLI_COMMAND(fit, "show the memory a session needs (and whether it fits a budget)", FitCommand);
+
+}  // namespace qlite_cli

@@ -1,0 +1,91 @@
+// qlite run: prompt + generated text to stdout (nothing else); speeds and peak memory to stderr.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/resource.h>
+#endif
+
+#include "commands.h"
+#include "qlite/qlite.h"
+#include "session_flags.h"
+
+namespace qlite_cli {
+
+uint64_t PeakRssBytes() {
+#if defined(__unix__) || defined(__APPLE__)
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) == 0) {
+#if defined(__APPLE__)
+    return (uint64_t)ru.ru_maxrss;
+#else
+    return (uint64_t)ru.ru_maxrss * 1024;
+#endif
+  }
+#endif
+  return 0;
+}
+
+namespace {
+
+int StreamPiece(void* user, int32_t token, const char* piece, size_t len) {
+  (void)user;
+  (void)token;
+  std::fwrite(piece, 1, len, stdout);
+  std::fflush(stdout);
+  return 0;
+}
+
+int RunCommand(int argc, char** argv) {
+  SessionFlags f;
+  std::string prompt = "Once upon a time";
+  uint32_t n = 128;
+  bool stop_at_eos = true;
+  for (int i = 1; i < argc; ++i) {
+    int r = ParseSessionFlag(argc, argv, &i, &f);
+    if (r < 0) return 2;
+    if (r > 0) continue;
+    if ((!std::strcmp(argv[i], "-p") || !std::strcmp(argv[i], "--prompt")) && i + 1 < argc) {
+      prompt = argv[++i];
+    } else if ((!std::strcmp(argv[i], "-n") || !std::strcmp(argv[i], "--tokens")) && i + 1 < argc) {
+      n = (uint32_t)std::atoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--ignore-eos")) {
+      stop_at_eos = false;
+    } else if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
+      std::printf("usage: qlite run -m model.qlm [-p PROMPT] [-n TOKENS] [--ignore-eos] [flags]\n"
+                  "  -p PROMPT   text to continue (\"\" starts from BOS alone)\n"
+                  "  -n TOKENS   tokens to generate (default 128)\n%s", kSessionFlagsHelp);
+      return 0;
+    } else {
+      std::fprintf(stderr, "qlite run: unknown flag '%s' (see --help)\n", argv[i]);
+      return 2;
+    }
+  }
+  qlite_model* model = OpenModel(f);
+  if (!model) return 1;
+  qlite_session* session = CreateSession(model, f);
+  if (!session) {
+    qlite_model_free(model);
+    return 1;
+  }
+  std::fwrite(prompt.data(), 1, prompt.size(), stdout);
+  std::fflush(stdout);
+  qlite_generate_stats stats = {};
+  qlite_status st = qlite_generate(session, prompt.c_str(), n, stop_at_eos, StreamPiece, nullptr, &stats);
+  std::printf("\n");
+  if (st != QLITE_OK) std::fprintf(stderr, "qlite run: %s\n", qlite_last_error());
+  std::fprintf(stderr, "prefill: %u tokens, %.1f tok/s | decode: %u tokens, %.1f tok/s | peak memory %.1f MiB\n",
+               stats.n_prompt_tokens, stats.prefill_seconds > 0 ? stats.n_prompt_tokens / stats.prefill_seconds : 0.0,
+               stats.n_generated, stats.decode_seconds > 0 ? stats.n_generated / stats.decode_seconds : 0.0,
+               PeakRssBytes() / 1048576.0);
+  qlite_session_free(session);
+  qlite_model_free(model);
+  return st == QLITE_OK ? 0 : 1;
+}
+
+}  // namespace
+
+QLITE_CLI_COMMAND(run, "generate text from a prompt", RunCommand);
+
+}  // namespace qlite_cli

@@ -1,0 +1,151 @@
+// Flags shared by the subcommands that run a model (run, chat, bench, perplexity, fit):
+// model path, session and sampler parameters. Header-only; every command parses its own
+// extra flags first and hands the rest here.
+#pragma once
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "qlite/qlite.h"
+
+namespace qlite_cli {
+
+struct SessionFlags {
+  std::string model;
+  qlite_model_params model_params = qlite_model_default_params();
+  qlite_session_params session = qlite_session_default_params();
+};
+
+// "64M", "512K", "2G", "1000" -> bytes; false on junk.
+inline bool ParseBytes(const char* s, uint64_t* out) {
+  char* end = nullptr;
+  double v = std::strtod(s, &end);
+  if (end == s || v < 0) return false;
+  uint64_t mult = 1;
+  switch (*end) {
+    case 'k': case 'K': mult = 1ull << 10; ++end; break;
+    case 'm': case 'M': mult = 1ull << 20; ++end; break;
+    case 'g': case 'G': mult = 1ull << 30; ++end; break;
+    default: break;
+  }
+  if (*end == 'i' || *end == 'I') ++end;
+  if (*end == 'b' || *end == 'B') ++end;
+  if (*end) return false;
+  *out = (uint64_t)(v * (double)mult);
+  return true;
+}
+
+inline const char* kSessionFlagsHelp =
+    "  -m, --model PATH        .qlm model (required)\n"
+    "  -t, --threads N         worker threads (default 1)\n"
+    "  --window N              KV positions kept (default: model's window or context)\n"
+    "  --sinks N               attention sinks kept when the window slides (default auto)\n"
+    "  --kv-type f32|f16|q8    KV cache storage (default f32)\n"
+    "  --batch N               prefill chunk size (default 64)\n"
+    "  --memory-budget SIZE    fail unless the whole run fits, e.g. 64M\n"
+    "  --temp T --top-k K --top-p P --min-p P --repeat-penalty R --repeat-last-n N --seed S\n"
+    "  --no-mmap --verify      read the file instead of mapping it; verify checksums\n";
+
+// Consumes argv[*i] (and its value) when it is a shared flag. Returns 1 if consumed,
+// 0 if not ours, -1 on a bad value (message printed).
+inline int ParseSessionFlag(int argc, char** argv, int* i, SessionFlags* f) {
+  const char* a = argv[*i];
+  auto value = [&]() -> const char* {
+    if (*i + 1 >= argc) {
+      std::fprintf(stderr, "qlite: %s needs a value\n", a);
+      return nullptr;
+    }
+    return argv[++*i];
+  };
+  auto is = [&](const char* name) { return std::strcmp(a, name) == 0; };
+  const char* v = nullptr;
+  qlite_session_params& p = f->session;
+  if (is("-m") || is("--model")) {
+    if (!(v = value())) return -1;
+    f->model = v;
+  } else if (is("-t") || is("--threads")) {
+    if (!(v = value())) return -1;
+    p.n_threads = (uint32_t)std::atoi(v);
+  } else if (is("--window")) {
+    if (!(v = value())) return -1;
+    p.window = (uint32_t)std::atoi(v);
+  } else if (is("--sinks")) {
+    if (!(v = value())) return -1;
+    p.n_sink_tokens = (uint32_t)std::atoi(v);
+  } else if (is("--batch")) {
+    if (!(v = value())) return -1;
+    p.max_batch = (uint32_t)std::atoi(v);
+  } else if (is("--kv-type")) {
+    if (!(v = value())) return -1;
+    if (!std::strcmp(v, "f32")) p.kv_type = QLITE_KV_F32;
+    else if (!std::strcmp(v, "f16")) p.kv_type = QLITE_KV_F16;
+    else if (!std::strcmp(v, "q8")) p.kv_type = QLITE_KV_Q8;
+    else {
+      std::fprintf(stderr, "qlite: --kv-type must be f32, f16 or q8\n");
+      return -1;
+    }
+  } else if (is("--memory-budget")) {
+    if (!(v = value())) return -1;
+    if (!ParseBytes(v, &p.memory_budget)) {
+      std::fprintf(stderr, "qlite: bad --memory-budget '%s' (e.g. 64M)\n", v);
+      return -1;
+    }
+  } else if (is("--temp")) {
+    if (!(v = value())) return -1;
+    p.sampler.temperature = (float)std::atof(v);
+  } else if (is("--top-k")) {
+    if (!(v = value())) return -1;
+    p.sampler.top_k = std::atoi(v);
+  } else if (is("--top-p")) {
+    if (!(v = value())) return -1;
+    p.sampler.top_p = (float)std::atof(v);
+  } else if (is("--min-p")) {
+    if (!(v = value())) return -1;
+    p.sampler.min_p = (float)std::atof(v);
+  } else if (is("--repeat-penalty")) {
+    if (!(v = value())) return -1;
+    p.sampler.repeat_penalty = (float)std::atof(v);
+  } else if (is("--repeat-last-n")) {
+    if (!(v = value())) return -1;
+    p.sampler.repeat_last_n = std::atoi(v);
+  } else if (is("--seed")) {
+    if (!(v = value())) return -1;
+    p.sampler.seed = std::strtoull(v, nullptr, 10);
+  } else if (is("--no-mmap")) {
+    f->model_params.use_mmap = 0;
+  } else if (is("--verify")) {
+    f->model_params.verify_checksums = 1;
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
+// Opens the model named by the flags; prints the error and returns null on failure.
+inline qlite_model* OpenModel(const SessionFlags& f) {
+  if (f.model.empty()) {
+    std::fprintf(stderr, "qlite: -m model.qlm is required\n");
+    return nullptr;
+  }
+  qlite_model* m = nullptr;
+  if (qlite_model_open(f.model.c_str(), &f.model_params, &m) != QLITE_OK) {
+    std::fprintf(stderr, "qlite: cannot open %s: %s\n", f.model.c_str(), qlite_last_error());
+    return nullptr;
+  }
+  return m;
+}
+
+inline qlite_session* CreateSession(qlite_model* m, const SessionFlags& f) {
+  qlite_session* s = nullptr;
+  if (qlite_session_create(m, &f.session, &s) != QLITE_OK) {
+    std::fprintf(stderr, "qlite: cannot create a session: %s\n", qlite_last_error());
+    return nullptr;
+  }
+  return s;
+}
+
+// Peak resident set size of this process in bytes (0 where unknown).
+uint64_t PeakRssBytes();
+
+}  // namespace qlite_cli

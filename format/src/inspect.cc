@@ -1,0 +1,104 @@
+#include "qlite/format/inspect.h"
+
+#include <cinttypes>
+#include <map>
+
+namespace qlite {
+namespace {
+
+std::string ShapeText(const std::vector<uint64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+std::string QuantText(const QuantSpec& s) {
+  const fb::DType t = s.dtype;
+  if (t == fb::DType::F32 || t == fb::DType::F16 || t == fb::DType::BF16) return "-";
+  std::string g = s.granularity == fb::Granularity::Group ? "group " + std::to_string(s.group_size)
+                                                          : fb::EnumNameGranularity(s.granularity);
+  g += std::string(" ") + fb::EnumNameDType(s.scale_type);
+  if (s.scale_type == fb::DType::U8) g += "/dq" + std::to_string(s.dq_block);
+  return g;
+}
+
+std::string Bytes(uint64_t n) {
+  char buf[32];
+  if (n >= (uint64_t{1} << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", n / 1073741824.0);
+  else if (n >= (uint64_t{1} << 20)) std::snprintf(buf, sizeof buf, "%.2f MiB", n / 1048576.0);
+  else if (n >= 1024) std::snprintf(buf, sizeof buf, "%.1f KiB", n / 1024.0);
+  else std::snprintf(buf, sizeof buf, "%" PRIu64 " B", n);
+  return buf;
+}
+
+}  // namespace
+
+void PrintModelInfo(const ModelFile& f, const InspectOptions& options, std::FILE* out) {
+  const QlmHeader& h = f.header();
+  std::fprintf(out, "file: %s, version %u, meta %s, data %s at offset %" PRIu64 " (segment align %u, tensor align %u)\n",
+               Bytes(h.file_size).c_str(), h.version, Bytes(h.meta_size).c_str(), Bytes(h.data_size).c_str(),
+               h.data_offset, h.segment_alignment, h.tensor_alignment);
+  const ModelConfig& c = f.config();
+  std::fprintf(out, "config: arch %s, dim %u, layers %u, heads %u (kv %u, head_dim %u), ffn %u, vocab %u, context %u\n",
+               fb::EnumNameArch(c.arch), c.dim, c.n_layers, c.n_heads, c.n_kv_heads, c.head_dim, c.ffn_dim,
+               c.vocab_size, c.context_length);
+  std::fprintf(out, "        norm_eps %g, rope theta %g style %s scaling %s (factor %g), rotary_dim %u, tied %s, qkv_bias %s\n",
+               c.norm_eps, c.rope_theta, fb::EnumNameRopeStyle(c.rope_style), fb::EnumNameRopeScaling(c.rope_scaling),
+               c.rope_factor, c.rotary_dim, c.tied_embeddings ? "yes" : "no", c.qkv_bias ? "yes" : "no");
+  std::fprintf(out, "        bos %d, eos %d, pad %d, eot ids %zu%s\n", c.bos_id, c.eos_id, c.pad_id, c.eot_ids.size(),
+               c.sliding_window.empty() ? "" : ", sliding window per layer");
+  if (f.has_tokenizer()) {
+    const TokenizerData& t = f.tokenizer();
+    std::fprintf(out, "tokenizer: %s, %zu pieces, %zu scores, %zu merges, add_bos %d add_eos %d, pre %s, chat template %s\n",
+                 fb::EnumNameTokenizerType(t.type), t.pieces.size(), t.scores.size(), t.merges.size(), t.add_bos,
+                 t.add_eos, t.pre_tokenizer.empty() ? "-" : t.pre_tokenizer.c_str(),
+                 t.chat_template.empty() ? "no" : (std::to_string(t.chat_template.size()) + " chars").c_str());
+  } else {
+    std::fprintf(out, "tokenizer: none\n");
+  }
+  if (const fb::Provenance* p = f.meta()->provenance()) {
+    auto str = [](const flatbuffers::String* s) { return s ? s->c_str() : ""; };
+    std::fprintf(out, "provenance: source %s (%s), %s, quantization \"%s\", created %" PRIu64 "\n", str(p->source()),
+                 str(p->source_format()), str(p->converter_version()), str(p->quantization()), p->created_unix());
+    if (p->adapters())
+      for (const fb::Adapter* a : *p->adapters())
+        std::fprintf(out, "  adapter %s: scale %g rank %u alpha %g fingerprint %016" PRIx64 "\n", str(a->name()),
+                     a->scale(), a->rank(), a->alpha(), a->fingerprint());
+  }
+  std::fprintf(out, "fingerprint: %016" PRIx64 "\n", f.fingerprint());
+
+  if (options.tensors) {
+    std::fprintf(out, "%-24s %-14s %-5s %-22s %-14s %12s\n", "tensor", "shape", "dtype", "quant", "layout", "bytes");
+    for (const TensorRef& t : f.tensors())
+      std::fprintf(out, "%-24s %-14s %-5s %-22s %-14s %12" PRIu64 "\n", t.name.c_str(), ShapeText(t.shape).c_str(),
+                   fb::EnumNameDType(t.dtype), QuantText(t.view.spec).c_str(), fb::EnumNameLayout(t.view.spec.layout),
+                   t.data_bytes);
+  }
+  std::map<std::string, std::pair<uint64_t, uint64_t>> by_type;  // params, bytes
+  uint64_t params = 0, bytes = 0;
+  for (const TensorRef& t : f.tensors()) {
+    auto& e = by_type[fb::EnumNameDType(t.dtype)];
+    e.first += t.elements();
+    e.second += t.data_bytes;
+    params += t.elements();
+    bytes += t.data_bytes;
+  }
+  std::fprintf(out, "totals: %zu tensors, %" PRIu64 " params, %s of tensor data, %.3f bytes/param (%.2f bits), file %.3f bytes/param\n",
+               f.tensors().size(), params, Bytes(bytes).c_str(), params ? double(bytes) / params : 0.0,
+               params ? 8.0 * bytes / params : 0.0, params ? double(h.file_size) / params : 0.0);
+  for (const auto& [name, e] : by_type)
+    std::fprintf(out, "  %-5s %12" PRIu64 " params %12s  %.3f bytes/param\n", name.c_str(), e.first,
+                 Bytes(e.second).c_str(), e.first ? double(e.second) / e.first : 0.0);
+}
+
+Status InspectFile(const std::string& path, const InspectOptions& options, std::FILE* out) {
+  ModelFile f;
+  OpenOptions o;
+  o.verify_checksums = options.verify;
+  QLITE_RETURN_IF_ERROR(f.Open(path, o));
+  PrintModelInfo(f, options, out);
+  if (options.verify) std::fprintf(out, "verify: header, metadata, tensor layout and %zu checksums OK\n", f.tensors().size());
+  return Status::Ok();
+}
+
+}  // namespace qlite

@@ -1,0 +1,182 @@
+// CudaSession: the forward pass (llama2.c order) over device buffers allocated once.
+#include <algorithm>
+#include <cmath>
+
+#include "device.h"
+#include "qlite/cuda/model.h"
+
+namespace qlite {
+namespace cuda {
+namespace {
+
+size_t Pad32(size_t n) { return (n + 31) / 32 * 32; }
+
+}  // namespace
+
+CudaSession::~CudaSession() {
+  if (decode_graph_) cudaGraphExecDestroy(decode_graph_);
+  if (stream_) cudaStreamDestroy(stream_);
+}
+
+Status CudaSession::Create(const CudaModel& model, const CudaSessionParams& params,
+                           std::unique_ptr<CudaSession>* out) {
+  const ModelConfig& c = model.config();
+  std::unique_ptr<CudaSession> s(new CudaSession(model));
+  s->n_slots_ = params.window ? params.window : (c.context_length ? c.context_length : 2048);
+  s->max_batch_ = std::max<uint32_t>(1, params.max_batch);
+  s->use_graphs_ = params.use_graphs;
+  // Positions a token may attend to: the ring, narrowed by the widest per-layer window.
+  s->layer_window_.assign(c.n_layers, 0);
+  uint32_t widest = 0;
+  for (uint32_t i = 0; i < c.n_layers; ++i) {
+    const uint32_t w = c.sliding_window.empty() ? 0 : c.sliding_window[i];
+    s->layer_window_[i] = w;
+    widest = (w == 0 || w >= s->n_slots_) ? s->n_slots_ : std::max(widest, w);
+  }
+  s->attend_ = widest ? widest : s->n_slots_;
+  const size_t B = s->max_batch_;
+  s->dim_stride_ = Pad32(c.dim);
+  s->q_stride_ = Pad32(size_t{c.n_heads} * c.head_dim);
+  s->kv_stride_ = Pad32(size_t{c.n_kv_heads} * c.head_dim);
+  s->ffn_stride_ = Pad32(c.ffn_dim);
+  auto& bufs = s->buffers_;
+  QLITE_RETURN_IF_ERROR(AllocateArray(B * s->dim_stride_, false, &bufs, &s->x_));
+  QLITE_RETURN_IF_ERROR(AllocateArray(B * s->dim_stride_, false, &bufs, &s->xb_));
+  QLITE_RETURN_IF_ERROR(AllocateArray(B * s->q_stride_, false, &bufs, &s->q_));
+  QLITE_RETURN_IF_ERROR(AllocateArray(B * s->kv_stride_, false, &bufs, &s->k_));
+  QLITE_RETURN_IF_ERROR(AllocateArray(B * s->kv_stride_, false, &bufs, &s->v_));
+  QLITE_RETURN_IF_ERROR(AllocateArray(B * s->q_stride_, false, &bufs, &s->att_));
+  QLITE_RETURN_IF_ERROR(AllocateArray(B * s->ffn_stride_, false, &bufs, &s->hb_));
+  QLITE_RETURN_IF_ERROR(AllocateArray(B * s->ffn_stride_, false, &bufs, &s->hb2_));
+  QLITE_RETURN_IF_ERROR(AllocateArray(c.vocab_size, false, &bufs, &s->logits_dev_));
+  QLITE_RETURN_IF_ERROR(AllocateArray(B + 1, false, &bufs, &s->io_dev_));
+  QLITE_RETURN_IF_ERROR(AllocateArray(B + 1, true, &bufs, &s->io_host_));
+  QLITE_RETURN_IF_ERROR(AllocateArray(c.vocab_size, true, &bufs, &s->logits_host_));
+  const size_t ring = size_t{c.n_kv_heads} * s->n_slots_ * c.head_dim;
+  s->kv_.resize(c.n_layers);
+  for (KvRing& kv : s->kv_) {
+    QLITE_RETURN_IF_ERROR(AllocateArray(ring, false, &bufs, &kv.k));
+    QLITE_RETURN_IF_ERROR(AllocateArray(ring, false, &bufs, &kv.v));
+    kv.n_slots = s->n_slots_;
+    kv.n_kv_heads = c.n_kv_heads;
+    kv.head_dim = c.head_dim;
+  }
+  QLITE_RETURN_IF_ERROR(CudaStatus(cudaStreamCreateWithFlags(&s->stream_, cudaStreamNonBlocking),
+                                   "cudaStreamCreate"));
+  // The zero fills ran on the legacy stream, which a non-blocking stream does not wait for.
+  QLITE_RETURN_IF_ERROR(CudaStatus(cudaDeviceSynchronize(), "zero fill"));
+  *out = std::move(s);
+  return Status::Ok();
+}
+
+void CudaSession::Matmul(const MatrixDesc& w, const float* x, size_t n, size_t x_stride, float* y,
+                         size_t y_stride, Epilogue ep) {
+  if (n == 1) {
+    LaunchGemv(w, x, y, ep, stream_);
+  } else {
+    LaunchGemm(w, x, n, x_stride, y, y_stride, ep, stream_);
+  }
+}
+
+Status CudaSession::Decode(int32_t token, const float** logits) {
+  return Run(&token, 1, logits);
+}
+
+Status CudaSession::Prefill(const int32_t* tokens, size_t n, const float** logits) {
+  if (!tokens || n == 0) return StatusError(StatusCode::kInvalidArgument, "empty prefill");
+  while (n > 0) {
+    size_t chunk = std::min<size_t>(n, max_batch_);
+    // A chunk's tokens all write the ring before any attends. Until the ring wraps that is
+    // harmless; after, a later token's write would evict a position an earlier one still
+    // needs unless the chunk is at most n_slots - attend + 1 long.
+    if (pos_ + chunk > n_slots_) {
+      chunk = pos_ < n_slots_ ? n_slots_ - pos_
+                              : std::min<size_t>(chunk, n_slots_ - attend_ + 1);
+    }
+    QLITE_RETURN_IF_ERROR(Run(tokens, chunk, logits));
+    tokens += chunk;
+    n -= chunk;
+  }
+  return Status::Ok();
+}
+
+Status CudaSession::Run(const int32_t* tokens, size_t n, const float** logits) {
+  const ModelConfig& c = model_.config();
+  if (!logits) return StatusError(StatusCode::kInvalidArgument, "null logits pointer");
+  for (size_t t = 0; t < n; ++t) {
+    if (tokens[t] < 0 || static_cast<uint32_t>(tokens[t]) >= c.vocab_size) {
+      return StatusError(StatusCode::kInvalidArgument, "token %d outside vocabulary of %u",
+                         tokens[t], c.vocab_size);
+    }
+    io_host_[1 + t] = static_cast<uint32_t>(tokens[t]);
+  }
+  io_host_[0] = pos_;
+  if (n == 1 && use_graphs_ && !decode_graph_) {
+    // Capture failure is not fatal: decode falls back to direct launches.
+    if (!CaptureDecodeGraph().ok()) use_graphs_ = false;
+  }
+  if (n == 1 && decode_graph_) {
+    QLITE_RETURN_IF_ERROR(CudaStatus(cudaGraphLaunch(decode_graph_, stream_), "graph launch"));
+  } else {
+    Enqueue(n);
+    QLITE_RETURN_IF_ERROR(CudaStatus(cudaGetLastError(), "kernel launch"));
+  }
+  QLITE_RETURN_IF_ERROR(CudaStatus(cudaStreamSynchronize(stream_), "forward"));
+  pos_ += static_cast<uint32_t>(n);
+  *logits = logits_host_;
+  return Status::Ok();
+}
+
+Status CudaSession::CaptureDecodeGraph() {
+  cudaGraph_t graph = nullptr;
+  cudaError_t err = cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal);
+  if (err == cudaSuccess) {
+    Enqueue(1);
+    err = cudaStreamEndCapture(stream_, &graph);
+  }
+  if (err == cudaSuccess) err = cudaGraphInstantiate(&decode_graph_, graph, 0);
+  if (graph) cudaGraphDestroy(graph);
+  if (err != cudaSuccess) decode_graph_ = nullptr;
+  return CudaStatus(err, "decode graph capture");
+}
+
+void CudaSession::Enqueue(size_t n) {
+  const CudaModel& m = model_;
+  const ModelConfig& c = m.config();
+  cudaStream_t st = stream_;
+  cudaMemcpyAsync(io_dev_, io_host_, (n + 1) * 4, cudaMemcpyHostToDevice, st);
+  const int32_t* tokens = reinterpret_cast<const int32_t*>(io_dev_ + 1);
+  Positions positions;
+  positions.pos_dev = io_dev_;
+  LaunchEmbed(m.embed_, tokens, n, x_, dim_stride_, st);
+  const RopeParams rope{m.inv_freq_, m.rotary_dim_, c.rope_style == fb::RopeStyle::RotateHalf};
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  for (uint32_t l = 0; l < c.n_layers; ++l) {
+    const CudaModel::Layer& L = m.layers_[l];
+    LaunchRmsNorm(x_, L.attn_norm, xb_, n, c.dim, dim_stride_, c.norm_eps, st);
+    Epilogue bq, bk, bv;
+    bq.bias = L.bq, bk.bias = L.bk, bv.bias = L.bv;
+    Matmul(L.wq, xb_, n, dim_stride_, q_, q_stride_, bq);
+    Matmul(L.wk, xb_, n, dim_stride_, k_, kv_stride_, bk);
+    Matmul(L.wv, xb_, n, dim_stride_, v_, kv_stride_, bv);
+    LaunchRopeStore(q_, k_, v_, n, q_stride_, kv_stride_, c.n_heads, positions, rope, kv_[l], st);
+    LaunchAttention(q_, n, q_stride_, c.n_heads, positions, layer_window_[l], scale, kv_[l], att_,
+                    q_stride_, st);
+    Epilogue residual;
+    residual.accumulate = true;
+    Matmul(L.wo, att_, n, q_stride_, x_, dim_stride_, residual);
+    LaunchRmsNorm(x_, L.ffn_norm, xb_, n, c.dim, dim_stride_, c.norm_eps, st);
+    Matmul(L.wg, xb_, n, dim_stride_, hb_, ffn_stride_, Epilogue());
+    Matmul(L.wu, xb_, n, dim_stride_, hb2_, ffn_stride_, Epilogue());
+    LaunchSiluMul(hb_, hb2_, n, c.ffn_dim, ffn_stride_, st);
+    Matmul(L.wd, hb_, n, ffn_stride_, x_, dim_stride_, residual);
+  }
+  // Only the last token's logits are needed.
+  const float* last = x_ + (n - 1) * dim_stride_;
+  LaunchRmsNorm(last, m.output_norm_, xb_, 1, c.dim, dim_stride_, c.norm_eps, st);
+  LaunchGemv(m.output_, xb_, logits_dev_, Epilogue(), st);
+  cudaMemcpyAsync(logits_host_, logits_dev_, c.vocab_size * 4, cudaMemcpyDeviceToHost, st);
+}
+
+}  // namespace cuda
+}  // namespace qlite

@@ -1,0 +1,273 @@
+// QLITE_CUDA_GPU_TEST: GPU kernels against CPU computations written here from the
+// definitions (weights decoded by the spec-checked host decoder).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+
+#include "cuda_device_util.h"
+#include "cuda_test_util.h"
+#include "qlite/cuda/kernels.h"
+
+namespace {
+
+using namespace qlite_cuda_test;
+using qlite::cuda::DecodeElement;
+using qlite::cuda::Epilogue;
+using qlite::cuda::HostMatrix;
+using qlite::cuda::MatrixDesc;
+using qlite::fb::Granularity;
+
+const float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+size_t Pad32(size_t n) { return (n + 31) / 32 * 32; }
+
+std::vector<float> RandomVec(size_t n, std::mt19937* rng, float amp = 1.0f) {
+  std::uniform_real_distribution<float> u(-amp, amp);
+  std::vector<float> v(n);
+  for (auto& x : v) x = u(*rng);
+  return v;
+}
+
+struct Scheme {
+  DType dtype;
+  int group;  // 0 per tensor, 1 per row, else group size
+  DType scale_type;
+};
+
+HostMatrix Prepared(const Scheme& s, uint64_t rows, uint64_t cols, std::mt19937* rng) {
+  QuantSpec spec;
+  spec.dtype = s.dtype;
+  spec.scale_type = s.scale_type;
+  spec.granularity = s.group == 0 ? Granularity::PerTensor
+                     : s.group == 1 ? Granularity::PerRow : Granularity::Group;
+  spec.group_size = s.group > 1 ? s.group : 32;
+  const QuantizedTensor t = RandomTensor(rows, cols, spec, rng);
+  HostMatrix h;
+  EXPECT_TRUE(qlite::cuda::PrepareMatrix(View(t), &h).ok());
+  return h;
+}
+
+// y = W x in double, and sum |w x| for the tolerance.
+void Reference(const MatrixDesc& w, const float* x, std::vector<double>* y,
+               std::vector<double>* mag) {
+  y->assign(w.rows, 0.0);
+  mag->assign(w.rows, 0.0);
+  for (uint32_t r = 0; r < w.rows; ++r) {
+    for (uint32_t c = 0; c < w.cols; ++c) {
+      const double p = static_cast<double>(DecodeElement(w, r, c)) * x[c];
+      (*y)[r] += p;
+      (*mag)[r] += std::fabs(p);
+    }
+  }
+}
+
+const Scheme kSchemes[] = {
+    {DType::F32, 0, DType::F16}, {DType::F16, 0, DType::F16}, {DType::BF16, 0, DType::F16},
+    {DType::I8, 32, DType::F16}, {DType::I8, 1, DType::F32},  {DType::I4, 32, DType::F16},
+    {DType::I4, 64, DType::F16}, {DType::I4, 128, DType::F16}, {DType::I4, 0, DType::F32},
+    {DType::U4, 32, DType::F16}, {DType::U4, 128, DType::F16}, {DType::U4, 1, DType::F16},
+};
+
+TEST(CudaGemv, MatchesCpuForEveryScheme) {
+  const std::pair<int, int> shapes[] = {{37, 172}, {130, 1000}, {64, 4096}, {5, 32}};
+  std::mt19937 rng(1);
+  for (const Scheme& s : kSchemes) {
+    for (auto [rows, cols] : shapes) {
+      SCOPED_TRACE(::testing::Message() << "dtype " << int(s.dtype) << " group " << s.group
+                                        << " " << rows << "x" << cols);
+      const HostMatrix h = Prepared(s, rows, cols, &rng);
+      const DevMatrix dm(h);
+      std::vector<float> x = RandomVec(Pad32(cols), &rng);
+      std::vector<double> want, mag;
+      Reference(h.View(), x.data(), &want, &mag);
+      for (size_t c = cols; c < x.size(); ++c) x[c] = kNaN;  // pads must be ignored
+      DevVec<float> dx(x), dy(RandomVec(rows, &rng)), bias(RandomVec(rows, &rng));
+      qlite::cuda::LaunchGemv(dm.desc(), dx.get(), dy.get(), Epilogue(), nullptr);
+      const std::vector<float> y = dy.Download();
+      for (int r = 0; r < rows; ++r) ASSERT_NEAR(y[r], want[r], 1e-5 * mag[r] + 1e-6) << r;
+      // Epilogue: y = W x + bias + y.
+      Epilogue ep;
+      ep.bias = bias.get();
+      ep.accumulate = true;
+      qlite::cuda::LaunchGemv(dm.desc(), dx.get(), dy.get(), ep, nullptr);
+      const std::vector<float> y2 = dy.Download(), b = bias.Download();
+      for (int r = 0; r < rows; ++r) {
+        ASSERT_NEAR(y2[r], want[r] + b[r] + y[r], 1e-5 * (mag[r] + std::fabs(b[r])) + 1e-5);
+      }
+    }
+  }
+}
+
+TEST(CudaGemm, MatchesCpuForEveryScheme) {
+  std::mt19937 rng(2);
+  const int rows = 70, cols = 172;
+  for (const Scheme& s : kSchemes) {
+    const HostMatrix h = Prepared(s, rows, cols, &rng);
+    const DevMatrix dm(h);
+    for (size_t batch : {2, 7, 64, 65, 130}) {
+      SCOPED_TRACE(::testing::Message() << "dtype " << int(s.dtype) << " group " << s.group
+                                        << " batch " << batch);
+      const size_t xs = Pad32(cols) + 32, ys = rows + 5;
+      std::vector<float> x = RandomVec(batch * xs, &rng);
+      std::vector<std::vector<double>> want(batch), mag(batch);
+      for (size_t b = 0; b < batch; ++b) Reference(h.View(), &x[b * xs], &want[b], &mag[b]);
+      for (size_t b = 0; b < batch; ++b) {
+        for (size_t c = cols; c < xs; ++c) x[b * xs + c] = kNaN;
+      }
+      std::vector<float> y0 = RandomVec(batch * ys, &rng);
+      DevVec<float> dx(x), dy(y0), bias(RandomVec(rows, &rng));
+      Epilogue ep;
+      ep.bias = bias.get();
+      ep.accumulate = true;
+      qlite::cuda::LaunchGemm(dm.desc(), dx.get(), batch, xs, dy.get(), ys, ep, nullptr);
+      const std::vector<float> y = dy.Download(), bv = bias.Download();
+      for (size_t b = 0; b < batch; ++b) {
+        for (int r = 0; r < rows; ++r) {
+          ASSERT_NEAR(y[b * ys + r], want[b][r] + bv[r] + y0[b * ys + r],
+                      1e-5 * mag[b][r] + 1e-5) << b << "," << r;
+        }
+        for (size_t r = rows; r < ys; ++r) ASSERT_EQ(y[b * ys + r], y0[b * ys + r]);  // untouched
+      }
+    }
+  }
+}
+
+TEST(CudaOps, RmsNormSiluMulEmbed) {
+  std::mt19937 rng(3);
+  const size_t n = 3, dim = 100, stride = 128;
+  const std::vector<float> x = RandomVec(n * stride, &rng), w = RandomVec(dim, &rng);
+  DevVec<float> dx(x), dw(w), dout(n * stride);
+  qlite::cuda::LaunchRmsNorm(dx.get(), dw.get(), dout.get(), n, dim, stride, 1e-5f, nullptr);
+  std::vector<float> out = dout.Download();
+  for (size_t t = 0; t < n; ++t) {
+    double ss = 0;
+    for (size_t i = 0; i < dim; ++i) ss += double(x[t * stride + i]) * x[t * stride + i];
+    const double inv = 1.0 / std::sqrt(ss / dim + 1e-5);
+    for (size_t i = 0; i < dim; ++i) {
+      ASSERT_NEAR(out[t * stride + i], x[t * stride + i] * inv * w[i], 1e-5);
+    }
+  }
+  const std::vector<float> up = RandomVec(n * stride, &rng, 3.0f);
+  DevVec<float> dup(up);
+  qlite::cuda::LaunchSiluMul(dx.get(), dup.get(), n, dim, stride, nullptr);
+  out = dx.Download();
+  for (size_t t = 0; t < n; ++t) {
+    for (size_t i = 0; i < stride; ++i) {
+      const float g = x[t * stride + i];
+      const float want = i < dim ? g / (1 + std::exp(-g)) * up[t * stride + i] : g;
+      ASSERT_NEAR(out[t * stride + i], want, 1e-5);
+    }
+  }
+  for (const Scheme& s : kSchemes) {
+    const HostMatrix h = Prepared(s, 50, 45, &rng);
+    const DevMatrix dm(h);
+    const std::vector<int32_t> tokens = {0, 7, 49, 7};
+    DevVec<int32_t> dt(tokens);
+    DevVec<float> emb(tokens.size() * 64);
+    qlite::cuda::LaunchEmbed(dm.desc(), dt.get(), tokens.size(), emb.get(), 64, nullptr);
+    const std::vector<float> e = emb.Download();
+    for (size_t t = 0; t < tokens.size(); ++t) {
+      for (uint32_t c = 0; c < 45; ++c) {
+        ASSERT_NEAR(e[t * 64 + c], DecodeElement(h.View(), tokens[t], c), 1e-6);
+      }
+    }
+  }
+}
+
+// RoPE from its definition: pairs (2i, 2i+1) or (i, i + rot/2) rotated by pos * inv_freq[i].
+void RopeRef(float* head, uint32_t rot, bool rotate_half, uint32_t pos,
+             const std::vector<float>& inv_freq) {
+  for (uint32_t i = 0; i < rot / 2; ++i) {
+    const uint32_t a = rotate_half ? i : 2 * i, b = rotate_half ? i + rot / 2 : 2 * i + 1;
+    const double ang = double(pos) * inv_freq[i];
+    const double x = head[a], y = head[b];
+    head[a] = float(x * std::cos(ang) - y * std::sin(ang));
+    head[b] = float(x * std::sin(ang) + y * std::cos(ang));
+  }
+}
+
+struct AttnCase {
+  uint32_t n_heads, n_kv, hd, rot, n_slots, window, chunk, steps;
+  bool rotate_half;
+};
+
+TEST(CudaAttention, RopeStoreAndRingAttentionMatchCpu) {
+  const AttnCase cases[] = {
+      {8, 4, 8, 8, 64, 0, 5, 23, false},    // stories260K shape, chunked prefill
+      {4, 2, 64, 64, 64, 0, 16, 40, true},  // rotate-half, GQA
+      {4, 4, 128, 64, 32, 0, 1, 45, true},  // partial rotary, ring wraps (decode steps)
+      {6, 2, 48, 48, 16, 5, 4, 40, false},  // sliding window 5 inside a 16-slot ring
+      {2, 1, 256, 256, 8, 0, 1, 12, false}, // widest head
+  };
+  std::mt19937 rng(4);
+  for (const AttnCase& ac : cases) {
+    SCOPED_TRACE(::testing::Message() << "hd " << ac.hd << " slots " << ac.n_slots << " window "
+                                      << ac.window << " chunk " << ac.chunk);
+    std::vector<float> inv(ac.rot / 2);
+    for (uint32_t i = 0; i < ac.rot / 2; ++i) inv[i] = float(std::pow(10000.0, -2.0 * i / ac.rot));
+    DevVec<float> dinv(inv);
+    const size_t qs = ac.n_heads * ac.hd, kvs = ac.n_kv * ac.hd;
+    DevVec<float> kc(size_t(ac.n_kv) * ac.n_slots * ac.hd), vc(size_t(ac.n_kv) * ac.n_slots * ac.hd);
+    qlite::cuda::KvRing ring{kc.get(), vc.get(), ac.n_slots, ac.n_kv, ac.hd};
+    qlite::cuda::RopeParams rope{dinv.get(), ac.rot, ac.rotate_half};
+    std::vector<std::vector<float>> kh, vh;  // per position, rotated k and v (CPU)
+    const float scale = 1.0f / std::sqrt(float(ac.hd));
+    for (uint32_t pos0 = 0; pos0 < ac.steps;) {
+      const uint32_t n = std::min(ac.chunk, ac.steps - pos0);
+      std::vector<float> q = RandomVec(n * qs, &rng), k = RandomVec(n * kvs, &rng),
+                         v = RandomVec(n * kvs, &rng);
+      DevVec<float> dq(q), dk(k), dv(v), dout(n * qs);
+      // Positions as a value, or (every other chunk) read from device memory as graphs do.
+      DevVec<uint32_t> dpos(std::vector<uint32_t>{pos0});
+      qlite::cuda::Positions positions;
+      if ((pos0 / ac.chunk) % 2) {
+        positions.pos_dev = dpos.get();
+      } else {
+        positions.pos0 = pos0;
+      }
+      qlite::cuda::LaunchRopeStore(dq.get(), dk.get(), dv.get(), n, qs, kvs, ac.n_heads,
+                                   positions, rope, ring, nullptr);
+      qlite::cuda::LaunchAttention(dq.get(), n, qs, ac.n_heads, positions, ac.window, scale, ring,
+                                   dout.get(), qs, nullptr);
+      const std::vector<float> gq = dq.Download(), out = dout.Download();
+      for (uint32_t t = 0; t < n; ++t) {
+        const uint32_t pos = pos0 + t;
+        for (uint32_t h = 0; h < ac.n_heads; ++h) RopeRef(&q[t * qs + h * ac.hd], ac.rot, ac.rotate_half, pos, inv);
+        std::vector<float> kr(k.begin() + t * kvs, k.begin() + (t + 1) * kvs);
+        for (uint32_t h = 0; h < ac.n_kv; ++h) RopeRef(&kr[h * ac.hd], ac.rot, ac.rotate_half, pos, inv);
+        kh.push_back(kr);
+        vh.emplace_back(v.begin() + t * kvs, v.begin() + (t + 1) * kvs);
+      }
+      for (size_t i = 0; i < n * qs; ++i) ASSERT_NEAR(gq[i], q[i], 1e-4) << "rope q " << i;
+      for (uint32_t t = 0; t < n; ++t) {
+        const uint32_t pos = pos0 + t;
+        uint32_t span = std::min(pos + 1, ac.n_slots);
+        if (ac.window) span = std::min(span, ac.window);
+        for (uint32_t h = 0; h < ac.n_heads; ++h) {
+          const uint32_t kvh = h / (ac.n_heads / ac.n_kv);
+          const float* qh = &q[t * qs + h * ac.hd];
+          std::vector<double> sc(span);
+          double mx = -1e300, sum = 0;
+          for (uint32_t i = 0; i < span; ++i) {
+            const float* kk = &kh[pos - i][kvh * ac.hd];
+            double d = 0;
+            for (uint32_t j = 0; j < ac.hd; ++j) d += double(qh[j]) * kk[j];
+            sc[i] = d * scale;
+            mx = std::max(mx, sc[i]);
+          }
+          for (auto& s : sc) sum += (s = std::exp(s - mx));
+          for (uint32_t j = 0; j < ac.hd; ++j) {
+            double o = 0;
+            for (uint32_t i = 0; i < span; ++i) o += sc[i] / sum * vh[pos - i][kvh * ac.hd + j];
+            ASSERT_NEAR(out[t * qs + h * ac.hd + j], o, 2e-5) << "pos " << pos << " head " << h;
+          }
+        }
+      }
+      pos0 += n;
+    }
+  }
+}
+
+}  // namespace

@@ -1,0 +1,150 @@
+// Host-side tests of the CUDA port's weight preparation (run without a GPU): every .qlm
+// scheme the port accepts must decode, after conversion to the device layout, to what
+// FORMAT.md says the file holds.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <tuple>
+
+#include "cuda_test_util.h"
+#include "qlite/cuda/weights.h"
+
+namespace {
+
+using namespace qlite_cuda_test;
+using qlite::StatusCode;
+using qlite::cuda::DecodeElement;
+using qlite::cuda::FloatToHalfBits;
+using qlite::cuda::HalfBitsToFloat;
+using qlite::cuda::HostMatrix;
+using qlite::cuda::PrepareMatrix;
+using qlite::fb::Granularity;
+using qlite::fb::Layout;
+
+TEST(CudaHalf, KnownValues) {
+  EXPECT_EQ(FloatToHalfBits(1.0f), 0x3C00);
+  EXPECT_EQ(FloatToHalfBits(-2.0f), 0xC000);
+  EXPECT_EQ(FloatToHalfBits(0.1f), 0x2E66);
+  EXPECT_EQ(FloatToHalfBits(65504.0f), 0x7BFF);
+  EXPECT_EQ(FloatToHalfBits(65520.0f), 0x7C00);         // rounds to infinity
+  EXPECT_EQ(FloatToHalfBits(std::ldexp(1.0f, -24)), 0x0001);  // smallest subnormal
+  EXPECT_EQ(FloatToHalfBits(std::ldexp(1.0f, -26)), 0x0000);  // rounds to zero
+  EXPECT_EQ(FloatToHalfBits(1.0f + std::ldexp(1.0f, -11)), 0x3C00);  // tie -> even
+  EXPECT_EQ(FloatToHalfBits(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3C02);  // tie -> even (up)
+  EXPECT_EQ(FloatToHalfBits(INFINITY), 0x7C00);
+  EXPECT_EQ(FloatToHalfBits(NAN) & 0x7C00, 0x7C00);
+  EXPECT_NE(FloatToHalfBits(NAN) & 0x3FF, 0);
+}
+
+TEST(CudaHalf, EveryFiniteHalfRoundTrips) {
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    if ((h & 0x7C00) == 0x7C00) continue;  // inf / nan
+    const float f = HalfBitsToFloat(static_cast<uint16_t>(h));
+    ASSERT_EQ(FloatToHalfBits(f), h) << "half 0x" << std::hex << h << " = " << f;
+  }
+  EXPECT_EQ(HalfBitsToFloat(0x3555), 0.333251953125f);
+  EXPECT_EQ(HalfBitsToFloat(0x0001), std::ldexp(1.0f, -24));
+}
+
+// (dtype, layout, granularity + group size, scale type, cols)
+using Scheme = std::tuple<DType, Layout, int, DType, int>;
+class CudaPrepare : public ::testing::TestWithParam<Scheme> {};
+
+TEST_P(CudaPrepare, DecodesLikeTheSpec) {
+  const auto [dtype, layout, gran, scale_type, cols] = GetParam();
+  QuantSpec spec;
+  spec.dtype = dtype;
+  spec.layout = layout;
+  spec.scale_type = scale_type;
+  spec.granularity = gran == 0 ? Granularity::PerTensor : gran == 1 ? Granularity::PerRow
+                                                                    : Granularity::Group;
+  spec.group_size = gran > 1 ? gran : 32;
+  spec.dq_block = 16;
+  std::mt19937 rng(cols * 7 + gran);
+  const uint64_t rows = 7;  // not a multiple of 4: a padded Interleave4x32 group
+  const QuantizedTensor t = RandomTensor(rows, cols, spec, &rng);
+  HostMatrix host;
+  ASSERT_TRUE(PrepareMatrix(View(t), &host).ok());
+  const qlite::cuda::MatrixDesc d = host.View();
+  ASSERT_EQ(d.blocks, (cols + 31) / 32);
+  ASSERT_EQ(d.group_size % 32, 0u);
+  // F16 scales are the device's own type (exact); F32 and U8 scales are rounded to f16.
+  const float rel = scale_type == DType::F16 ? 0.0f : 1.0f / 1024;
+  for (uint64_t r = 0; r < rows; ++r) {
+    for (uint64_t c = 0; c < d.blocks * 32; ++c) {
+      if (c >= static_cast<uint64_t>(cols)) {
+        // Padding decodes to 0 for symmetric types; U4 relies on zero activations instead.
+        if (dtype != DType::U4) ASSERT_EQ(DecodeElement(d, r, c), 0.0f) << r << "," << c;
+        continue;
+      }
+      const float want = SpecDecode(View(t), r, c);
+      ASSERT_NEAR(DecodeElement(d, r, c), want, rel * (std::fabs(want) + 1.2f) + 1e-7f) << r << "," << c;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Quantized, CudaPrepare,
+    ::testing::Combine(::testing::Values(DType::I8, DType::I4, DType::U4),
+                       ::testing::Values(Layout::RowMajor, Layout::Interleave4x32),
+                       ::testing::Values(0, 1, 32, 64, 128),
+                       ::testing::Values(DType::F16, DType::F32), ::testing::Values(172, 64)));
+INSTANTIATE_TEST_SUITE_P(DoubleQuantized, CudaPrepare,
+                         ::testing::Combine(::testing::Values(DType::I8, DType::I4),
+                                            ::testing::Values(Layout::RowMajor),
+                                            ::testing::Values(32, 128),
+                                            ::testing::Values(DType::U8),
+                                            ::testing::Values(172, 256)));
+
+TEST(CudaPrepareFloat, PadsRowsToBlocks) {
+  for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
+    QuantSpec spec;
+    spec.dtype = dt;
+    std::mt19937 rng(3);
+    const QuantizedTensor t = RandomTensor(5, 45, spec, &rng);
+    HostMatrix host;
+    ASSERT_TRUE(PrepareMatrix(View(t), &host).ok());
+    const auto d = host.View();
+    EXPECT_EQ(d.blocks, 2u);
+    EXPECT_EQ(d.row_stride, dt == DType::F16 ? 128u : 256u);
+    for (uint32_t r = 0; r < 5; ++r) {
+      for (uint32_t c = 0; c < 64; ++c) {
+        ASSERT_EQ(DecodeElement(d, r, c), c < 45 ? SpecDecode(View(t), r, c) : 0.0f);
+      }
+    }
+  }
+}
+
+TEST(CudaPrepareErrors, RejectsWhatItCannotRun) {
+  std::mt19937 rng(1);
+  QuantSpec spec;
+  spec.dtype = DType::I4;
+  QuantizedTensor t = RandomTensor(4, 64, spec, &rng);
+  HostMatrix host;
+  QuantizedView v = View(t);
+  v.row_stride = 31;
+  EXPECT_EQ(PrepareMatrix(v, &host).code(), StatusCode::kFormat);
+  v = View(t);
+  v.scales = nullptr;
+  EXPECT_EQ(PrepareMatrix(v, &host).code(), StatusCode::kFormat);
+  v = View(t);
+  v.spec.group_size = 48;
+  EXPECT_EQ(PrepareMatrix(v, &host).code(), StatusCode::kUnsupported);
+  v = View(t);
+  v.spec.dtype = DType::NF4;
+  EXPECT_EQ(PrepareMatrix(v, &host).code(), StatusCode::kUnsupported);
+  v = View(t);
+  v.spec.scale_type = DType::U8;  // no dq arrays
+  EXPECT_EQ(PrepareMatrix(v, &host).code(), StatusCode::kFormat);
+  v = View(t);
+  v.data = nullptr;
+  EXPECT_EQ(PrepareMatrix(v, &host).code(), StatusCode::kFormat);
+  QuantSpec f;
+  f.dtype = DType::F32;
+  QuantizedTensor tf = RandomTensor(2, 10, f, &rng);
+  v = View(tf);
+  v.row_stride = 36;
+  EXPECT_EQ(PrepareMatrix(v, &host).code(), StatusCode::kFormat);
+}
+
+}  // namespace

@@ -1,0 +1,294 @@
+// The C API: handles are the C++ objects themselves; every entry point checks its
+// pointers, catches everything, and turns Status into qlite_status + a thread-local message.
+#include <chrono>
+#include <cstring>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "memory_text.h"
+#include "model.h"
+#include "qlite/qlite.h"
+#include "session.h"
+#include "text.h"
+
+namespace qlite {
+namespace {
+
+thread_local std::string t_last_error;
+
+qlite_status Fail(const Status& s) {
+  t_last_error = s.message();
+  return static_cast<qlite_status>(s.code());
+}
+qlite_status Fail(qlite_status code, const char* message) {
+  t_last_error = message;
+  return code;
+}
+
+Model* M(qlite_model* m) { return reinterpret_cast<Model*>(m); }
+const Model* M(const qlite_model* m) { return reinterpret_cast<const Model*>(m); }
+Session* S(qlite_session* s) { return reinterpret_cast<Session*>(s); }
+
+// Runs body() with every exception turned into a status: none may cross into C.
+template <typename F>
+qlite_status Guard(F&& body) {
+  try {
+    Status s = body();
+    return s.ok() ? QLITE_OK : Fail(s);
+  } catch (const std::bad_alloc&) {
+    return Fail(QLITE_ERR_OUT_OF_MEMORY, "out of memory");
+  } catch (const std::exception& e) {
+    return Fail(QLITE_ERR_INTERNAL, e.what());
+  } catch (...) {
+    return Fail(QLITE_ERR_INTERNAL, "unknown internal error");
+  }
+}
+
+#define QLITE_CHECK_ARG(cond, what)                                            \
+  do {                                                                         \
+    if (!(cond)) return Fail(QLITE_ERR_INVALID_ARGUMENT, __func__ + std::string(": ") + what); \
+  } while (0)
+
+qlite_status Fail(qlite_status code, const std::string& message) { return Fail(code, message.c_str()); }
+
+ModelOpenOptions ToOptions(const qlite_model_params* p) {
+  qlite_model_params d = qlite_model_default_params();
+  if (!p) p = &d;
+  ModelOpenOptions o;
+  o.verify_checksums = p->verify_checksums != 0;
+  o.use_mmap = p->use_mmap != 0;
+  return o;
+}
+
+}  // namespace
+}  // namespace qlite
+
+using namespace qlite;
+
+extern "C" {
+
+const char* qlite_status_string(qlite_status status) {
+  switch (status) {
+    case QLITE_OK: return "ok";
+    case QLITE_ERR_INVALID_ARGUMENT: return "invalid argument";
+    case QLITE_ERR_IO: return "i/o error";
+    case QLITE_ERR_FORMAT: return "bad model file";
+    case QLITE_ERR_UNSUPPORTED: return "unsupported";
+    case QLITE_ERR_OUT_OF_MEMORY: return "out of memory";
+    case QLITE_ERR_CONTEXT: return "context exceeded";
+    case QLITE_ERR_MISMATCH: return "adapter mismatch";
+    case QLITE_ERR_CANCELLED: return "cancelled";
+    case QLITE_ERR_INTERNAL: return "internal error";
+  }
+  return "unknown status";
+}
+
+const char* qlite_last_error(void) { return t_last_error.c_str(); }
+
+qlite_model_params qlite_model_default_params(void) {
+  qlite_model_params p;
+  p.verify_checksums = 0;
+  p.use_mmap = 1;
+  return p;
+}
+
+qlite_status qlite_model_open(const char* path, const qlite_model_params* params, qlite_model** out_model) {
+  QLITE_CHECK_ARG(path, "path is NULL");
+  QLITE_CHECK_ARG(out_model, "out_model is NULL");
+  *out_model = nullptr;
+  return Guard([&] {
+    std::unique_ptr<Model> m;
+    QLITE_RETURN_IF_ERROR(Model::Open(path, ToOptions(params), &m));
+    *out_model = reinterpret_cast<qlite_model*>(m.release());
+    return Status::Ok();
+  });
+}
+
+qlite_status qlite_model_open_memory(const void* data, size_t size, const qlite_model_params* params,
+                                     qlite_model** out_model) {
+  QLITE_CHECK_ARG(data, "data is NULL");
+  QLITE_CHECK_ARG(out_model, "out_model is NULL");
+  *out_model = nullptr;
+  return Guard([&] {
+    std::unique_ptr<Model> m;
+    QLITE_RETURN_IF_ERROR(Model::OpenMemory(data, size, ToOptions(params), &m));
+    *out_model = reinterpret_cast<qlite_model*>(m.release());
+    return Status::Ok();
+  });
+}
+
+void qlite_model_free(qlite_model* model) { delete M(model); }
+
+qlite_status qlite_model_get_info(const qlite_model* model, qlite_model_info* out_info) {
+  QLITE_CHECK_ARG(model, "model is NULL");
+  QLITE_CHECK_ARG(out_info, "out_info is NULL");
+  const Model& m = *M(model);
+  const ModelConfig& c = m.config();
+  qlite_model_info i = {};
+  i.dim = c.dim;
+  i.n_layers = c.n_layers;
+  i.n_heads = c.n_heads;
+  i.n_kv_heads = c.n_kv_heads;
+  i.head_dim = c.head_dim;
+  i.ffn_dim = c.ffn_dim;
+  i.vocab_size = c.vocab_size;
+  i.context_length = c.context_length;
+  i.sliding_window = 0;
+  for (const LayerWeights& l : m.layers()) i.sliding_window = std::max(i.sliding_window, l.sliding_window);
+  i.bos_id = c.bos_id;
+  i.eos_id = c.eos_id;
+  i.weight_bytes = m.weight_bytes();
+  i.n_params = m.n_params();
+  i.has_chat_template = m.has_chat_template();
+  *out_info = i;
+  return QLITE_OK;
+}
+
+qlite_status qlite_tokenize(const qlite_model* model, const char* text, size_t text_len, int add_bos,
+                            int32_t* out_tokens, size_t capacity, size_t* out_count) {
+  QLITE_CHECK_ARG(model, "model is NULL");
+  QLITE_CHECK_ARG(text || text_len == 0, "text is NULL");
+  QLITE_CHECK_ARG(out_count, "out_count is NULL");
+  QLITE_CHECK_ARG(out_tokens || capacity == 0, "out_tokens is NULL");
+  return Guard([&] {
+    std::vector<int32_t> ids;
+    QLITE_RETURN_IF_ERROR(EncodeText(*M(model), std::string(text ? text : "", text_len), add_bos != 0, &ids));
+    *out_count = ids.size();
+    if (ids.size() > capacity)
+      return StatusError(StatusCode::kInvalidArgument, "%zu tokens do not fit a capacity of %zu", ids.size(), capacity);
+    if (!ids.empty()) std::memcpy(out_tokens, ids.data(), ids.size() * sizeof(int32_t));
+    return Status::Ok();
+  });
+}
+
+qlite_status qlite_token_to_piece(const qlite_model* model, int32_t token, char* buf, size_t capacity,
+                                  size_t* out_len) {
+  QLITE_CHECK_ARG(model, "model is NULL");
+  QLITE_CHECK_ARG(buf || capacity == 0, "buf is NULL");
+  QLITE_CHECK_ARG(out_len, "out_len is NULL");
+  return Guard([&] { return TokenBytes(*M(model), token, buf, capacity, out_len); });
+}
+
+qlite_session_params qlite_session_default_params(void) {
+  qlite_session_params p;
+  std::memset(&p, 0, sizeof(p));
+  p.n_threads = 1;
+  p.window = 0;
+  p.n_sink_tokens = UINT32_MAX;
+  p.kv_type = QLITE_KV_F32;
+  p.max_batch = 64;
+  p.memory_budget = 0;
+  p.buffer = nullptr;
+  p.buffer_size = 0;
+  p.sampler.temperature = 0.8f;
+  p.sampler.top_k = 40;
+  p.sampler.top_p = 0.95f;
+  p.sampler.min_p = 0.05f;
+  p.sampler.repeat_penalty = 1.0f;
+  p.sampler.repeat_last_n = 64;
+  p.sampler.seed = 0;
+  return p;
+}
+
+qlite_status qlite_estimate_memory(const qlite_model* model, const qlite_session_params* params,
+                                   qlite_memory_estimate* out_estimate) {
+  QLITE_CHECK_ARG(model, "model is NULL");
+  QLITE_CHECK_ARG(out_estimate, "out_estimate is NULL");
+  return Guard([&] {
+    qlite_session_params d = qlite_session_default_params();
+    SessionPlan plan;
+    QLITE_RETURN_IF_ERROR(PlanSession(*M(model), params ? *params : d, &plan));
+    *out_estimate = EstimateFor(*M(model), MeasureSession(*M(model), plan));
+    return Status::Ok();
+  });
+}
+
+qlite_status qlite_format_memory_estimate(const qlite_memory_estimate* estimate, char* buf, size_t capacity) {
+  QLITE_CHECK_ARG(estimate, "estimate is NULL");
+  QLITE_CHECK_ARG(buf || capacity == 0, "buf is NULL");
+  return Guard([&] {
+    const std::string text = FormatEstimate(*estimate);
+    if (capacity > 0) {
+      const size_t n = std::min(text.size(), capacity - 1);
+      std::memcpy(buf, text.data(), n);
+      buf[n] = '\0';
+    }
+    return Status::Ok();
+  });
+}
+
+qlite_status qlite_session_create(const qlite_model* model, const qlite_session_params* params,
+                                  qlite_session** out_session) {
+  QLITE_CHECK_ARG(model, "model is NULL");
+  QLITE_CHECK_ARG(out_session, "out_session is NULL");
+  *out_session = nullptr;
+  return Guard([&] {
+    qlite_session_params d = qlite_session_default_params();
+    Session* s = nullptr;
+    QLITE_RETURN_IF_ERROR(Session::Create(*M(model), params ? *params : d, &s));
+    *out_session = reinterpret_cast<qlite_session*>(s);
+    return Status::Ok();
+  });
+}
+
+void qlite_session_free(qlite_session* session) { Session::Destroy(S(session)); }
+
+qlite_status qlite_session_reset(qlite_session* session) {
+  QLITE_CHECK_ARG(session, "session is NULL");
+  S(session)->Reset();
+  return QLITE_OK;
+}
+
+qlite_status qlite_prefill(qlite_session* session, const int32_t* tokens, size_t n_tokens) {
+  QLITE_CHECK_ARG(session, "session is NULL");
+  QLITE_CHECK_ARG(tokens, "tokens is NULL");
+  return Guard([&] { return S(session)->Prefill(tokens, n_tokens); });
+}
+
+qlite_status qlite_decode(qlite_session* session, int32_t token) {
+  QLITE_CHECK_ARG(session, "session is NULL");
+  return Guard([&] { return S(session)->Decode(token); });
+}
+
+qlite_status qlite_get_logits(qlite_session* session, const float** out_logits) {
+  QLITE_CHECK_ARG(session, "session is NULL");
+  QLITE_CHECK_ARG(out_logits, "out_logits is NULL");
+  *out_logits = S(session)->logits();
+  if (!*out_logits) return Fail(QLITE_ERR_INVALID_ARGUMENT, "qlite_get_logits: no logits yet, feed a token first");
+  return QLITE_OK;
+}
+
+qlite_status qlite_sample(qlite_session* session, int32_t* out_token) {
+  QLITE_CHECK_ARG(session, "session is NULL");
+  QLITE_CHECK_ARG(out_token, "out_token is NULL");
+  return Guard([&] { return S(session)->Sample(out_token); });
+}
+
+qlite_status qlite_generate(qlite_session* session, const char* prompt, uint32_t max_tokens, int stop_at_eos,
+                            qlite_token_callback callback, void* user_data, qlite_generate_stats* out_stats) {
+  QLITE_CHECK_ARG(session, "session is NULL");
+  QLITE_CHECK_ARG(prompt, "prompt is NULL");
+  return Guard([&] { return Generate(*S(session), prompt, max_tokens, stop_at_eos != 0, callback, user_data, out_stats); });
+}
+
+qlite_status qlite_adapter_open(const qlite_model* base, const char* path, qlite_adapter** out_adapter) {
+  QLITE_CHECK_ARG(base, "base is NULL");
+  QLITE_CHECK_ARG(path, "path is NULL");
+  QLITE_CHECK_ARG(out_adapter, "out_adapter is NULL");
+  *out_adapter = nullptr;
+  return Fail(QLITE_ERR_UNSUPPORTED, "qlite_adapter_open: run-time adapters are not in this build; merge them with `qlite convert --lora`");
+}
+
+void qlite_adapter_free(qlite_adapter* adapter) { (void)adapter; }
+
+qlite_status qlite_session_set_adapters(qlite_session* session, const qlite_adapter* const* adapters,
+                                        const float* scales, size_t n_adapters) {
+  QLITE_CHECK_ARG(session, "session is NULL");
+  QLITE_CHECK_ARG(adapters || n_adapters == 0, "adapters is NULL");
+  (void)scales;
+  if (n_adapters == 0) return QLITE_OK;  // the base model is what runs
+  return Fail(QLITE_ERR_UNSUPPORTED, "qlite_session_set_adapters: run-time adapters are not in this build");
+}
+
+}  // extern "C"

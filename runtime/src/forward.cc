@@ -1,0 +1,128 @@
+// The forward pass of a Llama-family decoder, top to bottom (after llama2.c's `forward`),
+// over a chunk of n tokens. Prefill chunks go through Gemm; a single decode token through
+// GemvQ8 (int8 activations) for quantized weights or Gemv for float ones.
+#include <cmath>
+
+#include "qlite/arch/matmul.h"
+#include "qlite/arch/ops.h"
+#include "session.h"
+
+namespace qlite {
+namespace {
+
+bool IntegerWeights(const arch::WeightMatrix& w) {
+  return w.type != arch::WeightType::kF32 && w.type != arch::WeightType::kF16 &&
+         w.type != arch::WeightType::kBF16;
+}
+
+}  // namespace
+
+void Session::QuantizeInput(const float* x, size_t cols) {
+  qx_.n = cols;
+  arch::QuantizeActivations(x, cols, &qx_);
+}
+
+// y[b] = W x[b] for b < n. x rows are w.cols apart, y rows w.rows apart.
+void Session::Linear(const arch::WeightMatrix& w, const float* x, size_t n, float* y, bool x_quantized) {
+  if (n > 1) {
+    arch::Gemm(w, x, n, w.cols, y, w.rows, pool_);
+  } else if (IntegerWeights(w)) {
+    if (!x_quantized) QuantizeInput(x, w.cols);
+    arch::GemvQ8(w, qx_, y, pool_);
+  } else {
+    arch::Gemv(w, x, y, pool_);
+  }
+}
+
+// cos/sin of every rotary frequency at each position of the chunk. Computed per token,
+// not tabled, so positions may run past the training context (sliding window).
+void Session::RopeTables(size_t n) {
+  const uint32_t half = model_->rotary_dim() / 2;
+  for (size_t b = 0; b < n; ++b) arch::RopeCosSin(pos_ + b, model_->inv_freq(), half, cos_ + b * half, sin_ + b * half);
+}
+
+void Session::Forward(const int32_t* tokens, size_t n) {
+  const Model& m = *model_;
+  const ModelConfig& c = m.config();
+  const size_t dim = c.dim, qd = m.q_dim(), kvd = m.kv_dim(), ffn = c.ffn_dim, hd = c.head_dim;
+  const size_t half = m.rotary_dim() / 2;
+  const arch::RopePairing pairing = c.rope_style == fb::RopeStyle::RotateHalf ? arch::RopePairing::kRotateHalf
+                                                                               : arch::RopePairing::kInterleaved;
+  for (size_t b = 0; b < n; ++b) m.Embed(tokens[b], x_ + b * dim);
+  RopeTables(n);
+
+  for (uint32_t l = 0; l < c.n_layers; ++l) {
+    const LayerWeights& L = m.layers()[l];
+
+    // Attention: x += Wo · attention(rope(Wq·xn), rope(Wk·xn), Wv·xn), xn = rmsnorm(x).
+    for (size_t b = 0; b < n; ++b) arch::RmsNorm(x_ + b * dim, L.attn_norm, xn_ + b * dim, dim, c.norm_eps);
+    Linear(L.wq, xn_, n, q_, false);
+    Linear(L.wk, xn_, n, k_, IntegerWeights(L.wq));  // same input: quantized once
+    Linear(L.wv, xn_, n, v_, IntegerWeights(L.wq) || IntegerWeights(L.wk));
+    for (size_t b = 0; b < n; ++b) {
+      if (L.bq) arch::AddInPlace(q_ + b * qd, L.bq, qd);
+      if (L.bk) arch::AddInPlace(k_ + b * kvd, L.bk, kvd);
+      if (L.bv) arch::AddInPlace(v_ + b * kvd, L.bv, kvd);
+      arch::Rope(q_ + b * qd, c.n_heads, hd, m.rotary_dim(), cos_ + b * half, sin_ + b * half, pairing);
+      arch::Rope(k_ + b * kvd, c.n_kv_heads, hd, m.rotary_dim(), cos_ + b * half, sin_ + b * half, pairing);
+    }
+    Attention(l, n);
+    Linear(L.wo, att_, n, proj_, false);
+    for (size_t b = 0; b < n; ++b) arch::AddInPlace(x_ + b * dim, proj_ + b * dim, dim);
+
+    // Feed-forward (SwiGLU): x += Wdown · (silu(Wgate·xn) * (Wup·xn)), xn = rmsnorm(x).
+    for (size_t b = 0; b < n; ++b) arch::RmsNorm(x_ + b * dim, L.ffn_norm, xn_ + b * dim, dim, c.norm_eps);
+    Linear(L.gate, xn_, n, gate_, false);
+    Linear(L.up, xn_, n, up_, IntegerWeights(L.gate));
+    for (size_t b = 0; b < n; ++b) arch::SiluMul(gate_ + b * ffn, up_ + b * ffn, ffn);
+    Linear(L.down, gate_, n, proj_, false);
+    for (size_t b = 0; b < n; ++b) arch::AddInPlace(x_ + b * dim, proj_ + b * dim, dim);
+  }
+
+  // Logits of the last token only: nothing reads the others.
+  arch::RmsNorm(x_ + (n - 1) * dim, m.output_norm(), xn_, dim, c.norm_eps);
+  Linear(m.output(), xn_, 1, logits_, false);
+  pos_ += n;
+}
+
+// Writes the chunk's keys/values into the layer's ring and attends. When the chunk does
+// not wrap the ring, all its K/V go in first and (token, head) pairs run in parallel with
+// causal slot counts; when it wraps, a token's write may evict a position an earlier token
+// of the chunk still needs, so tokens go one at a time, exactly as decode would.
+void Session::Attention(uint32_t layer, size_t n) {
+  const ModelConfig& c = model_->config();
+  KvLayer& kv = kv_[layer];
+  const size_t hd = c.head_dim, kvd = model_->kv_dim();
+  auto store = [&](size_t b) {
+    const uint32_t slot = kv.SlotOf(pos_ + b);
+    for (uint32_t h = 0; h < c.n_kv_heads; ++h) kv.Store(h, slot, k_ + b * kvd + h * hd, v_ + b * kvd + h * hd);
+  };
+  att_layer_ = layer;
+  if (pos_ + n <= kv.slots) {
+    for (size_t b = 0; b < n; ++b) store(b);
+    att_first_ = 0;
+    att_count_ = (uint32_t)n;
+    pool_->Run(n * c.n_heads, &Session::AttentionTask, this);
+  } else {
+    for (size_t b = 0; b < n; ++b) {
+      store(b);
+      att_first_ = (uint32_t)b;
+      att_count_ = 1;
+      pool_->Run(c.n_heads, &Session::AttentionTask, this);
+    }
+  }
+}
+
+void Session::AttentionTask(void* ctx, size_t task, size_t thread) {
+  Session* s = static_cast<Session*>(ctx);
+  const ModelConfig& c = s->model_->config();
+  const size_t hd = c.head_dim, qd = s->model_->q_dim();
+  const size_t b = s->att_first_ + task / c.n_heads;
+  const uint32_t h = (uint32_t)(task % c.n_heads);
+  const uint32_t kvh = h / (c.n_heads / c.n_kv_heads);  // GQA/MQA: heads share a KV head
+  const KvLayer& kv = s->kv_[s->att_layer_];
+  arch::AttentionHead(s->q_ + b * qd + h * hd, hd, kv.K(kvh), kv.V(kvh), kv.ValidAfter(s->pos_ + b),
+                      1.0f / sqrtf((float)hd), s->scores_ + thread * s->plan_.window, s->att_ + b * qd + h * hd);
+}
+
+}  // namespace qlite

@@ -1,0 +1,63 @@
+#include "memory_text.h"
+
+#include <cstdio>
+
+namespace qlite {
+
+qlite_memory_estimate EstimateFor(const Model& model, const SessionMemory& mem) {
+  qlite_memory_estimate e = {};
+  e.weights_mapped = model.weight_bytes();
+  e.weights_resident = model.weight_bytes();  // every weight is read once per token
+  e.kv_cache = mem.kv_cache;
+  e.activations = mem.activations;
+  e.scratch = mem.scratch;
+  e.adapters = 0;  // adapters are merged into the weights at conversion
+  e.session_total = mem.total;
+  e.total = e.session_total + e.weights_resident;
+  return e;
+}
+
+std::string FormatBytes(uint64_t bytes) {
+  char buf[32];
+  if (bytes < 1024) {
+    std::snprintf(buf, sizeof(buf), "%llu B", (unsigned long long)bytes);
+  } else if (bytes < (1ull << 20)) {
+    std::snprintf(buf, sizeof(buf), "%.2f KiB", bytes / 1024.0);
+  } else if (bytes < (1ull << 30)) {
+    std::snprintf(buf, sizeof(buf), "%.2f MiB", bytes / 1048576.0);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.2f GiB", bytes / 1073741824.0);
+  }
+  return buf;
+}
+
+std::string FormatEstimate(const qlite_memory_estimate& e) {
+  std::string s;
+  auto line = [&](const char* name, uint64_t v, const char* note) {
+    char buf[160];
+    std::snprintf(buf, sizeof(buf), "  %-17s %12s  %s\n", name, FormatBytes(v).c_str(), note);
+    s += buf;
+  };
+  line("weights (mapped)", e.weights_mapped, "file-backed, shared by all sessions");
+  line("weights resident", e.weights_resident, "once every page has been touched");
+  line("kv cache", e.kv_cache, "");
+  line("activations", e.activations, "");
+  line("scratch", e.scratch, "attention scores, rope, sampler, thread pool");
+  line("adapters", e.adapters, "merged into the weights at conversion");
+  line("session total", e.session_total, "reserved at session creation");
+  line("total", e.total, "session + resident weights");
+  return s;
+}
+
+std::string KvFormula(const Model& model, const SessionPlan& plan) {
+  const ModelConfig& c = model.config();
+  const size_t el = KvElementBytes(plan.kv_type);
+  const char* type = plan.kv_type == arch::KvType::kF32 ? "f32" : plan.kv_type == arch::KvType::kF16 ? "f16" : "q8";
+  char buf[256];
+  std::snprintf(buf, sizeof(buf), "%u layers x 2 (K,V) x %u kv heads x %u head dim x %u positions x %zu B (%s)%s",
+                c.n_layers, c.n_kv_heads, c.head_dim, plan.window, el, type,
+                plan.kv_type == arch::KvType::kQ8 ? " + 4 B scale per position and head" : "");
+  return buf;
+}
+
+}  // namespace qlite

@@ -1,0 +1,190 @@
+#include "model.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "qlite/arch/ops.h"
+#include "qlite/format/model_file.h"
+#include "tokenizer.h"
+
+namespace qlite {
+namespace {
+
+arch::WeightType ToWeightType(fb::DType t) {
+  switch (t) {
+    case fb::DType::F16: return arch::WeightType::kF16;
+    case fb::DType::BF16: return arch::WeightType::kBF16;
+    case fb::DType::I8: return arch::WeightType::kI8;
+    case fb::DType::I4: return arch::WeightType::kI4;
+    case fb::DType::U4: return arch::WeightType::kU4;
+    case fb::DType::NF4: return arch::WeightType::kNF4;
+    default: return arch::WeightType::kF32;
+  }
+}
+
+bool SupportedWeightType(fb::DType t) {
+  switch (t) {
+    case fb::DType::F32: case fb::DType::F16: case fb::DType::BF16: case fb::DType::I8:
+    case fb::DType::I4: case fb::DType::U4: case fb::DType::NF4: return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
+arch::WeightMatrix ToWeightMatrix(const QuantizedView& v) {
+  arch::WeightMatrix w;
+  w.type = ToWeightType(v.spec.dtype);
+  w.interleave4x32 = v.spec.layout == fb::Layout::Interleave4x32;
+  w.rows = v.rows;
+  w.cols = v.cols;
+  w.row_stride = v.row_stride;
+  w.data = v.data;
+  w.per_tensor = v.spec.granularity == fb::Granularity::PerTensor;
+  w.group_size = v.spec.granularity == fb::Granularity::Group ? v.spec.group_size : v.cols;
+  w.scale_type = v.spec.scale_type == fb::DType::F32  ? arch::ScaleType::kF32
+                 : v.spec.scale_type == fb::DType::U8 ? arch::ScaleType::kU8
+                                                      : arch::ScaleType::kF16;
+  w.scales = v.scales;
+  w.mins = v.mins;
+  w.dq_scales = v.dq_scales;
+  w.dq_offsets = v.dq_offsets;
+  w.dq_block = v.spec.dq_block;
+  return w;
+}
+
+Model::Model() : file_(new ModelFile()) {}
+Model::~Model() = default;
+
+Status Model::Open(const std::string& path, const ModelOpenOptions& options, std::unique_ptr<Model>* out) {
+  std::unique_ptr<Model> m(new Model());
+  OpenOptions o;
+  o.use_mmap = options.use_mmap;
+  o.verify_checksums = options.verify_checksums;
+  QLITE_RETURN_IF_ERROR(m->file_->Open(path, o));
+  QLITE_RETURN_IF_ERROR(m->Init());
+  *out = std::move(m);
+  return Status::Ok();
+}
+
+Status Model::OpenMemory(const void* data, size_t size, const ModelOpenOptions& options,
+                         std::unique_ptr<Model>* out) {
+  std::unique_ptr<Model> m(new Model());
+  OpenOptions o;
+  o.verify_checksums = options.verify_checksums;
+  QLITE_RETURN_IF_ERROR(m->file_->OpenMemory(data, size, o));
+  QLITE_RETURN_IF_ERROR(m->Init());
+  *out = std::move(m);
+  return Status::Ok();
+}
+
+Status Model::Init() {
+  config_ = file_->config();
+  tokenizer_data_ = file_->tokenizer();
+  const ModelConfig& c = config_;
+  if (c.dim == 0 || c.n_layers == 0 || c.n_heads == 0 || c.n_kv_heads == 0 || c.head_dim == 0 ||
+      c.ffn_dim == 0 || c.vocab_size == 0)
+    return StatusError(StatusCode::kFormat, "model config has a zero dimension");
+  if (c.n_heads % c.n_kv_heads != 0)
+    return StatusError(StatusCode::kFormat, "n_heads %u is not a multiple of n_kv_heads %u", c.n_heads, c.n_kv_heads);
+  if (c.head_dim % 2 != 0) return StatusError(StatusCode::kFormat, "head_dim %u is odd", c.head_dim);
+  rotary_dim_ = c.rotary_dim ? c.rotary_dim : c.head_dim;
+  if (rotary_dim_ > c.head_dim || rotary_dim_ % 2 != 0)
+    return StatusError(StatusCode::kFormat, "rotary_dim %u does not fit head_dim %u", rotary_dim_, c.head_dim);
+  if (!c.sliding_window.empty() && c.sliding_window.size() != c.n_layers)
+    return StatusError(StatusCode::kFormat, "sliding_window has %zu entries for %u layers",
+                       c.sliding_window.size(), c.n_layers);
+  if (c.bos_id >= (int32_t)c.vocab_size || c.eos_id >= (int32_t)c.vocab_size)
+    return StatusError(StatusCode::kFormat, "bos/eos id outside the vocabulary");
+
+  // Looks a tensor up and checks its shape: every later read stays inside the file.
+  auto find = [&](const std::string& name, QuantizedView* v) -> Status {
+    const TensorRef* t = file_->FindTensor(name);
+    if (!t) return StatusError(StatusCode::kFormat, "model has no tensor %s", name.c_str());
+    *v = t->view;
+    weight_bytes_ += t->data_bytes;
+    return Status::Ok();
+  };
+  auto matrix = [&](const std::string& name, uint64_t rows, uint64_t cols, QuantizedView* v) -> Status {
+    QLITE_RETURN_IF_ERROR(find(name, v));
+    if (v->rows != rows || v->cols != cols)
+      return StatusError(StatusCode::kFormat, "tensor %s is [%llu, %llu], expected [%llu, %llu]", name.c_str(),
+                         (unsigned long long)v->rows, (unsigned long long)v->cols, (unsigned long long)rows,
+                         (unsigned long long)cols);
+    if (!SupportedWeightType(v->spec.dtype))
+      return StatusError(StatusCode::kUnsupported, "tensor %s has an unsupported dtype", name.c_str());
+    n_params_ += rows * cols;
+    return Status::Ok();
+  };
+  auto weight = [&](const std::string& name, uint64_t rows, uint64_t cols, arch::WeightMatrix* w) -> Status {
+    QuantizedView v;
+    QLITE_RETURN_IF_ERROR(matrix(name, rows, cols, &v));
+    *w = ToWeightMatrix(v);
+    return Status::Ok();
+  };
+  // Norms and biases are 1-D F32 (a 1-D tensor reads as one row).
+  auto vector = [&](const std::string& name, uint64_t n, const float** out) -> Status {
+    QuantizedView v;
+    QLITE_RETURN_IF_ERROR(find(name, &v));
+    if (v.rows * v.cols != n || v.spec.dtype != fb::DType::F32)
+      return StatusError(StatusCode::kFormat, "tensor %s must be %llu F32 values", name.c_str(), (unsigned long long)n);
+    *out = reinterpret_cast<const float*>(v.data);
+    n_params_ += n;
+    return Status::Ok();
+  };
+
+  const uint64_t dim = c.dim, qd = q_dim(), kvd = kv_dim(), ffn = c.ffn_dim;
+  QLITE_RETURN_IF_ERROR(matrix("token_embd", c.vocab_size, dim, &embedding_));
+  QLITE_RETURN_IF_ERROR(vector("output_norm", dim, &output_norm_));
+  if (c.tied_embeddings) {
+    output_ = ToWeightMatrix(embedding_);
+  } else {
+    QLITE_RETURN_IF_ERROR(weight("output", c.vocab_size, dim, &output_));
+  }
+  layers_.resize(c.n_layers);
+  for (uint32_t l = 0; l < c.n_layers; ++l) {
+    LayerWeights& L = layers_[l];
+    const std::string p = "blk." + std::to_string(l) + ".";
+    QLITE_RETURN_IF_ERROR(vector(p + "attn_norm", dim, &L.attn_norm));
+    QLITE_RETURN_IF_ERROR(vector(p + "ffn_norm", dim, &L.ffn_norm));
+    QLITE_RETURN_IF_ERROR(weight(p + "attn_q", qd, dim, &L.wq));
+    QLITE_RETURN_IF_ERROR(weight(p + "attn_k", kvd, dim, &L.wk));
+    QLITE_RETURN_IF_ERROR(weight(p + "attn_v", kvd, dim, &L.wv));
+    QLITE_RETURN_IF_ERROR(weight(p + "attn_output", dim, qd, &L.wo));
+    QLITE_RETURN_IF_ERROR(weight(p + "ffn_gate", ffn, dim, &L.gate));
+    QLITE_RETURN_IF_ERROR(weight(p + "ffn_up", ffn, dim, &L.up));
+    QLITE_RETURN_IF_ERROR(weight(p + "ffn_down", dim, ffn, &L.down));
+    if (c.qkv_bias) {
+      QLITE_RETURN_IF_ERROR(vector(p + "attn_q.bias", qd, &L.bq));
+      QLITE_RETURN_IF_ERROR(vector(p + "attn_k.bias", kvd, &L.bk));
+      QLITE_RETURN_IF_ERROR(vector(p + "attn_v.bias", kvd, &L.bv));
+    }
+    L.sliding_window = c.sliding_window.empty() ? 0 : c.sliding_window[l];
+  }
+  arch::RopeScaling scaling;
+  scaling.type = c.rope_scaling == fb::RopeScaling::Linear   ? arch::RopeScalingType::kLinear
+                 : c.rope_scaling == fb::RopeScaling::Llama3 ? arch::RopeScalingType::kLlama3
+                                                             : arch::RopeScalingType::kNone;
+  scaling.factor = c.rope_factor;
+  scaling.low_freq_factor = c.rope_low_freq_factor;
+  scaling.high_freq_factor = c.rope_high_freq_factor;
+  scaling.original_context = c.rope_original_context ? c.rope_original_context : c.context_length;
+  inv_freq_.resize(rotary_dim_ / 2);
+  if (!arch::RopeInvFreq(c.rope_theta, rotary_dim_, scaling, inv_freq_.data()))
+    return StatusError(StatusCode::kFormat, "invalid RoPE parameters (theta %g, factor %g)", c.rope_theta, c.rope_factor);
+  TokenizerSpecialIds special;
+  special.bos = c.bos_id;
+  special.eos = c.eos_id;
+  QLITE_RETURN_IF_ERROR(Tokenizer::Create(tokenizer_data_, special, &tokenizer_));
+  return Status::Ok();
+}
+
+void Model::Embed(int32_t token, float* out) const {
+  if (embedding_.spec.dtype == fb::DType::F32) {
+    std::memcpy(out, embedding_.data + (uint64_t)token * embedding_.row_stride, config_.dim * sizeof(float));
+  } else {
+    (void)DequantizeRow(embedding_, (uint64_t)token, out);  // token checked by the caller
+  }
+}
+
+}  // namespace qlite

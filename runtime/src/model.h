@@ -1,0 +1,81 @@
+// A loaded model: the mapped file, its config, and per-layer weight views that point
+// straight into the file's data segment (nothing is copied or repacked at load).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "qlite/arch/matmul.h"
+#include "qlite/format/quantize.h"
+#include "qlite/format/source_model.h"
+#include "qlite/format/status.h"
+
+namespace qlite {
+
+class ModelFile;
+class Tokenizer;
+
+struct LayerWeights {
+  const float* attn_norm = nullptr;
+  const float* ffn_norm = nullptr;
+  arch::WeightMatrix wq, wk, wv, wo;
+  arch::WeightMatrix gate, up, down;
+  const float* bq = nullptr;  // Qwen2 q/k/v biases (null when absent)
+  const float* bk = nullptr;
+  const float* bv = nullptr;
+  uint32_t sliding_window = 0;  // 0 = full attention
+};
+
+struct ModelOpenOptions {
+  bool verify_checksums = false;
+  bool use_mmap = true;
+};
+
+class Model {
+ public:
+  static Status Open(const std::string& path, const ModelOpenOptions& options, std::unique_ptr<Model>* out);
+  // Uses the caller's buffer in place.
+  static Status OpenMemory(const void* data, size_t size, const ModelOpenOptions& options,
+                           std::unique_ptr<Model>* out);
+  ~Model();
+
+  const ModelConfig& config() const { return config_; }
+  const TokenizerData& tokenizer_data() const { return tokenizer_data_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  const std::vector<LayerWeights>& layers() const { return layers_; }
+  const arch::WeightMatrix& output() const { return output_; }
+  const float* output_norm() const { return output_norm_; }
+  uint32_t q_dim() const { return config_.n_heads * config_.head_dim; }
+  uint32_t kv_dim() const { return config_.n_kv_heads * config_.head_dim; }
+  uint32_t rotary_dim() const { return rotary_dim_; }
+  // RoPE inverse frequencies (rotary_dim/2), scaling (linear, Llama 3) already applied.
+  const float* inv_freq() const { return inv_freq_.data(); }
+  bool has_chat_template() const { return !tokenizer_data_.chat_template.empty(); }
+  uint64_t weight_bytes() const { return weight_bytes_; }
+  uint64_t n_params() const { return n_params_; }
+
+  // Writes the embedding row of `token` (dim floats). Allocation-free.
+  void Embed(int32_t token, float* out) const;
+
+ private:
+  Model();
+  Status Init();
+
+  std::unique_ptr<ModelFile> file_;
+  ModelConfig config_;
+  TokenizerData tokenizer_data_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  QuantizedView embedding_;
+  const float* output_norm_ = nullptr;
+  arch::WeightMatrix output_;
+  std::vector<LayerWeights> layers_;
+  std::vector<float> inv_freq_;
+  uint32_t rotary_dim_ = 0;
+  uint64_t weight_bytes_ = 0, n_params_ = 0;
+};
+
+// Maps a stored tensor view onto the kernels' description of a weight matrix.
+arch::WeightMatrix ToWeightMatrix(const QuantizedView& view);
+
+}  // namespace qlite

@@ -1,0 +1,225 @@
+#include "session.h"
+
+#include <algorithm>
+#include <new>
+#include <string>
+#include <utility>
+
+#include "memory_text.h"
+
+namespace qlite {
+namespace {
+
+constexpr uint32_t kDefaultSinks = 4;   // StreamingLLM keeps 4 initial tokens
+constexpr uint32_t kDefaultBatch = 64;
+constexpr uint32_t kMaxThreads = 256;
+
+// What layer l attends to at most: its own sliding window, else the training context.
+uint32_t LayerSpan(const Model& m, uint32_t l) {
+  const uint32_t ctx = m.config().context_length;
+  const uint32_t sw = m.layers()[l].sliding_window;
+  return sw && (sw < ctx || ctx == 0) ? sw : ctx;
+}
+
+}  // namespace
+
+Status PlanSession(const Model& m, const qlite_session_params& p, SessionPlan* plan) {
+  const ModelConfig& c = m.config();
+  SessionPlan s;
+  s.n_threads = p.n_threads ? p.n_threads : 1;
+  if (s.n_threads > kMaxThreads) return StatusError(StatusCode::kInvalidArgument, "n_threads %u > %u", s.n_threads, kMaxThreads);
+  uint32_t span = 0;
+  for (uint32_t l = 0; l < c.n_layers; ++l) span = std::max(span, LayerSpan(m, l));
+  if (p.window) {
+    if (span && p.window > span)
+      return StatusError(StatusCode::kInvalidArgument, "window %u exceeds the model's context length %u", p.window, span);
+    s.window = p.window;
+  } else {
+    if (!span) return StatusError(StatusCode::kInvalidArgument, "the model records no context length: set a window");
+    s.window = span;
+  }
+  if (s.window < 2) return StatusError(StatusCode::kInvalidArgument, "window must be at least 2");
+  if (p.n_sink_tokens == UINT32_MAX) {
+    s.n_sinks = std::min(kDefaultSinks, s.window / 2);
+    s.auto_sinks = true;
+  } else {
+    if (p.n_sink_tokens >= s.window)
+      return StatusError(StatusCode::kInvalidArgument, "n_sink_tokens %u must be below the window %u", p.n_sink_tokens, s.window);
+    s.n_sinks = p.n_sink_tokens;
+  }
+  s.max_batch = p.max_batch ? p.max_batch : kDefaultBatch;
+  if (s.max_batch > 65536) return StatusError(StatusCode::kInvalidArgument, "max_batch %u too large", s.max_batch);
+  switch (p.kv_type) {
+    case QLITE_KV_F32: s.kv_type = arch::KvType::kF32; break;
+    case QLITE_KV_F16: s.kv_type = arch::KvType::kF16; break;
+    case QLITE_KV_Q8: s.kv_type = arch::KvType::kQ8; break;
+    default: return StatusError(StatusCode::kInvalidArgument, "unknown kv_type %d", (int)p.kv_type);
+  }
+  *plan = s;
+  return Status::Ok();
+}
+
+void Session::Bind(Arena* a, SessionMemory* mem) {
+  const Model& m = *model_;
+  const ModelConfig& c = m.config();
+  const size_t B = plan_.max_batch, dim = c.dim, qd = m.q_dim(), kvd = m.kv_dim(), ffn = c.ffn_dim;
+  size_t mark = a->used();
+
+  // The per-layer descriptors count as scratch, so kv_cache is exactly the data + scales.
+  kv_ = a->Array<KvLayer>(c.n_layers);
+  const size_t kv_start = (a->used() + Arena::kAlign - 1) & ~(Arena::kAlign - 1);  // incl. padding
+  const size_t descriptors = kv_start - mark;
+  mark = kv_start;
+  for (uint32_t l = 0; l < c.n_layers; ++l) {
+    KvLayer kv;
+    kv.type = plan_.kv_type;
+    kv.head_dim = c.head_dim;
+    kv.n_kv_heads = c.n_kv_heads;
+    const uint32_t span = LayerSpan(m, l);
+    kv.slots = span ? std::min(plan_.window, span) : plan_.window;
+    // Sinks where the ring is shorter than what the layer was trained to see (automatic),
+    // or wherever asked for; never on a layer whose ring is its own sliding window.
+    const bool shorter = kv.slots < span;
+    const bool own_window = m.layers()[l].sliding_window && kv.slots == span;
+    kv.sinks = (plan_.auto_sinks ? shorter : !own_window) ? std::min(plan_.n_sinks, kv.slots / 2) : 0;
+    const size_t bytes = (size_t)c.n_kv_heads * kv.slots * c.head_dim * KvElementBytes(kv.type);
+    kv.k = static_cast<uint8_t*>(a->Allocate(bytes));
+    kv.v = static_cast<uint8_t*>(a->Allocate(bytes));
+    if (kv.type == arch::KvType::kQ8) {
+      kv.k_scales = a->Array<float>((size_t)c.n_kv_heads * kv.slots);
+      kv.v_scales = a->Array<float>((size_t)c.n_kv_heads * kv.slots);
+    }
+    if (!a->measuring() && a->ok()) kv_[l] = kv;
+  }
+  mem->kv_cache = a->used() - mark;
+  mark = a->used();
+
+  x_ = a->Array<float>(B * dim);
+  xn_ = a->Array<float>(B * dim);
+  q_ = a->Array<float>(B * qd);
+  k_ = a->Array<float>(B * kvd);
+  v_ = a->Array<float>(B * kvd);
+  att_ = a->Array<float>(B * qd);
+  proj_ = a->Array<float>(B * dim);
+  gate_ = a->Array<float>(B * ffn);
+  up_ = a->Array<float>(B * ffn);
+  logits_ = a->Array<float>(c.vocab_size);
+  const size_t max_cols = std::max(dim, std::max(qd, ffn));
+  void* qbuf = a->Allocate(arch::QuantizedActivationsBytes(max_cols));
+  if (qbuf) qx_ = arch::BindQuantizedActivations(qbuf, max_cols);
+  mem->activations = a->used() - mark;
+  mark = a->used();
+
+  const size_t half = m.rotary_dim() / 2;
+  cos_ = a->Array<float>(B * half);
+  sin_ = a->Array<float>(B * half);
+  scores_ = a->Array<float>((size_t)plan_.n_threads * plan_.window);
+  pool_mem_ = a->Allocate(sizeof(arch::ThreadPool));
+  sampler_mem_ = a->Allocate(sizeof(Sampler));
+  mem->scratch = a->used() - mark + descriptors;
+}
+
+SessionMemory MeasureSession(const Model& model, const SessionPlan& plan) {
+  Arena counter;
+  counter.Allocate(sizeof(Session));
+  Session probe(model, plan);
+  SessionMemory mem;
+  probe.Bind(&counter, &mem);
+  mem.scratch += sizeof(Session);  // the session object itself heads the arena
+  mem.total = counter.used();
+  return mem;
+}
+
+Status Session::Create(const Model& model, const qlite_session_params& params, Session** out) {
+  SessionPlan plan;
+  QLITE_RETURN_IF_ERROR(PlanSession(model, params, &plan));
+  const SessionMemory mem = MeasureSession(model, plan);
+  const qlite_memory_estimate est = EstimateFor(model, mem);
+  if (params.memory_budget && est.total > params.memory_budget) {
+    return StatusError(StatusCode::kOutOfMemory, "memory budget %s is too small:\n%s",
+                       FormatBytes(params.memory_budget).c_str(), FormatEstimate(est).c_str());
+  }
+  Region region;
+  Arena arena;
+  if (params.buffer) {
+    // The layout starts at the buffer's first 64-byte boundary.
+    const size_t skew = (size_t)(-reinterpret_cast<uintptr_t>(params.buffer) & (Arena::kAlign - 1));
+    if (params.buffer_size < mem.total + skew)
+      return StatusError(StatusCode::kOutOfMemory, "session buffer of %zu bytes is too small (needs %llu):\n%s",
+                         params.buffer_size, (unsigned long long)(mem.total + skew), FormatEstimate(est).c_str());
+    arena = Arena(params.buffer, params.buffer_size);
+  } else {
+    QLITE_RETURN_IF_ERROR(region.Reserve(mem.total));
+    arena = Arena(region.data(), region.size());
+  }
+  void* at = arena.Allocate(sizeof(Session));
+  if (!at) return StatusError(StatusCode::kInternal, "session layout does not fit its own estimate");
+  Session* s = new (at) Session(model, plan);
+  s->region_ = std::move(region);
+  s->arena_ = arena;
+  SessionMemory bound;
+  s->Bind(&s->arena_, &bound);
+  if (!s->arena_.ok()) {
+    Destroy(s);
+    return StatusError(StatusCode::kInternal, "session layout does not fit its own estimate");
+  }
+  s->pool_ = new (s->pool_mem_) arch::ThreadPool(plan.n_threads);
+  SamplerParams sp;
+  sp.temperature = params.sampler.temperature;
+  sp.top_k = params.sampler.top_k;
+  sp.top_p = params.sampler.top_p;
+  sp.min_p = params.sampler.min_p;
+  sp.repeat_penalty = params.sampler.repeat_penalty;
+  sp.repeat_last_n = params.sampler.repeat_last_n;
+  sp.seed = params.sampler.seed;
+  try {
+    // Its candidate buffers come from the heap, once, here (sampler.h); never per token.
+    s->sampler_ = new (s->sampler_mem_) Sampler((int32_t)model.config().vocab_size, sp);
+  } catch (...) {
+    Destroy(s);
+    throw;
+  }
+  *out = s;
+  return Status::Ok();
+}
+
+Session::~Session() {
+  if (pool_) pool_->~ThreadPool();
+  if (sampler_) sampler_->~Sampler();
+}
+
+void Session::Destroy(Session* s) {
+  if (!s) return;
+  Region region(std::move(s->region_));  // the session lives inside it: unmapped last
+  s->~Session();
+}
+
+Status Session::Prefill(const int32_t* tokens, size_t n) {
+  if (!tokens || n == 0) return StatusError(StatusCode::kInvalidArgument, "no tokens to feed");
+  const uint32_t vocab = model_->config().vocab_size;
+  for (size_t i = 0; i < n; ++i) {
+    if (tokens[i] < 0 || (uint32_t)tokens[i] >= vocab)
+      return StatusError(StatusCode::kInvalidArgument, "token %d at index %zu is outside the vocabulary (%u)",
+                         tokens[i], i, vocab);
+  }
+  for (size_t i = 0; i < n; i += plan_.max_batch) {
+    Forward(tokens + i, std::min<size_t>(plan_.max_batch, n - i));
+  }
+  for (size_t i = 0; i < n; ++i) sampler_->Accept(tokens[i]);
+  has_logits_ = true;
+  return Status::Ok();
+}
+
+Status Session::Sample(int32_t* out) {
+  if (!has_logits_) return StatusError(StatusCode::kInvalidArgument, "no logits yet: feed a token first");
+  *out = sampler_->Sample(logits_);
+  return Status::Ok();
+}
+
+void Session::Reset() {
+  pos_ = 0;
+  has_logits_ = false;
+  sampler_->Reset();
+}
+
+}  // namespace qlite

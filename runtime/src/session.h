@@ -1,0 +1,92 @@
+// A session: KV cache, activation buffers, thread pool and sampler over a shared Model.
+// Everything it needs is laid out once, at creation, in one arena; Prefill/Decode/Sample
+// then run without touching the heap.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "arena.h"
+#include "kv_cache.h"
+#include "model.h"
+#include "qlite/arch/matmul.h"
+#include "qlite/arch/threads.h"
+#include "qlite/qlite.h"
+#include "sampler.h"
+
+namespace qlite {
+
+// Session parameters after defaults and checks.
+struct SessionPlan {
+  uint32_t n_threads = 1;
+  uint32_t window = 0;     // positions kept (largest layer ring)
+  uint32_t n_sinks = 0;    // sinks on layers whose ring is shorter than what they attend to
+  uint32_t max_batch = 0;  // tokens per prefill chunk
+  bool auto_sinks = true;  // sinks only where a ring is shorter than the layer's span
+  arch::KvType kv_type = arch::KvType::kF32;
+};
+
+Status PlanSession(const Model& model, const qlite_session_params& params, SessionPlan* plan);
+
+// Byte counts of a session's layout (exact: measured by laying it out in a counting arena).
+struct SessionMemory {
+  uint64_t kv_cache = 0, activations = 0, scratch = 0, total = 0;
+};
+SessionMemory MeasureSession(const Model& model, const SessionPlan& plan);
+
+class Session {
+ public:
+  static Status Create(const Model& model, const qlite_session_params& params, Session** out);
+  static void Destroy(Session* session);
+
+  // Feeds tokens in chunks of max_batch (batched GEMM per chunk); logits of the last one.
+  Status Prefill(const int32_t* tokens, size_t n);
+  Status Decode(int32_t token) { return Prefill(&token, 1); }
+  // Null until a token has been fed.
+  const float* logits() const { return has_logits_ ? logits_ : nullptr; }
+  Status Sample(int32_t* out);
+  void Reset();
+
+  const Model& model() const { return *model_; }
+  const SessionPlan& plan() const { return plan_; }
+  uint64_t position() const { return pos_; }
+  size_t arena_used() const { return arena_.used(); }
+  size_t arena_capacity() const { return arena_.capacity(); }
+
+ private:
+  friend SessionMemory MeasureSession(const Model&, const SessionPlan&);
+  Session(const Model& model, const SessionPlan& plan) : model_(&model), plan_(plan) {}
+  ~Session();
+  // Lays out all buffers in `arena` (a counting arena when measuring); adds up the parts.
+  void Bind(Arena* arena, SessionMemory* mem);
+
+  // The forward pass over n <= max_batch tokens at positions pos_.. (forward.cc).
+  void Forward(const int32_t* tokens, size_t n);
+  void Linear(const arch::WeightMatrix& w, const float* x, size_t n, float* y, bool x_quantized);
+  void QuantizeInput(const float* x, size_t cols);
+  void Attention(uint32_t layer, size_t n);
+  void RopeTables(size_t n);
+  static void AttentionTask(void* ctx, size_t task, size_t thread);
+
+  const Model* model_;
+  SessionPlan plan_;
+  Region region_;  // the reserved memory, unless the caller gave a buffer
+  Arena arena_;
+  arch::ThreadPool* pool_ = nullptr;
+  Sampler* sampler_ = nullptr;
+
+  KvLayer* kv_ = nullptr;  // [n_layers]
+  // Activations for a chunk of B tokens, row-major [B][...].
+  float *x_ = nullptr, *xn_ = nullptr, *q_ = nullptr, *k_ = nullptr, *v_ = nullptr, *att_ = nullptr;
+  float *proj_ = nullptr, *gate_ = nullptr, *up_ = nullptr, *logits_ = nullptr;
+  arch::QuantizedActivations qx_;
+  float *cos_ = nullptr, *sin_ = nullptr;  // [B][rotary_dim/2]
+  float* scores_ = nullptr;                // [n_threads][window]
+  void *pool_mem_ = nullptr, *sampler_mem_ = nullptr;  // placement storage
+  // Attention job of the current chunk (read by AttentionTask).
+  uint32_t att_layer_ = 0;
+  uint32_t att_first_ = 0, att_count_ = 0;  // tokens of the chunk the job covers
+  uint64_t pos_ = 0;
+  bool has_logits_ = false;
+};
+
+}  // namespace qlite

@@ -1,0 +1,231 @@
+// Every matmul kernel against the scalar reference, on every compiled Highway target.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "hwy/targets.h"
+#include "matmul_test_util.h"
+#include "qlite/arch/matmul.h"
+#include "qlite/arch/reference.h"
+#include "qlite/arch/threads.h"
+
+namespace qlite_test {
+namespace {
+
+using qlite::arch::QuantizedActivations;
+using qlite::arch::ThreadPool;
+
+const WeightType kAllTypes[] = {WeightType::kF32, WeightType::kF16, WeightType::kBF16,
+                                WeightType::kI8,  WeightType::kI4,  WeightType::kU4,
+                                WeightType::kNF4};
+
+bool IsQuantized(WeightType t) {
+  return t == WeightType::kI8 || t == WeightType::kI4 || t == WeightType::kU4 ||
+         t == WeightType::kNF4;
+}
+
+// Shapes: rows not a multiple of 4, cols 172/100/2048, cols not a multiple of the group.
+std::vector<MatrixSpec> Specs() {
+  std::vector<MatrixSpec> out;
+  struct Shape { size_t rows, cols, group; };
+  const Shape shapes[] = {{7, 172, 32}, {5, 100, 64}, {6, 2048, 128}, {3, 100, 100}, {9, 64, 0}};
+  for (WeightType t : kAllTypes) {
+    for (const Shape& sh : shapes) {
+      for (int st = 0; st < 3; ++st) {
+        if (!IsQuantized(t) && st > 0) continue;
+        for (bool il : {false, true}) {
+          MatrixSpec s;
+          s.type = t;
+          s.rows = sh.rows;
+          s.cols = sh.cols;
+          s.group_size = sh.group;
+          s.scale_type = static_cast<ScaleType>(st);
+          s.interleave = il;
+          out.push_back(s);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// Float rounding bound: a few ulp-ish relative to sum |w x| (f32 accumulation order differs).
+double Tol(double abs_dot) { return 2e-5 * abs_dot + 1e-6; }
+
+template <class Fn>
+void ForEachTarget(const Fn& fn) {
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    SCOPED_TRACE(hwy::TargetName(target));
+    ASSERT_STREQ(hwy::TargetName(target), qlite::arch::DispatchedTargetName());
+    fn();
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
+struct QBuf {
+  std::vector<uint8_t> bytes;
+  QuantizedActivations q;
+  explicit QBuf(size_t n) : bytes(qlite::arch::QuantizedActivationsBytes(n) + 64) {
+    void* p = bytes.data() + (64 - reinterpret_cast<uintptr_t>(bytes.data()) % 64) % 64;
+    q = qlite::arch::BindQuantizedActivations(p, n);
+  }
+};
+
+TEST(Matmul, ReferenceReadsInterleavedLikeRowMajor) {
+  std::mt19937 rng(1);
+  for (MatrixSpec s : Specs()) {
+    if (!s.interleave) continue;
+    std::mt19937 a(s.rows * 1000 + s.cols), b(s.rows * 1000 + s.cols);
+    OwnedMatrix il = MakeMatrix(s, &a);
+    s.interleave = false;
+    OwnedMatrix rm = MakeMatrix(s, &b);
+    for (size_t r = 0; r < s.rows; ++r) {
+      for (size_t c = 0; c < s.cols; ++c) {
+        ASSERT_EQ(ref::Weight(il.w, r, c), ref::Weight(rm.w, r, c)) << il.Name();
+      }
+    }
+  }
+}
+
+TEST(Matmul, QuantizeActivationsMatchesReference) {
+  std::mt19937 rng(2);
+  for (size_t n : {1, 31, 32, 100, 172, 2048}) {
+    std::vector<float> x = RandomVector(n, &rng, 3.0f);
+    if (n > 40) std::fill(x.begin() + 32, x.begin() + 64, 0.0f);  // an all-zero block
+    QBuf want(n);
+    ref::QuantizeActivations(x.data(), n, &want.q);
+    ForEachTarget([&] {
+      QBuf got(n);
+      qlite::arch::QuantizeActivations(x.data(), n, &got.q);
+      const size_t nb = (n + 31) / 32;
+      for (size_t i = 0; i < nb * 32; ++i) ASSERT_EQ(got.q.q[i], want.q.q[i]) << n << " " << i;
+      for (size_t b = 0; b < nb; ++b) {
+        ASSERT_EQ(got.q.scales[b], want.q.scales[b]);
+        ASSERT_EQ(got.q.sums[b], want.q.sums[b]);
+      }
+      // Each value within half a quantization step of x.
+      for (size_t i = 0; i < n; ++i) {
+        ASSERT_NEAR(ref::Activation(got.q, i), x[i], 0.5f * got.q.scales[i / 32] * 1.0001f + 1e-30f);
+      }
+    });
+  }
+}
+
+TEST(Matmul, GemvMatchesReference) {
+  for (const MatrixSpec& s : Specs()) {
+    std::mt19937 rng(s.rows * 7 + s.cols);
+    OwnedMatrix m = MakeMatrix(s, &rng);
+    const std::vector<float> x = RandomVector(s.cols, &rng);
+    std::vector<float> want(s.rows);
+    ref::Gemv(m.w, x.data(), want.data());
+    ForEachTarget([&] {
+      std::vector<float> y(s.rows, NAN);
+      qlite::arch::Gemv(m.w, x.data(), y.data(), nullptr);
+      for (size_t r = 0; r < s.rows; ++r) {
+        ASSERT_NEAR(y[r], want[r], Tol(AbsDot(m.w, r, x.data()))) << m.Name() << " row " << r;
+      }
+    });
+  }
+}
+
+TEST(Matmul, GemvQ8MatchesReference) {
+  for (const MatrixSpec& s : Specs()) {
+    std::mt19937 rng(s.rows * 11 + s.cols);
+    OwnedMatrix m = MakeMatrix(s, &rng);
+    const std::vector<float> x = RandomVector(s.cols, &rng);
+    QBuf xq(s.cols);
+    ref::QuantizeActivations(x.data(), s.cols, &xq.q);
+    std::vector<float> xd(s.cols);
+    for (size_t c = 0; c < s.cols; ++c) xd[c] = ref::Activation(xq.q, c);
+    std::vector<float> want(s.rows), want_f(s.rows);
+    ref::GemvQ8(m.w, xq.q, want.data());
+    ref::Gemv(m.w, xd.data(), want_f.data());  // same activations, exact NF4 levels
+    ForEachTarget([&] {
+      std::vector<float> y(s.rows, NAN);
+      qlite::arch::GemvQ8(m.w, xq.q, y.data(), nullptr);
+      for (size_t r = 0; r < s.rows; ++r) {
+        const double ad = AbsDot(m.w, r, xd.data());
+        ASSERT_NEAR(y[r], want[r], Tol(ad)) << m.Name() << " row " << r;
+        if (s.type == WeightType::kNF4) {
+          // Documented NF4 int8-table error: each level off by <= 0.4663/127 of the scale.
+          double bound = 0.0;
+          for (size_t c = 0; c < s.cols; ++c) bound += ref::Scale(m.w, r, c) * std::fabs(xd[c]);
+          ASSERT_NEAR(y[r], want_f[r], bound * 0.4663 / 127.0 + Tol(ad)) << m.Name();
+        }
+      }
+    });
+  }
+}
+
+TEST(Matmul, GemmMatchesGemv) {
+  const size_t batch = 5;
+  for (const MatrixSpec& s : Specs()) {
+    std::mt19937 rng(s.rows * 13 + s.cols);
+    OwnedMatrix m = MakeMatrix(s, &rng);
+    const size_t xs = s.cols + 3, ys = s.rows + 2;
+    const std::vector<float> x = RandomVector(batch * xs, &rng);
+    ForEachTarget([&] {
+      std::vector<float> y(batch * ys, -7.0f), yv(s.rows);
+      qlite::arch::Gemm(m.w, x.data(), batch, xs, y.data(), ys, nullptr);
+      for (size_t b = 0; b < batch; ++b) {
+        qlite::arch::Gemv(m.w, x.data() + b * xs, yv.data(), nullptr);
+        for (size_t r = 0; r < s.rows; ++r) {
+          ASSERT_NEAR(y[b * ys + r], yv[r], Tol(AbsDot(m.w, r, x.data() + b * xs))) << m.Name();
+        }
+        for (size_t r = s.rows; r < ys; ++r) ASSERT_EQ(y[b * ys + r], -7.0f);  // untouched
+      }
+    });
+  }
+}
+
+TEST(Matmul, ThreadsGiveIdenticalResults) {
+  ThreadPool pool2(2), pool3(3);
+  for (WeightType t : kAllTypes) {
+    MatrixSpec s;
+    s.type = t;
+    s.rows = 301;
+    s.cols = 256;
+    std::mt19937 rng(static_cast<int>(t));
+    OwnedMatrix m = MakeMatrix(s, &rng);
+    const std::vector<float> x = RandomVector(4 * s.cols, &rng);
+    QBuf xq(s.cols);
+    qlite::arch::QuantizeActivations(x.data(), s.cols, &xq.q);
+    std::vector<float> a(4 * s.rows), b(4 * s.rows), c(4 * s.rows);
+    qlite::arch::Gemv(m.w, x.data(), a.data(), nullptr);
+    qlite::arch::Gemv(m.w, x.data(), b.data(), &pool2);
+    qlite::arch::Gemv(m.w, x.data(), c.data(), &pool3);
+    EXPECT_EQ(a, b);
+    EXPECT_EQ(a, c);
+    qlite::arch::GemvQ8(m.w, xq.q, a.data(), nullptr);
+    qlite::arch::GemvQ8(m.w, xq.q, b.data(), &pool2);
+    qlite::arch::GemvQ8(m.w, xq.q, c.data(), &pool3);
+    EXPECT_EQ(a, b);
+    EXPECT_EQ(a, c);
+    qlite::arch::Gemm(m.w, x.data(), 4, s.cols, a.data(), s.rows, nullptr);
+    qlite::arch::Gemm(m.w, x.data(), 4, s.cols, b.data(), s.rows, &pool2);
+    qlite::arch::Gemm(m.w, x.data(), 4, s.cols, c.data(), s.rows, &pool3);
+    EXPECT_EQ(a, b) << TypeName(t);
+    EXPECT_EQ(a, c) << TypeName(t);
+  }
+}
+
+TEST(Matmul, GroupsSmallerThanABlockUseTheScalarPath) {
+  MatrixSpec s;
+  s.type = WeightType::kI4;
+  s.rows = 6;
+  s.cols = 100;
+  s.group_size = 16;
+  std::mt19937 rng(5);
+  OwnedMatrix m = MakeMatrix(s, &rng);
+  const std::vector<float> x = RandomVector(s.cols, &rng);
+  std::vector<float> want(s.rows), y(s.rows);
+  ref::Gemv(m.w, x.data(), want.data());
+  qlite::arch::Gemv(m.w, x.data(), y.data(), nullptr);
+  for (size_t r = 0; r < s.rows; ++r) EXPECT_NEAR(y[r], want[r], Tol(AbsDot(m.w, r, x.data())));
+}
+
+}  // namespace
+}  // namespace qlite_test

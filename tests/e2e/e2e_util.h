@@ -1,0 +1,93 @@
+// Helpers for the end-to-end tests: converting the shared models, reading reference JSON
+// (just enough: integer/float arrays by key), running greedy generation via the C API.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "qlite/format/convert.h"
+#include "qlite/format/import.h"
+#include "qlite/qlite.h"
+#include "../common/test_data.h"
+
+namespace qlite_e2e {
+
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Numbers of the JSON array that follows "key": at or after `from`. Empty if absent.
+inline std::vector<double> JsonArray(const std::string& json, const std::string& key, size_t from = 0,
+                                     size_t* end = nullptr) {
+  std::vector<double> out;
+  size_t k = json.find("\"" + key + "\"", from);
+  if (k == std::string::npos) return out;
+  size_t open = json.find('[', k), close = json.find(']', open);
+  if (open == std::string::npos || close == std::string::npos) return out;
+  std::stringstream ss(json.substr(open + 1, close - open - 1));
+  std::string item;
+  while (std::getline(ss, item, ',')) out.push_back(std::stod(item));
+  if (end) *end = close;
+  return out;
+}
+
+inline std::vector<int32_t> Ints(const std::vector<double>& v) { return std::vector<int32_t>(v.begin(), v.end()); }
+
+inline std::vector<float> ReadF32(const std::string& path) {
+  const std::string bytes = ReadFile(path);
+  std::vector<float> v(bytes.size() / 4);
+  std::memcpy(v.data(), bytes.data(), v.size() * 4);
+  return v;
+}
+
+inline qlite::QuantSpec Spec(qlite::fb::DType dtype) {
+  qlite::QuantSpec s;
+  s.dtype = dtype;
+  return s;
+}
+
+// Imports `src` (any supported format) and writes a .qlm with the given weight scheme.
+inline qlite::Status Convert(const std::string& src, const std::string& tokenizer, qlite::fb::DType weights,
+                             const std::string& out) {
+  qlite::ImportOptions io;
+  io.tokenizer = tokenizer;
+  qlite::SourceModel model;
+  QLITE_RETURN_IF_ERROR(qlite::ImportAuto(src, io, &model));
+  qlite::ConvertOptions co;
+  co.weights = Spec(weights);
+  co.embeddings = Spec(weights == qlite::fb::DType::I4 ? qlite::fb::DType::I8 : weights);
+  qlite::ConvertSummary summary;
+  return qlite::ConvertModel(model, co, out, nullptr, &summary);
+}
+
+// Greedy (temperature 0: argmax, ties to the lowest id) continuation of `prompt`.
+inline std::vector<int32_t> Greedy(qlite_model* m, const std::vector<int32_t>& prompt, size_t n,
+                                   uint32_t window = 0) {
+  qlite_session_params p = qlite_session_default_params();
+  p.sampler.temperature = 0;
+  p.sampler.repeat_penalty = 1;
+  p.window = window;
+  qlite_session* s = nullptr;
+  std::vector<int32_t> out;
+  if (qlite_session_create(m, &p, &s) != QLITE_OK) return out;
+  if (qlite_prefill(s, prompt.data(), prompt.size()) == QLITE_OK) {
+    for (size_t i = 0; i < n; ++i) {
+      int32_t t = 0;
+      if (qlite_sample(s, &t) != QLITE_OK) break;
+      out.push_back(t);
+      if (qlite_decode(s, t) != QLITE_OK) break;
+    }
+  }
+  qlite_session_free(s);
+  return out;
+}
+
+}  // namespace qlite_e2e

@@ -1,0 +1,145 @@
+// Generating a token performs zero heap allocations: this binary counts every operator new
+// and (on glibc) every malloc/calloc/realloc, and runs hundreds of decode steps.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "qlite/qlite.h"
+#include "synthetic_model.h"
+
+namespace {
+std::atomic<long> g_allocs{0};
+std::atomic<bool> g_counting{false};
+void Count() {
+  if (g_counting.load(std::memory_order_relaxed)) g_allocs.fetch_add(1, std::memory_order_relaxed);
+}
+}  // namespace
+
+void* operator new(size_t n) {
+  Count();
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](size_t n) { return operator new(n); }
+void* operator new(size_t n, const std::nothrow_t&) noexcept {
+  Count();
+  return std::malloc(n ? n : 1);
+}
+void* operator new[](size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
+void* operator new(size_t n, std::align_val_t a) {
+  Count();
+  void* p = nullptr;
+  if (posix_memalign(&p, (size_t)a < sizeof(void*) ? sizeof(void*) : (size_t)a, n ? n : 1) != 0) throw std::bad_alloc();
+  return p;
+}
+void* operator new[](size_t n, std::align_val_t a) { return operator new(n, a); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+void operator delete[](void* p, size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, size_t, std::align_val_t) noexcept { std::free(p); }
+
+// malloc itself (C code, std::string internals through new are covered above). glibc only,
+// and not under sanitizers, which interpose malloc themselves.
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__) && !defined(__has_feature)
+#define QLITE_COUNT_MALLOC 1
+#elif defined(__GLIBC__) && defined(__has_feature)
+#if !__has_feature(address_sanitizer)
+#define QLITE_COUNT_MALLOC 1
+#endif
+#endif
+#ifdef QLITE_COUNT_MALLOC
+extern "C" {
+void* __libc_malloc(size_t);
+void* __libc_calloc(size_t, size_t);
+void* __libc_realloc(void*, size_t);
+void* malloc(size_t n) {
+  Count();
+  return __libc_malloc(n);
+}
+void* calloc(size_t a, size_t b) {
+  Count();
+  return __libc_calloc(a, b);
+}
+void* realloc(void* p, size_t n) {
+  Count();
+  return __libc_realloc(p, n);
+}
+}
+#endif
+
+namespace {
+
+class ZeroAlloc : public testing::TestWithParam<int> {};
+
+TEST_P(ZeroAlloc, DecodeAndSampleNeverAllocate) {
+  qlite::ModelConfig c = qlite_test::TinyConfig();
+  const qlite_test::Weights w = qlite_test::RandomWeights(c, 9);
+  const qlite::fb::DType dtype = GetParam() == 0 ? qlite::fb::DType::F32 : qlite::fb::DType::I4;
+  const std::string path = qlite_test::TempPath("alloc.qlm");
+  ASSERT_TRUE(qlite_test::WriteModel(c, w, path, dtype).ok());
+  qlite_model* m = nullptr;
+  ASSERT_EQ(qlite_model_open(path.c_str(), nullptr, &m), QLITE_OK);
+  qlite_session_params p = qlite_session_default_params();
+  p.n_threads = 2;
+  p.window = 16;  // the ring wraps many times
+  p.kv_type = GetParam() == 0 ? QLITE_KV_F16 : QLITE_KV_Q8;
+  p.sampler.temperature = 0.9f;
+  p.sampler.repeat_penalty = 1.1f;
+  qlite_session* s = nullptr;
+  ASSERT_EQ(qlite_session_create(m, &p, &s), QLITE_OK);
+  const int32_t prompt[] = {1, 270, 280, 290, 300, 10, 20};
+  ASSERT_EQ(qlite_prefill(s, prompt, 7), QLITE_OK);
+  int32_t token = 0;
+  ASSERT_EQ(qlite_sample(s, &token), QLITE_OK);  // warm-up: first-use paths
+
+  g_allocs = 0;
+  g_counting = true;
+  bool ok = true;
+  for (int i = 0; i < 300 && ok; ++i) {
+    ok = qlite_decode(s, token) == QLITE_OK && qlite_sample(s, &token) == QLITE_OK;
+  }
+  g_counting = false;
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(g_allocs.load(), 0) << "heap allocations during 300 decode steps";
+  qlite_session_free(s);
+  qlite_model_free(m);
+}
+
+// The generate loop (sample, stream whole characters, feed) allocates nothing per token:
+// the count is read at every callback and must not move after the first.
+long g_at_first = -1, g_at_last = -1;
+int Probe(void*, int32_t, const char*, size_t) {
+  (g_at_first < 0 ? g_at_first : g_at_last) = g_allocs.load();
+  return 0;
+}
+
+TEST(ZeroAllocGenerate, GenerateLoopNeverAllocates) {
+  qlite::ModelConfig c = qlite_test::TinyConfig();
+  const qlite_test::Weights w = qlite_test::RandomWeights(c, 4);
+  const std::string path = qlite_test::TempPath("alloc_gen.qlm");
+  ASSERT_TRUE(qlite_test::WriteModel(c, w, path).ok());
+  qlite_model* m = nullptr;
+  ASSERT_EQ(qlite_model_open(path.c_str(), nullptr, &m), QLITE_OK);
+  qlite_session_params p = qlite_session_default_params();
+  p.window = 16;
+  qlite_session* s = nullptr;
+  ASSERT_EQ(qlite_session_create(m, &p, &s), QLITE_OK);
+  g_allocs = 0;
+  g_counting = true;
+  ASSERT_EQ(qlite_generate(s, "abc", 200, 0, Probe, nullptr, nullptr), QLITE_OK);
+  g_counting = false;
+  EXPECT_GE(g_at_first, 0);
+  EXPECT_EQ(g_at_last, g_at_first) << "allocations between the first and the last streamed token";
+  qlite_session_free(s);
+  qlite_model_free(m);
+}
+
+INSTANTIATE_TEST_SUITE_P(WeightsAndKv, ZeroAlloc, testing::Values(0, 1));
+
+}  // namespace

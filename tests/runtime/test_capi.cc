@@ -1,0 +1,286 @@
+// The C API contract: argument checks, error codes and messages, memory estimate and
+// budgets, caller buffers, thread-local errors, one model shared by sessions on threads.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "qlite/qlite.h"
+#include "synthetic_model.h"
+
+namespace {
+
+class CApi : public testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    config_ = qlite_test::TinyConfig();
+    weights_ = new qlite_test::Weights(qlite_test::RandomWeights(config_, 5));
+    path_ = qlite_test::TempPath("capi.qlm");
+    ASSERT_TRUE(qlite_test::WriteModel(config_, *weights_, path_).ok());
+  }
+  static void TearDownTestSuite() { delete weights_; }
+  void SetUp() override { ASSERT_EQ(qlite_model_open(path_.c_str(), nullptr, &model_), QLITE_OK) << qlite_last_error(); }
+  void TearDown() override { qlite_model_free(model_); }
+
+  static qlite::ModelConfig config_;
+  static qlite_test::Weights* weights_;
+  static std::string path_;
+  qlite_model* model_ = nullptr;
+};
+qlite::ModelConfig CApi::config_;
+qlite_test::Weights* CApi::weights_ = nullptr;
+std::string CApi::path_;
+
+#define EXPECT_INVALID(call)                                \
+  do {                                                      \
+    EXPECT_EQ((call), QLITE_ERR_INVALID_ARGUMENT) << #call; \
+    EXPECT_STRNE(qlite_last_error(), "") << #call;          \
+  } while (0)
+
+TEST_F(CApi, NullPointersAreRejectedWithAMessage) {
+  qlite_model* m = nullptr;
+  qlite_session* s = nullptr;
+  qlite_model_info info;
+  qlite_memory_estimate est;
+  int32_t ids[4];
+  size_t n = 0;
+  char buf[16];
+  const float* logits = nullptr;
+  qlite_adapter* adapter = nullptr;
+  EXPECT_INVALID(qlite_model_open(nullptr, nullptr, &m));
+  EXPECT_INVALID(qlite_model_open(path_.c_str(), nullptr, nullptr));
+  EXPECT_INVALID(qlite_model_open_memory(nullptr, 10, nullptr, &m));
+  EXPECT_INVALID(qlite_model_get_info(nullptr, &info));
+  EXPECT_INVALID(qlite_model_get_info(model_, nullptr));
+  EXPECT_INVALID(qlite_tokenize(nullptr, "a", 1, 1, ids, 4, &n));
+  EXPECT_INVALID(qlite_tokenize(model_, nullptr, 1, 1, ids, 4, &n));
+  EXPECT_INVALID(qlite_tokenize(model_, "a", 1, 1, ids, 4, nullptr));
+  EXPECT_INVALID(qlite_token_to_piece(nullptr, 5, buf, sizeof(buf), &n));
+  EXPECT_INVALID(qlite_token_to_piece(model_, 5, nullptr, 4, &n));
+  EXPECT_INVALID(qlite_estimate_memory(nullptr, nullptr, &est));
+  EXPECT_INVALID(qlite_estimate_memory(model_, nullptr, nullptr));
+  EXPECT_INVALID(qlite_format_memory_estimate(nullptr, buf, sizeof(buf)));
+  EXPECT_INVALID(qlite_session_create(nullptr, nullptr, &s));
+  EXPECT_INVALID(qlite_session_create(model_, nullptr, nullptr));
+  EXPECT_INVALID(qlite_session_reset(nullptr));
+  EXPECT_INVALID(qlite_prefill(nullptr, ids, 1));
+  EXPECT_INVALID(qlite_decode(nullptr, 1));
+  EXPECT_INVALID(qlite_get_logits(nullptr, &logits));
+  EXPECT_INVALID(qlite_sample(nullptr, ids));
+  EXPECT_INVALID(qlite_generate(nullptr, "", 1, 1, nullptr, nullptr, nullptr));
+  EXPECT_INVALID(qlite_adapter_open(nullptr, "x", &adapter));
+  EXPECT_INVALID(qlite_session_set_adapters(nullptr, nullptr, nullptr, 0));
+  qlite_model_free(nullptr);  // like free(): no-ops
+  qlite_session_free(nullptr);
+  qlite_adapter_free(nullptr);
+
+  ASSERT_EQ(qlite_session_create(model_, nullptr, &s), QLITE_OK);
+  EXPECT_INVALID(qlite_prefill(s, nullptr, 1));
+  EXPECT_INVALID(qlite_prefill(s, ids, 0));
+  EXPECT_INVALID(qlite_get_logits(s, nullptr));
+  EXPECT_INVALID(qlite_get_logits(s, &logits));  // nothing fed yet
+  EXPECT_INVALID(qlite_sample(s, nullptr));
+  EXPECT_INVALID(qlite_sample(s, ids));          // nothing fed yet
+  EXPECT_INVALID(qlite_decode(s, -1));
+  EXPECT_INVALID(qlite_decode(s, (int32_t)config_.vocab_size));
+  EXPECT_INVALID(qlite_generate(s, nullptr, 1, 1, nullptr, nullptr, nullptr));
+  qlite_session_free(s);
+}
+
+TEST_F(CApi, BadFilesGiveIoAndFormatErrors) {
+  qlite_model* m = nullptr;
+  EXPECT_EQ(qlite_model_open("/nonexistent/model.qlm", nullptr, &m), QLITE_ERR_IO);
+  EXPECT_EQ(m, nullptr);
+  EXPECT_STRNE(qlite_last_error(), "");
+  std::vector<char> junk(4096, 'x');
+  EXPECT_EQ(qlite_model_open_memory(junk.data(), junk.size(), nullptr, &m), QLITE_ERR_FORMAT);
+  EXPECT_EQ(m, nullptr);
+  // A truncated copy of a good file.
+  std::ifstream in(path_, std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(qlite_model_open_memory(bytes.data(), bytes.size() / 2, nullptr, &m), QLITE_OK);
+  // The whole copy opens from memory.
+  ASSERT_EQ(qlite_model_open_memory(bytes.data(), bytes.size(), nullptr, &m), QLITE_OK) << qlite_last_error();
+  qlite_model_free(m);
+}
+
+TEST_F(CApi, ModelInfoAndTokens) {
+  qlite_model_info info;
+  ASSERT_EQ(qlite_model_get_info(model_, &info), QLITE_OK);
+  EXPECT_EQ(info.dim, config_.dim);
+  EXPECT_EQ(info.n_layers, config_.n_layers);
+  EXPECT_EQ(info.n_kv_heads, config_.n_kv_heads);
+  EXPECT_EQ(info.vocab_size, config_.vocab_size);
+  EXPECT_EQ(info.bos_id, 1);
+  EXPECT_GT(info.weight_bytes, 0u);
+  EXPECT_GT(info.n_params, 0u);
+  char buf[8];
+  size_t len = 0;
+  ASSERT_EQ(qlite_token_to_piece(model_, 3 + 'A', buf, sizeof(buf), &len), QLITE_OK);  // <0x41>
+  EXPECT_EQ(std::string(buf, len), "A");
+  EXPECT_EQ(qlite_token_to_piece(model_, 100000, buf, sizeof(buf), &len), QLITE_ERR_INVALID_ARGUMENT);
+  int32_t ids[2];
+  size_t n = 0;
+  EXPECT_EQ(qlite_tokenize(model_, "abcdef", 6, 1, ids, 2, &n), QLITE_ERR_INVALID_ARGUMENT);  // too small
+  EXPECT_GT(n, 2u);  // says how many are needed
+}
+
+TEST_F(CApi, EstimateIsWhatTheSessionReservesAndBudgetsFailWithTheBreakdown) {
+  qlite_session_params p = qlite_session_default_params();
+  p.window = 32;
+  p.kv_type = QLITE_KV_Q8;
+  qlite_memory_estimate e;
+  ASSERT_EQ(qlite_estimate_memory(model_, &p, &e), QLITE_OK);
+  // KV: layers x 2 x kv_heads x head_dim x window x 1 B + scales.
+  const uint64_t kv = 2ull * config_.n_layers * config_.n_kv_heads * config_.head_dim * 32 +
+                      2ull * config_.n_layers * config_.n_kv_heads * 32 * 4;
+  EXPECT_EQ(e.kv_cache, kv);
+  EXPECT_EQ(e.session_total, e.kv_cache + e.activations + e.scratch);
+  EXPECT_EQ(e.total, e.session_total + e.weights_resident);
+  char text[1024];
+  ASSERT_EQ(qlite_format_memory_estimate(&e, text, sizeof(text)), QLITE_OK);
+  EXPECT_NE(std::strstr(text, "kv cache"), nullptr);
+  char tiny[8];
+  ASSERT_EQ(qlite_format_memory_estimate(&e, tiny, sizeof(tiny)), QLITE_OK);
+  EXPECT_EQ(std::strlen(tiny), 7u);  // truncated, terminated
+
+  // Larger windows and wider KV types cost more.
+  qlite_memory_estimate e2;
+  p.kv_type = QLITE_KV_F32;
+  ASSERT_EQ(qlite_estimate_memory(model_, &p, &e2), QLITE_OK);
+  EXPECT_GT(e2.kv_cache, e.kv_cache);
+
+  // A budget one byte short fails at once, naming the parts.
+  p.memory_budget = e2.total - 1;
+  qlite_session* s = nullptr;
+  EXPECT_EQ(qlite_session_create(model_, &p, &s), QLITE_ERR_OUT_OF_MEMORY);
+  EXPECT_EQ(s, nullptr);
+  EXPECT_NE(std::strstr(qlite_last_error(), "kv cache"), nullptr) << qlite_last_error();
+  EXPECT_NE(std::strstr(qlite_last_error(), "weights"), nullptr);
+  p.memory_budget = e2.total;
+  ASSERT_EQ(qlite_session_create(model_, &p, &s), QLITE_OK) << qlite_last_error();
+  qlite_session_free(s);
+
+  p.memory_budget = 0;
+  p.window = config_.context_length + 1;  // beyond the context
+  EXPECT_EQ(qlite_session_create(model_, &p, &s), QLITE_ERR_INVALID_ARGUMENT);
+}
+
+TEST_F(CApi, CallerBufferHoldsTheWholeSession) {
+  qlite_session_params p = qlite_session_default_params();
+  p.sampler.temperature = 0;
+  qlite_memory_estimate e;
+  ASSERT_EQ(qlite_estimate_memory(model_, &p, &e), QLITE_OK);
+  std::vector<uint8_t> small(e.session_total / 2);
+  p.buffer = small.data();
+  p.buffer_size = small.size();
+  qlite_session* s = nullptr;
+  EXPECT_EQ(qlite_session_create(model_, &p, &s), QLITE_ERR_OUT_OF_MEMORY);
+  std::vector<uint8_t> buf(e.session_total + 64);
+  p.buffer = buf.data() + 1;  // unaligned on purpose
+  p.buffer_size = buf.size() - 1;
+  ASSERT_EQ(qlite_session_create(model_, &p, &s), QLITE_OK) << qlite_last_error();
+  EXPECT_GE(reinterpret_cast<uint8_t*>(s), buf.data());
+  EXPECT_LT(reinterpret_cast<uint8_t*>(s), buf.data() + buf.size());
+  // Same logits as a session in its own memory.
+  qlite_session_params q = qlite_session_default_params();
+  qlite_session* t = nullptr;
+  ASSERT_EQ(qlite_session_create(model_, &q, &t), QLITE_OK);
+  const int32_t prompt[] = {1, 300, 301, 17};
+  ASSERT_EQ(qlite_prefill(s, prompt, 4), QLITE_OK);
+  ASSERT_EQ(qlite_prefill(t, prompt, 4), QLITE_OK);
+  const float *a = nullptr, *b = nullptr;
+  ASSERT_EQ(qlite_get_logits(s, &a), QLITE_OK);
+  ASSERT_EQ(qlite_get_logits(t, &b), QLITE_OK);
+  for (uint32_t i = 0; i < config_.vocab_size; ++i) ASSERT_EQ(a[i], b[i]);
+  qlite_session_free(t);
+  qlite_session_free(s);
+}
+
+TEST_F(CApi, LastErrorIsPerThread) {
+  qlite_model* m = nullptr;
+  EXPECT_EQ(qlite_model_open("/nonexistent.qlm", nullptr, &m), QLITE_ERR_IO);
+  std::string other = "unset";
+  std::thread([&] { other = qlite_last_error(); }).join();
+  EXPECT_EQ(other, "");
+  EXPECT_STRNE(qlite_last_error(), "");
+}
+
+TEST_F(CApi, AdaptersAreUnsupportedButBaseIsFine) {
+  qlite_adapter* a = nullptr;
+  EXPECT_EQ(qlite_adapter_open(model_, "x.qla", &a), QLITE_ERR_UNSUPPORTED);
+  qlite_session* s = nullptr;
+  ASSERT_EQ(qlite_session_create(model_, nullptr, &s), QLITE_OK);
+  EXPECT_EQ(qlite_session_set_adapters(s, nullptr, nullptr, 0), QLITE_OK);
+  qlite_session_free(s);
+}
+
+// Greedy generation of n tokens from a prompt through the public API.
+std::vector<int32_t> Greedy(qlite_session* s, const std::vector<int32_t>& prompt, int n) {
+  std::vector<int32_t> out;
+  if (qlite_prefill(s, prompt.data(), prompt.size()) != QLITE_OK) return out;
+  for (int i = 0; i < n; ++i) {
+    int32_t t = 0;
+    if (qlite_sample(s, &t) != QLITE_OK || qlite_decode(s, t) != QLITE_OK) break;
+    out.push_back(t);
+  }
+  return out;
+}
+
+TEST_F(CApi, OneModelManySessionsOnThreads) {
+  qlite_session_params p = qlite_session_default_params();
+  p.sampler.temperature = 0;
+  const std::vector<int32_t> prompt = {1, 260, 270, 280};
+  qlite_session* s = nullptr;
+  ASSERT_EQ(qlite_session_create(model_, &p, &s), QLITE_OK);
+  const std::vector<int32_t> want = Greedy(s, prompt, 48);
+  qlite_session_free(s);
+  ASSERT_EQ(want.size(), 48u);
+
+  std::vector<std::vector<int32_t>> got(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      qlite_session_params q = p;
+      q.n_threads = 1 + t % 2;
+      q.kv_type = QLITE_KV_F32;
+      qlite_session* ts = nullptr;
+      if (qlite_session_create(model_, &q, &ts) != QLITE_OK) return;
+      for (int rep = 0; rep < 3; ++rep) {
+        qlite_session_reset(ts);
+        got[t] = Greedy(ts, prompt, 48);
+      }
+      qlite_session_free(ts);
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 4; ++t) EXPECT_EQ(got[t], want) << "thread " << t;
+}
+
+int CountTokens(void* user, int32_t, const char*, size_t) {
+  ++*static_cast<int*>(user);
+  return 0;
+}
+int StopAfterThree(void* user, int32_t, const char*, size_t) { return ++*static_cast<int*>(user) >= 3; }
+
+TEST_F(CApi, GenerateStreamsAndStops) {
+  qlite_session* s = nullptr;
+  ASSERT_EQ(qlite_session_create(model_, nullptr, &s), QLITE_OK);
+  int count = 0;
+  qlite_generate_stats stats;
+  ASSERT_EQ(qlite_generate(s, "ab", 20, 0, CountTokens, &count, &stats), QLITE_OK) << qlite_last_error();
+  EXPECT_EQ(stats.n_generated, 20u);
+  EXPECT_GE(count, 20);
+  EXPECT_GT(stats.n_prompt_tokens, 1u);
+  count = 0;
+  ASSERT_EQ(qlite_session_reset(s), QLITE_OK);
+  EXPECT_EQ(qlite_generate(s, "", 20, 0, StopAfterThree, &count, &stats), QLITE_ERR_CANCELLED);
+  EXPECT_EQ(count, 3);
+  EXPECT_EQ(stats.n_prompt_tokens, 1u);  // BOS alone
+  qlite_session_free(s);
+}
+
+}  // namespace
