@@ -36,10 +36,11 @@ configure_and_build() {  # dir toolchain cmake-args...
     -DCMAKE_TOOLCHAIN_FILE="$root/ports/rpi/$toolchain" -DQLITE_BUILD_BENCH=OFF "$@" >/dev/null
 }
 
-run_ctest() {  # dir label
+failed=()
+run_ctest() {  # dir label: a failing suite is recorded, and the other suites still run
   local dir=$1 label=$2 t0=$SECONDS
   echo "-- cross: ctest $label"
-  (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 600)
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 600) || failed+=("$label")
   echo "-- cross: $label took $((SECONDS - t0)) s"
 }
 
@@ -74,3 +75,7 @@ for arch in $arches; do
   esac
 done
 echo "cross: done in $((SECONDS - start)) s"
+if [ ${#failed[@]} -gt 0 ]; then
+  printf 'cross: FAILED: %s\n' "${failed[@]}" >&2
+  exit 1
+fi
