@@ -137,6 +137,7 @@ int ChatCommand(int argc, char** argv) {
     }
     out.Flush();
     std::printf("\n");
+    std::fflush(stdout);
   }
   if (rc != 0) std::fprintf(stderr, "qlite chat: %s\n", qlite_last_error());
   qlite_session_free(s);

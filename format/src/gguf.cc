@@ -138,7 +138,7 @@ Status ReadValue(Reader* rd, ValueType t, KeyValue* kv, int depth) {
 
 // Parses the header from the first `buf` bytes of the file; sets rd.truncated when the
 // header runs past them (the caller retries with a larger prefix).
-Status ParseHeader(const std::string& buf, uint64_t file_size, Reader* rd, File* f) {
+Status ParseHeader(uint64_t file_size, Reader* rd, File* f) {
   char magic[4];
   if (!rd->Read(&magic) || std::memcmp(magic, "GGUF", 4) != 0)
     return StatusError(StatusCode::kFormat, "%s: not a GGUF file (bad magic)", f->path.c_str());
@@ -151,6 +151,12 @@ Status ParseHeader(const std::string& buf, uint64_t file_size, Reader* rd, File*
   if (n_tensors > ii::kMaxTensors || n_kv > kMaxKvs)
     return StatusError(StatusCode::kFormat, "%s: absurd counts (%llu tensors, %llu metadata keys)", f->path.c_str(),
                        (unsigned long long)n_tensors, (unsigned long long)n_kv);
+  // Each entry takes at least 13 (key/value) or 32 (tensor info) bytes: a count the file
+  // cannot hold is rejected before anything is allocated for it.
+  if (n_kv * 13 > file_size || n_tensors * 32 > file_size)
+    return StatusError(StatusCode::kFormat, "%s: absurd counts for a %llu-byte file (%llu tensors, %llu keys)",
+                       f->path.c_str(), (unsigned long long)file_size, (unsigned long long)n_tensors,
+                       (unsigned long long)n_kv);
   f->kvs.resize(size_t(n_kv));
   for (KeyValue& kv : f->kvs) {
     QLITE_RETURN_IF_ERROR(rd->Str(&kv.key, "metadata key"));
@@ -181,7 +187,6 @@ Status ParseHeader(const std::string& buf, uint64_t file_size, Reader* rd, File*
     }
     if (!rd->Read(&t.type) || !rd->Read(&t.offset)) return Reader::Truncated("tensor info");
   }
-  (void)buf;
   const uint64_t end = rd->r.pos();
   f->data_offset = (end + f->alignment - 1) / f->alignment * f->alignment;
   f->file_size = file_size;
@@ -237,7 +242,7 @@ Status Open(const std::string& path, File* out) {
     Reader rd{ii::ByteReader(reinterpret_cast<const uint8_t*>(buf.data()), buf.size())};
     File f;
     f.path = path;
-    Status s = ParseHeader(buf, file_size, &rd, &f);
+    Status s = ParseHeader(file_size, &rd, &f);
     if (s.ok()) {
       *out = std::move(f);
       return s;

@@ -63,6 +63,46 @@ void BlockQ8_0(const uint8_t* b, float* y) {  // f16 d, 32 int8
   const float d = F16At(b);
   for (int j = 0; j < 32; ++j) y[j] = float(int8_t(b[2 + j])) * d;
 }
+void BlockQ2_K(const uint8_t* b, float* y) {  // scales[16] (4-bit scale | 4-bit min), qs[64], d, dmin
+  const uint8_t* sc = b;
+  const uint8_t* q = b + 16;
+  const float d = F16At(b + 80), dmin = F16At(b + 82);
+  int is = 0;
+  for (int n = 0; n < 256; n += 128, q += 32) {
+    for (int shift = 0; shift < 8; shift += 2) {
+      for (int half = 0; half < 2; ++half) {
+        const uint8_t s = sc[is++];
+        const float dl = d * (s & 0xF), ml = dmin * (s >> 4);
+        for (int l = 0; l < 16; ++l) *y++ = dl * float((q[l + 16 * half] >> shift) & 3) - ml;
+      }
+    }
+  }
+}
+void BlockQ3_K(const uint8_t* b, float* y) {  // hmask[32], qs[64], 16 packed 6-bit scales[12], d
+  const uint8_t* hm = b;
+  const uint8_t* q = b + 32;
+  const uint8_t* packed = b + 96;
+  const float d = F16At(b + 108);
+  int8_t scales[16];  // low 4 bits from bytes 0..7, high 2 bits from bytes 8..11
+  for (int i = 0; i < 16; ++i) {
+    const int low = i < 8 ? packed[i] & 0xF : packed[i - 8] >> 4;
+    const int high = (packed[8 + i % 4] >> (2 * (i / 4))) & 3;
+    scales[i] = int8_t(low | (high << 4));
+  }
+  int is = 0;
+  uint8_t m = 1;
+  for (int n = 0; n < 256; n += 128, q += 32) {
+    for (int shift = 0; shift < 8; shift += 2, m <<= 1) {
+      for (int half = 0; half < 2; ++half) {
+        const float dl = d * float(scales[is++] - 32);
+        for (int l = 0; l < 16; ++l) {
+          const int k = l + 16 * half;
+          *y++ = dl * float(((q[k] >> shift) & 3) - ((hm[k] & m) ? 0 : 4));
+        }
+      }
+    }
+  }
+}
 void BlockQ4_K(const uint8_t* b, float* y) {  // d, dmin, scales[12], qs[128]
   const float d = F16At(b), dmin = F16At(b + 2);
   const uint8_t* sc = b + 4;
@@ -158,7 +198,7 @@ bool BlockLayout(uint32_t type, uint64_t* elems, uint64_t* bytes) {
 bool CanDequantize(uint32_t type) {
   switch (type) {
     case kF32: case kF16: case kBF16: case kQ4_0: case kQ4_1: case kQ5_0: case kQ5_1: case kQ8_0:
-    case kQ4_K: case kQ5_K: case kQ6_K: return true;
+    case kQ2_K: case kQ3_K: case kQ4_K: case kQ5_K: case kQ6_K: return true;
     default: return false;
   }
 }
@@ -189,6 +229,8 @@ Status Dequantize(uint32_t type, const uint8_t* src, uint64_t n, float* dst) {
       case kQ5_0: BlockQ5(src, dst, false); break;
       case kQ5_1: BlockQ5(src, dst, true); break;
       case kQ8_0: BlockQ8_0(src, dst); break;
+      case kQ2_K: BlockQ2_K(src, dst); break;
+      case kQ3_K: BlockQ3_K(src, dst); break;
       case kQ4_K: BlockQ4_K(src, dst); break;
       case kQ5_K: BlockQ5_K(src, dst); break;
       case kQ6_K: BlockQ6_K(src, dst); break;

@@ -287,6 +287,23 @@ Status ImportHuggingFaceTokenizer(const std::string& tokenizer_json, TokenizerDa
   if (!byte_level && ii::IsRegularFile(sp_model)) {
     // SentencePiece-style tokenizer.json: the original model carries scores and types.
     QLITE_RETURN_IF_ERROR(ImportSentencePieceModel(sp_model, &tok));
+    // Tokens added on top of the SentencePiece vocabulary (chat markers) live only in the json.
+    if (const json::Value* added = root.Find("added_tokens"); added && added->IsArray()) {
+      for (const json::Value& a : added->array) {
+        const json::Value* id = a.Find("id");
+        const json::Value* content = a.Find("content");
+        if (!id || !id->is_integer || !content || !content->IsString() || id->integer < 0 ||
+            uint64_t(id->integer) >= ii::kMaxVocab)
+          return StatusError(StatusCode::kFormat, "%s: bad added_tokens entry", tokenizer_json.c_str());
+        const size_t i = size_t(id->integer);
+        if (i < tok.pieces.size()) continue;
+        ii::PadVocabulary(uint32_t(i + 1), &tok);
+        tok.pieces[i] = content->string;
+        const json::Value* special = a.Find("special");
+        tok.kinds[i] = special && special->IsBool() && special->boolean ? fb::TokenKind::Control
+                                                                       : fb::TokenKind::UserDefined;
+      }
+    }
   } else {
     tok.type = byte_level ? fb::TokenizerType::ByteLevelBPE : fb::TokenizerType::SentencePieceBPE;
     const json::Value* vocab = model->Find("vocab");

@@ -9,6 +9,9 @@ namespace json {
 namespace {
 
 constexpr int kMaxDepth = 128;
+// Bounds the tree's memory on hostile input (~100 bytes a value); the largest real
+// tokenizer.json files have one to two million values.
+constexpr size_t kMaxValues = size_t(1) << 22;
 
 class Parser {
  public:
@@ -37,6 +40,7 @@ class Parser {
 
   Status ParseValue(Value* v, int depth) {
     if (depth > kMaxDepth) return Error("nesting too deep");
+    if (++values_ > kMaxValues) return Error("too many values");
     SkipSpace();
     if (i_ >= n_) return Error("unexpected end of input");
     char c = s_[i_];
@@ -231,6 +235,7 @@ class Parser {
   const char* s_;
   size_t n_;
   size_t i_ = 0;
+  size_t values_ = 0;
 };
 
 }  // namespace

@@ -5,5 +5,6 @@
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
 set(QLITE_CROSS_TRIPLE aarch64-linux-gnu)
 set(QLITE_CROSS_ARCH_FLAGS "")
+set(QLITE_CROSS_LOADER ld-linux-aarch64.so.1)
 set(QLITE_QEMU qemu-aarch64)
 include(${CMAKE_CURRENT_LIST_DIR}/cross-common.cmake)

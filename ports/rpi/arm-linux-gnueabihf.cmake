@@ -8,5 +8,6 @@
 set(CMAKE_SYSTEM_PROCESSOR armv7l)
 set(QLITE_CROSS_TRIPLE arm-linux-gnueabihf)
 set(QLITE_CROSS_ARCH_FLAGS "-march=armv7-a -mfpu=neon-vfpv4 -mfloat-abi=hard -mfp16-format=ieee -Wno-psabi")
+set(QLITE_CROSS_LOADER ld-linux-armhf.so.3)
 set(QLITE_QEMU qemu-arm)
 include(${CMAKE_CURRENT_LIST_DIR}/cross-common.cmake)

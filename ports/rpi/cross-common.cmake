@@ -1,5 +1,5 @@
 # Shared part of the Debian cross toolchains (included by the per-triple files, which set
-# QLITE_CROSS_TRIPLE, CMAKE_SYSTEM_PROCESSOR and QLITE_QEMU first).
+# QLITE_CROSS_TRIPLE, QLITE_CROSS_LOADER, CMAKE_SYSTEM_PROCESSOR and QLITE_QEMU first).
 #
 # Debian multiarch puts the target's libraries in /usr/lib/<triple> (packages like
 # libhwy-dev:arm64) and shares the architecture-independent headers in /usr/include,
@@ -29,10 +29,19 @@ set(CMAKE_SHARED_LINKER_FLAGS_INIT "-Wl,-rpath-link,/usr/lib/${QLITE_CROSS_TRIPL
 
 # ctest (and try_run) run target programs through qemu-user. The CPU is chosen with the
 # QEMU_CPU environment variable at test time (scripts/test.d/cross.sh runs the suite once
-# per CPU); -L points the target's dynamic loader at the cross sysroot.
+# per CPU).
+# The dynamic loader and libc must come from the same glibc build. The :arm64/:armhf
+# library packages pull in the target's own libc6 (multiarch, /lib/<triple>), which the
+# loader finds first through the host's ld.so.cache; so qemu must start that libc's loader
+# (/lib/ld-linux-*.so.*, no -L), not the cross sysroot's: mixing the two glibc builds hangs
+# in pthread_create. -L /usr/<triple> is only for hosts without the multiarch libc6.
 find_program(QLITE_QEMU_PROGRAM NAMES ${QLITE_QEMU}-static ${QLITE_QEMU})
 if(QLITE_QEMU_PROGRAM)
-  set(CMAKE_CROSSCOMPILING_EMULATOR ${QLITE_QEMU_PROGRAM} -L /usr/${QLITE_CROSS_TRIPLE})
+  if(EXISTS /lib/${QLITE_CROSS_LOADER})
+    set(CMAKE_CROSSCOMPILING_EMULATOR ${QLITE_QEMU_PROGRAM})
+  else()
+    set(CMAKE_CROSSCOMPILING_EMULATOR ${QLITE_QEMU_PROGRAM} -L /usr/${QLITE_CROSS_TRIPLE})
+  endif()
 endif()
 # List GoogleTest cases when ctest runs, not after each link: the build stays independent
 # of qemu and the listing happens under the CPU being tested.

@@ -10,6 +10,8 @@
 namespace qlite {
 namespace {
 
+constexpr size_t kInlineAttentionWork = 1 << 16;  // multiply-adds
+
 bool IntegerWeights(const arch::WeightMatrix& w) {
   return w.type != arch::WeightType::kF32 && w.type != arch::WeightType::kF16 &&
          w.type != arch::WeightType::kBF16;
@@ -98,17 +100,24 @@ void Session::Attention(uint32_t layer, size_t n) {
     for (uint32_t h = 0; h < c.n_kv_heads; ++h) kv.Store(h, slot, k_ + b * kvd + h * hd, v_ + b * kvd + h * hd);
   };
   att_layer_ = layer;
+  // Short attention jobs run on the caller: waking the pool would cost more than the work.
+  auto run = [&](size_t first, size_t count) {
+    att_first_ = (uint32_t)first;
+    const size_t tasks = count * c.n_heads;
+    const size_t work = tasks * kv.ValidAfter(pos_ + first + count - 1) * hd;
+    if (pool_->size() == 1 || work < kInlineAttentionWork) {
+      for (size_t t = 0; t < tasks; ++t) AttentionTask(this, t, 0);
+    } else {
+      pool_->Run(tasks, &Session::AttentionTask, this);
+    }
+  };
   if (pos_ + n <= kv.slots) {
     for (size_t b = 0; b < n; ++b) store(b);
-    att_first_ = 0;
-    att_count_ = (uint32_t)n;
-    pool_->Run(n * c.n_heads, &Session::AttentionTask, this);
+    run(0, n);
   } else {
     for (size_t b = 0; b < n; ++b) {
       store(b);
-      att_first_ = (uint32_t)b;
-      att_count_ = 1;
-      pool_->Run(c.n_heads, &Session::AttentionTask, this);
+      run(b, 1);
     }
   }
 }

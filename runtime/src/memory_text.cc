@@ -42,9 +42,9 @@ std::string FormatEstimate(const qlite_memory_estimate& e) {
   line("weights resident", e.weights_resident, "once every page has been touched");
   line("kv cache", e.kv_cache, "");
   line("activations", e.activations, "");
-  line("scratch", e.scratch, "attention scores, rope, sampler, thread pool");
+  line("scratch", e.scratch, "attention scores, rope, thread pool, sampler arrays");
   line("adapters", e.adapters, "LoRA-merged tensor copies (in the session)");
-  line("session total", e.session_total, "reserved at session creation");
+  line("session total", e.session_total, "allocated at session creation, fixed after");
   line("total", e.total, "session + resident weights");
   return s;
 }

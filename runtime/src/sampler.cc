@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace qlite {
 
@@ -69,7 +70,11 @@ static void SortTop(Sampler::Candidate* cand, size_t m, size_t n) {
 
 size_t Sampler::Filter(const float* logits, Candidate* cand) {
   size_t n = static_cast<size_t>(vocab_);
-  for (size_t i = 0; i < n; ++i) cand[i] = Candidate{static_cast<int32_t>(i), logits[i]};
+  for (size_t i = 0; i < n; ++i) {
+    // A NaN would break the sort's ordering (undefined behaviour): treat it as impossible.
+    const float l = std::isnan(logits[i]) ? -std::numeric_limits<float>::infinity() : logits[i];
+    cand[i] = Candidate{static_cast<int32_t>(i), l};
+  }
   size_t sorted = 0;  // cand[0, sorted) holds the best, in order
   if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < n) {
     n = sorted = static_cast<size_t>(params_.top_k);

@@ -1,6 +1,7 @@
 #include "session.h"
 
 #include <algorithm>
+#include <cmath>
 #include <new>
 #include <string>
 #include <utility>
@@ -32,7 +33,7 @@ Status PlanSession(const Model& m, const qlite_session_params& p, SessionPlan* p
   for (uint32_t l = 0; l < c.n_layers; ++l) span = std::max(span, LayerSpan(m, l));
   if (p.window) {
     if (span && p.window > span)
-      return StatusError(StatusCode::kInvalidArgument, "window %u exceeds the model's context length %u", p.window, span);
+      return StatusError(StatusCode::kInvalidArgument, "window %u exceeds the positions the model attends to (%u: context length or sliding window)", p.window, span);
     s.window = p.window;
   } else {
     if (!span) return StatusError(StatusCode::kInvalidArgument, "the model records no context length: set a window");
@@ -51,7 +52,15 @@ Status PlanSession(const Model& m, const qlite_session_params& p, SessionPlan* p
   if (s.adapter_bytes < p.adapter_memory || s.adapter_bytes > (SIZE_MAX >> 1))
     return StatusError(StatusCode::kInvalidArgument, "adapter_memory %llu too large", (unsigned long long)p.adapter_memory);
   s.max_batch = p.max_batch ? p.max_batch : kDefaultBatch;
+  s.repeat_last_n = p.sampler.repeat_last_n;
   if (s.max_batch > 65536) return StatusError(StatusCode::kInvalidArgument, "max_batch %u too large", s.max_batch);
+  const qlite_sampler_params& sp = p.sampler;
+  if (!std::isfinite(sp.temperature) || !(sp.top_p > 0.0f && sp.top_p <= 1.0f) || !(sp.min_p >= 0.0f && sp.min_p <= 1.0f) ||
+      !(sp.repeat_penalty > 0.0f) || !std::isfinite(sp.repeat_penalty) || sp.repeat_last_n < 0 || sp.repeat_last_n > (1 << 20))
+    return StatusError(StatusCode::kInvalidArgument,
+                       "sampler parameters out of range (temperature %g, top_p %g in (0,1], min_p %g in [0,1], "
+                       "repeat_penalty %g > 0, repeat_last_n %d >= 0)",
+                       sp.temperature, sp.top_p, sp.min_p, sp.repeat_penalty, sp.repeat_last_n);
   switch (p.kv_type) {
     case QLITE_KV_F32: s.kv_type = arch::KvType::kF32; break;
     case QLITE_KV_F16: s.kv_type = arch::KvType::kF16; break;
@@ -136,7 +145,14 @@ SessionMemory MeasureSession(const Model& model, const SessionPlan& plan) {
   SessionMemory mem;
   probe.Bind(&counter, &mem);
   mem.scratch += sizeof(Session);  // the session object itself heads the arena
-  mem.total = counter.used();
+  mem.arena = counter.used();
+  // The sampler's candidate arrays (sampler.h: logits copy, candidates, probabilities,
+  // per-token stamps, history) come from the heap, once, at creation.
+  const uint64_t vocab = model.config().vocab_size;
+  mem.heap = vocab * (sizeof(float) + sizeof(Sampler::Candidate) + sizeof(float) + sizeof(uint32_t)) +
+             (uint64_t)std::max(plan.repeat_last_n, 0) * sizeof(int32_t);
+  mem.scratch += mem.heap;
+  mem.total = mem.arena + mem.heap;
   return mem;
 }
 
@@ -154,12 +170,12 @@ Status Session::Create(const Model& model, const qlite_session_params& params, S
   if (params.buffer) {
     // The layout starts at the buffer's first 64-byte boundary.
     const size_t skew = (size_t)(-reinterpret_cast<uintptr_t>(params.buffer) & (Arena::kAlign - 1));
-    if (params.buffer_size < mem.total + skew)
+    if (params.buffer_size < mem.arena + skew)
       return StatusError(StatusCode::kOutOfMemory, "session buffer of %zu bytes is too small (needs %llu):\n%s",
-                         params.buffer_size, (unsigned long long)(mem.total + skew), FormatEstimate(est).c_str());
+                         params.buffer_size, (unsigned long long)(mem.arena + skew), FormatEstimate(est).c_str());
     arena = Arena(params.buffer, params.buffer_size);
   } else {
-    QLITE_RETURN_IF_ERROR(region.Reserve(mem.total));
+    QLITE_RETURN_IF_ERROR(region.Reserve(mem.arena));
     arena = Arena(region.data(), region.size());
   }
   void* at = arena.Allocate(sizeof(Session));
@@ -174,7 +190,6 @@ Status Session::Create(const Model& model, const qlite_session_params& params, S
     return StatusError(StatusCode::kInternal, "session layout does not fit its own estimate");
   }
   s->UseBaseWeights();
-  s->pool_ = new (s->pool_mem_) arch::ThreadPool(plan.n_threads);
   SamplerParams sp;
   sp.temperature = params.sampler.temperature;
   sp.top_k = params.sampler.top_k;
@@ -184,6 +199,7 @@ Status Session::Create(const Model& model, const qlite_session_params& params, S
   sp.repeat_last_n = params.sampler.repeat_last_n;
   sp.seed = params.sampler.seed;
   try {
+    s->pool_ = new (s->pool_mem_) arch::ThreadPool(plan.n_threads);
     // Its candidate buffers come from the heap, once, here (sampler.h); never per token.
     s->sampler_ = new (s->sampler_mem_) Sampler((int32_t)model.config().vocab_size, sp);
   } catch (...) {

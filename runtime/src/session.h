@@ -24,13 +24,18 @@ struct SessionPlan {
   bool auto_sinks = true;  // sinks only where a ring is shorter than the layer's span
   arch::KvType kv_type = arch::KvType::kF32;
   uint64_t adapter_bytes = 0;  // reserved for LoRA-merged tensor copies
+  int32_t repeat_last_n = 0;  // sizes the sampler's history
 };
 
 Status PlanSession(const Model& model, const qlite_session_params& params, SessionPlan* plan);
 
 // Byte counts of a session's layout (exact: measured by laying it out in a counting arena).
 struct SessionMemory {
-  uint64_t kv_cache = 0, activations = 0, scratch = 0, adapters = 0, total = 0;
+  uint64_t kv_cache = 0, activations = 0, scratch = 0;
+  uint64_t adapters = 0;  // LoRA-merged tensor copies (in the arena)
+  uint64_t arena = 0;  // the one region reserved (or the caller's buffer needed)
+  uint64_t heap = 0;   // the sampler's arrays, allocated once at creation (in scratch)
+  uint64_t total = 0;  // arena + heap
 };
 SessionMemory MeasureSession(const Model& model, const SessionPlan& plan);
 
@@ -94,7 +99,7 @@ class Session {
   void *pool_mem_ = nullptr, *sampler_mem_ = nullptr;  // placement storage
   // Attention job of the current chunk (read by AttentionTask).
   uint32_t att_layer_ = 0;
-  uint32_t att_first_ = 0, att_count_ = 0;  // tokens of the chunk the job covers
+  uint32_t att_first_ = 0;  // first token of the chunk the job covers
   uint64_t pos_ = 0;
   bool has_logits_ = false;
 };

@@ -28,7 +28,8 @@ Status TokenBytes(const Model& model, int32_t token, char* buf, size_t capacity,
 
 bool IsEndToken(const Model& model, int32_t token) {
   const ModelConfig& c = model.config();
-  if (token == c.eos_id) return true;
+  // A generated BOS starts a new document (llama2.c stops there too).
+  if (token == c.eos_id || token == c.bos_id) return true;
   for (int32_t id : c.eot_ids)
     if (token == id) return true;
   return false;

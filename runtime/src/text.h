@@ -13,7 +13,7 @@ namespace qlite {
 Status EncodeText(const Model& model, const std::string& text, bool add_bos, std::vector<int32_t>* out);
 // Raw bytes of one token's piece (may be part of a UTF-8 character).
 Status TokenBytes(const Model& model, int32_t token, char* buf, size_t capacity, size_t* out_len);
-// True for EOS and the model's end-of-turn ids.
+// True for EOS, a generated BOS and the model's end-of-turn ids.
 bool IsEndToken(const Model& model, int32_t token);
 // Prefill the prompt (with BOS), then sample/stream/feed up to max_tokens tokens.
 // Allocation-free per generated token.

@@ -23,10 +23,10 @@ int ParseByteToken(const std::string& p) {
   return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
 }
 
-// Kinds for tokenizers stored without them (llama2.c's tokenizer.bin).
+// Kinds for hand-built vocabularies that come without them (importers always set them).
 fb::TokenKind GuessKind(const std::string& p, fb::TokenizerType type) {
   if (p == "<unk>") return fb::TokenKind::Unknown;
-  if (p == "<s>" || p == "</s>" || p == "\n<s>\n" || p == "\n</s>\n") return fb::TokenKind::Control;
+  if (p == "<s>" || p == "</s>") return fb::TokenKind::Control;
   if (type == fb::TokenizerType::SentencePieceBPE && ParseByteToken(p) >= 0) return fb::TokenKind::Byte;
   if (type == fb::TokenizerType::ByteLevelBPE && p.size() > 4 && p.compare(0, 2, "<|") == 0 &&
       p.compare(p.size() - 2, 2, "|>") == 0) {
@@ -66,7 +66,6 @@ Status Tokenizer::Create(const TokenizerData& data, const TokenizerSpecialIds& s
     t->kinds_.resize(n);
     for (size_t i = 0; i < n; ++i) t->kinds_[i] = GuessKind(data.pieces[i], data.type);
   }
-  if (data.type == fb::TokenizerType::SentencePieceBPE) t->NormalizeSpmSpaces();
   t->add_bos_ = data.add_bos;
   t->add_eos_ = data.add_eos;
   t->add_dummy_prefix_ = data.add_dummy_prefix;
@@ -87,10 +86,15 @@ Status Tokenizer::Create(const TokenizerData& data, const TokenizerSpecialIds& s
   QLITE_RETURN_IF_ERROR(check_id(special.bos, "BOS"));
   QLITE_RETURN_IF_ERROR(check_id(special.eos, "EOS"));
   QLITE_RETURN_IF_ERROR(check_id(data.unk_id, "unknown-token"));
+  QLITE_RETURN_IF_ERROR(check_id(data.bos_id, "BOS"));
+  QLITE_RETURN_IF_ERROR(check_id(data.eos_id, "EOS"));
+  // The model's ids first, then the tokenizer source's, then the usual spellings.
   t->bos_ = special.bos >= 0 ? special.bos
-                             : FirstOf(*t, {"<s>", "\n<s>\n", "<|begin_of_text|>", "<|startoftext|>"});
+          : data.bos_id >= 0 ? data.bos_id
+                             : FirstOf(*t, {"<s>", "<|begin_of_text|>", "<|startoftext|>"});
   t->eos_ = special.eos >= 0 ? special.eos
-                             : FirstOf(*t, {"</s>", "\n</s>\n", "<|end_of_text|>", "<|endoftext|>"});
+          : data.eos_id >= 0 ? data.eos_id
+                             : FirstOf(*t, {"</s>", "<|end_of_text|>", "<|endoftext|>"});
   t->unk_ = data.unk_id;
   if (t->unk_ < 0) {
     for (size_t i = 0; i < n && t->unk_ < 0; ++i) {
@@ -98,12 +102,11 @@ Status Tokenizer::Create(const TokenizerData& data, const TokenizerSpecialIds& s
     }
   }
 
-  // Special pieces matched literally in the input, longest first.
+  // Pieces matched literally in the input, longest first: control pieces (when the
+  // caller asks) and user-defined ones (always, as SentencePiece and llama.cpp do).
   for (size_t i = 0; i < n; ++i) {
     const fb::TokenKind k = t->kinds_[i];
-    const bool special_kind = k == fb::TokenKind::Control ||
-                              (k == fb::TokenKind::UserDefined && data.type == fb::TokenizerType::ByteLevelBPE);
-    if (!special_kind || data.pieces[i].empty()) continue;
+    if ((k != fb::TokenKind::Control && k != fb::TokenKind::UserDefined) || data.pieces[i].empty()) continue;
     t->specials_.push_back(static_cast<int32_t>(i));
     t->special_first_byte_[static_cast<uint8_t>(data.pieces[i][0])] = true;
   }
@@ -121,23 +124,6 @@ Status Tokenizer::Create(const TokenizerData& data, const TokenizerSpecialIds& s
   t->InitBytes();
   *out = std::move(t);
   return Status::Ok();
-}
-
-void Tokenizer::NormalizeSpmSpaces() {
-  // llama2.c's tokenizer.bin stores pieces with ' ' where SentencePiece has U+2581; bring
-  // such vocabularies back to the SentencePiece form the encoder works in.
-  bool has_2581 = false, has_space = false;
-  for (size_t i = 0; i < pieces_.size(); ++i) {
-    if (kinds_[i] != fb::TokenKind::Normal && kinds_[i] != fb::TokenKind::UserDefined) continue;
-    has_2581 |= pieces_[i].find("\xE2\x96\x81") != std::string::npos;
-    has_space |= pieces_[i].find(' ') != std::string::npos;
-  }
-  if (has_2581 || !has_space) return;
-  for (size_t i = 0; i < pieces_.size(); ++i) {
-    if (kinds_[i] != fb::TokenKind::Normal && kinds_[i] != fb::TokenKind::UserDefined) continue;
-    std::string& p = pieces_[i];
-    for (size_t j = p.find(' '); j != std::string::npos; j = p.find(' ', j + 3)) p.replace(j, 1, "\xE2\x96\x81");
-  }
 }
 
 Status Tokenizer::InitSpm() {
@@ -218,9 +204,10 @@ void Tokenizer::InitBytes() {
   bytes_off_[n] = static_cast<uint32_t>(bytes_.size());
 }
 
-int32_t Tokenizer::MatchSpecial(std::string_view text, size_t pos, size_t* len) const {
+int32_t Tokenizer::MatchSpecial(std::string_view text, size_t pos, bool control, size_t* len) const {
   if (!special_first_byte_[static_cast<uint8_t>(text[pos])]) return -1;
   for (int32_t id : specials_) {
+    if (!control && kinds_[id] == fb::TokenKind::Control) continue;
     const std::string& p = pieces_[id];
     if (text.compare(pos, p.size(), p) == 0) {
       *len = p.size();
@@ -245,10 +232,10 @@ Status Tokenizer::Encode(std::string_view text, const EncodeOptions& options, st
     prev_special = false;
     return Status::Ok();
   };
-  if (options.parse_special && !specials_.empty()) {
+  if (!specials_.empty()) {
     for (size_t pos = 0; pos < text.size();) {
       size_t len = 0;
-      const int32_t id = MatchSpecial(text, pos, &len);
+      const int32_t id = MatchSpecial(text, pos, options.parse_special, &len);
       if (id < 0) {
         ++pos;
         continue;

@@ -1,9 +1,17 @@
 // Tokenizer: SentencePiece-style BPE (Llama 1/2, llama2.c) and byte-level BPE (GPT-2,
 // Llama 3, Qwen2, SmolLM), built from the TokenizerData a model file or importer provides.
 //
+// Semantics follow llama.cpp: SentencePiece text gets U+2581 for spaces and a dummy-prefix
+// space at the start and after each special token (no whitespace collapsing, no Unicode
+// normalization: Llama/llama2.c vocabularies use neither); byte-level BPE splits with the
+// named pre-tokenizer regex (tokenizer_pretok.cc) and merges by rank. Checked against
+// llama.cpp's vocab tests, llama2.c's and SentencePiece's ids, and HF tokenizers (tests/).
+// Not covered: WordPiece/Unigram models, SentencePiece user-defined-piece scoring subtleties,
+// HF normalizers other than the above, pre-tokenizers other than gpt2/llama3/qwen2/smollm.
+//
 // Encoding is not on the per-token path and may allocate. Decoding is: every token's bytes
 // are precomputed at Create(), so TokenBytes() is a lookup and Utf8Stream (utf8.h) turns
-// them into whole characters without allocating.
+// them into whole characters without allocating. Encode/Decode are const: thread-safe.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -19,14 +27,17 @@
 
 namespace qlite {
 
+// The model's special ids (ModelConfig); -1: TokenizerData's, else the usual pieces
+// ("<s>", "</s>", "<|endoftext|>", ...).
 struct TokenizerSpecialIds {
-  int32_t bos = -1, eos = -1;  // -1: look for the usual pieces ("<s>", "</s>", ...)
+  int32_t bos = -1, eos = -1;
 };
 
 struct EncodeOptions {
   bool add_bos = true;         // only when the tokenizer has a BOS and its add_bos flag is set
   bool add_eos = false;        // likewise with add_eos
-  bool parse_special = true;   // match control / user-defined pieces ("<|im_start|>") literally
+  bool parse_special = true;   // match control pieces ("<|im_start|>", "</s>") literally;
+                               // user-defined pieces are always matched
 };
 
 class Tokenizer {
@@ -66,7 +77,6 @@ class Tokenizer {
 
  private:
   Tokenizer() = default;
-  void NormalizeSpmSpaces();
   Status InitSpm();
   Status InitByteLevel(const TokenizerData& data);
   void InitBytes();
@@ -75,8 +85,9 @@ class Tokenizer {
   Status EncodeSpm(std::string_view text, bool add_prefix, std::vector<int32_t>* out) const;
   Status EncodeByteLevel(std::string_view text, std::vector<int32_t>* out) const;
   Status EncodeBpeWord(std::string_view word, std::vector<int32_t>* out) const;
-  // Longest special piece starting at text[pos]; -1 if none. *len gets its length.
-  int32_t MatchSpecial(std::string_view text, size_t pos, size_t* len) const;
+  // Longest special piece starting at text[pos] (control pieces only when `control`);
+  // -1 if none. *len gets its length.
+  int32_t MatchSpecial(std::string_view text, size_t pos, bool control, size_t* len) const;
 
   fb::TokenizerType type_ = fb::TokenizerType::SentencePieceBPE;
   std::vector<std::string> pieces_;
@@ -87,7 +98,7 @@ class Tokenizer {
 
   PieceIndex all_;       // every piece
   PieceIndex normal_;    // pieces BPE may produce (normal and user-defined)
-  std::vector<int32_t> specials_;        // matched literally, longest first
+  std::vector<int32_t> specials_;        // control + user-defined pieces, longest first
   bool special_first_byte_[256] = {};
   int32_t byte_token_[256];              // byte -> token (<0xNN> or byte-level char)
 

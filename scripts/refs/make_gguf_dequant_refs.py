@@ -32,12 +32,17 @@ def block(qtype):
         b[0:4] = f16_bytes(rng.uniform(0.0, 0.01, size=2))  # d, dmin
     elif qtype == T.Q6_K:
         b[208:210] = scale(1)
+    elif qtype == T.Q2_K:
+        b[80:84] = f16_bytes(rng.uniform(0.0, 0.01, size=2))
+    elif qtype == T.Q3_K:
+        b[108:110] = scale(1)
     return b
 
 
 out = {}
 for name, qtype, blocks in [("Q4_0", T.Q4_0, 4), ("Q4_1", T.Q4_1, 4), ("Q5_0", T.Q5_0, 4), ("Q5_1", T.Q5_1, 4),
-                            ("Q8_0", T.Q8_0, 4), ("Q4_K", T.Q4_K, 2), ("Q5_K", T.Q5_K, 2), ("Q6_K", T.Q6_K, 2)]:
+                            ("Q8_0", T.Q8_0, 4), ("Q4_K", T.Q4_K, 2), ("Q5_K", T.Q5_K, 2), ("Q6_K", T.Q6_K, 2),
+                            ("Q2_K", T.Q2_K, 2), ("Q3_K", T.Q3_K, 2)]:
     raw = np.concatenate([block(qtype) for _ in range(blocks)])
     values = quants.dequantize(raw, qtype).astype(np.float32).reshape(-1)
     out[name] = {"bytes": raw.tobytes().hex(), "values": [float(v) for v in values]}

@@ -33,7 +33,8 @@ TEST(GgufDequant, MatchesLlamaCppReference) {
   ASSERT_TRUE(s.ok()) << s.message();
   const std::pair<const char*, uint32_t> types[] = {
       {"Q4_0", gguf::kQ4_0}, {"Q4_1", gguf::kQ4_1}, {"Q5_0", gguf::kQ5_0}, {"Q5_1", gguf::kQ5_1},
-      {"Q8_0", gguf::kQ8_0}, {"Q4_K", gguf::kQ4_K}, {"Q5_K", gguf::kQ5_K}, {"Q6_K", gguf::kQ6_K}};
+      {"Q8_0", gguf::kQ8_0}, {"Q4_K", gguf::kQ4_K}, {"Q5_K", gguf::kQ5_K}, {"Q6_K", gguf::kQ6_K},
+      {"Q2_K", gguf::kQ2_K}, {"Q3_K", gguf::kQ3_K}};
   for (const auto& [name, type] : types) {
     SCOPED_TRACE(name);
     const qlite::json::Value* ref = root.Find(name);
@@ -57,8 +58,9 @@ TEST(GgufDequant, RejectsPartialBlocksAndUnknownTypes) {
   std::vector<uint8_t> raw(64);
   std::vector<float> out(64);
   EXPECT_FALSE(gguf::Dequantize(gguf::kQ4_0, raw.data(), 33, out.data()).ok());
-  qlite::Status s = gguf::Dequantize(gguf::kQ2_K, raw.data(), 256, out.data());
-  EXPECT_NE(s.message().find("unsupported dtype Q2_K"), std::string::npos) << s.message();
+  std::vector<float> big(256);
+  qlite::Status s = gguf::Dequantize(gguf::kQ8_1, raw.data(), 32, big.data());
+  EXPECT_NE(s.message().find("unsupported dtype Q8_1"), std::string::npos) << s.message();
   EXPECT_FALSE(gguf::Dequantize(77, raw.data(), 32, out.data()).ok());
 }
 

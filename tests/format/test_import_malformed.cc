@@ -54,6 +54,8 @@ TEST(ImportMalformed, GgufHeaders) {
   EXPECT_NE(ImportGgufError(dir.Write("v1.gguf", TinyGguf(1, 1, 1, 0, 0))).find("version"), std::string::npos);
   EXPECT_NE(ImportGgufError(dir.Write("count.gguf", TinyGguf(3, 1ull << 40, 1, 0, 0))).find("absurd"),
             std::string::npos);
+  EXPECT_NE(ImportGgufError(dir.Write("count2.gguf", TinyGguf(3, 100000, 1, 0, 0))).find("absurd"),
+            std::string::npos);  // under the hard cap, but more than the file can hold
   EXPECT_NE(ImportGgufError(dir.Write("kv.gguf", TinyGguf(3, 1, 1ull << 50, 0, 0))).find("absurd"), std::string::npos);
   EXPECT_NE(ImportGgufError(dir.Write("dtype.gguf", TinyGguf(3, 1, 1, 99, 0))).find("unsupported dtype"),
             std::string::npos);
@@ -172,6 +174,43 @@ TEST(ImportMalformed, Llama2c) {
   // No tokenizer beside a checkpoint in an empty folder.
   s = qlite::ImportLlama2c(dir.Write("alone.bin", bytes), "", &m);
   EXPECT_NE(s.message().find("tokenizer"), std::string::npos) << s.message();
+}
+
+// Random byte flips in real tokenizer files and a safetensors header: no crash, and a
+// file that still imports loads every tensor.
+TEST(ImportMalformed, BitFlippedTokenizersAndSafetensors) {
+  QLITE_REQUIRE_DATA(model, "stories260K/tok512.model");
+  TempDir dir;
+  std::mt19937 rng(99);
+  auto flipped = [&](const std::string& bytes, size_t region) {
+    std::string c = bytes;
+    for (int k = 0; k < 3; ++k) c[rng() % std::min(region, c.size())] = char(rng());
+    return c;
+  };
+  const std::string sp = qlite_test::ReadBytes(model);
+  const std::string bin = qlite_test::ReadBytes(qlite_test::DataPath("stories260K/tok512.bin"));
+  const std::string json = qlite_test::ReadBytes(qlite_test::DataPath("stories260K-hf/tokenizer.json"));
+  const std::string st = qlite_test::ReadBytes(qlite_test::DataPath("stories260K-hf/model.safetensors"));
+  const std::string config = qlite_test::ReadBytes(qlite_test::DataPath("stories260K-hf/config.json"));
+  qlite::TokenizerData t;
+  for (int iter = 0; iter < 100; ++iter) {
+    (void)qlite::ImportSentencePieceModel(dir.Write("f.model", flipped(sp, sp.size())), &t).ok();
+    (void)qlite::ImportLlama2cTokenizer(dir.Write("f.bin", flipped(bin, bin.size())), &t).ok();
+    (void)qlite::ImportHuggingFaceTokenizer(dir.Write("tokenizer.json", flipped(json, json.size())), &t).ok();
+  }
+  TempDir hf;
+  hf.Write("config.json", config);
+  hf.Write("tokenizer.model", sp);
+  uint64_t header_len = 0;
+  std::memcpy(&header_len, st.data(), 8);
+  for (int iter = 0; iter < 40; ++iter) {
+    hf.Write("model.safetensors", flipped(st, size_t(header_len) + 8));
+    SourceModel m;
+    if (qlite::ImportHuggingFace(hf.path(), &m).ok()) {
+      std::vector<float> v;
+      for (const auto& tensor : m.tensors) (void)tensor.load(&v).ok();
+    }
+  }
 }
 
 }  // namespace

@@ -18,7 +18,9 @@ void ExpectSameVocab(const TokenizerData& a, const TokenizerData& b, bool compar
   for (size_t i = 0; i < a.pieces.size(); ++i) {
     ASSERT_EQ(a.pieces[i], b.pieces[i]) << "piece " << i;
     ASSERT_EQ(a.scores[i], b.scores[i]) << "score " << i;
-    if (compare_kinds) ASSERT_EQ(int(a.kinds[i]), int(b.kinds[i])) << "kind " << i << " " << a.pieces[i];
+    if (compare_kinds) {
+      ASSERT_EQ(int(a.kinds[i]), int(b.kinds[i])) << "kind " << i << " " << a.pieces[i];
+    }
   }
   EXPECT_EQ(a.bos_id, b.bos_id);
   EXPECT_EQ(a.eos_id, b.eos_id);
@@ -56,7 +58,7 @@ TEST(ImportTokenizer, Llama2_32kBinMatchesModel) {
   ASSERT_TRUE(s.ok()) << s.message();
   ASSERT_EQ(b.pieces.size(), 32000u);
   ExpectSameVocab(a, b);
-  EXPECT_FALSE(b.add_dummy_prefix && false);
+  EXPECT_TRUE(b.add_dummy_prefix);
   EXPECT_EQ(b.pieces[29871], "\xE2\x96\x81");  // "▁" alone
 }
 
@@ -118,6 +120,25 @@ TEST(ImportTokenizer, HfJsonAloneSentencePieceStyle) {
     ++compared;
   }
   EXPECT_GT(compared, 100);
+}
+
+TEST(ImportTokenizer, HfJsonAddedTokensOnTopOfModel) {
+  QLITE_REQUIRE_DATA(json, "stories260K-hf/tokenizer.json");
+  qlite_test::TempDir dir;
+  std::string text = qlite_test::ReadBytes(json);
+  const std::string anchor = "\"added_tokens\": [";
+  ASSERT_NE(text.find(anchor), std::string::npos);
+  text.replace(text.find(anchor), anchor.size(), anchor + R"({"id": 513, "content": "<|im_start|>", "special": true},)");
+  const std::string copy = dir.Write("tokenizer.json", text);
+  dir.Write("tokenizer.model", qlite_test::ReadBytes(qlite_test::DataPath("stories260K-hf/tokenizer.model")));
+  TokenizerData t;
+  qlite::Status s = qlite::ImportHuggingFaceTokenizer(copy, &t);
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_EQ(t.pieces.size(), 514u);
+  EXPECT_EQ(t.pieces[513], "<|im_start|>");
+  EXPECT_EQ(int(t.kinds[513]), int(TokenKind::Control));
+  EXPECT_EQ(int(t.kinds[512]), int(TokenKind::Unused));
+  EXPECT_EQ(t.scores.size(), 514u);
 }
 
 TEST(ImportTokenizer, HfJsonByteLevel) {

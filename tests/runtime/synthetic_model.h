@@ -127,7 +127,9 @@ inline qlite::Status WriteModel(const ModelConfig& c, const Weights& w, const st
   }
   qlite::ConvertOptions opt;
   opt.weights.dtype = dtype;
-  opt.embeddings.dtype = dtype == qlite::fb::DType::F32 ? dtype : qlite::fb::DType::I8;
+  const bool float_type = dtype == qlite::fb::DType::F32 || dtype == qlite::fb::DType::F16 ||
+                          dtype == qlite::fb::DType::BF16;
+  opt.embeddings.dtype = float_type ? dtype : qlite::fb::DType::I8;
   qlite::ConvertSummary summary;
   return qlite::ConvertModel(src, opt, path, nullptr, &summary);
 }
@@ -216,6 +218,17 @@ class Reference {
       for (uint32_t i = 0; i < rot / 2; ++i) {
         double f = 1.0 / std::pow((double)c_.rope_theta, 2.0 * i / rot);
         if (c_.rope_scaling == qlite::fb::RopeScaling::Linear) f /= c_.rope_factor;
+        if (c_.rope_scaling == qlite::fb::RopeScaling::Llama3) {  // Llama 3.1's rope_scaling
+          const double old_ctx = c_.rope_original_context, wavelen = 2 * M_PI / f;
+          const double lo = old_ctx / c_.rope_low_freq_factor, hi = old_ctx / c_.rope_high_freq_factor;
+          if (wavelen > lo) {
+            f /= c_.rope_factor;
+          } else if (wavelen >= hi) {
+            const double smooth = (old_ctx / wavelen - c_.rope_low_freq_factor) /
+                                  (c_.rope_high_freq_factor - c_.rope_low_freq_factor);
+            f = (1 - smooth) * f / c_.rope_factor + smooth * f;
+          }
+        }
         const double a = pos_ * f, cs = std::cos(a), sn = std::sin(a);
         const bool half = c_.rope_style == qlite::fb::RopeStyle::RotateHalf;
         double* p0 = &(*x)[h * hd + (half ? i : 2 * i)];

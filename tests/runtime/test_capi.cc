@@ -167,6 +167,16 @@ TEST_F(CApi, EstimateIsWhatTheSessionReservesAndBudgetsFailWithTheBreakdown) {
   p.memory_budget = 0;
   p.window = config_.context_length + 1;  // beyond the context
   EXPECT_EQ(qlite_session_create(model_, &p, &s), QLITE_ERR_INVALID_ARGUMENT);
+  p.window = 0;
+  p.sampler.top_p = 0;
+  EXPECT_EQ(qlite_session_create(model_, &p, &s), QLITE_ERR_INVALID_ARGUMENT);
+  p.sampler.top_p = 1;
+  p.kv_type = (qlite_kv_type)7;
+  EXPECT_EQ(qlite_session_create(model_, &p, &s), QLITE_ERR_INVALID_ARGUMENT);
+  p.kv_type = QLITE_KV_F16;
+  p.n_sink_tokens = 1000;  // not below the window
+  EXPECT_EQ(qlite_session_create(model_, &p, &s), QLITE_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(s, nullptr);
 }
 
 TEST_F(CApi, CallerBufferHoldsTheWholeSession) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "model.h"
@@ -52,6 +53,16 @@ std::vector<Case> Cases() {
     c.rope_scaling = fb::RopeScaling::Linear;
     c.rope_factor = 2.0f;
     cases.push_back({"partial_rotary_linear_scaling", c});
+  }
+  {
+    ModelConfig c = TinyConfig();  // Llama 3.1 RoPE scaling (some frequencies in each band)
+    c.rope_theta = 500000.0f;
+    c.rope_scaling = fb::RopeScaling::Llama3;
+    c.rope_factor = 8.0f;
+    c.rope_low_freq_factor = 1.0f;
+    c.rope_high_freq_factor = 16.0f;
+    c.rope_original_context = 256;  // wavelengths 6.3 (kept), 167 (blended), 4443 (scaled)
+    cases.push_back({"llama3_rope_scaling", c});
   }
   {
     Case c{"window_with_sinks_small_batches", TinyConfig()};
@@ -107,7 +118,7 @@ TEST_P(ForwardTest, MatchesReferenceInPrefillAndDecode) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Archs, ForwardTest, testing::Range<size_t>(0, 5),
+INSTANTIATE_TEST_SUITE_P(Archs, ForwardTest, testing::Range<size_t>(0, Cases().size()),
                          [](const testing::TestParamInfo<size_t>& i) { return Cases()[i.param].name; });
 
 TEST(Forward, QuantizedWeightsStayCloseToFloat) {
@@ -118,7 +129,12 @@ TEST(Forward, QuantizedWeightsStayCloseToFloat) {
   Reference ref(c, w, 0, 4);
   std::vector<float> want;
   for (int32_t t : tokens) want = ref.Step(t);
-  for (fb::DType dt : {fb::DType::I8, fb::DType::I4}) {
+  // Float weights go through Gemv/Gemm; integer ones through GemvQ8 with int8 activations.
+  const std::pair<fb::DType, double> schemes[] = {{fb::DType::F16, 0.01}, {fb::DType::BF16, 0.05},
+                                                  {fb::DType::I8, 0.05},  {fb::DType::I4, 0.3},
+                                                  {fb::DType::U4, 0.3},   {fb::DType::NF4, 0.3}};
+  for (const auto& scheme : schemes) {
+    const fb::DType dt = scheme.first;
     const std::string path = qlite_test::TempPath("quant.qlm");
     ASSERT_TRUE(qlite_test::WriteModel(c, w, path, dt).ok());
     std::unique_ptr<Model> model;
@@ -134,7 +150,7 @@ TEST(Forward, QuantizedWeightsStayCloseToFloat) {
     }
     const double rel = std::sqrt(err / norm);
     std::printf("dtype %d: relative logit error %.4f\n", (int)dt, rel);
-    EXPECT_LT(rel, dt == fb::DType::I8 ? 0.05 : 0.3);
+    EXPECT_LT(rel, scheme.second);
     EXPECT_GT(rel, 0.0);  // it is quantized
     Session::Destroy(s);
   }

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <new>
 #include <random>
 #include <set>
@@ -191,6 +192,27 @@ TEST(Sampler, DrawsFollowTheDistribution) {
     EXPECT_EQ(counts[0] + counts[1], draws);
     EXPECT_LT(ChiSquare({counts[0], counts[1]}, {0.4 / 0.65, 0.25 / 0.65}, draws), 10.8);
   }
+}
+
+TEST(Sampler, NonFiniteLogitsDoNotBreakIt) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  std::vector<float> logits(100, 0.0f);
+  for (int i = 0; i < 100; i += 3) logits[i] = nan;
+  logits[50] = 5.0f;
+  logits[51] = -inf;
+  for (const SamplerParams& p : {Params(1.0f), Params(0.7f, 10, 0.9f, 0.05f), Params(1.0f, 0, 0.5f, 0.0f),
+                                 Params(1.0f, 0, 1.0f, 0.2f)}) {
+    Sampler s(100, p);
+    for (int k = 0; k < 50; ++k) {
+      const int32_t id = s.Sample(logits.data());
+      ASSERT_TRUE(id >= 0 && id < 100);
+      EXPECT_TRUE(!std::isnan(logits[id]) && id != 51) << id;
+    }
+  }
+  std::vector<float> all_nan(10, nan);
+  Sampler s(10, Params(1.0f, 0, 0.9f, 0.1f));
+  const int32_t id = s.Sample(all_nan.data());
+  EXPECT_TRUE(id >= 0 && id < 10);
 }
 
 TEST(Sampler, SampleDoesNotAllocate) {

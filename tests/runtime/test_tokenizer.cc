@@ -119,14 +119,15 @@ TEST(SpmTokenizer, SpecialTokensParsedOnlyWhenAsked) {
   EXPECT_EQ(ids.size(), 6u);
 }
 
-TEST(SpmTokenizer, Llama2cSpacesInPiecesAreNormalized) {
-  // llama2.c's tokenizer.bin writes ' ' for U+2581 and "\n<s>\n" for BOS; no kinds.
+TEST(SpmTokenizer, KindsInferredWhenMissing) {
   TokenizerData d;
-  d.pieces = {"<unk>", "\n<s>\n", "\n</s>\n", "<0x41>", " ", "b", " b"};
+  d.pieces = {"<unk>", "<s>", "</s>", "<0x41>", kU2581, "b", kU2581 + "b"};
   d.scores = {0, 0, 0, 0, -1, -1, 2};
   auto t = Make(d);
   EXPECT_EQ(t->bos_id(), 1);
+  EXPECT_EQ(t->unk_id(), 0);
   EXPECT_EQ(t->Kind(3), fb::TokenKind::Byte);
+  EXPECT_EQ(t->Kind(2), fb::TokenKind::Control);
   EXPECT_EQ(Enc(*t, "bA", true), (std::vector<int32_t>{1, 6, 3}));
   EXPECT_EQ(t->Decode({1, 6, 3}), "bA");
 }
@@ -317,6 +318,39 @@ TEST(ByteLevelBpe, SpecialTokensMatchedLiterally) {
   ASSERT_TRUE(t->Encode("<|im_end|>", o, &ids).ok());
   EXPECT_GT(ids.size(), 1u);
   EXPECT_EQ(t->Decode(ids), "<|im_end|>");
+}
+
+TEST(ByteLevelBpe, Llama3LooksWholeWordsUpFirst) {
+  // "abc" is in the vocabulary but no merge chain reaches it: only Llama 3's
+  // ignore_merges finds it.
+  for (const char* pk : {"gpt2", "llama3"}) {
+    TokenizerData d = BpeVocab({{"a", "b"}}, {}, pk);
+    d.pieces.push_back("abc");
+    d.kinds.push_back(fb::TokenKind::Normal);
+    auto t = Make(d);
+    const std::vector<int32_t> want = std::string(pk) == "llama3"
+                                          ? std::vector<int32_t>{t->Find("abc")}
+                                          : std::vector<int32_t>{t->Find("ab"), t->Find("c")};
+    EXPECT_EQ(Enc(*t, "abc"), want) << pk;
+  }
+}
+
+TEST(ByteLevelBpe, UserDefinedPiecesAlwaysMatched) {
+  TokenizerData d = BpeVocab({{"a", "b"}}, {"<|c|>"});
+  d.pieces.push_back("<user>");
+  d.kinds.push_back(fb::TokenKind::UserDefined);
+  auto t = Make(d);
+  const int32_t user = t->Find("<user>"), ctrl = t->Find("<|c|>"), ab = t->Find("ab");
+  for (bool parse_special : {true, false}) {
+    std::vector<int32_t> ids;
+    EncodeOptions o;
+    o.parse_special = parse_special;
+    ASSERT_TRUE(t->Encode("ab<user>ab<|c|>", o, &ids).ok());
+    ASSERT_GE(ids.size(), 4u);
+    EXPECT_EQ(std::vector<int32_t>(ids.begin(), ids.begin() + 3), (std::vector<int32_t>{ab, user, ab}));
+    EXPECT_EQ(ids.size() == 4 && ids[3] == ctrl, parse_special);
+    EXPECT_EQ(t->TokenBytes(user), "<user>");  // user-defined pieces are text
+  }
 }
 
 TEST(ByteLevelBpe, ByteMapIsABijection) {

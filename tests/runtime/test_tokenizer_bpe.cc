@@ -5,8 +5,7 @@
 
 #include <cstdlib>
 
-#include "../../runtime/src/tokenizer.h"
-#include "../common/test_data.h"
+#include "test_data.h"
 #include "test_tokenizer_util.h"
 
 namespace qlite {
@@ -18,33 +17,31 @@ std::string RefsPath() {
 }
 
 std::string SmolLM2Path() {
-  if (const char* p = std::getenv("QLITE_SMOLLM2_GGUF")) return p;
+  // scripts/test.sh exports QLITE_SMOLLM2 (from scripts/fetch_smollm2.sh); else its cache.
+  if (const char* p = std::getenv("QLITE_SMOLLM2"); p && *p) return p;
   const char* cache = std::getenv("QLITE_CACHE");
   const char* home = std::getenv("HOME");
   const std::string dir = cache && *cache ? cache : std::string(home ? home : "") + "/.cache/qlite";
   return dir + "/SmolLM2-135M-Instruct.Q4_1.gguf";
 }
 
-qlite_test::Json LoadRefs() {
-  qlite_test::Json j;
-  EXPECT_TRUE(qlite_test::Json::Parse(qlite_test::ReadFile(RefsPath()), &j)) << RefsPath();
-  return j;
-}
+using qlite_test::At;
 
 TEST(PreTokenizerRefs, MatchRegexEngineSplits) {
-  const qlite_test::Json j = LoadRefs();
-  const qlite_test::Json& all = j["pretokenizers"];
-  ASSERT_EQ(all.size(), 4u);
-  for (const auto& kv : all.obj) {
+  const json::Value j = qlite_test::ReadJson(RefsPath());
+  const json::Value& all = At(j, "pretokenizers");
+  ASSERT_EQ(all.object.size(), 4u);
+  for (const auto& kv : all.object) {
     PreTokenizer pk;
     ASSERT_TRUE(ParsePreTokenizer(kv.first, &pk).ok()) << kv.first;
-    ASSERT_GT(kv.second.size(), 10u);
-    for (const auto& c : kv.second.arr) {
+    ASSERT_GT(kv.second.array.size(), 10u);
+    for (const json::Value& c : kv.second.array) {
+      const std::string& text = At(c, "text").string;
       std::vector<std::string_view> words;
-      PreTokenize(pk, c["text"].str, &words);
+      PreTokenize(pk, text, &words);
       std::vector<std::string> want;
-      for (const auto& w : c["words"].arr) want.push_back(w.str);
-      EXPECT_EQ(std::vector<std::string>(words.begin(), words.end()), want) << kv.first << ": " << c["text"].str;
+      for (const json::Value& w : At(c, "words").array) want.push_back(w.string);
+      EXPECT_EQ(std::vector<std::string>(words.begin(), words.end()), want) << kv.first << ": " << text;
     }
   }
 }
@@ -55,22 +52,19 @@ TEST(ByteLevelBpeReal, SmolLM2MatchesHuggingFaceTokenizers) {
     if (qlite_test::InCI()) FAIL() << "missing SmolLM2 GGUF (CI=true): " << path;
     GTEST_SKIP() << "missing " << path << " (bash scripts/fetch_smollm2.sh)";
   }
-  TokenizerData d;
-  TokenizerSpecialIds special;
-  ASSERT_TRUE(qlite_test::LoadGgufTokenizer(path, &d, &special.bos, &special.eos));
-  std::unique_ptr<Tokenizer> t;
-  const Status s = Tokenizer::Create(d, special, &t);
-  ASSERT_TRUE(s.ok()) << s.message();
-  const qlite_test::Json j = LoadRefs();
-  ASSERT_EQ(t->vocab_size(), static_cast<int32_t>(j["vocab_size"].num));
-  ASSERT_GT(j["cases"].size(), 20u);
-  for (const auto& c : j["cases"].arr) {
-    const std::string& text = c["text"].str;
+  auto t = qlite_test::LoadTokenizer(ImportGgufTokenizer, path);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->type(), fb::TokenizerType::ByteLevelBPE);
+  const json::Value j = qlite_test::ReadJson(RefsPath());
+  ASSERT_EQ(t->vocab_size(), static_cast<int32_t>(At(j, "vocab_size").number));
+  ASSERT_GT(At(j, "cases").array.size(), 20u);
+  for (const json::Value& c : At(j, "cases").array) {
+    const std::string& text = At(c, "text").string;
     std::vector<int32_t> ids;
     EncodeOptions o;
     o.add_bos = false;
     ASSERT_TRUE(t->Encode(text, o, &ids).ok());
-    const std::vector<int32_t> want = c["ids"].Ints();
+    const std::vector<int32_t> want = qlite_test::Ints(At(c, "ids"));
     EXPECT_EQ(ids, want) << "'" << text << "'";
     bool has_control = false;
     for (int32_t id : want) has_control |= t->Kind(id) == fb::TokenKind::Control;

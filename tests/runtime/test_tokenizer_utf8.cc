@@ -9,7 +9,7 @@
 
 #include "../../runtime/src/tokenizer.h"
 #include "../../runtime/src/utf8.h"
-#include "../common/test_data.h"
+#include "test_data.h"
 #include "test_tokenizer_util.h"
 
 // Counts heap allocations so tests can check the per-token paths do none.
@@ -125,10 +125,8 @@ TEST(Utf8Stream, InvalidBytesPassThroughAndFlush) {
 
 TEST(Utf8Stream, ByteFallbackTokensOfARealVocabulary) {
   QLITE_REQUIRE_DATA(tok, "stories260K/tok512.bin");
-  TokenizerData d;
-  ASSERT_TRUE(qlite_test::LoadLlama2cTokenizerBin(tok, &d));
-  std::unique_ptr<Tokenizer> t;
-  ASSERT_TRUE(Tokenizer::Create(d, {}, &t).ok());
+  auto t = qlite_test::LoadTokenizer(ImportLlama2cTokenizer, tok);
+  ASSERT_TRUE(t);
   std::vector<int32_t> ids;
   ASSERT_TRUE(t->Encode(kText, EncodeOptions{}, &ids).ok());
   size_t byte_tokens = 0;

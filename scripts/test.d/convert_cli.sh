@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `qlite convert` end to end: every source format and weight scheme converts, bad input
+# fails with a message and a non-zero exit and leaves no output file.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+qlite="${QLITE_BUILD_DIR:-$root/build}/examples/qlite"
+data="${QLITE_TEST_DATA:-$root/../shared/models}"
+[ -x "$qlite" ] || { echo "convert_cli: $qlite not built" >&2; exit 1; }
+if [ ! -d "$data/stories260K" ]; then
+  [ "${CI:-}" = true ] && { echo "convert_cli: missing $data" >&2; exit 1; }
+  echo "convert_cli: skipped (no test data at $data)"; exit 0
+fi
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "convert_cli: FAIL: $*" >&2; exit 1; }
+
+"$qlite" convert --help | grep -q -- "--weights" || fail "--help"
+for src in "$data/stories260K/stories260K.bin" "$data/stories260K-hf" "$data/stories260K-gguf/stories260K-Q8_0.gguf"; do
+  for args in "--weights q4" "--weights q4a --group-size 64" "--weights q8 --granularity row" \
+              "--weights nf4 --scale-type dq" "--weights f16" "--weights bf16" "--weights f32" \
+              "--weights q4 --layout interleave4 --embed-weights q4" "--weights q8 --granularity tensor --scale-type f32"; do
+    # shellcheck disable=SC2086
+    "$qlite" convert "$src" -o "$tmp/out.qlm" $args -q > "$tmp/log" 2>&1 || { cat "$tmp/log"; fail "$src $args"; }
+    grep -q "bits/param" "$tmp/log" || fail "no summary for $src $args"
+    [ -s "$tmp/out.qlm" ] || fail "no output for $src $args"
+    rm -f "$tmp/out.qlm"
+  done
+done
+expect_fail() {
+  local want="$1"; shift
+  if "$qlite" convert "$@" > "$tmp/log" 2>&1; then fail "accepted: $*"; fi
+  grep -q -- "$want" "$tmp/log" || { cat "$tmp/log"; fail "message for $* lacks '$want'"; }
+  [ ! -e "$tmp/bad.qlm" ] || fail "partial output left by: $*"
+}
+head -c 5000 "$data/stories260K-gguf/stories260K-Q4_0.gguf" > "$tmp/cut.gguf"
+printf 'GGUX0000000000000000000000' > "$tmp/magic.gguf"
+expect_fail "truncated" "$tmp/cut.gguf" -o "$tmp/bad.qlm"
+expect_fail "GGUF" "$tmp/magic.gguf" -o "$tmp/bad.qlm"
+expect_fail "unknown --weights" "$data/stories260K/stories260K.bin" -o "$tmp/bad.qlm" --weights q5
+expect_fail "group-size" "$data/stories260K/stories260K.bin" -o "$tmp/bad.qlm" --group-size 48
+expect_fail "missing -o" "$data/stories260K/stories260K.bin"
+expect_fail "cannot open" "$tmp/nothing.bin" -o "$tmp/bad.qlm"
+expect_fail "pieces" "$data/stories260K/stories260K.bin" --tokenizer "$data/tokenizers/llama2-32k/tokenizer.bin" -o "$tmp/bad.qlm"
+echo "convert_cli: ok"

@@ -1,0 +1,51 @@
+#!/bin/sh
+# The qlite CLI end to end on stories260K: run (stdout is exactly prompt + text), fit
+# (exit status against a budget), bench, perplexity, chat (plain template) and errors.
+# usage: cli_test.sh QLITE_BINARY DATA_DIR WORK_DIR   (exit 77 = skipped)
+set -u
+qlite="$1"; data="$2"; work="$3"
+bin="$data/stories260K/stories260K.bin"
+if [ ! -f "$bin" ]; then
+  echo "missing test data: $bin"
+  [ "${CI:-}" = true ] && exit 1
+  exit 77
+fi
+mkdir -p "$work" && cd "$work" || exit 1
+fail() { echo "FAIL: $*"; exit 1; }
+
+"$qlite" convert "$bin" --tokenizer "$data/stories260K/tok512.bin" --weights f32 -q -o cli_f32.qlm || fail convert
+
+# run: greedy from BOS is llama2.c's published text; stdout holds nothing else.
+"$qlite" run -m cli_f32.qlm -p "" -n 40 --temp 0 --ignore-eos > run.out 2> run.err || fail "run: $(cat run.err)"
+head -c 60 "$data/stories260K/reference_greedy_t0.txt" > want.txt
+head -c 60 run.out > got.txt
+cmp -s want.txt got.txt || fail "run output '$(cat got.txt)' != reference '$(cat want.txt)'"
+grep -q "tok/s" run.err || fail "run: no speeds on stderr"
+grep -q "tok/s" run.out && fail "run: stats leaked to stdout"
+
+# a prompt is echoed, then continued
+"$qlite" run -m cli_f32.qlm -p "Lily wanted to" -n 8 --temp 0.8 --seed 3 --top-k 40 --top-p 0.95 --min-p 0.05 \
+  --repeat-penalty 1.1 --threads 2 --window 64 --kv-type q8 > run2.out 2>/dev/null || fail "run with sampler flags"
+grep -q "^Lily wanted to" run2.out || fail "run: prompt not echoed"
+
+# fit: the math, and the exit status against a budget
+"$qlite" fit -m cli_f32.qlm --window 128 --kv-type f16 > fit.out || fail fit
+grep -q "kv cache = layers 5 x 2 (K,V) x kv heads 4 x head dim 8 x window 128 x 2 B (f16) = 81920 B" fit.out \
+  || fail "fit math: $(cat fit.out)"
+"$qlite" fit -m cli_f32.qlm --memory-budget 100K > /dev/null && fail "fit: 100K budget should not fit"
+"$qlite" run -m cli_f32.qlm --memory-budget 100K -p x -n 1 > /dev/null 2> budget.err && fail "run: budget ignored"
+grep -q "kv cache" budget.err || fail "budget error lacks the breakdown: $(cat budget.err)"
+
+"$qlite" bench -m cli_f32.qlm --reps 2 --prompt-tokens 16 --gen-tokens 8 > bench.out || fail bench
+grep -q "decode 8 tokens" bench.out || fail "bench: $(cat bench.out)"
+
+"$qlite" perplexity -m cli_f32.qlm -f "$data/eval/stories_eval.txt" > ppl.out || fail perplexity
+grep -q "perplexity 5.36" ppl.out || fail "perplexity: $(cat ppl.out)"
+
+printf 'Hello\n\n' | "$qlite" chat -m cli_f32.qlm -n 16 --temp 0 > chat.out 2> chat.err || fail "chat: $(cat chat.err)"
+grep -q "plain template" chat.err || fail "chat: template not reported"
+[ -s chat.out ] || fail "chat: no reply"
+
+"$qlite" run -m does-not-exist.qlm -p x > /dev/null 2> err.txt && fail "missing model accepted"
+grep -q "cannot open" err.txt || fail "missing model: $(cat err.txt)"
+echo "cli ok"
