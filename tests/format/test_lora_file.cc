@@ -8,7 +8,11 @@
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
 
 #include "../common/test_data.h"
 #include "qlite/format/adapter_file.h"
@@ -103,6 +107,60 @@ TEST_F(LoraFile, MalformedFilesAreRejectedWithoutCrashing) {
     accepted += ok;
   }
   std::printf("[ fuzz     ] %zu of 600 bit flips read as valid adapters (unchecked metadata or padding)\n", accepted);
+}
+
+void Copy(const std::string& from, const std::string& to, size_t max_bytes = SIZE_MAX) {
+  std::ifstream in(from, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  std::ofstream(to, std::ios::binary).write(bytes.data(), std::min(bytes.size(), max_bytes));
+}
+
+// PEFT options that change the scale: use_rslora, alpha_pattern, rank_pattern.
+TEST_F(LoraFile, PeftScalingOptions) {
+  const std::string src = qlite_test::DataPath("lora/stories260K-lora-sea");
+  const std::string dir = path_ + ".peft";
+  ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+  Copy(src + "/adapter_model.safetensors", dir + "/adapter_model.safetensors");
+  auto with_config = [&](const std::string& extra, qlite::LoraAdapter* out) {
+    std::ofstream(dir + "/adapter_config.json")
+        << "{\"peft_type\": \"LORA\", \"r\": 4, \"lora_alpha\": 8, \"target_modules\": [\"q_proj\", \"v_proj\"]"
+        << extra << "}";
+    return qlite::ReadLoraAdapter(dir, base_.config, out);
+  };
+  qlite::LoraAdapter a;
+  ASSERT_TRUE(with_config("", &a).ok());
+  EXPECT_EQ(a.tensors[0].factor, 2.0f);  // 8 / 4
+  ASSERT_TRUE(with_config(", \"use_rslora\": true", &a).ok());
+  EXPECT_EQ(a.tensors[0].factor, 4.0f);  // 8 / sqrt(4)
+  ASSERT_TRUE(with_config(", \"alpha_pattern\": {\"model.layers.1.self_attn.q_proj\": 2}", &a).ok());
+  for (const auto& t : a.tensors) EXPECT_EQ(t.factor, t.target == "blk.1.attn_q" ? 0.5f : 2.0f) << t.target;
+  qlite::Status s = with_config(", \"rank_pattern\": {\"v_proj\": 8}", &a);  // the tensors say 4
+  EXPECT_EQ(s.code(), qlite::StatusCode::kFormat) << s.message();
+  s = with_config(", \"use_dora\": true", &a);
+  EXPECT_EQ(s.code(), qlite::StatusCode::kUnsupported) << s.message();
+  // Truncated safetensors.
+  for (size_t n : {0, 7, 8, 100, 1000, 3000}) {
+    Copy(src + "/adapter_model.safetensors", dir + "/adapter_model.safetensors", n);
+    EXPECT_FALSE(with_config("", &a).ok()) << n;
+  }
+  std::remove((dir + "/adapter_model.safetensors").c_str());
+  std::remove((dir + "/adapter_config.json").c_str());
+  ::rmdir(dir.c_str());
+}
+
+TEST_F(LoraFile, TruncatedGgufLoraIsRejected) {
+  const std::string src = qlite_test::DataPath("lora/stories260K-lora-sea-f32.gguf");
+  const std::string tmp = path_ + ".gguf";
+  std::ifstream in(src, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  qlite::LoraAdapter a;
+  for (size_t n = 0; n < bytes.size(); n += 1 + n / 4) {
+    Copy(src, tmp, n);
+    EXPECT_FALSE(qlite::ReadLoraAdapter(tmp, base_.config, &a).ok()) << n;
+  }
+  Copy(src, tmp);
+  EXPECT_TRUE(qlite::ReadLoraAdapter(tmp, base_.config, &a).ok());
+  std::remove(tmp.c_str());
 }
 
 }  // namespace
