@@ -230,7 +230,7 @@ Status ReadGgufLora(const std::string& path, const ModelConfig& base, LoraAdapte
     (is_a ? pairs[target].first : pairs[target].second) = &t;
   }
   out->name = Basename(path);
-  out->alpha = float(alpha->f);
+  out->alpha = float(alpha->IsInteger() ? double(alpha->i) : alpha->f);
   for (const auto& kv : pairs) {
     const gguf::TensorInfo *a = kv.second.first, *b = kv.second.second;
     if (!a || !b) return StatusError(StatusCode::kFormat, "%s: %s lacks lora_a or lora_b", path.c_str(), kv.first.c_str());
