@@ -7,6 +7,8 @@
 #include <new>
 
 #include "qlite/qlite.h"
+#include "qlite/format/adapter_file.h"
+#include "qlite/format/model_file.h"
 #include "synthetic_model.h"
 
 namespace {
@@ -141,5 +143,51 @@ TEST(ZeroAllocGenerate, GenerateLoopNeverAllocates) {
 }
 
 INSTANTIATE_TEST_SUITE_P(WeightsAndKv, ZeroAlloc, testing::Values(0, 1));
+
+// Decoding with LoRA-merged tensors (copies in the session arena) allocates nothing either;
+// the swap itself may (tests/lora covers what it computes).
+TEST(ZeroAllocAdapters, DecodeWithAdaptersNeverAllocates) {
+  qlite::ModelConfig c = qlite_test::TinyConfig();
+  const std::string path = qlite_test::TempPath("alloc_lora.qlm"), qla = qlite_test::TempPath("alloc_lora.qla");
+  ASSERT_TRUE(qlite_test::WriteModel(c, qlite_test::RandomWeights(c, 5), path, qlite::fb::DType::I4).ok());
+  qlite::ModelFile file;
+  ASSERT_TRUE(file.Open(path).ok());
+  qlite::LoraAdapter lora;  // rank 2 on q and ffn_down of layer 0
+  for (const char* target : {"blk.0.attn_q", "blk.0.ffn_down"}) {
+    qlite::LoraTensor t;
+    t.target = target;
+    t.rank = 2;
+    t.out = file.FindTensor(target)->view.rows;
+    t.in = file.FindTensor(target)->view.cols;
+    t.factor = 1.0f;
+    t.a.assign(t.rank * t.in, 0.01f);
+    t.b.assign(t.out * t.rank, -0.02f);
+    lora.tensors.push_back(t);
+  }
+  ASSERT_TRUE(qlite::WriteAdapterFile(lora, file.fingerprint(), {}, qla).ok());
+  qlite_model* m = nullptr;
+  ASSERT_EQ(qlite_model_open(path.c_str(), nullptr, &m), QLITE_OK);
+  qlite_adapter* a = nullptr;
+  ASSERT_EQ(qlite_adapter_open(m, qla.c_str(), &a), QLITE_OK) << qlite_last_error();
+  qlite_session_params p = qlite_session_default_params();
+  p.window = 16;
+  ASSERT_EQ(qlite_adapters_memory(m, &a, 1, &p.adapter_memory), QLITE_OK);
+  qlite_session* s = nullptr;
+  ASSERT_EQ(qlite_session_create(m, &p, &s), QLITE_OK);
+  ASSERT_EQ(qlite_session_set_adapters(s, &a, nullptr, 1), QLITE_OK);
+  int32_t token = 1;
+  ASSERT_EQ(qlite_decode(s, token), QLITE_OK);
+  ASSERT_EQ(qlite_sample(s, &token), QLITE_OK);
+  g_allocs = 0;
+  g_counting = true;
+  bool ok = true;
+  for (int i = 0; i < 100 && ok; ++i) ok = qlite_decode(s, token) == QLITE_OK && qlite_sample(s, &token) == QLITE_OK;
+  g_counting = false;
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(g_allocs.load(), 0) << "heap allocations while decoding with adapters";
+  qlite_session_free(s);
+  qlite_adapter_free(a);
+  qlite_model_free(m);
+}
 
 }  // namespace
