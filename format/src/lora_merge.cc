@@ -1,5 +1,5 @@
 // LoRA merge math (no kernels: adapters are merged once, at conversion or when a session
-// swaps them, never per token) and the SourceModel wrapper for merging at conversion.
+// swaps them, never per token) and the converter hook that merges at conversion.
 #include <algorithm>
 #include <cmath>
 #include <map>
