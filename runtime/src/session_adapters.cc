@@ -4,6 +4,7 @@
 // Swapping replaces the whole set, so that memory is simply refilled from its start: the
 // copies of one set all live and die together, and no general allocator is needed.
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 

@@ -163,7 +163,8 @@ QLITE_EXPORT qlite_status qlite_generate(qlite_session* session, const char* pro
 
 /* LoRA adapters merged at load time (format/LORA.md). qlite_adapter_open reads a .qla file
  * (bound to `base` by fingerprint: another base gives QLITE_ERR_MISMATCH), a PEFT folder or a
- * llama.cpp GGUF LoRA; the adapter must not outlive `base`. */
+ * llama.cpp GGUF LoRA, with rows in `base`'s order; it keeps no reference to `base` and can be
+ * applied to sessions of any model with the same fingerprint (e.g. other quantizations). */
 QLITE_EXPORT qlite_status qlite_adapter_open(const qlite_model* base, const char* path, qlite_adapter** out_adapter);
 QLITE_EXPORT void qlite_adapter_free(qlite_adapter* adapter);
 /* Replace the session's adapters (NULL/0 = base model) without reopening the base: the
