@@ -120,6 +120,8 @@ Status Model::Init() {
     QuantizedView v;
     QLITE_RETURN_IF_ERROR(matrix(name, rows, cols, &v));
     *w = ToWeightMatrix(v);
+    if (const char* why = arch::CheckWeightMatrix(*w))
+      return StatusError(StatusCode::kFormat, "tensor %s: %s", name.c_str(), why);
     return Status::Ok();
   };
   // Norms and biases are 1-D F32 (a 1-D tensor reads as one row).
@@ -138,6 +140,8 @@ Status Model::Init() {
   QLITE_RETURN_IF_ERROR(vector("output_norm", dim, &output_norm_));
   if (c.tied_embeddings) {
     output_ = ToWeightMatrix(embedding_);
+    if (const char* why = arch::CheckWeightMatrix(output_))
+      return StatusError(StatusCode::kFormat, "tensor token_embd: %s", why);
   } else {
     QLITE_RETURN_IF_ERROR(weight("output", c.vocab_size, dim, &output_));
   }

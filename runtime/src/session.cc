@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <new>
 #include <string>
 #include <utility>
@@ -61,11 +62,15 @@ Status PlanSession(const Model& m, const qlite_session_params& p, SessionPlan* p
                        "sampler parameters out of range (temperature %g, top_p %g in (0,1], min_p %g in [0,1], "
                        "repeat_penalty %g > 0, repeat_last_n %d >= 0)",
                        sp.temperature, sp.top_p, sp.min_p, sp.repeat_penalty, sp.repeat_last_n);
-  switch (p.kv_type) {
+  // C callers may store any int in the enum: read its bytes, not the (UB) enum value.
+  int kv_type = 0;
+  static_assert(sizeof(p.kv_type) == sizeof(int), "qlite_kv_type is an int-sized enum");
+  std::memcpy(&kv_type, &p.kv_type, sizeof(int));
+  switch (kv_type) {
     case QLITE_KV_F32: s.kv_type = arch::KvType::kF32; break;
     case QLITE_KV_F16: s.kv_type = arch::KvType::kF16; break;
     case QLITE_KV_Q8: s.kv_type = arch::KvType::kQ8; break;
-    default: return StatusError(StatusCode::kInvalidArgument, "unknown kv_type %d", (int)p.kv_type);
+    default: return StatusError(StatusCode::kInvalidArgument, "unknown kv_type %d", kv_type);
   }
   *plan = s;
   return Status::Ok();

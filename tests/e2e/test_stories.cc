@@ -21,8 +21,16 @@ const char* kTok = "stories260K/tok512.bin";
 // Converted models, made once per binary (the conversions take milliseconds).
 class Stories : public testing::Test {
  protected:
-  static qlite_model* Get(const std::string& key, const std::string& src_rel, DType dtype) {
+  static std::map<std::string, qlite_model*>& Cache() {
     static std::map<std::string, qlite_model*> cache;
+    return cache;
+  }
+  static void TearDownTestSuite() {
+    for (auto& kv : Cache()) qlite_model_free(kv.second);
+    Cache().clear();
+  }
+  static qlite_model* Get(const std::string& key, const std::string& src_rel, DType dtype) {
+    std::map<std::string, qlite_model*>& cache = Cache();
     auto it = cache.find(key);
     if (it != cache.end()) return it->second;
     qlite_model* m = nullptr;
