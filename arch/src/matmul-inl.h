@@ -74,8 +74,9 @@ HWY_INLINE void DecodeScales(const WeightMatrix& w, const void* src, size_t firs
     }
     case ScaleType::kU8: {
       const uint8_t* p = static_cast<const uint8_t*>(src);
+      const size_t d0 = DqFirstBlock(w, src);
       for (size_t i = 0; i < count; ++i) {
-        const size_t d = (first + i) / w.dq_block;
+        const size_t d = d0 + (first + i) / w.dq_block;
         out[i] = p[first + i] * w.dq_scales[d] + w.dq_offsets[d];
       }
       return;

@@ -113,7 +113,7 @@ float LoadScale(const WeightMatrix& w, const void* p, size_t r, size_t c) {
     case ScaleType::kF32: return static_cast<const float*>(p)[i];
     case ScaleType::kF16: return F32FromF16(static_cast<const uint16_t*>(p)[i]);
     case ScaleType::kU8: {
-      const size_t d = i / w.dq_block;
+      const size_t d = DqFirstBlock(w, p) + i / w.dq_block;
       return static_cast<const uint8_t*>(p)[i] * w.dq_scales[d] + w.dq_offsets[d];
     }
   }

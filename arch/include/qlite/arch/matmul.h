@@ -71,5 +71,13 @@ const char* CheckWeightMatrix(const WeightMatrix& w);
 // Name of the Highway target the dispatcher picks on this CPU (for logs and benchmarks).
 const char* DispatchedTargetName();
 
+// First dq_scales/dq_offsets entry of a U8 scale array: U4 mins' second-level blocks follow
+// the scales' (format/FORMAT.md), so `src == w.mins` starts past the scales' blocks.
+inline size_t DqFirstBlock(const WeightMatrix& w, const void* src) {
+  if (src != w.mins || w.dq_block == 0 || w.group_size == 0) return 0;
+  const size_t n_scales = w.per_tensor ? 1 : w.rows * ((w.cols + w.group_size - 1) / w.group_size);
+  return (n_scales + w.dq_block - 1) / w.dq_block;
+}
+
 }  // namespace arch
 }  // namespace qlite
