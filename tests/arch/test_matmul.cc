@@ -194,7 +194,18 @@ TEST(Matmul, GemmMatchesGemv) {
 // GemmQ8 against the scalar GemvQ8 per token: odd batches (the kernel pairs tokens), output
 // stride > rows (rows past `rows` untouched), every spec and target.
 TEST(Matmul, GemmQ8MatchesReference) {
-  for (const MatrixSpec& s : Specs()) {
+  std::vector<MatrixSpec> specs = Specs();
+  for (WeightType t : kAllTypes) {  // several 64-block chunks, the last one partial (85 blocks)
+    for (bool il : {false, true}) {
+      MatrixSpec s;
+      s.type = t;
+      s.rows = 6;
+      s.cols = 2700;
+      s.interleave = il;
+      if (IsQuantized(t)) specs.push_back(s);
+    }
+  }
+  for (const MatrixSpec& s : specs) {
     std::mt19937 rng(s.rows * 17 + s.cols);
     OwnedMatrix m = MakeMatrix(s, &rng);
     for (size_t batch : {size_t{1}, size_t{3}, size_t{5}, size_t{17}}) {
