@@ -221,7 +221,7 @@ int main(int argc, char** argv) {
   }
   std::printf("target %s, working set %zu MiB per scheme, median of %zu reps%s\n",
               qlite::arch::DispatchedTargetName(), mem_mb, reps, interleave ? ", Interleave4x32" : "");
-  std::printf("%-5s %-5s %3s %9s %9s %6s %9s %9s %9s\n", "wtype", "op", "thr", "GB/s", "read GB/s",
+  std::printf("%-5s %-6s %3s %9s %9s %6s %9s %9s %9s\n", "wtype", "op", "thr", "GB/s", "read GB/s",
               "ratio", "tok/s", "ms/pass", "GB/cpu-s");
 
   // The bandwidth buffer and weights are allocated per scheme to bound peak memory.
@@ -264,7 +264,7 @@ int main(int argc, char** argv) {
       cpu.push_back(CpuNow() - c0);
     }
     bandwidth[ti] = bw_bytes / Median(t) / 1e9;
-    std::printf("%-5s %-5s %3zu %9s %9.2f %6s %9s %9.1f %9.2f%s\n", "-", "read", threads[ti], "-",
+    std::printf("%-5s %-6s %3zu %9s %9.2f %6s %9s %9.1f %9.2f%s\n", "-", "read", threads[ti], "-",
                 bandwidth[ti], "-", "-", Median(t) * 1e3, bw_bytes / Median(cpu) / 1e9,
                 sink == 1 ? " " : "");
   }
@@ -316,7 +316,7 @@ int main(int argc, char** argv) {
         const double sec = Median(t);
         const double gbs = set_bytes / sec / 1e9;
         const double tok = (op == "gemm" || op == "gemmq8" ? batch : 1) * set_bytes / stack / sec;
-        std::printf("%-5s %-5s %3zu %9.2f %9.2f %6.2f %9.1f %9.1f %9.2f\n", scheme->name, op.c_str(),
+        std::printf("%-5s %-6s %3zu %9.2f %9.2f %6.2f %9.1f %9.1f %9.2f\n", scheme->name, op.c_str(),
                     threads[ti], gbs, bandwidth[ti], gbs / bandwidth[ti], tok, sec * 1e3,
                     set_bytes / Median(cpu) / 1e9);
         std::fflush(stdout);
