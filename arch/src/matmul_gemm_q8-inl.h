@@ -2,7 +2,8 @@
 // A tile of 4 weight rows x kQ8TileBlocks blocks is decoded to int8 once, then dotted with
 // the batch's activation rows two at a time (8 independent int8 block dot products per
 // step, each weight load serving two tokens), int32 per block, scaled and accumulated in f32.
-// On AVX3_DL, 512-bit VNNI does two blocks per dpbusd (about 2 ops per block and token).
+// On AVX3_DL the tile is stored so that two 512-bit VNNI dpbusd cover four blocks (about
+// 1.3 vector ops per block and token); elsewhere maddubs (x86) or SDOT/portable per block.
 // The same per-block arithmetic as GemvQ8IntRows, so results match it up to f32 rounding.
 #if defined(QLITE_ARCH_SRC_MATMUL_GEMM_Q8_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef QLITE_ARCH_SRC_MATMUL_GEMM_Q8_INL_H_
@@ -24,9 +25,10 @@ namespace arch {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-constexpr size_t kQ8TileBlocks = 64;  // 4 rows x 2048 int8 codes: 8 KiB, stays in L1
+constexpr size_t kQ8TileBlocks = 64;  // 4 rows x 2048 int8 codes: 8 KiB (+ 8 KiB scales), L1
 
-// One tile, arrays zero past the chunk's n blocks (and past the matrix's rows).
+// One tile; scales are zero past the chunk's n blocks and the matrix's rows, so padding
+// contributes nothing (on VNNI its activations are also masked to zero).
 // codes: what the block dot consumes: I4/U4 as 0..15, NF4 as kNF4Int8 levels, I8 as stored
 // (DecodeCodes); on VNNI-512 the signed ones biased by +128 to u8 (CodeOffset). The code
 // offset (or U4 min) is applied through the activation block sums.
