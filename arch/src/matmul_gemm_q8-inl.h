@@ -245,7 +245,8 @@ QLITE_VNNI_ATTR HWY_INLINE void VnniTokens(const Q8Tile& tile, const QuantizedAc
   }
 }
 #else
-// kTok tokens x 4 rows, one block per int8 dot (maddubs on x86, SDOT/portable elsewhere).
+// kTok (1 or 2) tokens x 4 rows, one block per int8 dot (maddubs on x86, SDOT/portable
+// elsewhere). Named accumulators, no arrays: SVE vectors cannot be array elements.
 template <WeightType kType, size_t kTok>
 HWY_INLINE void BlockTokens(const Q8Tile& tile, const QuantizedActivations* x,
                             const Q8Token* tok, size_t b0, size_t n, float (*HWY_RESTRICT out)[4]) {
@@ -255,29 +256,47 @@ HWY_INLINE void BlockTokens(const Q8Tile& tile, const QuantizedActivations* x,
   const hn::CappedTag<int32_t, 8> d32;
   const hn::Rebind<float, decltype(d32)> df;
 #endif
-  using VF = hn::Vec<decltype(df)>;
-  VF acc[kTok][4];
-  for (size_t j = 0; j < kTok; ++j) {
-    for (size_t k = 0; k < 4; ++k) acc[j][k] = hn::Zero(df);
-  }
-  for (size_t i = 0; i < n; ++i) {
-    for (size_t k = 0; k < 4; ++k) {
-      const int8_t* wq = tile.codes[k] + 32 * i;
-      for (size_t j = 0; j < kTok; ++j) {
-        const int8_t* xq = x[j].q + 32 * (b0 + i);
+  auto dot = [&](const int8_t* HWY_RESTRICT wq, const int8_t* HWY_RESTRICT xq) HWY_ATTR {
 #if QLITE_X86_256
-        const __m256i wv = _mm256_load_si256(reinterpret_cast<const __m256i*>(wq));
-        const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
-        const VF d{_mm256_cvtepi32_ps(DotBlockX86<kType>(wv, xv))};
+    const __m256i wv = _mm256_load_si256(reinterpret_cast<const __m256i*>(wq));
+    const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
+    return hn::Vec256<float>{_mm256_cvtepi32_ps(DotBlockX86<kType>(wv, xv))};
 #else
-        const VF d = hn::ConvertTo(df, DotBlockPortable(d32, wq, xq));
+    return hn::ConvertTo(df, DotBlockPortable(d32, wq, xq));
 #endif
-        acc[j][k] = hn::MulAdd(d, hn::Set(df, tile.scales[k][i] * tok[j].xs[i]), acc[j][k]);
-      }
+  };
+  auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
+  auto c0 = hn::Zero(df), c1 = hn::Zero(df), c2 = hn::Zero(df), c3 = hn::Zero(df);
+  const size_t j1 = kTok > 1 ? 1 : 0;
+  for (size_t i = 0; i < n; ++i) {
+    const int8_t* w0 = tile.codes[0] + 32 * i;
+    const int8_t* w1 = tile.codes[1] + 32 * i;
+    const int8_t* w2 = tile.codes[2] + 32 * i;
+    const int8_t* w3 = tile.codes[3] + 32 * i;
+    const int8_t* qa = x[0].q + 32 * (b0 + i);
+    const float xa = tok[0].xs[i];
+    a0 = hn::MulAdd(dot(w0, qa), hn::Set(df, tile.scales[0][i] * xa), a0);
+    a1 = hn::MulAdd(dot(w1, qa), hn::Set(df, tile.scales[1][i] * xa), a1);
+    a2 = hn::MulAdd(dot(w2, qa), hn::Set(df, tile.scales[2][i] * xa), a2);
+    a3 = hn::MulAdd(dot(w3, qa), hn::Set(df, tile.scales[3][i] * xa), a3);
+    if (kTok > 1) {
+      const int8_t* qb = x[j1].q + 32 * (b0 + i);
+      const float xb = tok[j1].xs[i];
+      c0 = hn::MulAdd(dot(w0, qb), hn::Set(df, tile.scales[0][i] * xb), c0);
+      c1 = hn::MulAdd(dot(w1, qb), hn::Set(df, tile.scales[1][i] * xb), c1);
+      c2 = hn::MulAdd(dot(w2, qb), hn::Set(df, tile.scales[2][i] * xb), c2);
+      c3 = hn::MulAdd(dot(w3, qb), hn::Set(df, tile.scales[3][i] * xb), c3);
     }
   }
-  for (size_t j = 0; j < kTok; ++j) {
-    for (size_t k = 0; k < 4; ++k) out[j][k] = hn::GetLane(hn::SumOfLanes(df, acc[j][k]));
+  out[0][0] = hn::GetLane(hn::SumOfLanes(df, a0));
+  out[0][1] = hn::GetLane(hn::SumOfLanes(df, a1));
+  out[0][2] = hn::GetLane(hn::SumOfLanes(df, a2));
+  out[0][3] = hn::GetLane(hn::SumOfLanes(df, a3));
+  if (kTok > 1) {
+    out[j1][0] = hn::GetLane(hn::SumOfLanes(df, c0));
+    out[j1][1] = hn::GetLane(hn::SumOfLanes(df, c1));
+    out[j1][2] = hn::GetLane(hn::SumOfLanes(df, c2));
+    out[j1][3] = hn::GetLane(hn::SumOfLanes(df, c3));
   }
 }
 #endif
