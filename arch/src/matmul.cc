@@ -36,6 +36,10 @@ void RefGemmRows(const WeightMatrix& w, const float* x, size_t batch, size_t x_s
                  size_t y_stride, size_t r0, size_t r1) {
   for (size_t b = 0; b < batch; ++b) RefGemvRows(w, x + b * x_stride, y + b * y_stride, r0, r1);
 }
+void RefGemmQ8Rows(const WeightMatrix& w, const QuantizedActivations* x, size_t batch, float* y,
+                   size_t y_stride, size_t r0, size_t r1) {
+  for (size_t b = 0; b < batch; ++b) RefGemvQ8Rows(w, x[b], y + b * y_stride, r0, r1);
+}
 
 RowKernels Kernels(const WeightMatrix& w) {
   RowKernels k;
@@ -62,7 +66,7 @@ RowKernels Kernels(const WeightMatrix& w) {
     default:
       break;
   }
-  if (!k.gemv) k = RowKernels{&RefGemvRows, &RefGemvQ8Rows, &RefGemmRows};
+  if (!k.gemv) k = RowKernels{&RefGemvRows, &RefGemvQ8Rows, &RefGemmRows, &RefGemmQ8Rows};
   return k;
 }
 
@@ -80,10 +84,10 @@ struct Job {
   RowKernels k;
   size_t rows_per_task;
   const float* x;
-  const QuantizedActivations* xq;
+  const QuantizedActivations* xq;  // gemm_q8: one per token
   size_t batch, x_stride, y_stride;
   float* y;
-  int op;  // 0 gemv, 1 gemv_q8, 2 gemm
+  int op;  // 0 gemv, 1 gemv_q8, 2 gemm, 3 gemm_q8
 };
 
 void RunTask(void* ctx, size_t task, size_t /*thread*/) {
@@ -93,6 +97,13 @@ void RunTask(void* ctx, size_t task, size_t /*thread*/) {
   switch (j.op) {
     case 0: j.k.gemv(*j.w, j.x, j.y, r0, r1); break;
     case 1: j.k.gemv_q8(*j.w, *j.xq, j.y, r0, r1); break;
+    case 3:
+      if (j.k.gemm_q8) {
+        j.k.gemm_q8(*j.w, j.xq, j.batch, j.y, j.y_stride, r0, r1);
+      } else {  // float weights: no decode to share across tokens
+        for (size_t b = 0; b < j.batch; ++b) j.k.gemv_q8(*j.w, j.xq[b], j.y + b * j.y_stride, r0, r1);
+      }
+      break;
     default: j.k.gemm(*j.w, j.x, j.batch, j.x_stride, j.y, j.y_stride, r0, r1); break;
   }
 }
@@ -164,6 +175,16 @@ void Gemm(const WeightMatrix& w, const float* x, size_t batch, size_t x_stride, 
   if (batch == 0) return;
   if (CheckWeightMatrix(w)) return FillNaN(y, w.rows, batch, y_stride);
   Job job{&w, Kernels(w), 0, x, nullptr, batch, x_stride, y_stride, y, 2};
+  Launch(job, pool);
+}
+
+void GemmQ8(const WeightMatrix& w, const QuantizedActivations* x, size_t batch, float* y,
+            size_t y_stride, ThreadPool* pool) {
+  if (batch == 0) return;
+  bool bad = CheckWeightMatrix(w) != nullptr || x == nullptr;
+  for (size_t b = 0; !bad && b < batch; ++b) bad = x[b].n < w.cols;
+  if (bad) return FillNaN(y, w.rows, batch, y_stride);
+  Job job{&w, Kernels(w), 0, nullptr, x, batch, 0, y_stride, y, 3};
   Launch(job, pool);
 }
 

@@ -6,6 +6,7 @@
 #include "hwy/highway.h"
 #include "matmul-inl.h"
 #include "matmul_f32-inl.h"
+#include "matmul_gemm_q8-inl.h"
 #include "matmul_q8-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -19,6 +20,7 @@ internal::RowKernels Make() {
   k.gemv = &GemvIntRows<kType>;
   k.gemv_q8 = &GemvQ8IntRows<kType>;
   k.gemm = &GemmRows<&DequantIntRowChunk<kType>>;
+  k.gemm_q8 = &GemmQ8IntRows<kType>;
   return k;
 }
 

@@ -15,11 +15,14 @@ using GemvQ8RowsFn = void (*)(const WeightMatrix& w, const QuantizedActivations&
                               size_t r0, size_t r1);
 using GemmRowsFn = void (*)(const WeightMatrix& w, const float* x, size_t batch,
                             size_t x_stride, float* y, size_t y_stride, size_t r0, size_t r1);
+using GemmQ8RowsFn = void (*)(const WeightMatrix& w, const QuantizedActivations* x, size_t batch,
+                              float* y, size_t y_stride, size_t r0, size_t r1);
 
 struct RowKernels {
   GemvRowsFn gemv = nullptr;
   GemvQ8RowsFn gemv_q8 = nullptr;
   GemmRowsFn gemm = nullptr;
+  GemmQ8RowsFn gemm_q8 = nullptr;  // null: GemmQ8 runs gemv_q8 once per token
 };
 
 // Each resolves the Highway target once (HWY_DYNAMIC_DISPATCH) and returns that target's

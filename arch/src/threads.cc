@@ -28,14 +28,16 @@ struct ThreadPool::Impl {
   std::vector<std::thread> workers;
   std::mutex mu;
   std::condition_variable cv;
-  std::atomic<uint64_t> epoch{0};
-  std::atomic<bool> stop{false};
   // The current job; written by Run before the epoch is bumped (release), read after.
   TaskFn fn = nullptr;
   void* ctx = nullptr;
   size_t n_tasks = 0;
-  std::atomic<size_t> next{0};
-  std::atomic<size_t> busy{0};  // workers still inside the current job
+  std::atomic<bool> stop{false};
+  // Own cache lines: idle workers poll `epoch` while running ones claim tasks from `next`
+  // and finish on `busy`; sharing a line would make every claim invalidate the pollers.
+  alignas(64) std::atomic<uint64_t> epoch{0};
+  alignas(64) std::atomic<size_t> next{0};
+  alignas(64) std::atomic<size_t> busy{0};  // workers still inside the current job
 
   void Work(size_t thread) {
     for (;;) {

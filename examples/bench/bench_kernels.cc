@@ -2,7 +2,7 @@
 // weight bytes streamed and tokens/s for a TinyLlama-1.1B-shaped stack, next to the
 // read bandwidth measured in the same run with the same threads.
 //
-//   qlite_bench_kernels [--schemes i4,i8,...] [--ops q8,f32,gemm] [--threads 1,2]
+//   qlite_bench_kernels [--schemes i4,i8,...] [--ops q8,f32,gemm,gemmq8] [--threads 1,2]
 //                       [--reps N] [--mem-mb M] [--batch B] [--interleave] [--quick]
 //                       [--target AVX2|SSE4|...]
 //
@@ -210,17 +210,18 @@ int main(int argc, char** argv) {
     else if (a == "--quick") { reps = 3; mem_mb = 192; schemes = {"i4", "i8"}; ops = {"q8"}; }
     else {
       std::fprintf(stderr,
-                   "usage: %s [--schemes i4,u4,nf4,i8,f16,bf16,f32] [--ops q8,f32,gemm] "
+                   "usage: %s [--schemes i4,u4,nf4,i8,f16,bf16,f32] [--ops q8,f32,gemm,gemmq8] "
                    "[--threads 1,2] [--reps N] [--mem-mb M] [--batch B] [--interleave] [--quick] "
                    "[--target AVX2|SSE4|...]\n"
-                   "  q8: GemvQ8 (int8 activations), f32: Gemv, gemm: Gemm over --batch tokens\n",
+                   "  q8: GemvQ8 (int8 activations), f32: Gemv, gemm: Gemm over --batch tokens, "
+                   "gemmq8: GemmQ8 over --batch tokens\n",
                    argv[0]);
       return a == "--help" ? 0 : 2;
     }
   }
   std::printf("target %s, working set %zu MiB per scheme, median of %zu reps%s\n",
               qlite::arch::DispatchedTargetName(), mem_mb, reps, interleave ? ", Interleave4x32" : "");
-  std::printf("%-5s %-5s %3s %9s %9s %6s %9s %9s %9s\n", "wtype", "op", "thr", "GB/s", "read GB/s",
+  std::printf("%-5s %-6s %3s %9s %9s %6s %9s %9s %9s\n", "wtype", "op", "thr", "GB/s", "read GB/s",
               "ratio", "tok/s", "ms/pass", "GB/cpu-s");
 
   // The bandwidth buffer and weights are allocated per scheme to bound peak memory.
@@ -236,6 +237,17 @@ int main(int argc, char** argv) {
   QuantizedActivations xq_ffn = qlite::arch::BindQuantizedActivations(align(qbuf_ffn), kFfn);
   qlite::arch::QuantizeActivations(x.data(), kDim, &xq_dim);
   qlite::arch::QuantizeActivations(x.data(), kFfn, &xq_ffn);
+  // GemmQ8: one quantized row per token (token b reads x + b * cols).
+  std::vector<std::vector<uint8_t>> qbufs;
+  std::vector<QuantizedActivations> xqb_dim, xqb_ffn;
+  for (size_t b = 0; b < batch; ++b) {
+    for (size_t n : {kDim, kFfn}) {
+      qbufs.emplace_back(qlite::arch::QuantizedActivationsBytes(n) + 64);
+      QuantizedActivations q = qlite::arch::BindQuantizedActivations(align(qbufs.back()), n);
+      qlite::arch::QuantizeActivations(x.data() + b * n, n, &q);
+      (n == kDim ? xqb_dim : xqb_ffn).push_back(q);
+    }
+  }
 
   const size_t bw_bytes = mem_mb << 20;
   Buffer bw_buf = Alloc(bw_bytes);
@@ -252,7 +264,7 @@ int main(int argc, char** argv) {
       cpu.push_back(CpuNow() - c0);
     }
     bandwidth[ti] = bw_bytes / Median(t) / 1e9;
-    std::printf("%-5s %-5s %3zu %9s %9.2f %6s %9s %9.1f %9.2f%s\n", "-", "read", threads[ti], "-",
+    std::printf("%-5s %-6s %3zu %9s %9.2f %6s %9s %9.1f %9.2f%s\n", "-", "read", threads[ti], "-",
                 bandwidth[ti], "-", "-", Median(t) * 1e3, bw_bytes / Median(cpu) / 1e9,
                 sink == 1 ? " " : "");
   }
@@ -290,6 +302,9 @@ int main(int argc, char** argv) {
               qlite::arch::Gemv(m.w, x.data(), y.data(), &pool);
             } else if (op == "gemm") {
               qlite::arch::Gemm(m.w, x.data(), batch, m.w.cols, y.data(), m.w.rows, &pool);
+            } else if (op == "gemmq8") {
+              qlite::arch::GemmQ8(m.w, m.w.cols == kDim ? xqb_dim.data() : xqb_ffn.data(), batch,
+                                  y.data(), m.w.rows, &pool);
             } else {
               std::fprintf(stderr, "unknown op %s\n", op.c_str());
               return 2;
@@ -300,8 +315,8 @@ int main(int argc, char** argv) {
         }
         const double sec = Median(t);
         const double gbs = set_bytes / sec / 1e9;
-        const double tok = (op == "gemm" ? batch : 1) * set_bytes / stack / sec;
-        std::printf("%-5s %-5s %3zu %9.2f %9.2f %6.2f %9.1f %9.1f %9.2f\n", scheme->name, op.c_str(),
+        const double tok = (op == "gemm" || op == "gemmq8" ? batch : 1) * set_bytes / stack / sec;
+        std::printf("%-5s %-6s %3zu %9.2f %9.2f %6.2f %9.1f %9.1f %9.2f\n", scheme->name, op.c_str(),
                     threads[ti], gbs, bandwidth[ti], gbs / bandwidth[ti], tok, sec * 1e3,
                     set_bytes / Median(cpu) / 1e9);
         std::fflush(stdout);

@@ -194,6 +194,55 @@ TEST(Matmul, GemmMatchesGemv) {
   }
 }
 
+// GemmQ8 against the scalar GemvQ8 per token: odd batches (the kernel pairs tokens), output
+// stride > rows (rows past `rows` untouched), every spec and target.
+TEST(Matmul, GemmQ8MatchesReference) {
+  std::vector<MatrixSpec> specs = Specs();
+  for (WeightType t : kAllTypes) {  // several 64-block chunks, the last one partial (85 blocks)
+    for (bool il : {false, true}) {
+      MatrixSpec s;
+      s.type = t;
+      s.rows = 6;
+      s.cols = 2700;
+      s.interleave = il;
+      if (IsQuantized(t)) specs.push_back(s);
+    }
+  }
+  for (const MatrixSpec& s : specs) {
+    std::mt19937 rng(s.rows * 17 + s.cols);
+    OwnedMatrix m = MakeMatrix(s, &rng);
+    for (size_t batch : {size_t{1}, size_t{3}, size_t{5}, size_t{17}}) {
+      if (batch == 17 && s.cols > 256) continue;  // keep the suite fast (qemu)
+      const size_t ys = s.rows + 2;
+      std::vector<QBuf> xq;
+      std::vector<QuantizedActivations> xs;
+      std::vector<float> want(batch * s.rows);
+      std::vector<double> tol(batch * s.rows);
+      for (size_t b = 0; b < batch; ++b) {
+        const std::vector<float> x = RandomVector(s.cols, &rng, b % 2 ? 3.0f : 0.5f);
+        xq.emplace_back(s.cols);
+        ref::QuantizeActivations(x.data(), s.cols, &xq.back().q);
+        std::vector<float> xd(s.cols);
+        for (size_t c = 0; c < s.cols; ++c) xd[c] = ref::Activation(xq.back().q, c);
+        ref::GemvQ8(m.w, xq.back().q, want.data() + b * s.rows);
+        for (size_t r = 0; r < s.rows; ++r) tol[b * s.rows + r] = Tol(AbsDot(m.w, r, xd.data()));
+      }
+      for (const QBuf& q : xq) xs.push_back(q.q);
+      ForEachTarget([&] {
+        std::vector<float> y(batch * ys, -7.0f);
+        qlite::arch::GemmQ8(m.w, xs.data(), batch, y.data(), ys, nullptr);
+        for (size_t b = 0; b < batch; ++b) {
+          for (size_t r = 0; r < s.rows; ++r) {
+            ASSERT_NEAR(y[b * ys + r], want[b * s.rows + r], tol[b * s.rows + r])
+                << m.Name() << " batch " << batch << " token " << b << " row " << r;
+          }
+          for (size_t r = s.rows; r < ys; ++r) ASSERT_EQ(y[b * ys + r], -7.0f);
+        }
+      });
+    }
+  }
+}
+
 TEST(Matmul, ThreadsGiveIdenticalResults) {
   ThreadPool pool2(2), pool3(3);
   for (WeightType t : kAllTypes) {
@@ -220,6 +269,18 @@ TEST(Matmul, ThreadsGiveIdenticalResults) {
     qlite::arch::Gemm(m.w, x.data(), 4, s.cols, a.data(), s.rows, nullptr);
     qlite::arch::Gemm(m.w, x.data(), 4, s.cols, b.data(), s.rows, &pool2);
     qlite::arch::Gemm(m.w, x.data(), 4, s.cols, c.data(), s.rows, &pool3);
+    EXPECT_EQ(a, b) << TypeName(t);
+    EXPECT_EQ(a, c) << TypeName(t);
+    std::vector<QBuf> xq4;
+    std::vector<QuantizedActivations> xs;
+    for (size_t i = 0; i < 3; ++i) {
+      xq4.emplace_back(s.cols);
+      qlite::arch::QuantizeActivations(x.data() + i * s.cols, s.cols, &xq4.back().q);
+    }
+    for (const QBuf& q : xq4) xs.push_back(q.q);
+    qlite::arch::GemmQ8(m.w, xs.data(), 3, a.data(), s.rows, nullptr);
+    qlite::arch::GemmQ8(m.w, xs.data(), 3, b.data(), s.rows, &pool2);
+    qlite::arch::GemmQ8(m.w, xs.data(), 3, c.data(), s.rows, &pool3);
     EXPECT_EQ(a, b) << TypeName(t);
     EXPECT_EQ(a, c) << TypeName(t);
   }
@@ -281,6 +342,16 @@ TEST(Matmul, BadMatricesGiveNaNNotCrashes) {
   q.n = 32;
   qlite::arch::GemvQ8(m.w, q, y.data(), nullptr);
   EXPECT_TRUE(std::isnan(y[0]));
+  // GemmQ8: one short token in the batch poisons the whole output, no out-of-bounds read.
+  const QuantizedActivations batch[2] = {xq.q, q};
+  std::vector<float> y2(2 * s.rows, 0.0f);
+  qlite::arch::GemmQ8(m.w, batch, 2, y2.data(), s.rows, nullptr);
+  for (float v : y2) EXPECT_TRUE(std::isnan(v));
+  WeightMatrix no_mins = m.w;
+  no_mins.mins = nullptr;
+  std::fill(y2.begin(), y2.end(), 0.0f);
+  qlite::arch::GemmQ8(no_mins, batch, 1, y2.data(), s.rows, nullptr);
+  EXPECT_TRUE(std::isnan(y2[0]));
 }
 
 }  // namespace

@@ -61,6 +61,13 @@ void GemvQ8(const WeightMatrix& w, const QuantizedActivations& x, float* y, Thre
 // block is reused across the batch.
 void Gemm(const WeightMatrix& w, const float* x, size_t batch, size_t x_stride, float* y,
           size_t y_stride, ThreadPool* pool);
+// Prefill with int8 activations: Y[b][r] = GemvQ8(W, x[b])[r] for b < batch (x: one
+// QuantizedActivations per token, each quantized once with QuantizeActivations; n >= cols).
+// Integer weights decode a 4-row tile once and dot it with two tokens at a time (int8 dot
+// products, int32 per block); float weights run GemvQ8 per token (use Gemm for those).
+// Same accuracy as GemvQ8 per token.
+void GemmQ8(const WeightMatrix& w, const QuantizedActivations* x, size_t batch, float* y,
+            size_t y_stride, ThreadPool* pool);
 
 // nullptr when `w` is usable by the kernels, else why not (missing scales/mins/dq arrays,
 // dq_block 0, group_size 0 without per_tensor, row_stride below FORMAT.md's). Loaders call
