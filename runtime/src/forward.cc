@@ -1,6 +1,6 @@
 // The forward pass of a Llama-family decoder, top to bottom (after llama2.c's `forward`),
-// over a chunk of n tokens. Prefill chunks go through Gemm; a single decode token through
-// GemvQ8 (int8 activations) for quantized weights or Gemv for float ones.
+// over a chunk of n tokens. Quantized weights run on int8 activations (GemmQ8 for prefill
+// chunks, GemvQ8 for a decode token); float weights on f32 (Gemm / Gemv).
 #include <cmath>
 
 #include "qlite/arch/matmul.h"
@@ -19,20 +19,30 @@ bool IntegerWeights(const arch::WeightMatrix& w) {
 
 }  // namespace
 
-void Session::QuantizeInput(const float* x, size_t cols) {
-  qx_.n = cols;
-  arch::QuantizeActivations(x, cols, &qx_);
+void Session::QuantizeInputs(const float* x, size_t n, size_t cols) {
+  for (size_t b = 0; b < n; ++b) {
+    qx_[b].n = cols;
+    arch::QuantizeActivations(x + b * cols, cols, &qx_[b]);
+  }
 }
 
-// y[b] = W x[b] for b < n. x rows are w.cols apart, y rows w.rows apart.
+// y[b] = W x[b] for b < n. x rows are w.cols apart, y rows w.rows apart. Integer weights
+// take int8 activations (quantized once per token, reused when x_quantized): GemmQ8 for a
+// prefill chunk, GemvQ8 for one token. Float weights take f32 activations.
 void Session::Linear(const arch::WeightMatrix& w, const float* x, size_t n, float* y, bool x_quantized) {
+  if (!IntegerWeights(w)) {
+    if (n > 1) {
+      arch::Gemm(w, x, n, w.cols, y, w.rows, pool_);
+    } else {
+      arch::Gemv(w, x, y, pool_);
+    }
+    return;
+  }
+  if (!x_quantized) QuantizeInputs(x, n, w.cols);
   if (n > 1) {
-    arch::Gemm(w, x, n, w.cols, y, w.rows, pool_);
-  } else if (IntegerWeights(w)) {
-    if (!x_quantized) QuantizeInput(x, w.cols);
-    arch::GemvQ8(w, qx_, y, pool_);
+    arch::GemmQ8(w, qx_, n, y, w.rows, pool_);
   } else {
-    arch::Gemv(w, x, y, pool_);
+    arch::GemvQ8(w, qx_[0], y, pool_);
   }
 }
 

@@ -122,8 +122,11 @@ void Session::Bind(Arena* a, SessionMemory* mem) {
   up_ = a->Array<float>(B * ffn);
   logits_ = a->Array<float>(c.vocab_size);
   const size_t max_cols = std::max(dim, std::max(qd, ffn));
-  void* qbuf = a->Allocate(arch::QuantizedActivationsBytes(max_cols));
-  if (qbuf) qx_ = arch::BindQuantizedActivations(qbuf, max_cols);
+  qx_ = a->Array<arch::QuantizedActivations>(B);
+  for (size_t b = 0; b < B; ++b) {
+    void* qbuf = a->Allocate(arch::QuantizedActivationsBytes(max_cols));
+    if (qbuf && qx_) qx_[b] = arch::BindQuantizedActivations(qbuf, max_cols);
+  }
   mem->activations = a->used() - mark;
   mark = a->used();
 

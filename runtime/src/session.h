@@ -72,7 +72,7 @@ class Session {
   // The forward pass over n <= max_batch tokens at positions pos_.. (forward.cc).
   void Forward(const int32_t* tokens, size_t n);
   void Linear(const arch::WeightMatrix& w, const float* x, size_t n, float* y, bool x_quantized);
-  void QuantizeInput(const float* x, size_t cols);
+  void QuantizeInputs(const float* x, size_t n, size_t cols);
   void Attention(uint32_t layer, size_t n);
   void RopeTables(size_t n);
   static void AttentionTask(void* ctx, size_t task, size_t thread);
@@ -93,7 +93,7 @@ class Session {
   // Activations for a chunk of B tokens, row-major [B][...].
   float *x_ = nullptr, *xn_ = nullptr, *q_ = nullptr, *k_ = nullptr, *v_ = nullptr, *att_ = nullptr;
   float *proj_ = nullptr, *gate_ = nullptr, *up_ = nullptr, *logits_ = nullptr;
-  arch::QuantizedActivations qx_;
+  arch::QuantizedActivations* qx_ = nullptr;  // [B]: int8 copies of a chunk's inputs
   float *cos_ = nullptr, *sin_ = nullptr;  // [B][rotary_dim/2]
   float* scores_ = nullptr;                // [n_threads][window]
   void *pool_mem_ = nullptr, *sampler_mem_ = nullptr;  // placement storage
