@@ -57,12 +57,28 @@ echo "== $(date -u '+%F %T') UTC, $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/
 grep -m1 'model name' /proc/cpuinfo || true
 t_csv="$(echo $threads | tr ' ' ',')"
 echo "== read bandwidth (qlite_bench_kernels, i4 GEMV alongside)"
-"$kernels" --schemes i4 --ops q8 --threads "$t_csv" --reps 3 --mem-mb 256
+"$kernels" --schemes i4 --ops q8 --threads "$t_csv" --reps 3 --mem-mb 256 | tee "$models_dir/kernels.log"
+# Read GB/s for a thread count, from the kernels' "-  read  T  -  GB/s ..." row.
+read_gbs() { awk -v t="$1" '$1 == "-" && $2 == "read" && $3 == t { print $5 }' "$models_dir/kernels.log"; }
+# Weight bytes one decode token streams: every matrix, the output one included; the
+# embedding table only when it is the (tied) output, one row of it otherwise.
+token_bytes() {
+  "$qlite" inspect "$1" --tensors |
+    awk '$1 ~ /^(blk\.|output|token_embd)/ { s += $NF; if ($1 == "token_embd") e = $NF; if ($1 == "output") o = 1 }
+         END { print (o ? s - e : s) }'
+}
 for m in $models; do
+  bytes="$(token_bytes "$models_dir/$m.qlm")"
   for t in $threads; do
     echo "== $m, $t thread(s), load $(cut -d' ' -f1-3 /proc/loadavg)"
     "$qlite" bench -m "$models_dir/$m.qlm" --threads "$t" --prompt-tokens "$prompt" --gen-tokens "$gen" \
-      --reps "$reps"
+      --reps "$reps" | tee "$models_dir/last.log"
+    decode="$(sed -n 's/.*decode [0-9]* tokens: \([0-9.]*\) tok.s.*/\1/p' "$models_dir/last.log")"
+    awk -v b="$bytes" -v d="$decode" -v r="$(read_gbs "$t")" 'BEGIN {
+      c = 0; if (r > 0) c = r * 1e9 / b
+      f = 0; if (c > 0) f = 100 * d / c
+      printf("weights per token %.1f MB; read %.2f GB/s -> ceiling %.1f tok/s; decode at %.0f%% of it\n", b / 1e6, r, c, f)
+    }'
   done
 done
 echo "== done, load: $(cut -d' ' -f1-3 /proc/loadavg)"
