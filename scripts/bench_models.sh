@@ -71,8 +71,11 @@ for m in $models; do
   bytes="$(token_bytes "$models_dir/$m.qlm")"
   for t in $threads; do
     echo "== $m, $t thread(s), load $(cut -d' ' -f1-3 /proc/loadavg)"
-    "$qlite" bench -m "$models_dir/$m.qlm" --threads "$t" --prompt-tokens "$prompt" --gen-tokens "$gen" \
-      --reps "$reps" | tee "$models_dir/last.log"
+    # CPU seconds next to wall seconds: on a shared machine, the share of the cores we got.
+    timed=()
+    [ -x /usr/bin/time ] && timed=(/usr/bin/time -f "process: %e s wall, %U s user, %S s sys")
+    "${timed[@]}" "$qlite" bench -m "$models_dir/$m.qlm" --threads "$t" --prompt-tokens "$prompt" \
+      --gen-tokens "$gen" --reps "$reps" 2>&1 | tee "$models_dir/last.log"
     decode="$(sed -n 's/.*decode [0-9]* tokens: \([0-9.]*\) tok.s.*/\1/p' "$models_dir/last.log")"
     awk -v b="$bytes" -v d="$decode" -v r="$(read_gbs "$t")" 'BEGIN {
       c = 0; if (r > 0) c = r * 1e9 / b
