@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "quant_flags.h"
 #include "qlite/format/convert.h"
 #include "qlite/format/import.h"
 #include "qlite/format/lora.h"
@@ -21,34 +22,12 @@ void PrintHelp(FILE* out) {
                "  -o, --output OUT.qlm    output file (written atomically; nothing is left on error)\n"
                "  --tokenizer PATH        llama2.c only: tokenizer.bin or tokenizer.model\n"
                "                          (default: tokenizer.bin / tok<vocab>.bin beside SRC)\n"
-               "  --weights SCHEME        projection weights: q4 (int4 symmetric, default), q4a (int4 with min),\n"
-               "                          q8, nf4, f16, bf16, f32\n"
-               "  --embed-weights SCHEME  token_embd/output (default: q8 when --weights is 4-bit, else the same)\n"
-               "  --group-size N          32 (default), 64 or 128\n"
-               "  --granularity G         group (default), row or tensor\n"
-               "  --scale-type T          f16 (default), f32, or dq (u8 double-quantized scales)\n"
-               "  --layout L              rowmajor (default) or interleave4 (4-row interleaved blocks)\n"
+               "%s"
                "  --lora PATH[:SCALE]     merge a LoRA adapter before quantizing (PEFT folder, GGUF LoRA or .qla;\n"
                "                          scale default 1; repeatable: adapters add up)\n"
                "  -q, --quiet             no progress output\n"
-               "Norms and biases stay f32.\n");
-}
-
-bool ParseScheme(const std::string& s, qlite::fb::DType* dtype) {
-  using qlite::fb::DType;
-  if (s == "q4") *dtype = DType::I4;
-  else if (s == "q4a") *dtype = DType::U4;
-  else if (s == "q8") *dtype = DType::I8;
-  else if (s == "nf4") *dtype = DType::NF4;
-  else if (s == "f16") *dtype = DType::F16;
-  else if (s == "bf16") *dtype = DType::BF16;
-  else if (s == "f32") *dtype = DType::F32;
-  else return false;
-  return true;
-}
-
-bool Is4Bit(qlite::fb::DType d) {
-  return d == qlite::fb::DType::I4 || d == qlite::fb::DType::U4 || d == qlite::fb::DType::NF4;
+               "Norms and biases stay f32.\n",
+               qlite_cli::kQuantFlagsHelp);
 }
 
 std::string HumanBytes(double b) {
@@ -69,12 +48,15 @@ int Usage(const char* msg, const char* arg) {
 }
 
 int RunConvert(int argc, char** argv) {
-  std::string src, out, weights = "q4", embed, granularity = "group", scale_type = "f16", layout = "rowmajor";
+  std::string src, out;
+  qlite_cli::QuantFlags quant;
   qlite::ImportOptions import_options;
-  uint32_t group_size = 32;
   bool quiet = false;
   std::vector<std::string> loras;
   for (int i = 1; i < argc; ++i) {
+    const int r = qlite_cli::ParseQuantFlag(argc, argv, &i, &quant, "qlite convert");
+    if (r < 0) return 2;
+    if (r > 0) continue;
     const std::string a = argv[i];
     auto value = [&](std::string* dst) {
       if (i + 1 >= argc) return false;
@@ -88,21 +70,6 @@ int RunConvert(int argc, char** argv) {
       if (!value(&out)) return Usage("missing value for", a.c_str());
     } else if (a == "--tokenizer") {
       if (!value(&import_options.tokenizer)) return Usage("missing value for", a.c_str());
-    } else if (a == "--weights") {
-      if (!value(&weights)) return Usage("missing value for", a.c_str());
-    } else if (a == "--embed-weights") {
-      if (!value(&embed)) return Usage("missing value for", a.c_str());
-    } else if (a == "--granularity") {
-      if (!value(&granularity)) return Usage("missing value for", a.c_str());
-    } else if (a == "--scale-type") {
-      if (!value(&scale_type)) return Usage("missing value for", a.c_str());
-    } else if (a == "--layout") {
-      if (!value(&layout)) return Usage("missing value for", a.c_str());
-    } else if (a == "--group-size") {
-      std::string v;
-      if (!value(&v)) return Usage("missing value for", a.c_str());
-      if (v != "32" && v != "64" && v != "128") return Usage("--group-size must be 32, 64 or 128, not", v.c_str());
-      group_size = uint32_t(std::atoi(v.c_str()));
     } else if (a == "--lora") {
       loras.emplace_back();
       if (!value(&loras.back())) return Usage("missing value for", a.c_str());
@@ -120,27 +87,7 @@ int RunConvert(int argc, char** argv) {
   if (out.empty()) return Usage("missing -o OUT.qlm", nullptr);
 
   qlite::ConvertOptions options;
-  qlite::QuantSpec& w = options.weights;
-  if (!ParseScheme(weights, &w.dtype)) return Usage("unknown --weights scheme", weights.c_str());
-  if (granularity == "group") w.granularity = qlite::fb::Granularity::Group;
-  else if (granularity == "row") w.granularity = qlite::fb::Granularity::PerRow;
-  else if (granularity == "tensor") w.granularity = qlite::fb::Granularity::PerTensor;
-  else return Usage("unknown --granularity", granularity.c_str());
-  if (scale_type == "f16") w.scale_type = qlite::fb::DType::F16;
-  else if (scale_type == "f32") w.scale_type = qlite::fb::DType::F32;
-  else if (scale_type == "dq") w.scale_type = qlite::fb::DType::U8;
-  else return Usage("unknown --scale-type", scale_type.c_str());
-  if (layout == "rowmajor") w.layout = qlite::fb::Layout::RowMajor;
-  else if (layout == "interleave4") w.layout = qlite::fb::Layout::Interleave4x32;
-  else return Usage("unknown --layout", layout.c_str());
-  w.group_size = group_size;
-  if (embed.empty()) embed = Is4Bit(w.dtype) ? "q8" : weights;
-  options.embeddings = w;
-  if (!ParseScheme(embed, &options.embeddings.dtype)) return Usage("unknown --embed-weights scheme", embed.c_str());
-  options.embeddings.layout = qlite::fb::Layout::RowMajor;  // embeddings are looked up row by row
-  options.quantization_text = "--weights " + weights + " --embed-weights " + embed + " --group-size " +
-                              std::to_string(group_size) + " --granularity " + granularity + " --scale-type " +
-                              scale_type + " --layout " + layout;
+  if (!qlite_cli::QuantFlagsToOptions(quant, &options, "qlite convert")) return 2;
 
   qlite::SourceModel model;
   qlite::Status s = qlite::ImportAuto(src, import_options, &model);

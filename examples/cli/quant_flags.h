@@ -1,0 +1,105 @@
+// Quantization flags shared by the programs that write .qlm files (qlite convert,
+// qlite_make_synthetic): --weights, --embed-weights, --group-size, --granularity,
+// --scale-type, --layout. Header-only, like session_flags.h.
+#pragma once
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "qlite/format/convert.h"
+
+namespace qlite_cli {
+
+struct QuantFlags {
+  std::string weights = "q4", embed, granularity = "group", scale_type = "f16", layout = "rowmajor";
+  uint32_t group_size = 32;
+};
+
+inline const char* kQuantFlagsHelp =
+    "  --weights SCHEME        projection weights: q4 (int4 symmetric, default), q4a (int4 with min),\n"
+    "                          q8, nf4, f16, bf16, f32\n"
+    "  --embed-weights SCHEME  token_embd/output (default: q8 when --weights is 4-bit, else the same)\n"
+    "  --group-size N          32 (default), 64 or 128\n"
+    "  --granularity G         group (default), row or tensor\n"
+    "  --scale-type T          f16 (default), f32, or dq (u8 double-quantized scales)\n"
+    "  --layout L              rowmajor (default) or interleave4 (4-row interleaved blocks)\n";
+
+inline bool ParseQuantScheme(const std::string& s, qlite::fb::DType* dtype) {
+  using qlite::fb::DType;
+  if (s == "q4") *dtype = DType::I4;
+  else if (s == "q4a") *dtype = DType::U4;
+  else if (s == "q8") *dtype = DType::I8;
+  else if (s == "nf4") *dtype = DType::NF4;
+  else if (s == "f16") *dtype = DType::F16;
+  else if (s == "bf16") *dtype = DType::BF16;
+  else if (s == "f32") *dtype = DType::F32;
+  else return false;
+  return true;
+}
+
+inline bool IsFourBit(qlite::fb::DType d) {
+  return d == qlite::fb::DType::I4 || d == qlite::fb::DType::U4 || d == qlite::fb::DType::NF4;
+}
+
+// Consumes argv[*i] (and its value) when it is a quantization flag. Returns 1 if consumed,
+// 0 if not ours, -1 on a missing or bad value (message printed with prog).
+inline int ParseQuantFlag(int argc, char** argv, int* i, QuantFlags* f, const char* prog) {
+  const char* a = argv[*i];
+  auto is = [&](const char* name) { return std::strcmp(a, name) == 0; };
+  std::string* dst = is("--weights")         ? &f->weights
+                     : is("--embed-weights") ? &f->embed
+                     : is("--granularity")   ? &f->granularity
+                     : is("--scale-type")    ? &f->scale_type
+                     : is("--layout")        ? &f->layout
+                                             : nullptr;
+  if (!dst && !is("--group-size")) return 0;
+  if (*i + 1 >= argc) {
+    std::fprintf(stderr, "%s: missing value for %s\n", prog, a);
+    return -1;
+  }
+  const char* v = argv[++*i];
+  if (dst) {
+    *dst = v;
+    return 1;
+  }
+  if (std::strcmp(v, "32") && std::strcmp(v, "64") && std::strcmp(v, "128")) {
+    std::fprintf(stderr, "%s: --group-size must be 32, 64 or 128, not %s\n", prog, v);
+    return -1;
+  }
+  f->group_size = uint32_t(std::atoi(v));
+  return 1;
+}
+
+// Fills options->weights, ->embeddings and ->quantization_text. False (message printed with
+// prog) on an unknown value.
+inline bool QuantFlagsToOptions(const QuantFlags& f, qlite::ConvertOptions* options, const char* prog) {
+  auto bad = [&](const char* what, const std::string& v) {
+    std::fprintf(stderr, "%s: unknown %s %s\n", prog, what, v.c_str());
+    return false;
+  };
+  qlite::QuantSpec& w = options->weights;
+  if (!ParseQuantScheme(f.weights, &w.dtype)) return bad("--weights scheme", f.weights);
+  if (f.granularity == "group") w.granularity = qlite::fb::Granularity::Group;
+  else if (f.granularity == "row") w.granularity = qlite::fb::Granularity::PerRow;
+  else if (f.granularity == "tensor") w.granularity = qlite::fb::Granularity::PerTensor;
+  else return bad("--granularity", f.granularity);
+  if (f.scale_type == "f16") w.scale_type = qlite::fb::DType::F16;
+  else if (f.scale_type == "f32") w.scale_type = qlite::fb::DType::F32;
+  else if (f.scale_type == "dq") w.scale_type = qlite::fb::DType::U8;
+  else return bad("--scale-type", f.scale_type);
+  if (f.layout == "rowmajor") w.layout = qlite::fb::Layout::RowMajor;
+  else if (f.layout == "interleave4") w.layout = qlite::fb::Layout::Interleave4x32;
+  else return bad("--layout", f.layout);
+  w.group_size = f.group_size;
+  const std::string embed = f.embed.empty() ? (IsFourBit(w.dtype) ? "q8" : f.weights) : f.embed;
+  options->embeddings = w;
+  if (!ParseQuantScheme(embed, &options->embeddings.dtype)) return bad("--embed-weights scheme", embed);
+  options->embeddings.layout = qlite::fb::Layout::RowMajor;  // embeddings are looked up row by row
+  options->quantization_text = "--weights " + f.weights + " --embed-weights " + embed + " --group-size " +
+                               std::to_string(f.group_size) + " --granularity " + f.granularity +
+                               " --scale-type " + f.scale_type + " --layout " + f.layout;
+  return true;
+}
+
+}  // namespace qlite_cli
