@@ -148,6 +148,12 @@ inline OwnedMatrix MakeMatrix(const MatrixSpec& s, std::mt19937* rng) {
         m.dq_scales.push_back(0.0002f * (1 + d % 3));
         m.dq_offsets.push_back(0.005f);
       }
+      if (s.type == WeightType::kU4) {  // the mins' blocks follow the scales' (FORMAT.md)
+        for (size_t d = 0; d < nd; ++d) {
+          m.dq_scales.push_back(0.001f * (1 + d % 2));
+          m.dq_offsets.push_back(-0.3f);
+        }
+      }
       w.dq_scales = m.dq_scales.data();
       w.dq_offsets = m.dq_offsets.data();
       m.scales.resize(n);
