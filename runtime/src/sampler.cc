@@ -1,5 +1,7 @@
 #include "sampler.h"
 
+#include <type_traits>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -21,13 +23,37 @@ uint32_t Pcg32::Next() {
   return (xorshifted >> rot) | (xorshifted << ((32 - rot) & 31));
 }
 
-Sampler::Sampler(int32_t vocab_size, const SamplerParams& params)
+namespace {
+constexpr size_t kScratchAlign = 64;
+size_t AlignUp(size_t n) { return (n + kScratchAlign - 1) / kScratchAlign * kScratchAlign; }
+size_t HistoryLength(const SamplerParams& p) { return p.repeat_last_n > 0 ? size_t(p.repeat_last_n) : 0; }
+}  // namespace
+
+size_t Sampler::ScratchBytes(int32_t vocab_size, const SamplerParams& params) {
+  const size_t v = vocab_size > 0 ? size_t(vocab_size) : 1;
+  return AlignUp(v * sizeof(float)) + AlignUp(v * sizeof(Candidate)) + AlignUp(v * sizeof(float)) +
+         AlignUp(v * sizeof(uint32_t)) + AlignUp(HistoryLength(params) * sizeof(int32_t));
+}
+
+Sampler::Sampler(int32_t vocab_size, const SamplerParams& params, void* scratch)
     : vocab_(vocab_size > 0 ? vocab_size : 1), params_(params), rng_(params.seed) {
-  logits_.resize(vocab_);
-  cand_.resize(vocab_);
-  probs_.resize(vocab_);
-  seen_.assign(vocab_, 0);
-  history_.resize(params_.repeat_last_n > 0 ? params_.repeat_last_n : 0);
+  if (!scratch) {
+    owned_.reset(new uint8_t[ScratchBytes(vocab_, params_) + kScratchAlign]);
+    scratch = owned_.get() + (kScratchAlign - reinterpret_cast<uintptr_t>(owned_.get()) % kScratchAlign);
+  }
+  uint8_t* p = static_cast<uint8_t*>(scratch);
+  auto carve = [&p](auto* array, size_t n) {
+    using T = std::remove_reference_t<decltype(*array->p)>;
+    array->p = reinterpret_cast<T*>(p);
+    array->n = n;
+    p += AlignUp(n * sizeof(T));
+  };
+  carve(&logits_, vocab_);
+  carve(&cand_, vocab_);
+  carve(&probs_, vocab_);
+  carve(&seen_, vocab_);
+  carve(&history_, HistoryLength(params_));
+  std::fill(seen_.begin(), seen_.end(), 0u);
 }
 
 void Sampler::Reset() {

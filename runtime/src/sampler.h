@@ -1,11 +1,12 @@
 // Sampler: picks the next token from logits. Chain (llama.cpp's default order):
 // repetition penalty -> top-k -> top-p -> min-p -> temperature -> draw. temperature <= 0
-// is greedy (argmax after the penalty, ties to the lowest id). All scratch is allocated
-// at construction; Sample() does not allocate.
+// is greedy (argmax after the penalty, ties to the lowest id). All scratch lives in one
+// block given at construction (a session's arena) or allocated then; Sample() does not
+// allocate.
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <vector>
+#include <memory>
 
 namespace qlite {
 
@@ -33,7 +34,10 @@ class Pcg32 {
 
 class Sampler {
  public:
-  Sampler(int32_t vocab_size, const SamplerParams& params);
+  // scratch: ScratchBytes(vocab_size, params) bytes, 64-aligned, that outlive the sampler;
+  // nullptr allocates them here.
+  Sampler(int32_t vocab_size, const SamplerParams& params, void* scratch = nullptr);
+  static size_t ScratchBytes(int32_t vocab_size, const SamplerParams& params);
 
   // Picks a token from logits[vocab_size] (not modified). Does not record it: call Accept.
   int32_t Sample(const float* logits);
@@ -60,12 +64,24 @@ class Sampler {
   int32_t vocab_;
   SamplerParams params_;
   Pcg32 rng_;
-  std::vector<float> logits_;      // penalized copy
-  std::vector<Candidate> cand_;
-  std::vector<float> probs_;
-  std::vector<int32_t> history_;   // ring buffer of the last repeat_last_n tokens
+  template <typename T>
+  struct Array {  // a view into the scratch block
+    T* p = nullptr;
+    size_t n = 0;
+    T* data() { return p; }
+    T* begin() { return p; }
+    T* end() { return p + n; }
+    size_t size() const { return n; }
+    bool empty() const { return n == 0; }
+    T& operator[](size_t i) { return p[i]; }
+  };
+  std::unique_ptr<uint8_t[]> owned_;  // only when no scratch was given
+  Array<float> logits_;      // penalized copy
+  Array<Candidate> cand_;
+  Array<float> probs_;
+  Array<int32_t> history_;   // ring buffer of the last repeat_last_n tokens
   size_t history_len_ = 0, history_pos_ = 0;
-  std::vector<uint32_t> seen_;     // per-token stamp: dedups the history without allocating
+  Array<uint32_t> seen_;     // per-token stamp: dedups the history without allocating
   uint32_t stamp_ = 0;
 };
 

@@ -136,6 +136,9 @@ void Session::Bind(Arena* a, SessionMemory* mem) {
   scores_ = a->Array<float>((size_t)plan_.n_threads * plan_.window);
   pool_mem_ = a->Allocate(sizeof(arch::ThreadPool));
   sampler_mem_ = a->Allocate(sizeof(Sampler));
+  SamplerParams history;
+  history.repeat_last_n = plan_.repeat_last_n;
+  sampler_scratch_ = a->Allocate(Sampler::ScratchBytes((int32_t)c.vocab_size, history));
   layers_ = a->Array<LayerWeights>(c.n_layers);
   mem->scratch = a->used() - mark + descriptors;
   if (plan_.adapter_bytes) {  // LoRA-merged tensor copies (session_adapters.cc)
@@ -154,12 +157,6 @@ SessionMemory MeasureSession(const Model& model, const SessionPlan& plan) {
   probe.Bind(&counter, &mem);
   mem.scratch += sizeof(Session);  // the session object itself heads the arena
   mem.arena = counter.used();
-  // The sampler's candidate arrays (sampler.h: logits copy, candidates, probabilities,
-  // per-token stamps, history) come from the heap, once, at creation.
-  const uint64_t vocab = model.config().vocab_size;
-  mem.heap = vocab * (sizeof(float) + sizeof(Sampler::Candidate) + sizeof(float) + sizeof(uint32_t)) +
-             (uint64_t)std::max(plan.repeat_last_n, 0) * sizeof(int32_t);
-  mem.scratch += mem.heap;
   mem.total = mem.arena + mem.heap;
   return mem;
 }
@@ -208,8 +205,7 @@ Status Session::Create(const Model& model, const qlite_session_params& params, S
   sp.seed = params.sampler.seed;
   try {
     s->pool_ = new (s->pool_mem_) arch::ThreadPool(plan.n_threads);
-    // Its candidate buffers come from the heap, once, here (sampler.h); never per token.
-    s->sampler_ = new (s->sampler_mem_) Sampler((int32_t)model.config().vocab_size, sp);
+    s->sampler_ = new (s->sampler_mem_) Sampler((int32_t)model.config().vocab_size, sp, s->sampler_scratch_);
   } catch (...) {
     Destroy(s);
     throw;

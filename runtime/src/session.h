@@ -34,7 +34,7 @@ struct SessionMemory {
   uint64_t kv_cache = 0, activations = 0, scratch = 0;
   uint64_t adapters = 0;  // LoRA-merged tensor copies (in the arena)
   uint64_t arena = 0;  // the one region reserved (or the caller's buffer needed)
-  uint64_t heap = 0;   // the sampler's arrays, allocated once at creation (in scratch)
+  uint64_t heap = 0;   // memory outside the arena (none: the sampler's arrays are in scratch)
   uint64_t total = 0;  // arena + heap
 };
 SessionMemory MeasureSession(const Model& model, const SessionPlan& plan);
@@ -97,6 +97,7 @@ class Session {
   float *cos_ = nullptr, *sin_ = nullptr;  // [B][rotary_dim/2]
   float* scores_ = nullptr;                // [n_threads][window]
   void *pool_mem_ = nullptr, *sampler_mem_ = nullptr;  // placement storage
+  void* sampler_scratch_ = nullptr;                      // the sampler's arrays
   // Attention job of the current chunk (read by AttentionTask).
   uint32_t att_layer_ = 0;
   uint32_t att_first_ = 0;  // first token of the chunk the job covers
