@@ -12,28 +12,7 @@
 #include "test_data.h"
 #include "test_tokenizer_util.h"
 
-// Counts heap allocations so tests can check the per-token paths do none.
-// Sanitizers bring their own operator new, so the count is only kept without them.
-#if defined(__SANITIZE_ADDRESS__)
-#define QLITE_COUNT_ALLOCS 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define QLITE_COUNT_ALLOCS 0
-#endif
-#endif
-#ifndef QLITE_COUNT_ALLOCS
-#define QLITE_COUNT_ALLOCS 1
-#endif
-static std::atomic<long> g_allocs{0};
-#if QLITE_COUNT_ALLOCS
-void* operator new(size_t n) {
-  ++g_allocs;
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-#endif
+#include "count_allocs.h"
 
 namespace qlite {
 namespace {
