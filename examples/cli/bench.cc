@@ -54,15 +54,11 @@ int BenchCommand(int argc, char** argv) {
     std::fprintf(stderr, "qlite bench: --prompt-tokens and --reps must be positive\n");
     return 2;
   }
-  qlite_model* model = OpenModel(f);
-  if (!model) return 1;
+  qlite_model* model = nullptr;
+  qlite_session* s = nullptr;
+  if (!OpenModelAndSession(f, &model, &s)) return 1;
   qlite_model_info info;
   qlite_model_get_info(model, &info);
-  qlite_session* s = CreateSession(model, f);
-  if (!s) {
-    qlite_model_free(model);
-    return 1;
-  }
   // A fixed, model-independent prompt: token ids spread over the vocabulary.
   std::vector<int32_t> prompt(n_prompt);
   for (uint32_t i = 0; i < n_prompt; ++i) prompt[i] = (int32_t)((i * 2654435761u) % info.vocab_size);

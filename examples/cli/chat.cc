@@ -72,15 +72,11 @@ int ChatCommand(int argc, char** argv) {
       return 2;
     }
   }
-  qlite_model* model = OpenModel(f);
-  if (!model) return 1;
+  qlite_model* model = nullptr;
+  qlite_session* s = nullptr;
+  if (!OpenModelAndSession(f, &model, &s)) return 1;
   qlite_model_info info;
   qlite_model_get_info(model, &info);
-  qlite_session* s = CreateSession(model, f);
-  if (!s) {
-    qlite_model_free(model);
-    return 1;
-  }
   const int32_t im_start = SingleToken(model, "<|im_start|>");
   const int32_t im_end = SingleToken(model, "<|im_end|>");
   const bool chatml = im_start >= 0 && im_end >= 0;

@@ -44,15 +44,11 @@ int PerplexityCommand(int argc, char** argv) {
     std::fprintf(stderr, "qlite perplexity: cannot read -f '%s'\n", file.c_str());
     return 1;
   }
-  qlite_model* model = OpenModel(f);
-  if (!model) return 1;
+  qlite_model* model = nullptr;
+  qlite_session* s = nullptr;
+  if (!OpenModelAndSession(f, &model, &s)) return 1;
   qlite_model_info info;
   qlite_model_get_info(model, &info);
-  qlite_session* s = CreateSession(model, f);
-  if (!s) {
-    qlite_model_free(model);
-    return 1;
-  }
   double nll = 0;
   size_t count = 0;
   std::string line;

@@ -62,13 +62,9 @@ int RunCommand(int argc, char** argv) {
       return 2;
     }
   }
-  qlite_model* model = OpenModel(f);
-  if (!model) return 1;
-  qlite_session* session = CreateSession(model, f);
-  if (!session) {
-    qlite_model_free(model);
-    return 1;
-  }
+  qlite_model* model = nullptr;
+  qlite_session* session = nullptr;
+  if (!OpenModelAndSession(f, &model, &session)) return 1;
   std::fwrite(prompt.data(), 1, prompt.size(), stdout);
   std::fflush(stdout);
   qlite_generate_stats stats = {};

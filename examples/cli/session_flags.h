@@ -195,6 +195,17 @@ inline qlite_session* CreateSession(qlite_model* m, const SessionFlags& flags) {
   return s;
 }
 
+// Opens the model and a session on it (both freed again on failure, with a message).
+inline bool OpenModelAndSession(const SessionFlags& f, qlite_model** model, qlite_session** session) {
+  *model = OpenModel(f);
+  if (!*model) return false;
+  *session = CreateSession(*model, f);
+  if (*session) return true;
+  qlite_model_free(*model);
+  *model = nullptr;
+  return false;
+}
+
 // Peak resident set size of this process in bytes (0 where unknown).
 uint64_t PeakRssBytes();
 
