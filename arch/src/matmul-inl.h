@@ -167,21 +167,20 @@ HWY_INLINE __m256i DotBlockX86(__m256i wv, __m256i xv) {
   return _mm256_madd_epi16(prod, ones);
 }
 
-// Two 4-bit blocks (32 contiguous bytes) against their 64 activations: low nibbles pair
-// with [x0lo x1lo], high nibbles with [x0hi x1hi], so each block stays in its 128-bit lane.
+// Two 4-bit blocks (32 contiguous bytes) against their activations in nibble order
+// (QuantizedActivations::q_nibbles, `xn` at the pair's low-half values, the high halves 64
+// bytes on): each block stays in its 128-bit lane without shuffles.
 // Returns acc + dot * f per block (spread over the block's four float lanes).
 template <WeightType kType>
-HWY_INLINE __m256 Pair4BitX86(const uint8_t* HWY_RESTRICT p, const int8_t* HWY_RESTRICT xq,
+HWY_INLINE __m256 Pair4BitX86(const uint8_t* HWY_RESTRICT p, const int8_t* HWY_RESTRICT xn,
                               const float* HWY_RESTRICT f, __m256i nf4_table, __m256 acc) {
   const __m256i mask = _mm256_set1_epi8(0x0F);
   const __m256i ones = _mm256_set1_epi16(1);
   const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
   __m256i lo = _mm256_and_si256(v, mask);
   __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), mask);
-  const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
-  const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32));
-  const __m256i xa = _mm256_permute2x128_si256(x0, x1, 0x20);
-  const __m256i xb = _mm256_permute2x128_si256(x0, x1, 0x31);
+  const __m256i xa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xn));
+  const __m256i xb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xn + 64));
   __m256i d;
   if (kType == WeightType::kNF4) {  // signed levels: two int16 sums could overflow if added
     lo = _mm256_shuffle_epi8(nf4_table, lo);

@@ -100,13 +100,13 @@ HWY_INLINE __m512i LoadPairVnni(const uint8_t* HWY_RESTRICT p0, const uint8_t* H
 }
 
 
-// Four 4-bit blocks (64 contiguous bytes) against their 128 activations; returns
-// acc + per-block (dot * f[k]) spread over the block's four float lanes.
+// Dot products of four 4-bit blocks (64 packed bytes) with their 128 activations in nibble
+// order (QuantizedActivations::q_nibbles): low nibbles meet the first 64 bytes, high
+// nibbles the next 64, so no shuffle is needed. Block k's four partial int32 sums land in
+// 128-bit lane k. Signed NF4 levels go through the table biased to u8.
 template <WeightType kType>
-QLITE_VNNI_ATTR HWY_INLINE __m512 Quad4Bit(const uint8_t* HWY_RESTRICT p,
-                                          const int8_t* HWY_RESTRICT xq,
-                                          const float* HWY_RESTRICT f, __m512i nf4_biased,
-                                          __m512 acc) {
+QLITE_VNNI_ATTR HWY_INLINE __m512i Quad4BitDots(const uint8_t* HWY_RESTRICT p,
+                                               const int8_t* HWY_RESTRICT xn, __m512i nf4_biased) {
   const __m512i mask = _mm512_set1_epi8(0x0F);
   const __m512i v = _mm512_loadu_si512(p);
   __m512i lo = _mm512_and_si512(v, mask);
@@ -115,16 +115,111 @@ QLITE_VNNI_ATTR HWY_INLINE __m512 Quad4Bit(const uint8_t* HWY_RESTRICT p,
     lo = _mm512_shuffle_epi8(nf4_biased, lo);
     hi = _mm512_shuffle_epi8(nf4_biased, hi);
   }
-  const __m512i x01 = _mm512_loadu_si512(xq);
-  const __m512i x23 = _mm512_loadu_si512(xq + 64);
-  const __m512i xa = _mm512_permutex2var_epi64(x01, _mm512_set_epi64(13, 12, 9, 8, 5, 4, 1, 0), x23);
-  const __m512i xb = _mm512_permutex2var_epi64(x01, _mm512_set_epi64(15, 14, 11, 10, 7, 6, 3, 2), x23);
-  __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, xa);
-  d = _mm512_dpbusd_epi32(d, hi, xb);
+  const __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512(xn));
+  return _mm512_dpbusd_epi32(d, hi, _mm512_loadu_si512(xn + 64));
+}
+
+// Four blocks: acc + per-block (dot * f[k]) spread over the block's four float lanes.
+template <WeightType kType>
+QLITE_VNNI_ATTR HWY_INLINE __m512 Quad4Bit(const uint8_t* HWY_RESTRICT p,
+                                          const int8_t* HWY_RESTRICT xn,
+                                          const float* HWY_RESTRICT f, __m512i nf4_biased,
+                                          __m512 acc) {
   const __m512 f4 = _mm512_permutexvar_ps(
       _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
       _mm512_castps128_ps512(_mm_loadu_ps(f)));
-  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), f4, acc);
+  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(Quad4BitDots<kType>(p, xn, nf4_biased)), f4, acc);
+}
+
+// Sums the four int32 lanes of each 128-bit lane k of d[0..3] into lane k, element j
+// (result element 4k + j = sum of d[j]'s lane k): a 4x4 transpose-and-add per lane.
+QLITE_VNNI_ATTR HWY_INLINE __m512i LaneSums4(__m512i d0, __m512i d1, __m512i d2, __m512i d3) {
+  const __m512i s01 = _mm512_add_epi32(_mm512_unpacklo_epi32(d0, d1), _mm512_unpackhi_epi32(d0, d1));
+  const __m512i s23 = _mm512_add_epi32(_mm512_unpacklo_epi32(d2, d3), _mm512_unpackhi_epi32(d2, d3));
+  return _mm512_add_epi32(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
+}
+
+// Sixteen 4-bit blocks of one row: the 64 partial sums are reduced to one int32 per block
+// before the single conversion and multiply-add (element 4k + j holds block 4j + k, so the
+// 16 scales are permuted to match).
+template <WeightType kType>
+QLITE_VNNI_ATTR HWY_INLINE __m512 Sixteen4Bit(const uint8_t* HWY_RESTRICT p,
+                                             const int8_t* HWY_RESTRICT xn,
+                                             const float* HWY_RESTRICT f, __m512i nf4_biased,
+                                             __m512 acc) {
+  const __m512i s = LaneSums4(Quad4BitDots<kType>(p, xn, nf4_biased),
+                              Quad4BitDots<kType>(p + 64, xn + 128, nf4_biased),
+                              Quad4BitDots<kType>(p + 128, xn + 256, nf4_biased),
+                              Quad4BitDots<kType>(p + 192, xn + 384, nf4_biased));
+  const __m512 fs = _mm512_permutexvar_ps(
+      _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0), _mm512_loadu_ps(f));
+  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), fs, acc);
+}
+
+// Interleave4x32 4-bit, four rows at once: each 64-byte load holds block b of the four rows
+// (row k in 128-bit lane k), dotted with block b's activations broadcast to every lane.
+// Four blocks reduce to element 4k + j = row k, block b + j; `f4` holds the scales in that
+// order (per 4 blocks: row 0's four, row 1's, ...).
+template <WeightType kType>
+QLITE_VNNI_ATTR HWY_INLINE __m512i Interleaved4BitDots(const uint8_t* HWY_RESTRICT p,
+                                                      const int8_t* HWY_RESTRICT xq,
+                                                      __m512i nf4_biased) {
+  const __m512i mask = _mm512_set1_epi8(0x0F);
+  const __m512i v = _mm512_loadu_si512(p);
+  __m512i lo = _mm512_and_si512(v, mask);
+  __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
+  if (kType == WeightType::kNF4) {
+    lo = _mm512_shuffle_epi8(nf4_biased, lo);
+    hi = _mm512_shuffle_epi8(nf4_biased, hi);
+  }
+  const __m512i xa = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xq)));
+  const __m512i xb = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xq + 16)));
+  return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, xa), hi, xb);
+}
+
+template <WeightType kType>
+QLITE_VNNI_ATTR void GemvQ8Interleaved4Rows(const WeightMatrix& w, const QuantizedActivations& x,
+                                            float* y, size_t r) {
+  const size_t nb = (w.cols + 31) / 32;
+  HWY_ALIGN float f[4][kChunkBlocks];
+  HWY_ALIGN float f4[4 * kChunkBlocks];
+  alignas(64) uint8_t table_bytes[64];
+  for (int i = 0; i < 64; ++i) table_bytes[i] = static_cast<uint8_t>(ref::kNF4Int8[i & 15] + 128);
+  const __m512i nf4 = _mm512_load_si512(table_bytes);
+  const uint8_t* group = static_cast<const uint8_t*>(w.data) + (r / 4) * 4 * w.row_stride;
+  float corr[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  for (size_t b0 = 0; b0 < nb; b0 += kChunkBlocks) {
+    const size_t b1 = std::min(nb, b0 + kChunkBlocks);
+    for (size_t k = 0; k < 4; ++k) corr[k] += PrepareChunk<kType>(w, x, r + k, b0, b1, f[k]);
+    const size_t n4 = (b1 - b0) / 4 * 4;
+    for (size_t i = 0; i < n4; i += 4) {
+      for (size_t k = 0; k < 4; ++k) _mm_store_ps(f4 + 4 * i + 4 * k, _mm_load_ps(f[k] + i));
+    }
+    size_t b = b0;
+    for (; b + 4 <= b1; b += 4) {
+      const uint8_t* p = group + b * 64;
+      const __m512i s = LaneSums4(Interleaved4BitDots<kType>(p, x.q + 32 * b, nf4),
+                                  Interleaved4BitDots<kType>(p + 64, x.q + 32 * b + 32, nf4),
+                                  Interleaved4BitDots<kType>(p + 128, x.q + 32 * b + 64, nf4),
+                                  Interleaved4BitDots<kType>(p + 192, x.q + 32 * b + 96, nf4));
+      acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_load_ps(f4 + 4 * (b - b0)), acc0);
+      std::swap(acc0, acc1);
+    }
+    for (; b < b1; ++b) {  // the last blocks one at a time: lane k = row k
+      const __m512i d = Interleaved4BitDots<kType>(group + b * 64, x.q + 32 * b, nf4);
+      const __m512 fb = _mm512_setr_ps(f[0][b - b0], f[0][b - b0], f[0][b - b0], f[0][b - b0],
+                                       f[1][b - b0], f[1][b - b0], f[1][b - b0], f[1][b - b0],
+                                       f[2][b - b0], f[2][b - b0], f[2][b - b0], f[2][b - b0],
+                                       f[3][b - b0], f[3][b - b0], f[3][b - b0], f[3][b - b0]);
+      acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), fb, acc0);
+    }
+  }
+  HWY_ALIGN float lanes[16];
+  _mm512_store_ps(lanes, _mm512_add_ps(acc0, acc1));
+  for (size_t k = 0; k < 4; ++k) {
+    y[r + k] = lanes[4 * k] + lanes[4 * k + 1] + lanes[4 * k + 2] + lanes[4 * k + 3] + corr[k];
+  }
 }
 #endif
 
@@ -151,6 +246,13 @@ QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivat
   HWY_ALIGN int8_t codes[32];
 #endif
   for (size_t r = r0; r < r1; ++r) {
+#if QLITE_VNNI512
+    if (kType != WeightType::kI8 && w.interleave4x32 && r % 4 == 0 && r + 4 <= r1) {
+      GemvQ8Interleaved4Rows<kType>(w, x, y, r);
+      r += 3;
+      continue;
+    }
+#endif
     size_t step;
     const uint8_t* row = RowBase(w, r, bb, &step);
     float corr = 0.0f;
@@ -169,15 +271,14 @@ QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivat
       size_t b = b0;
 #if QLITE_VNNI512
       if (kType != WeightType::kI8 && step == 16) {
-        // 4-bit RowMajor: 4 blocks per 64-byte load. Low nibbles (elements 0..15 of each
-        // block) pair with activations regrouped to [x0lo x1lo x2lo x3lo], high nibbles with
-        // [x0hi ..]; both dot products land in the block's own 128-bit lane.
-        for (; b + 8 <= b1; b += 8) {
-          acc0 = Quad4Bit<kType>(row + b * 16, x.q + 32 * b, f + b - b0, nf4, acc0);
-          acc1 = Quad4Bit<kType>(row + (b + 4) * 16, x.q + 32 * (b + 4), f + b + 4 - b0, nf4, acc1);
+        // 4-bit RowMajor: 4 blocks per 64-byte load, against the activations in nibble
+        // order (b is a multiple of 4 here: chunks start at multiples of 64).
+        for (; b + 16 <= b1; b += 16) {
+          acc0 = Sixteen4Bit<kType>(row + b * 16, x.q_nibbles + 32 * b, f + b - b0, nf4, acc0);
+          std::swap(acc0, acc1);
         }
         for (; b + 4 <= b1; b += 4) {
-          acc0 = Quad4Bit<kType>(row + b * 16, x.q + 32 * b, f + b - b0, nf4, acc0);
+          acc0 = Quad4Bit<kType>(row + b * 16, x.q_nibbles + 32 * b, f + b - b0, nf4, acc0);
         }
       }
       for (; b + 4 <= b1; b += 4) {  // two independent pairs per iteration
@@ -205,8 +306,8 @@ QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivat
 #if QLITE_X86_256
       if (kType != WeightType::kI8 && step == 16) {
         for (; b + 4 <= b1; b += 4) {
-          acc_pair0 = Pair4BitX86<kType>(row + b * 16, x.q + 32 * b, f + b - b0, nf4, acc_pair0);
-          acc_pair1 = Pair4BitX86<kType>(row + (b + 2) * 16, x.q + 32 * (b + 2), f + b + 2 - b0, nf4, acc_pair1);
+          acc_pair0 = Pair4BitX86<kType>(row + b * 16, x.q_nibbles + 32 * b, f + b - b0, nf4, acc_pair0);
+          acc_pair1 = Pair4BitX86<kType>(row + (b + 2) * 16, x.q_nibbles + 32 * b + 32, f + b + 2 - b0, nf4, acc_pair1);
         }
       }
 #endif

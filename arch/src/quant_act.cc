@@ -59,11 +59,22 @@ HWY_EXPORT(QuantizeActivationsImpl);
 
 namespace {
 size_t AlignUp(size_t v) { return (v + 63) & ~size_t{63}; }
+
+void RegroupForNibbles(const int8_t* q, size_t n, int8_t* out) {
+  const size_t nb = (n + 31) / 32, groups = (nb + 3) / 4;
+  std::memset(out + nb / 4 * 128, 0, (groups - nb / 4) * 128);  // pad of a partial group
+  for (size_t b = 0; b < nb; ++b) {
+    int8_t* g = out + b / 4 * 128 + (b % 4) * 16;
+    std::memcpy(g, q + 32 * b, 16);
+    std::memcpy(g + 64, q + 32 * b + 16, 16);
+  }
+}
 }  // namespace
 
 size_t QuantizedActivationsBytes(size_t n) {
   const size_t nb = (n + 31) / 32;
-  return AlignUp(nb * 32) + AlignUp(nb * sizeof(float)) + AlignUp(nb * sizeof(int32_t));
+  return AlignUp(nb * 32) + AlignUp(nb * sizeof(float)) + AlignUp(nb * sizeof(int32_t)) +
+         (nb + 3) / 4 * 128;
 }
 
 QuantizedActivations BindQuantizedActivations(void* buffer, size_t n) {
@@ -73,6 +84,8 @@ QuantizedActivations BindQuantizedActivations(void* buffer, size_t n) {
   a.q = reinterpret_cast<int8_t*>(p);
   a.scales = reinterpret_cast<float*>(p + AlignUp(nb * 32));
   a.sums = reinterpret_cast<int32_t*>(p + AlignUp(nb * 32) + AlignUp(nb * sizeof(float)));
+  a.q_nibbles = reinterpret_cast<int8_t*>(p + AlignUp(nb * 32) + AlignUp(nb * sizeof(float)) +
+                                          AlignUp(nb * sizeof(int32_t)));
   a.n = n;
   return a;
 }
@@ -80,6 +93,7 @@ QuantizedActivations BindQuantizedActivations(void* buffer, size_t n) {
 void QuantizeActivations(const float* x, size_t n, QuantizedActivations* out) {
   out->n = n;
   HWY_DYNAMIC_DISPATCH(QuantizeActivationsImpl)(x, n, out->q, out->scales, out->sums);
+  RegroupForNibbles(out->q, n, out->q_nibbles);
 }
 
 }  // namespace arch

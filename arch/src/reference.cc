@@ -178,6 +178,12 @@ void QuantizeActivations(const float* x, size_t n, QuantizedActivations* out) {
     out->scales[b] = amax / 127.0f;
     out->sums[b] = sum;
   }
+  // Nibble order, element by element (the fast path memcpys 16-value runs).
+  std::memset(out->q_nibbles, 0, (nb + 3) / 4 * 128);
+  for (size_t i = 0; i < nb * 32; ++i) {
+    const size_t b = i / 32, e = i % 32;
+    out->q_nibbles[b / 4 * 128 + (e / 16) * 64 + (b % 4) * 16 + e % 16] = out->q[i];
+  }
 }
 
 float Activation(const QuantizedActivations& x, size_t i) {

@@ -30,7 +30,7 @@ bool IsQuantized(WeightType t) {
 std::vector<MatrixSpec> Specs() {
   std::vector<MatrixSpec> out;
   struct Shape { size_t rows, cols, group; };
-  const Shape shapes[] = {{7, 172, 32}, {5, 100, 64}, {6, 2048, 128}, {3, 100, 100}, {9, 64, 0}};
+  const Shape shapes[] = {{7, 172, 32}, {5, 100, 64}, {6, 2048, 128}, {5, 4300, 32}, {3, 100, 100}, {9, 64, 0}};
   for (WeightType t : kAllTypes) {
     for (const Shape& sh : shapes) {
       for (int st = 0; st < 3; ++st) {
@@ -108,6 +108,9 @@ TEST(Matmul, QuantizeActivationsMatchesReference) {
       for (size_t b = 0; b < nb; ++b) {
         ASSERT_EQ(got.q.scales[b], want.q.scales[b]);
         ASSERT_EQ(got.q.sums[b], want.q.sums[b]);
+      }
+      for (size_t i = 0; i < (nb + 3) / 4 * 128; ++i) {
+        ASSERT_EQ(got.q.q_nibbles[i], want.q.q_nibbles[i]) << n << " " << i;
       }
       // Each value within half a quantization step of x.
       for (size_t i = 0; i < n; ++i) {

@@ -37,9 +37,13 @@ struct QuantizedActivations {
   int8_t* q = nullptr;        // round_up(n, 32) values, zero padded
   float* scales = nullptr;    // round_up(n, 32) / 32
   int32_t* sums = nullptr;    // round_up(n, 32) / 32
+  // q regrouped in the order 4-bit weights store their nibbles, so one wide load of packed
+  // weights meets its activations without shuffles: per 4 blocks (128 values), the first
+  // 16 values of each block, then the last 16 of each; zero padded to a multiple of 4 blocks.
+  int8_t* q_nibbles = nullptr;
   size_t n = 0;
 };
-size_t QuantizedActivationsBytes(size_t n);  // bytes for q + scales + sums, 64-aligned parts
+size_t QuantizedActivationsBytes(size_t n);  // bytes for all arrays, 64-aligned parts
 // Lays the three arrays out inside `buffer` (QuantizedActivationsBytes(n) bytes, 64-aligned).
 QuantizedActivations BindQuantizedActivations(void* buffer, size_t n);
 void QuantizeActivations(const float* x, size_t n, QuantizedActivations* out);
