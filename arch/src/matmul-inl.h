@@ -63,13 +63,11 @@ HWY_INLINE void DecodeScales(const WeightMatrix& w, const void* src, size_t firs
       const size_t N = hn::Lanes(df);
       size_t i = 0;
       for (; i + N <= count; i += N) hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, p + i)), df, out + i);
-      if (i < count) {  // the rest through a zero-padded vector (no scalar f16 decode)
-        HWY_ALIGN hwy::float16_t h[hn::MaxLanes(hn::ScalableTag<float>())] = {};
-        HWY_ALIGN float tmp[hn::MaxLanes(hn::ScalableTag<float>())];
-        std::memcpy(h, p + i, (count - i) * sizeof(h[0]));
-        hn::Store(hn::PromoteTo(df, hn::Load(dh, h)), df, tmp);
-        std::memcpy(out + i, tmp, (count - i) * sizeof(float));
-      }
+      // The rest one lane at a time (a variable-size copy to a padded vector compiles to a
+      // libc memcpy call, which costs more than a short row's whole scale decode).
+      const hn::CappedTag<float, 1> d1;
+      const hn::Rebind<hwy::float16_t, decltype(d1)> dh1;
+      for (; i < count; ++i) hn::StoreU(hn::PromoteTo(d1, hn::LoadU(dh1, p + i)), d1, out + i);
       return;
     }
     case ScaleType::kU8: {
