@@ -168,10 +168,10 @@ HWY_INLINE __m256i DotBlockX86(__m256i wv, __m256i xv) {
 // Two 4-bit blocks (32 contiguous bytes) against their activations in nibble order
 // (QuantizedActivations::q_nibbles, `xn` at the pair's low-half values, the high halves 64
 // bytes on): each block stays in its 128-bit lane without shuffles.
-// Returns acc + dot * f per block (spread over the block's four float lanes).
+// Returns the two blocks' partial int32 sums (128-bit lane k = block k).
 template <WeightType kType>
-HWY_INLINE __m256 Pair4BitX86(const uint8_t* HWY_RESTRICT p, const int8_t* HWY_RESTRICT xn,
-                              const float* HWY_RESTRICT f, __m256i nf4_table, __m256 acc) {
+HWY_INLINE __m256i Pair4BitDotsX86(const uint8_t* HWY_RESTRICT p, const int8_t* HWY_RESTRICT xn,
+                                   __m256i nf4_table) {
   const __m256i mask = _mm256_set1_epi8(0x0F);
   const __m256i ones = _mm256_set1_epi16(1);
   const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
@@ -190,10 +190,34 @@ HWY_INLINE __m256 Pair4BitX86(const uint8_t* HWY_RESTRICT p, const int8_t* HWY_R
     d = _mm256_madd_epi16(
         _mm256_add_epi16(_mm256_maddubs_epi16(lo, xa), _mm256_maddubs_epi16(hi, xb)), ones);
   }
+  return d;
+}
+
+// acc + dot * f per block of a pair (spread over the block's four float lanes).
+template <WeightType kType>
+HWY_INLINE __m256 Pair4BitX86(const uint8_t* HWY_RESTRICT p, const int8_t* HWY_RESTRICT xn,
+                              const float* HWY_RESTRICT f, __m256i nf4_table, __m256 acc) {
   const __m256 f2 = _mm256_permutevar8x32_ps(
       _mm256_castps128_ps256(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(f)))),
       _mm256_set_epi32(1, 1, 1, 1, 0, 0, 0, 0));
-  return _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), f2, acc);
+  return _mm256_fmadd_ps(_mm256_cvtepi32_ps(Pair4BitDotsX86<kType>(p, xn, nf4_table)), f2, acc);
+}
+
+// Eight blocks (128 packed bytes; `xn` at the first block's nibble group): the four pairs'
+// partial sums are reduced to one int32 per block (element 4k + j = block 2j + k, a 4x4
+// transpose-and-add per 128-bit lane) before one conversion and multiply-add.
+template <WeightType kType>
+HWY_INLINE __m256 Eight4BitX86(const uint8_t* HWY_RESTRICT p, const int8_t* HWY_RESTRICT xn,
+                               const float* HWY_RESTRICT f, __m256i nf4_table, __m256 acc) {
+  const __m256i d0 = Pair4BitDotsX86<kType>(p, xn, nf4_table);
+  const __m256i d1 = Pair4BitDotsX86<kType>(p + 32, xn + 32, nf4_table);
+  const __m256i d2 = Pair4BitDotsX86<kType>(p + 64, xn + 128, nf4_table);
+  const __m256i d3 = Pair4BitDotsX86<kType>(p + 96, xn + 160, nf4_table);
+  const __m256i s01 = _mm256_add_epi32(_mm256_unpacklo_epi32(d0, d1), _mm256_unpackhi_epi32(d0, d1));
+  const __m256i s23 = _mm256_add_epi32(_mm256_unpacklo_epi32(d2, d3), _mm256_unpackhi_epi32(d2, d3));
+  const __m256i sums = _mm256_add_epi32(_mm256_unpacklo_epi64(s01, s23), _mm256_unpackhi_epi64(s01, s23));
+  const __m256 fs = _mm256_permutevar8x32_ps(_mm256_loadu_ps(f), _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
+  return _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), fs, acc);
 }
 #endif
 

@@ -332,6 +332,10 @@ QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivat
 #else
 #if QLITE_X86_256
       if (kType != WeightType::kI8 && step == 16) {
+        for (; b + 8 <= b1; b += 8) {
+          acc_pair0 = Eight4BitX86<kType>(row + b * 16, x.q_nibbles + 32 * b, f + b - b0, nf4, acc_pair0);
+          std::swap(acc_pair0, acc_pair1);
+        }
         for (; b + 4 <= b1; b += 4) {
           acc_pair0 = Pair4BitX86<kType>(row + b * 16, x.q_nibbles + 32 * b, f + b - b0, nf4, acc_pair0);
           acc_pair1 = Pair4BitX86<kType>(row + (b + 2) * 16, x.q_nibbles + 32 * b + 32, f + b + 2 - b0, nf4, acc_pair1);
