@@ -186,14 +186,15 @@ constexpr const char* kUsage =
     "  gemmq8: GemmQ8 over --batch tokens. --mem-mb: weight working set per scheme;\n"
     "  --probe-mb: read-probe buffer (default min(M, 96), keep it well above the LLC);\n"
     "  --probe-only: only the read-probe rows (scripts/bench_models.sh uses them).\n"
+    "A read pass reads two buffers of P MiB one after the other and counts the faster read\n"
+    "  (a preemption then slows only one of them).\n"
     "Rows, per thread count first: one per read-probe variant (rWIDTHxSTREAMS: vector bits x\n"
-    "  interleaved streams, e.g. r256x2), then `read` = the variant with the best median: the\n"
-    "  ceiling (its name in the last column). Each probe pass reads P MiB; the variants run in\n"
-    "  turns, so they see the same load.\n"
-    "Kernel rows: --reps pairs [read pass, kernel pass over the working set] after one\n"
-    "  warm-up pair, so each ratio compares passes a fraction of a second apart. A read pass\n"
-    "  reads both probe buffers (P MiB each) with the best variant; the faster one counts.\n"
-    "  It also evicts the previous kernel pass's tail from the LLC.\n"
+    "  interleaved streams, e.g. r256x2; max(N, 5) read passes each, variants in turns, so\n"
+    "  they see the same load), then `read` = the variant with the best median: the ceiling\n"
+    "  (its name in the last column).\n"
+    "Kernel rows: --reps pairs [read pass with the best variant, kernel pass over the working\n"
+    "  set] after one warm-up pair, so each ratio compares passes a fraction of a second\n"
+    "  apart (the read pass also evicts the previous kernel pass's tail from the LLC).\n"
     "Columns: GB/s = median over pairs of weight + scale bytes streamed per second (wall);\n"
     "  read GB/s = median of the paired read passes; ratio = median of the per-pair\n"
     "  GB/s / read GB/s (1.0 = at the measured ceiling); tok/s = whole TinyLlama-1.1B stack at\n"
@@ -210,15 +211,40 @@ std::pair<double, double> Time(const Fn& fn) {
   return {t, c};
 }
 
-// The read probe: a buffer of two halves of `bytes` each, passes alternating between them
-// so that no pass finds the previous one's tail in the LLC.
+// The read probe: a buffer of two halves of `bytes` each, reads alternating between them
+// so that no read finds the previous one's tail in the LLC. Every read's checksum is
+// compared with a plain loop's: a variant that skips or repeats bytes would look faster.
 struct Probe {
   Buffer buf;
   size_t bytes = 0, passes = 0;
-  uint64_t sink = 0;  // checksums, printed (as nothing) so the reads stay observable
+  uint64_t expected[2] = {0, 0};
+  bool wrong_sum = false;
+  void Init(size_t probe_bytes) {
+    bytes = probe_bytes;
+    buf = Alloc(2 * bytes);
+    FillRandom(buf.get(), 2 * bytes, 99);
+    for (size_t h = 0; h < 2; ++h) {
+      for (size_t i = 0; i < bytes; i += 8) {
+        uint64_t v;
+        std::memcpy(&v, buf.get() + h * bytes + i, 8);
+        expected[h] += v;
+      }
+    }
+  }
+  // A read pass: each half once, the faster counts (a few-ms preemption, which reads this
+  // short are prone to, then slows only one of them). Returns {wall, CPU} seconds.
   std::pair<double, double> Pass(ThreadPool* pool, size_t variant) {
-    const uint8_t* half = buf.get() + (passes++ % 2) * bytes;
-    return Time([&] { sink += qlite_bench::ReadAll(half, bytes, pool, variant); });
+    return std::min(ReadHalf(pool, variant), ReadHalf(pool, variant));
+  }
+  std::pair<double, double> ReadHalf(ThreadPool* pool, size_t variant) {
+    const size_t h = passes++ % 2;
+    uint64_t sum = 0;
+    const auto tc = Time([&] { sum = qlite_bench::ReadAll(buf.get() + h * bytes, bytes, pool, variant); });
+    if (sum != expected[h]) {
+      std::fprintf(stderr, "read probe %s: wrong checksum\n", qlite_bench::ReadVariantName(variant));
+      wrong_sum = true;
+    }
+    return tc;
   }
 };
 
@@ -228,7 +254,7 @@ size_t Calibrate(Probe* probe, size_t threads, size_t rounds) {
   ThreadPool pool(threads);
   const size_t nv = qlite_bench::NumReadVariants();
   std::vector<std::vector<double>> t(nv), cpu(nv);
-  for (size_t v = 0; v < nv; ++v) probe->Pass(&pool, v);  // warm-up: faults, code, pool
+  for (size_t v = 0; v < nv; ++v) probe->ReadHalf(&pool, v);  // warm-up: faults, code, pool
   for (size_t r = 0; r < rounds; ++r) {
     for (size_t k = 0; k < nv; ++k) {
       const size_t v = (k + r) % nv;
@@ -242,9 +268,9 @@ size_t Calibrate(Probe* probe, size_t threads, size_t rounds) {
     if (Median(t[v]) < Median(t[best])) best = v;
   }
   auto row = [&](const char* name, size_t v, const char* note) {
-    std::printf("%-5s %-6s %3zu %9s %9.2f %6s %9s %9.1f %9.2f %11s%s\n", "-", name, threads, "-",
+    std::printf("%-5s %-6s %3zu %9s %9.2f %6s %9s %9.1f %9.2f %11s\n", "-", name, threads, "-",
                 probe->bytes / Median(t[v]) / 1e9, "-", "-", Median(t[v]) * 1e3,
-                probe->bytes / Median(cpu[v]) / 1e9, note, probe->sink == 1 ? " " : "");
+                probe->bytes / Median(cpu[v]) / 1e9, note);
   };
   for (size_t v = 0; v < nv; ++v) row(qlite_bench::ReadVariantName(v), v, "");
   row("read", best, qlite_bench::ReadVariantName(best));
@@ -315,13 +341,12 @@ int main(int argc, char** argv) {
 
   // Read probe first (one row per variant and thread count), then the kernels.
   Probe probe;
-  probe.bytes = probe_mb << 20;
-  probe.buf = Alloc(2 * probe.bytes);
-  FillRandom(probe.buf.get(), 2 * probe.bytes, 99);
+  probe.Init(probe_mb << 20);
   std::vector<size_t> best(threads.size());
   for (size_t ti = 0; ti < threads.size(); ++ti) {
     best[ti] = Calibrate(&probe, threads[ti], std::max<size_t>(reps, 5));
   }
+  if (probe.wrong_sum) return 1;
   if (probe_only) return 0;
 
   // Weights are allocated per scheme to bound peak memory.
@@ -387,10 +412,7 @@ int main(int argc, char** argv) {
           }
         };
         for (size_t r = 0; r < reps + 1; ++r) {  // pair 0 warms up (page faults, caches)
-          // Read pass: each probe buffer once, the faster counts (a few-ms preemption, which
-          // the probe's short reads are prone to, then slows only one of them).
-          const double probe_sec =
-              std::min(probe.Pass(&pool, best[ti]).first, probe.Pass(&pool, best[ti]).first);
+          const double probe_sec = probe.Pass(&pool, best[ti]).first;
           const auto tc = Time(kernel_pass);
           if (r == 0) continue;
           t.push_back(tc.first);
