@@ -35,8 +35,9 @@ HWY_INLINE uint64_t SumStreams(D d, const uint64_t* HWY_RESTRICT q, size_t n) {
     a6 = hn::Add(a6, hn::Load(d, at(6, i)));
     a7 = hn::Add(a7, hn::Load(d, at(7, i)));
   }
-  a0 = hn::Add(hn::Add(hn::Add(a0, a1), hn::Add(a2, a3)), hn::Add(hn::Add(a4, a5), hn::Add(a6, a7)));
-  uint64_t s = hn::GetLane(hn::SumOfLanes(d, a0));
+  a0 = hn::Add(hn::Add(a0, a1), hn::Add(a2, a3));
+  a4 = hn::Add(hn::Add(a4, a5), hn::Add(a6, a7));
+  uint64_t s = hn::GetLane(hn::SumOfLanes(d, hn::Add(a0, a4)));
   for (size_t i = part * kStreams; i < n; ++i) s += q[i];
   return s;
 }
@@ -92,7 +93,8 @@ const char* ReadVariantName(size_t variant) {
   static char names[6][16];  // filled on first use; the dispatched width does not change
   if (variant >= NumReadVariants()) return "";
   const size_t bits = variant < 3 ? HWY_DYNAMIC_DISPATCH(NativeBits)() : 256;
-  std::snprintf(names[variant], sizeof(names[variant]), "r%zux%zu", bits, kStreamCounts[variant % 3]);
+  std::snprintf(names[variant], sizeof(names[variant]), "r%zux%zu", bits,
+                kStreamCounts[variant % 3]);
   return names[variant];
 }
 

@@ -200,7 +200,10 @@ constexpr const char* kUsage =
     "  GB/s / read GB/s (1.0 = at the measured ceiling); tok/s = whole TinyLlama-1.1B stack at\n"
     "  the median GB/s (times the batch for gemm/gemmq8); ms/pass = median kernel pass;\n"
     "  GB/cpu-s = bytes per second of process CPU time (a core of its own would do at least\n"
-    "  this; spinning workers count); ratio range = lowest and highest per-pair ratio.\n";
+    "  this; spinning workers count); ratio range = lowest and highest per-pair ratio;\n"
+    "  cpu ratio = median per-pair ratio of GB/cpu-s (kernel / read pass): at 1 thread, the\n"
+    "  ratio with time the process waited for a core left out (on a loaded machine the\n"
+    "  steadier figure; at more threads spinning workers blur it).\n";
 
 // Times one pass of fn(); returns {wall seconds, process CPU seconds}.
 template <class Fn>
@@ -239,9 +242,11 @@ struct Probe {
   std::pair<double, double> ReadHalf(ThreadPool* pool, size_t variant) {
     const size_t h = passes++ % 2;
     uint64_t sum = 0;
-    const auto tc = Time([&] { sum = qlite_bench::ReadAll(buf.get() + h * bytes, bytes, pool, variant); });
+    const uint8_t* data = buf.get() + h * bytes;
+    const auto tc = Time([&] { sum = qlite_bench::ReadAll(data, bytes, pool, variant); });
     if (sum != expected[h]) {
-      std::fprintf(stderr, "read probe %s: wrong checksum\n", qlite_bench::ReadVariantName(variant));
+      std::fprintf(stderr, "read probe %s: wrong checksum\n",
+                   qlite_bench::ReadVariantName(variant));
       wrong_sum = true;
     }
     return tc;
@@ -333,11 +338,11 @@ int main(int argc, char** argv) {
     }
   }
   if (probe_mb == 0) probe_mb = std::min<size_t>(mem_mb, 96);
-  std::printf("target %s, working set %zu MiB per scheme, read probe %zu MiB, median of %zu reps%s\n",
-              qlite::arch::DispatchedTargetName(), mem_mb, probe_mb, reps,
-              interleave ? ", Interleave4x32" : "");
-  std::printf("%-5s %-6s %3s %9s %9s %6s %9s %9s %9s %11s\n", "wtype", "op", "thr", "GB/s",
-              "read GB/s", "ratio", "tok/s", "ms/pass", "GB/cpu-s", "ratio range");
+  std::printf("target %s, read probe %zu MiB", qlite::arch::DispatchedTargetName(), probe_mb);
+  if (!probe_only) std::printf(", working set %zu MiB per scheme", mem_mb);
+  std::printf(", median of %zu reps%s\n", reps, interleave ? ", Interleave4x32" : "");
+  std::printf("%-5s %-6s %3s %9s %9s %6s %9s %9s %9s %11s %9s\n", "wtype", "op", "thr", "GB/s",
+              "read GB/s", "ratio", "tok/s", "ms/pass", "GB/cpu-s", "ratio range", "cpu ratio");
 
   // Read probe first (one row per variant and thread count), then the kernels.
   Probe probe;
@@ -396,7 +401,7 @@ int main(int argc, char** argv) {
     for (const std::string& op : ops) {
       for (size_t ti = 0; ti < threads.size(); ++ti) {
         ThreadPool pool(threads[ti]);
-        std::vector<double> t, cpu, read, ratio;
+        std::vector<double> t, cpu, read, ratio, cpu_ratio;
         auto kernel_pass = [&] {
           for (const Matrix& m : mats) {
             if (op == "q8") {
@@ -412,26 +417,27 @@ int main(int argc, char** argv) {
           }
         };
         for (size_t r = 0; r < reps + 1; ++r) {  // pair 0 warms up (page faults, caches)
-          const double probe_sec = probe.Pass(&pool, best[ti]).first;
+          const auto probe_tc = probe.Pass(&pool, best[ti]);
           const auto tc = Time(kernel_pass);
           if (r == 0) continue;
           t.push_back(tc.first);
           cpu.push_back(tc.second);
-          read.push_back(probe.bytes / probe_sec / 1e9);
+          read.push_back(probe.bytes / probe_tc.first / 1e9);
           ratio.push_back(set_bytes / tc.first / 1e9 / read.back());
+          cpu_ratio.push_back((set_bytes / tc.second) / (probe.bytes / probe_tc.second));
         }
         const double sec = Median(t);
         const double gbs = set_bytes / sec / 1e9;
         const double tok = (op == "gemm" || op == "gemmq8" ? batch : 1) * set_bytes / stack / sec;
         char range[32];
-        std::snprintf(range, sizeof(range), "%.2f-%.2f", *std::min_element(ratio.begin(), ratio.end()),
-                      *std::max_element(ratio.begin(), ratio.end()));
-        std::printf("%-5s %-6s %3zu %9.2f %9.2f %6.2f %9.1f %9.1f %9.2f %11s\n", scheme->name,
-                    op.c_str(), threads[ti], gbs, Median(read), Median(ratio), tok, sec * 1e3,
-                    set_bytes / Median(cpu) / 1e9, range);
+        const auto lo_hi = std::minmax_element(ratio.begin(), ratio.end());
+        std::snprintf(range, sizeof(range), "%.2f-%.2f", *lo_hi.first, *lo_hi.second);
+        std::printf("%-5s %-6s %3zu %9.2f %9.2f %6.2f %9.1f %9.1f %9.2f %11s %9.2f\n",
+                    scheme->name, op.c_str(), threads[ti], gbs, Median(read), Median(ratio), tok,
+                    sec * 1e3, set_bytes / Median(cpu) / 1e9, range, Median(cpu_ratio));
         std::fflush(stdout);
       }
     }
   }
-  return 0;
+  return probe.wrong_sum ? 1 : 0;
 }
