@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Whole-model benchmarks (examples/BENCHMARKS.md): makes the TinyLlama-shaped synthetic
 # models and converts SmolLM2-135M into a cache folder (never the repo), then runs
-# `qlite bench` at each thread count and the read-bandwidth probe of qlite_bench_kernels.
+# `qlite bench` at each thread count. Each run's bandwidth ceiling comes from the read probe
+# of qlite_bench_kernels (best of its variants) run right before it: on a shared machine the
+# bandwidth drifts too much within a minute for one figure taken at the start.
 #
 #   scripts/bench_models.sh [--threads "1 2"] [--models "tinyllama-q4 tinyllama-q8 smollm2-q4 smollm2-q8"]
 #                           [--prompt-tokens 64] [--gen-tokens 32] [--reps 3] [--no-build]
@@ -56,10 +58,16 @@ for m in $models; do make_model "$m"; done
 echo "== $(date -u '+%F %T') UTC, $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 grep -m1 'model name' /proc/cpuinfo || true
 t_csv="$(echo $threads | tr ' ' ',')"
-echo "== read bandwidth (qlite_bench_kernels, i4 GEMV alongside)"
+echo "== kernels alone (qlite_bench_kernels: read probe, then i4 GemvQ8 paired with probe passes)"
 "$kernels" --schemes i4 --ops q8 --threads "$t_csv" --reps 3 --mem-mb 256 | tee "$models_dir/kernels.log"
-# Read GB/s for a thread count, from the kernels' "-  read  T  -  GB/s ..." row.
-read_gbs() { awk -v t="$1" '$1 == "-" && $2 == "read" && $3 == t { print $5 }' "$models_dir/kernels.log"; }
+# The read probe alone at T threads (about a second); prints its best-of "-  read  T  -  GB/s
+# ... VARIANT" row and leaves the log in $models_dir/probe.log.
+probe() {
+  "$kernels" --probe-only --threads "$1" --reps 3 --probe-mb 128 > "$models_dir/probe.log"
+  awk '$2 == "read"' "$models_dir/probe.log"
+}
+# Read GB/s from that row.
+read_gbs() { awk -v t="$1" '$1 == "-" && $2 == "read" && $3 == t { print $5 }' "$models_dir/probe.log"; }
 # Weight bytes one decode token streams: every matrix, the output one included; the
 # embedding table only when it is the (tied) output, one row of it otherwise.
 token_bytes() {
@@ -71,6 +79,8 @@ for m in $models; do
   bytes="$(token_bytes "$models_dir/$m.qlm")"
   for t in $threads; do
     echo "== $m, $t thread(s), load $(cut -d' ' -f1-3 /proc/loadavg)"
+    probe_row="$(probe "$t")"  # a failing probe stops the script (set -e)
+    echo "read probe just before: $probe_row"
     # CPU seconds next to wall seconds: on a shared machine, the share of the cores we got.
     timed=()
     [ -x /usr/bin/time ] && timed=(/usr/bin/time -f "process: %e s wall, %U s user, %S s sys")

@@ -3,11 +3,13 @@
 // read bandwidth measured in the same run with the same threads.
 //
 //   qlite_bench_kernels [--schemes i4,i8,...] [--ops q8,f32,gemm,gemmq8] [--threads 1,2]
-//                       [--reps N] [--mem-mb M] [--batch B] [--interleave] [--quick]
-//                       [--target AVX2|SSE4|...]
+//                       [--reps N] [--mem-mb M] [--probe-mb P] [--batch B] [--interleave]
+//                       [--quick] [--probe-only] [--target AVX2|SSE4|...]
 //
 // Matrices >> LLC: layers are allocated until --mem-mb is reached (or the full stack fits);
-// tokens/s scales the measured time to the whole stack's bytes.
+// tokens/s scales the measured time to the whole stack's bytes. On a shared machine the
+// bandwidth drifts within seconds, so each kernel pass is paired with a read-probe pass
+// just before it and the ratio is the median of the per-pair ratios.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -16,6 +18,7 @@
 #include <ctime>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench_bandwidth.h"
@@ -175,14 +178,119 @@ std::vector<std::string> Split(const std::string& s) {
   return out;
 }
 
+constexpr const char* kUsage =
+    "usage: %s [--schemes i4,u4,nf4,i8,f16,bf16,f32] [--ops q8,f32,gemm,gemmq8] [--threads 1,2]\n"
+    "          [--reps N] [--mem-mb M] [--probe-mb P] [--batch B] [--interleave] [--quick]\n"
+    "          [--probe-only] [--target AVX2|SSE4|...]\n"
+    "  q8: GemvQ8 (int8 activations), f32: Gemv, gemm: Gemm over --batch tokens,\n"
+    "  gemmq8: GemmQ8 over --batch tokens. --mem-mb: weight working set per scheme;\n"
+    "  --probe-mb: read-probe buffer (default min(M, 96), keep it well above the LLC);\n"
+    "  --probe-only: only the read-probe rows (scripts/bench_models.sh uses them).\n"
+    "A read pass reads two buffers of P MiB one after the other and counts the faster read\n"
+    "  (a preemption then slows only one of them).\n"
+    "Rows, per thread count first: one per read-probe variant (rWIDTHxSTREAMS: vector bits x\n"
+    "  interleaved streams, e.g. r256x2; max(N, 5) read passes each, variants in turns, so\n"
+    "  they see the same load), then `read` = the variant with the best median: the ceiling\n"
+    "  (its name in the last column).\n"
+    "Kernel rows: --reps pairs [read pass with the best variant, kernel pass over the working\n"
+    "  set] after one warm-up pair, so each ratio compares passes a fraction of a second\n"
+    "  apart (the read pass also evicts the previous kernel pass's tail from the LLC).\n"
+    "Columns: GB/s = median over pairs of weight + scale bytes streamed per second (wall);\n"
+    "  read GB/s = median of the paired read passes; ratio = median of the per-pair\n"
+    "  GB/s / read GB/s (1.0 = at the measured ceiling); tok/s = whole TinyLlama-1.1B stack at\n"
+    "  the median GB/s (times the batch for gemm/gemmq8); ms/pass = median kernel pass;\n"
+    "  GB/cpu-s = bytes per second of process CPU time (a core of its own would do at least\n"
+    "  this; spinning workers count); ratio range = lowest and highest per-pair ratio;\n"
+    "  cpu ratio = median per-pair ratio of GB/cpu-s (kernel / read pass): at 1 thread, the\n"
+    "  ratio with time the process waited for a core left out (on a loaded machine the\n"
+    "  steadier figure; at more threads spinning workers blur it).\n";
+
+// Times one pass of fn(); returns {wall seconds, process CPU seconds}.
+template <class Fn>
+std::pair<double, double> Time(const Fn& fn) {
+  const double t0 = Now(), c0 = CpuNow();
+  fn();
+  const double t = Now() - t0, c = CpuNow() - c0;
+  return {t, c};
+}
+
+// The read probe: a buffer of two halves of `bytes` each, reads alternating between them
+// so that no read finds the previous one's tail in the LLC. Every read's checksum is
+// compared with a plain loop's: a variant that skips or repeats bytes would look faster.
+struct Probe {
+  Buffer buf;
+  size_t bytes = 0, passes = 0;
+  uint64_t expected[2] = {0, 0};
+  bool wrong_sum = false;
+  void Init(size_t probe_bytes) {
+    bytes = probe_bytes;
+    buf = Alloc(2 * bytes);
+    FillRandom(buf.get(), 2 * bytes, 99);
+    for (size_t h = 0; h < 2; ++h) {
+      for (size_t i = 0; i < bytes; i += 8) {
+        uint64_t v;
+        std::memcpy(&v, buf.get() + h * bytes + i, 8);
+        expected[h] += v;
+      }
+    }
+  }
+  // A read pass: each half once, the faster counts (a few-ms preemption, which reads this
+  // short are prone to, then slows only one of them). Returns {wall, CPU} seconds.
+  std::pair<double, double> Pass(ThreadPool* pool, size_t variant) {
+    return std::min(ReadHalf(pool, variant), ReadHalf(pool, variant));
+  }
+  std::pair<double, double> ReadHalf(ThreadPool* pool, size_t variant) {
+    const size_t h = passes++ % 2;
+    uint64_t sum = 0;
+    const uint8_t* data = buf.get() + h * bytes;
+    const auto tc = Time([&] { sum = qlite_bench::ReadAll(data, bytes, pool, variant); });
+    if (sum != expected[h]) {
+      std::fprintf(stderr, "read probe %s: wrong checksum\n",
+                   qlite_bench::ReadVariantName(variant));
+      wrong_sum = true;
+    }
+    return tc;
+  }
+};
+
+// Runs every variant `rounds` times in turns (start rotating per round), prints one row
+// each and the `read` row of the best median; returns that variant.
+size_t Calibrate(Probe* probe, size_t threads, size_t rounds) {
+  ThreadPool pool(threads);
+  const size_t nv = qlite_bench::NumReadVariants();
+  std::vector<std::vector<double>> t(nv), cpu(nv);
+  for (size_t v = 0; v < nv; ++v) probe->ReadHalf(&pool, v);  // warm-up: faults, code, pool
+  for (size_t r = 0; r < rounds; ++r) {
+    for (size_t k = 0; k < nv; ++k) {
+      const size_t v = (k + r) % nv;
+      const auto tc = probe->Pass(&pool, v);
+      t[v].push_back(tc.first);
+      cpu[v].push_back(tc.second);
+    }
+  }
+  size_t best = 0;
+  for (size_t v = 0; v < nv; ++v) {
+    if (Median(t[v]) < Median(t[best])) best = v;
+  }
+  auto row = [&](const char* name, size_t v, const char* note) {
+    std::printf("%-5s %-6s %3zu %9s %9.2f %6s %9s %9.1f %9.2f %11s\n", "-", name, threads, "-",
+                probe->bytes / Median(t[v]) / 1e9, "-", "-", Median(t[v]) * 1e3,
+                probe->bytes / Median(cpu[v]) / 1e9, note);
+  };
+  for (size_t v = 0; v < nv; ++v) row(qlite_bench::ReadVariantName(v), v, "");
+  row("read", best, qlite_bench::ReadVariantName(best));
+  std::fflush(stdout);
+  return best;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> schemes = {"i4", "i8", "nf4", "u4", "f16"};
   std::vector<std::string> ops = {"q8", "f32"};
   std::vector<size_t> threads = {1, 2};
-  size_t reps = 5, mem_mb = 512, batch = 16;
-  bool interleave = false;
+  size_t reps = 5, mem_mb = 512, probe_mb = 0, batch = 16;
+  bool interleave = false, probe_only = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -194,8 +302,10 @@ int main(int argc, char** argv) {
     else if (a == "--threads") { threads.clear(); for (auto& t : Split(next())) threads.push_back(std::stoul(t)); }
     else if (a == "--reps") reps = std::max<size_t>(1, std::stoul(next()));
     else if (a == "--mem-mb") mem_mb = std::max<size_t>(16, std::stoul(next()));
+    else if (a == "--probe-mb") probe_mb = std::max<size_t>(16, std::stoul(next()));
     else if (a == "--batch") batch = std::max<size_t>(1, std::stoul(next()));
     else if (a == "--interleave") interleave = true;
+    else if (a == "--probe-only") probe_only = true;
     else if (a == "--target") {  // e.g. SSE4 or AVX2: compare with the portable paths
       const std::string want = next();
       bool found = false;
@@ -209,22 +319,42 @@ int main(int argc, char** argv) {
     }
     else if (a == "--quick") { reps = 3; mem_mb = 192; schemes = {"i4", "i8"}; ops = {"q8"}; }
     else {
-      std::fprintf(stderr,
-                   "usage: %s [--schemes i4,u4,nf4,i8,f16,bf16,f32] [--ops q8,f32,gemm,gemmq8] "
-                   "[--threads 1,2] [--reps N] [--mem-mb M] [--batch B] [--interleave] [--quick] "
-                   "[--target AVX2|SSE4|...]\n"
-                   "  q8: GemvQ8 (int8 activations), f32: Gemv, gemm: Gemm over --batch tokens, "
-                   "gemmq8: GemmQ8 over --batch tokens\n",
-                   argv[0]);
+      std::fprintf(a == "--help" ? stdout : stderr, kUsage, argv[0]);
       return a == "--help" ? 0 : 2;
     }
   }
-  std::printf("target %s, working set %zu MiB per scheme, median of %zu reps%s\n",
-              qlite::arch::DispatchedTargetName(), mem_mb, reps, interleave ? ", Interleave4x32" : "");
-  std::printf("%-5s %-6s %3s %9s %9s %6s %9s %9s %9s\n", "wtype", "op", "thr", "GB/s", "read GB/s",
-              "ratio", "tok/s", "ms/pass", "GB/cpu-s");
+  if (threads.empty()) { std::fprintf(stderr, "--threads needs at least one count\n"); return 2; }
+  for (const std::string& op : ops) {
+    if (op != "q8" && op != "f32" && op != "gemm" && op != "gemmq8") {
+      std::fprintf(stderr, "unknown op %s\n", op.c_str());
+      return 2;
+    }
+  }
+  for (const std::string& name : schemes) {
+    if (std::none_of(std::begin(kSchemes), std::end(kSchemes),
+                     [&](const Scheme& s) { return name == s.name; })) {
+      std::fprintf(stderr, "unknown scheme %s\n", name.c_str());
+      return 2;
+    }
+  }
+  if (probe_mb == 0) probe_mb = std::min<size_t>(mem_mb, 96);
+  std::printf("target %s, read probe %zu MiB", qlite::arch::DispatchedTargetName(), probe_mb);
+  if (!probe_only) std::printf(", working set %zu MiB per scheme", mem_mb);
+  std::printf(", median of %zu reps%s\n", reps, interleave ? ", Interleave4x32" : "");
+  std::printf("%-5s %-6s %3s %9s %9s %6s %9s %9s %9s %11s %9s\n", "wtype", "op", "thr", "GB/s",
+              "read GB/s", "ratio", "tok/s", "ms/pass", "GB/cpu-s", "ratio range", "cpu ratio");
 
-  // The bandwidth buffer and weights are allocated per scheme to bound peak memory.
+  // Read probe first (one row per variant and thread count), then the kernels.
+  Probe probe;
+  probe.Init(probe_mb << 20);
+  std::vector<size_t> best(threads.size());
+  for (size_t ti = 0; ti < threads.size(); ++ti) {
+    best[ti] = Calibrate(&probe, threads[ti], std::max<size_t>(reps, 5));
+  }
+  if (probe.wrong_sum) return 1;
+  if (probe_only) return 0;
+
+  // Weights are allocated per scheme to bound peak memory.
   std::vector<float> x(kFfn * batch);
   for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7919) % 2001) / 1000.0f - 1.0f;
   std::vector<float> y(kVocab * batch);
@@ -249,52 +379,30 @@ int main(int argc, char** argv) {
     }
   }
 
-  const size_t bw_bytes = mem_mb << 20;
-  Buffer bw_buf = Alloc(bw_bytes);
-  FillRandom(bw_buf.get(), bw_bytes, 99);
-  std::vector<double> bandwidth(threads.size());
-  for (size_t ti = 0; ti < threads.size(); ++ti) {
-    ThreadPool pool(threads[ti]);
-    std::vector<double> t, cpu;
-    uint64_t sink = 0;
-    for (size_t r = 0; r < reps; ++r) {
-      const double t0 = Now(), c0 = CpuNow();
-      sink += qlite_bench::ReadAll(bw_buf.get(), bw_bytes, &pool);
-      t.push_back(Now() - t0);
-      cpu.push_back(CpuNow() - c0);
-    }
-    bandwidth[ti] = bw_bytes / Median(t) / 1e9;
-    std::printf("%-5s %-6s %3zu %9s %9.2f %6s %9s %9.1f %9.2f%s\n", "-", "read", threads[ti], "-",
-                bandwidth[ti], "-", "-", Median(t) * 1e3, bw_bytes / Median(cpu) / 1e9,
-                sink == 1 ? " " : "");
-  }
-  bw_buf.reset();
-
+  const size_t mem_bytes = mem_mb << 20;
   for (const std::string& name : schemes) {
     const Scheme* scheme = nullptr;
-    for (const Scheme& s : kSchemes) if (name == s.name) scheme = &s;
-    if (!scheme) { std::fprintf(stderr, "unknown scheme %s\n", name.c_str()); return 2; }
+    for (const Scheme& s : kSchemes) if (name == s.name) scheme = &s;  // checked above
     // Whole layers (plus the output matrix if everything fits) up to the memory budget.
     std::vector<Matrix> mats;
     double set_bytes = 0.0;
     const double stack = StackBytes(scheme->type);
-    for (size_t l = 0; l < kLayers && (l == 0 || set_bytes < bw_bytes); ++l) {
+    for (size_t l = 0; l < kLayers && (l == 0 || set_bytes < mem_bytes); ++l) {
       for (const Shape& s : kLayerShapes) {
         mats.push_back(MakeMatrix(scheme->type, s, interleave, mats.size() + 1));
         set_bytes += mats.back().bytes;
       }
     }
     if (set_bytes + MatrixBytes(scheme->type, Shape{kVocab, kDim}) <= stack * 1.001 &&
-        mats.size() == kLayers * 7 && set_bytes < bw_bytes) {
+        mats.size() == kLayers * 7 && set_bytes < mem_bytes) {
       mats.push_back(MakeMatrix(scheme->type, Shape{kVocab, kDim}, interleave, 7));
       set_bytes += mats.back().bytes;
     }
     for (const std::string& op : ops) {
       for (size_t ti = 0; ti < threads.size(); ++ti) {
         ThreadPool pool(threads[ti]);
-        std::vector<double> t, cpu;
-        for (size_t r = 0; r < reps + 1; ++r) {  // first pass warms up (page faults, caches)
-          const double t0 = Now(), c0 = CpuNow();
+        std::vector<double> t, cpu, read, ratio, cpu_ratio;
+        auto kernel_pass = [&] {
           for (const Matrix& m : mats) {
             if (op == "q8") {
               qlite::arch::GemvQ8(m.w, m.w.cols == kDim ? xq_dim : xq_ffn, y.data(), &pool);
@@ -302,26 +410,34 @@ int main(int argc, char** argv) {
               qlite::arch::Gemv(m.w, x.data(), y.data(), &pool);
             } else if (op == "gemm") {
               qlite::arch::Gemm(m.w, x.data(), batch, m.w.cols, y.data(), m.w.rows, &pool);
-            } else if (op == "gemmq8") {
+            } else {  // gemmq8
               qlite::arch::GemmQ8(m.w, m.w.cols == kDim ? xqb_dim.data() : xqb_ffn.data(), batch,
                                   y.data(), m.w.rows, &pool);
-            } else {
-              std::fprintf(stderr, "unknown op %s\n", op.c_str());
-              return 2;
             }
           }
-          if (r > 0) t.push_back(Now() - t0);
-          if (r > 0) cpu.push_back(CpuNow() - c0);
+        };
+        for (size_t r = 0; r < reps + 1; ++r) {  // pair 0 warms up (page faults, caches)
+          const auto probe_tc = probe.Pass(&pool, best[ti]);
+          const auto tc = Time(kernel_pass);
+          if (r == 0) continue;
+          t.push_back(tc.first);
+          cpu.push_back(tc.second);
+          read.push_back(probe.bytes / probe_tc.first / 1e9);
+          ratio.push_back(set_bytes / tc.first / 1e9 / read.back());
+          cpu_ratio.push_back((set_bytes / tc.second) / (probe.bytes / probe_tc.second));
         }
         const double sec = Median(t);
         const double gbs = set_bytes / sec / 1e9;
         const double tok = (op == "gemm" || op == "gemmq8" ? batch : 1) * set_bytes / stack / sec;
-        std::printf("%-5s %-6s %3zu %9.2f %9.2f %6.2f %9.1f %9.1f %9.2f\n", scheme->name, op.c_str(),
-                    threads[ti], gbs, bandwidth[ti], gbs / bandwidth[ti], tok, sec * 1e3,
-                    set_bytes / Median(cpu) / 1e9);
+        char range[32];
+        const auto lo_hi = std::minmax_element(ratio.begin(), ratio.end());
+        std::snprintf(range, sizeof(range), "%.2f-%.2f", *lo_hi.first, *lo_hi.second);
+        std::printf("%-5s %-6s %3zu %9.2f %9.2f %6.2f %9.1f %9.1f %9.2f %11s %9.2f\n",
+                    scheme->name, op.c_str(), threads[ti], gbs, Median(read), Median(ratio), tok,
+                    sec * 1e3, set_bytes / Median(cpu) / 1e9, range, Median(cpu_ratio));
         std::fflush(stdout);
       }
     }
   }
-  return 0;
+  return probe.wrong_sum ? 1 : 0;
 }
