@@ -24,7 +24,10 @@ Status CudaSession::Create(const CudaModel& model, const CudaSessionParams& para
   std::unique_ptr<CudaSession> s(new CudaSession(model));
   QLITE_RETURN_IF_ERROR(PlanKvRings(c, params, &s->rings_));
   for (const KvRingShape& r : s->rings_) s->window_ = std::max(s->window_, r.slots);
-  s->max_batch_ = std::max<uint32_t>(1, params.max_batch);
+  s->max_batch_ = params.max_batch ? params.max_batch : 64;  // as the CPU runtime
+  if (s->max_batch_ > 65536) {
+    return StatusError(StatusCode::kInvalidArgument, "max_batch %u too large", s->max_batch_);
+  }
   s->use_graphs_ = params.use_graphs;
   size_t elem = 4;
   switch (params.kv_type) {

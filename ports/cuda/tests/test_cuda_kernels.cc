@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 
 #include "cuda_device_util.h"
 #include "cuda_test_util.h"
 #include "qlite/cuda/kernels.h"
+#include "qlite/cuda/kv_ring.h"
 
 namespace {
 
@@ -262,6 +264,50 @@ TEST(CudaAttention, RopeStoreAndRingAttentionMatchCpu) {
         vh.push_back(vr);
       }
       for (size_t i = 0; i < n * qs; ++i) ASSERT_NEAR(gq[i], q[i], 1e-4) << "rope q " << i;
+      // The ring's bytes: v goes in unrotated, so it must be stored bit for bit as the CPU
+      // runtime's KvStore stores it; rotated k within one step of the cache type.
+      const std::vector<uint8_t> kb = kc.Download(), vb = vc.Download();
+      const std::vector<float> ksc = ks.Download(), vsc = vs.Download();
+      for (uint32_t t = 0; t < n; ++t) {
+        const uint32_t pos = pos0 + t, slot = qlite::cuda::RingSlot(pos, ac.n_slots, ac.sinks);
+        bool overwritten = false;  // by a later token of this chunk
+        for (uint32_t u = t + 1; u < n; ++u) overwritten |= qlite::cuda::RingSlot(pos0 + u, ac.n_slots, ac.sinks) == slot;
+        if (overwritten) continue;
+        for (uint32_t h = 0; h < ac.n_kv; ++h) {
+          const size_t row = size_t(h) * ac.n_slots + slot;
+          const float* vin = &v[t * kvs + h * ac.hd];
+          const std::vector<float>& kwant = kh[pos];
+          float vmax = 0.0f;
+          for (uint32_t j = 0; j < ac.hd; ++j) vmax = std::max(vmax, std::fabs(vin[j]));
+          if (ac.type == KvCacheType::kQ8) {
+            ASSERT_EQ(vsc[row], vmax / 127.0f) << "v scale pos " << pos;
+          }
+          for (uint32_t j = 0; j < ac.hd; ++j) {
+            const size_t e = row * ac.hd + j;
+            float kgot = 0.0f;
+            if (ac.type == KvCacheType::kF32) {
+              float vgot;
+              std::memcpy(&vgot, &vb[e * 4], 4);
+              std::memcpy(&kgot, &kb[e * 4], 4);
+              ASSERT_EQ(vgot, vin[j]) << "v pos " << pos << " dim " << j;
+            } else if (ac.type == KvCacheType::kF16) {
+              uint16_t vgot, kbits;
+              std::memcpy(&vgot, &vb[e * 2], 2);
+              std::memcpy(&kbits, &kb[e * 2], 2);
+              ASSERT_EQ(vgot, qlite::cuda::FloatToHalfBits(vin[j])) << "v pos " << pos << " dim " << j;
+              kgot = qlite::cuda::HalfBitsToFloat(kbits);
+            } else {
+              const float inv = vmax > 0.0f ? 127.0f / vmax : 0.0f;
+              const long want = std::min(127L, std::max(-127L, std::lrint(vin[j] * inv)));
+              ASSERT_EQ(long(int8_t(vb[e])), want) << "v pos " << pos << " dim " << j;
+              kgot = float(int8_t(kb[e])) * ksc[row];
+            }
+            // Rotated |k| <= sqrt(2): one f16 ulp there is 2^-10, one int8 step absmax / 127.
+            const double step = ac.type == KvCacheType::kF32 ? 1e-4 : ac.type == KvCacheType::kF16 ? 1.1e-3 : 0.012;
+            ASSERT_NEAR(kgot, kwant[h * ac.hd + j], step) << "k pos " << pos << " dim " << j;
+          }
+        }
+      }
       for (uint32_t t = 0; t < n; ++t) {
         const uint32_t pos = pos0 + t;
         // Attended positions from the definition: all while the ring has room, else the

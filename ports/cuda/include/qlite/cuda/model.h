@@ -96,7 +96,7 @@ struct CudaSessionParams {
   // only on layers whose ring is shorter than what they attend to).
   uint32_t n_sink_tokens = UINT32_MAX;
   KvCacheType kv_type = KvCacheType::kF32;
-  uint32_t max_batch = 64;  // tokens per prefill chunk
+  uint32_t max_batch = 64;  // tokens per prefill chunk (0 = 64, at most 65536)
   // Decode replays one captured CUDA graph per token (hundreds of kernel launches would
   // otherwise cost more than streaming the weights). false: launch kernels directly.
   bool use_graphs = true;
