@@ -32,6 +32,7 @@ class RefModel {
   }
 
   std::vector<float> Step(int32_t token) {
+    if (rings_.size() != c_.n_layers) return std::vector<float>(c_.vocab_size, 0.0f);  // failed above
     const uint32_t hd = c_.head_dim, qd = c_.n_heads * hd, kvd = c_.n_kv_heads * hd;
     const QuantizedView emb = Find("token_embd");
     std::vector<double> x(c_.dim);
