@@ -3,7 +3,7 @@
 // shares one set of host bytes but gets its own device copy). Decode is memory-bound, so
 // the figure that matters is GB/s of weights streamed per token against the GPU's peak.
 //
-//   qlite_cuda_bench [--bits 4|8|0 (both)] [--tokens N] [--prefill N]
+//   qlite_cuda_bench [--bits 4|8|0 (both)] [--tokens N] [--prefill N] [--kv f32|f16|q8]
 #include <cuda_runtime.h>
 
 #include <chrono>
@@ -109,7 +109,8 @@ double Seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_cloc
   return std::chrono::duration<double>(b - a).count();
 }
 
-int RunOne(int bits, int decode_tokens, int prefill_tokens, const qlite::cuda::DeviceInfo& dev) {
+int RunOne(int bits, int decode_tokens, int prefill_tokens, qlite::cuda::KvCacheType kv_type,
+           const qlite::cuda::DeviceInfo& dev) {
   qlite::ModelConfig c;  // TinyLlama-1.1B
   c.dim = 2048, c.n_layers = 22, c.n_heads = 32, c.n_kv_heads = 4, c.head_dim = 64;
   c.ffn_dim = 5632, c.vocab_size = 32000, c.context_length = 2048, c.tied_embeddings = false;
@@ -145,6 +146,7 @@ int RunOne(int bits, int decode_tokens, int prefill_tokens, const qlite::cuda::D
   }
   qlite::cuda::CudaSessionParams sp;
   sp.max_batch = 128;
+  sp.kv_type = kv_type;
   std::unique_ptr<qlite::cuda::CudaSession> s;
   st = qlite::cuda::CudaSession::Create(*model, sp, &s);
   if (!st.ok()) {
@@ -177,8 +179,8 @@ int RunOne(int bits, int decode_tokens, int prefill_tokens, const qlite::cuda::D
   t1 = std::chrono::steady_clock::now();
   const double per_token = Seconds(t0, t1) / decode_tokens;
   const double gbs = model->decode_bytes_per_token() / per_token / 1e9;
-  std::printf("int%d: weights %.0f MB on device, %.1f MB read per token\n", bits,
-              model->weight_bytes() / 1e6, model->decode_bytes_per_token() / 1e6);
+  std::printf("int%d: weights %.0f MB on device, %.1f MB read per token, KV cache %.0f MB\n", bits,
+              model->weight_bytes() / 1e6, model->decode_bytes_per_token() / 1e6, s->kv_bytes() / 1e6);
   std::printf("int%d: prefill %d tokens: %.1f tokens/s\n", bits, prefill_tokens,
               prefill_tokens / prefill_s);
   std::printf("int%d: decode %d tokens: %.1f tokens/s, %.2f ms/token, %.0f GB/s = %.0f%% of %.0f GB/s peak\n",
@@ -191,16 +193,24 @@ int RunOne(int bits, int decode_tokens, int prefill_tokens, const qlite::cuda::D
 
 int main(int argc, char** argv) {
   int bits = 0, tokens = 128, prefill = 256;
+  qlite::cuda::KvCacheType kv = qlite::cuda::KvCacheType::kF32;
+  bool kv_ok = true;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--bits")) bits = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--tokens")) tokens = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--prefill")) prefill = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--kv")) {
+      const std::string k = argv[i + 1];
+      kv_ok = k == "f32" || k == "f16" || k == "q8";
+      kv = k == "f16" ? qlite::cuda::KvCacheType::kF16
+                      : k == "q8" ? qlite::cuda::KvCacheType::kQ8 : qlite::cuda::KvCacheType::kF32;
+    }
     else {
-      std::fprintf(stderr, "usage: %s [--bits 4|8|0] [--tokens N] [--prefill N]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--bits 4|8|0] [--tokens N] [--prefill N] [--kv f32|f16|q8]\n", argv[0]);
       return 2;
     }
   }
-  if (tokens < 1 || prefill < 1 || (bits != 0 && bits != 4 && bits != 8)) {
+  if (tokens < 1 || prefill < 1 || !kv_ok || (bits != 0 && bits != 4 && bits != 8)) {
     std::fprintf(stderr, "bad arguments\n");
     return 2;
   }
@@ -214,7 +224,7 @@ int main(int argc, char** argv) {
               dev.peak_bandwidth_gbs);
   int rc = 0;
   for (int b : {4, 8}) {
-    if (bits == 0 || bits == b) rc |= RunOne(b, tokens, prefill, dev);
+    if (bits == 0 || bits == b) rc |= RunOne(b, tokens, prefill, kv, dev);
   }
   return rc;
 }

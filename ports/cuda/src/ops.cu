@@ -1,9 +1,11 @@
 // The element-wise and attention kernels of the forward pass.
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "common.cuh"
 #include "qlite/cuda/kernels.h"
+#include "qlite/cuda/kv_ring.h"
 
 namespace qlite {
 namespace cuda {
@@ -61,12 +63,27 @@ __device__ __forceinline__ uint32_t PositionOf(const Positions& p, uint32_t t) {
   return p.pos0 + (p.pos_dev ? *p.pos_dev : 0u) + t;
 }
 
+// KV cache elements: f32, f16 (round to nearest even) or int8 (x * 127 / absmax, rounded
+// half to even and clamped, as the CPU runtime's KvStore does; the row scale is separate).
+__device__ __forceinline__ float KvLoad(const float* p) { return *p; }
+__device__ __forceinline__ float KvLoad(const __half* p) { return __half2float(*p); }
+__device__ __forceinline__ float KvLoad(const int8_t* p) { return static_cast<float>(*p); }
+__device__ __forceinline__ void KvPut(float* p, float x, float) { *p = x; }
+__device__ __forceinline__ void KvPut(__half* p, float x, float) { *p = __float2half_rn(x); }
+__device__ __forceinline__ void KvPut(int8_t* p, float x, float inv) {
+  *p = static_cast<int8_t>(max(-127, min(127, __float2int_rn(x * inv))));
+}
+
+// One block per token: q rotated in place by all threads, then one warp per KV head rotates
+// k, and writes k and v into slot RingSlot(pos) (a warp holds a whole head, so the int8
+// absmax is one warp reduction).
+template <typename T>
 __global__ void RopeStoreKernel(float* q, const float* __restrict__ k, const float* __restrict__ v,
                                 size_t q_stride, size_t kv_stride, uint32_t n_heads,
                                 Positions positions, RopeParams rope, KvRing kv) {
   const uint32_t pos = PositionOf(positions, blockIdx.x), hd = kv.head_dim;
   const uint32_t half = rope.rotary_dim / 2;
-  const uint32_t slot = pos % kv.n_slots;
+  const uint32_t slot = RingSlot(pos, kv.n_slots, kv.n_sinks);
   // q in place, one thread per rotated pair (pair = (first dim, its partner)).
   float* qt = q + blockIdx.x * q_stride;
   for (uint32_t i = threadIdx.x; i < n_heads * half; i += blockDim.x) {
@@ -79,39 +96,63 @@ __global__ void RopeStoreKernel(float* q, const float* __restrict__ k, const flo
     head[d0] = a * c - b * s;
     head[d1] = a * s + b * c;
   }
-  // k rotated on its way into the cache (element-wise: no thread writes what another reads).
+  // k rotated on its way into the cache (reads the input rows only: no thread writes what
+  // another reads).
   const float* kt = k + blockIdx.x * kv_stride;
   const float* vt = v + blockIdx.x * kv_stride;
-  for (uint32_t e = threadIdx.x; e < kv.n_kv_heads * hd; e += blockDim.x) {
-    const uint32_t h = e / hd, d = e % hd;
-    float out = kt[e];
-    if (d < rope.rotary_dim) {
-      uint32_t partner, f;
-      float sign, s, c;
-      RopePair(d, rope, &partner, &f, &sign);
-      sincosf(pos * rope.inv_freq[f], &s, &c);
-      out = kt[e] * c + sign * kt[h * hd + partner] * s;
+  const uint32_t warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
+  for (uint32_t h = warp; h < kv.n_kv_heads; h += blockDim.x / kWarp) {
+    float kr[kPerLane], vr[kPerLane], kmax = 0.0f, vmax = 0.0f;
+#pragma unroll
+    for (int j = 0; j < kPerLane; ++j) {
+      const uint32_t d = lane + j * kWarp;
+      kr[j] = vr[j] = 0.0f;
+      if (d >= hd) continue;
+      const uint32_t e = h * hd + d;
+      kr[j] = kt[e];
+      if (d < rope.rotary_dim) {
+        uint32_t partner, f;
+        float sign, s, c;
+        RopePair(d, rope, &partner, &f, &sign);
+        sincosf(pos * rope.inv_freq[f], &s, &c);
+        kr[j] = kt[e] * c + sign * kt[h * hd + partner] * s;
+      }
+      vr[j] = vt[e];
+      kmax = fmaxf(kmax, fabsf(kr[j]));
+      vmax = fmaxf(vmax, fabsf(vr[j]));
     }
-    const size_t dst = (static_cast<size_t>(h) * kv.n_slots + slot) * hd + d;
-    kv.k[dst] = out;
-    kv.v[dst] = vt[e];
+    const size_t row = static_cast<size_t>(h) * kv.n_slots + slot;
+    float kinv = 0.0f, vinv = 0.0f;
+    if (kv.type == KvCacheType::kQ8) {
+      kmax = WarpMax(kmax), vmax = WarpMax(vmax);
+      kinv = kmax > 0.0f ? 127.0f / kmax : 0.0f;
+      vinv = vmax > 0.0f ? 127.0f / vmax : 0.0f;
+      if (lane == 0) kv.k_scales[row] = kmax / 127.0f, kv.v_scales[row] = vmax / 127.0f;
+    }
+    T* kd = static_cast<T*>(kv.k) + row * hd;
+    T* vd = static_cast<T*>(kv.v) + row * hd;
+#pragma unroll
+    for (int j = 0; j < kPerLane; ++j) {
+      const uint32_t d = lane + j * kWarp;
+      if (d < hd) KvPut(kd + d, kr[j], kinv), KvPut(vd + d, vr[j], vinv);
+    }
   }
 }
 
-// One block per (query head, token); warps split the positions and keep an online softmax
+// One block per (query head, token); warps split the live slots and keep an online softmax
 // (running max, running sum, weighted V) so no scratch grows with the window; the four
-// partial results are merged at the end.
+// partial results are merged at the end. Slots hold rotated keys, so their order (sinks
+// first, then the ring in wrapped order) does not matter.
+template <typename T>
 __global__ void __launch_bounds__(kAttnWarps * kWarp)
     AttentionKernel(const float* __restrict__ q, size_t q_stride, uint32_t n_heads,
-                    Positions positions, uint32_t window, float scale, KvRing kv, float* out,
-                    size_t out_stride) {
+                    Positions positions, float scale, KvRing kv, float* out, size_t out_stride) {
   __shared__ float part_m[kAttnWarps], part_l[kAttnWarps];
   __shared__ float part_acc[kAttnWarps][kMaxHeadDim];
   const uint32_t head = blockIdx.x, pos = PositionOf(positions, blockIdx.y), hd = kv.head_dim;
   const uint32_t kvh = head / (n_heads / kv.n_kv_heads);
   const uint32_t warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
-  uint32_t n = min(pos + 1, kv.n_slots);
-  if (window) n = min(n, window);
+  const uint32_t n = RingLive(pos, kv.n_slots);
   float qv[kPerLane], acc[kPerLane];
   const float* qh = q + blockIdx.y * q_stride + head * hd;
 #pragma unroll
@@ -121,18 +162,20 @@ __global__ void __launch_bounds__(kAttnWarps * kWarp)
     acc[i] = 0.0f;
   }
   float m = -INFINITY, l = 0.0f;
-  const float* kbase = kv.k + static_cast<size_t>(kvh) * kv.n_slots * hd;
-  const float* vbase = kv.v + static_cast<size_t>(kvh) * kv.n_slots * hd;
-  for (uint32_t i = warp; i < n; i += kAttnWarps) {
-    const size_t slot = (pos - i) % kv.n_slots;
-    const float* kr = kbase + slot * hd;
+  const size_t head_row = static_cast<size_t>(kvh) * kv.n_slots;
+  const T* kbase = static_cast<const T*>(kv.k) + head_row * hd;
+  const T* vbase = static_cast<const T*>(kv.v) + head_row * hd;
+  constexpr bool kScaled = std::is_same<T, int8_t>::value;
+  for (uint32_t slot = warp; slot < n; slot += kAttnWarps) {
+    const T* kr = kbase + static_cast<size_t>(slot) * hd;
     float dot = 0.0f;
 #pragma unroll
     for (int j = 0; j < kPerLane; ++j) {
       const uint32_t d = lane + j * kWarp;
-      if (d < hd) dot += qv[j] * kr[d];
+      if (d < hd) dot += qv[j] * KvLoad(kr + d);
     }
-    const float s = WarpSum(dot);
+    float s = WarpSum(dot);
+    if (kScaled) s *= kv.k_scales[head_row + slot];
     if (s > m) {  // rescale what was accumulated under the old maximum
       const float corr = expf(m - s);
       l *= corr;
@@ -142,11 +185,12 @@ __global__ void __launch_bounds__(kAttnWarps * kWarp)
     }
     const float p = expf(s - m);
     l += p;
-    const float* vr = vbase + slot * hd;
+    const float pv = kScaled ? p * kv.v_scales[head_row + slot] : p;
+    const T* vr = vbase + static_cast<size_t>(slot) * hd;
 #pragma unroll
     for (int j = 0; j < kPerLane; ++j) {
       const uint32_t d = lane + j * kWarp;
-      if (d < hd) acc[j] += p * vr[d];
+      if (d < hd) acc[j] += pv * KvLoad(vr + d);
     }
   }
   if (lane == 0) part_m[warp] = m, part_l[warp] = l;
@@ -201,19 +245,57 @@ void LaunchSiluMul(float* gate, const float* up, size_t n, size_t dim, size_t st
 void LaunchRopeStore(float* q, const float* k, const float* v, size_t n, size_t q_stride,
                      size_t kv_stride, uint32_t n_heads, Positions pos, const RopeParams& rope,
                      const KvRing& kv, cudaStream_t stream) {
-  if (n) {
-    RopeStoreKernel<<<static_cast<unsigned>(n), kOpThreads, 0, stream>>>(
-        q, k, v, q_stride, kv_stride, n_heads, pos, rope, kv);
+  if (!n) return;
+  const unsigned blocks = static_cast<unsigned>(n);
+  switch (kv.type) {
+    case KvCacheType::kF32:
+      RopeStoreKernel<float><<<blocks, kOpThreads, 0, stream>>>(q, k, v, q_stride, kv_stride, n_heads, pos, rope, kv);
+      break;
+    case KvCacheType::kF16:
+      RopeStoreKernel<__half><<<blocks, kOpThreads, 0, stream>>>(q, k, v, q_stride, kv_stride, n_heads, pos, rope, kv);
+      break;
+    case KvCacheType::kQ8:
+      RopeStoreKernel<int8_t><<<blocks, kOpThreads, 0, stream>>>(q, k, v, q_stride, kv_stride, n_heads, pos, rope, kv);
+      break;
   }
 }
 
 void LaunchAttention(const float* q, size_t n, size_t q_stride, uint32_t n_heads, Positions pos,
-                     uint32_t window, float scale, const KvRing& kv, float* out,
-                     size_t out_stride, cudaStream_t stream) {
-  if (n) {
-    const dim3 grid(n_heads, static_cast<unsigned>(n));
-    AttentionKernel<<<grid, kAttnWarps * kWarp, 0, stream>>>(q, q_stride, n_heads, pos, window,
-                                                             scale, kv, out, out_stride);
+                     float scale, const KvRing& kv, float* out, size_t out_stride,
+                     cudaStream_t stream) {
+  if (!n) return;
+  const dim3 grid(n_heads, static_cast<unsigned>(n));
+  constexpr int threads = kAttnWarps * kWarp;
+  switch (kv.type) {
+    case KvCacheType::kF32:
+      AttentionKernel<float><<<grid, threads, 0, stream>>>(q, q_stride, n_heads, pos, scale, kv, out, out_stride);
+      break;
+    case KvCacheType::kF16:
+      AttentionKernel<__half><<<grid, threads, 0, stream>>>(q, q_stride, n_heads, pos, scale, kv, out, out_stride);
+      break;
+    case KvCacheType::kQ8:
+      AttentionKernel<int8_t><<<grid, threads, 0, stream>>>(q, q_stride, n_heads, pos, scale, kv, out, out_stride);
+      break;
+  }
+}
+
+void LaunchRopeStoreAttention(float* q, const float* k, const float* v, size_t n, size_t q_stride,
+                              size_t kv_stride, uint32_t n_heads, Positions pos,
+                              uint64_t first_pos, const RopeParams& rope, float scale,
+                              const KvRing& kv, float* out, size_t out_stride,
+                              cudaStream_t stream) {
+  if (RingChunkInPlace(first_pos, n, kv.n_slots)) {
+    LaunchRopeStore(q, k, v, n, q_stride, kv_stride, n_heads, pos, rope, kv, stream);
+    LaunchAttention(q, n, q_stride, n_heads, pos, scale, kv, out, out_stride, stream);
+    return;
+  }
+  for (size_t t = 0; t < n; ++t) {  // token t is at pos + t: shift the value part
+    Positions one = pos;
+    one.pos0 += static_cast<uint32_t>(t);
+    LaunchRopeStore(q + t * q_stride, k + t * kv_stride, v + t * kv_stride, 1, q_stride, kv_stride,
+                    n_heads, one, rope, kv, stream);
+    LaunchAttention(q + t * q_stride, 1, q_stride, n_heads, one, scale, kv, out + t * out_stride,
+                    out_stride, stream);
   }
 }
 

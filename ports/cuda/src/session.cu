@@ -22,18 +22,22 @@ Status CudaSession::Create(const CudaModel& model, const CudaSessionParams& para
                            std::unique_ptr<CudaSession>* out) {
   const ModelConfig& c = model.config();
   std::unique_ptr<CudaSession> s(new CudaSession(model));
-  s->n_slots_ = params.window ? params.window : (c.context_length ? c.context_length : 2048);
-  s->max_batch_ = std::max<uint32_t>(1, params.max_batch);
-  s->use_graphs_ = params.use_graphs;
-  // Positions a token may attend to: the ring, narrowed by the widest per-layer window.
-  s->layer_window_.assign(c.n_layers, 0);
-  uint32_t widest = 0;
-  for (uint32_t i = 0; i < c.n_layers; ++i) {
-    const uint32_t w = c.sliding_window.empty() ? 0 : c.sliding_window[i];
-    s->layer_window_[i] = w;
-    widest = (w == 0 || w >= s->n_slots_) ? s->n_slots_ : std::max(widest, w);
+  QLITE_RETURN_IF_ERROR(PlanKvRings(c, params, &s->rings_));
+  for (const KvRingShape& r : s->rings_) s->window_ = std::max(s->window_, r.slots);
+  s->max_batch_ = params.max_batch ? params.max_batch : 64;  // as the CPU runtime
+  if (s->max_batch_ > 65536) {
+    return StatusError(StatusCode::kInvalidArgument, "max_batch %u too large", s->max_batch_);
   }
-  s->attend_ = widest ? widest : s->n_slots_;
+  s->use_graphs_ = params.use_graphs;
+  size_t elem = 4;
+  switch (params.kv_type) {
+    case KvCacheType::kF32: break;
+    case KvCacheType::kF16: elem = 2; break;
+    case KvCacheType::kQ8: elem = 1; break;
+    default:
+      return StatusError(StatusCode::kInvalidArgument, "unknown kv_type %d",
+                         static_cast<int>(params.kv_type));
+  }
   const size_t B = s->max_batch_;
   s->dim_stride_ = Pad32(c.dim);
   s->q_stride_ = Pad32(size_t{c.n_heads} * c.head_dim);
@@ -52,14 +56,23 @@ Status CudaSession::Create(const CudaModel& model, const CudaSessionParams& para
   QLITE_RETURN_IF_ERROR(AllocateArray(B + 1, false, &bufs, &s->io_dev_));
   QLITE_RETURN_IF_ERROR(AllocateArray(B + 1, true, &bufs, &s->io_host_));
   QLITE_RETURN_IF_ERROR(AllocateArray(c.vocab_size, true, &bufs, &s->logits_host_));
-  const size_t ring = size_t{c.n_kv_heads} * s->n_slots_ * c.head_dim;
   s->kv_.resize(c.n_layers);
-  for (KvRing& kv : s->kv_) {
-    QLITE_RETURN_IF_ERROR(AllocateArray(ring, false, &bufs, &kv.k));
-    QLITE_RETURN_IF_ERROR(AllocateArray(ring, false, &bufs, &kv.v));
-    kv.n_slots = s->n_slots_;
+  for (uint32_t l = 0; l < c.n_layers; ++l) {
+    KvRing& kv = s->kv_[l];
+    kv.n_slots = s->rings_[l].slots;
+    kv.n_sinks = s->rings_[l].sinks;
     kv.n_kv_heads = c.n_kv_heads;
     kv.head_dim = c.head_dim;
+    kv.type = params.kv_type;
+    const size_t rows = size_t{c.n_kv_heads} * kv.n_slots;
+    QLITE_RETURN_IF_ERROR(Allocate(rows * c.head_dim * elem, false, &bufs, &kv.k));
+    QLITE_RETURN_IF_ERROR(Allocate(rows * c.head_dim * elem, false, &bufs, &kv.v));
+    s->kv_bytes_ += 2 * rows * c.head_dim * elem;
+    if (kv.type == KvCacheType::kQ8) {
+      QLITE_RETURN_IF_ERROR(AllocateArray(rows, false, &bufs, &kv.k_scales));
+      QLITE_RETURN_IF_ERROR(AllocateArray(rows, false, &bufs, &kv.v_scales));
+      s->kv_bytes_ += 2 * rows * sizeof(float);
+    }
   }
   QLITE_RETURN_IF_ERROR(CudaStatus(cudaStreamCreateWithFlags(&s->stream_, cudaStreamNonBlocking),
                                    "cudaStreamCreate"));
@@ -84,15 +97,10 @@ Status CudaSession::Decode(int32_t token, const float** logits) {
 
 Status CudaSession::Prefill(const int32_t* tokens, size_t n, const float** logits) {
   if (!tokens || n == 0) return StatusError(StatusCode::kInvalidArgument, "empty prefill");
+  // Chunks are GEMM batches; a chunk that wraps a layer's ring stores and attends token by
+  // token in that layer (LaunchRopeStoreAttention), so no eviction hurts an earlier token.
   while (n > 0) {
-    size_t chunk = std::min<size_t>(n, max_batch_);
-    // A chunk's tokens all write the ring before any attends. Until the ring wraps that is
-    // harmless; after, a later token's write would evict a position an earlier one still
-    // needs unless the chunk is at most n_slots - attend + 1 long.
-    if (pos_ + chunk > n_slots_) {
-      chunk = pos_ < n_slots_ ? n_slots_ - pos_
-                              : std::min<size_t>(chunk, n_slots_ - attend_ + 1);
-    }
+    const size_t chunk = std::min<size_t>(n, max_batch_);
     QLITE_RETURN_IF_ERROR(Run(tokens, chunk, logits));
     tokens += chunk;
     n -= chunk;
@@ -159,9 +167,9 @@ void CudaSession::Enqueue(size_t n) {
     Matmul(L.wq, xb_, n, dim_stride_, q_, q_stride_, bq);
     Matmul(L.wk, xb_, n, dim_stride_, k_, kv_stride_, bk);
     Matmul(L.wv, xb_, n, dim_stride_, v_, kv_stride_, bv);
-    LaunchRopeStore(q_, k_, v_, n, q_stride_, kv_stride_, c.n_heads, positions, rope, kv_[l], st);
-    LaunchAttention(q_, n, q_stride_, c.n_heads, positions, layer_window_[l], scale, kv_[l], att_,
-                    q_stride_, st);
+    // pos_ is what io_dev_[0] holds when this runs (Run sets both).
+    LaunchRopeStoreAttention(q_, k_, v_, n, q_stride_, kv_stride_, c.n_heads, positions, pos_, rope,
+                             scale, kv_[l], att_, q_stride_, st);
     Epilogue residual;
     residual.accumulate = true;
     Matmul(L.wo, att_, n, q_stride_, x_, dim_stride_, residual);

@@ -1,7 +1,9 @@
 // A CPU forward pass written for the tests from the model definition (llama2.c order),
-// decoding weights with the spec-level SpecDecode and accumulating in double. It keeps
-// the CUDA session's window semantics: a token at position p attends to the last
-// min(p + 1, n_slots, layer window) positions.
+// decoding weights with the spec-level SpecDecode and accumulating in double. Its KV cache
+// follows the CPU runtime's semantics from their definition, not from a slot mapping: a
+// layer whose ring has `slots` positions, `sinks` of them pinned, lets a token at p attend
+// to every position while p < slots, after that to the sinks and the slots - sinks most
+// recent; keys/values are kept as the cache type rounds them.
 #pragma once
 #include <cmath>
 #include <functional>
@@ -17,8 +19,12 @@ namespace qlite_cuda_test {
 
 class RefModel {
  public:
-  RefModel(const qlite::ModelConfig& c, qlite::cuda::TensorLookup find, uint32_t n_slots)
-      : c_(c), find_(std::move(find)), n_slots_(n_slots), kh_(c.n_layers), vh_(c.n_layers) {
+  RefModel(const qlite::ModelConfig& c, qlite::cuda::TensorLookup find,
+           std::vector<qlite::cuda::KvRingShape> rings,
+           qlite::cuda::KvCacheType kv_type = qlite::cuda::KvCacheType::kF32)
+      : c_(c), find_(std::move(find)), rings_(std::move(rings)), kv_type_(kv_type),
+        kh_(c.n_layers), vh_(c.n_layers) {
+    EXPECT_EQ(rings_.size(), c.n_layers);
     const uint32_t rot = c.rotary_dim ? c.rotary_dim : c.head_dim;
     for (uint32_t i = 0; i < rot / 2; ++i) {
       inv_freq_.push_back(static_cast<float>(std::pow(double(c.rope_theta), -2.0 * i / rot)));
@@ -26,6 +32,7 @@ class RefModel {
   }
 
   std::vector<float> Step(int32_t token) {
+    if (rings_.size() != c_.n_layers) return std::vector<float>(c_.vocab_size, 0.0f);  // failed above
     const uint32_t hd = c_.head_dim, qd = c_.n_heads * hd, kvd = c_.n_kv_heads * hd;
     const QuantizedView emb = Find("token_embd");
     std::vector<double> x(c_.dim);
@@ -40,11 +47,23 @@ class RefModel {
       }
       for (uint32_t h = 0; h < c_.n_heads; ++h) Rope(&q[h * hd]);
       for (uint32_t h = 0; h < c_.n_kv_heads; ++h) Rope(&k[h * hd]);
-      kh_[l].push_back(k);
-      vh_[l].push_back(v);
-      uint32_t span = std::min(pos_ + 1, n_slots_);
-      const uint32_t win = c_.sliding_window.empty() ? 0 : c_.sliding_window[l];
-      if (win) span = std::min(span, win);
+      // The cache holds float rows (as computed in f32 by the runtimes), rounded per head.
+      std::vector<double> kc(kvd), vc(kvd);
+      for (uint32_t h = 0; h < c_.n_kv_heads; ++h) {
+        std::vector<float> kf(k.begin() + h * hd, k.begin() + (h + 1) * hd);
+        std::vector<float> vf(v.begin() + h * hd, v.begin() + (h + 1) * hd);
+        kf = KvRound(kf.data(), hd, kv_type_), vf = KvRound(vf.data(), hd, kv_type_);
+        std::copy(kf.begin(), kf.end(), kc.begin() + h * hd);
+        std::copy(vf.begin(), vf.end(), vc.begin() + h * hd);
+      }
+      kh_[l].push_back(kc);
+      vh_[l].push_back(vc);
+      const uint32_t slots = rings_[l].slots, sinks = rings_[l].sinks;
+      std::vector<uint32_t> seen;
+      for (uint32_t p = 0; p <= pos_; ++p) {
+        if (pos_ < slots || p < sinks || p + (slots - sinks) > pos_) seen.push_back(p);
+      }
+      const uint32_t span = static_cast<uint32_t>(seen.size());
       std::vector<double> att(qd, 0.0);
       for (uint32_t h = 0; h < c_.n_heads; ++h) {
         const uint32_t kvh = h / (c_.n_heads / c_.n_kv_heads);
@@ -52,13 +71,13 @@ class RefModel {
         double mx = -1e300, sum = 0;
         for (uint32_t i = 0; i < span; ++i) {
           double d = 0;
-          for (uint32_t j = 0; j < hd; ++j) d += q[h * hd + j] * kh_[l][pos_ - i][kvh * hd + j];
+          for (uint32_t j = 0; j < hd; ++j) d += q[h * hd + j] * kh_[l][seen[i]][kvh * hd + j];
           s[i] = d / std::sqrt(double(hd));
           mx = std::max(mx, s[i]);
         }
         for (auto& e : s) sum += (e = std::exp(e - mx));
         for (uint32_t i = 0; i < span; ++i) {
-          for (uint32_t j = 0; j < hd; ++j) att[h * hd + j] += s[i] / sum * vh_[l][pos_ - i][kvh * hd + j];
+          for (uint32_t j = 0; j < hd; ++j) att[h * hd + j] += s[i] / sum * vh_[l][seen[i]][kvh * hd + j];
         }
       }
       const std::vector<double> o = MatVec(p + "attn_output", att);
@@ -69,7 +88,6 @@ class RefModel {
       for (uint32_t i = 0; i < c_.ffn_dim; ++i) g[i] = g[i] / (1 + std::exp(-g[i])) * u[i];
       const std::vector<double> d = MatVec(p + "ffn_down", g);
       for (uint32_t i = 0; i < c_.dim; ++i) x[i] += d[i];
-      (void)kvd;
     }
     const std::vector<double> xn = RmsNorm(x, "output_norm");
     const std::vector<double> logits = MatVec(c_.tied_embeddings ? "token_embd" : "output", xn);
@@ -120,7 +138,9 @@ class RefModel {
 
   qlite::ModelConfig c_;
   qlite::cuda::TensorLookup find_;
-  uint32_t n_slots_, pos_ = 0;
+  std::vector<qlite::cuda::KvRingShape> rings_;
+  qlite::cuda::KvCacheType kv_type_;
+  uint32_t pos_ = 0;
   std::vector<float> inv_freq_;
   std::vector<std::vector<std::vector<double>>> kh_, vh_;
 };

@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "qlite/cuda/kernels.h"
 #include "qlite/cuda/weights.h"
 #include "qlite/format/quantize.h"
 
@@ -188,6 +189,22 @@ inline float SpecDecode(const QuantizedView& v, uint64_t row, uint64_t col) {
   if (v.spec.dtype == DType::I4) return (q - 8) * s;
   if (v.spec.dtype == DType::NF4) return qlite::kNf4Levels[q] * s;
   return q * s + ReadScale(v, v.mins, si);  // U4
+}
+
+// What the CPU runtime's KvStore keeps of one cached row: f16 rounding, or int8 with the
+// row's absmax / 127 scale (rounded half to even, as lrint does in the default mode).
+template <typename T>
+std::vector<T> KvRound(const T* x, size_t n, qlite::cuda::KvCacheType type) {
+  std::vector<T> out(x, x + n);
+  if (type == qlite::cuda::KvCacheType::kF16) {
+    for (T& v : out) v = qlite::cuda::HalfBitsToFloat(qlite::cuda::FloatToHalfBits(float(v)));
+  } else if (type == qlite::cuda::KvCacheType::kQ8) {
+    float amax = 0.0f;
+    for (T v : out) amax = std::max(amax, std::fabs(float(v)));
+    const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+    for (T& v : out) v = float(std::min(127L, std::max(-127L, std::lrint(float(v) * inv)))) * (amax / 127.0f);
+  }
+  return out;
 }
 
 }  // namespace qlite_cuda_test

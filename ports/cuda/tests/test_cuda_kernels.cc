@@ -2,13 +2,16 @@
 // definitions (weights decoded by the spec-checked host decoder).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 
 #include "cuda_device_util.h"
 #include "cuda_test_util.h"
 #include "qlite/cuda/kernels.h"
+#include "qlite/cuda/kv_ring.h"
 
 namespace {
 
@@ -189,32 +192,46 @@ void RopeRef(float* head, uint32_t rot, bool rotate_half, uint32_t pos,
   }
 }
 
+using qlite::cuda::KvCacheType;
+
 struct AttnCase {
-  uint32_t n_heads, n_kv, hd, rot, n_slots, window, chunk, steps;
+  uint32_t n_heads, n_kv, hd, rot, n_slots, sinks, chunk, steps;
   bool rotate_half;
+  KvCacheType type;
 };
 
 TEST(CudaAttention, RopeStoreAndRingAttentionMatchCpu) {
   const AttnCase cases[] = {
-      {8, 4, 8, 8, 64, 0, 5, 23, false},    // stories260K shape, chunked prefill
-      {4, 2, 64, 64, 64, 0, 16, 40, true},  // rotate-half, GQA
-      {4, 4, 128, 64, 32, 0, 1, 45, true},  // partial rotary, ring wraps (decode steps)
-      {6, 2, 48, 48, 16, 5, 4, 40, false},  // sliding window 5 inside a 16-slot ring
-      {2, 1, 256, 256, 8, 0, 1, 12, false}, // widest head
+      {8, 4, 8, 8, 64, 0, 5, 23, false, KvCacheType::kF32},    // stories260K shape, chunked prefill
+      {4, 2, 64, 64, 64, 0, 16, 40, true, KvCacheType::kF32},  // rotate-half, GQA
+      {4, 4, 128, 64, 32, 0, 1, 45, true, KvCacheType::kF32},  // partial rotary, ring wraps (decode)
+      {6, 2, 48, 48, 16, 4, 4, 40, false, KvCacheType::kF32},  // sinks, chunks wrap the ring
+      {6, 2, 48, 48, 16, 4, 7, 40, false, KvCacheType::kF16},  // the same in f16
+      {4, 2, 64, 32, 12, 3, 5, 41, true, KvCacheType::kQ8},    // int8 rows, sinks, wraps
+      {2, 1, 256, 256, 8, 2, 1, 12, false, KvCacheType::kF16}, // widest head
   };
   std::mt19937 rng(4);
   for (const AttnCase& ac : cases) {
-    SCOPED_TRACE(::testing::Message() << "hd " << ac.hd << " slots " << ac.n_slots << " window "
-                                      << ac.window << " chunk " << ac.chunk);
+    SCOPED_TRACE(::testing::Message() << "hd " << ac.hd << " slots " << ac.n_slots << " sinks "
+                                      << ac.sinks << " chunk " << ac.chunk << " type " << int(ac.type));
     std::vector<float> inv(ac.rot / 2);
     for (uint32_t i = 0; i < ac.rot / 2; ++i) inv[i] = float(std::pow(10000.0, -2.0 * i / ac.rot));
     DevVec<float> dinv(inv);
     const size_t qs = ac.n_heads * ac.hd, kvs = ac.n_kv * ac.hd;
-    DevVec<float> kc(size_t(ac.n_kv) * ac.n_slots * ac.hd), vc(size_t(ac.n_kv) * ac.n_slots * ac.hd);
-    qlite::cuda::KvRing ring{kc.get(), vc.get(), ac.n_slots, ac.n_kv, ac.hd};
+    const size_t rows = size_t(ac.n_kv) * ac.n_slots;
+    const size_t elem = ac.type == KvCacheType::kF32 ? 4 : ac.type == KvCacheType::kF16 ? 2 : 1;
+    DevVec<uint8_t> kc(rows * ac.hd * elem), vc(rows * ac.hd * elem);
+    DevVec<float> ks(rows), vs(rows);
+    qlite::cuda::KvRing ring;
+    ring.k = kc.get(), ring.v = vc.get(), ring.n_slots = ac.n_slots, ring.n_sinks = ac.sinks;
+    ring.n_kv_heads = ac.n_kv, ring.head_dim = ac.hd, ring.type = ac.type;
+    if (ac.type == KvCacheType::kQ8) ring.k_scales = ks.get(), ring.v_scales = vs.get();
     qlite::cuda::RopeParams rope{dinv.get(), ac.rot, ac.rotate_half};
-    std::vector<std::vector<float>> kh, vh;  // per position, rotated k and v (CPU)
+    std::vector<std::vector<float>> kh, vh;  // per position, rotated k and v as stored (CPU)
     const float scale = 1.0f / std::sqrt(float(ac.hd));
+    // f32 keeps the old bound; rounding in the cache may land on the other side of a
+    // half-way point when the GPU's rotated key differs from the CPU's in its last bit.
+    const double tol = ac.type == KvCacheType::kF32 ? 2e-5 : ac.type == KvCacheType::kF16 ? 2e-3 : 2e-2;
     for (uint32_t pos0 = 0; pos0 < ac.steps;) {
       const uint32_t n = std::min(ac.chunk, ac.steps - pos0);
       std::vector<float> q = RandomVec(n * qs, &rng), k = RandomVec(n * kvs, &rng),
@@ -228,41 +245,94 @@ TEST(CudaAttention, RopeStoreAndRingAttentionMatchCpu) {
       } else {
         positions.pos0 = pos0;
       }
-      qlite::cuda::LaunchRopeStore(dq.get(), dk.get(), dv.get(), n, qs, kvs, ac.n_heads,
-                                   positions, rope, ring, nullptr);
-      qlite::cuda::LaunchAttention(dq.get(), n, qs, ac.n_heads, positions, ac.window, scale, ring,
-                                   dout.get(), qs, nullptr);
+      qlite::cuda::LaunchRopeStoreAttention(dq.get(), dk.get(), dv.get(), n, qs, kvs, ac.n_heads,
+                                            positions, pos0, rope, scale, ring, dout.get(), qs,
+                                            nullptr);
       const std::vector<float> gq = dq.Download(), out = dout.Download();
       for (uint32_t t = 0; t < n; ++t) {
         const uint32_t pos = pos0 + t;
         for (uint32_t h = 0; h < ac.n_heads; ++h) RopeRef(&q[t * qs + h * ac.hd], ac.rot, ac.rotate_half, pos, inv);
-        std::vector<float> kr(k.begin() + t * kvs, k.begin() + (t + 1) * kvs);
-        for (uint32_t h = 0; h < ac.n_kv; ++h) RopeRef(&kr[h * ac.hd], ac.rot, ac.rotate_half, pos, inv);
+        std::vector<float> kr(k.begin() + t * kvs, k.begin() + (t + 1) * kvs), vr(kvs);
+        for (uint32_t h = 0; h < ac.n_kv; ++h) {
+          RopeRef(&kr[h * ac.hd], ac.rot, ac.rotate_half, pos, inv);
+          const std::vector<float> kq = KvRound(&kr[h * ac.hd], ac.hd, ac.type);
+          const std::vector<float> vq = KvRound(&v[t * kvs + h * ac.hd], ac.hd, ac.type);
+          std::copy(kq.begin(), kq.end(), kr.begin() + h * ac.hd);
+          std::copy(vq.begin(), vq.end(), vr.begin() + h * ac.hd);
+        }
         kh.push_back(kr);
-        vh.emplace_back(v.begin() + t * kvs, v.begin() + (t + 1) * kvs);
+        vh.push_back(vr);
       }
       for (size_t i = 0; i < n * qs; ++i) ASSERT_NEAR(gq[i], q[i], 1e-4) << "rope q " << i;
+      // The ring's bytes: v goes in unrotated, so it must be stored bit for bit as the CPU
+      // runtime's KvStore stores it; rotated k within one step of the cache type.
+      const std::vector<uint8_t> kb = kc.Download(), vb = vc.Download();
+      const std::vector<float> ksc = ks.Download(), vsc = vs.Download();
+      for (uint32_t t = 0; t < n; ++t) {
+        const uint32_t pos = pos0 + t, slot = qlite::cuda::RingSlot(pos, ac.n_slots, ac.sinks);
+        bool overwritten = false;  // by a later token of this chunk
+        for (uint32_t u = t + 1; u < n; ++u) overwritten |= qlite::cuda::RingSlot(pos0 + u, ac.n_slots, ac.sinks) == slot;
+        if (overwritten) continue;
+        for (uint32_t h = 0; h < ac.n_kv; ++h) {
+          const size_t row = size_t(h) * ac.n_slots + slot;
+          const float* vin = &v[t * kvs + h * ac.hd];
+          const std::vector<float>& kwant = kh[pos];
+          float vmax = 0.0f;
+          for (uint32_t j = 0; j < ac.hd; ++j) vmax = std::max(vmax, std::fabs(vin[j]));
+          if (ac.type == KvCacheType::kQ8) {
+            ASSERT_EQ(vsc[row], vmax / 127.0f) << "v scale pos " << pos;
+          }
+          for (uint32_t j = 0; j < ac.hd; ++j) {
+            const size_t e = row * ac.hd + j;
+            float kgot = 0.0f;
+            if (ac.type == KvCacheType::kF32) {
+              float vgot;
+              std::memcpy(&vgot, &vb[e * 4], 4);
+              std::memcpy(&kgot, &kb[e * 4], 4);
+              ASSERT_EQ(vgot, vin[j]) << "v pos " << pos << " dim " << j;
+            } else if (ac.type == KvCacheType::kF16) {
+              uint16_t vgot, kbits;
+              std::memcpy(&vgot, &vb[e * 2], 2);
+              std::memcpy(&kbits, &kb[e * 2], 2);
+              ASSERT_EQ(vgot, qlite::cuda::FloatToHalfBits(vin[j])) << "v pos " << pos << " dim " << j;
+              kgot = qlite::cuda::HalfBitsToFloat(kbits);
+            } else {
+              const float inv = vmax > 0.0f ? 127.0f / vmax : 0.0f;
+              const long want = std::min(127L, std::max(-127L, std::lrint(vin[j] * inv)));
+              ASSERT_EQ(long(int8_t(vb[e])), want) << "v pos " << pos << " dim " << j;
+              kgot = float(int8_t(kb[e])) * ksc[row];
+            }
+            // Rotated |k| <= sqrt(2): one f16 ulp there is 2^-10, one int8 step absmax / 127.
+            const double step = ac.type == KvCacheType::kF32 ? 1e-4 : ac.type == KvCacheType::kF16 ? 1.1e-3 : 0.012;
+            ASSERT_NEAR(kgot, kwant[h * ac.hd + j], step) << "k pos " << pos << " dim " << j;
+          }
+        }
+      }
       for (uint32_t t = 0; t < n; ++t) {
         const uint32_t pos = pos0 + t;
-        uint32_t span = std::min(pos + 1, ac.n_slots);
-        if (ac.window) span = std::min(span, ac.window);
+        // Attended positions from the definition: all while the ring has room, else the
+        // sinks and the n_slots - sinks most recent.
+        std::vector<uint32_t> seen;
+        for (uint32_t p = 0; p <= pos; ++p) {
+          if (pos < ac.n_slots || p < ac.sinks || p + (ac.n_slots - ac.sinks) > pos) seen.push_back(p);
+        }
         for (uint32_t h = 0; h < ac.n_heads; ++h) {
           const uint32_t kvh = h / (ac.n_heads / ac.n_kv);
           const float* qh = &q[t * qs + h * ac.hd];
-          std::vector<double> sc(span);
+          std::vector<double> sc(seen.size());
           double mx = -1e300, sum = 0;
-          for (uint32_t i = 0; i < span; ++i) {
-            const float* kk = &kh[pos - i][kvh * ac.hd];
+          for (size_t i = 0; i < seen.size(); ++i) {
+            const float* kk = &kh[seen[i]][kvh * ac.hd];
             double d = 0;
             for (uint32_t j = 0; j < ac.hd; ++j) d += double(qh[j]) * kk[j];
             sc[i] = d * scale;
             mx = std::max(mx, sc[i]);
           }
-          for (auto& s : sc) sum += (s = std::exp(s - mx));
+          for (auto& e : sc) sum += (e = std::exp(e - mx));
           for (uint32_t j = 0; j < ac.hd; ++j) {
             double o = 0;
-            for (uint32_t i = 0; i < span; ++i) o += sc[i] / sum * vh[pos - i][kvh * ac.hd + j];
-            ASSERT_NEAR(out[t * qs + h * ac.hd + j], o, 2e-5) << "pos " << pos << " head " << h;
+            for (size_t i = 0; i < seen.size(); ++i) o += sc[i] / sum * vh[seen[i]][kvh * ac.hd + j];
+            ASSERT_NEAR(out[t * qs + h * ac.hd + j], o, tol) << "pos " << pos << " head " << h;
           }
         }
       }

@@ -24,6 +24,8 @@ using qlite::ModelConfig;
 using qlite::cuda::CudaModel;
 using qlite::cuda::CudaSession;
 using qlite::cuda::CudaSessionParams;
+using qlite::cuda::KvCacheType;
+using qlite::cuda::KvRingShape;
 
 QuantizedTensor F32Vector(uint32_t n, std::mt19937* rng, float base, float amp) {
   QuantSpec spec;
@@ -75,9 +77,32 @@ struct SynthCase {
   DType weights, embed;
   int group;  // 0 = per row
   bool tied, rotate_half, qkv_bias;
-  uint32_t n_slots, steps, max_batch;
+  uint32_t window, steps, max_batch;
   std::vector<uint32_t> sliding;
+  uint32_t n_sinks = UINT32_MAX;  // automatic, as the CPU runtime's default
+  KvCacheType kv = KvCacheType::kF32;
 };
+
+// Relative logit tolerance: f16/int8 caches may round a value the other way when the GPU's
+// key differs from the reference's in its last bit.
+double KvTolerance(KvCacheType t) {
+  return t == KvCacheType::kF32 ? 2e-4 : t == KvCacheType::kF16 ? 2e-3 : 1e-2;
+}
+
+std::vector<KvRingShape> PlanOrFail(const ModelConfig& c, const CudaSessionParams& p) {
+  std::vector<KvRingShape> rings;
+  const qlite::Status st = qlite::cuda::PlanKvRings(c, p, &rings);
+  EXPECT_TRUE(st.ok()) << st.message();
+  return rings;
+}
+
+void ExpectSameRings(const CudaSession& s, const std::vector<KvRingShape>& want) {
+  ASSERT_EQ(s.kv_rings().size(), want.size());
+  for (size_t l = 0; l < want.size(); ++l) {
+    EXPECT_EQ(s.kv_rings()[l].slots, want[l].slots) << "layer " << l;
+    EXPECT_EQ(s.kv_rings()[l].sinks, want[l].sinks) << "layer " << l;
+  }
+}
 
 TEST(CudaModel, SyntheticModelsMatchCpuForwardPass) {
   const SynthCase cases[] = {
@@ -85,7 +110,14 @@ TEST(CudaModel, SyntheticModelsMatchCpuForwardPass) {
       {"u4 rotate-half qwen bias", DType::U4, DType::F16, 64, false, true, true, 64, 7, 3, {}},
       {"i8 per-row, ring wraps", DType::I8, DType::I8, 0, true, false, false, 8, 20, 3, {}},
       {"nf4, i4 embeddings", DType::NF4, DType::I4, 64, false, false, false, 32, 6, 6, {}},
+      // Layer 0's ring is its own 4-position window (no sinks), layer 1's 16 of 256 (4 sinks).
       {"f32 sliding window", DType::F32, DType::F32, 32, false, true, false, 16, 24, 5, {4, 0}},
+      {"f32 no sinks, wraps", DType::F32, DType::F32, 32, true, false, false, 8, 21, 4, {}, 0},
+      {"i4 f16 kv, 2 sinks", DType::I4, DType::I8, 32, true, false, false, 10, 30, 7, {}, 2, KvCacheType::kF16},
+      {"f32 f16 kv, auto sinks", DType::F32, DType::F32, 32, false, false, false, 12, 29, 5, {}, UINT32_MAX, KvCacheType::kF16},
+      {"i8 q8 kv, qwen bias", DType::I8, DType::F16, 32, false, true, true, 12, 26, 8, {}, 1, KvCacheType::kQ8},
+      // Window 8 inside layer 0's 16-position sliding window: sinks there too (automatic).
+      {"f32 ring shorter than sliding window", DType::F32, DType::F32, 32, false, false, false, 8, 25, 6, {16, 0}},
   };
   for (const SynthCase& sc : cases) {
     SCOPED_TRACE(sc.name);
@@ -103,14 +135,19 @@ TEST(CudaModel, SyntheticModelsMatchCpuForwardPass) {
     const qlite::Status st = CudaModel::Load(c, tm.Lookup(), &model);
     ASSERT_TRUE(st.ok()) << st.message();
     CudaSessionParams sp;
-    sp.window = sc.n_slots;
+    sp.window = sc.window;
     sp.max_batch = sc.max_batch;
+    sp.n_sink_tokens = sc.n_sinks;
+    sp.kv_type = sc.kv;
+    const std::vector<KvRingShape> rings = PlanOrFail(c, sp);
     std::unique_ptr<CudaSession> decode, direct, prefill;
     ASSERT_TRUE(CudaSession::Create(*model, sp, &decode).ok());
     ASSERT_TRUE(CudaSession::Create(*model, sp, &prefill).ok());
     sp.use_graphs = false;
     ASSERT_TRUE(CudaSession::Create(*model, sp, &direct).ok());
-    RefModel ref(c, tm.Lookup(), sc.n_slots);
+    ExpectSameRings(*decode, rings);
+    RefModel ref(c, tm.Lookup(), rings, sc.kv);
+    const double tol = KvTolerance(sc.kv);
     std::mt19937 rng(5);
     std::vector<int32_t> tokens;
     for (uint32_t s = 0; s < sc.steps; ++s) {
@@ -118,23 +155,65 @@ TEST(CudaModel, SyntheticModelsMatchCpuForwardPass) {
       const std::vector<float> want = ref.Step(tokens.back());
       const float* got = nullptr;
       ASSERT_TRUE(decode->Decode(tokens.back(), &got).ok());
-      ExpectLogitsNear(got, want, 2e-4, "decode step " + std::to_string(s));
+      ExpectLogitsNear(got, want, tol, "decode step " + std::to_string(s));
       ASSERT_TRUE(direct->Decode(tokens.back(), &got).ok());
-      ExpectLogitsNear(got, want, 2e-4, "direct decode step " + std::to_string(s));
+      ExpectLogitsNear(got, want, tol, "direct decode step " + std::to_string(s));
       if (s == sc.steps - 1) {
-        // Prefill in chunks (and, past the ring's end, in chunks that keep what is attended).
+        // Prefill in max_batch chunks; those that wrap a layer's ring store and attend token
+        // by token there.
         const float* pl = nullptr;
         ASSERT_TRUE(prefill->Prefill(tokens.data(), tokens.size(), &pl).ok());
-        ExpectLogitsNear(pl, want, 2e-4, "prefill");
+        ExpectLogitsNear(pl, want, tol, "prefill");
         EXPECT_EQ(prefill->position(), sc.steps);
       }
     }
+    // Decoding on after a prefill that passed the window.
+    const int32_t next = static_cast<int32_t>(rng() % c.vocab_size);
+    const std::vector<float> want = ref.Step(next);
     const float* got = nullptr;
+    ASSERT_TRUE(prefill->Decode(next, &got).ok());
+    ExpectLogitsNear(got, want, tol, "decode after prefill");
+    ASSERT_TRUE(decode->Decode(next, &got).ok());
+    ExpectLogitsNear(got, want, tol, "last decode step");
     EXPECT_EQ(decode->Decode(-1, &got).code(), qlite::StatusCode::kInvalidArgument);
     EXPECT_EQ(decode->Decode(c.vocab_size, &got).code(), qlite::StatusCode::kInvalidArgument);
     decode->Reset();
     EXPECT_EQ(decode->position(), 0u);
   }
+}
+
+TEST(CudaModel, RejectsBadSessionParamsAsTheCpuRuntimeDoes) {
+  ModelConfig c;
+  c.dim = 64, c.n_layers = 1, c.n_heads = 4, c.n_kv_heads = 2, c.head_dim = 16;
+  c.ffn_dim = 64, c.vocab_size = 10, c.context_length = 32;
+  QuantSpec w;
+  w.dtype = DType::I8;
+  const TensorMap tm = SyntheticModel(c, w, w, 1);
+  std::unique_ptr<CudaModel> model;
+  ASSERT_TRUE(CudaModel::Load(c, tm.Lookup(), &model).ok());
+  std::unique_ptr<CudaSession> s;
+  CudaSessionParams p;
+  p.window = 33;  // past the context length
+  EXPECT_EQ(CudaSession::Create(*model, p, &s).code(), qlite::StatusCode::kInvalidArgument);
+  p.window = 1;
+  EXPECT_EQ(CudaSession::Create(*model, p, &s).code(), qlite::StatusCode::kInvalidArgument);
+  p.window = 16, p.n_sink_tokens = 16;
+  EXPECT_EQ(CudaSession::Create(*model, p, &s).code(), qlite::StatusCode::kInvalidArgument);
+  p.n_sink_tokens = UINT32_MAX, p.kv_type = static_cast<KvCacheType>(7);
+  EXPECT_EQ(CudaSession::Create(*model, p, &s).code(), qlite::StatusCode::kInvalidArgument);
+  p.kv_type = KvCacheType::kF16;
+  ASSERT_TRUE(CudaSession::Create(*model, p, &s).ok());
+  EXPECT_EQ(s->window(), 16u);
+  EXPECT_EQ(s->kv_bytes(), 2u * 2 * 16 * 16 * 2);  // k and v, 2 heads, 16 slots, hd 16, f16
+  EXPECT_EQ(s->kv_rings()[0].sinks, 4u);
+  p.kv_type = KvCacheType::kQ8;
+  ASSERT_TRUE(CudaSession::Create(*model, p, &s).ok());
+  EXPECT_EQ(s->kv_bytes(), 2u * 2 * 16 * (16 + 4));  // int8 rows + one f32 scale each
+  c.context_length = 0;  // nothing recorded: the window must be given
+  std::unique_ptr<CudaModel> open_ended;
+  ASSERT_TRUE(CudaModel::Load(c, tm.Lookup(), &open_ended).ok());
+  EXPECT_EQ(CudaSession::Create(*open_ended, CudaSessionParams(), &s).code(),
+            qlite::StatusCode::kInvalidArgument);
 }
 
 TEST(CudaModel, RejectsBadModels) {
@@ -250,7 +329,7 @@ TEST_F(CudaStories, QuantizedMatchCpuForwardPassOnTheSameFile) {
       *found = t != nullptr;
       if (t) *v = t->view;
       return qlite::Status::Ok();
-    }, 512);
+    }, PlanOrFail(file.config(), CudaSessionParams()));
     for (size_t t = 0; t < ids.size(); ++t) {
       const float* got = nullptr;
       ASSERT_TRUE(s->Decode(ids[t], &got).ok());
@@ -265,7 +344,7 @@ TEST_F(CudaStories, QuantizedMatchCpuForwardPassOnTheSameFile) {
       *found = t != nullptr;
       if (t) *v = t->view;
       return qlite::Status::Ok();
-    }, 512);
+    }, PlanOrFail(file.config(), CudaSessionParams()));
     std::vector<float> last;
     for (int32_t id : ids) last = ref2.Step(id);
     ExpectLogitsNear(pl, last, 2e-4, "prefill");

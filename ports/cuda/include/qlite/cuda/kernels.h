@@ -36,12 +36,21 @@ void LaunchRmsNorm(const float* x, const float* weight, float* out, size_t n, si
 void LaunchSiluMul(float* gate, const float* up, size_t n, size_t dim, size_t stride,
                    cudaStream_t stream);
 
+// Element type of the KV cache; the values are those of qlite_kv_type (qlite/qlite.h).
+// kF16: IEEE binary16 rounded to nearest even; kQ8: per (head, slot) int8 with one f32 scale
+// absmax / 127, q = round-half-even(x * 127 / absmax) - the CPU runtime's KvStore exactly.
+enum class KvCacheType : uint8_t { kF32 = 0, kF16 = 1, kQ8 = 2 };
+
 // Everything attention needs about one layer's KV cache ring: n_slots positions per KV
-// head; position p lives in slot p % n_slots. Layout [kv_head][slot][head_dim], f32.
+// head, the first n_sinks pinned (kv_ring.h says which slot holds which position).
+// Layout [kv_head][slot][head_dim] of float / __half / int8; kQ8 scales [kv_head][slot].
 struct KvRing {
-  float* k = nullptr;
-  float* v = nullptr;
-  uint32_t n_slots = 0, n_kv_heads = 0, head_dim = 0;
+  void* k = nullptr;
+  void* v = nullptr;
+  float* k_scales = nullptr;  // kQ8 only
+  float* v_scales = nullptr;
+  uint32_t n_slots = 0, n_sinks = 0, n_kv_heads = 0, head_dim = 0;
+  KvCacheType type = KvCacheType::kF32;
 };
 
 struct RopeParams {
@@ -58,16 +67,26 @@ struct Positions {
 };
 
 // For each of n tokens: rotates q (n_heads heads) in place, rotates k on its way into the
-// ring and stores v beside it. q/k/v rows are q_stride / kv_stride floats apart.
+// ring and stores v beside it (slot RingSlot(pos)). q/k/v rows are q_stride / kv_stride
+// floats apart. head_dim <= 256.
 void LaunchRopeStore(float* q, const float* k, const float* v, size_t n, size_t q_stride,
                      size_t kv_stride, uint32_t n_heads, Positions pos, const RopeParams& rope,
                      const KvRing& kv, cudaStream_t stream);
-// Causal attention for n tokens, each over the last min(pos + 1, window, n_slots)
-// positions (window 0 = unlimited). out rows out_stride apart. The caller keeps every
-// attended position in the ring (see CudaSession::Prefill).
+// Causal attention for n tokens, each over the RingLive(pos) live slots of the ring (the
+// sinks and the most recent positions). out rows out_stride apart. Every token's K/V must
+// be stored already and no token of the batch may have evicted a position an earlier one
+// attends: RingChunkInPlace, or n == 1 (LaunchRopeStoreAttention handles both).
 void LaunchAttention(const float* q, size_t n, size_t q_stride, uint32_t n_heads, Positions pos,
-                     uint32_t window, float scale, const KvRing& kv, float* out,
-                     size_t out_stride, cudaStream_t stream);
+                     float scale, const KvRing& kv, float* out, size_t out_stride,
+                     cudaStream_t stream);
+// LaunchRopeStore then LaunchAttention for a batch whose first position is first_pos (the
+// value pos resolves to on the device): the whole batch at once while it does not wrap the
+// ring, else one token at a time, as the CPU runtime does.
+void LaunchRopeStoreAttention(float* q, const float* k, const float* v, size_t n, size_t q_stride,
+                              size_t kv_stride, uint32_t n_heads, Positions pos,
+                              uint64_t first_pos, const RopeParams& rope, float scale,
+                              const KvRing& kv, float* out, size_t out_stride,
+                              cudaStream_t stream);
 
 }  // namespace cuda
 }  // namespace qlite

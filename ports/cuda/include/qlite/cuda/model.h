@@ -85,18 +85,38 @@ class CudaModel {
   uint64_t weight_bytes_ = 0, decode_bytes_ = 0;
 };
 
+// window, n_sink_tokens and kv_type mean what they mean in the CPU runtime's
+// qlite_session_params (runtime/src/session.cc), with the same defaults, so one .qlm gives
+// the same tokens on both.
 struct CudaSessionParams {
-  uint32_t window = 0;     // KV positions kept (ring slots); 0 = the model's context length
-  uint32_t max_batch = 64;  // tokens per prefill chunk
+  // KV positions kept; 0 = the most any layer attends to (its sliding window, else the
+  // context length). A layer's ring is min(window, what it attends to) slots.
+  uint32_t window = 0;
+  // Attention sinks pinned when a ring slides; UINT32_MAX = automatic (min(4, window / 2),
+  // only on layers whose ring is shorter than what they attend to).
+  uint32_t n_sink_tokens = UINT32_MAX;
+  KvCacheType kv_type = KvCacheType::kF32;
+  uint32_t max_batch = 64;  // tokens per prefill chunk (0 = 64, at most 65536)
   // Decode replays one captured CUDA graph per token (hundreds of kernel launches would
   // otherwise cost more than streaming the weights). false: launch kernels directly.
   bool use_graphs = true;
 };
 
+// One layer's KV ring: `slots` positions, the first `sinks` of them pinned (kv_ring.h).
+struct KvRingShape {
+  uint32_t slots = 0, sinks = 0;
+};
+// The CPU runtime's KV plan for `c` (PlanSession + Session::Bind): validates window (>= 2,
+// at most what the model attends to, required when the model records no context length)
+// and n_sink_tokens (below the window), then gives each layer's ring.
+Status PlanKvRings(const ModelConfig& c, const CudaSessionParams& params,
+                   std::vector<KvRingShape>* rings);
+
 // One sequence on the GPU. The model must outlive it; use it from one thread at a time.
 class CudaSession {
  public:
   ~CudaSession();
+  // Bad window / n_sink_tokens / kv_type fail with kInvalidArgument, as the CPU runtime's do.
   static Status Create(const CudaModel& model, const CudaSessionParams& params,
                        std::unique_ptr<CudaSession>* out);
   // Feeds one token at the next position; *logits (vocab_size floats, host memory owned by
@@ -106,7 +126,9 @@ class CudaSession {
   Status Prefill(const int32_t* tokens, size_t n, const float** logits);
   void Reset() { pos_ = 0; }
   uint32_t position() const { return pos_; }
-  uint32_t n_slots() const { return n_slots_; }
+  uint32_t window() const { return window_; }  // the widest layer ring
+  const std::vector<KvRingShape>& kv_rings() const { return rings_; }
+  uint64_t kv_bytes() const { return kv_bytes_; }  // device memory of every ring (+ q8 scales)
 
  private:
   CudaSession(const CudaModel& model) : model_(model) {}
@@ -119,7 +141,8 @@ class CudaSession {
   const CudaModel& model_;
   std::vector<std::unique_ptr<DeviceBuffer>> buffers_;
   cudaStream_t stream_ = nullptr;
-  uint32_t n_slots_ = 0, max_batch_ = 0, pos_ = 0, attend_ = 0;
+  uint32_t window_ = 0, max_batch_ = 0, pos_ = 0;
+  uint64_t kv_bytes_ = 0;
   size_t dim_stride_ = 0, q_stride_ = 0, kv_stride_ = 0, ffn_stride_ = 0;
   float *x_ = nullptr, *xb_ = nullptr, *q_ = nullptr, *k_ = nullptr, *v_ = nullptr;
   float *att_ = nullptr, *hb_ = nullptr, *hb2_ = nullptr, *logits_dev_ = nullptr;
@@ -129,8 +152,8 @@ class CudaSession {
   bool use_graphs_ = true;
   cudaGraphExec_t decode_graph_ = nullptr;
   float* logits_host_ = nullptr;    // pinned
+  std::vector<KvRingShape> rings_;
   std::vector<KvRing> kv_;
-  std::vector<uint32_t> layer_window_;
 };
 
 }  // namespace cuda
