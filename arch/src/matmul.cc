@@ -41,7 +41,9 @@ void RefGemmQ8Rows(const WeightMatrix& w, const QuantizedActivations* x, size_t 
   for (size_t b = 0; b < batch; ++b) RefGemvQ8Rows(w, x[b], y + b * y_stride, r0, r1);
 }
 
-RowKernels Kernels(const WeightMatrix& w) {
+}  // namespace
+
+RowKernels internal::SelectKernels(const WeightMatrix& w) {
   RowKernels k;
   switch (w.type) {
 #if QLITE_HAVE_KERNELS_INT4
@@ -69,6 +71,8 @@ RowKernels Kernels(const WeightMatrix& w) {
   if (!k.gemv) k = RowKernels{&RefGemvRows, &RefGemvQ8Rows, &RefGemmRows, &RefGemmQ8Rows};
   return k;
 }
+
+namespace {
 
 // Rows per task: a multiple of 4 (Interleave4x32 groups, GEMM tiles), several tasks per
 // thread for balance on a shared machine, but enough rows to amortize the hand-off.
@@ -121,12 +125,6 @@ void Launch(Job& job, ThreadPool* pool) {
   }
 }
 
-void FillNaN(float* y, size_t rows, size_t batch, size_t y_stride) {
-  for (size_t b = 0; b < batch; ++b) {
-    for (size_t r = 0; r < rows; ++r) y[b * y_stride + r] = std::numeric_limits<float>::quiet_NaN();
-  }
-}
-
 size_t MinRowStride(const WeightMatrix& w) {
   const size_t padded = (w.cols + 31) / 32 * 32;
   switch (w.type) {
@@ -139,6 +137,12 @@ size_t MinRowStride(const WeightMatrix& w) {
 }
 
 }  // namespace
+
+void internal::FillNaN(float* y, size_t rows, size_t batch, size_t y_stride) {
+  for (size_t b = 0; b < batch; ++b) {
+    for (size_t r = 0; r < rows; ++r) y[b * y_stride + r] = std::numeric_limits<float>::quiet_NaN();
+  }
+}
 
 const char* CheckWeightMatrix(const WeightMatrix& w) {
   if (w.type > WeightType::kNF4) return "unknown weight type";
@@ -159,22 +163,22 @@ const char* CheckWeightMatrix(const WeightMatrix& w) {
 }
 
 void Gemv(const WeightMatrix& w, const float* x, float* y, ThreadPool* pool) {
-  if (CheckWeightMatrix(w)) return FillNaN(y, w.rows, 1, 0);
-  Job job{&w, Kernels(w), 0, x, nullptr, 1, 0, 0, y, 0};
+  if (CheckWeightMatrix(w)) return internal::FillNaN(y, w.rows, 1, 0);
+  Job job{&w, internal::SelectKernels(w), 0, x, nullptr, 1, 0, 0, y, 0};
   Launch(job, pool);
 }
 
 void GemvQ8(const WeightMatrix& w, const QuantizedActivations& x, float* y, ThreadPool* pool) {
-  if (CheckWeightMatrix(w) || x.n < w.cols) return FillNaN(y, w.rows, 1, 0);
-  Job job{&w, Kernels(w), 0, nullptr, &x, 1, 0, 0, y, 1};
+  if (CheckWeightMatrix(w) || x.n < w.cols) return internal::FillNaN(y, w.rows, 1, 0);
+  Job job{&w, internal::SelectKernels(w), 0, nullptr, &x, 1, 0, 0, y, 1};
   Launch(job, pool);
 }
 
 void Gemm(const WeightMatrix& w, const float* x, size_t batch, size_t x_stride, float* y,
           size_t y_stride, ThreadPool* pool) {
   if (batch == 0) return;
-  if (CheckWeightMatrix(w)) return FillNaN(y, w.rows, batch, y_stride);
-  Job job{&w, Kernels(w), 0, x, nullptr, batch, x_stride, y_stride, y, 2};
+  if (CheckWeightMatrix(w)) return internal::FillNaN(y, w.rows, batch, y_stride);
+  Job job{&w, internal::SelectKernels(w), 0, x, nullptr, batch, x_stride, y_stride, y, 2};
   Launch(job, pool);
 }
 
@@ -183,8 +187,8 @@ void GemmQ8(const WeightMatrix& w, const QuantizedActivations* x, size_t batch, 
   if (batch == 0) return;
   bool bad = CheckWeightMatrix(w) != nullptr || x == nullptr;
   for (size_t b = 0; !bad && b < batch; ++b) bad = x[b].n < w.cols;
-  if (bad) return FillNaN(y, w.rows, batch, y_stride);
-  Job job{&w, Kernels(w), 0, nullptr, x, batch, 0, y_stride, y, 3};
+  if (bad) return internal::FillNaN(y, w.rows, batch, y_stride);
+  Job job{&w, internal::SelectKernels(w), 0, nullptr, x, batch, 0, y_stride, y, 3};
   Launch(job, pool);
 }
 

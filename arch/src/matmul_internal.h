@@ -31,6 +31,11 @@ RowKernels Int4Kernels(WeightType type);   // kI4, kU4, kNF4
 RowKernels Int8Kernels(WeightType type);   // kI8
 RowKernels FloatKernels(WeightType type);  // kF32, kF16, kBF16
 
+// The kernels matmul.cc runs `w` with: the scheme's SIMD ones, else the scalar reference.
+RowKernels SelectKernels(const WeightMatrix& w);
+// y[b * y_stride + r] = NaN for r < rows, b < batch (what a bad matrix or input gets).
+void FillNaN(float* y, size_t rows, size_t batch, size_t y_stride);
+
 // Blocks of 32 whose scale is constant (what the SIMD kernels require); else scalar path.
 inline bool ScalesPerBlock(const WeightMatrix& w) {
   return w.per_tensor || (w.group_size > 0 && (w.group_size % 32 == 0 || w.group_size >= w.cols));

@@ -1,6 +1,9 @@
 // Persistent pool: workers spin briefly on an epoch counter (decode issues ops back to back,
-// so waking through the kernel would cost more than the op), then sleep on a condvar so an
-// idle pool burns no CPU. Tasks are claimed with one atomic counter (dynamic balancing).
+// so waking through the kernel would cost more than the op), then sleep on it (a futex on
+// Linux/Android, a condvar elsewhere) so an idle pool burns no CPU. Tasks are claimed with
+// one atomic counter (dynamic balancing). A job is open only while the caller still finds
+// tasks: a worker that arrives later (descheduled on a busy machine) skips it instead of
+// making the caller wait for it, and the caller joins only the workers that did take part.
 #include "qlite/arch/threads.h"
 
 #include <atomic>
@@ -9,6 +12,12 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #if defined(__x86_64__) || defined(__i386__)
 #define QLITE_CPU_RELAX() __builtin_ia32_pause()
@@ -21,23 +30,61 @@
 namespace qlite {
 namespace arch {
 namespace {
+
 constexpr int kSpinIterations = 4000;  // ~tens of microseconds before sleeping
+
+// `state`: the job's epoch in the high half; kOpen while it takes new workers; the low bits
+// count the workers inside it.
+constexpr uint64_t kOpen = uint64_t{1} << 31;
+constexpr uint64_t kJoinedMask = kOpen - 1;
+
+// Sleeping until a 32-bit word changes. The waker only calls Wake when someone sleeps.
+class Sleeper {
+ public:
+  void WaitWhileEqual(std::atomic<uint32_t>* word, uint32_t value) {
+#if defined(__linux__)
+    static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t), "futex word");
+    // Returns at once if *word != value (checked atomically by the kernel): no lost wake-up.
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, value, nullptr, nullptr, 0);
+#else
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return word->load(std::memory_order_acquire) != value; });
+#endif
+  }
+  void WakeAll(std::atomic<uint32_t>* word) {
+#if defined(__linux__)
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr, nullptr, 0);
+#else
+    (void)word;
+    { std::lock_guard<std::mutex> lock(mu_); }  // orders the change against a waiter's check
+    cv_.notify_all();
+#endif
+  }
+
+ private:
+#if !defined(__linux__)
+  std::mutex mu_;
+  std::condition_variable cv_;
+#endif
+};
+
 }  // namespace
 
 struct ThreadPool::Impl {
   std::vector<std::thread> workers;
-  std::mutex mu;
-  std::condition_variable cv;
-  // The current job; written by Run before the epoch is bumped (release), read after.
+  Sleeper sleeper;
+  uint32_t last_epoch = 0;  // the caller's
+  // The current job; written by Run before it opens the job, read by workers that joined.
   TaskFn fn = nullptr;
   void* ctx = nullptr;
   size_t n_tasks = 0;
   std::atomic<bool> stop{false};
   // Own cache lines: idle workers poll `epoch` while running ones claim tasks from `next`
-  // and finish on `busy`; sharing a line would make every claim invalidate the pollers.
-  alignas(64) std::atomic<uint64_t> epoch{0};
+  // and join/leave on `state`; sharing a line would make every claim invalidate the pollers.
+  alignas(64) std::atomic<uint32_t> epoch{0};
+  std::atomic<uint32_t> sleepers{0};
+  alignas(64) std::atomic<uint64_t> state{0};
   alignas(64) std::atomic<size_t> next{0};
-  alignas(64) std::atomic<size_t> busy{0};  // workers still inside the current job
 
   void Work(size_t thread) {
     for (;;) {
@@ -47,24 +94,44 @@ struct ThreadPool::Impl {
     }
   }
 
-  void WorkerLoop(size_t thread) {
-    uint64_t seen = 0;
-    for (;;) {
-      uint64_t e = epoch.load(std::memory_order_acquire);
-      for (int i = 0; e == seen && i < kSpinIterations; ++i) {
-        QLITE_CPU_RELAX();
-        e = epoch.load(std::memory_order_acquire);
-      }
-      if (e == seen) {
-        std::unique_lock<std::mutex> lock(mu);
-        cv.wait(lock, [&] { return epoch.load(std::memory_order_acquire) != seen; });
-        e = epoch.load(std::memory_order_acquire);
-      }
-      seen = e;
-      if (stop.load(std::memory_order_acquire)) return;
-      Work(thread);
-      busy.fetch_sub(1, std::memory_order_acq_rel);
+  // Enters job `e` unless it has closed (or a later one has started).
+  bool Join(uint32_t e) {
+    uint64_t s = state.load(std::memory_order_relaxed);
+    do {
+      if ((s >> 32) != e || !(s & kOpen)) return false;
+    } while (!state.compare_exchange_weak(s, s + 1, std::memory_order_acquire, std::memory_order_relaxed));
+    return true;
+  }
+
+  uint32_t WaitForEpoch(uint32_t seen) {
+    for (int i = 0; i < kSpinIterations; ++i) {
+      const uint32_t e = epoch.load(std::memory_order_acquire);
+      if (e != seen) return e;
+      QLITE_CPU_RELAX();
     }
+    // seq_cst pairs with Run's epoch store / sleepers load: either Run sees this sleeper
+    // and wakes it, or this load sees the new epoch.
+    sleepers.fetch_add(1, std::memory_order_seq_cst);
+    uint32_t e;
+    while ((e = epoch.load(std::memory_order_seq_cst)) == seen) sleeper.WaitWhileEqual(&epoch, seen);
+    sleepers.fetch_sub(1, std::memory_order_relaxed);
+    return e;
+  }
+
+  void WorkerLoop(size_t thread) {
+    uint32_t seen = 0;
+    for (;;) {
+      seen = WaitForEpoch(seen);
+      if (stop.load(std::memory_order_acquire)) return;
+      if (!Join(seen)) continue;
+      Work(thread);
+      state.fetch_sub(1, std::memory_order_release);
+    }
+  }
+
+  void Publish(uint32_t e) {
+    epoch.store(e, std::memory_order_seq_cst);
+    if (sleepers.load(std::memory_order_seq_cst) != 0) sleeper.WakeAll(&epoch);
   }
 };
 
@@ -77,12 +144,8 @@ ThreadPool::ThreadPool(size_t n_threads) : impl_(new Impl) {
 }
 
 ThreadPool::~ThreadPool() {
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    impl_->stop.store(true, std::memory_order_release);
-    impl_->epoch.fetch_add(1, std::memory_order_acq_rel);
-  }
-  impl_->cv.notify_all();
+  impl_->stop.store(true, std::memory_order_release);
+  impl_->Publish(++impl_->last_epoch);
   for (auto& t : impl_->workers) t.join();
   delete impl_;
 }
@@ -96,24 +159,23 @@ void ThreadPool::Run(size_t n_tasks, TaskFn fn, void* ctx) {
     for (size_t t = 0; t < n_tasks; ++t) fn(ctx, t, 0);
     return;
   }
+  const uint32_t e = ++p.last_epoch;
   p.fn = fn;
   p.ctx = ctx;
   p.n_tasks = n_tasks;
   p.next.store(0, std::memory_order_relaxed);
-  p.busy.store(p.workers.size(), std::memory_order_relaxed);
-  {
-    // The mutex orders the epoch bump against a worker about to sleep (no lost wake-up).
-    std::lock_guard<std::mutex> lock(p.mu);
-    p.epoch.fetch_add(1, std::memory_order_acq_rel);
-  }
-  p.cv.notify_all();
+  p.state.store(uint64_t{e} << 32 | kOpen, std::memory_order_release);
+  p.Publish(e);
   p.Work(0);
-  for (int i = 0; p.busy.load(std::memory_order_acquire) != 0; ++i) {
+  // No task left to claim: close the job, then wait for the workers inside it.
+  uint64_t s = p.state.fetch_and(~kOpen, std::memory_order_acq_rel);
+  for (int i = 0; (s & kJoinedMask) != 0; ++i) {
     if (i < kSpinIterations) {
       QLITE_CPU_RELAX();
     } else {
       std::this_thread::yield();
     }
+    s = p.state.load(std::memory_order_acquire);
   }
 }
 

@@ -1,6 +1,7 @@
 // The forward pass of a Llama-family decoder, top to bottom (after llama2.c's `forward`),
 // over a chunk of n tokens. Quantized weights run on int8 activations (GemmQ8 for prefill
-// chunks, GemvQ8 for a decode token); float weights on f32 (Gemm / Gemv).
+// chunks, GemvQ8 for a decode token); float weights on f32 (Gemm / Gemv). A decode token's
+// projections that share an input (q/k/v, gate/up) go to the pool in one Run.
 #include <cmath>
 
 #include "qlite/arch/matmul.h"
@@ -46,6 +47,29 @@ void Session::Linear(const arch::WeightMatrix& w, const float* x, size_t n, floa
   }
 }
 
+// y[i] = w[i] x for matrices sharing the input x (same cols), as Linear() each. For one
+// token with all-integer or all-float weights, one GemvQ8Multi/GemvMulti: one pool Run.
+void Session::Linears(const arch::WeightMatrix* const* w, size_t count, const float* x, size_t n,
+                      float* const* y) {
+  bool all_int = true, all_float = true;
+  for (size_t i = 0; i < count; ++i) {
+    all_int = all_int && IntegerWeights(*w[i]);
+    all_float = all_float && !IntegerWeights(*w[i]);
+  }
+  if (n == 1 && all_int) {
+    QuantizeInputs(x, 1, w[0]->cols);
+    arch::GemvQ8Multi(w, count, qx_[0], y, pool_);
+  } else if (n == 1 && all_float) {
+    arch::GemvMulti(w, count, x, y, pool_);
+  } else {
+    bool quantized = false;  // integer weights share one quantization of x
+    for (size_t i = 0; i < count; ++i) {
+      Linear(*w[i], x, n, y[i], quantized);
+      quantized = quantized || IntegerWeights(*w[i]);
+    }
+  }
+}
+
 // cos/sin of every rotary frequency at each position of the chunk. Computed per token,
 // not tabled, so positions may run past the training context (sliding window).
 void Session::RopeTables(size_t n) {
@@ -68,9 +92,9 @@ void Session::Forward(const int32_t* tokens, size_t n) {
 
     // Attention: x += Wo · attention(rope(Wq·xn), rope(Wk·xn), Wv·xn), xn = rmsnorm(x).
     for (size_t b = 0; b < n; ++b) arch::RmsNorm(x_ + b * dim, L.attn_norm, xn_ + b * dim, dim, c.norm_eps);
-    Linear(L.wq, xn_, n, q_, false);
-    Linear(L.wk, xn_, n, k_, IntegerWeights(L.wq));  // same input: quantized once
-    Linear(L.wv, xn_, n, v_, IntegerWeights(L.wq) || IntegerWeights(L.wk));
+    const arch::WeightMatrix* qkv[] = {&L.wq, &L.wk, &L.wv};
+    float* qkv_out[] = {q_, k_, v_};
+    Linears(qkv, 3, xn_, n, qkv_out);
     for (size_t b = 0; b < n; ++b) {
       if (L.bq) arch::AddInPlace(q_ + b * qd, L.bq, qd);
       if (L.bk) arch::AddInPlace(k_ + b * kvd, L.bk, kvd);
@@ -84,8 +108,9 @@ void Session::Forward(const int32_t* tokens, size_t n) {
 
     // Feed-forward (SwiGLU): x += Wdown · (silu(Wgate·xn) * (Wup·xn)), xn = rmsnorm(x).
     for (size_t b = 0; b < n; ++b) arch::RmsNorm(x_ + b * dim, L.ffn_norm, xn_ + b * dim, dim, c.norm_eps);
-    Linear(L.gate, xn_, n, gate_, false);
-    Linear(L.up, xn_, n, up_, IntegerWeights(L.gate));
+    const arch::WeightMatrix* gate_up[] = {&L.gate, &L.up};
+    float* gate_up_out[] = {gate_, up_};
+    Linears(gate_up, 2, xn_, n, gate_up_out);
     for (size_t b = 0; b < n; ++b) arch::SiluMul(gate_ + b * ffn, up_ + b * ffn, ffn);
     Linear(L.down, gate_, n, proj_, false);
     for (size_t b = 0; b < n; ++b) arch::AddInPlace(x_ + b * dim, proj_ + b * dim, dim);

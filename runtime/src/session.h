@@ -72,6 +72,7 @@ class Session {
   // The forward pass over n <= max_batch tokens at positions pos_.. (forward.cc).
   void Forward(const int32_t* tokens, size_t n);
   void Linear(const arch::WeightMatrix& w, const float* x, size_t n, float* y, bool x_quantized);
+  void Linears(const arch::WeightMatrix* const* w, size_t count, const float* x, size_t n, float* const* y);
   void QuantizeInputs(const float* x, size_t n, size_t cols);
   void Attention(uint32_t layer, size_t n);
   void RopeTables(size_t n);

@@ -1,5 +1,8 @@
-// Builds random weight matrices in the FORMAT.md layouts for the matmul tests and bench.
+// Builds random weight matrices in the FORMAT.md layouts for the matmul tests and bench;
+// runs a check on every compiled Highway target.
 #pragma once
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -7,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "hwy/targets.h"
 #include "qlite/arch/matmul.h"
 #include "qlite/arch/reference.h"
 
@@ -185,5 +189,30 @@ inline double AbsDot(const WeightMatrix& w, size_t r, const float* x) {
   for (size_t c = 0; c < w.cols; ++c) s += std::fabs(double(ref::Weight(w, r, c)) * x[c]);
   return s;
 }
+
+// Runs fn() once per Highway target this CPU supports, with the dispatcher forced to it.
+template <class Fn>
+void ForEachTarget(const Fn& fn) {
+  std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
+  // armhf: Debian's libhwy never reports NEON, which is the compiled (static) target there.
+  if (targets.empty()) targets.push_back(HWY_STATIC_TARGET);
+  for (int64_t target : targets) {
+    hwy::SetSupportedTargetsForTest(target);
+    SCOPED_TRACE(hwy::TargetName(target));
+    ASSERT_STREQ(hwy::TargetName(target), qlite::arch::DispatchedTargetName());
+    fn();
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
+// Int8 activations in an owned, 64-aligned buffer.
+struct QBuf {
+  std::vector<uint8_t> bytes;
+  qlite::arch::QuantizedActivations q;
+  explicit QBuf(size_t n) : bytes(qlite::arch::QuantizedActivationsBytes(n) + 64) {
+    void* p = bytes.data() + (64 - reinterpret_cast<uintptr_t>(bytes.data()) % 64) % 64;
+    q = qlite::arch::BindQuantizedActivations(p, n);
+  }
+};
 
 }  // namespace qlite_test

@@ -5,7 +5,6 @@
 #include <random>
 #include <vector>
 
-#include "hwy/targets.h"
 #include "matmul_test_util.h"
 #include "qlite/arch/matmul.h"
 #include "qlite/arch/reference.h"
@@ -53,29 +52,6 @@ std::vector<MatrixSpec> Specs() {
 
 // Float rounding bound: a few ulp-ish relative to sum |w x| (f32 accumulation order differs).
 double Tol(double abs_dot) { return 2e-5 * abs_dot + 1e-6; }
-
-template <class Fn>
-void ForEachTarget(const Fn& fn) {
-  std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
-  // armhf: Debian's libhwy never reports NEON, which is the compiled (static) target there.
-  if (targets.empty()) targets.push_back(HWY_STATIC_TARGET);
-  for (int64_t target : targets) {
-    hwy::SetSupportedTargetsForTest(target);
-    SCOPED_TRACE(hwy::TargetName(target));
-    ASSERT_STREQ(hwy::TargetName(target), qlite::arch::DispatchedTargetName());
-    fn();
-  }
-  hwy::SetSupportedTargetsForTest(0);
-}
-
-struct QBuf {
-  std::vector<uint8_t> bytes;
-  QuantizedActivations q;
-  explicit QBuf(size_t n) : bytes(qlite::arch::QuantizedActivationsBytes(n) + 64) {
-    void* p = bytes.data() + (64 - reinterpret_cast<uintptr_t>(bytes.data()) % 64) % 64;
-    q = qlite::arch::BindQuantizedActivations(p, n);
-  }
-};
 
 TEST(Matmul, ReferenceReadsInterleavedLikeRowMajor) {
   std::mt19937 rng(1);

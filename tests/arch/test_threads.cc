@@ -63,6 +63,19 @@ TEST(ThreadPool, WakesAfterSleeping) {
   for (auto& h : c.hits) EXPECT_EQ(h.load(), 2);
 }
 
+// Short jobs right after the workers fell asleep: workers that wake late find the job
+// closed (or a later one open) and must neither run its tasks nor lose the next one's.
+TEST(ThreadPool, LateWorkersSkipClosedJobs) {
+  ThreadPool pool(3);
+  Counts c(2);
+  for (int i = 0; i < 300; ++i) {
+    if (i % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    pool.Run(2, &Count, &c);
+  }
+  for (auto& h : c.hits) EXPECT_EQ(h.load(), 300);
+  EXPECT_LT(c.max_thread.load(), 3u);
+}
+
 void Slow(void* ctx, size_t task, size_t thread) {
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   Count(ctx, task, thread);

@@ -61,6 +61,17 @@ void QuantizeActivations(const float* x, size_t n, QuantizedActivations* out);
 void Gemv(const WeightMatrix& w, const float* x, float* y, ThreadPool* pool);
 // Same with int8 activations: integer dot products per block, accumulated in int32, scaled.
 void GemvQ8(const WeightMatrix& w, const QuantizedActivations& x, float* y, ThreadPool* pool);
+// Several matrices over the same input (decode: q/k/v, gate/up): y[i] = GemvQ8(*w[i], x)
+// for i < count, bit-identical to one GemvQ8 call per matrix (same kernels, row ranges
+// starting at multiples of 4), but in one pool Run instead of `count` (each Run wakes and
+// joins the workers). Tasks span all matrices, balanced by weight bytes. Matrices may
+// differ in shape, type and scheme; each one CheckWeightMatrix rejects (or with x.n < cols)
+// gets NaN outputs alone. The y[i] must not overlap.
+void GemvQ8Multi(const WeightMatrix* const* w, size_t count, const QuantizedActivations& x,
+                 float* const* y, ThreadPool* pool);
+// The float-activation twin: y[i] = Gemv(*w[i], x), bit-identical to one Gemv per matrix.
+void GemvMulti(const WeightMatrix* const* w, size_t count, const float* x, float* const* y,
+               ThreadPool* pool);
 // Y[b][r] = sum_c W[r][c] * X[b][c] for a batch of activations (prefill); each loaded weight
 // block is reused across the batch.
 void Gemm(const WeightMatrix& w, const float* x, size_t batch, size_t x_stride, float* y,

@@ -16,7 +16,8 @@ class ThreadPool {
   size_t size() const;
   // Calls fn(ctx, task, thread) for task in [0, n_tasks), spread over the threads (the
   // caller is thread 0); returns when all are done. One caller at a time (not reentrant).
-  // Idle workers spin briefly for the next Run, then sleep.
+  // Idle workers spin briefly for the next Run, then sleep. A worker that has not started by
+  // the time no task is left sits the job out: the caller waits only for workers that joined.
   void Run(size_t n_tasks, TaskFn fn, void* ctx);
 
  private:
