@@ -122,12 +122,13 @@ done
 # --- 5. alternate runs ---------------------------------------------------------------------
 results="$peer/results.tsv"  # round kind engine bits threads tok/s load1
 : >"$results"
+: >"$peer/llama-bench.log"
 load1() { cut -d' ' -f1 /proc/loadavg; }
 # llama-bench's JSON lines carry every repetition's tok/s: their median, like qlite bench's.
 llama_run() {  # kind bits threads
   local args
   if [ "$1" = decode ]; then args=(-p 0 -n "$gen"); else args=(-p "$prefill" -n 0); fi
-  "$lbench" -m "$(gguf_model "$2")" -t "$3" "${args[@]}" -r "$reps" -o jsonl 2>/dev/null |
+  "$lbench" -m "$(gguf_model "$2")" -t "$3" "${args[@]}" -r "$reps" -o jsonl 2>>"$peer/llama-bench.log" |
     python3 -c 'import json, sys, statistics
 for line in sys.stdin:
     r = json.loads(line)
@@ -146,8 +147,8 @@ qlite_run() {  # kind bits threads
 one() {  # round kind engine bits threads
   local l v
   l="$(load1)"
-  v="$("${3}_run" "$2" "$4" "$5")"
-  [ -n "$v" ] || { echo "bench_peer_llamacpp.sh: $3 $2 $4 t$5 gave no figure" >&2; exit 1; }
+  v="$("${3}_run" "$2" "$4" "$5")" || true
+  [ -n "$v" ] || { echo "bench_peer_llamacpp.sh: $3 $2 $4 t$5 gave no figure (llama.cpp's stderr: $peer/llama-bench.log)" >&2; exit 1; }
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$v" "$l" | tee -a "$results" >&2
 }
 kinds="decode"
