@@ -120,15 +120,19 @@ done
 [ "$setup_only" = 1 ] && exit 0
 
 # --- 5. alternate runs ---------------------------------------------------------------------
-results="$peer/results.tsv"  # round kind engine bits threads tok/s load1
+results="$peer/results.tsv"  # round kind engine bits threads tok/s load1 cpu-share
 : >"$results"
 : >"$peer/llama-bench.log"
 load1() { cut -d' ' -f1 /proc/loadavg; }
+# CPU seconds over wall seconds of the whole process (load and warm-up included): the share of
+# the cores a run got. Under load, a 2-thread run near 1.0 had a thread descheduled.
+timed=() tfile="$peer/time.txt"
+[ -x /usr/bin/time ] && timed=(/usr/bin/time -f "%e %U %S" -o "$tfile")
 # llama-bench's JSON lines carry every repetition's tok/s: their median, like qlite bench's.
 llama_run() {  # kind bits threads
   local args
   if [ "$1" = decode ]; then args=(-p 0 -n "$gen"); else args=(-p "$prefill" -n 0); fi
-  "$lbench" -m "$(gguf_model "$2")" -t "$3" "${args[@]}" -r "$reps" -o jsonl 2>>"$peer/llama-bench.log" |
+  "${timed[@]}" "$lbench" -m "$(gguf_model "$2")" -t "$3" "${args[@]}" -r "$reps" -o jsonl 2>>"$peer/llama-bench.log" |
     python3 -c 'import json, sys, statistics
 for line in sys.stdin:
     r = json.loads(line)
@@ -137,19 +141,23 @@ for line in sys.stdin:
 qlite_run() {  # kind bits threads
   local out
   if [ "$1" = decode ]; then
-    out="$("$qlite" bench -m "$(qlm "$2")" --prompt-tokens "$prompt" --gen-tokens "$gen" --reps "$reps" -t "$3")"
+    out="$("${timed[@]}" "$qlite" bench -m "$(qlm "$2")" --prompt-tokens "$prompt" --gen-tokens "$gen" --reps "$reps" -t "$3")"
     sed -n 's/.*decode [0-9]* tokens: \([0-9.]*\) tok.s.*/\1/p' <<<"$out"
   else
-    out="$("$qlite" bench -m "$(qlm "$2")" --prompt-tokens "$prefill" --gen-tokens 0 --reps "$reps" -t "$3")"
+    out="$("${timed[@]}" "$qlite" bench -m "$(qlm "$2")" --prompt-tokens "$prefill" --gen-tokens 0 --reps "$reps" -t "$3")"
     sed -n 's/.*prefill [0-9]* tokens: \([0-9.]*\) tok.s.*/\1/p' <<<"$out"
   fi
 }
 one() {  # round kind engine bits threads
-  local l v
+  local l v c="-"
   l="$(load1)"
+  rm -f "$tfile"
+  # Both engines map their file: read it first so that neither run waits on the disk.
+  if [ "$3" = llama ]; then cat "$(gguf_model "$4")" >/dev/null; else cat "$(qlm "$4")" >/dev/null; fi
   v="$("${3}_run" "$2" "$4" "$5")" || true
   [ -n "$v" ] || { echo "bench_peer_llamacpp.sh: $3 $2 $4 t$5 gave no figure (llama.cpp's stderr: $peer/llama-bench.log)" >&2; exit 1; }
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$v" "$l" | tee -a "$results" >&2
+  [ -s "$tfile" ] && c="$(awk '$1 > 0 { printf("%.2f", ($2 + $3) / $1) }' "$tfile")"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$v" "$l" "${c:--}" | tee -a "$results" >&2
 }
 kinds="decode"
 [ "$do_prefill" = 1 ] && kinds="decode prefill"
@@ -157,7 +165,7 @@ say "$(date -u '+%F %T') UTC, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loada
 say "decode: llama-bench -p 0 -n $gen -r $reps | qlite bench --prompt-tokens $prompt --gen-tokens $gen --reps $reps"
 [ "$do_prefill" = 1 ] &&
   say "prefill: llama-bench -p $prefill -n 0 -r $reps | qlite bench --prompt-tokens $prefill --gen-tokens 0 --reps $reps"
-echo -e "round\tkind\tengine\tbits\tthreads\ttok/s\tload1" >&2
+echo -e "round\tkind\tengine\tbits\tthreads\ttok/s\tload1\tcpu" >&2
 for r in $(seq 1 "$rounds"); do
   # Odd rounds run llama.cpp first, even rounds qlite first, so drift favours neither.
   order="llama qlite"
@@ -174,26 +182,28 @@ say "done $(date -u '+%F %T') UTC, load $(cut -d' ' -f1-3 /proc/loadavg); llama.
 
 # --- 6. summary: medians over rounds, and qlite/llama.cpp per round ------------------------
 python3 - "$results" <<'EOF'
-import collections, statistics, sys
+import statistics, sys
 rows = [l.split("\t") for l in open(sys.argv[1]).read().splitlines()]
-val = {(r, k, e, b, t): float(v) for r, k, e, b, t, v, _ in rows}
-load = collections.defaultdict(list)
-for r, k, e, b, t, v, l in rows:
-    load[(k, b, t)].append(float(l))
-rounds = sorted({r for r, *_ in rows}, key=int)
-print("\n| kind | bits | thr | llama.cpp tok/s | qlite tok/s | qlite/llama.cpp (median) | per round | load1 before runs |")
-print("|---|---|---|---|---|---|---|---|")
-seen = []
-for r, k, e, b, t, *_ in rows:
-    if (k, b, t) not in seen:
-        seen.append((k, b, t))
-for k, b, t in seen:
-    ll = [val[(r, k, "llama", b, t)] for r in rounds if (r, k, "llama", b, t) in val]
-    ql = [val[(r, k, "qlite", b, t)] for r in rounds if (r, k, "qlite", b, t) in val]
-    ratios = [val[(r, k, "qlite", b, t)] / val[(r, k, "llama", b, t)] for r in rounds
-              if (r, k, "qlite", b, t) in val and (r, k, "llama", b, t) in val]
-    print("| %s | %s | %s | %.1f | %.1f | %.2f | %s | %s |" % (
-        k, b, t, statistics.median(ll), statistics.median(ql), statistics.median(ratios),
-        " ".join("%.2f" % x for x in ratios), " ".join("%.1f" % x for x in load[(k, b, t)])))
-print("\n(median over %d rounds; each figure is the median of its run's repetitions)" % len(rounds))
+val = {tuple(r[:5]): r[5:] for r in rows}  # (round, kind, engine, bits, threads) -> tok/s, load1, cpu
+rounds = sorted({r[0] for r in rows}, key=int)
+groups = []
+for r in rows:
+    if (r[1], r[3], r[4]) not in groups:
+        groups.append((r[1], r[3], r[4]))
+def med(xs):
+    xs = [float(x) for x in xs if x != "-"]
+    return "%.2f" % statistics.median(xs) if xs else "-"
+print("\n| kind | bits | thr | llama.cpp tok/s | qlite tok/s | qlite/llama.cpp | per round | cpu share llama.cpp / qlite | load1 per round (llama.cpp/qlite) |")
+print("|---|---|---|---|---|---|---|---|---|")
+for k, b, t in groups:
+    both = [r for r in rounds if (r, k, "llama", b, t) in val and (r, k, "qlite", b, t) in val]
+    L = [val[(r, k, "llama", b, t)] for r in both]
+    Q = [val[(r, k, "qlite", b, t)] for r in both]
+    ratios = [float(q[0]) / float(l[0]) for l, q in zip(L, Q)]
+    print("| %s | %s | %s | %.1f | %.1f | %.2f | %s | %s / %s | %s |" % (
+        k, b, t, statistics.median(float(l[0]) for l in L), statistics.median(float(q[0]) for q in Q),
+        statistics.median(ratios), " ".join("%.2f" % x for x in ratios),
+        med(l[2] for l in L), med(q[2] for q in Q),
+        " ".join("%s/%s" % (l[1], q[1]) for l, q in zip(L, Q))))
+print("\n(tok/s and cpu share: medians over %d rounds; each tok/s is the median of its run's repetitions)" % len(rounds))
 EOF
