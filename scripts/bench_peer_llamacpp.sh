@@ -9,6 +9,8 @@
 # Env: QLITE_BUILD_DIR (default build), QLITE_CACHE (default ~/.cache/qlite),
 #      QLITE_PEER_CACHE (default $QLITE_CACHE/peer): llama.cpp's source and build, the venv with
 #      PyPI's gguf, the GGUF models. Everything is made once; delete a piece to remake it.
+#      QLITE_PEER_LLAMA_CPP_PYTHON (default 0.3.36): the llama-cpp-python sdist whose vendored
+#      llama.cpp is built ("" = the newest).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${QLITE_BUILD_DIR:-$root/build}"
@@ -28,7 +30,7 @@ while [ $# -gt 0 ]; do
     --no-prefill) do_prefill=0; shift ;;
     --no-build) do_build=0; shift ;;
     --setup-only) setup_only=1; shift ;;
-    -h|--help) sed -n 2,11p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,13p "$0"; exit 0 ;;
     *) echo "bench_peer_llamacpp.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -41,7 +43,8 @@ src="$peer/llama.cpp/src"
 if [ ! -f "$src/ggml/CMakeLists.txt" ]; then
   say "fetching llama-cpp-python's sdist from PyPI"
   rm -rf "$peer/sdist" "$src" && mkdir -p "$peer/sdist" "$peer/llama.cpp"
-  python3 -m pip download -q --no-deps --no-binary :all: llama-cpp-python -d "$peer/sdist"
+  pin="${QLITE_PEER_LLAMA_CPP_PYTHON-0.3.36}"
+  python3 -m pip download -q --no-deps --no-binary :all: "llama-cpp-python${pin:+==$pin}" -d "$peer/sdist"
   tarball="$(ls "$peer"/sdist/llama_cpp_python-*.tar.gz | head -n1)"
   tar xzf "$tarball" -C "$peer/sdist"
   top="$peer/sdist/$(basename "$tarball" .tar.gz)"
