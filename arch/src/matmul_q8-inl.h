@@ -100,6 +100,20 @@ HWY_INLINE __m512i LoadPairVnni(const uint8_t* HWY_RESTRICT p0, const uint8_t* H
 }
 
 
+// 64 packed bytes of 4-bit codes: dot of the low nibbles with `xa` plus the high nibbles
+// with `xb`, as 16 int32 partial sums (each over 4 bytes of its own 32-bit lane).
+template <WeightType kType>
+QLITE_VNNI_ATTR HWY_INLINE __m512i DotNibbles(__m512i v, __m512i xa, __m512i xb, __m512i nf4_biased) {
+  const __m512i mask = _mm512_set1_epi8(0x0F);
+  __m512i lo = _mm512_and_si512(v, mask);
+  __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
+  if (kType == WeightType::kNF4) {
+    lo = _mm512_shuffle_epi8(nf4_biased, lo);
+    hi = _mm512_shuffle_epi8(nf4_biased, hi);
+  }
+  return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, xa), hi, xb);
+}
+
 // Dot products of four 4-bit blocks (64 packed bytes) with their 128 activations in nibble
 // order (QuantizedActivations::q_nibbles): low nibbles meet the first 64 bytes, high
 // nibbles the next 64, so no shuffle is needed. Block k's four partial int32 sums land in
@@ -107,16 +121,8 @@ HWY_INLINE __m512i LoadPairVnni(const uint8_t* HWY_RESTRICT p0, const uint8_t* H
 template <WeightType kType>
 QLITE_VNNI_ATTR HWY_INLINE __m512i Quad4BitDots(const uint8_t* HWY_RESTRICT p,
                                                const int8_t* HWY_RESTRICT xn, __m512i nf4_biased) {
-  const __m512i mask = _mm512_set1_epi8(0x0F);
-  const __m512i v = _mm512_loadu_si512(p);
-  __m512i lo = _mm512_and_si512(v, mask);
-  __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
-  if (kType == WeightType::kNF4) {
-    lo = _mm512_shuffle_epi8(nf4_biased, lo);
-    hi = _mm512_shuffle_epi8(nf4_biased, hi);
-  }
-  const __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512(xn));
-  return _mm512_dpbusd_epi32(d, hi, _mm512_loadu_si512(xn + 64));
+  return DotNibbles<kType>(_mm512_loadu_si512(p), _mm512_loadu_si512(xn),
+                           _mm512_loadu_si512(xn + 64), nf4_biased);
 }
 
 // Four blocks: acc + per-block (dot * f[k]) spread over the block's four float lanes.
@@ -164,17 +170,9 @@ template <WeightType kType>
 QLITE_VNNI_ATTR HWY_INLINE __m512i Interleaved4BitDots(const uint8_t* HWY_RESTRICT p,
                                                       const int8_t* HWY_RESTRICT xq,
                                                       __m512i nf4_biased) {
-  const __m512i mask = _mm512_set1_epi8(0x0F);
-  const __m512i v = _mm512_loadu_si512(p);
-  __m512i lo = _mm512_and_si512(v, mask);
-  __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
-  if (kType == WeightType::kNF4) {
-    lo = _mm512_shuffle_epi8(nf4_biased, lo);
-    hi = _mm512_shuffle_epi8(nf4_biased, hi);
-  }
   const __m512i xa = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xq)));
   const __m512i xb = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xq + 16)));
-  return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, xa), hi, xb);
+  return DotNibbles<kType>(_mm512_loadu_si512(p), xa, xb, nf4_biased);
 }
 
 // Sixteen RowMajor I8 blocks of one row (512 contiguous bytes, biased to u8): each load
