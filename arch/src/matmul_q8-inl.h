@@ -175,27 +175,6 @@ QLITE_VNNI_ATTR HWY_INLINE __m512i Interleaved4BitDots(const uint8_t* HWY_RESTRI
   return DotNibbles<kType>(_mm512_loadu_si512(p), xa, xb, nf4_biased);
 }
 
-// Sixteen RowMajor I8 blocks of one row (512 contiguous bytes, biased to u8): each load
-// holds two blocks (128-bit lanes 0-1 and 2-3); the 128 partial sums are reduced to one int32
-// per block in element 4L + j = block (L / 2) * 8 + 2j + L % 2, the scales permuted to match.
-QLITE_VNNI_ATTR HWY_INLINE __m512 SixteenI8(const uint8_t* HWY_RESTRICT p,
-                                           const int8_t* HWY_RESTRICT xq,
-                                           const float* HWY_RESTRICT f, __m512 acc) {
-  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
-  __m512i d[8];
-  for (int i = 0; i < 8; ++i) {
-    const __m512i wv = _mm512_xor_si512(_mm512_loadu_si512(p + 64 * i), bias);
-    d[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv, _mm512_loadu_si512(xq + 64 * i));
-  }
-  // LaneSums4: element 4k + j = quarter k of block 2j (k < 2) or half (k - 2) of block 2j + 1.
-  const __m512i a = LaneSums4(d[0], d[1], d[2], d[3]), b = LaneSums4(d[4], d[5], d[6], d[7]);
-  const __m512i s = _mm512_add_epi32(_mm512_shuffle_i32x4(a, b, _MM_SHUFFLE(2, 0, 2, 0)),
-                                     _mm512_shuffle_i32x4(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
-  const __m512 fs = _mm512_permutexvar_ps(
-      _mm512_set_epi32(15, 13, 11, 9, 14, 12, 10, 8, 7, 5, 3, 1, 6, 4, 2, 0), _mm512_loadu_ps(f));
-  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), fs, acc);
-}
-
 template <WeightType kType>
 QLITE_VNNI_ATTR void GemvQ8Interleaved4Rows(const WeightMatrix& w, const QuantizedActivations& x,
                                             float* y, size_t r) {
@@ -298,12 +277,6 @@ QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivat
         }
         for (; b + 4 <= b1; b += 4) {
           acc0 = Quad4Bit<kType>(row + b * 16, x.q_nibbles + 32 * b, f + b - b0, nf4, acc0);
-        }
-      }
-      if (kType == WeightType::kI8 && step == 32) {
-        for (; b + 16 <= b1; b += 16) {
-          acc0 = SixteenI8(row + b * 32, x.q + 32 * b, f + b - b0, acc0);
-          std::swap(acc0, acc1);
         }
       }
       for (; b + 4 <= b1; b += 4) {  // two independent pairs per iteration
