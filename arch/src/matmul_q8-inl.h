@@ -177,13 +177,10 @@ QLITE_VNNI_ATTR HWY_INLINE __m512i Interleaved4BitDots(const uint8_t* HWY_RESTRI
 
 template <WeightType kType>
 QLITE_VNNI_ATTR void GemvQ8Interleaved4Rows(const WeightMatrix& w, const QuantizedActivations& x,
-                                            float* y, size_t r) {
+                                            float* y, size_t r, __m512i nf4) {
   const size_t nb = (w.cols + 31) / 32;
   HWY_ALIGN float f[4][kChunkBlocks];
   HWY_ALIGN float f4[4 * kChunkBlocks];
-  alignas(64) uint8_t table_bytes[64];
-  for (int i = 0; i < 64; ++i) table_bytes[i] = static_cast<uint8_t>(ref::kNF4Int8[i & 15] + 128);
-  const __m512i nf4 = _mm512_load_si512(table_bytes);
   const uint8_t* group = static_cast<const uint8_t*>(w.data) + (r / 4) * 4 * w.row_stride;
   float corr[4] = {0.0f, 0.0f, 0.0f, 0.0f};
   __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
@@ -246,7 +243,7 @@ QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivat
   for (size_t r = r0; r < r1; ++r) {
 #if QLITE_VNNI512
     if (kType != WeightType::kI8 && w.interleave4x32 && r % 4 == 0 && r + 4 <= r1) {
-      GemvQ8Interleaved4Rows<kType>(w, x, y, r);
+      GemvQ8Interleaved4Rows<kType>(w, x, y, r, nf4);  // NF4 table built once per call
       r += 3;
       continue;
     }
