@@ -37,6 +37,12 @@ constexpr size_t kVnniGroups = 2;   // row vectors per tile (32 rows)
 constexpr size_t kVnniBlocks = 16;  // blocks per tile: 2 x 16 x 8 x 64 B = 16 KiB of codes (L1)
 constexpr size_t kVnniTokens = 4;   // tokens per pass over the tile
 
+// Packed bytes per 32-element block (ref::BlockBytes, as a constant for these kernels).
+template <WeightType kType>
+constexpr size_t PackedBlockBytes() {
+  return kType == WeightType::kI8 ? 32 : 16;
+}
+
 struct VnniTile {
   // codes[g][b][k]: elements 4k..4k+3 of block b for the group's 16 rows (u8: signed
   // types biased by +128, NF4 through its int8 levels).
@@ -105,7 +111,7 @@ template <WeightType kType>
 QLITE_VNNI_ATTR HWY_INLINE void DecodeVnniGroup(const WeightMatrix& w, size_t rg, size_t nr,
                                                 size_t b0, size_t n, size_t g,
                                                 VnniTile* HWY_RESTRICT tile) {
-  constexpr size_t kBlockBytes = kType == WeightType::kI8 ? 32 : 16;
+  constexpr size_t kBlockBytes = PackedBlockBytes<kType>();
   constexpr size_t kPer = 64 / kBlockBytes;  // blocks per row vector: 4 (4-bit) or 2 (I8)
   const uint8_t* rows[kVnniRows];
   size_t step = 0;
@@ -255,15 +261,16 @@ QLITE_VNNI_ATTR HWY_INLINE void VnniTile4Tokens(const VnniTile& tile, const Quan
 // power-of-two stride apart fall into a few L1 sets and evict each other before use.
 template <WeightType kType>
 HWY_INLINE void PrefetchTile(const WeightMatrix& w, size_t rt, size_t nr, size_t b0, size_t n) {
-  constexpr size_t kBlockBytes = kType == WeightType::kI8 ? 32 : 16;
+  constexpr size_t kBlockBytes = PackedBlockBytes<kType>();
   const size_t scale_bytes = w.scale_type == ScaleType::kF32 ? 4 : w.scale_type == ScaleType::kF16 ? 2 : 1;
   const size_t gpr = (w.cols + w.group_size - 1) / w.group_size;
   for (size_t i = 0; i < nr; ++i) {
     size_t step;
     const uint8_t* row = RowBase(w, rt + i, kBlockBytes, &step);
     if (step == kBlockBytes || i % 4 == 0) {  // Interleave4x32: four rows share the lines
-      const size_t span = (n - 1) * step + (step == kBlockBytes ? kBlockBytes : step);
-      for (size_t off = 0; off < span; off += 64) _mm_prefetch(reinterpret_cast<const char*>(row + b0 * step + off), _MM_HINT_T1);
+      for (size_t off = 0; off < n * step; off += 64) {
+        _mm_prefetch(reinterpret_cast<const char*>(row + b0 * step + off), _MM_HINT_T1);
+      }
     }
     if (!w.per_tensor && w.group_size == 32) {
       _mm_prefetch(static_cast<const char*>(w.scales) + ((rt + i) * gpr + b0) * scale_bytes, _MM_HINT_T1);
