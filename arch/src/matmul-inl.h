@@ -41,7 +41,7 @@ constexpr size_t kChunkBlocks = 64;  // blocks per scale chunk (2048 columns)
 HWY_INLINE const uint8_t* RowBase(const WeightMatrix& w, size_t r, size_t block_bytes,
                                   size_t* step) {
   const uint8_t* base = static_cast<const uint8_t*>(w.data);
-  if (!w.interleave4x32) {
+  if (w.layout != WeightLayout::kInterleave4x32) {  // Interleave16x4: matmul_lanes16-inl.h
     *step = block_bytes;
     return base + r * w.row_stride;
   }
@@ -93,6 +93,12 @@ HWY_INLINE void BlockScales(const WeightMatrix& w, const void* src, size_t r, si
   }
   const size_t gs = w.group_size;
   const size_t gpr = (w.cols + gs - 1) / gs;
+  if (w.layout == WeightLayout::kInterleave16x4) {  // 16 entries apart: one at a time
+    for (size_t b = b0; b < b1; ++b) {
+      DecodeScales(w, src, ScaleIndex(w, r, std::min(b * 32 / gs, gpr - 1)), 1, out + b - b0);
+    }
+    return;
+  }
   const size_t g0 = std::min(b0 * 32 / gs, gpr - 1);
   const size_t g1 = std::min((b1 * 32 - 1) / gs, gpr - 1);
   if (gs == 32) {  // the common case: one scale per block

@@ -50,12 +50,12 @@ RowKernels internal::SelectKernels(const WeightMatrix& w) {
     case WeightType::kI4:
     case WeightType::kU4:
     case WeightType::kNF4:
-      if (internal::ScalesPerBlock(w)) k = internal::Int4Kernels(w.type);
+      if (internal::ScalesPerBlock(w)) k = internal::Int4Kernels(w.type, w.layout);
       break;
 #endif
 #if QLITE_HAVE_KERNELS_INT8
     case WeightType::kI8:
-      if (internal::ScalesPerBlock(w)) k = internal::Int8Kernels(w.type);
+      if (internal::ScalesPerBlock(w)) k = internal::Int8Kernels(w.type, w.layout);
       break;
 #endif
 #if QLITE_HAVE_KERNELS_FLOAT
@@ -74,13 +74,14 @@ RowKernels internal::SelectKernels(const WeightMatrix& w) {
 
 namespace {
 
-// Rows per task: a multiple of 4 (Interleave4x32 groups, GEMM tiles), several tasks per
-// thread for balance on a shared machine, but enough rows to amortize the hand-off.
-size_t RowsPerTask(size_t rows, size_t threads) {
-  if (threads <= 1) return rows;
-  size_t per = (rows + threads * 8 - 1) / (threads * 8);
+// Rows per task: a multiple of RowAlignment, several tasks per thread for balance on a
+// shared machine, but enough rows to amortize the hand-off.
+size_t RowsPerTask(const WeightMatrix& w, size_t threads) {
+  if (threads <= 1) return w.rows;
+  size_t per = (w.rows + threads * 8 - 1) / (threads * 8);
   per = std::max<size_t>(per, 16);
-  return (per + 3) / 4 * 4;
+  const size_t align = internal::RowAlignment(w);
+  return (per + align - 1) / align * align;
 }
 
 struct Job {
@@ -116,7 +117,7 @@ void Launch(Job& job, ThreadPool* pool) {
   const size_t rows = job.w->rows;
   if (rows == 0) return;
   const size_t threads = pool ? pool->size() : 1;
-  job.rows_per_task = RowsPerTask(rows, threads);
+  job.rows_per_task = RowsPerTask(*job.w, threads);
   const size_t tasks = (rows + job.rows_per_task - 1) / job.rows_per_task;
   if (pool && tasks > 1) {
     pool->Run(tasks, &RunTask, &job);
@@ -146,12 +147,15 @@ void internal::FillNaN(float* y, size_t rows, size_t batch, size_t y_stride) {
 
 const char* CheckWeightMatrix(const WeightMatrix& w) {
   if (w.type > WeightType::kNF4) return "unknown weight type";
+  if (w.layout > WeightLayout::kInterleave16x4) return "unknown layout";
   if (w.rows == 0 || w.cols == 0) return nullptr;
   if (!w.data) return "no data";
   if (w.row_stride < MinRowStride(w)) return "row_stride smaller than FORMAT.md's";
   const bool quantized = w.type == WeightType::kI8 || w.type == WeightType::kI4 ||
                          w.type == WeightType::kU4 || w.type == WeightType::kNF4;
-  if (!quantized) return nullptr;
+  if (!quantized) {
+    return w.layout == WeightLayout::kInterleave16x4 ? "Interleave16x4 is for integer types" : nullptr;
+  }
   if (!w.scales) return "no scales";
   if (!w.per_tensor && w.group_size == 0) return "group_size 0";
   if (w.type == WeightType::kU4 && !w.mins) return "U4 without mins";

@@ -49,7 +49,7 @@ template <WeightType kType>
 HWY_INLINE const uint8_t* TailPtr(const WeightMatrix& w, size_t r, size_t full) {
   const uint8_t* base = static_cast<const uint8_t*>(w.data);
   constexpr size_t bb = 32 * ElemBytes<kType>();
-  if (!w.interleave4x32) return base + r * w.row_stride + full * bb;
+  if (w.layout != WeightLayout::kInterleave4x32) return base + r * w.row_stride + full * bb;
   const size_t tail_bytes = (w.cols - full * 32) * ElemBytes<kType>();
   return base + (r / 4) * 4 * w.row_stride + full * 4 * bb + (r % 4) * tail_bytes;
 }

@@ -24,6 +24,7 @@
 
 #include "hwy/highway.h"
 #include "matmul-inl.h"
+#include "matmul_lanes16-inl.h"
 #include "matmul_q8-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -36,12 +37,6 @@ constexpr size_t kVnniRows = 16;    // rows per vector: one int32 lane each
 constexpr size_t kVnniGroups = 2;   // row vectors per tile (32 rows)
 constexpr size_t kVnniBlocks = 16;  // blocks per tile: 2 x 16 x 8 x 64 B = 16 KiB of codes (L1)
 constexpr size_t kVnniTokens = 4;   // tokens per pass over the tile
-
-// Packed bytes per 32-element block (ref::BlockBytes, as a constant for these kernels).
-template <WeightType kType>
-constexpr size_t PackedBlockBytes() {
-  return kType == WeightType::kI8 ? 32 : 16;
-}
 
 struct VnniTile {
   // codes[g][b][k]: elements 4k..4k+3 of block b for the group's 16 rows (u8: signed
@@ -104,6 +99,44 @@ QLITE_VNNI_ATTR HWY_INLINE __m512i LoadRowBlocks(const uint8_t* HWY_RESTRICT row
   return v;
 }
 
+// The tile's code vector(s) from packed dword vector `v` (dword j of a block for 16 rows):
+// I8 biased to u8; 4-bit low nibbles (elements 4j..) and high nibbles (16 + 4j..).
+template <WeightType kType>
+QLITE_VNNI_ATTR HWY_INLINE void StoreTileCodes(__m512i v, size_t j, __m512i nf4,
+                                               uint8_t (*HWY_RESTRICT out)[64]) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  if (kType == WeightType::kI8) {
+    _mm512_store_si512(out[j], _mm512_xor_si512(v, _mm512_set1_epi8(static_cast<char>(0x80))));
+    return;
+  }
+  __m512i lo = _mm512_and_si512(v, low4);
+  __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+  if (kType == WeightType::kNF4) {
+    lo = _mm512_shuffle_epi8(nf4, lo);
+    hi = _mm512_shuffle_epi8(nf4, hi);
+  }
+  _mm512_store_si512(out[j], lo);
+  _mm512_store_si512(out[4 + j], hi);
+}
+
+// Interleave16x4 (FORMAT.md): the file already holds the row vectors, and a block's 16
+// scales side by side; rg is a multiple of 16 and padding rows decode to zero.
+template <WeightType kType>
+QLITE_VNNI_ATTR HWY_INLINE void DecodeLanes16Group(const WeightMatrix& w, size_t rg, size_t b0,
+                                                   size_t n, size_t g, __m512i nf4,
+                                                   VnniTile* HWY_RESTRICT tile) {
+  constexpr size_t kWords = PackedBlockBytes<kType>() / 4;
+  const uint8_t* p = static_cast<const uint8_t*>(w.data) + rg * w.row_stride + b0 * kWords * 64;
+  const __m512 k = _mm512_set1_ps(kType == WeightType::kNF4 ? 1.0f / 127.0f : 1.0f);
+  for (size_t b = 0; b < n; ++b) {
+    for (size_t j = 0; j < kWords; ++j) {
+      StoreTileCodes<kType>(_mm512_loadu_si512(p + (b * kWords + j) * 64), j, nf4, tile->codes[g][b]);
+    }
+    _mm512_store_ps(tile->scales[g][b], _mm512_mul_ps(Lanes16Scales(w, w.scales, rg / 16, b0 + b), k));
+    if (kType == WeightType::kU4) _mm512_store_ps(tile->mins[g][b], Lanes16Scales(w, w.mins, rg / 16, b0 + b));
+  }
+}
+
 // Rows [rg, rg + nr) (nr <= 16), blocks [b0, b0 + n) into row vector g of the tile: per 64
 // packed bytes of each row, one 16 x 16 int32 transpose turns rows into lanes. Absent rows
 // are zero codes and zero scales.
@@ -113,13 +146,13 @@ QLITE_VNNI_ATTR HWY_INLINE void DecodeVnniGroup(const WeightMatrix& w, size_t rg
                                                 VnniTile* HWY_RESTRICT tile) {
   constexpr size_t kBlockBytes = PackedBlockBytes<kType>();
   constexpr size_t kPer = 64 / kBlockBytes;  // blocks per row vector: 4 (4-bit) or 2 (I8)
+  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+  const __m512i nf4 = _mm512_xor_si512(
+      _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ref::kNF4Int8))), bias);
+  if (w.layout == WeightLayout::kInterleave16x4) return DecodeLanes16Group<kType>(w, rg, b0, n, g, nf4, tile);
   const uint8_t* rows[kVnniRows];
   size_t step = 0;
   for (size_t i = 0; i < nr; ++i) rows[i] = RowBase(w, rg + i, kBlockBytes, &step);
-  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
-  const __m512i low4 = _mm512_set1_epi8(0x0F);
-  const __m512i nf4 = _mm512_xor_si512(
-      _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ref::kNF4Int8))), bias);
   __m512i v[kVnniRows];
   for (size_t b = 0; b < n; b += kPer) {
     for (size_t i = 0; i < kVnniRows; ++i) {
@@ -127,20 +160,7 @@ QLITE_VNNI_ATTR HWY_INLINE void DecodeVnniGroup(const WeightMatrix& w, size_t rg
     }
     Transpose16x16(v);  // v[j]: packed dword j of the 16 rows
     for (size_t j = 0; j < kVnniRows; ++j) {
-      uint8_t(*out)[64] = tile->codes[g][b + j / (kBlockBytes / 4)];
-      if (kType == WeightType::kI8) {
-        _mm512_store_si512(out[j % 8], _mm512_xor_si512(v[j], bias));
-        continue;
-      }
-      // Packed byte i of a block: element i (low nibble) and 16 + i (high nibble).
-      __m512i lo = _mm512_and_si512(v[j], low4);
-      __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v[j], 4), low4);
-      if (kType == WeightType::kNF4) {
-        lo = _mm512_shuffle_epi8(nf4, lo);
-        hi = _mm512_shuffle_epi8(nf4, hi);
-      }
-      _mm512_store_si512(out[j % 4], lo);
-      _mm512_store_si512(out[4 + j % 4], hi);
+      StoreTileCodes<kType>(v[j], j % (kBlockBytes / 4), nf4, tile->codes[g][b + j / (kBlockBytes / 4)]);
     }
   }
   // Scales (and U4 mins): 16 rows x n blocks, transposed the same way.
@@ -264,6 +284,17 @@ HWY_INLINE void PrefetchTile(const WeightMatrix& w, size_t rt, size_t nr, size_t
   constexpr size_t kBlockBytes = PackedBlockBytes<kType>();
   const size_t scale_bytes = w.scale_type == ScaleType::kF32 ? 4 : w.scale_type == ScaleType::kF16 ? 2 : 1;
   const size_t gpr = (w.cols + w.group_size - 1) / w.group_size;
+  if (w.layout == WeightLayout::kInterleave16x4) {  // per group: one run of codes, one of scales
+    for (size_t rg = rt; rg < rt + nr; rg += 16) {
+      const char* p = static_cast<const char*>(w.data) + rg * w.row_stride + b0 * kBlockBytes * 16;
+      for (size_t off = 0; off < n * kBlockBytes * 16; off += 64) _mm_prefetch(p + off, _MM_HINT_T1);
+      if (!w.per_tensor && w.group_size == 32) {
+        const char* s = static_cast<const char*>(w.scales) + (rg / 16 * gpr + b0) * 16 * scale_bytes;
+        for (size_t off = 0; off < n * 16 * scale_bytes; off += 64) _mm_prefetch(s + off, _MM_HINT_T1);
+      }
+    }
+    return;
+  }
   for (size_t i = 0; i < nr; ++i) {
     size_t step;
     const uint8_t* row = RowBase(w, rt + i, kBlockBytes, &step);

@@ -7,6 +7,7 @@
 #include "matmul-inl.h"
 #include "matmul_f32-inl.h"
 #include "matmul_gemm_q8-inl.h"
+#include "matmul_lanes16-inl.h"
 #include "matmul_q8-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -15,7 +16,11 @@ namespace arch {
 namespace HWY_NAMESPACE {
 
 template <WeightType kType>
-internal::RowKernels Make() {
+internal::RowKernels Make(WeightLayout layout) {
+  if (layout == WeightLayout::kInterleave16x4) {
+    return Lanes16Kernels<kType, &GemvIntRows<kType>, &GemvQ8IntRows<kType>,
+                          &GemmRows<&DequantIntRowChunk<kType>>, &GemmQ8IntRows<kType>>();
+  }
   internal::RowKernels k;
   k.gemv = &GemvIntRows<kType>;
   k.gemv_q8 = &GemvQ8IntRows<kType>;
@@ -24,11 +29,11 @@ internal::RowKernels Make() {
   return k;
 }
 
-internal::RowKernels Int4KernelsFor(WeightType type) {
+internal::RowKernels Int4KernelsFor(WeightType type, WeightLayout layout) {
   switch (type) {
-    case WeightType::kI4: return Make<WeightType::kI4>();
-    case WeightType::kU4: return Make<WeightType::kU4>();
-    case WeightType::kNF4: return Make<WeightType::kNF4>();
+    case WeightType::kI4: return Make<WeightType::kI4>(layout);
+    case WeightType::kU4: return Make<WeightType::kU4>(layout);
+    case WeightType::kNF4: return Make<WeightType::kNF4>(layout);
     default: return internal::RowKernels();
   }
 }
@@ -43,7 +48,9 @@ namespace qlite {
 namespace arch {
 HWY_EXPORT(Int4KernelsFor);
 namespace internal {
-RowKernels Int4Kernels(WeightType type) { return HWY_DYNAMIC_DISPATCH(Int4KernelsFor)(type); }
+RowKernels Int4Kernels(WeightType type, WeightLayout layout) {
+  return HWY_DYNAMIC_DISPATCH(Int4KernelsFor)(type, layout);
+}
 }  // namespace internal
 }  // namespace arch
 }  // namespace qlite

@@ -7,6 +7,7 @@
 #include "matmul-inl.h"
 #include "matmul_f32-inl.h"
 #include "matmul_gemm_q8-inl.h"
+#include "matmul_lanes16-inl.h"
 #include "matmul_q8-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -15,7 +16,11 @@ namespace arch {
 namespace HWY_NAMESPACE {
 
 template <WeightType kType>
-internal::RowKernels Make() {
+internal::RowKernels Make(WeightLayout layout) {
+  if (layout == WeightLayout::kInterleave16x4) {
+    return Lanes16Kernels<kType, &GemvIntRows<kType>, &GemvQ8IntRows<kType>,
+                          &GemmRows<&DequantIntRowChunk<kType>>, &GemmQ8IntRows<kType>>();
+  }
   internal::RowKernels k;
   k.gemv = &GemvIntRows<kType>;
   k.gemv_q8 = &GemvQ8IntRows<kType>;
@@ -24,9 +29,9 @@ internal::RowKernels Make() {
   return k;
 }
 
-internal::RowKernels Int8KernelsFor(WeightType type) {
+internal::RowKernels Int8KernelsFor(WeightType type, WeightLayout layout) {
   switch (type) {
-    case WeightType::kI8: return Make<WeightType::kI8>();
+    case WeightType::kI8: return Make<WeightType::kI8>(layout);
     default: return internal::RowKernels();
   }
 }
@@ -41,7 +46,9 @@ namespace qlite {
 namespace arch {
 HWY_EXPORT(Int8KernelsFor);
 namespace internal {
-RowKernels Int8Kernels(WeightType type) { return HWY_DYNAMIC_DISPATCH(Int8KernelsFor)(type); }
+RowKernels Int8Kernels(WeightType type, WeightLayout layout) {
+  return HWY_DYNAMIC_DISPATCH(Int8KernelsFor)(type, layout);
+}
 }  // namespace internal
 }  // namespace arch
 }  // namespace qlite

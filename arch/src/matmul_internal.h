@@ -27,14 +27,20 @@ struct RowKernels {
 
 // Each resolves the Highway target once (HWY_DYNAMIC_DISPATCH) and returns that target's
 // kernels for `type`. Defined only when the scheme's TU is compiled (QLITE_KERNELS_*).
-RowKernels Int4Kernels(WeightType type);   // kI4, kU4, kNF4
-RowKernels Int8Kernels(WeightType type);   // kI8
+RowKernels Int4Kernels(WeightType type, WeightLayout layout);  // kI4, kU4, kNF4
+RowKernels Int8Kernels(WeightType type, WeightLayout layout);  // kI8
 RowKernels FloatKernels(WeightType type);  // kF32, kF16, kBF16
 
 // The kernels matmul.cc runs `w` with: the scheme's SIMD ones, else the scalar reference.
 RowKernels SelectKernels(const WeightMatrix& w);
 // y[b * y_stride + r] = NaN for r < rows, b < batch (what a bad matrix or input gets).
 void FillNaN(float* y, size_t rows, size_t batch, size_t y_stride);
+
+// Row ranges handed to kernels start at multiples of this: whole Interleave4x32 groups and
+// GEMM tiles (4), whole Interleave16x4 groups (16), so no group is read by two tasks.
+inline size_t RowAlignment(const WeightMatrix& w) {
+  return w.layout == WeightLayout::kInterleave16x4 ? 16 : 4;
+}
 
 // Blocks of 32 whose scale is constant (what the SIMD kernels require); else scalar path.
 inline bool ScalesPerBlock(const WeightMatrix& w) {

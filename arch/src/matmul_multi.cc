@@ -1,7 +1,7 @@
 // Several matrices over one input in one pool Run (decode: q/k/v, gate/up). A token's
 // projections would otherwise wake and join the pool once per matrix. Tasks are row ranges
 // of one matrix, sized by weight bytes so that each streams about the same amount whatever
-// the matrix; each range starts at a multiple of 4 rows and the kernels work row by row, so
+// the matrix; each range starts at a multiple of 4 rows (16 for Interleave16x4) and the kernels work row by row, so
 // results are bit-identical to one GemvQ8/Gemv call per matrix.
 #include <algorithm>
 
@@ -43,7 +43,7 @@ void RunMultiTask(void* ctx, size_t task, size_t /*thread*/) {
 }
 
 // Splits the job's matrices into tasks of about equal bytes: several per thread for
-// balance on a shared machine, each at least 16 rows (and a multiple of 4) to amortize
+// balance on a shared machine, each at least 16 rows (and a multiple of RowAlignment) to amortize
 // the claim. One thread: one task per matrix.
 size_t PlanTasks(MultiJob* j, size_t threads) {
   size_t total = 0;
@@ -55,7 +55,8 @@ size_t PlanTasks(MultiJob* j, size_t threads) {
     size_t per = w.rows;
     if (threads > 1) {
       per = std::max<size_t>((target + w.row_stride - 1) / std::max<size_t>(w.row_stride, 1), 16);
-      per = (per + 3) / 4 * 4;
+      const size_t align = internal::RowAlignment(w);
+      per = (per + align - 1) / align * align;
     }
     j->rows_per_task[i] = per;
     j->first_task[i] = tasks;

@@ -242,7 +242,7 @@ QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivat
 #endif
   for (size_t r = r0; r < r1; ++r) {
 #if QLITE_VNNI512
-    if (kType != WeightType::kI8 && w.interleave4x32 && r % 4 == 0 && r + 4 <= r1) {
+    if (kType != WeightType::kI8 && w.layout == WeightLayout::kInterleave4x32 && r % 4 == 0 && r + 4 <= r1) {
       GemvQ8Interleaved4Rows<kType>(w, x, y, r, nf4);  // NF4 table built once per call
       r += 3;
       continue;

@@ -95,11 +95,12 @@ bool IsFloat(WeightType t) {
   return t == WeightType::kF32 || t == WeightType::kF16 || t == WeightType::kBF16;
 }
 
-// Address of block b of row r (FORMAT.md RowMajor / Interleave4x32).
+// Address of block b of row r (FORMAT.md RowMajor / Interleave4x32; Interleave16x4 blocks
+// are not contiguous, see StoredByte).
 const uint8_t* BlockPtr(const WeightMatrix& w, size_t r, size_t b) {
   const uint8_t* base = static_cast<const uint8_t*>(w.data);
   const size_t bb = BlockBytes(w.type);
-  if (!w.interleave4x32) return base + r * w.row_stride + b * bb;
+  if (w.layout == WeightLayout::kRowMajor) return base + r * w.row_stride + b * bb;
   // A float row's last block may be partial: the four rows' partial blocks follow each other.
   size_t this_bb = bb;
   if (IsFloat(w.type)) this_bb = std::min<size_t>(32, w.cols - b * 32) * ElemBytes(w.type);
@@ -107,8 +108,7 @@ const uint8_t* BlockPtr(const WeightMatrix& w, size_t r, size_t b) {
 }
 
 float LoadScale(const WeightMatrix& w, const void* p, size_t r, size_t c) {
-  const size_t gpr = (w.cols + w.group_size - 1) / w.group_size;
-  const size_t i = w.per_tensor ? 0 : r * gpr + c / w.group_size;
+  const size_t i = ScaleIndex(w, r, w.per_tensor ? 0 : c / w.group_size);
   switch (w.scale_type) {
     case ScaleType::kF32: return static_cast<const float*>(p)[i];
     case ScaleType::kF16: return F32FromF16(static_cast<const uint16_t*>(p)[i]);
@@ -120,12 +120,18 @@ float LoadScale(const WeightMatrix& w, const void* p, size_t r, size_t c) {
   return 0.0f;
 }
 
+// Byte k of row r's RowMajor block b, integer types, any layout.
+uint8_t StoredByte(const WeightMatrix& w, size_t r, size_t b, size_t k) {
+  if (w.layout != WeightLayout::kInterleave16x4) return BlockPtr(w, r, b)[k];
+  const size_t o = b * BlockBytes(w.type) + k;  // byte o of the row: word o / 4
+  return static_cast<const uint8_t*>(w.data)[(r / 16) * 16 * w.row_stride + (o / 4) * 64 + (r % 16) * 4 + o % 4];
+}
+
 // Raw stored code of (r, c) for the integer types.
 int Code(const WeightMatrix& w, size_t r, size_t c) {
-  const uint8_t* p = BlockPtr(w, r, c / 32);
   const size_t j = c % 32;
-  if (w.type == WeightType::kI8) return static_cast<int8_t>(p[j]);
-  const uint8_t byte = p[j % 16];
+  if (w.type == WeightType::kI8) return static_cast<int8_t>(StoredByte(w, r, c / 32, j));
+  const uint8_t byte = StoredByte(w, r, c / 32, j % 16);
   return j < 16 ? (byte & 0xF) : (byte >> 4);
 }
 

@@ -3,7 +3,7 @@
 // read bandwidth measured in the same run with the same threads.
 //
 //   qlite_bench_kernels [--schemes i4,i8,...] [--ops q8,f32,gemm,gemmq8] [--threads 1,2]
-//                       [--reps N] [--mem-mb M] [--probe-mb P] [--batch B] [--interleave]
+//                       [--reps N] [--mem-mb M] [--probe-mb P] [--batch B] [--layout L]
 //                       [--quick] [--probe-only] [--target AVX2|SSE4|...]
 //
 // Matrices >> LLC: layers are allocated until --mem-mb is reached (or the full stack fits);
@@ -31,6 +31,7 @@ namespace {
 using qlite::arch::QuantizedActivations;
 using qlite::arch::ScaleType;
 using qlite::arch::ThreadPool;
+using qlite::arch::WeightLayout;
 using qlite::arch::WeightMatrix;
 using qlite::arch::WeightType;
 
@@ -111,14 +112,15 @@ struct Matrix {
   double bytes = 0;  // weight + scale bytes streamed per product
 };
 
-Matrix MakeMatrix(WeightType t, Shape s, bool interleave, uint64_t seed) {
+Matrix MakeMatrix(WeightType t, Shape s, WeightLayout layout, uint64_t seed) {
   Matrix m;
   m.w.type = t;
   m.w.rows = s.rows;
   m.w.cols = s.cols;
   m.w.row_stride = RowStride(t, s.cols);
-  m.w.interleave4x32 = interleave && !IsFloat(t);
-  const size_t data_bytes = (s.rows + 3) / 4 * 4 * m.w.row_stride;
+  m.w.layout = IsFloat(t) ? WeightLayout::kRowMajor : layout;
+  const size_t stored_rows = (s.rows + 15) / 16 * 16;  // enough for every layout's padding
+  const size_t data_bytes = stored_rows * m.w.row_stride;
   m.data = Alloc(data_bytes);
   FillRandom(m.data.get(), data_bytes, seed);
   if (IsFloat(t)) MakeFinite(t, m.data.get(), data_bytes);
@@ -127,7 +129,7 @@ Matrix MakeMatrix(WeightType t, Shape s, bool interleave, uint64_t seed) {
   if (!IsFloat(t)) {
     m.w.group_size = 32;
     m.w.scale_type = ScaleType::kF16;
-    const size_t n = s.rows * ((s.cols + 31) / 32);
+    const size_t n = stored_rows * ((s.cols + 31) / 32);
     m.scales = Alloc(2 * n);
     for (size_t i = 0; i < n; ++i) {
       const uint16_t h = static_cast<uint16_t>(0x2000 + (i * 37) % 0x400);
@@ -180,12 +182,13 @@ std::vector<std::string> Split(const std::string& s) {
 
 constexpr const char* kUsage =
     "usage: %s [--schemes i4,u4,nf4,i8,f16,bf16,f32] [--ops q8,f32,gemm,gemmq8] [--threads 1,2]\n"
-    "          [--reps N] [--mem-mb M] [--probe-mb P] [--batch B] [--interleave] [--quick]\n"
+    "          [--reps N] [--mem-mb M] [--probe-mb P] [--batch B] [--layout L] [--quick]\n"
     "          [--probe-only] [--target AVX2|SSE4|...]\n"
     "  q8: GemvQ8 (int8 activations), f32: Gemv, gemm: Gemm over --batch tokens,\n"
     "  gemmq8: GemmQ8 over --batch tokens. --mem-mb: weight working set per scheme;\n"
     "  --probe-mb: read-probe buffer (default min(M, 96), keep it well above the LLC);\n"
     "  --probe-only: only the read-probe rows (scripts/bench_models.sh uses them).\n"
+    "  --layout: rowmajor (default), interleave4 or interleave16 (FORMAT.md Layout).\n"
     "A read pass reads two buffers of P MiB one after the other and counts the faster read\n"
     "  (a preemption then slows only one of them).\n"
     "Rows, per thread count first: one per read-probe variant (rWIDTHxSTREAMS: vector bits x\n"
@@ -290,7 +293,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> ops = {"q8", "f32"};
   std::vector<size_t> threads = {1, 2};
   size_t reps = 5, mem_mb = 512, probe_mb = 0, batch = 16;
-  bool interleave = false, probe_only = false;
+  WeightLayout layout = WeightLayout::kRowMajor;
+  std::string layout_name = "rowmajor";
+  bool probe_only = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -304,7 +309,12 @@ int main(int argc, char** argv) {
     else if (a == "--mem-mb") mem_mb = std::max<size_t>(16, std::stoul(next()));
     else if (a == "--probe-mb") probe_mb = std::max<size_t>(16, std::stoul(next()));
     else if (a == "--batch") batch = std::max<size_t>(1, std::stoul(next()));
-    else if (a == "--interleave") interleave = true;
+    else if (a == "--layout") {
+      layout_name = next();
+      if (layout_name == "interleave4") layout = WeightLayout::kInterleave4x32;
+      else if (layout_name == "interleave16") layout = WeightLayout::kInterleave16x4;
+      else if (layout_name != "rowmajor") { std::fprintf(stderr, "unknown layout %s\n", layout_name.c_str()); return 2; }
+    }
     else if (a == "--probe-only") probe_only = true;
     else if (a == "--target") {  // e.g. SSE4 or AVX2: compare with the portable paths
       const std::string want = next();
@@ -340,7 +350,7 @@ int main(int argc, char** argv) {
   if (probe_mb == 0) probe_mb = std::min<size_t>(mem_mb, 96);
   std::printf("target %s, read probe %zu MiB", qlite::arch::DispatchedTargetName(), probe_mb);
   if (!probe_only) std::printf(", working set %zu MiB per scheme", mem_mb);
-  std::printf(", median of %zu reps%s\n", reps, interleave ? ", Interleave4x32" : "");
+  std::printf(", median of %zu reps, layout %s\n", reps, layout_name.c_str());
   std::printf("%-5s %-6s %3s %9s %9s %6s %9s %9s %9s %11s %9s\n", "wtype", "op", "thr", "GB/s",
               "read GB/s", "ratio", "tok/s", "ms/pass", "GB/cpu-s", "ratio range", "cpu ratio");
 
@@ -389,13 +399,13 @@ int main(int argc, char** argv) {
     const double stack = StackBytes(scheme->type);
     for (size_t l = 0; l < kLayers && (l == 0 || set_bytes < mem_bytes); ++l) {
       for (const Shape& s : kLayerShapes) {
-        mats.push_back(MakeMatrix(scheme->type, s, interleave, mats.size() + 1));
+        mats.push_back(MakeMatrix(scheme->type, s, layout, mats.size() + 1));
         set_bytes += mats.back().bytes;
       }
     }
     if (set_bytes + MatrixBytes(scheme->type, Shape{kVocab, kDim}) <= stack * 1.001 &&
         mats.size() == kLayers * 7 && set_bytes < mem_bytes) {
-      mats.push_back(MakeMatrix(scheme->type, Shape{kVocab, kDim}, interleave, 7));
+      mats.push_back(MakeMatrix(scheme->type, Shape{kVocab, kDim}, layout, 7));
       set_bytes += mats.back().bytes;
     }
     for (const std::string& op : ops) {

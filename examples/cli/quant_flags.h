@@ -23,7 +23,8 @@ inline const char* kQuantFlagsHelp =
     "  --group-size N          32 (default), 64 or 128\n"
     "  --granularity G         group (default), row or tensor\n"
     "  --scale-type T          f16 (default), f32, or dq (u8 double-quantized scales)\n"
-    "  --layout L              rowmajor (default) or interleave4 (4-row interleaved blocks)\n";
+    "  --layout L              rowmajor (default), interleave4 (4-row interleaved blocks) or\n"
+    "                          interleave16 (16-row lanes: fastest on AVX-512 VNNI CPUs)\n";
 
 inline bool ParseQuantScheme(const std::string& s, qlite::fb::DType* dtype) {
   using qlite::fb::DType;
@@ -90,6 +91,7 @@ inline bool QuantFlagsToOptions(const QuantFlags& f, qlite::ConvertOptions* opti
   else return bad("--scale-type", f.scale_type);
   if (f.layout == "rowmajor") w.layout = qlite::fb::Layout::RowMajor;
   else if (f.layout == "interleave4") w.layout = qlite::fb::Layout::Interleave4x32;
+  else if (f.layout == "interleave16") w.layout = qlite::fb::Layout::Interleave16x4;
   else return bad("--layout", f.layout);
   w.group_size = f.group_size;
   const std::string embed = f.embed.empty() ? (IsFourBit(w.dtype) ? "q8" : f.weights) : f.embed;

@@ -66,24 +66,32 @@ Status DequantizeRow(const QuantizedView& v, uint64_t row, float* dst) {
     default: break;
   }
   const uint64_t bb = t == fb::DType::I8 ? 32 : 16;  // bytes per 32-element block
-  const bool inter = v.spec.layout == fb::Layout::Interleave4x32;
+  const fb::Layout layout = v.spec.layout;
   const uint64_t gpr = GroupsPerRow(v.spec, v.cols);
   const uint64_t glen = v.spec.granularity == fb::Granularity::Group ? v.spec.group_size : v.cols;
   const uint64_t dq_base = NumDqEntries(v.spec, v.rows, v.cols) / 2;  // U4 mins' dq blocks start here
   for (uint64_t g = 0; g * glen < v.cols; ++g) {
-    const uint64_t si = v.spec.granularity == fb::Granularity::PerTensor ? 0 : row * gpr + g;
+    const uint64_t si = ScaleIndex(v.spec, gpr, row, g);
     const float s = ParamAt(v, v.scales, si, 0);
     const float m = t == fb::DType::U4 ? ParamAt(v, v.mins, si, dq_base) : 0.0f;
     const uint64_t end = std::min(v.cols, (g + 1) * glen);
     for (uint64_t c = g * glen; c < end; ++c) {
       const uint64_t b = c / 32, j = c % 32;
-      const uint8_t* blk = inter ? v.data + (row / 4) * 4 * v.row_stride + b * 4 * bb + (row % 4) * bb
-                                 : rp + b * bb;
+      // Stored byte k of the row's RowMajor block b (FORMAT.md, per layout).
+      auto byte = [&](uint64_t k) -> uint8_t {
+        if (layout == fb::Layout::Interleave4x32)
+          return v.data[(row / 4) * 4 * v.row_stride + b * 4 * bb + (row % 4) * bb + k];
+        if (layout == fb::Layout::Interleave16x4) {
+          const uint64_t o = b * bb + k;
+          return v.data[(row / 16) * 16 * v.row_stride + (o / 4) * 64 + (row % 16) * 4 + o % 4];
+        }
+        return rp[b * bb + k];
+      };
       if (t == fb::DType::I8) {
-        dst[c] = static_cast<int8_t>(blk[j]) * s;
+        dst[c] = static_cast<int8_t>(byte(j)) * s;
         continue;
       }
-      const int q = j < 16 ? (blk[j] & 15) : (blk[j - 16] >> 4);
+      const int q = j < 16 ? (byte(j) & 15) : (byte(j - 16) >> 4);
       dst[c] = t == fb::DType::I4 ? (q - 8) * s : t == fb::DType::U4 ? q * s + m : kNf4Levels[q] * s;
     }
   }

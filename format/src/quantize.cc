@@ -25,28 +25,25 @@ enum class Round { kAway, kDown };
 
 bool IsFloatType(fb::DType t) { return t == fb::DType::F32 || t == fb::DType::F16 || t == fb::DType::BF16; }
 
-// Element range [begin, end) of scale index i within the dense src matrix, for one row.
+// Calls fn(stored scale index, first element, length) for every group of the dense src
+// matrix (ScaleIndex order: Interleave16x4 groups scales by 16 rows).
 struct GroupGeom {
   uint64_t rows, cols, gpr;
-  fb::Granularity gran;
-  uint32_t gs;
+  const QuantSpec* spec;
 };
 
 template <class Fn>
 void ForEachGroup(const GroupGeom& g, const float* src, Fn fn) {
-  if (g.gran == fb::Granularity::PerTensor) {
+  if (g.spec->granularity == fb::Granularity::PerTensor) {
     fn(0, src, g.rows * g.cols);
     return;
   }
+  const uint64_t len = g.spec->granularity == fb::Granularity::PerRow ? g.cols : g.spec->group_size;
   for (uint64_t r = 0; r < g.rows; ++r) {
     const float* row = src + r * g.cols;
-    if (g.gran == fb::Granularity::PerRow) {
-      fn(r, row, g.cols);
-      continue;
-    }
     for (uint64_t k = 0; k < g.gpr; ++k) {
-      const uint64_t b = k * g.gs, e = std::min<uint64_t>(g.cols, b + g.gs);
-      fn(r * g.gpr + k, row + b, e - b);
+      const uint64_t b = k * len, e = std::min<uint64_t>(g.cols, b + len);
+      fn(ScaleIndex(*g.spec, g.gpr, r, k), row + b, e - b);
     }
   }
 }
@@ -143,14 +140,17 @@ uint8_t PadByte(fb::DType dtype) {
   }
 }
 
-// RowMajor -> Interleave4x32: for each group of 4 rows, block b of rows 0..3 in turn.
-std::vector<uint8_t> Interleave(const std::vector<uint8_t>& rm, uint64_t rows, uint64_t stride, fb::DType dtype) {
-  const uint64_t bb = dtype == fb::DType::I8 ? 32 : 16, nb = stride / bb;
-  const uint64_t srows = (rows + 3) / 4 * 4;
-  std::vector<uint8_t> out(srows * stride, PadByte(dtype));
+// RowMajor -> Interleave4x32 (for each group of 4 rows, block b of rows 0..3 in turn) or
+// Interleave16x4 (for each group of 16 rows, 4-byte word w of rows 0..15 in turn).
+std::vector<uint8_t> Interleave(const std::vector<uint8_t>& rm, const QuantSpec& spec, uint64_t rows,
+                                uint64_t stride) {
+  const bool lanes = spec.layout == fb::Layout::Interleave16x4;
+  const uint64_t group = lanes ? 16 : 4;
+  const uint64_t unit = lanes ? 4 : spec.dtype == fb::DType::I8 ? 32 : 16, units = stride / unit;
+  std::vector<uint8_t> out(StoredRows(spec, rows) * stride, PadByte(spec.dtype));
   for (uint64_t r = 0; r < rows; ++r)
-    for (uint64_t b = 0; b < nb; ++b)
-      std::memcpy(&out[(r / 4) * 4 * stride + b * 4 * bb + (r % 4) * bb], &rm[r * stride + b * bb], bb);
+    for (uint64_t u = 0; u < units; ++u)
+      std::memcpy(&out[(r / group) * group * stride + (u * group + r % group) * unit], &rm[r * stride + u * unit], unit);
   return out;
 }
 
@@ -192,7 +192,7 @@ Status Quantize(const float* src, uint64_t rows, uint64_t cols, const QuantSpec&
   out->row_stride = RowStrideBytes(spec.dtype, cols);
   if (IsFloatType(spec.dtype)) return QuantizeFloat(src, n, spec.dtype, out);
 
-  const GroupGeom geom{rows, cols, GroupsPerRow(spec, cols), spec.granularity, spec.group_size};
+  const GroupGeom geom{rows, cols, GroupsPerRow(spec, cols), &spec};
   const uint64_t ns = NumScales(spec, rows, cols);
   std::vector<float> scale(ns), minv, hi;
   const fb::DType dt = spec.dtype;
@@ -249,9 +249,7 @@ Status Quantize(const float* src, uint64_t rows, uint64_t cols, const QuantSpec&
     std::fill(q.begin(), q.end(), pad_q);
     const float* row = src + r * cols;
     for (uint64_t c = 0; c < cols; ++c) {
-      const uint64_t si = spec.granularity == fb::Granularity::PerTensor ? 0
-                          : spec.granularity == fb::Granularity::PerRow  ? r
-                                                                         : r * geom.gpr + c / spec.group_size;
+      const uint64_t si = ScaleIndex(spec, geom.gpr, r, spec.granularity == fb::Granularity::Group ? c / spec.group_size : 0);
       const float s = scale[si], inv = s != 0.0f ? 1.0f / s : 0.0f;
       switch (dt) {
         case fb::DType::I8: q[c] = std::clamp(RoundI(row[c] * inv), -127, 127); break;
@@ -264,7 +262,7 @@ Status Quantize(const float* src, uint64_t rows, uint64_t cols, const QuantSpec&
     }
     PackRow(dt, q.data(), padded, &data[r * out->row_stride]);
   }
-  out->data = spec.layout == fb::Layout::Interleave4x32 ? Interleave(data, rows, out->row_stride, dt) : std::move(data);
+  out->data = spec.layout == fb::Layout::RowMajor ? std::move(data) : Interleave(data, spec, rows, out->row_stride);
   return Status::Ok();
 }
 

@@ -93,7 +93,14 @@ uint64_t GroupsPerRow(const QuantSpec& spec, uint64_t cols) {
 uint64_t NumScales(const QuantSpec& spec, uint64_t rows, uint64_t cols) {
   if (IsFloatType(spec.dtype)) return 0;
   if (spec.granularity == fb::Granularity::PerTensor) return 1;
-  return rows * GroupsPerRow(spec, cols);
+  const uint64_t scale_rows = spec.layout == fb::Layout::Interleave16x4 ? StoredRows(spec, rows) : rows;
+  return scale_rows * GroupsPerRow(spec, cols);
+}
+
+uint64_t ScaleIndex(const QuantSpec& spec, uint64_t groups_per_row, uint64_t row, uint64_t group) {
+  if (spec.granularity == fb::Granularity::PerTensor) return 0;
+  if (spec.layout != fb::Layout::Interleave16x4) return row * groups_per_row + group;
+  return ((row / 16) * groups_per_row + group) * 16 + row % 16;
 }
 
 uint64_t ScaleTypeBytes(fb::DType t) {
@@ -112,7 +119,11 @@ uint64_t NumDqEntries(const QuantSpec& spec, uint64_t rows, uint64_t cols) {
 }
 
 uint64_t StoredRows(const QuantSpec& spec, uint64_t rows) {
-  return spec.layout == fb::Layout::Interleave4x32 ? CeilDiv(rows, 4) * 4 : rows;
+  switch (spec.layout) {
+    case fb::Layout::Interleave4x32: return CeilDiv(rows, 4) * 4;
+    case fb::Layout::Interleave16x4: return CeilDiv(rows, 16) * 16;
+    default: return rows;
+  }
 }
 
 Status ValidateSpec(const QuantSpec& s) {
@@ -133,7 +144,8 @@ Status ValidateSpec(const QuantSpec& s) {
                        static_cast<int>(s.scale_type));
   if (s.scale_type == fb::DType::U8 && (s.dq_block == 0 || s.dq_block > 65536))
     return StatusError(StatusCode::kInvalidArgument, "bad dq_block %u", s.dq_block);
-  if (s.layout != fb::Layout::RowMajor && s.layout != fb::Layout::Interleave4x32)
+  if (s.layout != fb::Layout::RowMajor && s.layout != fb::Layout::Interleave4x32 &&
+      s.layout != fb::Layout::Interleave16x4)
     return StatusError(StatusCode::kInvalidArgument, "bad layout %d", static_cast<int>(s.layout));
   return Status::Ok();
 }

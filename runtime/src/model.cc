@@ -35,7 +35,9 @@ bool SupportedWeightType(fb::DType t) {
 arch::WeightMatrix ToWeightMatrix(const QuantizedView& v) {
   arch::WeightMatrix w;
   w.type = ToWeightType(v.spec.dtype);
-  w.interleave4x32 = v.spec.layout == fb::Layout::Interleave4x32;
+  w.layout = v.spec.layout == fb::Layout::Interleave4x32   ? arch::WeightLayout::kInterleave4x32
+             : v.spec.layout == fb::Layout::Interleave16x4 ? arch::WeightLayout::kInterleave16x4
+                                                           : arch::WeightLayout::kRowMajor;
   w.rows = v.rows;
   w.cols = v.cols;
   w.row_stride = v.row_stride;

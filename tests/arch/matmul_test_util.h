@@ -17,6 +17,7 @@
 namespace qlite_test {
 
 using qlite::arch::ScaleType;
+using qlite::arch::WeightLayout;
 using qlite::arch::WeightMatrix;
 using qlite::arch::WeightType;
 namespace ref = qlite::arch::ref;
@@ -31,7 +32,7 @@ struct MatrixSpec {
   size_t rows = 0, cols = 0;
   size_t group_size = 32;  // 0: per tensor
   ScaleType scale_type = ScaleType::kF16;
-  bool interleave = false;
+  WeightLayout layout = WeightLayout::kRowMajor;
 };
 
 inline size_t RowStride(WeightType t, size_t cols) {
@@ -54,7 +55,10 @@ struct OwnedMatrix {
   std::string Name() const {
     return std::string(TypeName(w.type)) + " " + std::to_string(w.rows) + "x" +
            std::to_string(w.cols) + " g" + (w.per_tensor ? std::string("T") : std::to_string(w.group_size)) +
-           " s" + std::to_string(static_cast<int>(w.scale_type)) + (w.interleave4x32 ? " il" : "");
+           " s" + std::to_string(static_cast<int>(w.scale_type)) +
+           (w.layout == WeightLayout::kInterleave4x32   ? " il4"
+            : w.layout == WeightLayout::kInterleave16x4 ? " il16"
+                                                        : "");
   }
 };
 
@@ -76,6 +80,30 @@ inline std::vector<uint8_t> Interleave(const std::vector<uint8_t>& rm, WeightTyp
         off += this_bb;
       }
     }
+  }
+  return out;
+}
+
+// Reorders RowMajor bytes into Interleave16x4 per FORMAT.md: rows in groups of 16 (the last
+// group padded with zero rows); 4-byte word w of the 16 rows stored one after another.
+inline std::vector<uint8_t> Interleave16(const std::vector<uint8_t>& rm, size_t rows, size_t stride) {
+  std::vector<uint8_t> out((rows + 15) / 16 * 16 * stride, 0);
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t k = 0; k < stride / 4; ++k) {
+      std::memcpy(&out[(r / 16) * 16 * stride + k * 64 + (r % 16) * 4], &rm[r * stride + 4 * k], 4);
+    }
+  }
+  return out;
+}
+
+// Logical [rows][gpr] values in the layout's stored order (Interleave16x4: grouped by 16
+// rows, the padding rows' entries set to `pad`, which no output may depend on).
+inline std::vector<float> StoredOrder(const std::vector<float>& v, const WeightMatrix& w, float pad) {
+  if (w.layout != WeightLayout::kInterleave16x4 || w.per_tensor) return v;
+  const size_t gpr = (w.cols + w.group_size - 1) / w.group_size;
+  std::vector<float> out((w.rows + 15) / 16 * 16 * gpr, pad);
+  for (size_t r = 0; r < w.rows; ++r) {
+    for (size_t g = 0; g < gpr; ++g) out[qlite::arch::ScaleIndex(w, r, g)] = v[r * gpr + g];
   }
   return out;
 }
@@ -133,21 +161,26 @@ inline OwnedMatrix MakeMatrix(const MatrixSpec& s, std::mt19937* rng) {
       }
     }
   }
-  m.data = s.interleave ? Interleave(rm, s.type, s.rows, s.cols, w.row_stride) : rm;
-  w.interleave4x32 = s.interleave;
+  m.data = s.layout == WeightLayout::kInterleave4x32   ? Interleave(rm, s.type, s.rows, s.cols, w.row_stride)
+           : s.layout == WeightLayout::kInterleave16x4 ? Interleave16(rm, s.rows, w.row_stride)
+                                                       : rm;
+  w.layout = s.layout;
   w.data = m.data.data();
   const bool quantized = s.type == WeightType::kI8 || s.type == WeightType::kI4 ||
                          s.type == WeightType::kU4 || s.type == WeightType::kNF4;
   if (quantized) {
     const size_t gpr = (s.cols + w.group_size - 1) / w.group_size;
     const size_t n = w.per_tensor ? 1 : s.rows * gpr;
+    // Entries stored (Interleave16x4 also has the padding rows'); U8 codes are drawn in
+    // stored order, so they differ between layouts.
+    const size_t stored = w.per_tensor ? 1 : (s.layout == WeightLayout::kInterleave16x4 ? (s.rows + 15) / 16 * 16 : s.rows) * gpr;
     std::uniform_real_distribution<float> sd(0.01f, 0.05f), md(-0.3f, 0.0f);
     std::vector<float> sc(n), mn(n);
     for (auto& v : sc) v = sd(*rng);
     for (auto& v : mn) v = md(*rng);
     if (s.scale_type == ScaleType::kU8) {
       w.dq_block = 16;
-      const size_t nd = (n + 15) / 16;
+      const size_t nd = (stored + 15) / 16;
       for (size_t d = 0; d < nd; ++d) {
         m.dq_scales.push_back(0.0002f * (1 + d % 3));
         m.dq_offsets.push_back(0.005f);
@@ -160,15 +193,15 @@ inline OwnedMatrix MakeMatrix(const MatrixSpec& s, std::mt19937* rng) {
       }
       w.dq_scales = m.dq_scales.data();
       w.dq_offsets = m.dq_offsets.data();
-      m.scales.resize(n);
-      m.mins.resize(n);
-      for (size_t i = 0; i < n; ++i) {
+      m.scales.resize(stored);
+      m.mins.resize(stored);
+      for (size_t i = 0; i < stored; ++i) {
         m.scales[i] = static_cast<uint8_t>(byte(*rng));
         m.mins[i] = static_cast<uint8_t>(byte(*rng));
       }
     } else {
-      PutScales(&m.scales, sc, s.scale_type);
-      PutScales(&m.mins, mn, s.scale_type);
+      PutScales(&m.scales, StoredOrder(sc, w, 5.0f), s.scale_type);
+      PutScales(&m.mins, StoredOrder(mn, w, -5.0f), s.scale_type);
     }
     w.scales = m.scales.data();
     if (s.type == WeightType::kU4) w.mins = m.mins.data();

@@ -16,30 +16,35 @@ namespace {
 
 using qlite::arch::ThreadPool;
 
-MatrixSpec Spec(WeightType t, size_t rows, size_t cols, size_t group, ScaleType st, bool il) {
+MatrixSpec Spec(WeightType t, size_t rows, size_t cols, size_t group, ScaleType st, WeightLayout il) {
   MatrixSpec s;
   s.type = t;
   s.rows = rows;
   s.cols = cols;
   s.group_size = group;
   s.scale_type = st;
-  s.interleave = il;
+  s.layout = il;
   return s;
 }
 
 // A mixed set over one input: odd row counts, one big matrix beside small ones (q/k/v-like),
 // every type, a group size the SIMD kernels leave to the scalar path, one matrix narrower
 // than the input.
+constexpr WeightLayout kRm = WeightLayout::kRowMajor, kIl4 = WeightLayout::kInterleave4x32,
+                       kIl16 = WeightLayout::kInterleave16x4;
+
 std::vector<MatrixSpec> MixedSpecs(size_t cols) {
-  return {Spec(WeightType::kI4, 301, cols, 32, ScaleType::kF16, true),
-          Spec(WeightType::kU4, 37, cols, 64, ScaleType::kU8, false),
-          Spec(WeightType::kI8, 5, cols, 32, ScaleType::kF32, true),
-          Spec(WeightType::kNF4, 67, cols, 0, ScaleType::kF16, false),
-          Spec(WeightType::kF16, 3, cols, 32, ScaleType::kF16, false),
-          Spec(WeightType::kF32, 41, cols, 32, ScaleType::kF16, true),
-          Spec(WeightType::kBF16, 18, cols, 32, ScaleType::kF16, false),
-          Spec(WeightType::kI4, 9, cols, 16, ScaleType::kF16, false),  // scalar path
-          Spec(WeightType::kU4, 130, cols - 32, 32, ScaleType::kF16, true)};
+  return {Spec(WeightType::kI4, 45, cols, 32, ScaleType::kF16, kIl16),
+          Spec(WeightType::kI8, 19, cols, 64, ScaleType::kU8, kIl16),
+          Spec(WeightType::kI4, 301, cols, 32, ScaleType::kF16, kIl4),
+          Spec(WeightType::kU4, 37, cols, 64, ScaleType::kU8, kRm),
+          Spec(WeightType::kI8, 5, cols, 32, ScaleType::kF32, kIl4),
+          Spec(WeightType::kNF4, 67, cols, 0, ScaleType::kF16, kRm),
+          Spec(WeightType::kF16, 3, cols, 32, ScaleType::kF16, kRm),
+          Spec(WeightType::kF32, 41, cols, 32, ScaleType::kF16, kIl4),
+          Spec(WeightType::kBF16, 18, cols, 32, ScaleType::kF16, kRm),
+          Spec(WeightType::kI4, 9, cols, 16, ScaleType::kF16, kRm),  // scalar path
+          Spec(WeightType::kU4, 130, cols - 32, 32, ScaleType::kF16, kIl4)};
 }
 
 struct Set {
@@ -119,7 +124,8 @@ TEST(MatmulMulti, ManyMatricesAndEmptyOnes) {
   ThreadPool pool3(3);
   std::vector<MatrixSpec> specs;
   for (size_t i = 0; i < 19; ++i) {
-    specs.push_back(Spec(i % 2 ? WeightType::kI8 : WeightType::kI4, 4 * i + 1, 64, 32, ScaleType::kF16, i % 3 == 0));
+    specs.push_back(Spec(i % 2 ? WeightType::kI8 : WeightType::kI4, 4 * i + 1, 64, 32, ScaleType::kF16,
+                         i % 3 == 0 ? kIl4 : i % 3 == 1 ? kIl16 : kRm));
   }
   specs[7].rows = 0;
   std::mt19937 rng(4);
@@ -140,10 +146,10 @@ TEST(MatmulMulti, ManyMatricesAndEmptyOnes) {
 TEST(MatmulMulti, BadMatrixGetsNaNAlone) {
   ThreadPool pool3(3);
   std::mt19937 rng(5);
-  Set set({Spec(WeightType::kU4, 40, 64, 32, ScaleType::kF16, false),
-           Spec(WeightType::kU4, 24, 64, 32, ScaleType::kF16, true),
-           Spec(WeightType::kI4, 33, 96, 32, ScaleType::kF16, false),
-           Spec(WeightType::kI8, 50, 64, 32, ScaleType::kF16, false)},
+  Set set({Spec(WeightType::kU4, 40, 64, 32, ScaleType::kF16, kRm),
+           Spec(WeightType::kU4, 24, 64, 32, ScaleType::kF16, kIl4),
+           Spec(WeightType::kI4, 33, 96, 32, ScaleType::kF16, kRm),
+           Spec(WeightType::kI8, 50, 64, 32, ScaleType::kF16, kRm)},
           &rng);
   WeightMatrix no_mins = set.owned[1].w;
   no_mins.mins = nullptr;

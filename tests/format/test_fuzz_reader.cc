@@ -30,7 +30,9 @@ std::vector<uint8_t> SmallModelBytes(fb::DType weights, fb::DType scale_type) {
   o.weights.dtype = weights;
   o.weights.scale_type = scale_type;
   o.weights.dq_block = 4;
-  o.weights.layout = weights == fb::DType::I4 ? fb::Layout::Interleave4x32 : fb::Layout::RowMajor;
+  o.weights.layout = weights == fb::DType::I4   ? fb::Layout::Interleave4x32
+                     : weights == fb::DType::NF4 ? fb::Layout::Interleave16x4
+                                                 : fb::Layout::RowMajor;
   o.embeddings.dtype = fb::DType::F16;
   o.segment_alignment = 4096;
   const std::string path = qlite_test::TempPath("fuzz.qlm");

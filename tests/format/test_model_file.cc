@@ -154,11 +154,13 @@ TEST_F(ModelFileTest, ChecksumCatchesDataCorruption) {
 }
 
 TEST_F(ModelFileTest, AllSchemesThroughTheFile) {
-  for (fb::DType t : {fb::DType::F16, fb::DType::BF16, fb::DType::U4, fb::DType::NF4})
+  for (fb::DType t : {fb::DType::F16, fb::DType::BF16, fb::DType::U4, fb::DType::NF4, fb::DType::I8})
     for (fb::DType st : {fb::DType::F32, fb::DType::U8}) {
       opts_.weights.dtype = t;
       opts_.weights.scale_type = st;
-      opts_.weights.layout = t == fb::DType::U4 ? fb::Layout::Interleave4x32 : fb::Layout::RowMajor;
+      opts_.weights.layout = t == fb::DType::U4   ? fb::Layout::Interleave4x32
+                             : t == fb::DType::NF4 || t == fb::DType::I8 ? fb::Layout::Interleave16x4
+                                                   : fb::Layout::RowMajor;
       opts_.weights.granularity = fb::Granularity::Group;
       opts_.weights.group_size = 64;
       Status s = ConvertModel(qlite_test::TinyModel(), opts_, path_, nullptr, nullptr);

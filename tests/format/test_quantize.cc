@@ -79,7 +79,7 @@ TEST(Quantize, RoundTripAllSchemes) {
     for (Granularity g : {Granularity::PerTensor, Granularity::PerRow, Granularity::Group})
       for (uint32_t gs : {32u, 64u, 128u})
         for (DType st : {DType::F16, DType::F32, DType::U8})
-          for (Layout l : {Layout::RowMajor, Layout::Interleave4x32}) {
+          for (Layout l : {Layout::RowMajor, Layout::Interleave4x32, Layout::Interleave16x4}) {
             QuantSpec s = Spec(t, g, gs, st, l);
             s.dq_block = 4;  // several second-level blocks even for a small tensor
             QuantizedTensor q;
@@ -116,6 +116,44 @@ TEST(Quantize, InterleaveIsAPermutationOfRowMajor) {
     for (uint64_t k = 0; k < cols / 32; ++k)
       for (uint64_t i = 2; i < 4; ++i)
         for (uint64_t j = 0; j < bb; ++j) EXPECT_EQ(b.data[4 * a.row_stride + k * 4 * bb + i * bb + j], pad);
+  }
+}
+
+// Interleave16x4: the RowMajor bytes' 4-byte words, 16 rows side by side; the scales (and
+// U4 mins) grouped the same way with zero entries for the padding rows.
+TEST(Quantize, Interleave16IsAPermutationOfRowMajor) {
+  const uint64_t rows = 21, cols = 100;  // a whole group and a partial one; a partial block
+  const auto x = Random(rows * cols, 3);
+  for (DType t : {DType::I8, DType::I4, DType::U4, DType::NF4}) {
+    for (Granularity g : {Granularity::Group, Granularity::PerRow}) {
+      QuantizedTensor a, b;
+      ASSERT_TRUE(Quantize(x.data(), rows, cols, Spec(t, g, 64, DType::F16), &a).ok());
+      ASSERT_TRUE(Quantize(x.data(), rows, cols, Spec(t, g, 64, DType::F16, Layout::Interleave16x4), &b).ok());
+      const uint64_t stride = a.row_stride, gpr = GroupsPerRow(a.spec, cols);
+      ASSERT_EQ(b.data.size(), 32 * stride);
+      ASSERT_EQ(b.scales.size(), 32 * gpr * 2);
+      for (uint64_t r = 0; r < 32; ++r) {
+        for (uint64_t w = 0; w < stride / 4; ++w) {
+          const uint8_t* got = &b.data[(r / 16) * 16 * stride + w * 64 + (r % 16) * 4];
+          if (r < rows) {
+            EXPECT_EQ(0, std::memcmp(got, &a.data[r * stride + 4 * w], 4)) << r << " " << w;
+          } else {  // padding rows: pad codes
+            const uint8_t pad = t == DType::I4 ? 0x88 : t == DType::NF4 ? 0x77 : 0;
+            for (int k = 0; k < 4; ++k) EXPECT_EQ(got[k], pad);
+          }
+        }
+        for (uint64_t k = 0; k < gpr; ++k) {
+          const uint64_t i = ScaleIndex(b.spec, gpr, r, k);
+          EXPECT_EQ(i, ((r / 16) * gpr + k) * 16 + r % 16);
+          const uint8_t zero[2] = {0, 0};
+          const uint8_t* want = r < rows ? &a.scales[2 * (r * gpr + k)] : zero;
+          EXPECT_EQ(0, std::memcmp(&b.scales[2 * i], want, 2)) << r << " " << k;
+          if (t == DType::U4) {
+            EXPECT_EQ(0, std::memcmp(&b.mins[2 * i], r < rows ? &a.mins[2 * (r * gpr + k)] : zero, 2));
+          }
+        }
+      }
+    }
   }
 }
 

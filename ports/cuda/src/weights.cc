@@ -116,18 +116,20 @@ Status PrepareQuantized(const QuantizedView& v, HostMatrix* out) {
   if (d.type == DevType::kU4 && v.spec.scale_type == DType::U8) {
     return StatusError(StatusCode::kUnsupported, "CUDA port: U4 with double-quantized scales");
   }
-  // Values: undo Interleave4x32 (groups of 4 rows, block b of the 4 rows side by side).
+  // Values: undo Interleave4x32 (groups of 4 rows, block b of the 4 rows side by side) or
+  // Interleave16x4 (groups of 16 rows, 4-byte word w of the 16 rows side by side).
   out->data.resize(static_cast<size_t>(d.rows) * d.row_stride);
-  const bool il = v.spec.layout == fb::Layout::Interleave4x32;
+  const fb::Layout layout = v.spec.layout;
   for (uint64_t r = 0; r < v.rows; ++r) {
     uint8_t* dst = out->data.data() + r * d.row_stride;
-    if (!il) {
+    if (layout == fb::Layout::Interleave4x32) {
+      const uint8_t* group = v.data + (r / 4) * 4 * v.row_stride;
+      for (uint32_t b = 0; b < d.blocks; ++b) std::memcpy(dst + b * bb, group + (b * 4 + r % 4) * bb, bb);
+    } else if (layout == fb::Layout::Interleave16x4) {
+      const uint8_t* group = v.data + (r / 16) * 16 * v.row_stride;
+      for (uint32_t w = 0; w < d.row_stride / 4; ++w) std::memcpy(dst + 4 * w, group + (w * 16 + r % 16) * 4, 4);
+    } else {
       std::memcpy(dst, v.data + r * v.row_stride, d.row_stride);
-      continue;
-    }
-    const uint8_t* group = v.data + (r / 4) * 4 * v.row_stride;
-    for (uint32_t b = 0; b < d.blocks; ++b) {
-      std::memcpy(dst + b * bb, group + (b * 4 + r % 4) * bb, bb);
     }
   }
   // Scales: one per (row, group) with group_size a multiple of 32.
@@ -140,12 +142,12 @@ Status PrepareQuantized(const QuantizedView& v, HostMatrix* out) {
       }
       d.group_size = v.spec.group_size;
       stored_per_row = (v.cols + d.group_size - 1) / d.group_size;
-      stored_total = stored_per_row * v.rows;
+      stored_total = NumScales(v.spec, v.rows, v.cols);
       break;
     case fb::Granularity::PerRow:
       d.group_size = d.blocks * 32;
       stored_per_row = 1;
-      stored_total = v.rows;
+      stored_total = NumScales(v.spec, v.rows, v.cols);
       break;
     case fb::Granularity::PerTensor:
       d.group_size = d.blocks * 32;
@@ -163,7 +165,7 @@ Status PrepareQuantized(const QuantizedView& v, HostMatrix* out) {
   if (d.type == DevType::kU4) out->mins.resize(out->scales.size());
   for (uint64_t r = 0; r < v.rows; ++r) {
     for (uint32_t g = 0; g < d.groups; ++g) {
-      const uint64_t i = r * stored_per_row + g;  // PerTensor: always 0
+      const uint64_t i = ScaleIndex(v.spec, stored_per_row, r, g);  // PerTensor: always 0
       const size_t o = r * d.groups + g;
       out->scales[o] = FloatToHalfBits(s[i]);
       if (d.type == DevType::kU4) out->mins[o] = FloatToHalfBits(m[i]);

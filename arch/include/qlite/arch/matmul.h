@@ -12,10 +12,14 @@ class ThreadPool;
 
 enum class WeightType : uint8_t { kF32, kF16, kBF16, kI8, kI4, kU4, kNF4 };
 enum class ScaleType : uint8_t { kF32, kF16, kU8 /* double-quantized */ };
+// FORMAT.md's Layout. Interleave16x4 (integer types): 16 rows per group, the same 4-byte
+// word of the 16 rows stored together, scales grouped the same way; data and scales hold
+// rows rounded up to 16 (the padding rows' outputs are never written).
+enum class WeightLayout : uint8_t { kRowMajor, kInterleave4x32, kInterleave16x4 };
 
 struct WeightMatrix {
   WeightType type = WeightType::kF32;
-  bool interleave4x32 = false;  // Layout::Interleave4x32
+  WeightLayout layout = WeightLayout::kRowMajor;
   size_t rows = 0, cols = 0;    // W is [rows][cols]; y = W·x has `rows` outputs
   size_t row_stride = 0;        // bytes per stored row
   const void* data = nullptr;
@@ -24,7 +28,7 @@ struct WeightMatrix {
   size_t group_size = 0;
   bool per_tensor = false;
   ScaleType scale_type = ScaleType::kF16;
-  const void* scales = nullptr;  // [rows][ceil(cols/group_size)]
+  const void* scales = nullptr;  // [rows][ceil(cols/group_size)] (Interleave16x4: FORMAT.md)
   const void* mins = nullptr;    // kU4 only, same shape/type as scales
   const float* dq_scales = nullptr;   // kU8 scales: s = u8*dq_scales[i/dq_block]+dq_offsets[i/dq_block]
   const float* dq_offsets = nullptr;
@@ -93,11 +97,20 @@ const char* CheckWeightMatrix(const WeightMatrix& w);
 // Name of the Highway target the dispatcher picks on this CPU (for logs and benchmarks).
 const char* DispatchedTargetName();
 
+// Flattened index of the scale (or min) of row r, group g (g = 0 when group_size >= cols).
+inline size_t ScaleIndex(const WeightMatrix& w, size_t r, size_t g) {
+  if (w.per_tensor) return 0;
+  const size_t gpr = (w.cols + w.group_size - 1) / w.group_size;
+  if (w.layout != WeightLayout::kInterleave16x4) return r * gpr + g;
+  return ((r / 16) * gpr + g) * 16 + r % 16;
+}
+
 // First dq_scales/dq_offsets entry of a U8 scale array: U4 mins' second-level blocks follow
 // the scales' (format/FORMAT.md), so `src == w.mins` starts past the scales' blocks.
 inline size_t DqFirstBlock(const WeightMatrix& w, const void* src) {
   if (src != w.mins || w.dq_block == 0 || w.group_size == 0) return 0;
-  const size_t n_scales = w.per_tensor ? 1 : w.rows * ((w.cols + w.group_size - 1) / w.group_size);
+  const size_t scale_rows = w.layout == WeightLayout::kInterleave16x4 ? (w.rows + 15) / 16 * 16 : w.rows;
+  const size_t n_scales = w.per_tensor ? 1 : scale_rows * ((w.cols + w.group_size - 1) / w.group_size);
   return (n_scales + w.dq_block - 1) / w.dq_block;
 }
 

@@ -27,7 +27,7 @@ size_t BlockBytes(WeightType t);
 // Scale / min of element (r, c).
 float Scale(const WeightMatrix& w, size_t r, size_t c);
 float Min(const WeightMatrix& w, size_t r, size_t c);
-// Dequantized W[r][c] per FORMAT.md (handles Interleave4x32).
+// Dequantized W[r][c] per FORMAT.md (every layout).
 float Weight(const WeightMatrix& w, size_t r, size_t c);
 // For tests: the value the int8-activation kernels use for W[r][c] (NF4 via kNF4Int8).
 float WeightQ8(const WeightMatrix& w, size_t r, size_t c);

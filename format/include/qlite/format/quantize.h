@@ -44,14 +44,18 @@ uint64_t RowStrideBytes(fb::DType dtype, uint64_t cols);
 // Number of scales per row (1 for PerRow; PerTensor has 1 scale in total).
 uint64_t GroupsPerRow(const QuantSpec& spec, uint64_t cols);
 
-// Total scales of a tensor (0 for F32/F16/BF16); U4 has as many mins again.
+// Total scales of a tensor (0 for F32/F16/BF16; Interleave16x4 counts its padding rows);
+// U4 has as many mins again.
 uint64_t NumScales(const QuantSpec& spec, uint64_t rows, uint64_t cols);
+// Where the scale (and min) of row `row`, group `group` is stored (FORMAT.md): 0 for
+// PerTensor, row·groups_per_row + group, or grouped by 16 rows for Interleave16x4.
+uint64_t ScaleIndex(const QuantSpec& spec, uint64_t groups_per_row, uint64_t row, uint64_t group);
 // Bytes per stored scale for a scale type (F32 4, F16 2, U8 1; 0 otherwise).
 uint64_t ScaleTypeBytes(fb::DType scale_type);
 // Entries in each of dq_scales / dq_offsets (U8 scales only): one per dq_block scales,
 // and for U4 the same count again for the mins (scales' blocks first, then mins').
 uint64_t NumDqEntries(const QuantSpec& spec, uint64_t rows, uint64_t cols);
-// Rows stored in `data`: rows, rounded up to 4 for Layout::Interleave4x32.
+// Rows stored in `data`: rows, rounded up to 4 for Interleave4x32, to 16 for Interleave16x4.
 uint64_t StoredRows(const QuantSpec& spec, uint64_t rows);
 // Checks that a spec is a supported combination (dtype, granularity, group size, scale
 // type, dq_block, layout); the same rules Quantize and the reader apply.

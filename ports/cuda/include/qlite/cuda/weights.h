@@ -1,7 +1,7 @@
 // Weights as the CUDA kernels read them. The loader normalizes every .qlm layout into one
 // device layout so each kernel has a single code path per element type:
 // - rows padded to whole 32-element blocks for every type (float types are zero padded;
-//   integer types keep FORMAT.md's padding codes), Interleave4x32 undone;
+//   integer types keep FORMAT.md's padding codes), Interleave4x32 and Interleave16x4 undone;
 // - one f16 scale (and, for U4, one f16 min) per group of `group_size` elements of a row
 //   (PerRow and PerTensor become one group per row; F32 and double-quantized U8 scales are
 //   rounded to f16, the kernels' scale type).

@@ -1,0 +1,292 @@
+// Per-target kernels for Layout::Interleave16x4 (FORMAT.md): 16 rows per group, the same
+// 4-byte word of the 16 rows stored as one 64-byte run, and the group's scales for a block
+// as 16 consecutive entries. One 64-byte load is then a vector with one int32 lane per row:
+// on AVX3_DL a vpdpbusd against 4 activations broadcast to every lane adds 4 products to 16
+// rows' dot products, and after a block's 4 (4-bit) or 8 (I8) words each lane holds its
+// row's whole block dot: one conversion and one multiply-add per 16 rows and block, no
+// horizontal sums, no nibble shuffles of the activations (GemvQ8Lanes16; the prefill GEMM
+// reads the same vectors into its tile, matmul_gemm_vnni-inl.h).
+//
+// Every other target, and the float-activation kernels, run their RowMajor code on a copy
+// of 16 rows x up to kUnpackBlocks blocks in a stack buffer (Lanes16Unpacked*): correct
+// everywhere, at the price of copying each weight byte once more; the layout is for
+// AVX-512 VNNI CPUs (an Arm SDOT-by-lane kernel would read it the same way).
+#if defined(QLITE_ARCH_SRC_MATMUL_LANES16_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef QLITE_ARCH_SRC_MATMUL_LANES16_INL_H_
+#undef QLITE_ARCH_SRC_MATMUL_LANES16_INL_H_
+#else
+#define QLITE_ARCH_SRC_MATMUL_LANES16_INL_H_
+#endif
+
+#include <algorithm>
+#include <cstring>
+
+#include "hwy/highway.h"
+#include "matmul-inl.h"
+#include "matmul_q8-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace qlite {
+namespace arch {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+constexpr size_t kLanes16 = 16;       // rows per group
+constexpr size_t kUnpackBlocks = 32;  // blocks per unpacked chunk (a multiple of 4: q_nibbles)
+constexpr size_t kUnpackTokens = 16;  // tokens per partial-sum pass of the GEMM wrappers
+
+struct Lanes16Scratch {
+  alignas(64) uint8_t codes[kLanes16 * kUnpackBlocks * 32];  // 16 KiB: I8's 32 B per block
+  alignas(64) float scales[kLanes16 * kUnpackBlocks];
+  alignas(64) float mins[kLanes16 * kUnpackBlocks];
+  alignas(64) float part[kUnpackTokens * kLanes16];
+};
+
+// Rows [r0, r1) of one group (r1 - r0 <= 16), blocks [b0, b0 + n) as a RowMajor matrix
+// with f32 scales per block, in `s`. Words move 4 x 4 at a time (a 128-bit transpose).
+HWY_INLINE WeightMatrix UnpackLanes16(const WeightMatrix& w, size_t r0, size_t r1, size_t b0,
+                                      size_t n, Lanes16Scratch* HWY_RESTRICT s) {
+  const size_t bb = ref::BlockBytes(w.type);
+  const size_t nr = r1 - r0, stride = n * bb, words = stride / 4, first = b0 * bb / 4;
+  const uint8_t* group = static_cast<const uint8_t*>(w.data) + (r0 / 16) * 16 * w.row_stride;
+  const size_t lane0 = r0 % 16;
+#if HWY_TARGET == HWY_SCALAR
+  for (size_t i = 0; i < nr; ++i) {
+    for (size_t k = 0; k < words; ++k) {
+      std::memcpy(s->codes + i * stride + 4 * k, group + (first + k) * 64 + (lane0 + i) * 4, 4);
+    }
+  }
+#else
+  const hn::Full128<uint32_t> d;
+  const hn::Repartition<uint64_t, decltype(d)> d64;
+  const hn::Repartition<uint8_t, decltype(d)> d8;
+  for (size_t q = 0; q < 16; q += 4) {  // lanes q..q+3 of the group
+    for (size_t k = 0; k < words; k += 4) {
+      const uint8_t* p = group + (first + k) * 64 + q * 4;
+      const auto v0 = hn::BitCast(d, hn::LoadU(d8, p)), v1 = hn::BitCast(d, hn::LoadU(d8, p + 64));
+      const auto v2 = hn::BitCast(d, hn::LoadU(d8, p + 128)), v3 = hn::BitCast(d, hn::LoadU(d8, p + 192));
+      const auto t0 = hn::BitCast(d64, hn::InterleaveLower(d, v0, v1));  // lanes q, q+1: words k, k+1
+      const auto t1 = hn::BitCast(d64, hn::InterleaveLower(d, v2, v3));  //              words k+2, k+3
+      const auto t2 = hn::BitCast(d64, hn::InterleaveUpper(d, v0, v1));  // lanes q+2, q+3
+      const auto t3 = hn::BitCast(d64, hn::InterleaveUpper(d, v2, v3));
+      const hn::Vec128<uint32_t> lane[4] = {
+          hn::BitCast(d, hn::InterleaveLower(d64, t0, t1)), hn::BitCast(d, hn::InterleaveUpper(d64, t0, t1)),
+          hn::BitCast(d, hn::InterleaveLower(d64, t2, t3)), hn::BitCast(d, hn::InterleaveUpper(d64, t2, t3))};
+      for (size_t j = 0; j < 4; ++j) {
+        if (q + j < lane0 || q + j >= lane0 + nr) continue;
+        hn::StoreU(hn::BitCast(d8, lane[j]), d8, s->codes + (q + j - lane0) * stride + 4 * k);
+      }
+    }
+  }
+#endif
+  for (size_t i = 0; i < nr; ++i) {
+    BlockScales(w, w.scales, r0 + i, b0, b0 + n, s->scales + i * n);
+    if (w.type == WeightType::kU4) BlockScales(w, w.mins, r0 + i, b0, b0 + n, s->mins + i * n);
+  }
+  WeightMatrix v;
+  v.type = w.type;
+  v.rows = nr;
+  v.cols = std::min(w.cols - 32 * b0, 32 * n);
+  v.row_stride = stride;
+  v.data = s->codes;
+  v.group_size = 32;
+  v.scale_type = ScaleType::kF32;
+  v.scales = s->scales;
+  v.mins = w.type == WeightType::kU4 ? s->mins : nullptr;
+  return v;
+}
+
+// Activations of blocks [b0, ...) as their own QuantizedActivations (b0 a multiple of 4).
+HWY_INLINE QuantizedActivations OffsetActivations(const QuantizedActivations& x, size_t b0, size_t cols) {
+  QuantizedActivations v = x;
+  v.q += 32 * b0;
+  v.scales += b0;
+  v.sums += b0;
+  v.q_nibbles += 32 * b0;
+  v.n = cols;
+  return v;
+}
+
+// Calls run(view, out, out_stride) for each chunk of each group in [r0, r1): the first
+// chunk of a group writes y itself, later ones into s->part (kUnpackTokens x 16, `batch`
+// tokens at most) and are added here.
+template <class Run>
+HWY_INLINE void ForEachUnpacked(const WeightMatrix& w, size_t batch, float* y, size_t y_stride,
+                                size_t r0, size_t r1, const Run& run) {
+  Lanes16Scratch s;
+  const size_t nb = (w.cols + 31) / 32;
+  for (size_t g0 = r0; g0 < r1;) {
+    const size_t g1 = std::min(r1, (g0 / 16 + 1) * 16);
+    for (size_t b0 = 0; b0 < nb; b0 += kUnpackBlocks) {
+      const WeightMatrix v = UnpackLanes16(w, g0, g1, b0, std::min(kUnpackBlocks, nb - b0), &s);
+      if (b0 == 0) {
+        run(v, b0, y + g0, y_stride);
+        continue;
+      }
+      run(v, b0, s.part, kLanes16);
+      for (size_t t = 0; t < batch; ++t) {
+        for (size_t i = 0; i < g1 - g0; ++i) y[t * y_stride + g0 + i] += s.part[t * kLanes16 + i];
+      }
+    }
+    g0 = g1;
+  }
+}
+
+template <internal::GemvRowsFn kInner>
+void GemvUnpacked(const WeightMatrix& w, const float* x, float* y, size_t r0, size_t r1) {
+  ForEachUnpacked(w, 1, y, 0, r0, r1, [&](const WeightMatrix& v, size_t b0, float* out, size_t) {
+    kInner(v, x + 32 * b0, out, 0, v.rows);
+  });
+}
+
+template <internal::GemvQ8RowsFn kInner>
+void GemvQ8Unpacked(const WeightMatrix& w, const QuantizedActivations& x, float* y, size_t r0,
+                    size_t r1) {
+  ForEachUnpacked(w, 1, y, 0, r0, r1, [&](const WeightMatrix& v, size_t b0, float* out, size_t) {
+    kInner(v, OffsetActivations(x, b0, v.cols), out, 0, v.rows);
+  });
+}
+
+template <internal::GemmRowsFn kInner>
+void GemmUnpacked(const WeightMatrix& w, const float* x, size_t batch, size_t x_stride, float* y,
+                  size_t y_stride, size_t r0, size_t r1) {
+  for (size_t t = 0; t < batch; t += kUnpackTokens) {
+    const size_t nt = std::min(kUnpackTokens, batch - t);
+    ForEachUnpacked(w, nt, y + t * y_stride, y_stride, r0, r1,
+                    [&](const WeightMatrix& v, size_t b0, float* out, size_t out_stride) {
+                      kInner(v, x + t * x_stride + 32 * b0, nt, x_stride, out, out_stride, 0, v.rows);
+                    });
+  }
+}
+
+template <internal::GemmQ8RowsFn kInner>
+void GemmQ8Unpacked(const WeightMatrix& w, const QuantizedActivations* x, size_t batch, float* y,
+                    size_t y_stride, size_t r0, size_t r1) {
+  QuantizedActivations xs[kUnpackTokens];
+  for (size_t t = 0; t < batch; t += kUnpackTokens) {
+    const size_t nt = std::min(kUnpackTokens, batch - t);
+    ForEachUnpacked(w, nt, y + t * y_stride, y_stride, r0, r1,
+                    [&](const WeightMatrix& v, size_t b0, float* out, size_t out_stride) {
+                      for (size_t j = 0; j < nt; ++j) xs[j] = OffsetActivations(x[t + j], b0, v.cols);
+                      kInner(v, xs, nt, out, out_stride, 0, v.rows);
+                    });
+  }
+}
+
+#if QLITE_VNNI512
+// Packed bytes per 32-element block (ref::BlockBytes, as a constant for these kernels).
+template <WeightType kType>
+constexpr size_t PackedBlockBytes() {
+  return kType == WeightType::kI8 ? 32 : 16;
+}
+
+// Scales (or mins) of block b for the 16 rows of group `g`, as f32 lanes.
+HWY_INLINE __m512 Lanes16Scales(const WeightMatrix& w, const void* src, size_t g, size_t b) {
+  if (w.per_tensor) {
+    float s;
+    DecodeScales(w, src, 0, 1, &s);
+    return _mm512_set1_ps(s);
+  }
+  const size_t gpr = (w.cols + w.group_size - 1) / w.group_size;
+  const size_t first = (g * gpr + std::min(b * 32 / w.group_size, gpr - 1)) * 16;
+  switch (w.scale_type) {
+    case ScaleType::kF16:
+      return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(src) + first)));
+    case ScaleType::kF32: return _mm512_loadu_ps(static_cast<const float*>(src) + first);
+    default: {
+      HWY_ALIGN float s[16];
+      DecodeScales(w, src, first, 16, s);
+      return _mm512_load_ps(s);
+    }
+  }
+}
+
+// Block b's 64-byte word k for the group at `p` (4-bit: 4 words per block, I8: 8).
+template <WeightType kType>
+HWY_INLINE __m512i LoadLanes16Word(const uint8_t* HWY_RESTRICT p, size_t b, size_t k) {
+  return _mm512_loadu_si512(p + (b * (PackedBlockBytes<kType>() / 4) + k) * 64);
+}
+
+// y[r] for r in [r0, r1): per group, block by block, 16 rows at once. I4/U4 take the high
+// nibbles in place (v & 0xF0 = 16 q), so their dot is 16x too large: the 16 is taken out of
+// the scale, and the low nibbles' partial sum is shifted left 4 before the two are added.
+template <WeightType kType>
+QLITE_VNNI_ATTR void GemvQ8Lanes16(const WeightMatrix& w, const QuantizedActivations& x, float* y,
+                                   size_t r0, size_t r1) {
+  const size_t nb = (w.cols + 31) / 32;
+  const __m512i low4 = _mm512_set1_epi8(0x0F), high4 = _mm512_set1_epi8(static_cast<char>(0xF0));
+  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+  const __m512i nf4 = _mm512_xor_si512(
+      _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ref::kNF4Int8))), bias);
+  constexpr bool kSixteen = kType == WeightType::kI4 || kType == WeightType::kU4;
+  const float k = kType == WeightType::kNF4 ? 1.0f / 127.0f : kSixteen ? 1.0f / 16.0f : 1.0f;
+  const int32_t off = static_cast<int32_t>(CodeOffset<kType>());
+  for (size_t g = r0 / 16; g * 16 < r1; ++g) {
+    const uint8_t* p = static_cast<const uint8_t*>(w.data) + g * 16 * w.row_stride;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    for (size_t b = 0; b < nb; ++b) {
+      const int32_t* xq = reinterpret_cast<const int32_t*>(x.q + 32 * b);
+      __m512i d0 = _mm512_set1_epi32(-off * x.sums[b]), d1 = _mm512_setzero_si512();
+      if (kType == WeightType::kI8) {
+        for (size_t j = 0; j < 8; j += 2) {
+          d0 = _mm512_dpbusd_epi32(d0, _mm512_xor_si512(LoadLanes16Word<kType>(p, b, j), bias), _mm512_set1_epi32(xq[j]));
+          d1 = _mm512_dpbusd_epi32(d1, _mm512_xor_si512(LoadLanes16Word<kType>(p, b, j + 1), bias),
+                                   _mm512_set1_epi32(xq[j + 1]));
+        }
+        d0 = _mm512_add_epi32(d0, d1);
+      } else {
+        // Word j: elements 4j..4j+3 in the low nibbles, 16+4j.. in the high ones.
+        for (size_t j = 0; j < 4; ++j) {
+          const __m512i v = LoadLanes16Word<kType>(p, b, j);
+          __m512i lo = _mm512_and_si512(v, low4), hi;
+          if (kSixteen) {
+            hi = _mm512_and_si512(v, high4);
+          } else {  // NF4: both nibbles through the level table
+            hi = _mm512_shuffle_epi8(nf4, _mm512_and_si512(_mm512_srli_epi16(v, 4), low4));
+            lo = _mm512_shuffle_epi8(nf4, lo);
+          }
+          d0 = _mm512_dpbusd_epi32(d0, lo, _mm512_set1_epi32(xq[j]));
+          d1 = _mm512_dpbusd_epi32(d1, hi, _mm512_set1_epi32(xq[4 + j]));
+        }
+        d0 = kSixteen ? _mm512_add_epi32(_mm512_slli_epi32(d0, 4), d1) : _mm512_add_epi32(d0, d1);
+      }
+      const __m512 xs = _mm512_set1_ps(x.scales[b] * k);
+      acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), _mm512_mul_ps(Lanes16Scales(w, w.scales, g, b), xs), acc0);
+      if (kType == WeightType::kU4) {
+        const __m512 xsum = _mm512_set1_ps(x.scales[b] * static_cast<float>(x.sums[b]));
+        acc1 = _mm512_fmadd_ps(Lanes16Scales(w, w.mins, g, b), xsum, acc1);
+      } else {
+        std::swap(acc0, acc1);
+      }
+    }
+    // Rows of this group inside [r0, r1).
+    const size_t lo = std::max(r0, g * 16) - g * 16, hi = std::min(r1, g * 16 + 16) - g * 16;
+    const __mmask16 m = static_cast<__mmask16>(((1u << hi) - 1) & ~((1u << lo) - 1));
+    _mm512_mask_storeu_ps(y + g * 16, m, _mm512_add_ps(acc0, acc1));
+  }
+}
+#endif  // QLITE_VNNI512
+
+// The kernels for an Interleave16x4 matrix of kType on this target.
+template <WeightType kType, internal::GemvRowsFn kGemv, internal::GemvQ8RowsFn kGemvQ8,
+          internal::GemmRowsFn kGemm, internal::GemmQ8RowsFn kGemmQ8>
+internal::RowKernels Lanes16Kernels() {
+  internal::RowKernels k;
+  k.gemv = &GemvUnpacked<kGemv>;
+  k.gemm = &GemmUnpacked<kGemm>;
+#if QLITE_VNNI512
+  k.gemv_q8 = &GemvQ8Lanes16<kType>;
+  k.gemm_q8 = kGemmQ8;  // reads the layout directly (DecodeVnniGroup)
+#else
+  k.gemv_q8 = &GemvQ8Unpacked<kGemvQ8>;
+  k.gemm_q8 = &GemmQ8Unpacked<kGemmQ8>;
+#endif
+  return k;
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace arch
+}  // namespace qlite
+HWY_AFTER_NAMESPACE();
+
+#endif  // include guard
