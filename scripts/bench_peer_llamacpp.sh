@@ -6,6 +6,7 @@
 #   scripts/bench_peer_llamacpp.sh [--threads "1 2"] [--bits "q4 q8"] [--rounds 3] [--reps 3]
 #                                  [--gen-tokens 32] [--prompt-tokens 16] [--prefill-tokens 64]
 #                                  [--no-prefill] [--no-build] [--setup-only]
+#                                  [--layout rowmajor|interleave4|interleave16]
 # Env: QLITE_BUILD_DIR (default build), QLITE_CACHE (default ~/.cache/qlite),
 #      QLITE_PEER_CACHE (default $QLITE_CACHE/peer): llama.cpp's source and build, the venv with
 #      PyPI's gguf, the GGUF models. Everything is made once; delete a piece to remake it.
@@ -17,7 +18,7 @@ build="${QLITE_BUILD_DIR:-$root/build}"
 cache="${QLITE_CACHE:-$HOME/.cache/qlite}"
 peer="${QLITE_PEER_CACHE:-$cache/peer}"
 threads="1 2" bits="q4 q8" rounds=3 reps=3 gen=32 prompt=16 prefill=64
-do_prefill=1 do_build=1 setup_only=0
+do_prefill=1 do_build=1 setup_only=0 layout=rowmajor
 while [ $# -gt 0 ]; do
   case "$1" in
     --threads) threads="$2"; shift 2 ;;
@@ -30,7 +31,8 @@ while [ $# -gt 0 ]; do
     --no-prefill) do_prefill=0; shift ;;
     --no-build) do_build=0; shift ;;
     --setup-only) setup_only=1; shift ;;
-    -h|--help) sed -n 2,13p "$0"; exit 0 ;;
+    --layout) layout="$2"; shift 2 ;;
+    -h|--help) sed -n 2,14p "$0"; exit 0 ;;
     *) echo "bench_peer_llamacpp.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -100,11 +102,19 @@ if [ "$do_build" = 1 ]; then
   cmake --build "$build" -j "$jobs" --target qlite qlite_make_synthetic >/dev/null
 fi
 qlite="$build/examples/qlite"
-qlm() { echo "$cache/bench/tinyllama-$1.qlm"; }
+# qlite's model in the chosen FORMAT.md layout (same weights: same seed).
+case "$layout" in
+  rowmajor) suffix="" ;;
+  interleave4) suffix="-il" ;;
+  interleave16) suffix="-il16" ;;
+  *) echo "bench_peer_llamacpp.sh: unknown layout $layout" >&2; exit 2 ;;
+esac
+qlm() { echo "$cache/bench/tinyllama-$1$suffix.qlm"; }
 mkdir -p "$cache/bench"
 for b in $bits; do
   [ -s "$(qlm "$b")" ] ||
-    "$build/examples/bench/qlite_make_synthetic" --shape tinyllama --weights "$b" --seed 1 -q -o "$(qlm "$b")"
+    "$build/examples/bench/qlite_make_synthetic" --shape tinyllama --weights "$b" --seed 1 --layout "$layout" -q \
+      -o "$(qlm "$b")"
 done
 
 # Bytes one decode token streams (all matrices and norms; the embedding table is untied, so

@@ -97,7 +97,11 @@ inline bool QuantFlagsToOptions(const QuantFlags& f, qlite::ConvertOptions* opti
   const std::string embed = f.embed.empty() ? (IsFourBit(w.dtype) ? "q8" : f.weights) : f.embed;
   options->embeddings = w;
   if (!ParseQuantScheme(embed, &options->embeddings.dtype)) return bad("--embed-weights scheme", embed);
-  options->embeddings.layout = qlite::fb::Layout::RowMajor;  // embeddings are looked up row by row
+  // token_embd/output take --layout too (float ones are RowMajor only): the output head is
+  // the largest matrix a decode token streams, and lookups read one row in any layout.
+  const qlite::fb::DType e = options->embeddings.dtype;
+  if (e == qlite::fb::DType::F32 || e == qlite::fb::DType::F16 || e == qlite::fb::DType::BF16)
+    options->embeddings.layout = qlite::fb::Layout::RowMajor;
   options->quantization_text = "--weights " + f.weights + " --embed-weights " + embed + " --group-size " +
                                std::to_string(f.group_size) + " --granularity " + f.granularity +
                                " --scale-type " + f.scale_type + " --layout " + f.layout;
