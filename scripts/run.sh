@@ -20,7 +20,8 @@ case "$model" in
   *.bin) convert_args=(--tokenizer "${QLITE_TOKENIZER:-$data/stories260K/tok512.bin}") ;;
 esac
 if [ "$out" != "$model" ]; then
-  "$qlite" convert "$model" "${convert_args[@]}" --weights "${QLITE_WEIGHTS:-q8}" -o "$out"
+  "$qlite" convert "$model" "${convert_args[@]}" --weights "${QLITE_WEIGHTS:-q8}" \
+    --layout "${QLITE_LAYOUT:-auto}" -o "$out"
 fi
 "$qlite" inspect "$out" >&2
 if "$qlite" run --help >/dev/null 2>&1; then

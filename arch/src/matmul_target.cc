@@ -1,4 +1,4 @@
-// DispatchedTargetName: which Highway target the dispatcher picks on this CPU.
+// DispatchedTargetName: which Highway target the dispatcher picks on this CPU; PreferredLayout.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "matmul_target.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -21,6 +21,12 @@ namespace arch {
 HWY_EXPORT(CurrentTarget);
 const char* DispatchedTargetName() {
   return hwy::TargetName(HWY_DYNAMIC_DISPATCH(CurrentTarget)());
+}
+WeightLayout PreferredLayout() {
+#if HWY_COMPILER_GCC || HWY_COMPILER_CLANG  // QLITE_VNNI512 (matmul_q8-inl.h)
+  if (HWY_DYNAMIC_DISPATCH(CurrentTarget)() == HWY_AVX3_DL) return WeightLayout::kInterleave16x4;
+#endif
+  return WeightLayout::kRowMajor;
 }
 }  // namespace arch
 }  // namespace qlite

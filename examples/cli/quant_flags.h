@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string>
 
+#include "qlite/arch/matmul.h"
 #include "qlite/format/convert.h"
 
 namespace qlite_cli {
@@ -23,8 +24,9 @@ inline const char* kQuantFlagsHelp =
     "  --group-size N          32 (default), 64 or 128\n"
     "  --granularity G         group (default), row or tensor\n"
     "  --scale-type T          f16 (default), f32, or dq (u8 double-quantized scales)\n"
-    "  --layout L              rowmajor (default), interleave4 (4-row interleaved blocks) or\n"
-    "                          interleave16 (16-row lanes: fastest on AVX-512 VNNI CPUs)\n";
+    "  --layout L              rowmajor (default), interleave4 (4-row interleaved blocks),\n"
+    "                          interleave16 (16-row lanes: fastest on AVX-512 VNNI CPUs, slower\n"
+    "                          elsewhere), or auto: the fastest on this CPU (for a file used here)\n";
 
 inline bool ParseQuantScheme(const std::string& s, qlite::fb::DType* dtype) {
   using qlite::fb::DType;
@@ -89,9 +91,13 @@ inline bool QuantFlagsToOptions(const QuantFlags& f, qlite::ConvertOptions* opti
   else if (f.scale_type == "f32") w.scale_type = qlite::fb::DType::F32;
   else if (f.scale_type == "dq") w.scale_type = qlite::fb::DType::U8;
   else return bad("--scale-type", f.scale_type);
-  if (f.layout == "rowmajor") w.layout = qlite::fb::Layout::RowMajor;
-  else if (f.layout == "interleave4") w.layout = qlite::fb::Layout::Interleave4x32;
-  else if (f.layout == "interleave16") w.layout = qlite::fb::Layout::Interleave16x4;
+  std::string layout = f.layout;
+  if (layout == "auto") {
+    layout = qlite::arch::PreferredLayout() == qlite::arch::WeightLayout::kInterleave16x4 ? "interleave16" : "rowmajor";
+  }
+  if (layout == "rowmajor") w.layout = qlite::fb::Layout::RowMajor;
+  else if (layout == "interleave4") w.layout = qlite::fb::Layout::Interleave4x32;
+  else if (layout == "interleave16") w.layout = qlite::fb::Layout::Interleave16x4;
   else return bad("--layout", f.layout);
   w.group_size = f.group_size;
   const std::string embed = f.embed.empty() ? (IsFourBit(w.dtype) ? "q8" : f.weights) : f.embed;
@@ -104,7 +110,7 @@ inline bool QuantFlagsToOptions(const QuantFlags& f, qlite::ConvertOptions* opti
     options->embeddings.layout = qlite::fb::Layout::RowMajor;
   options->quantization_text = "--weights " + f.weights + " --embed-weights " + embed + " --group-size " +
                                std::to_string(f.group_size) + " --granularity " + f.granularity +
-                               " --scale-type " + f.scale_type + " --layout " + f.layout;
+                               " --scale-type " + f.scale_type + " --layout " + layout;
   return true;
 }
 

@@ -96,6 +96,11 @@ const char* CheckWeightMatrix(const WeightMatrix& w);
 
 // Name of the Highway target the dispatcher picks on this CPU (for logs and benchmarks).
 const char* DispatchedTargetName();
+// The layout integer weights decode fastest in on this CPU: Interleave16x4 where the
+// dispatched target reads it natively (AVX-512 VNNI), else RowMajor (every other target
+// runs Interleave16x4 through a copy to RowMajor, correct but slower). For converters that
+// write a file for the machine they run on.
+WeightLayout PreferredLayout();
 
 // Flattened index of the scale (or min) of row r, group g (g = 0 when group_size >= cols).
 inline size_t ScaleIndex(const WeightMatrix& w, size_t r, size_t g) {
