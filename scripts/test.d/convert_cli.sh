@@ -18,7 +18,8 @@ fail() { echo "convert_cli: FAIL: $*" >&2; exit 1; }
 for src in "$data/stories260K/stories260K.bin" "$data/stories260K-hf" "$data/stories260K-gguf/stories260K-Q8_0.gguf"; do
   for args in "--weights q4" "--weights q4a --group-size 64" "--weights q8 --granularity row" \
               "--weights nf4 --scale-type dq" "--weights f16" "--weights bf16" "--weights f32" \
-              "--weights q4 --layout interleave4 --embed-weights q4" "--weights q8 --granularity tensor --scale-type f32"; do
+              "--weights q4 --layout interleave4 --embed-weights q4" "--weights q8 --granularity tensor --scale-type f32" \
+              "--weights q4 --layout interleave16" "--weights q4a --layout auto --embed-weights f16"; do
     # shellcheck disable=SC2086
     "$qlite" convert "$src" -o "$tmp/out.qlm" $args -q > "$tmp/log" 2>&1 || { cat "$tmp/log"; fail "$src $args"; }
     grep -q "bits/param" "$tmp/log" || fail "no summary for $src $args"

@@ -56,7 +56,7 @@ inline qlite::QuantSpec Spec(qlite::fb::DType dtype) {
 
 // Imports `src` (any supported format) and writes a .qlm with the given weight scheme.
 inline qlite::Status Convert(const std::string& src, const std::string& tokenizer, qlite::fb::DType weights,
-                             const std::string& out) {
+                             const std::string& out, qlite::fb::Layout layout = qlite::fb::Layout::RowMajor) {
   qlite::ImportOptions io;
   io.tokenizer = tokenizer;
   qlite::SourceModel model;
@@ -64,6 +64,7 @@ inline qlite::Status Convert(const std::string& src, const std::string& tokenize
   qlite::ConvertOptions co;
   co.weights = Spec(weights);
   co.embeddings = Spec(weights == qlite::fb::DType::I4 ? qlite::fb::DType::I8 : weights);
+  co.weights.layout = co.embeddings.layout = layout;
   qlite::ConvertSummary summary;
   return qlite::ConvertModel(model, co, out, nullptr, &summary);
 }
