@@ -40,6 +40,7 @@ struct Lanes16Scratch {
   alignas(64) float scales[kLanes16 * kUnpackBlocks];
   alignas(64) float mins[kLanes16 * kUnpackBlocks];
   alignas(64) float part[kUnpackTokens * kLanes16];
+  alignas(64) float run[kLanes16 * kUnpackBlocks];  // decoded scales, file order
 };
 
 // Rows [r0, r1) of one group (r1 - r0 <= 16), blocks [b0, b0 + n) as a RowMajor matrix
@@ -60,8 +61,8 @@ HWY_INLINE WeightMatrix UnpackLanes16(const WeightMatrix& w, size_t r0, size_t r
   const hn::Full128<uint32_t> d;
   const hn::Repartition<uint64_t, decltype(d)> d64;
   const hn::Repartition<uint8_t, decltype(d)> d8;
-  for (size_t q = 0; q < 16; q += 4) {  // lanes q..q+3 of the group
-    for (size_t k = 0; k < words; k += 4) {
+  for (size_t k = 0; k < words; k += 4) {  // 4 words: 256 contiguous bytes
+    for (size_t q = 0; q < 16; q += 4) {    // lanes q..q+3 of the group
       const uint8_t* p = group + (first + k) * 64 + q * 4;
       const auto v0 = hn::BitCast(d, hn::LoadU(d8, p)), v1 = hn::BitCast(d, hn::LoadU(d8, p + 64));
       const auto v2 = hn::BitCast(d, hn::LoadU(d8, p + 128)), v3 = hn::BitCast(d, hn::LoadU(d8, p + 192));
@@ -79,9 +80,22 @@ HWY_INLINE WeightMatrix UnpackLanes16(const WeightMatrix& w, size_t r0, size_t r
     }
   }
 #endif
-  for (size_t i = 0; i < nr; ++i) {
-    BlockScales(w, w.scales, r0 + i, b0, b0 + n, s->scales + i * n);
-    if (w.type == WeightType::kU4) BlockScales(w, w.mins, r0 + i, b0, b0 + n, s->mins + i * n);
+  // Scales (and mins): the group's entries for these blocks are one run of 16 per scale
+  // group, decoded at once, then spread to the rows.
+  for (int pass = 0; pass < (w.type == WeightType::kU4 ? 2 : 1); ++pass) {
+    const void* src = pass ? w.mins : w.scales;
+    float* out = pass ? s->mins : s->scales;
+    if (w.per_tensor) {
+      for (size_t i = 0; i < nr; ++i) BlockScales(w, src, r0 + i, b0, b0 + n, out + i * n);
+      continue;
+    }
+    const size_t gs = w.group_size, gpr = (w.cols + gs - 1) / gs;
+    const size_t g0 = std::min(b0 * 32 / gs, gpr - 1), g1 = std::min(((b0 + n) * 32 - 1) / gs, gpr - 1);
+    DecodeScales(w, src, ((r0 / 16) * gpr + g0) * 16, (g1 - g0 + 1) * 16, s->run);
+    for (size_t b = 0; b < n; ++b) {
+      const float* col = s->run + (std::min((b0 + b) * 32 / gs, gpr - 1) - g0) * 16 + lane0;
+      for (size_t i = 0; i < nr; ++i) out[i * n + b] = col[i];
+    }
   }
   WeightMatrix v;
   v.type = w.type;

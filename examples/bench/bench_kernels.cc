@@ -182,13 +182,16 @@ std::vector<std::string> Split(const std::string& s) {
 
 constexpr const char* kUsage =
     "usage: %s [--schemes i4,u4,nf4,i8,f16,bf16,f32] [--ops q8,f32,gemm,gemmq8] [--threads 1,2]\n"
-    "          [--reps N] [--mem-mb M] [--probe-mb P] [--batch B] [--layout L] [--quick]\n"
+    "          [--reps N] [--mem-mb M] [--probe-mb P] [--batch B] [--layout L] [--hot] [--quick]\n"
     "          [--probe-only] [--target AVX2|SSE4|...]\n"
     "  q8: GemvQ8 (int8 activations), f32: Gemv, gemm: Gemm over --batch tokens,\n"
     "  gemmq8: GemmQ8 over --batch tokens. --mem-mb: weight working set per scheme;\n"
     "  --probe-mb: read-probe buffer (default min(M, 96), keep it well above the LLC);\n"
     "  --probe-only: only the read-probe rows (scripts/bench_models.sh uses them).\n"
     "  --layout: rowmajor (default), interleave4 or interleave16 (FORMAT.md Layout).\n"
+    "  --hot: compute rate, not bandwidth: one layer's matrices cut to their first 64 rows per\n"
+    "  thread (e.g. 128 KiB of i4 per thread, cache-resident), each pass repeated 100 times;\n"
+    "  ratio > 1 then only says the kernel could stream faster than this machine's DRAM.\n"
     "A read pass reads two buffers of P MiB one after the other and counts the faster read\n"
     "  (a preemption then slows only one of them).\n"
     "Rows, per thread count first: one per read-probe variant (rWIDTHxSTREAMS: vector bits x\n"
@@ -295,7 +298,7 @@ int main(int argc, char** argv) {
   size_t reps = 5, mem_mb = 512, probe_mb = 0, batch = 16;
   WeightLayout layout = WeightLayout::kRowMajor;
   std::string layout_name = "rowmajor";
-  bool probe_only = false;
+  bool probe_only = false, hot = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -316,6 +319,7 @@ int main(int argc, char** argv) {
       else if (layout_name != "rowmajor") { std::fprintf(stderr, "unknown layout %s\n", layout_name.c_str()); return 2; }
     }
     else if (a == "--probe-only") probe_only = true;
+    else if (a == "--hot") hot = true;
     else if (a == "--target") {  // e.g. SSE4 or AVX2: compare with the portable paths
       const std::string want = next();
       bool found = false;
@@ -408,12 +412,24 @@ int main(int argc, char** argv) {
       mats.push_back(MakeMatrix(scheme->type, Shape{kVocab, kDim}, layout, 7));
       set_bytes += mats.back().bytes;
     }
+    size_t repeats = 1;  // kernel passes per timing
+    if (hot) {  // one layer, each matrix cut to 64 rows per thread (CheckWeightMatrix-valid)
+      mats.resize(std::size(kLayerShapes));
+      const size_t rows = 64 * *std::max_element(threads.begin(), threads.end());
+      set_bytes = 0.0;
+      for (Matrix& m : mats) {
+        m.w.rows = std::min(m.w.rows, rows);
+        set_bytes += MatrixBytes(scheme->type, Shape{m.w.rows, m.w.cols});
+      }
+      repeats = 100;
+      set_bytes *= repeats;
+    }
     for (const std::string& op : ops) {
       for (size_t ti = 0; ti < threads.size(); ++ti) {
         ThreadPool pool(threads[ti]);
         std::vector<double> t, cpu, read, ratio, cpu_ratio;
         auto kernel_pass = [&] {
-          for (const Matrix& m : mats) {
+          for (size_t rep = 0; rep < repeats; ++rep) for (const Matrix& m : mats) {
             if (op == "q8") {
               qlite::arch::GemvQ8(m.w, m.w.cols == kDim ? xq_dim : xq_ffn, y.data(), &pool);
             } else if (op == "f32") {
