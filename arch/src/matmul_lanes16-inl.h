@@ -7,10 +7,11 @@
 // horizontal sums, no nibble shuffles of the activations (GemvQ8Lanes16; the prefill GEMM
 // reads the same vectors into its tile, matmul_gemm_vnni-inl.h).
 //
-// Every other target, and the float-activation kernels, run their RowMajor code on a copy
-// of 16 rows x up to kUnpackBlocks blocks in a stack buffer (Lanes16Unpacked*): correct
-// everywhere, at the price of copying each weight byte once more; the layout is for
-// AVX-512 VNNI CPUs (an Arm SDOT-by-lane kernel would read it the same way).
+// AVX2/AVX3 read it in place too for GemvQ8 (maddubs + madd per 4-byte lane,
+// GemvQ8Lanes16X86). Everything else (their GEMMs, every other target, the float-activation
+// kernels) runs its RowMajor code on a copy of 16 rows x up to kUnpackBlocks blocks in a
+// 48 KiB stack buffer (*Unpacked): correct everywhere, at the price of copying each weight
+// byte once more (an Arm SDOT-by-lane kernel would read the layout in place like VNNI).
 #if defined(QLITE_ARCH_SRC_MATMUL_LANES16_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef QLITE_ARCH_SRC_MATMUL_LANES16_INL_H_
 #undef QLITE_ARCH_SRC_MATMUL_LANES16_INL_H_
@@ -32,8 +33,8 @@ namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 constexpr size_t kLanes16 = 16;       // rows per group
-constexpr size_t kUnpackBlocks = 32;  // blocks per unpacked chunk (a multiple of 4: q_nibbles)
-constexpr size_t kUnpackTokens = 16;  // tokens per partial-sum pass of the GEMM wrappers
+constexpr size_t kUnpackBlocks = 64;  // blocks per unpacked chunk (a multiple of 4: q_nibbles)
+constexpr size_t kUnpackTokens = 64;  // tokens per unpacked chunk in the GEMM wrappers (prefill batches)
 
 struct Lanes16Scratch {
   alignas(64) uint8_t codes[kLanes16 * kUnpackBlocks * 32];  // 16 KiB: I8's 32 B per block
@@ -187,6 +188,84 @@ void GemmQ8Unpacked(const WeightMatrix& w, const QuantizedActivations* x, size_t
   }
 }
 
+// The 16 scales (or mins) of block b for group g, decoded to f32.
+HWY_INLINE void Lanes16ScaleArray(const WeightMatrix& w, const void* src, size_t g, size_t b,
+                                  float* HWY_RESTRICT out) {
+  if (w.per_tensor) {
+    DecodeScales(w, src, 0, 1, out);
+    for (size_t i = 1; i < kLanes16; ++i) out[i] = out[0];
+    return;
+  }
+  const size_t gpr = (w.cols + w.group_size - 1) / w.group_size;
+  DecodeScales(w, src, (g * gpr + std::min(b * 32 / w.group_size, gpr - 1)) * 16, kLanes16, out);
+}
+
+constexpr size_t kLanes16PrefetchBytes = 4096;
+
+#if QLITE_X86_256 && !QLITE_VNNI512
+// AVX2 (and AVX3 without VNNI): the same lane-per-row scheme on 256-bit halves (8 rows),
+// with maddubs + madd for the 4-byte dot per lane (matmul-inl.h DotBlockX86). I4/U4
+// products (|q x| <= 15 x 127) add up over a block's 8 maddubs in int16 (<= 30480) before
+// one madd; signed I8/NF4 use |w| and x carrying w's sign, one madd per word.
+template <WeightType kType>
+void GemvQ8Lanes16X86(const WeightMatrix& w, const QuantizedActivations& x, float* y, size_t r0,
+                      size_t r1) {
+  constexpr bool kUnsigned4 = kType == WeightType::kI4 || kType == WeightType::kU4;
+  constexpr size_t kWords = kType == WeightType::kI8 ? 8 : 4;  // 64-byte runs per block
+  const size_t nb = (w.cols + 31) / 32;
+  const __m256i low4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+  const __m256i nf4 = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ref::kNF4Int8)));
+  const float k = kType == WeightType::kNF4 ? 1.0f / 127.0f : 1.0f;
+  const int32_t off = static_cast<int32_t>(CodeOffset<kType>());
+  HWY_ALIGN float scales[kLanes16], mins[kLanes16], out[kLanes16];
+  for (size_t g = r0 / 16; g * 16 < r1; ++g) {
+    const uint8_t* p = static_cast<const uint8_t*>(w.data) + g * 16 * w.row_stride;
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    __m256 acc_min[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (size_t b = 0; b < nb; ++b) {
+      const char* ahead = reinterpret_cast<const char*>(p) + b * kWords * 64 + kLanes16PrefetchBytes;
+      for (size_t q = 0; q < kWords * 64; q += 64) _mm_prefetch(ahead + q, _MM_HINT_T0);
+      const int32_t* xq = reinterpret_cast<const int32_t*>(x.q + 32 * b);
+      Lanes16ScaleArray(w, w.scales, g, b, scales);
+      if (kType == WeightType::kU4) Lanes16ScaleArray(w, w.mins, g, b, mins);
+      const __m256 xs = _mm256_set1_ps(x.scales[b] * k);
+      for (size_t h = 0; h < 2; ++h) {  // rows 8h..8h+7
+        const uint8_t* ph = p + b * kWords * 64 + 32 * h;
+        auto word = [&](size_t j) HWY_ATTR { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ph + 64 * j)); };
+        __m256i d = _mm256_set1_epi32(-off * x.sums[b]);
+        if (kUnsigned4) {
+          __m256i s16 = _mm256_setzero_si256();
+          for (size_t j = 0; j < 4; ++j) {
+            const __m256i v = word(j);
+            s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(_mm256_and_si256(v, low4), _mm256_set1_epi32(xq[j])));
+            s16 = _mm256_add_epi16(
+                s16, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), low4), _mm256_set1_epi32(xq[4 + j])));
+          }
+          d = _mm256_add_epi32(d, _mm256_madd_epi16(s16, ones));
+        } else if (kType == WeightType::kNF4) {
+          for (size_t j = 0; j < 4; ++j) {
+            const __m256i v = word(j);
+            const __m256i lo = _mm256_shuffle_epi8(nf4, _mm256_and_si256(v, low4));
+            const __m256i hi = _mm256_shuffle_epi8(nf4, _mm256_and_si256(_mm256_srli_epi16(v, 4), low4));
+            d = _mm256_add_epi32(d, DotBlockX86<kType>(lo, _mm256_set1_epi32(xq[j])));
+            d = _mm256_add_epi32(d, DotBlockX86<kType>(hi, _mm256_set1_epi32(xq[4 + j])));
+          }
+        } else {
+          for (size_t j = 0; j < 8; ++j) d = _mm256_add_epi32(d, DotBlockX86<kType>(word(j), _mm256_set1_epi32(xq[j])));
+        }
+        acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(_mm256_load_ps(scales + 8 * h), xs), acc[h]);
+        if (kType == WeightType::kU4) {
+          const __m256 xsum = _mm256_set1_ps(x.scales[b] * static_cast<float>(x.sums[b]));
+          acc_min[h] = _mm256_fmadd_ps(_mm256_load_ps(mins + 8 * h), xsum, acc_min[h]);
+        }
+      }
+    }
+    for (size_t h = 0; h < 2; ++h) _mm256_store_ps(out + 8 * h, _mm256_add_ps(acc[h], acc_min[h]));
+    for (size_t r = std::max(r0, g * 16); r < std::min(r1, g * 16 + 16); ++r) y[r] = out[r - g * 16];
+  }
+}
+#endif
+
 #if QLITE_VNNI512
 // Packed bytes per 32-element block (ref::BlockBytes, as a constant for these kernels).
 template <WeightType kType>
@@ -214,8 +293,6 @@ HWY_INLINE __m512 Lanes16Scales(const WeightMatrix& w, const void* src, size_t g
     }
   }
 }
-
-constexpr size_t kLanes16PrefetchBytes = 4096;
 
 // Block b's 64-byte word k for the group at `p` (4-bit: 4 words per block, I8: 8).
 template <WeightType kType>
@@ -297,6 +374,9 @@ internal::RowKernels Lanes16Kernels() {
 #if QLITE_VNNI512
   k.gemv_q8 = &GemvQ8Lanes16<kType>;
   k.gemm_q8 = kGemmQ8;  // reads the layout directly (DecodeVnniGroup)
+#elif QLITE_X86_256
+  k.gemv_q8 = &GemvQ8Lanes16X86<kType>;
+  k.gemm_q8 = &GemmQ8Unpacked<kGemmQ8>;
 #else
   k.gemv_q8 = &GemvQ8Unpacked<kGemvQ8>;
   k.gemm_q8 = &GemmQ8Unpacked<kGemmQ8>;

@@ -76,6 +76,24 @@ inline int ParseQuantFlag(int argc, char** argv, int* i, QuantFlags* f, const ch
 
 // Fills options->weights, ->embeddings and ->quantization_text. False (message printed with
 // prog) on an unknown value.
+// --layout auto: what arch::PreferredLayout picks on this CPU for weights of `d`.
+inline qlite::fb::Layout AutoLayout(qlite::fb::DType d) {
+  using qlite::arch::WeightType;
+  using qlite::fb::DType;
+  const WeightType t = d == DType::I8 ? WeightType::kI8 : d == DType::I4 ? WeightType::kI4
+                     : d == DType::U4 ? WeightType::kU4 : d == DType::NF4 ? WeightType::kNF4
+                                                                           : WeightType::kF32;
+  return qlite::arch::PreferredLayout(t) == qlite::arch::WeightLayout::kInterleave16x4
+             ? qlite::fb::Layout::Interleave16x4
+             : qlite::fb::Layout::RowMajor;
+}
+
+inline std::string LayoutName(qlite::fb::Layout l) {
+  return l == qlite::fb::Layout::Interleave16x4   ? "interleave16"
+         : l == qlite::fb::Layout::Interleave4x32 ? "interleave4"
+                                                  : "rowmajor";
+}
+
 inline bool QuantFlagsToOptions(const QuantFlags& f, qlite::ConvertOptions* options, const char* prog) {
   auto bad = [&](const char* what, const std::string& v) {
     std::fprintf(stderr, "%s: unknown %s %s\n", prog, what, v.c_str());
@@ -91,14 +109,11 @@ inline bool QuantFlagsToOptions(const QuantFlags& f, qlite::ConvertOptions* opti
   else if (f.scale_type == "f32") w.scale_type = qlite::fb::DType::F32;
   else if (f.scale_type == "dq") w.scale_type = qlite::fb::DType::U8;
   else return bad("--scale-type", f.scale_type);
-  std::string layout = f.layout;
-  if (layout == "auto") {
-    layout = qlite::arch::PreferredLayout() == qlite::arch::WeightLayout::kInterleave16x4 ? "interleave16" : "rowmajor";
-  }
+  const std::string layout = f.layout;
   if (layout == "rowmajor") w.layout = qlite::fb::Layout::RowMajor;
   else if (layout == "interleave4") w.layout = qlite::fb::Layout::Interleave4x32;
   else if (layout == "interleave16") w.layout = qlite::fb::Layout::Interleave16x4;
-  else return bad("--layout", f.layout);
+  else if (layout != "auto") return bad("--layout", f.layout);
   w.group_size = f.group_size;
   const std::string embed = f.embed.empty() ? (IsFourBit(w.dtype) ? "q8" : f.weights) : f.embed;
   options->embeddings = w;
@@ -108,9 +123,17 @@ inline bool QuantFlagsToOptions(const QuantFlags& f, qlite::ConvertOptions* opti
   const qlite::fb::DType e = options->embeddings.dtype;
   if (e == qlite::fb::DType::F32 || e == qlite::fb::DType::F16 || e == qlite::fb::DType::BF16)
     options->embeddings.layout = qlite::fb::Layout::RowMajor;
+  std::string layout_text = layout;
+  if (layout == "auto") {  // per part: e.g. 4-bit projections interleaved, a q8 head not
+    options->weights.layout = AutoLayout(options->weights.dtype);
+    options->embeddings.layout = AutoLayout(options->embeddings.dtype);
+    layout_text = LayoutName(options->weights.layout);
+    if (options->embeddings.layout != options->weights.layout)
+      layout_text += " (embeddings " + LayoutName(options->embeddings.layout) + ")";
+  }
   options->quantization_text = "--weights " + f.weights + " --embed-weights " + embed + " --group-size " +
                                std::to_string(f.group_size) + " --granularity " + f.granularity +
-                               " --scale-type " + f.scale_type + " --layout " + layout;
+                               " --scale-type " + f.scale_type + " --layout " + layout_text;
   return true;
 }
 

@@ -96,11 +96,12 @@ const char* CheckWeightMatrix(const WeightMatrix& w);
 
 // Name of the Highway target the dispatcher picks on this CPU (for logs and benchmarks).
 const char* DispatchedTargetName();
-// The layout integer weights decode fastest in on this CPU: Interleave16x4 where the
-// dispatched target reads it natively (AVX-512 VNNI), else RowMajor (every other target
-// runs Interleave16x4 through a copy to RowMajor, correct but slower). For converters that
-// write a file for the machine they run on.
-WeightLayout PreferredLayout();
+// The layout weights of `type` run fastest in on this CPU: Interleave16x4 where the
+// dispatched target has its own kernel for it and that beats RowMajor (AVX-512 VNNI: every
+// integer type; AVX2/AVX3: the 4-bit types), else RowMajor (other targets run Interleave16x4
+// through a copy to RowMajor: correct but slower). For converters writing a file for the
+// machine they run on.
+WeightLayout PreferredLayout(WeightType type);
 
 // Flattened index of the scale (or min) of row r, group g (g = 0 when group_size >= cols).
 inline size_t ScaleIndex(const WeightMatrix& w, size_t r, size_t g) {
