@@ -37,7 +37,8 @@ inline std::string TempPath(const std::string& name) {
 
 // Converts `base` with the adapters (paths, PEFT/GGUF/.qla) merged at `scales`.
 inline qlite::Status ConvertMerged(Base base, const std::vector<std::string>& adapters, const std::vector<float>& scales,
-                                   qlite::fb::DType weights, const std::string& out) {
+                                   qlite::fb::DType weights, const std::string& out,
+                                   qlite::fb::Layout layout = qlite::fb::Layout::RowMajor) {
   qlite::SourceModel model;
   QLITE_RETURN_IF_ERROR(ImportBase(base, &model));
   std::vector<qlite::LoraAdapter> loaded(adapters.size());
@@ -49,6 +50,7 @@ inline qlite::Status ConvertMerged(Base base, const std::vector<std::string>& ad
   qlite::ConvertOptions co;
   co.weights = qlite_e2e::Spec(weights);
   co.embeddings = qlite_e2e::Spec(weights == qlite::fb::DType::I4 ? qlite::fb::DType::I8 : weights);
+  co.weights.layout = co.embeddings.layout = layout;
   QLITE_RETURN_IF_ERROR(qlite::SetLoraMerge(scaled, model.config, &co));
   qlite::ConvertSummary summary;
   return qlite::ConvertModel(model, co, out, nullptr, &summary);
