@@ -71,13 +71,15 @@ HWY_INLINE WeightMatrix UnpackLanes16(const WeightMatrix& w, size_t r0, size_t r
       const auto t1 = hn::BitCast(d64, hn::InterleaveLower(d, v2, v3));  //              words k+2, k+3
       const auto t2 = hn::BitCast(d64, hn::InterleaveUpper(d, v0, v1));  // lanes q+2, q+3
       const auto t3 = hn::BitCast(d64, hn::InterleaveUpper(d, v2, v3));
-      const hn::Vec128<uint32_t> lane[4] = {
-          hn::BitCast(d, hn::InterleaveLower(d64, t0, t1)), hn::BitCast(d, hn::InterleaveUpper(d64, t0, t1)),
-          hn::BitCast(d, hn::InterleaveLower(d64, t2, t3)), hn::BitCast(d, hn::InterleaveUpper(d64, t2, t3))};
-      for (size_t j = 0; j < 4; ++j) {
-        if (q + j < lane0 || q + j >= lane0 + nr) continue;
-        hn::StoreU(hn::BitCast(d8, lane[j]), d8, s->codes + (q + j - lane0) * stride + 4 * k);
-      }
+      // Lane q + j's words k..k+3 (no arrays of vectors: SVE's are sizeless).
+      auto put = [&](size_t j, hn::Vec<decltype(d64)> v) HWY_ATTR {
+        if (q + j < lane0 || q + j >= lane0 + nr) return;
+        hn::StoreU(hn::BitCast(d8, v), d8, s->codes + (q + j - lane0) * stride + 4 * k);
+      };
+      put(0, hn::InterleaveLower(d64, t0, t1));
+      put(1, hn::InterleaveUpper(d64, t0, t1));
+      put(2, hn::InterleaveLower(d64, t2, t3));
+      put(3, hn::InterleaveUpper(d64, t2, t3));
     }
   }
 #endif
