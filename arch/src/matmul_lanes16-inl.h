@@ -124,7 +124,7 @@ HWY_INLINE QuantizedActivations OffsetActivations(const QuantizedActivations& x,
   return v;
 }
 
-// Calls run(view, out, out_stride) for each chunk of each group in [r0, r1): the first
+// Calls run(view, b0, out, out_stride) for each chunk of each group in [r0, r1): the first
 // chunk of a group writes y itself, later ones into s->part (kUnpackTokens x 16, `batch`
 // tokens at most) and are added here.
 template <class Run>

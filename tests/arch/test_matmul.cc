@@ -284,6 +284,29 @@ TEST(Matmul, ThreadsGiveIdenticalResults) {
   }
 }
 
+// PreferredLayout: never Interleave16x4 for float weights (FORMAT.md: integer types only),
+// and on every target a layout the kernels accept for the integer types.
+TEST(Matmul, PreferredLayoutIsValidForEveryType) {
+  ForEachTarget([&] {
+    for (WeightType t : kAllTypes) {
+      const WeightLayout l = qlite::arch::PreferredLayout(t);
+      if (!IsQuantized(t)) EXPECT_EQ(l, WeightLayout::kRowMajor) << TypeName(t);
+      MatrixSpec s;
+      s.type = t;
+      s.rows = 20;
+      s.cols = 64;
+      s.layout = l;
+      std::mt19937 rng(3);
+      EXPECT_EQ(qlite::arch::CheckWeightMatrix(MakeMatrix(s, &rng).w), nullptr) << TypeName(t);
+      if (!IsQuantized(t)) {  // and refused if asked for anyway
+        WeightMatrix w = MakeMatrix(s, &rng).w;
+        w.layout = WeightLayout::kInterleave16x4;
+        EXPECT_NE(qlite::arch::CheckWeightMatrix(w), nullptr) << TypeName(t);
+      }
+    }
+  });
+}
+
 TEST(Matmul, GroupsSmallerThanABlockUseTheScalarPath) {
   MatrixSpec s;
   s.type = WeightType::kI4;
