@@ -74,8 +74,6 @@ inline int ParseQuantFlag(int argc, char** argv, int* i, QuantFlags* f, const ch
   return 1;
 }
 
-// Fills options->weights, ->embeddings and ->quantization_text. False (message printed with
-// prog) on an unknown value.
 // --layout auto: what arch::PreferredLayout picks on this CPU for weights of `d`.
 inline qlite::fb::Layout AutoLayout(qlite::fb::DType d) {
   using qlite::arch::WeightType;
@@ -94,6 +92,8 @@ inline std::string LayoutName(qlite::fb::Layout l) {
                                                   : "rowmajor";
 }
 
+// Fills options->weights, ->embeddings and ->quantization_text. False (message printed with
+// prog) on an unknown value.
 inline bool QuantFlagsToOptions(const QuantFlags& f, qlite::ConvertOptions* options, const char* prog) {
   auto bad = [&](const char* what, const std::string& v) {
     std::fprintf(stderr, "%s: unknown %s %s\n", prog, what, v.c_str());
