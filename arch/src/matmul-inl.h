@@ -82,6 +82,12 @@ HWY_INLINE void DecodeScales(const WeightMatrix& w, const void* src, size_t firs
   }
 }
 
+// The scale group of 32-element block b within a row (a group of >= cols is the whole row).
+HWY_INLINE size_t GroupOfBlock(const WeightMatrix& w, size_t b) {
+  const size_t gpr = (w.cols + w.group_size - 1) / w.group_size;
+  return std::min(b * 32 / w.group_size, gpr - 1);
+}
+
 // Per-block scales for blocks [b0, b1) of row r: out[b - b0]. b1 - b0 <= kChunkBlocks.
 HWY_INLINE void BlockScales(const WeightMatrix& w, const void* src, size_t r, size_t b0,
                             size_t b1, float* HWY_RESTRICT out) {
@@ -91,23 +97,18 @@ HWY_INLINE void BlockScales(const WeightMatrix& w, const void* src, size_t r, si
     for (size_t b = b0; b < b1; ++b) out[b - b0] = s;
     return;
   }
-  const size_t gs = w.group_size;
-  const size_t gpr = (w.cols + gs - 1) / gs;
   if (w.layout == WeightLayout::kInterleave16x4) {  // 16 entries apart: one at a time
-    for (size_t b = b0; b < b1; ++b) {
-      DecodeScales(w, src, ScaleIndex(w, r, std::min(b * 32 / gs, gpr - 1)), 1, out + b - b0);
-    }
+    for (size_t b = b0; b < b1; ++b) DecodeScales(w, src, ScaleIndex(w, r, GroupOfBlock(w, b)), 1, out + b - b0);
     return;
   }
-  const size_t g0 = std::min(b0 * 32 / gs, gpr - 1);
-  const size_t g1 = std::min((b1 * 32 - 1) / gs, gpr - 1);
-  if (gs == 32) {  // the common case: one scale per block
-    DecodeScales(w, src, r * gpr + g0, g1 - g0 + 1, out);
+  const size_t g0 = GroupOfBlock(w, b0), g1 = GroupOfBlock(w, b1 - 1);
+  if (w.group_size == 32) {  // the common case: one scale per block
+    DecodeScales(w, src, ScaleIndex(w, r, g0), g1 - g0 + 1, out);
     return;
   }
   float g[kChunkBlocks + 1];
-  DecodeScales(w, src, r * gpr + g0, g1 - g0 + 1, g);
-  for (size_t b = b0; b < b1; ++b) out[b - b0] = g[std::min(b * 32 / gs, gpr - 1) - g0];
+  DecodeScales(w, src, ScaleIndex(w, r, g0), g1 - g0 + 1, g);
+  for (size_t b = b0; b < b1; ++b) out[b - b0] = g[GroupOfBlock(w, b) - g0];
 }
 
 // ---------------------------------------------------------------- weight codes -> int8

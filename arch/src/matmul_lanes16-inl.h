@@ -92,11 +92,10 @@ HWY_INLINE WeightMatrix UnpackLanes16(const WeightMatrix& w, size_t r0, size_t r
       for (size_t i = 0; i < nr; ++i) BlockScales(w, src, r0 + i, b0, b0 + n, out + i * n);
       continue;
     }
-    const size_t gs = w.group_size, gpr = (w.cols + gs - 1) / gs;
-    const size_t g0 = std::min(b0 * 32 / gs, gpr - 1), g1 = std::min(((b0 + n) * 32 - 1) / gs, gpr - 1);
-    DecodeScales(w, src, ((r0 / 16) * gpr + g0) * 16, (g1 - g0 + 1) * 16, s->run);
+    const size_t g0 = GroupOfBlock(w, b0), g1 = GroupOfBlock(w, b0 + n - 1);
+    DecodeScales(w, src, ScaleIndex(w, r0 - lane0, g0), (g1 - g0 + 1) * 16, s->run);
     for (size_t b = 0; b < n; ++b) {
-      const float* col = s->run + (std::min((b0 + b) * 32 / gs, gpr - 1) - g0) * 16 + lane0;
+      const float* col = s->run + (GroupOfBlock(w, b0 + b) - g0) * 16 + lane0;
       for (size_t i = 0; i < nr; ++i) out[i * n + b] = col[i];
     }
   }
@@ -198,11 +197,27 @@ HWY_INLINE void Lanes16ScaleArray(const WeightMatrix& w, const void* src, size_t
     for (size_t i = 1; i < kLanes16; ++i) out[i] = out[0];
     return;
   }
-  const size_t gpr = (w.cols + w.group_size - 1) / w.group_size;
-  DecodeScales(w, src, (g * gpr + std::min(b * 32 / w.group_size, gpr - 1)) * 16, kLanes16, out);
+  DecodeScales(w, src, ScaleIndex(w, 16 * g, GroupOfBlock(w, b)), kLanes16, out);
 }
 
+// Packed bytes per 32-element block (ref::BlockBytes, as a constant for these kernels).
+template <WeightType kType>
+constexpr size_t PackedBlockBytes() {
+  return kType == WeightType::kI8 ? 32 : 16;
+}
+
+#if QLITE_X86_256
+// Block b of the group at `p`, kLanes16PrefetchBytes ahead: the stream is one run per
+// matrix, and asking ahead keeps more misses in flight than the hardware prefetcher alone
+// (one core's bandwidth).
 constexpr size_t kLanes16PrefetchBytes = 4096;
+template <WeightType kType>
+HWY_INLINE void PrefetchLanes16Ahead(const uint8_t* p, size_t b) {
+  constexpr size_t kBlockRun = PackedBlockBytes<kType>() * 16;
+  const char* ahead = reinterpret_cast<const char*>(p) + b * kBlockRun + kLanes16PrefetchBytes;
+  for (size_t q = 0; q < kBlockRun; q += 64) _mm_prefetch(ahead + q, _MM_HINT_T0);
+}
+#endif
 
 #if QLITE_X86_256 && !QLITE_VNNI512
 // AVX2 (and AVX3 without VNNI): the same lane-per-row scheme on 256-bit halves (8 rows),
@@ -213,7 +228,7 @@ template <WeightType kType>
 void GemvQ8Lanes16X86(const WeightMatrix& w, const QuantizedActivations& x, float* y, size_t r0,
                       size_t r1) {
   constexpr bool kUnsigned4 = kType == WeightType::kI4 || kType == WeightType::kU4;
-  constexpr size_t kWords = kType == WeightType::kI8 ? 8 : 4;  // 64-byte runs per block
+  constexpr size_t kWords = PackedBlockBytes<kType>() / 4;  // 64-byte runs per block
   const size_t nb = (w.cols + 31) / 32;
   const __m256i low4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
   const __m256i nf4 = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ref::kNF4Int8)));
@@ -225,8 +240,7 @@ void GemvQ8Lanes16X86(const WeightMatrix& w, const QuantizedActivations& x, floa
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     __m256 acc_min[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     for (size_t b = 0; b < nb; ++b) {
-      const char* ahead = reinterpret_cast<const char*>(p) + b * kWords * 64 + kLanes16PrefetchBytes;
-      for (size_t q = 0; q < kWords * 64; q += 64) _mm_prefetch(ahead + q, _MM_HINT_T0);
+      PrefetchLanes16Ahead<kType>(p, b);
       const int32_t* xq = reinterpret_cast<const int32_t*>(x.q + 32 * b);
       Lanes16ScaleArray(w, w.scales, g, b, scales);
       if (kType == WeightType::kU4) Lanes16ScaleArray(w, w.mins, g, b, mins);
@@ -269,31 +283,17 @@ void GemvQ8Lanes16X86(const WeightMatrix& w, const QuantizedActivations& x, floa
 #endif
 
 #if QLITE_VNNI512
-// Packed bytes per 32-element block (ref::BlockBytes, as a constant for these kernels).
-template <WeightType kType>
-constexpr size_t PackedBlockBytes() {
-  return kType == WeightType::kI8 ? 32 : 16;
-}
-
-// Scales (or mins) of block b for the 16 rows of group `g`, as f32 lanes.
+// Scales (or mins) of block b for the 16 rows of group `g`, as f32 lanes: f16/f32 straight
+// from the file, per-tensor and U8 scales through Lanes16ScaleArray.
 HWY_INLINE __m512 Lanes16Scales(const WeightMatrix& w, const void* src, size_t g, size_t b) {
-  if (w.per_tensor) {
-    float s;
-    DecodeScales(w, src, 0, 1, &s);
-    return _mm512_set1_ps(s);
+  const size_t first = ScaleIndex(w, 16 * g, GroupOfBlock(w, b));
+  if (!w.per_tensor && w.scale_type == ScaleType::kF16) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(src) + first)));
   }
-  const size_t gpr = (w.cols + w.group_size - 1) / w.group_size;
-  const size_t first = (g * gpr + std::min(b * 32 / w.group_size, gpr - 1)) * 16;
-  switch (w.scale_type) {
-    case ScaleType::kF16:
-      return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(src) + first)));
-    case ScaleType::kF32: return _mm512_loadu_ps(static_cast<const float*>(src) + first);
-    default: {
-      HWY_ALIGN float s[16];
-      DecodeScales(w, src, first, 16, s);
-      return _mm512_load_ps(s);
-    }
-  }
+  if (!w.per_tensor && w.scale_type == ScaleType::kF32) return _mm512_loadu_ps(static_cast<const float*>(src) + first);
+  HWY_ALIGN float s[kLanes16];
+  Lanes16ScaleArray(w, src, g, b, s);
+  return _mm512_load_ps(s);
 }
 
 // Block b's 64-byte word k for the group at `p` (4-bit: 4 words per block, I8: 8).
@@ -321,10 +321,7 @@ QLITE_VNNI_ATTR void GemvQ8Lanes16(const WeightMatrix& w, const QuantizedActivat
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     for (size_t b = 0; b < nb; ++b) {
       const int32_t* xq = reinterpret_cast<const int32_t*>(x.q + 32 * b);
-      // The stream is one run per matrix; asking kLanes16PrefetchBytes ahead keeps more
-      // misses in flight than the hardware prefetcher alone (one core's bandwidth).
-      const char* ahead = reinterpret_cast<const char*>(p) + b * PackedBlockBytes<kType>() * 16 + kLanes16PrefetchBytes;
-      for (size_t q = 0; q < PackedBlockBytes<kType>() * 16; q += 64) _mm_prefetch(ahead + q, _MM_HINT_T0);
+      PrefetchLanes16Ahead<kType>(p, b);
       __m512i d0 = _mm512_set1_epi32(-off * x.sums[b]), d1 = _mm512_setzero_si512();
       if (kType == WeightType::kI8) {
         for (size_t j = 0; j < 8; j += 2) {
