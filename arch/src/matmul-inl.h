@@ -28,6 +28,15 @@
 #else
 #define QLITE_X86_256 0
 #endif
+// AArch64 targets (NEON; SVE CPUs have NEON too) get NEON-intrinsic int8 dot products with
+// SDOT/SMMLA chosen at run time (matmul_a64-inl.h); armv7 uses the portable path.
+#undef QLITE_A64
+#if HWY_ARCH_ARM_A64 && (HWY_TARGET == HWY_NEON || HWY_TARGET == HWY_SVE || HWY_TARGET == HWY_SVE2 || \
+                         HWY_TARGET == HWY_SVE_256 || HWY_TARGET == HWY_SVE2_128)
+#define QLITE_A64 1
+#else
+#define QLITE_A64 0
+#endif
 
 HWY_BEFORE_NAMESPACE();
 namespace qlite {
@@ -228,18 +237,13 @@ HWY_INLINE __m256 Eight4BitX86(const uint8_t* HWY_RESTRICT p, const int8_t* HWY_
 }
 #endif
 
-// Portable: int32 sum over a block of w*x (exact), as a vector of partial sums. Arm with
-// the dot-product extension (guaranteed only by the compile flags, e.g. armv8.2-a+dotprod;
-// base NEON and cortex-a72 lack it) uses SDOT; elsewhere int16 pairwise multiply-add.
+// Portable: int32 sum over a block of w*x (exact), as a vector of partial sums: int16
+// pairwise multiply-add, for SSE4, armv7 and the scalar target (AVX2 and up and AArch64 have
+// their own int8 dots).
 template <class D32>
 HWY_INLINE hn::Vec<D32> DotBlockPortable(D32 d32, const int8_t* HWY_RESTRICT w,
                                          const int8_t* HWY_RESTRICT x) {
-#if HWY_TARGET == HWY_NEON && HWY_ARCH_ARM_A64 && defined(__ARM_FEATURE_DOTPROD)
-  (void)d32;
-  int32x4_t acc = vdotq_s32(vdupq_n_s32(0), vld1q_s8(w), vld1q_s8(x));
-  acc = vdotq_s32(acc, vld1q_s8(w + 16), vld1q_s8(x + 16));
-  return hn::Vec<D32>(acc);
-#elif HWY_TARGET == HWY_SCALAR
+#if HWY_TARGET == HWY_SCALAR
   const hn::Rebind<int8_t, D32> d8;
   auto s = hn::Zero(d32);
   for (size_t i = 0; i < 32; ++i) {

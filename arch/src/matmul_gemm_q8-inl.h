@@ -2,8 +2,8 @@
 // A tile of 4 weight rows x kQ8TileBlocks blocks is decoded to int8 once, then dotted with
 // the batch's activation rows two at a time (8 independent int8 block dot products per
 // step, each weight load serving two tokens), int32 per block, scaled and accumulated in f32:
-// maddubs (x86) or SDOT/portable per block. AVX3_DL has its own kernel (16 rows per VNNI
-// vector, matmul_gemm_vnni-inl.h). The same per-block arithmetic as GemvQ8IntRows, so
+// maddubs (x86), NEON/SDOT/SMMLA (AArch64, matmul_a64-inl.h) or portable per block. AVX3_DL
+// has its own kernel (16 rows per VNNI vector, matmul_gemm_vnni-inl.h). The same per-block arithmetic as GemvQ8IntRows, so
 // results match it up to f32 rounding.
 #if defined(QLITE_ARCH_SRC_MATMUL_GEMM_Q8_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef QLITE_ARCH_SRC_MATMUL_GEMM_Q8_INL_H_
@@ -36,6 +36,9 @@ struct Q8Tile {
   HWY_ALIGN int8_t codes[4][kQ8TileBlocks * 32];
   HWY_ALIGN float scales[4][kQ8TileBlocks];  // NF4's 1/127 folded in
   HWY_ALIGN float mins[4][kQ8TileBlocks];
+#if QLITE_A64
+  HWY_ALIGN float scales_t[kQ8TileBlocks][4];  // block-major copy: block i's 4 rows in a vector
+#endif
 };
 
 // Per token and chunk: activation scales (zero padded) and each row's offset correction.
@@ -72,6 +75,11 @@ HWY_INLINE void DecodeTile(const WeightMatrix& w, size_t rt, size_t nr, size_t b
       }
     }
   }
+#if QLITE_A64
+  for (size_t i = 0; i < kQ8TileBlocks; ++i) {
+    for (size_t k = 0; k < 4; ++k) tile->scales_t[i][k] = tile->scales[k][i];
+  }
+#endif
 }
 
 template <WeightType kType>
@@ -97,8 +105,8 @@ HWY_INLINE void PrepareToken(const Q8Tile& tile, const QuantizedActivations& x, 
   }
 }
 
-// kTok (1 or 2) tokens x 4 rows, one block per int8 dot (maddubs on x86, SDOT/portable
-// elsewhere). Named accumulators, no arrays: SVE vectors cannot be array elements.
+// kTok (1 or 2) tokens x 4 rows, one block per int8 dot (maddubs on x86, portable
+// elsewhere; AArch64 uses TileTokensBestA64). Named accumulators, no arrays: SVE vectors cannot be array elements.
 template <WeightType kType, size_t kTok>
 HWY_INLINE void BlockTokens(const Q8Tile& tile, const QuantizedActivations* x,
                             const Q8Token* tok, size_t b0, size_t n, float (*HWY_RESTRICT out)[4]) {
@@ -161,7 +169,10 @@ QLITE_VNNI_ATTR void GemmQ8IntRows(const WeightMatrix& w, const QuantizedActivat
   const size_t nb = (w.cols + 31) / 32;
   Q8Tile tile;
   Q8Token tok[2];
-  float s[2][4];
+  HWY_ALIGN float s[2][4];
+#if QLITE_A64
+  const unsigned ext = ArmDotExtensions();
+#endif
   for (size_t rt = r0; rt < r1; rt += 4) {
     const size_t nr = std::min<size_t>(4, r1 - rt);
     for (size_t t = 0; t < batch; ++t) {
@@ -173,8 +184,20 @@ QLITE_VNNI_ATTR void GemmQ8IntRows(const WeightMatrix& w, const QuantizedActivat
       for (size_t t = 0; t < batch; t += 2) {  // two tokens at a time, then the odd one
         const size_t nt = std::min<size_t>(2, batch - t);
         for (size_t j = 0; j < nt; ++j) PrepareToken<kType>(tile, x[t + j], b0, n, &tok[j]);
+#if QLITE_A64
+        const int8_t* xa = x[t].q + 32 * b0;
+        const int8_t* xb = x[t + nt - 1].q + 32 * b0;
+        if (nt == 2) {
+          TileTokensBestA64<kType, 2>(ext, tile.codes[0], kQ8TileBlocks * 32, tile.scales_t, n, xa,
+                                      tok[0].xs, xb, tok[1].xs, s);
+        } else {
+          TileTokensBestA64<kType, 1>(ext, tile.codes[0], kQ8TileBlocks * 32, tile.scales_t, n, xa,
+                                      tok[0].xs, xb, tok[0].xs, s);
+        }
+#else
         if (nt == 2) BlockTokens<kType, 2>(tile, x + t, tok, b0, n, s);
         else BlockTokens<kType, 1>(tile, x + t, tok, b0, n, s);
+#endif
         for (size_t j = 0; j < nt; ++j) {
           for (size_t k = 0; k < nr; ++k) y[(t + j) * y_stride + rt + k] += s[j][k] + tok[j].corr[k];
         }

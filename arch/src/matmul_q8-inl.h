@@ -11,6 +11,7 @@
 
 #include "hwy/highway.h"
 #include "matmul-inl.h"
+#include "matmul_a64-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace qlite {
@@ -240,6 +241,9 @@ QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivat
   const hn::Rebind<float, decltype(d32)> df;
   HWY_ALIGN int8_t codes[32];
 #endif
+#if QLITE_A64
+  const bool sdot = (ArmDotExtensions() & kArmDotProd) != 0;
+#endif
   for (size_t r = r0; r < r1; ++r) {
 #if QLITE_VNNI512
     if (kType != WeightType::kI8 && w.layout == WeightLayout::kInterleave4x32 && r % 4 == 0 && r + 4 <= r1) {
@@ -258,6 +262,9 @@ QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivat
     auto acc = hn::Zero(df);
 #if QLITE_X86_256
     __m256 acc_pair0 = _mm256_setzero_ps(), acc_pair1 = _mm256_setzero_ps();
+#endif
+#if QLITE_A64
+    float32x4_t acc_a64 = vdupq_n_f32(0.0f);
 #endif
 #endif
     for (size_t b0 = 0; b0 < nb; b0 += kChunkBlocks) {
@@ -310,6 +317,10 @@ QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivat
         }
       }
 #endif
+#if QLITE_A64
+      acc_a64 = RowChunkBestA64<kType>(sdot, row + b * step, step, x.q + 32 * b, f + b - b0, b1 - b, acc_a64);
+      b = b1;
+#endif
       for (; b < b1; ++b) {
         const uint8_t* p = row + b * step;
 #if QLITE_X86_256
@@ -329,6 +340,8 @@ QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivat
 #elif QLITE_X86_256
     acc = hn::Add(acc, hn::Vec256<float>{_mm256_add_ps(acc_pair0, acc_pair1)});
     const float sum = hn::GetLane(hn::SumOfLanes(df, acc));
+#elif QLITE_A64
+    const float sum = hn::GetLane(hn::SumOfLanes(df, acc)) + vaddvq_f32(acc_a64);
 #else
     const float sum = hn::GetLane(hn::SumOfLanes(df, acc));
 #endif

@@ -1,4 +1,5 @@
-// DispatchedTargetName: which Highway target the dispatcher picks on this CPU; PreferredLayout.
+// DispatchedTargetName: which Highway target the dispatcher picks on this CPU; PreferredLayout;
+// the Arm dot-product extensions found at run time.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "matmul_target.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -16,9 +17,41 @@ int64_t CurrentTarget() { return HWY_TARGET; }
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include <atomic>
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
+
 namespace qlite {
 namespace arch {
 HWY_EXPORT(CurrentTarget);
+
+namespace {
+// What the CPU has (matmul_a64-inl.h uses it on every AArch64 build).
+unsigned DetectArmDotExtensions() {
+  unsigned found = 0;
+#if defined(__aarch64__) && defined(__linux__)
+  const unsigned long hwcap = getauxval(AT_HWCAP), hwcap2 = getauxval(AT_HWCAP2);
+  if (hwcap & (1ul << 20)) found |= kArmDotProd;  // HWCAP_ASIMDDP
+  // HWCAP2_I8MM; the GEMM's SMMLA path also takes SDOT for an odd token.
+  if ((found & kArmDotProd) && (hwcap2 & (1ul << 13))) found |= kArmI8mm;
+#elif defined(__ARM_FEATURE_DOTPROD)
+  found |= kArmDotProd;
+#if defined(__ARM_FEATURE_MATMUL_INT8)
+  found |= kArmI8mm;
+#endif
+#endif
+  return found;
+}
+std::atomic<unsigned> g_arm_dot_limit{~0u};
+}  // namespace
+
+unsigned ArmDotExtensions() {
+  static const unsigned detected = DetectArmDotExtensions();
+  return detected & g_arm_dot_limit.load(std::memory_order_relaxed);
+}
+void LimitArmDotExtensionsForTest(unsigned mask) { g_arm_dot_limit.store(mask, std::memory_order_relaxed); }
+
 const char* DispatchedTargetName() {
   return hwy::TargetName(HWY_DYNAMIC_DISPATCH(CurrentTarget)());
 }

@@ -229,12 +229,24 @@ void ForEachTarget(const Fn& fn) {
   std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
   // armhf: Debian's libhwy never reports NEON, which is the compiled (static) target there.
   if (targets.empty()) targets.push_back(HWY_STATIC_TARGET);
+  // AArch64: each int8 dot level the CPU has (SMMLA, SDOT, widening multiplies), so one
+  // qemu "max" run checks all three.
+  const unsigned all = qlite::arch::ArmDotExtensions();
+  std::vector<unsigned> levels = {all};
+  if (all & qlite::arch::kArmI8mm) levels.push_back(qlite::arch::kArmDotProd);
+  if (all != 0) levels.push_back(0);
   for (int64_t target : targets) {
     hwy::SetSupportedTargetsForTest(target);
     SCOPED_TRACE(hwy::TargetName(target));
     ASSERT_STREQ(hwy::TargetName(target), qlite::arch::DispatchedTargetName());
-    fn();
+    for (unsigned level : levels) {
+      qlite::arch::LimitArmDotExtensionsForTest(level);
+      SCOPED_TRACE("Arm dot extensions " + std::to_string(level));
+      ASSERT_EQ(qlite::arch::ArmDotExtensions(), level);
+      fn();
+    }
   }
+  qlite::arch::LimitArmDotExtensionsForTest(~0u);
   hwy::SetSupportedTargetsForTest(0);
 }
 

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <vector>
 
@@ -305,6 +307,24 @@ TEST(Matmul, PreferredLayoutIsValidForEveryType) {
       }
     }
   });
+}
+
+// The Arm dot-product levels the kernels use are what the CPU (or qemu's model of one) has:
+// scripts/test.d/cross.sh sets QLITE_EXPECT_ARM_DOT (0 Cortex-A72, 1 Cortex-A76, 3 "max"),
+// so a detection that silently fell back to widening multiplies would fail here.
+TEST(Matmul, ArmDotExtensionsAreTheCpus) {
+  const unsigned ext = qlite::arch::ArmDotExtensions();
+  std::printf("target %s, Arm dot extensions %u\n", qlite::arch::DispatchedTargetName(), ext);
+#if !defined(__aarch64__)
+  EXPECT_EQ(ext, 0u);
+#endif
+  if (const char* expect = std::getenv("QLITE_EXPECT_ARM_DOT"); expect && *expect) {
+    EXPECT_EQ(ext, static_cast<unsigned>(std::atoi(expect)));
+  }
+  qlite::arch::LimitArmDotExtensionsForTest(qlite::arch::kArmDotProd);
+  EXPECT_EQ(qlite::arch::ArmDotExtensions(), ext & qlite::arch::kArmDotProd);
+  qlite::arch::LimitArmDotExtensionsForTest(~0u);
+  EXPECT_EQ(qlite::arch::ArmDotExtensions(), ext);
 }
 
 TEST(Matmul, GroupsSmallerThanABlockUseTheScalarPath) {

@@ -96,6 +96,15 @@ const char* CheckWeightMatrix(const WeightMatrix& w);
 
 // Name of the Highway target the dispatcher picks on this CPU (for logs and benchmarks).
 const char* DispatchedTargetName();
+// AArch64 int8 dot-product extensions the integer kernels use, found at run time (Linux and
+// Android: getauxval), so one armv8-a build runs everywhere: kArmDotProd = SDOT in GemvQ8
+// and GemmQ8 (Cortex-A55/A76 and later: Raspberry Pi 5, most phones; not the Pi 4's A72),
+// kArmI8mm = SMMLA in GemmQ8, two tokens x two rows per instruction (Armv8.6: Cortex-A710/X2
+// and later). 0 elsewhere; without them the kernels use widening multiplies.
+enum ArmDotExtension : unsigned { kArmDotProd = 1, kArmI8mm = 2 };
+unsigned ArmDotExtensions();
+// Tests: use at most `mask` of them (so the fallbacks run on a CPU that has more); ~0u resets.
+void LimitArmDotExtensionsForTest(unsigned mask);
 // The layout weights of `type` run fastest in on this CPU: Interleave16x4 where the
 // dispatched target has its own kernel for it and that beats RowMajor (AVX-512 VNNI: every
 // integer type; AVX2/AVX3: the 4-bit types), else RowMajor (other targets run Interleave16x4

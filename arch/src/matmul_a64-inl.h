@@ -1,0 +1,266 @@
+// Per-target int8 block dot products for AArch64, in NEON intrinsics (Highway 1.0.3 has no
+// int8 dot product op). Used by GemvQ8IntRows (matmul_q8-inl.h) and GemmQ8IntRows
+// (matmul_gemm_q8-inl.h) on the NEON and SVE targets: every SVE CPU has NEON, and phones'
+// SVE vectors are 128-bit like these. Three levels, chosen per call from ArmDotExtensions():
+// - widening multiplies (every A64 CPU, Raspberry Pi 3/4): products in int16, pairwise
+//   added into int32;
+// - SDOT (FEAT_DotProd): four int8 products per int32 lane in one instruction;
+// - SMMLA (FEAT_I8MM, GEMM only): a 2x8 by 8x2 int8 product, two weight rows x two tokens.
+// SDOT and SMMLA are one inline-asm instruction each unless the build's -march enables their
+// intrinsics: a target attribute instead would have to be on every function down to the
+// intrinsic (GCC inlines intrinsics into each function body on its own, and a function with
+// the attribute cannot be inlined into Highway's), while an assembler directive lets one
+// armv8-a build carry all three levels.
+#if defined(QLITE_ARCH_SRC_MATMUL_A64_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef QLITE_ARCH_SRC_MATMUL_A64_INL_H_
+#undef QLITE_ARCH_SRC_MATMUL_A64_INL_H_
+#else
+#define QLITE_ARCH_SRC_MATMUL_A64_INL_H_
+#endif
+
+#include "hwy/highway.h"
+#include "matmul-inl.h"
+
+#if QLITE_A64
+#include <arm_neon.h>
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace qlite {
+namespace arch {
+namespace HWY_NAMESPACE {
+
+#if QLITE_A64
+// The assembler directive before SDOT/SMMLA: the rest of the file then assembles as Armv8.6-A
+// (which has both) plus this target's extensions and the build's SVE, a superset of what the
+// compiler emits for the functions after it (GCC only repeats its own .arch when the target
+// changes), so nothing it generates stops assembling.
+#undef QLITE_A64_ASM_ARCH
+#if defined(__ARM_FEATURE_SVE2)
+#define QLITE_A64_BUILD_SVE "+sve2"
+#elif defined(__ARM_FEATURE_SVE)
+#define QLITE_A64_BUILD_SVE "+sve"
+#else
+#define QLITE_A64_BUILD_SVE ""
+#endif
+#ifdef HWY_TARGET_STR
+#define QLITE_A64_ASM_ARCH ".arch armv8.6-a" HWY_TARGET_STR QLITE_A64_BUILD_SVE "\n\t"
+#else
+#define QLITE_A64_ASM_ARCH ".arch armv8.6-a" QLITE_A64_BUILD_SVE "\n\t"
+#endif
+
+// acc + per int32 lane the sum of four int8 products (SDOT).
+HWY_INLINE int32x4_t Sdot(int32x4_t acc, int8x16_t a, int8x16_t b) {
+#ifdef __ARM_FEATURE_DOTPROD
+  return vdotq_s32(acc, a, b);
+#else
+  asm(QLITE_A64_ASM_ARCH "sdot %0.4s, %1.16b, %2.16b" : "+w"(acc) : "w"(a), "w"(b));
+  return acc;
+#endif
+}
+
+// acc + a * b^T, a and b each two rows of 8 int8: lanes [a0.b0, a0.b1, a1.b0, a1.b1] (SMMLA).
+HWY_INLINE int32x4_t Smmla(int32x4_t acc, int8x16_t a, int8x16_t b) {
+#ifdef __ARM_FEATURE_MATMUL_INT8
+  return vmmlaq_s32(acc, a, b);
+#else
+  asm(QLITE_A64_ASM_ARCH "smmla %0.4s, %1.16b, %2.16b" : "+w"(acc) : "w"(a), "w"(b));
+  return acc;
+#endif
+}
+
+// sum_i w[i] * x[i] over one 32-value block (w0/x0 the first 16 values), as 4 int32 lanes.
+template <WeightType kType, bool kSdot>
+HWY_INLINE int32x4_t DotBlockA64(int8x16_t w0, int8x16_t w1, int8x16_t x0, int8x16_t x1) {
+  if constexpr (kSdot) {
+    return Sdot(Sdot(vdupq_n_s32(0), w0, x0), w1, x1);
+  } else if constexpr (kType == WeightType::kI4 || kType == WeightType::kU4) {
+    // Codes 0..15: four products per int16 lane stay within 4 * 15 * 128 = 7680.
+    int16x8_t s = vmull_s8(vget_low_s8(w0), vget_low_s8(x0));
+    s = vmlal_high_s8(s, w0, x0);
+    s = vmlal_s8(s, vget_low_s8(w1), vget_low_s8(x1));
+    return vpaddlq_s16(vmlal_high_s8(s, w1, x1));
+  } else {  // full int8 range: one product per int16 lane
+    int32x4_t s = vpaddlq_s16(vmull_s8(vget_low_s8(w0), vget_low_s8(x0)));
+    s = vpadalq_s16(s, vmull_high_s8(w0, x0));
+    s = vpadalq_s16(s, vmull_s8(vget_low_s8(w1), vget_low_s8(x1)));
+    return vpadalq_s16(s, vmull_high_s8(w1, x1));
+  }
+}
+
+// One stored block (FORMAT.md: 4-bit byte j = q[j] | q[16 + j] << 4) against its 32
+// activations. Codes as DecodeCodes writes them: I4/U4 0..15, NF4 kNF4Int8 levels.
+template <WeightType kType, bool kSdot>
+HWY_INLINE int32x4_t DotStoredBlockA64(const uint8_t* HWY_RESTRICT p, const int8_t* HWY_RESTRICT xq,
+                                       int8x16_t nf4) {
+  int8x16_t w0, w1;
+  if constexpr (kType == WeightType::kI8) {
+    w0 = vld1q_s8(reinterpret_cast<const int8_t*>(p));
+    w1 = vld1q_s8(reinterpret_cast<const int8_t*>(p) + 16);
+  } else {
+    const uint8x16_t v = vld1q_u8(p);
+    const uint8x16_t lo = vandq_u8(v, vdupq_n_u8(0x0F)), hi = vshrq_n_u8(v, 4);
+    if constexpr (kType == WeightType::kNF4) {
+      w0 = vqtbl1q_s8(nf4, lo);
+      w1 = vqtbl1q_s8(nf4, hi);
+    } else {
+      w0 = vreinterpretq_s8_u8(lo);
+      w1 = vreinterpretq_s8_u8(hi);
+    }
+  }
+  return DotBlockA64<kType, kSdot>(w0, w1, vld1q_s8(xq), vld1q_s8(xq + 16));
+}
+
+// GemvQ8, blocks [0, n) of one row from `row` (block b at row + b * step), activations `xq`
+// (at the first block), f[b] = weight scale * activation scale: acc + sum_b dot_b * f[b].
+// Four blocks' sums are reduced into one vector (lane k = block k) before one conversion.
+template <WeightType kType, bool kSdot>
+HWY_INLINE float32x4_t RowChunkA64(const uint8_t* HWY_RESTRICT row, size_t step,
+                                   const int8_t* HWY_RESTRICT xq, const float* HWY_RESTRICT f,
+                                   size_t n, float32x4_t acc) {
+  const int8x16_t nf4 = vld1q_s8(ref::kNF4Int8);
+  float32x4_t acc1 = vdupq_n_f32(0.0f);
+  size_t b = 0;
+  for (; b + 4 <= n; b += 4) {
+    const int32x4_t d0 = DotStoredBlockA64<kType, kSdot>(row + b * step, xq + 32 * b, nf4);
+    const int32x4_t d1 = DotStoredBlockA64<kType, kSdot>(row + (b + 1) * step, xq + 32 * b + 32, nf4);
+    const int32x4_t d2 = DotStoredBlockA64<kType, kSdot>(row + (b + 2) * step, xq + 32 * b + 64, nf4);
+    const int32x4_t d3 = DotStoredBlockA64<kType, kSdot>(row + (b + 3) * step, xq + 32 * b + 96, nf4);
+    const int32x4_t s = vpaddq_s32(vpaddq_s32(d0, d1), vpaddq_s32(d2, d3));
+    acc = vfmaq_f32(acc, vcvtq_f32_s32(s), vld1q_f32(f + b));
+    const float32x4_t t = acc;  // two accumulators: the FMA latency is not on every step
+    acc = acc1;
+    acc1 = t;
+  }
+  for (; b < n; ++b) {
+    const int32x4_t d = DotStoredBlockA64<kType, kSdot>(row + b * step, xq + 32 * b, nf4);
+    acc = vsetq_lane_f32(vgetq_lane_f32(acc, 0) + static_cast<float>(vaddvq_s32(d)) * f[b], acc, 0);
+  }
+  return vaddq_f32(acc, acc1);
+}
+
+// GemvQ8 for one row chunk at the best level this CPU has.
+template <WeightType kType>
+HWY_INLINE float32x4_t RowChunkBestA64(bool sdot, const uint8_t* HWY_RESTRICT row, size_t step,
+                                       const int8_t* HWY_RESTRICT xq, const float* HWY_RESTRICT f,
+                                       size_t n, float32x4_t acc) {
+  return sdot ? RowChunkA64<kType, true>(row, step, xq, f, n, acc)
+              : RowChunkA64<kType, false>(row, step, xq, f, n, acc);
+}
+
+// GemmQ8 tile (matmul_gemm_q8-inl.h Q8Tile): 4 rows of decoded codes (`codes` + k * row_len,
+// block i at 32 * i), scales_t[i] = the 4 rows' scales of block i; tokens xa (and xb when
+// kTok == 2) from block 0 of the chunk with activation scales sa/sb. out[j] = token j's four
+// row sums.
+template <WeightType kType, size_t kTok, bool kSdot>
+HWY_INLINE void TileTokensA64(const int8_t* HWY_RESTRICT codes, size_t row_len,
+                              const float (*HWY_RESTRICT scales_t)[4], size_t n,
+                              const int8_t* HWY_RESTRICT xa, const float* HWY_RESTRICT sa,
+                              const int8_t* HWY_RESTRICT xb, const float* HWY_RESTRICT sb,
+                              float (*HWY_RESTRICT out)[4]) {
+  float32x4_t acc_a = vdupq_n_f32(0.0f), acc_b = vdupq_n_f32(0.0f);
+  const int8_t* c0 = codes;
+  const int8_t* c1 = codes + row_len;
+  const int8_t* c2 = codes + 2 * row_len;
+  const int8_t* c3 = codes + 3 * row_len;
+  for (size_t i = 0; i < n; ++i) {
+    const size_t o = 32 * i;
+    const int8x16_t w00 = vld1q_s8(c0 + o), w01 = vld1q_s8(c0 + o + 16);
+    const int8x16_t w10 = vld1q_s8(c1 + o), w11 = vld1q_s8(c1 + o + 16);
+    const int8x16_t w20 = vld1q_s8(c2 + o), w21 = vld1q_s8(c2 + o + 16);
+    const int8x16_t w30 = vld1q_s8(c3 + o), w31 = vld1q_s8(c3 + o + 16);
+    const float32x4_t sc = vld1q_f32(scales_t[i]);
+    // Row k's block sum into lane k, for each token.
+    const int8x16_t xa0 = vld1q_s8(xa + o), xa1 = vld1q_s8(xa + o + 16);
+    const int32x4_t sa4 =
+        vpaddq_s32(vpaddq_s32(DotBlockA64<kType, kSdot>(w00, w01, xa0, xa1),
+                              DotBlockA64<kType, kSdot>(w10, w11, xa0, xa1)),
+                   vpaddq_s32(DotBlockA64<kType, kSdot>(w20, w21, xa0, xa1),
+                              DotBlockA64<kType, kSdot>(w30, w31, xa0, xa1)));
+    acc_a = vfmaq_f32(acc_a, vcvtq_f32_s32(sa4), vmulq_n_f32(sc, sa[i]));
+    if constexpr (kTok > 1) {
+      const int8x16_t xb0 = vld1q_s8(xb + o), xb1 = vld1q_s8(xb + o + 16);
+      const int32x4_t sb4 =
+          vpaddq_s32(vpaddq_s32(DotBlockA64<kType, kSdot>(w00, w01, xb0, xb1),
+                                DotBlockA64<kType, kSdot>(w10, w11, xb0, xb1)),
+                     vpaddq_s32(DotBlockA64<kType, kSdot>(w20, w21, xb0, xb1),
+                                DotBlockA64<kType, kSdot>(w30, w31, xb0, xb1)));
+      acc_b = vfmaq_f32(acc_b, vcvtq_f32_s32(sb4), vmulq_n_f32(sc, sb[i]));
+    }
+  }
+  vst1q_f32(out[0], acc_a);
+  if constexpr (kTok > 1) vst1q_f32(out[1], acc_b);
+}
+
+// Two tokens with SMMLA: per 8-byte slice c of a block, A = [row 2p | row 2p+1] and
+// X = [token a | token b] give lanes [r2p.a, r2p.b, r2p+1.a, r2p+1.b] (+= A * X^T).
+HWY_INLINE int32x4_t PairMmlaA64(int8x16_t r0_lo, int8x16_t r0_hi,
+                                                     int8x16_t r1_lo, int8x16_t r1_hi,
+                                                     const int8x16_t* HWY_RESTRICT xs) {
+  const int64x2_t a0 = vreinterpretq_s64_s8(r0_lo), a1 = vreinterpretq_s64_s8(r1_lo);
+  const int64x2_t b0 = vreinterpretq_s64_s8(r0_hi), b1 = vreinterpretq_s64_s8(r1_hi);
+  int32x4_t m = Smmla(vdupq_n_s32(0), vreinterpretq_s8_s64(vzip1q_s64(a0, a1)), xs[0]);
+  m = Smmla(m, vreinterpretq_s8_s64(vzip2q_s64(a0, a1)), xs[1]);
+  m = Smmla(m, vreinterpretq_s8_s64(vzip1q_s64(b0, b1)), xs[2]);
+  return Smmla(m, vreinterpretq_s8_s64(vzip2q_s64(b0, b1)), xs[3]);
+}
+
+HWY_INLINE void TileTwoTokensMmla(const int8_t* HWY_RESTRICT codes, size_t row_len,
+                                           const float (*HWY_RESTRICT scales_t)[4], size_t n,
+                                           const int8_t* HWY_RESTRICT xa, const float* HWY_RESTRICT sa,
+                                           const int8_t* HWY_RESTRICT xb, const float* HWY_RESTRICT sb,
+                                           float (*HWY_RESTRICT out)[4]) {
+  float32x4_t acc01 = vdupq_n_f32(0.0f), acc23 = vdupq_n_f32(0.0f);
+  const int8_t* c0 = codes;
+  const int8_t* c1 = codes + row_len;
+  const int8_t* c2 = codes + 2 * row_len;
+  const int8_t* c3 = codes + 3 * row_len;
+  for (size_t i = 0; i < n; ++i) {
+    const size_t o = 32 * i;
+    const int64x2_t ta0 = vreinterpretq_s64_s8(vld1q_s8(xa + o));
+    const int64x2_t ta1 = vreinterpretq_s64_s8(vld1q_s8(xa + o + 16));
+    const int64x2_t tb0 = vreinterpretq_s64_s8(vld1q_s8(xb + o));
+    const int64x2_t tb1 = vreinterpretq_s64_s8(vld1q_s8(xb + o + 16));
+    const int8x16_t xs[4] = {vreinterpretq_s8_s64(vzip1q_s64(ta0, tb0)),
+                             vreinterpretq_s8_s64(vzip2q_s64(ta0, tb0)),
+                             vreinterpretq_s8_s64(vzip1q_s64(ta1, tb1)),
+                             vreinterpretq_s8_s64(vzip2q_s64(ta1, tb1))};
+    const int32x4_t m01 = PairMmlaA64(vld1q_s8(c0 + o), vld1q_s8(c0 + o + 16), vld1q_s8(c1 + o),
+                                      vld1q_s8(c1 + o + 16), xs);
+    const int32x4_t m23 = PairMmlaA64(vld1q_s8(c2 + o), vld1q_s8(c2 + o + 16), vld1q_s8(c3 + o),
+                                      vld1q_s8(c3 + o + 16), xs);
+    // Lanes [row k: a, b, row k+1: a, b] take scale_k * s_a, scale_k * s_b, ...
+    const float32x4_t sc = vld1q_f32(scales_t[i]);
+    const float32x2_t ab = vset_lane_f32(sb[i], vdup_n_f32(sa[i]), 1);
+    const float32x4_t xab = vcombine_f32(ab, ab);
+    acc01 = vfmaq_f32(acc01, vcvtq_f32_s32(m01), vmulq_f32(vzip1q_f32(sc, sc), xab));
+    acc23 = vfmaq_f32(acc23, vcvtq_f32_s32(m23), vmulq_f32(vzip2q_f32(sc, sc), xab));
+  }
+  // Back to out[token][row]: even lanes are token a, odd lanes token b.
+  vst1q_f32(out[0], vuzp1q_f32(acc01, acc23));
+  vst1q_f32(out[1], vuzp2q_f32(acc01, acc23));
+}
+
+// GemmQ8 tile x tokens at the best level this CPU has (`ext`: ArmDotExtensions()).
+template <WeightType kType, size_t kTok>
+HWY_INLINE void TileTokensBestA64(unsigned ext, const int8_t* HWY_RESTRICT codes, size_t row_len,
+                                  const float (*HWY_RESTRICT scales_t)[4], size_t n,
+                                  const int8_t* HWY_RESTRICT xa, const float* HWY_RESTRICT sa,
+                                  const int8_t* HWY_RESTRICT xb, const float* HWY_RESTRICT sb,
+                                  float (*HWY_RESTRICT out)[4]) {
+  if (kTok == 2 && (ext & kArmI8mm)) {
+    TileTwoTokensMmla(codes, row_len, scales_t, n, xa, sa, xb, sb, out);
+  } else if (ext & kArmDotProd) {
+    TileTokensA64<kType, kTok, true>(codes, row_len, scales_t, n, xa, sa, xb, sb, out);
+  } else {
+    TileTokensA64<kType, kTok, false>(codes, row_len, scales_t, n, xa, sa, xb, sb, out);
+  }
+}
+#endif  // QLITE_A64
+
+}  // namespace HWY_NAMESPACE
+}  // namespace arch
+}  // namespace qlite
+HWY_AFTER_NAMESPACE();
+
+#endif  // include guard
