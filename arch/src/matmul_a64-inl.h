@@ -32,9 +32,11 @@ namespace HWY_NAMESPACE {
 
 #if QLITE_A64
 // The assembler directive before SDOT/SMMLA: the rest of the file then assembles as Armv8.6-A
-// (which has both) plus this target's extensions and the build's SVE, a superset of what the
-// compiler emits for the functions after it (GCC only repeats its own .arch when the target
-// changes), so nothing it generates stops assembling.
+// with both (and crypto; LLVM 14 ignores a bare ".arch armv8.6-a" in inline asm), plus this
+// target's extensions and the build's SVE: a superset of what the compiler emits for the
+// functions after it (GCC repeats its own .arch only when the target changes), so nothing it
+// generates stops assembling.
+#undef QLITE_A64_BUILD_SVE
 #undef QLITE_A64_ASM_ARCH
 #if defined(__ARM_FEATURE_SVE2)
 #define QLITE_A64_BUILD_SVE "+sve2"
@@ -44,9 +46,9 @@ namespace HWY_NAMESPACE {
 #define QLITE_A64_BUILD_SVE ""
 #endif
 #ifdef HWY_TARGET_STR
-#define QLITE_A64_ASM_ARCH ".arch armv8.6-a" HWY_TARGET_STR QLITE_A64_BUILD_SVE "\n\t"
+#define QLITE_A64_ASM_ARCH ".arch armv8.6-a+crypto+dotprod+i8mm" HWY_TARGET_STR QLITE_A64_BUILD_SVE "\n\t"
 #else
-#define QLITE_A64_ASM_ARCH ".arch armv8.6-a" QLITE_A64_BUILD_SVE "\n\t"
+#define QLITE_A64_ASM_ARCH ".arch armv8.6-a+crypto+dotprod+i8mm" QLITE_A64_BUILD_SVE "\n\t"
 #endif
 
 // acc + per int32 lane the sum of four int8 products (SDOT).

@@ -5,6 +5,7 @@
 //   qlite_bench_kernels [--schemes i4,i8,...] [--ops q8,f32,gemm,gemmq8] [--threads 1,2]
 //                       [--reps N] [--mem-mb M] [--probe-mb P] [--batch B] [--layout L]
 //                       [--quick] [--probe-only] [--target AVX2|SSE4|...]
+//                       [--arm-dot none|sdot|all]
 //
 // Matrices >> LLC: layers are allocated until --mem-mb is reached (or the full stack fits);
 // tokens/s scales the measured time to the whole stack's bytes. On a shared machine the
@@ -183,12 +184,14 @@ std::vector<std::string> Split(const std::string& s) {
 constexpr const char* kUsage =
     "usage: %s [--schemes i4,u4,nf4,i8,f16,bf16,f32] [--ops q8,f32,gemm,gemmq8] [--threads 1,2]\n"
     "          [--reps N] [--mem-mb M] [--probe-mb P] [--batch B] [--layout L] [--hot] [--quick]\n"
-    "          [--probe-only] [--target AVX2|SSE4|...]\n"
+    "          [--probe-only] [--target AVX2|SSE4|...] [--arm-dot none|sdot|all]\n"
     "  q8: GemvQ8 (int8 activations), f32: Gemv, gemm: Gemm over --batch tokens,\n"
     "  gemmq8: GemmQ8 over --batch tokens. --mem-mb: weight working set per scheme;\n"
     "  --probe-mb: read-probe buffer (default min(M, 96), keep it well above the LLC);\n"
     "  --probe-only: only the read-probe rows (scripts/bench_models.sh uses them).\n"
     "  --layout: rowmajor (default), interleave4 or interleave16 (FORMAT.md Layout).\n"
+    "  --arm-dot: AArch64, the int8 dot instructions the kernels may use (default all the CPU\n"
+    "  has: SDOT, SMMLA; none = widening multiplies), to compare them on one board.\n"
     "  --hot: compute rate, not bandwidth: one layer's matrices cut to their first 64 rows per\n"
     "  thread (e.g. 128 KiB of i4 per thread, cache-resident), each pass repeated 100 times;\n"
     "  ratio > 1 then only says the kernel could stream faster than this machine's DRAM.\n"
@@ -331,6 +334,12 @@ int main(int argc, char** argv) {
       }
       if (!found) { std::fprintf(stderr, "target %s not available\n", want.c_str()); return 2; }
     }
+    else if (a == "--arm-dot") {
+      const std::string want = next();
+      if (want == "none") qlite::arch::LimitArmDotExtensionsForTest(0);
+      else if (want == "sdot") qlite::arch::LimitArmDotExtensionsForTest(qlite::arch::kArmDotProd);
+      else if (want != "all") { std::fprintf(stderr, "unknown --arm-dot %s\n", want.c_str()); return 2; }
+    }
     else if (a == "--quick") { reps = 3; mem_mb = 192; schemes = {"i4", "i8"}; ops = {"q8"}; }
     else {
       std::fprintf(a == "--help" ? stdout : stderr, kUsage, argv[0]);
@@ -352,7 +361,10 @@ int main(int argc, char** argv) {
     }
   }
   if (probe_mb == 0) probe_mb = std::min<size_t>(mem_mb, 96);
-  std::printf("target %s, read probe %zu MiB", qlite::arch::DispatchedTargetName(), probe_mb);
+  const unsigned arm_dot = qlite::arch::ArmDotExtensions();
+  std::printf("target %s%s%s, read probe %zu MiB", qlite::arch::DispatchedTargetName(),
+              arm_dot & qlite::arch::kArmDotProd ? "+sdot" : "",
+              arm_dot & qlite::arch::kArmI8mm ? "+smmla" : "", probe_mb);
   if (!probe_only) std::printf(", working set %zu MiB per scheme", mem_mb);
   std::printf(", median of %zu reps, layout %s\n", reps, layout_name.c_str());
   std::printf("%-5s %-6s %3s %9s %9s %6s %9s %9s %9s %11s %9s\n", "wtype", "op", "thr", "GB/s",

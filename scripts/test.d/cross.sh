@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Cross builds for Raspberry Pi / ARM Linux, tested under qemu-user (run by scripts/test.sh).
 # - aarch64: the whole ctest suite twice, as a Cortex-A72 (Pi 4: NEON, no SVE, no dotprod)
-#   and as qemu's "max" CPU (SVE2), so dispatch is checked on both sides; then the kernel
-#   tests with 128- and 256-bit SVE (Highway's SVE2_128 and SVE_256 targets).
+#   and as qemu's "max" CPU (SVE2, SDOT, SMMLA), so dispatch is checked on both sides; the
+#   kernel tests as a Cortex-A76 (Pi 5: NEON with SDOT); then the kernel tests with 128- and
+#   256-bit SVE (Highway's SVE2_128 and SVE_256 targets).
 # - armhf (32-bit Raspberry Pi OS): the kernel tests (tests/arch) and ports/rpi tests.
 # Installs the cross compilers, the :arm64/:armhf library packages and qemu when missing.
 # QLITE_SKIP_CROSS=1 skips; QLITE_CROSS_ARCHES="aarch64 armhf" picks the builds;
@@ -58,14 +59,21 @@ for arch in $arches; do
       cmake --build "$dir" -j "$jobs"
       echo "-- cross: aarch64 build took $((SECONDS - t0)) s"
       # The whole suite, SmolLM2 included (idle 2-core machine: ~2 min as A72, ~3 min as max).
-      QEMU_CPU=cortex-a72 QLITE_EXPECT_TARGET=NEON run_ctest "$dir" "aarch64 -cpu cortex-a72"
-      QEMU_CPU=max QLITE_EXPECT_TARGET=SVE2 run_ctest "$dir" "aarch64 -cpu max"
+      # QLITE_EXPECT_ARM_DOT: the int8 dot extensions the kernels must find (1 SDOT, 2 SMMLA).
+      QEMU_CPU=cortex-a72 QLITE_EXPECT_TARGET=NEON QLITE_EXPECT_ARM_DOT=0 \
+        run_ctest "$dir" "aarch64 -cpu cortex-a72"
+      QEMU_CPU=max QLITE_EXPECT_TARGET=SVE2 QLITE_EXPECT_ARM_DOT=3 run_ctest "$dir" "aarch64 -cpu max"
+      # Cortex-A76 (Pi 5, most phones before Armv9): NEON with SDOT, no SVE, no SMMLA.
+      for sub in tests/arch ports/rpi; do
+        QEMU_CPU=cortex-a76 QLITE_EXPECT_TARGET=NEON QLITE_EXPECT_ARM_DOT=1 \
+          run_ctest "$dir/$sub" "aarch64 -cpu cortex-a76 ($sub)"
+      done
       # Highway has targets for fixed SVE vector lengths that "max" (512-bit) never selects:
       # SVE2_128 is what Armv9 phones (Cortex-X2/A710 and later) run, SVE_256 Neoverse V1.
       # The kernel tests cover them at little cost.
       for vl in 16:SVE2_128 32:SVE_256; do
         for sub in tests/arch ports/rpi; do
-          QEMU_CPU="max,sve-default-vector-length=${vl%%:*}" QLITE_EXPECT_TARGET="${vl#*:}" \
+          QEMU_CPU="max,sve-default-vector-length=${vl%%:*}" QLITE_EXPECT_TARGET="${vl#*:}" QLITE_EXPECT_ARM_DOT=3 \
             run_ctest "$dir/$sub" "aarch64 -cpu max, ${vl%%:*}-byte SVE ($sub)"
         done
       done
@@ -83,7 +91,7 @@ for arch in $arches; do
       echo "-- cross: armhf build took $((SECONDS - t0)) s"
       for sub in tests/arch ports/rpi; do
         [ -d "$dir/$sub" ] || continue
-        QEMU_CPU=cortex-a7 QLITE_EXPECT_TARGET=NEON run_ctest "$dir/$sub" "armhf -cpu cortex-a7 ($sub)"
+        QEMU_CPU=cortex-a7 QLITE_EXPECT_TARGET=NEON QLITE_EXPECT_ARM_DOT=0 run_ctest "$dir/$sub" "armhf -cpu cortex-a7 ($sub)"
       done
       ;;
   esac
