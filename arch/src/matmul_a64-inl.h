@@ -121,7 +121,6 @@ HWY_INLINE float32x4_t RowChunkA64(const uint8_t* HWY_RESTRICT row, size_t step,
                                    const int8_t* HWY_RESTRICT xq, const float* HWY_RESTRICT f,
                                    size_t n, float32x4_t acc) {
   const int8x16_t nf4 = vld1q_s8(ref::kNF4Int8);
-  float32x4_t acc1 = vdupq_n_f32(0.0f);
   size_t b = 0;
   for (; b + 4 <= n; b += 4) {
     const int32x4_t d0 = DotStoredBlockA64<kType, kSdot>(row + b * step, xq + 32 * b, nf4);
@@ -129,16 +128,63 @@ HWY_INLINE float32x4_t RowChunkA64(const uint8_t* HWY_RESTRICT row, size_t step,
     const int32x4_t d2 = DotStoredBlockA64<kType, kSdot>(row + (b + 2) * step, xq + 32 * b + 64, nf4);
     const int32x4_t d3 = DotStoredBlockA64<kType, kSdot>(row + (b + 3) * step, xq + 32 * b + 96, nf4);
     const int32x4_t s = vpaddq_s32(vpaddq_s32(d0, d1), vpaddq_s32(d2, d3));
-    acc = vfmaq_f32(acc, vcvtq_f32_s32(s), vld1q_f32(f + b));
-    const float32x4_t t = acc;  // two accumulators: the FMA latency is not on every step
-    acc = acc1;
-    acc1 = t;
+    acc = vfmaq_f32(acc, vcvtq_f32_s32(s), vld1q_f32(f + b));  // one FMA per ~40 instructions
   }
   for (; b < n; ++b) {
     const int32x4_t d = DotStoredBlockA64<kType, kSdot>(row + b * step, xq + 32 * b, nf4);
     acc = vsetq_lane_f32(vgetq_lane_f32(acc, 0) + static_cast<float>(vaddvq_s32(d)) * f[b], acc, 0);
   }
-  return vaddq_f32(acc, acc1);
+  return acc;
+}
+
+// GemvQ8 of row r with one F16 scale per block (group 32, what the converter writes): the
+// scales are converted and multiplied in the dot loop, four blocks per vector, instead of
+// through PrepareChunk's buffers (a third of the instructions per weight otherwise).
+template <WeightType kType, bool kSdot>
+HWY_INLINE float RowF16ScalesA64(const WeightMatrix& w, const QuantizedActivations& x,
+                                 const uint8_t* HWY_RESTRICT row, size_t step, size_t r) {
+  const size_t nb = (w.cols + 31) / 32;
+  const uint16_t* ws = static_cast<const uint16_t*>(w.scales) + ScaleIndex(w, r, 0);
+  const uint16_t* wm = kType == WeightType::kU4 ? static_cast<const uint16_t*>(w.mins) + ScaleIndex(w, r, 0) : nullptr;
+  const int8x16_t nf4 = vld1q_s8(ref::kNF4Int8);
+  float32x4_t acc = vdupq_n_f32(0.0f), corr = vdupq_n_f32(0.0f);
+  size_t b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    const int8_t* xq = x.q + 32 * b;
+    const int32x4_t d0 = DotStoredBlockA64<kType, kSdot>(row + b * step, xq, nf4);
+    const int32x4_t d1 = DotStoredBlockA64<kType, kSdot>(row + (b + 1) * step, xq + 32, nf4);
+    const int32x4_t d2 = DotStoredBlockA64<kType, kSdot>(row + (b + 2) * step, xq + 64, nf4);
+    const int32x4_t d3 = DotStoredBlockA64<kType, kSdot>(row + (b + 3) * step, xq + 96, nf4);
+    const int32x4_t s = vpaddq_s32(vpaddq_s32(d0, d1), vpaddq_s32(d2, d3));
+    const float32x4_t xs = vld1q_f32(x.scales + b);
+    const float32x4_t f = vmulq_f32(vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(ws + b))), xs);
+    acc = vfmaq_f32(acc, vcvtq_f32_s32(s), f);
+    if constexpr (kType == WeightType::kI4) {
+      corr = vfmaq_f32(corr, f, vcvtq_f32_s32(vld1q_s32(x.sums + b)));
+    } else if constexpr (kType == WeightType::kU4) {
+      const float32x4_t m = vmulq_f32(vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(wm + b))), xs);
+      corr = vfmaq_f32(corr, m, vcvtq_f32_s32(vld1q_s32(x.sums + b)));
+    }
+  }
+  float sum = vaddvq_f32(acc), c = vaddvq_f32(corr);
+  for (; b < nb; ++b) {
+    const float f = ref::F32FromF16(ws[b]) * x.scales[b];
+    sum += static_cast<float>(vaddvq_s32(DotStoredBlockA64<kType, kSdot>(row + b * step, x.q + 32 * b, nf4))) * f;
+    if (kType == WeightType::kI4) c += f * static_cast<float>(x.sums[b]);
+    if (kType == WeightType::kU4) c += ref::F32FromF16(wm[b]) * x.scales[b] * static_cast<float>(x.sums[b]);
+  }
+  // As PrepareChunk: NF4 levels are 127x, I4 codes carry +8, U4 adds min * sum(x).
+  if (kType == WeightType::kNF4) return sum * (1.0f / 127.0f);
+  if (kType == WeightType::kI4) return sum - 8.0f * c;
+  if (kType == WeightType::kU4) return sum + c;
+  return sum;
+}
+
+template <WeightType kType>
+HWY_INLINE float RowF16ScalesBestA64(bool sdot, const WeightMatrix& w, const QuantizedActivations& x,
+                                     const uint8_t* HWY_RESTRICT row, size_t step, size_t r) {
+  return sdot ? RowF16ScalesA64<kType, true>(w, x, row, step, r)
+              : RowF16ScalesA64<kType, false>(w, x, row, step, r);
 }
 
 // GemvQ8 for one row chunk at the best level this CPU has.

@@ -243,6 +243,7 @@ QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivat
 #endif
 #if QLITE_A64
   const bool sdot = (ArmDotExtensions() & kArmDotProd) != 0;
+  const bool f16_per_block = !w.per_tensor && w.group_size == 32 && w.scale_type == ScaleType::kF16;
 #endif
   for (size_t r = r0; r < r1; ++r) {
 #if QLITE_VNNI512
@@ -254,6 +255,12 @@ QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivat
 #endif
     size_t step;
     const uint8_t* row = RowBase(w, r, bb, &step);
+#if QLITE_A64
+    if (f16_per_block) {
+      y[r] = RowF16ScalesBestA64<kType>(sdot, w, x, row, step, r);
+      continue;
+    }
+#endif
     float corr = 0.0f;
 #if QLITE_VNNI512
     const __m512i zero = _mm512_setzero_si512();
