@@ -45,11 +45,14 @@ namespace HWY_NAMESPACE {
 #else
 #define QLITE_A64_BUILD_SVE ""
 #endif
+#undef QLITE_A64_TARGET_EXT
 #ifdef HWY_TARGET_STR
-#define QLITE_A64_ASM_ARCH ".arch armv8.6-a+crypto+dotprod+i8mm" HWY_TARGET_STR QLITE_A64_BUILD_SVE "\n\t"
+#define QLITE_A64_TARGET_EXT HWY_TARGET_STR
 #else
-#define QLITE_A64_ASM_ARCH ".arch armv8.6-a+crypto+dotprod+i8mm" QLITE_A64_BUILD_SVE "\n\t"
+#define QLITE_A64_TARGET_EXT ""
 #endif
+#define QLITE_A64_ASM_ARCH \
+  ".arch armv8.6-a+crypto+dotprod+i8mm" QLITE_A64_TARGET_EXT QLITE_A64_BUILD_SVE "\n\t"
 
 // acc + per int32 lane the sum of four int8 products (SDOT).
 HWY_INLINE int32x4_t Sdot(int32x4_t acc, int8x16_t a, int8x16_t b) {
@@ -113,9 +116,20 @@ HWY_INLINE int32x4_t DotStoredBlockA64(const uint8_t* HWY_RESTRICT p, const int8
   return DotBlockA64<kType, kSdot>(w0, w1, vld1q_s8(xq), vld1q_s8(xq + 16));
 }
 
+// The sums of four consecutive blocks (`step` bytes apart) in lanes 0..3.
+template <WeightType kType, bool kSdot>
+HWY_INLINE int32x4_t FourBlocksA64(const uint8_t* HWY_RESTRICT p, size_t step,
+                                   const int8_t* HWY_RESTRICT xq, int8x16_t nf4) {
+  const int32x4_t d0 = DotStoredBlockA64<kType, kSdot>(p, xq, nf4);
+  const int32x4_t d1 = DotStoredBlockA64<kType, kSdot>(p + step, xq + 32, nf4);
+  const int32x4_t d2 = DotStoredBlockA64<kType, kSdot>(p + 2 * step, xq + 64, nf4);
+  const int32x4_t d3 = DotStoredBlockA64<kType, kSdot>(p + 3 * step, xq + 96, nf4);
+  return vpaddq_s32(vpaddq_s32(d0, d1), vpaddq_s32(d2, d3));
+}
+
 // GemvQ8, blocks [0, n) of one row from `row` (block b at row + b * step), activations `xq`
 // (at the first block), f[b] = weight scale * activation scale: acc + sum_b dot_b * f[b].
-// Four blocks' sums are reduced into one vector (lane k = block k) before one conversion.
+// Four blocks at a time, reduced into one vector before one conversion.
 template <WeightType kType, bool kSdot>
 HWY_INLINE float32x4_t RowChunkA64(const uint8_t* HWY_RESTRICT row, size_t step,
                                    const int8_t* HWY_RESTRICT xq, const float* HWY_RESTRICT f,
@@ -123,11 +137,7 @@ HWY_INLINE float32x4_t RowChunkA64(const uint8_t* HWY_RESTRICT row, size_t step,
   const int8x16_t nf4 = vld1q_s8(ref::kNF4Int8);
   size_t b = 0;
   for (; b + 4 <= n; b += 4) {
-    const int32x4_t d0 = DotStoredBlockA64<kType, kSdot>(row + b * step, xq + 32 * b, nf4);
-    const int32x4_t d1 = DotStoredBlockA64<kType, kSdot>(row + (b + 1) * step, xq + 32 * b + 32, nf4);
-    const int32x4_t d2 = DotStoredBlockA64<kType, kSdot>(row + (b + 2) * step, xq + 32 * b + 64, nf4);
-    const int32x4_t d3 = DotStoredBlockA64<kType, kSdot>(row + (b + 3) * step, xq + 32 * b + 96, nf4);
-    const int32x4_t s = vpaddq_s32(vpaddq_s32(d0, d1), vpaddq_s32(d2, d3));
+    const int32x4_t s = FourBlocksA64<kType, kSdot>(row + b * step, step, xq + 32 * b, nf4);
     acc = vfmaq_f32(acc, vcvtq_f32_s32(s), vld1q_f32(f + b));  // one FMA per ~40 instructions
   }
   for (; b < n; ++b) {
@@ -139,23 +149,20 @@ HWY_INLINE float32x4_t RowChunkA64(const uint8_t* HWY_RESTRICT row, size_t step,
 
 // GemvQ8 of row r with one F16 scale per block (group 32, what the converter writes): the
 // scales are converted and multiplied in the dot loop, four blocks per vector, instead of
-// through PrepareChunk's buffers (a third of the instructions per weight otherwise).
+// through PrepareChunk's buffers (0.05-0.25 instructions per weight, arch/BENCHMARKS.md).
 template <WeightType kType, bool kSdot>
 HWY_INLINE float RowF16ScalesA64(const WeightMatrix& w, const QuantizedActivations& x,
                                  const uint8_t* HWY_RESTRICT row, size_t step, size_t r) {
   const size_t nb = (w.cols + 31) / 32;
   const uint16_t* ws = static_cast<const uint16_t*>(w.scales) + ScaleIndex(w, r, 0);
-  const uint16_t* wm = kType == WeightType::kU4 ? static_cast<const uint16_t*>(w.mins) + ScaleIndex(w, r, 0) : nullptr;
+  const uint16_t* wm = kType == WeightType::kU4
+                           ? static_cast<const uint16_t*>(w.mins) + ScaleIndex(w, r, 0)
+                           : nullptr;
   const int8x16_t nf4 = vld1q_s8(ref::kNF4Int8);
   float32x4_t acc = vdupq_n_f32(0.0f), corr = vdupq_n_f32(0.0f);
   size_t b = 0;
   for (; b + 4 <= nb; b += 4) {
-    const int8_t* xq = x.q + 32 * b;
-    const int32x4_t d0 = DotStoredBlockA64<kType, kSdot>(row + b * step, xq, nf4);
-    const int32x4_t d1 = DotStoredBlockA64<kType, kSdot>(row + (b + 1) * step, xq + 32, nf4);
-    const int32x4_t d2 = DotStoredBlockA64<kType, kSdot>(row + (b + 2) * step, xq + 64, nf4);
-    const int32x4_t d3 = DotStoredBlockA64<kType, kSdot>(row + (b + 3) * step, xq + 96, nf4);
-    const int32x4_t s = vpaddq_s32(vpaddq_s32(d0, d1), vpaddq_s32(d2, d3));
+    const int32x4_t s = FourBlocksA64<kType, kSdot>(row + b * step, step, x.q + 32 * b, nf4);
     const float32x4_t xs = vld1q_f32(x.scales + b);
     const float32x4_t f = vmulq_f32(vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(ws + b))), xs);
     acc = vfmaq_f32(acc, vcvtq_f32_s32(s), f);
@@ -196,90 +203,87 @@ HWY_INLINE float32x4_t RowChunkBestA64(bool sdot, const uint8_t* HWY_RESTRICT ro
               : RowChunkA64<kType, false>(row, step, xq, f, n, acc);
 }
 
-// GemmQ8 tile (matmul_gemm_q8-inl.h Q8Tile): 4 rows of decoded codes (`codes` + k * row_len,
-// block i at 32 * i), scales_t[i] = the 4 rows' scales of block i; tokens xa (and xb when
-// kTok == 2) from block 0 of the chunk with activation scales sa/sb. out[j] = token j's four
-// row sums.
+// A GemmQ8 tile as the loops below read it (matmul_gemm_q8-inl.h Q8Tile): 4 rows of decoded
+// codes (block i at 32 * i), scales_t[i] = block i's scales of the 4 rows, n blocks.
+struct TileA64 {
+  const int8_t* row[4];
+  const float (*scales_t)[4];
+  size_t n;
+};
+// One or two tokens (b = a when there is one) from the chunk's first block: int8 codes and
+// per-block activation scales.
+struct TokensA64 {
+  const int8_t* xa;
+  const float* sa;
+  const int8_t* xb;
+  const float* sb;
+};
+
+// kTok tokens x the tile's 4 rows, one block at a time: out[j][k] = token j . row k.
 template <WeightType kType, size_t kTok, bool kSdot>
-HWY_INLINE void TileTokensA64(const int8_t* HWY_RESTRICT codes, size_t row_len,
-                              const float (*HWY_RESTRICT scales_t)[4], size_t n,
-                              const int8_t* HWY_RESTRICT xa, const float* HWY_RESTRICT sa,
-                              const int8_t* HWY_RESTRICT xb, const float* HWY_RESTRICT sb,
-                              float (*HWY_RESTRICT out)[4]) {
+HWY_INLINE void TileTokensA64(const TileA64& t, const TokensA64& x, float (*HWY_RESTRICT out)[4]) {
   float32x4_t acc_a = vdupq_n_f32(0.0f), acc_b = vdupq_n_f32(0.0f);
-  const int8_t* c0 = codes;
-  const int8_t* c1 = codes + row_len;
-  const int8_t* c2 = codes + 2 * row_len;
-  const int8_t* c3 = codes + 3 * row_len;
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = 0; i < t.n; ++i) {
     const size_t o = 32 * i;
-    const int8x16_t w00 = vld1q_s8(c0 + o), w01 = vld1q_s8(c0 + o + 16);
-    const int8x16_t w10 = vld1q_s8(c1 + o), w11 = vld1q_s8(c1 + o + 16);
-    const int8x16_t w20 = vld1q_s8(c2 + o), w21 = vld1q_s8(c2 + o + 16);
-    const int8x16_t w30 = vld1q_s8(c3 + o), w31 = vld1q_s8(c3 + o + 16);
-    const float32x4_t sc = vld1q_f32(scales_t[i]);
+    const int8x16_t w00 = vld1q_s8(t.row[0] + o), w01 = vld1q_s8(t.row[0] + o + 16);
+    const int8x16_t w10 = vld1q_s8(t.row[1] + o), w11 = vld1q_s8(t.row[1] + o + 16);
+    const int8x16_t w20 = vld1q_s8(t.row[2] + o), w21 = vld1q_s8(t.row[2] + o + 16);
+    const int8x16_t w30 = vld1q_s8(t.row[3] + o), w31 = vld1q_s8(t.row[3] + o + 16);
+    const float32x4_t sc = vld1q_f32(t.scales_t[i]);
     // Row k's block sum into lane k, for each token.
-    const int8x16_t xa0 = vld1q_s8(xa + o), xa1 = vld1q_s8(xa + o + 16);
+    const int8x16_t xa0 = vld1q_s8(x.xa + o), xa1 = vld1q_s8(x.xa + o + 16);
     const int32x4_t sa4 =
         vpaddq_s32(vpaddq_s32(DotBlockA64<kType, kSdot>(w00, w01, xa0, xa1),
                               DotBlockA64<kType, kSdot>(w10, w11, xa0, xa1)),
                    vpaddq_s32(DotBlockA64<kType, kSdot>(w20, w21, xa0, xa1),
                               DotBlockA64<kType, kSdot>(w30, w31, xa0, xa1)));
-    acc_a = vfmaq_f32(acc_a, vcvtq_f32_s32(sa4), vmulq_n_f32(sc, sa[i]));
+    acc_a = vfmaq_f32(acc_a, vcvtq_f32_s32(sa4), vmulq_n_f32(sc, x.sa[i]));
     if constexpr (kTok > 1) {
-      const int8x16_t xb0 = vld1q_s8(xb + o), xb1 = vld1q_s8(xb + o + 16);
+      const int8x16_t xb0 = vld1q_s8(x.xb + o), xb1 = vld1q_s8(x.xb + o + 16);
       const int32x4_t sb4 =
           vpaddq_s32(vpaddq_s32(DotBlockA64<kType, kSdot>(w00, w01, xb0, xb1),
                                 DotBlockA64<kType, kSdot>(w10, w11, xb0, xb1)),
                      vpaddq_s32(DotBlockA64<kType, kSdot>(w20, w21, xb0, xb1),
                                 DotBlockA64<kType, kSdot>(w30, w31, xb0, xb1)));
-      acc_b = vfmaq_f32(acc_b, vcvtq_f32_s32(sb4), vmulq_n_f32(sc, sb[i]));
+      acc_b = vfmaq_f32(acc_b, vcvtq_f32_s32(sb4), vmulq_n_f32(sc, x.sb[i]));
     }
   }
   vst1q_f32(out[0], acc_a);
   if constexpr (kTok > 1) vst1q_f32(out[1], acc_b);
 }
 
-// Two tokens with SMMLA: per 8-byte slice c of a block, A = [row 2p | row 2p+1] and
-// X = [token a | token b] give lanes [r2p.a, r2p.b, r2p+1.a, r2p+1.b] (+= A * X^T).
-HWY_INLINE int32x4_t PairMmlaA64(int8x16_t r0_lo, int8x16_t r0_hi,
-                                                     int8x16_t r1_lo, int8x16_t r1_hi,
-                                                     const int8x16_t* HWY_RESTRICT xs) {
-  const int64x2_t a0 = vreinterpretq_s64_s8(r0_lo), a1 = vreinterpretq_s64_s8(r1_lo);
-  const int64x2_t b0 = vreinterpretq_s64_s8(r0_hi), b1 = vreinterpretq_s64_s8(r1_hi);
+// Two rows' block (r0, r1) against two tokens with SMMLA: per 8-byte slice c of the block,
+// A = [r0 slice | r1 slice] and xs[c] = [token a slice | token b slice] give lanes
+// [r0.a, r0.b, r1.a, r1.b].
+HWY_INLINE int32x4_t PairMmlaA64(const int8_t* HWY_RESTRICT r0, const int8_t* HWY_RESTRICT r1,
+                                 const int8x16_t* HWY_RESTRICT xs) {
+  const int64x2_t a0 = vreinterpretq_s64_s8(vld1q_s8(r0)), a1 = vreinterpretq_s64_s8(vld1q_s8(r1));
+  const int64x2_t b0 = vreinterpretq_s64_s8(vld1q_s8(r0 + 16));
+  const int64x2_t b1 = vreinterpretq_s64_s8(vld1q_s8(r1 + 16));
   int32x4_t m = Smmla(vdupq_n_s32(0), vreinterpretq_s8_s64(vzip1q_s64(a0, a1)), xs[0]);
   m = Smmla(m, vreinterpretq_s8_s64(vzip2q_s64(a0, a1)), xs[1]);
   m = Smmla(m, vreinterpretq_s8_s64(vzip1q_s64(b0, b1)), xs[2]);
   return Smmla(m, vreinterpretq_s8_s64(vzip2q_s64(b0, b1)), xs[3]);
 }
 
-HWY_INLINE void TileTwoTokensMmla(const int8_t* HWY_RESTRICT codes, size_t row_len,
-                                           const float (*HWY_RESTRICT scales_t)[4], size_t n,
-                                           const int8_t* HWY_RESTRICT xa, const float* HWY_RESTRICT sa,
-                                           const int8_t* HWY_RESTRICT xb, const float* HWY_RESTRICT sb,
-                                           float (*HWY_RESTRICT out)[4]) {
+// Two tokens x the tile's 4 rows with SMMLA (same out[j][k] as TileTokensA64).
+HWY_INLINE void TileTwoTokensMmla(const TileA64& t, const TokensA64& x, float (*HWY_RESTRICT out)[4]) {
   float32x4_t acc01 = vdupq_n_f32(0.0f), acc23 = vdupq_n_f32(0.0f);
-  const int8_t* c0 = codes;
-  const int8_t* c1 = codes + row_len;
-  const int8_t* c2 = codes + 2 * row_len;
-  const int8_t* c3 = codes + 3 * row_len;
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = 0; i < t.n; ++i) {
     const size_t o = 32 * i;
-    const int64x2_t ta0 = vreinterpretq_s64_s8(vld1q_s8(xa + o));
-    const int64x2_t ta1 = vreinterpretq_s64_s8(vld1q_s8(xa + o + 16));
-    const int64x2_t tb0 = vreinterpretq_s64_s8(vld1q_s8(xb + o));
-    const int64x2_t tb1 = vreinterpretq_s64_s8(vld1q_s8(xb + o + 16));
+    const int64x2_t ta0 = vreinterpretq_s64_s8(vld1q_s8(x.xa + o));
+    const int64x2_t ta1 = vreinterpretq_s64_s8(vld1q_s8(x.xa + o + 16));
+    const int64x2_t tb0 = vreinterpretq_s64_s8(vld1q_s8(x.xb + o));
+    const int64x2_t tb1 = vreinterpretq_s64_s8(vld1q_s8(x.xb + o + 16));
     const int8x16_t xs[4] = {vreinterpretq_s8_s64(vzip1q_s64(ta0, tb0)),
                              vreinterpretq_s8_s64(vzip2q_s64(ta0, tb0)),
                              vreinterpretq_s8_s64(vzip1q_s64(ta1, tb1)),
                              vreinterpretq_s8_s64(vzip2q_s64(ta1, tb1))};
-    const int32x4_t m01 = PairMmlaA64(vld1q_s8(c0 + o), vld1q_s8(c0 + o + 16), vld1q_s8(c1 + o),
-                                      vld1q_s8(c1 + o + 16), xs);
-    const int32x4_t m23 = PairMmlaA64(vld1q_s8(c2 + o), vld1q_s8(c2 + o + 16), vld1q_s8(c3 + o),
-                                      vld1q_s8(c3 + o + 16), xs);
+    const int32x4_t m01 = PairMmlaA64(t.row[0] + o, t.row[1] + o, xs);
+    const int32x4_t m23 = PairMmlaA64(t.row[2] + o, t.row[3] + o, xs);
     // Lanes [row k: a, b, row k+1: a, b] take scale_k * s_a, scale_k * s_b, ...
-    const float32x4_t sc = vld1q_f32(scales_t[i]);
-    const float32x2_t ab = vset_lane_f32(sb[i], vdup_n_f32(sa[i]), 1);
+    const float32x4_t sc = vld1q_f32(t.scales_t[i]);
+    const float32x2_t ab = vset_lane_f32(x.sb[i], vdup_n_f32(x.sa[i]), 1);
     const float32x4_t xab = vcombine_f32(ab, ab);
     acc01 = vfmaq_f32(acc01, vcvtq_f32_s32(m01), vmulq_f32(vzip1q_f32(sc, sc), xab));
     acc23 = vfmaq_f32(acc23, vcvtq_f32_s32(m23), vmulq_f32(vzip2q_f32(sc, sc), xab));
@@ -291,17 +295,14 @@ HWY_INLINE void TileTwoTokensMmla(const int8_t* HWY_RESTRICT codes, size_t row_l
 
 // GemmQ8 tile x tokens at the best level this CPU has (`ext`: ArmDotExtensions()).
 template <WeightType kType, size_t kTok>
-HWY_INLINE void TileTokensBestA64(unsigned ext, const int8_t* HWY_RESTRICT codes, size_t row_len,
-                                  const float (*HWY_RESTRICT scales_t)[4], size_t n,
-                                  const int8_t* HWY_RESTRICT xa, const float* HWY_RESTRICT sa,
-                                  const int8_t* HWY_RESTRICT xb, const float* HWY_RESTRICT sb,
+HWY_INLINE void TileTokensBestA64(unsigned ext, const TileA64& t, const TokensA64& x,
                                   float (*HWY_RESTRICT out)[4]) {
   if (kTok == 2 && (ext & kArmI8mm)) {
-    TileTwoTokensMmla(codes, row_len, scales_t, n, xa, sa, xb, sb, out);
+    TileTwoTokensMmla(t, x, out);
   } else if (ext & kArmDotProd) {
-    TileTokensA64<kType, kTok, true>(codes, row_len, scales_t, n, xa, sa, xb, sb, out);
+    TileTokensA64<kType, kTok, true>(t, x, out);
   } else {
-    TileTokensA64<kType, kTok, false>(codes, row_len, scales_t, n, xa, sa, xb, sb, out);
+    TileTokensA64<kType, kTok, false>(t, x, out);
   }
 }
 #endif  // QLITE_A64

@@ -185,15 +185,10 @@ QLITE_VNNI_ATTR void GemmQ8IntRows(const WeightMatrix& w, const QuantizedActivat
         const size_t nt = std::min<size_t>(2, batch - t);
         for (size_t j = 0; j < nt; ++j) PrepareToken<kType>(tile, x[t + j], b0, n, &tok[j]);
 #if QLITE_A64
-        const int8_t* xa = x[t].q + 32 * b0;
-        const int8_t* xb = x[t + nt - 1].q + 32 * b0;
-        if (nt == 2) {
-          TileTokensBestA64<kType, 2>(ext, tile.codes[0], kQ8TileBlocks * 32, tile.scales_t, n, xa,
-                                      tok[0].xs, xb, tok[1].xs, s);
-        } else {
-          TileTokensBestA64<kType, 1>(ext, tile.codes[0], kQ8TileBlocks * 32, tile.scales_t, n, xa,
-                                      tok[0].xs, xb, tok[0].xs, s);
-        }
+        const TileA64 ta{{tile.codes[0], tile.codes[1], tile.codes[2], tile.codes[3]}, tile.scales_t, n};
+        const TokensA64 xt{x[t].q + 32 * b0, tok[0].xs, x[t + nt - 1].q + 32 * b0, tok[nt - 1].xs};
+        if (nt == 2) TileTokensBestA64<kType, 2>(ext, ta, xt, s);
+        else TileTokensBestA64<kType, 1>(ext, ta, xt, s);
 #else
         if (nt == 2) BlockTokens<kType, 2>(tile, x + t, tok, b0, n, s);
         else BlockTokens<kType, 1>(tile, x + t, tok, b0, n, s);
