@@ -74,6 +74,18 @@ HWY_INLINE int32x4_t Smmla(int32x4_t acc, int8x16_t a, int8x16_t b) {
 #endif
 }
 
+// acc + per int32 lane i: a's 4 bytes of lane i times b's 4 bytes of lane kLane (SDOT by
+// element: four rows' words against one word of activations).
+template <int kLane>
+HWY_INLINE int32x4_t SdotLane(int32x4_t acc, int8x16_t a, int8x16_t b) {
+#ifdef __ARM_FEATURE_DOTPROD
+  return vdotq_laneq_s32(acc, a, b, kLane);
+#else
+  asm(QLITE_A64_ASM_ARCH "sdot %0.4s, %1.16b, %2.4b[%3]" : "+w"(acc) : "w"(a), "w"(b), "n"(kLane));
+  return acc;
+#endif
+}
+
 // sum_i w[i] * x[i] over one 32-value block (w0/x0 the first 16 values), as 4 int32 lanes.
 template <WeightType kType, bool kSdot>
 HWY_INLINE int32x4_t DotBlockA64(int8x16_t w0, int8x16_t w1, int8x16_t x0, int8x16_t x1) {

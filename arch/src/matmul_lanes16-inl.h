@@ -8,10 +8,11 @@
 // reads the same vectors into its tile, matmul_gemm_vnni-inl.h).
 //
 // AVX2/AVX3 read it in place too for GemvQ8 (maddubs + madd per 4-byte lane,
-// GemvQ8Lanes16X86). Everything else (their GEMMs, every other target, the float-activation
-// kernels) runs its RowMajor code on a copy of 16 rows x up to kUnpackBlocks blocks in a
-// 48 KiB stack buffer (*Unpacked): correct everywhere, at the price of copying each weight
-// byte once more (an Arm SDOT-by-lane kernel would read the layout in place like VNNI).
+// GemvQ8Lanes16X86), and so does AArch64 with SDOT (by element: 4 rows' words against one
+// word of activations, GemvQ8Lanes16A64). Everything else (their GEMMs, every other target,
+// Arm without SDOT, the float-activation kernels) runs its RowMajor code on a copy of 16
+// rows x up to kUnpackBlocks blocks in a 48 KiB stack buffer (*Unpacked): correct
+// everywhere, at the price of copying each weight byte once more.
 #if defined(QLITE_ARCH_SRC_MATMUL_LANES16_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef QLITE_ARCH_SRC_MATMUL_LANES16_INL_H_
 #undef QLITE_ARCH_SRC_MATMUL_LANES16_INL_H_
@@ -363,6 +364,100 @@ QLITE_VNNI_ATTR void GemvQ8Lanes16(const WeightMatrix& w, const QuantizedActivat
 }
 #endif  // QLITE_VNNI512
 
+#if QLITE_A64
+// One 64-byte word run of block b as four vectors of 4 rows (rows 4q..4q+3 in vector q),
+// each dotted (SDOT by element) with activation word kLane of `xv`: d_q += rows . word.
+template <WeightType kType, int kLane>
+HWY_INLINE void Lanes16WordA64(const uint8_t* HWY_RESTRICT run, int8x16_t xlo, int8x16_t xhi,
+                               int8x16_t nf4, int32x4_t& d0, int32x4_t& d1, int32x4_t& d2,
+                               int32x4_t& d3) {
+  auto one = [&](const uint8_t* q, int32x4_t& d) HWY_ATTR {
+    if constexpr (kType == WeightType::kI8) {  // words 0..3 meet xlo, 4..7 (run of kLane + 4) xhi
+      d = SdotLane<kLane>(d, vld1q_s8(reinterpret_cast<const int8_t*>(q)), xlo);
+      d = SdotLane<kLane>(d, vld1q_s8(reinterpret_cast<const int8_t*>(q) + 256), xhi);
+    } else {  // low nibbles: elements 4j.., against xlo; high nibbles: 16 + 4j.., xhi
+      const uint8x16_t v = vld1q_u8(q);
+      const uint8x16_t lo = vandq_u8(v, vdupq_n_u8(0x0F)), hi = vshrq_n_u8(v, 4);
+      if constexpr (kType == WeightType::kNF4) {
+        d = SdotLane<kLane>(d, vqtbl1q_s8(nf4, lo), xlo);
+        d = SdotLane<kLane>(d, vqtbl1q_s8(nf4, hi), xhi);
+      } else {
+        d = SdotLane<kLane>(d, vreinterpretq_s8_u8(lo), xlo);
+        d = SdotLane<kLane>(d, vreinterpretq_s8_u8(hi), xhi);
+      }
+    }
+  };
+  one(run, d0);
+  one(run + 16, d1);
+  one(run + 32, d2);
+  one(run + 48, d3);
+}
+
+// GemvQ8 reading Interleave16x4 in place with SDOT by element (like the VNNI kernel: each
+// lane holds one row's dot, no horizontal sums, one conversion and FMA per 4 rows and
+// block). Without SDOT: kFallback (the unpacking path).
+template <WeightType kType, internal::GemvQ8RowsFn kFallback>
+void GemvQ8Lanes16A64(const WeightMatrix& w, const QuantizedActivations& x, float* y, size_t r0,
+                      size_t r1) {
+  if (!(ArmDotExtensions() & kArmDotProd)) return kFallback(w, x, y, r0, r1);
+  const size_t nb = (w.cols + 31) / 32;
+  const int8x16_t nf4 = vld1q_s8(ref::kNF4Int8);
+  const float k = kType == WeightType::kNF4 ? 1.0f / 127.0f : 1.0f;
+  const int32_t off = static_cast<int32_t>(CodeOffset<kType>());
+  const bool f16 = !w.per_tensor && w.scale_type == ScaleType::kF16;
+  HWY_ALIGN float scales[kLanes16], mins[kLanes16], out[kLanes16];
+  for (size_t g = r0 / 16; g * 16 < r1; ++g) {
+    const uint8_t* p = static_cast<const uint8_t*>(w.data) + g * 16 * w.row_stride;
+    float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, a2 = a0, a3 = a0;  // rows 4q..4q+3
+    float32x4_t m0 = a0, m1 = a0, m2 = a0, m3 = a0;                  // U4: min * sum(x)
+    for (size_t b = 0; b < nb; ++b) {
+      const int8x16_t xlo = vld1q_s8(x.q + 32 * b), xhi = vld1q_s8(x.q + 32 * b + 16);
+      const int32x4_t init = vdupq_n_s32(-off * x.sums[b]);
+      int32x4_t d0 = init, d1 = init, d2 = init, d3 = init;
+      const uint8_t* run = p + b * PackedBlockBytes<kType>() * 16;
+      Lanes16WordA64<kType, 0>(run, xlo, xhi, nf4, d0, d1, d2, d3);
+      Lanes16WordA64<kType, 1>(run + 64, xlo, xhi, nf4, d0, d1, d2, d3);
+      Lanes16WordA64<kType, 2>(run + 128, xlo, xhi, nf4, d0, d1, d2, d3);
+      Lanes16WordA64<kType, 3>(run + 192, xlo, xhi, nf4, d0, d1, d2, d3);
+      float32x4_t s0, s1, s2, s3;
+      if (f16) {  // the block's 16 scales are side by side (FORMAT.md)
+        const uint16_t* h = static_cast<const uint16_t*>(w.scales) + ScaleIndex(w, 16 * g, GroupOfBlock(w, b));
+        const float16x8_t h0 = vreinterpretq_f16_u16(vld1q_u16(h));
+        const float16x8_t h1 = vreinterpretq_f16_u16(vld1q_u16(h + 8));
+        s0 = vcvt_f32_f16(vget_low_f16(h0));
+        s1 = vcvt_high_f32_f16(h0);
+        s2 = vcvt_f32_f16(vget_low_f16(h1));
+        s3 = vcvt_high_f32_f16(h1);
+      } else {
+        Lanes16ScaleArray(w, w.scales, g, b, scales);
+        s0 = vld1q_f32(scales);
+        s1 = vld1q_f32(scales + 4);
+        s2 = vld1q_f32(scales + 8);
+        s3 = vld1q_f32(scales + 12);
+      }
+      const float xs = x.scales[b] * k;
+      a0 = vfmaq_f32(a0, vcvtq_f32_s32(d0), vmulq_n_f32(s0, xs));
+      a1 = vfmaq_f32(a1, vcvtq_f32_s32(d1), vmulq_n_f32(s1, xs));
+      a2 = vfmaq_f32(a2, vcvtq_f32_s32(d2), vmulq_n_f32(s2, xs));
+      a3 = vfmaq_f32(a3, vcvtq_f32_s32(d3), vmulq_n_f32(s3, xs));
+      if (kType == WeightType::kU4) {
+        Lanes16ScaleArray(w, w.mins, g, b, mins);
+        const float xsum = x.scales[b] * static_cast<float>(x.sums[b]);
+        m0 = vfmaq_n_f32(m0, vld1q_f32(mins), xsum);
+        m1 = vfmaq_n_f32(m1, vld1q_f32(mins + 4), xsum);
+        m2 = vfmaq_n_f32(m2, vld1q_f32(mins + 8), xsum);
+        m3 = vfmaq_n_f32(m3, vld1q_f32(mins + 12), xsum);
+      }
+    }
+    vst1q_f32(out, vaddq_f32(a0, m0));
+    vst1q_f32(out + 4, vaddq_f32(a1, m1));
+    vst1q_f32(out + 8, vaddq_f32(a2, m2));
+    vst1q_f32(out + 12, vaddq_f32(a3, m3));
+    for (size_t r = std::max(r0, g * 16); r < std::min(r1, g * 16 + 16); ++r) y[r] = out[r - g * 16];
+  }
+}
+#endif  // QLITE_A64
+
 // The kernels for an Interleave16x4 matrix of kType on this target.
 template <WeightType kType, internal::GemvRowsFn kGemv, internal::GemvQ8RowsFn kGemvQ8,
           internal::GemmRowsFn kGemm, internal::GemmQ8RowsFn kGemmQ8>
@@ -375,6 +470,9 @@ internal::RowKernels Lanes16Kernels() {
   k.gemm_q8 = kGemmQ8;  // reads the layout directly (DecodeVnniGroup)
 #elif QLITE_X86_256
   k.gemv_q8 = &GemvQ8Lanes16X86<kType>;
+  k.gemm_q8 = &GemmQ8Unpacked<kGemmQ8>;
+#elif QLITE_A64
+  k.gemv_q8 = &GemvQ8Lanes16A64<kType, &GemvQ8Unpacked<kGemvQ8>>;
   k.gemm_q8 = &GemmQ8Unpacked<kGemmQ8>;
 #else
   k.gemv_q8 = &GemvQ8Unpacked<kGemvQ8>;
