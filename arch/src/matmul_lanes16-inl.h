@@ -393,6 +393,28 @@ HWY_INLINE void Lanes16WordA64(const uint8_t* HWY_RESTRICT run, int8x16_t xlo, i
   one(run + 48, d3);
 }
 
+// Block b's 16 scales (or mins) of group g as four vectors of 4 rows: F16 straight from the
+// file (`f16`: per block, side by side), anything else through Lanes16ScaleArray (`tmp`).
+HWY_INLINE void Lanes16ScalesA64(const WeightMatrix& w, const void* src, size_t g, size_t b,
+                                 bool f16, float* HWY_RESTRICT tmp, float32x4_t& s0,
+                                 float32x4_t& s1, float32x4_t& s2, float32x4_t& s3) {
+  if (f16) {
+    const uint16_t* h = static_cast<const uint16_t*>(src) + ScaleIndex(w, 16 * g, GroupOfBlock(w, b));
+    const float16x8_t h0 = vreinterpretq_f16_u16(vld1q_u16(h));
+    const float16x8_t h1 = vreinterpretq_f16_u16(vld1q_u16(h + 8));
+    s0 = vcvt_f32_f16(vget_low_f16(h0));
+    s1 = vcvt_high_f32_f16(h0);
+    s2 = vcvt_f32_f16(vget_low_f16(h1));
+    s3 = vcvt_high_f32_f16(h1);
+    return;
+  }
+  Lanes16ScaleArray(w, src, g, b, tmp);
+  s0 = vld1q_f32(tmp);
+  s1 = vld1q_f32(tmp + 4);
+  s2 = vld1q_f32(tmp + 8);
+  s3 = vld1q_f32(tmp + 12);
+}
+
 // GemvQ8 reading Interleave16x4 in place with SDOT by element (like the VNNI kernel: each
 // lane holds one row's dot, no horizontal sums, one conversion and FMA per 4 rows and
 // block). Without SDOT: kFallback (the unpacking path).
@@ -405,7 +427,7 @@ void GemvQ8Lanes16A64(const WeightMatrix& w, const QuantizedActivations& x, floa
   const float k = kType == WeightType::kNF4 ? 1.0f / 127.0f : 1.0f;
   const int32_t off = static_cast<int32_t>(CodeOffset<kType>());
   const bool f16 = !w.per_tensor && w.scale_type == ScaleType::kF16;
-  HWY_ALIGN float scales[kLanes16], mins[kLanes16], out[kLanes16];
+  HWY_ALIGN float scales[kLanes16], out[kLanes16];
   for (size_t g = r0 / 16; g * 16 < r1; ++g) {
     const uint8_t* p = static_cast<const uint8_t*>(w.data) + g * 16 * w.row_stride;
     float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, a2 = a0, a3 = a0;  // rows 4q..4q+3
@@ -420,33 +442,19 @@ void GemvQ8Lanes16A64(const WeightMatrix& w, const QuantizedActivations& x, floa
       Lanes16WordA64<kType, 2>(run + 128, xlo, xhi, nf4, d0, d1, d2, d3);
       Lanes16WordA64<kType, 3>(run + 192, xlo, xhi, nf4, d0, d1, d2, d3);
       float32x4_t s0, s1, s2, s3;
-      if (f16) {  // the block's 16 scales are side by side (FORMAT.md)
-        const uint16_t* h = static_cast<const uint16_t*>(w.scales) + ScaleIndex(w, 16 * g, GroupOfBlock(w, b));
-        const float16x8_t h0 = vreinterpretq_f16_u16(vld1q_u16(h));
-        const float16x8_t h1 = vreinterpretq_f16_u16(vld1q_u16(h + 8));
-        s0 = vcvt_f32_f16(vget_low_f16(h0));
-        s1 = vcvt_high_f32_f16(h0);
-        s2 = vcvt_f32_f16(vget_low_f16(h1));
-        s3 = vcvt_high_f32_f16(h1);
-      } else {
-        Lanes16ScaleArray(w, w.scales, g, b, scales);
-        s0 = vld1q_f32(scales);
-        s1 = vld1q_f32(scales + 4);
-        s2 = vld1q_f32(scales + 8);
-        s3 = vld1q_f32(scales + 12);
-      }
+      Lanes16ScalesA64(w, w.scales, g, b, f16, scales, s0, s1, s2, s3);
       const float xs = x.scales[b] * k;
       a0 = vfmaq_f32(a0, vcvtq_f32_s32(d0), vmulq_n_f32(s0, xs));
       a1 = vfmaq_f32(a1, vcvtq_f32_s32(d1), vmulq_n_f32(s1, xs));
       a2 = vfmaq_f32(a2, vcvtq_f32_s32(d2), vmulq_n_f32(s2, xs));
       a3 = vfmaq_f32(a3, vcvtq_f32_s32(d3), vmulq_n_f32(s3, xs));
       if (kType == WeightType::kU4) {
-        Lanes16ScaleArray(w, w.mins, g, b, mins);
+        Lanes16ScalesA64(w, w.mins, g, b, f16, scales, s0, s1, s2, s3);
         const float xsum = x.scales[b] * static_cast<float>(x.sums[b]);
-        m0 = vfmaq_n_f32(m0, vld1q_f32(mins), xsum);
-        m1 = vfmaq_n_f32(m1, vld1q_f32(mins + 4), xsum);
-        m2 = vfmaq_n_f32(m2, vld1q_f32(mins + 8), xsum);
-        m3 = vfmaq_n_f32(m3, vld1q_f32(mins + 12), xsum);
+        m0 = vfmaq_n_f32(m0, s0, xsum);
+        m1 = vfmaq_n_f32(m1, s1, xsum);
+        m2 = vfmaq_n_f32(m2, s2, xsum);
+        m3 = vfmaq_n_f32(m3, s3, xsum);
       }
     }
     vst1q_f32(out, vaddq_f32(a0, m0));
