@@ -108,8 +108,9 @@ void LimitArmDotExtensionsForTest(unsigned mask);
 // The layout weights of `type` run fastest in on this CPU: Interleave16x4 where the
 // dispatched target has its own kernel for it and that beats RowMajor (AVX-512 VNNI: every
 // integer type; AVX2/AVX3: the 4-bit types), else RowMajor (other targets run Interleave16x4
-// through a copy to RowMajor: correct but slower). For converters writing a file for the
-// machine they run on.
+// through a copy to RowMajor: correct but slower; AArch64 with SDOT decodes it in place but
+// prefills through the copy, and is not timed, arch/BENCHMARKS.md). For converters writing a
+// file for the machine they run on.
 WeightLayout PreferredLayout(WeightType type);
 
 // Flattened index of the scale (or min) of row r, group g (g = 0 when group_size >= cols).
