@@ -365,14 +365,15 @@ QLITE_VNNI_ATTR void GemvQ8Lanes16(const WeightMatrix& w, const QuantizedActivat
 #endif  // QLITE_VNNI512
 
 #if QLITE_A64
-// One 64-byte word run of block b as four vectors of 4 rows (rows 4q..4q+3 in vector q),
-// each dotted (SDOT by element) with activation word kLane of `xv`: d_q += rows . word.
+// Word kLane of a block: its 64-byte run (I8: also word kLane + 4's, 256 bytes on) as four
+// vectors of 4 rows (rows 4q..4q+3 in vector q), each dotted (SDOT by element) with 4-byte
+// word kLane of xlo (low nibbles; I8 words 0..3) and of xhi (high nibbles; I8 words 4..7).
 template <WeightType kType, int kLane>
 HWY_INLINE void Lanes16WordA64(const uint8_t* HWY_RESTRICT run, int8x16_t xlo, int8x16_t xhi,
                                int8x16_t nf4, int32x4_t& d0, int32x4_t& d1, int32x4_t& d2,
                                int32x4_t& d3) {
   auto one = [&](const uint8_t* q, int32x4_t& d) HWY_ATTR {
-    if constexpr (kType == WeightType::kI8) {  // words 0..3 meet xlo, 4..7 (run of kLane + 4) xhi
+    if constexpr (kType == WeightType::kI8) {
       d = SdotLane<kLane>(d, vld1q_s8(reinterpret_cast<const int8_t*>(q)), xlo);
       d = SdotLane<kLane>(d, vld1q_s8(reinterpret_cast<const int8_t*>(q) + 256), xhi);
     } else {  // low nibbles: elements 4j.., against xlo; high nibbles: 16 + 4j.., xhi
