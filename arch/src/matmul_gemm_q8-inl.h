@@ -3,8 +3,8 @@
 // the batch's activation rows two at a time (8 independent int8 block dot products per
 // step, each weight load serving two tokens), int32 per block, scaled and accumulated in f32:
 // maddubs (x86), NEON/SDOT/SMMLA (AArch64, matmul_a64-inl.h) or portable per block. AVX3_DL
-// has its own kernel (16 rows per VNNI vector, matmul_gemm_vnni-inl.h). The same per-block arithmetic as GemvQ8IntRows, so
-// results match it up to f32 rounding.
+// has its own kernel (16 rows per VNNI vector, matmul_gemm_vnni-inl.h). The same per-block
+// arithmetic as GemvQ8IntRows, so results match it up to f32 rounding.
 #if defined(QLITE_ARCH_SRC_MATMUL_GEMM_Q8_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef QLITE_ARCH_SRC_MATMUL_GEMM_Q8_INL_H_
 #undef QLITE_ARCH_SRC_MATMUL_GEMM_Q8_INL_H_
@@ -106,7 +106,8 @@ HWY_INLINE void PrepareToken(const Q8Tile& tile, const QuantizedActivations& x, 
 }
 
 // kTok (1 or 2) tokens x 4 rows, one block per int8 dot (maddubs on x86, portable
-// elsewhere; AArch64 uses TileTokensBestA64). Named accumulators, no arrays: SVE vectors cannot be array elements.
+// elsewhere; AArch64 uses TileTokensBestA64). Named accumulators, no arrays: SVE vectors
+// cannot be array elements.
 template <WeightType kType, size_t kTok>
 HWY_INLINE void BlockTokens(const Q8Tile& tile, const QuantizedActivations* x,
                             const Q8Token* tok, size_t b0, size_t n, float (*HWY_RESTRICT out)[4]) {

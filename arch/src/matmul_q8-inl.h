@@ -347,8 +347,8 @@ QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivat
 #elif QLITE_X86_256
     acc = hn::Add(acc, hn::Vec256<float>{_mm256_add_ps(acc_pair0, acc_pair1)});
     const float sum = hn::GetLane(hn::SumOfLanes(df, acc));
-#elif QLITE_A64
-    const float sum = hn::GetLane(hn::SumOfLanes(df, acc)) + vaddvq_f32(acc_a64);
+#elif QLITE_A64  // RowChunkBestA64 took every block: the portable `acc` stayed zero
+    const float sum = vaddvq_f32(acc_a64);
 #else
     const float sum = hn::GetLane(hn::SumOfLanes(df, acc));
 #endif

@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "arm_dot_flag.h"
 #include "bench_bandwidth.h"
 #include "hwy/targets.h"
 #include "qlite/arch/matmul.h"
@@ -336,9 +337,7 @@ int main(int argc, char** argv) {
     }
     else if (a == "--arm-dot") {
       const std::string want = next();
-      if (want == "none") qlite::arch::LimitArmDotExtensionsForTest(0);
-      else if (want == "sdot") qlite::arch::LimitArmDotExtensionsForTest(qlite::arch::kArmDotProd);
-      else if (want != "all") { std::fprintf(stderr, "unknown --arm-dot %s\n", want.c_str()); return 2; }
+      if (!qlite_bench::ApplyArmDotFlag(want)) { std::fprintf(stderr, "unknown --arm-dot %s\n", want.c_str()); return 2; }
     }
     else if (a == "--quick") { reps = 3; mem_mb = 192; schemes = {"i4", "i8"}; ops = {"q8"}; }
     else {
@@ -361,10 +360,8 @@ int main(int argc, char** argv) {
     }
   }
   if (probe_mb == 0) probe_mb = std::min<size_t>(mem_mb, 96);
-  const unsigned arm_dot = qlite::arch::ArmDotExtensions();
-  std::printf("target %s%s%s, read probe %zu MiB", qlite::arch::DispatchedTargetName(),
-              arm_dot & qlite::arch::kArmDotProd ? "+sdot" : "",
-              arm_dot & qlite::arch::kArmI8mm ? "+smmla" : "", probe_mb);
+  std::printf("target %s%s, read probe %zu MiB", qlite::arch::DispatchedTargetName(),
+              qlite_bench::ArmDotSuffix().c_str(), probe_mb);
   if (!probe_only) std::printf(", working set %zu MiB per scheme", mem_mb);
   std::printf(", median of %zu reps, layout %s\n", reps, layout_name.c_str());
   std::printf("%-5s %-6s %3s %9s %9s %6s %9s %9s %9s %11s %9s\n", "wtype", "op", "thr", "GB/s",

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "arm_dot_flag.h"
 #include "qlite/arch/matmul.h"
 #include "qlite/arch/reference.h"
 
@@ -48,9 +49,7 @@ int main(int argc, char** argv) {
     else if (a == "--cols") cols = std::strtoul(v.c_str(), nullptr, 10);
     else if (a == "--iters") iters = std::strtoul(v.c_str(), nullptr, 10);
     else if (a == "--arm-dot") {
-      if (v == "none") qlite::arch::LimitArmDotExtensionsForTest(0);
-      else if (v == "sdot") qlite::arch::LimitArmDotExtensionsForTest(qlite::arch::kArmDotProd);
-      else if (v != "all") return Usage(argv[0], 2);
+      if (!qlite_bench::ApplyArmDotFlag(v)) return Usage(argv[0], 2);
     } else {
       return Usage(argv[0], 2);
     }
@@ -116,10 +115,8 @@ int main(int argc, char** argv) {
   }
   double checksum = 0.0;
   for (float v : y) checksum += v;
-  const unsigned ext = qlite::arch::ArmDotExtensions();
-  std::printf("target %s%s%s, %s %s %zu x %zu, %zu token(s), %zu iteration(s), checksum %.6g\n",
-              qlite::arch::DispatchedTargetName(), ext & qlite::arch::kArmDotProd ? "+sdot" : "",
-              ext & qlite::arch::kArmI8mm ? "+smmla" : "", scheme.c_str(), op.c_str(), rows, cols,
-              tokens, iters, checksum);
+  std::printf("target %s%s, %s %s %zu x %zu, %zu token(s), %zu iteration(s), checksum %.6g\n",
+              qlite::arch::DispatchedTargetName(), qlite_bench::ArmDotSuffix().c_str(),
+              scheme.c_str(), op.c_str(), rows, cols, tokens, iters, checksum);
   return 0;
 }
