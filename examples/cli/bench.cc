@@ -8,6 +8,9 @@
 #include "commands.h"
 #include "qlite/qlite.h"
 #include "session_flags.h"
+#if defined(QLITE_CLI_CUDA)
+#include "qlite/cuda/model.h"
+#endif
 
 namespace qlite_cli {
 namespace {
@@ -26,6 +29,18 @@ int Argmax(const float* x, uint32_t n) {
   for (uint32_t i = 1; i < n; ++i)
     if (x[i] > x[best]) best = i;
   return (int)best;
+}
+
+// GB/s the model's device reads at (measured now, on the device the model was opened on); 0
+// where that is not measured (the CPU: scripts/bench_models.sh probes it).
+double DeviceReadBandwidth(const qlite_model_info& info) {
+#if defined(QLITE_CLI_CUDA)
+  double gbs = 0;
+  if (info.device == QLITE_DEVICE_CUDA && qlite::cuda::MeasureReadBandwidth(2ull << 30, 10, &gbs).ok()) return gbs;
+#else
+  (void)info;
+#endif
+  return 0;
 }
 
 int BenchCommand(int argc, char** argv) {
@@ -83,12 +98,21 @@ int BenchCommand(int argc, char** argv) {
   if (rc != 0) {
     std::fprintf(stderr, "qlite bench: %s\n", qlite_last_error());
   } else {
-    std::printf("model %s: %llu params, %.2f MiB weights, threads %u, kv %s\n", f.model.c_str(),
-                (unsigned long long)info.n_params, info.weight_bytes / 1048576.0,
-                f.session.n_threads ? f.session.n_threads : 1,
+    char where[32] = "cuda";
+    if (info.device != QLITE_DEVICE_CUDA)
+      std::snprintf(where, sizeof(where), "threads %u", f.session.n_threads ? f.session.n_threads : 1);
+    std::printf("model %s: %llu params, %.2f MiB weights, %s, kv %s\n", f.model.c_str(),
+                (unsigned long long)info.n_params, info.weight_bytes / 1048576.0, where,
                 f.session.kv_type == QLITE_KV_F16 ? "f16" : f.session.kv_type == QLITE_KV_Q8 ? "q8" : "f32");
     std::printf("prefill %u tokens: %.1f tok/s   decode %u tokens: %.1f tok/s   (median of %u)\n", n_prompt,
                 Median(prefill), n_gen, Median(decode), reps);
+    const double streamed = Median(decode) * info.decode_bytes / 1e9;
+    if (const double peak = DeviceReadBandwidth(info)) {
+      std::printf("device: decode reads %.1f MB/token = %.1f GB/s, %.0f%% of the %.1f GB/s measured read bandwidth\n",
+                  info.decode_bytes / 1e6, streamed, 100 * streamed / peak, peak);
+    } else if (n_gen) {
+      std::printf("decode reads %.1f MB of weights per token = %.1f GB/s\n", info.decode_bytes / 1e6, streamed);
+    }
   }
   qlite_session_free(s);
   qlite_model_free(model);

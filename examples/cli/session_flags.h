@@ -60,7 +60,26 @@ inline const char* kSessionFlagsHelp =
     "  --memory-budget SIZE    fail unless the whole run fits, e.g. 64M\n"
     "  --lora FILE[:SCALE]     LoRA adapter merged at load time (.qla, PEFT folder or GGUF LoRA); repeatable\n"
     "  --temp T --top-k K --top-p P --min-p P --repeat-penalty R --repeat-last-n N --seed S\n"
-    "  --no-mmap --verify      read the file instead of mapping it; verify checksums\n";
+    "  --no-mmap --verify      read the file instead of mapping it; verify checksums\n"
+    "  --device cpu|cuda[:N]   run on this CPU (default) or NVIDIA GPU N (a build with -DQLITE_CUDA=ON)\n";
+
+// "cpu", "cuda", "cuda:1" -> device and index; false on anything else.
+inline bool ParseDevice(const char* s, qlite_device* device, int32_t* index) {
+  *index = 0;
+  if (!std::strcmp(s, "cpu")) {
+    *device = QLITE_DEVICE_CPU;
+    return true;
+  }
+  if (std::strncmp(s, "cuda", 4) != 0) return false;
+  *device = QLITE_DEVICE_CUDA;
+  if (s[4] == '\0') return true;
+  if (s[4] != ':' || s[5] < '0' || s[5] > '9') return false;
+  char* end = nullptr;
+  const long n = std::strtol(s + 5, &end, 10);
+  if (*end || n > 1024) return false;
+  *index = (int32_t)n;
+  return true;
+}
 
 // Consumes argv[*i] (and its value) when it is a shared flag. Returns 1 if consumed,
 // 0 if not ours, -1 on a bad value (message printed).
@@ -130,6 +149,12 @@ inline int ParseSessionFlag(int argc, char** argv, int* i, SessionFlags* f) {
   } else if (is("--lora")) {
     if (!(v = value())) return -1;
     f->loras.push_back(SplitLoraSpec(v));
+  } else if (is("--device")) {
+    if (!(v = value())) return -1;
+    if (!ParseDevice(v, &f->model_params.device, &f->model_params.device_index)) {
+      std::fprintf(stderr, "qlite: --device must be cpu, cuda or cuda:N\n");
+      return -1;
+    }
   } else if (is("--no-mmap")) {
     f->model_params.use_mmap = 0;
   } else if (is("--verify")) {

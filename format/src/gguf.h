@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "qlite/format/status.h"
+#include "qlite/base/status.h"
 
 namespace qlite {
 namespace gguf {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "qlite/format/source_model.h"
-#include "qlite/format/status.h"
+#include "qlite/base/status.h"
 
 namespace qlite {
 namespace import_internal {

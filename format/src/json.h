@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "qlite/format/status.h"
+#include "qlite/base/status.h"
 
 namespace qlite {
 namespace json {

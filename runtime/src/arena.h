@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <utility>
 
-#include "qlite/format/status.h"
+#include "qlite/base/status.h"
 
 namespace qlite {
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "capi_internal.h"
+#include "device.h"
 #include "memory_text.h"
 #include "model.h"
 #include "qlite/qlite.h"
@@ -59,6 +60,12 @@ ModelOpenOptions ToOptions(const qlite_model_params* p) {
   ModelOpenOptions o;
   o.verify_checksums = p->verify_checksums != 0;
   o.use_mmap = p->use_mmap != 0;
+  // C callers may store any int in the enum: read its bytes, not the (UB) enum value.
+  int device = 0;
+  static_assert(sizeof(p->device) == sizeof(int), "qlite_device is an int-sized enum");
+  std::memcpy(&device, &p->device, sizeof(int));
+  o.device = static_cast<qlite_device>(device);
+  o.device_index = p->device_index;
   return o;
 }
 
@@ -91,10 +98,23 @@ const char* qlite_status_string(qlite_status status) {
 
 const char* qlite_last_error(void) { return t_last_error.c_str(); }
 
+int32_t qlite_device_count(qlite_device device) {
+  int kind = 0;
+  std::memcpy(&kind, &device, sizeof(int));
+  if (kind == QLITE_DEVICE_CPU) return 1;
+  try {
+    return DeviceCount(static_cast<qlite_device>(kind));
+  } catch (...) {
+    return 0;
+  }
+}
+
 qlite_model_params qlite_model_default_params(void) {
   qlite_model_params p;
   p.verify_checksums = 0;
   p.use_mmap = 1;
+  p.device = QLITE_DEVICE_CPU;
+  p.device_index = 0;
   return p;
 }
 
@@ -146,6 +166,9 @@ qlite_status qlite_model_get_info(const qlite_model* model, qlite_model_info* ou
   i.weight_bytes = m.weight_bytes();
   i.n_params = m.n_params();
   i.has_chat_template = m.has_chat_template();
+  i.device = m.device() ? m.device()->kind() : QLITE_DEVICE_CPU;
+  i.device_bytes = m.device() ? m.device()->weight_bytes() : 0;
+  i.decode_bytes = m.device() ? m.device()->decode_bytes() : m.decode_bytes();
   *out_info = i;
   return QLITE_OK;
 }
@@ -204,7 +227,9 @@ qlite_status qlite_estimate_memory(const qlite_model* model, const qlite_session
     qlite_session_params d = qlite_session_default_params();
     SessionPlan plan;
     QLITE_RETURN_IF_ERROR(PlanSession(*M(model), params ? *params : d, &plan));
-    *out_estimate = EstimateFor(*M(model), MeasureSession(*M(model), plan));
+    SessionMemory mem;
+    QLITE_RETURN_IF_ERROR(MeasureSession(*M(model), plan, &mem));
+    *out_estimate = EstimateFor(*M(model), mem);
     return Status::Ok();
   });
 }

@@ -1,6 +1,6 @@
 // Shared by the C API's source files: reporting a Status as qlite_status + thread-local message.
 #pragma once
-#include "qlite/format/status.h"
+#include "qlite/base/status.h"
 #include "qlite/qlite.h"
 
 namespace qlite {

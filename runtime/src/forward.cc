@@ -166,7 +166,7 @@ void Session::AttentionTask(void* ctx, size_t task, size_t thread) {
   const uint32_t kvh = h / (c.n_heads / c.n_kv_heads);  // GQA/MQA: heads share a KV head
   const KvLayer& kv = s->kv_[s->att_layer_];
   arch::AttentionHead(s->q_ + b * qd + h * hd, hd, kv.K(kvh), kv.V(kvh), kv.ValidAfter(s->pos_ + b),
-                      1.0f / sqrtf((float)hd), s->scores_ + thread * s->plan_.window, s->att_ + b * qd + h * hd);
+                      1.0f / sqrtf((float)hd), s->scores_ + thread * s->plan_.kv.window, s->att_ + b * qd + h * hd);
 }
 
 }  // namespace qlite

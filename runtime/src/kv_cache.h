@@ -1,13 +1,11 @@
-// The KV cache of one layer: a ring of `slots` positions per KV head. Keys are stored after
-// RoPE (with their absolute positions), so attention is order-free over whatever the slots
-// hold. The first `sinks` positions are pinned (StreamingLLM attention sinks); later
-// positions cycle through the remaining slots, so the cache keeps the sinks plus the most
-// recent slots - sinks positions and its memory never grows.
+// The KV cache of one layer: a ring of `slots` positions per KV head, `sinks` of them pinned,
+// in the mapping every backend shares (qlite/base/kv_ring.h).
 #pragma once
 #include <cstddef>
 #include <cstdint>
 
 #include "qlite/arch/ops.h"
+#include "qlite/base/kv_ring.h"
 
 namespace qlite {
 
@@ -23,13 +21,9 @@ struct KvLayer {
   float* k_scales = nullptr;  // kQ8: [n_kv_heads][slots]
   float* v_scales = nullptr;
 
-  // Slot that position `pos` is written to.
-  uint32_t SlotOf(uint64_t pos) const {
-    if (pos < sinks) return (uint32_t)pos;
-    return sinks + (uint32_t)((pos - sinks) % (slots - sinks));
-  }
-  // Number of slots holding live positions once `pos` has been written.
-  uint32_t ValidAfter(uint64_t pos) const { return pos + 1 < slots ? (uint32_t)(pos + 1) : slots; }
+  // Slot that position `pos` is written to; slots live once `pos` is written (kv_ring.h).
+  uint32_t SlotOf(uint64_t pos) const { return KvRingSlot(pos, slots, sinks); }
+  uint32_t ValidAfter(uint64_t pos) const { return KvRingLive(pos, slots); }
 
   size_t head_bytes() const { return (size_t)slots * head_dim * KvElementBytes(type); }
   arch::KvHeadView K(uint32_t h) const { return {type, k + h * head_bytes(), k_scales ? k_scales + h * slots : nullptr}; }

@@ -2,18 +2,22 @@
 
 #include <cstdio>
 
+#include "device.h"
+
 namespace qlite {
 
 qlite_memory_estimate EstimateFor(const Model& model, const SessionMemory& mem) {
   qlite_memory_estimate e = {};
   e.weights_mapped = model.weight_bytes();
-  e.weights_resident = model.weight_bytes();  // every weight is read once per token
+  // On the CPU every weight is read once per token; a device model read its file once, at open.
+  e.weights_resident = !model.device() || !model.mapped() ? model.weight_bytes() : 0;
   e.kv_cache = mem.kv_cache;
   e.activations = mem.activations;
   e.scratch = mem.scratch;
   e.adapters = mem.adapters;  // merged copies of adapted tensors (qlite_session_set_adapters)
   e.session_total = mem.total;
   e.total = e.session_total + e.weights_resident;
+  if (model.device()) e.device = model.device()->weight_bytes() + mem.device;
   return e;
 }
 
@@ -46,6 +50,7 @@ std::string FormatEstimate(const qlite_memory_estimate& e) {
   line("adapters", e.adapters, "LoRA-merged tensor copies (in the session)");
   line("session total", e.session_total, "allocated at session creation, fixed after");
   line("total", e.total, "session + resident weights");
+  if (e.device) line("device", e.device, "GPU: weights + kv cache + activations");
   return s;
 }
 
@@ -55,7 +60,7 @@ std::string KvFormula(const Model& model, const SessionPlan& plan) {
   const char* type = plan.kv_type == arch::KvType::kF32 ? "f32" : plan.kv_type == arch::KvType::kF16 ? "f16" : "q8";
   char buf[256];
   std::snprintf(buf, sizeof(buf), "%u layers x 2 (K,V) x %u kv heads x %u head dim x %u positions x %zu B (%s)%s",
-                c.n_layers, c.n_kv_heads, c.head_dim, plan.window, el, type,
+                c.n_layers, c.n_kv_heads, c.head_dim, plan.kv.window, el, type,
                 plan.kv_type == arch::KvType::kQ8 ? " + 4 B scale per position and head" : "");
   return buf;
 }

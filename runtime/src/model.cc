@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "qlite/arch/ops.h"
+#include "device.h"
 #include "qlite/format/model_file.h"
 #include "tokenizer.h"
 
@@ -64,7 +65,8 @@ Status Model::Open(const std::string& path, const ModelOpenOptions& options, std
   o.use_mmap = options.use_mmap;
   o.verify_checksums = options.verify_checksums;
   QLITE_RETURN_IF_ERROR(m->file_->Open(path, o));
-  QLITE_RETURN_IF_ERROR(m->Init());
+  m->mapped_ = options.use_mmap;
+  QLITE_RETURN_IF_ERROR(m->Init(options));
   *out = std::move(m);
   return Status::Ok();
 }
@@ -75,12 +77,13 @@ Status Model::OpenMemory(const void* data, size_t size, const ModelOpenOptions& 
   OpenOptions o;
   o.verify_checksums = options.verify_checksums;
   QLITE_RETURN_IF_ERROR(m->file_->OpenMemory(data, size, o));
-  QLITE_RETURN_IF_ERROR(m->Init());
+  m->mapped_ = true;  // the caller's buffer: nothing of ours
+  QLITE_RETURN_IF_ERROR(m->Init(options));
   *out = std::move(m);
   return Status::Ok();
 }
 
-Status Model::Init() {
+Status Model::Init(const ModelOpenOptions& options) {
   config_ = file_->config();
   tokenizer_data_ = file_->tokenizer();
   const ModelConfig& c = config_;
@@ -182,6 +185,15 @@ Status Model::Init() {
   special.bos = c.bos_id;
   special.eos = c.eos_id;
   QLITE_RETURN_IF_ERROR(Tokenizer::Create(tokenizer_data_, special, &tokenizer_));
+  // A decode token reads every tensor but the embedding table, of which it reads one row;
+  // unless the table is also the output head.
+  decode_bytes_ = weight_bytes_;
+  if (!c.tied_embeddings) {
+    const uint64_t table = file_->FindTensor("token_embd")->data_bytes;
+    decode_bytes_ -= table - table / c.vocab_size;
+  }
+  if (options.device != QLITE_DEVICE_CPU)
+    QLITE_RETURN_IF_ERROR(OpenDeviceModel(*this, options.device, options.device_index, &device_));
   return Status::Ok();
 }
 

@@ -9,10 +9,12 @@
 #include "qlite/arch/matmul.h"
 #include "qlite/format/quantize.h"
 #include "qlite/format/source_model.h"
-#include "qlite/format/status.h"
+#include "qlite/qlite.h"
+#include "qlite/base/status.h"
 
 namespace qlite {
 
+class DeviceModel;
 class ModelFile;
 class Tokenizer;
 
@@ -30,6 +32,8 @@ struct LayerWeights {
 struct ModelOpenOptions {
   bool verify_checksums = false;
   bool use_mmap = true;
+  qlite_device device = QLITE_DEVICE_CPU;  // where sessions run (device.h)
+  int32_t device_index = 0;
 };
 
 class Model {
@@ -53,19 +57,25 @@ class Model {
   const float* inv_freq() const { return inv_freq_.data(); }
   bool has_chat_template() const { return !tokenizer_data_.chat_template.empty(); }
   uint64_t weight_bytes() const { return weight_bytes_; }
+  uint64_t decode_bytes() const { return decode_bytes_; }  // weight bytes one decode token reads
   uint64_t n_params() const { return n_params_; }
 
   // The mapped file (tensor views by name, fingerprint): adapters merge from it.
   const ModelFile& file() const { return *file_; }
+  // The backend the model's sessions run on; null on the CPU.
+  const DeviceModel* device() const { return device_.get(); }
+  bool mapped() const { return mapped_; }  // the file is mapped, not read into memory
 
   // Writes the embedding row of `token` (dim floats). Allocation-free.
   void Embed(int32_t token, float* out) const;
 
  private:
   Model();
-  Status Init();
+  Status Init(const ModelOpenOptions& options);
 
   std::unique_ptr<ModelFile> file_;
+  std::unique_ptr<DeviceModel> device_;
+  bool mapped_ = false;
   ModelConfig config_;
   TokenizerData tokenizer_data_;
   std::unique_ptr<Tokenizer> tokenizer_;
@@ -75,7 +85,7 @@ class Model {
   std::vector<LayerWeights> layers_;
   std::vector<float> inv_freq_;
   uint32_t rotary_dim_ = 0;
-  uint64_t weight_bytes_ = 0, n_params_ = 0;
+  uint64_t weight_bytes_ = 0, decode_bytes_ = 0, n_params_ = 0;
 };
 
 // Maps a stored tensor view onto the kernels' description of a weight matrix.

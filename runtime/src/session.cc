@@ -12,15 +12,11 @@
 namespace qlite {
 namespace {
 
-constexpr uint32_t kDefaultSinks = 4;   // StreamingLLM keeps 4 initial tokens
 constexpr uint32_t kDefaultBatch = 64;
 constexpr uint32_t kMaxThreads = 256;
 
-// What layer l attends to at most: its own sliding window, else the training context.
 uint32_t LayerSpan(const Model& m, uint32_t l) {
-  const uint32_t ctx = m.config().context_length;
-  const uint32_t sw = m.layers()[l].sliding_window;
-  return sw && (sw < ctx || ctx == 0) ? sw : ctx;
+  return KvLayerSpan(m.config().context_length, m.layers()[l].sliding_window);
 }
 
 }  // namespace
@@ -32,23 +28,7 @@ Status PlanSession(const Model& m, const qlite_session_params& p, SessionPlan* p
   if (s.n_threads > kMaxThreads) return StatusError(StatusCode::kInvalidArgument, "n_threads %u > %u", s.n_threads, kMaxThreads);
   uint32_t span = 0;
   for (uint32_t l = 0; l < c.n_layers; ++l) span = std::max(span, LayerSpan(m, l));
-  if (p.window) {
-    if (span && p.window > span)
-      return StatusError(StatusCode::kInvalidArgument, "window %u exceeds the positions the model attends to (%u: context length or sliding window)", p.window, span);
-    s.window = p.window;
-  } else {
-    if (!span) return StatusError(StatusCode::kInvalidArgument, "the model records no context length: set a window");
-    s.window = span;
-  }
-  if (s.window < 2) return StatusError(StatusCode::kInvalidArgument, "window must be at least 2");
-  if (p.n_sink_tokens == UINT32_MAX) {
-    s.n_sinks = std::min(kDefaultSinks, s.window / 2);
-    s.auto_sinks = true;
-  } else {
-    if (p.n_sink_tokens >= s.window)
-      return StatusError(StatusCode::kInvalidArgument, "n_sink_tokens %u must be below the window %u", p.n_sink_tokens, s.window);
-    s.n_sinks = p.n_sink_tokens;
-  }
+  QLITE_RETURN_IF_ERROR(PlanKvWindow(span, p.window, p.n_sink_tokens, &s.kv));
   s.adapter_bytes = (p.adapter_memory + Arena::kAlign - 1) & ~uint64_t(Arena::kAlign - 1);
   if (s.adapter_bytes < p.adapter_memory || s.adapter_bytes > (SIZE_MAX >> 1))
     return StatusError(StatusCode::kInvalidArgument, "adapter_memory %llu too large", (unsigned long long)p.adapter_memory);
@@ -79,8 +59,15 @@ Status PlanSession(const Model& m, const qlite_session_params& p, SessionPlan* p
 void Session::Bind(Arena* a, SessionMemory* mem) {
   const Model& m = *model_;
   const ModelConfig& c = m.config();
-  const size_t B = plan_.max_batch, dim = c.dim, qd = m.q_dim(), kvd = m.kv_dim(), ffn = c.ffn_dim;
   size_t mark = a->used();
+  if (m.device()) {  // KV cache, activations and the forward pass's scratch live on the device
+    BindSampler(a);
+    layers_ = a->Array<LayerWeights>(c.n_layers);
+    mem->scratch = a->used() - mark;
+    BindAdapterMemory(a, mem);
+    return;
+  }
+  const size_t B = plan_.max_batch, dim = c.dim, qd = m.q_dim(), kvd = m.kv_dim(), ffn = c.ffn_dim;
 
   // The per-layer descriptors count as scratch, so kv_cache is exactly the data + scales.
   kv_ = a->Array<KvLayer>(c.n_layers);
@@ -92,13 +79,9 @@ void Session::Bind(Arena* a, SessionMemory* mem) {
     kv.type = plan_.kv_type;
     kv.head_dim = c.head_dim;
     kv.n_kv_heads = c.n_kv_heads;
-    const uint32_t span = LayerSpan(m, l);
-    kv.slots = span ? std::min(plan_.window, span) : plan_.window;
-    // Sinks where the ring is shorter than what the layer was trained to see (automatic),
-    // or wherever asked for; never on a layer whose ring is its own sliding window.
-    const bool shorter = kv.slots < span;
-    const bool own_window = m.layers()[l].sliding_window && kv.slots == span;
-    kv.sinks = (plan_.auto_sinks ? shorter : !own_window) ? std::min(plan_.n_sinks, kv.slots / 2) : 0;
+    const KvRingShape ring = PlanKvRing(plan_.kv, LayerSpan(m, l), m.layers()[l].sliding_window != 0);
+    kv.slots = ring.slots;
+    kv.sinks = ring.sinks;
     const size_t bytes = (size_t)c.n_kv_heads * kv.slots * c.head_dim * KvElementBytes(kv.type);
     kv.k = static_cast<uint8_t*>(a->Allocate(bytes));
     kv.v = static_cast<uint8_t*>(a->Allocate(bytes));
@@ -133,23 +116,30 @@ void Session::Bind(Arena* a, SessionMemory* mem) {
   const size_t half = m.rotary_dim() / 2;
   cos_ = a->Array<float>(B * half);
   sin_ = a->Array<float>(B * half);
-  scores_ = a->Array<float>((size_t)plan_.n_threads * plan_.window);
+  scores_ = a->Array<float>((size_t)plan_.n_threads * plan_.kv.window);
   pool_mem_ = a->Allocate(sizeof(arch::ThreadPool));
+  BindSampler(a);
+  layers_ = a->Array<LayerWeights>(c.n_layers);
+  mem->scratch = a->used() - mark + descriptors;
+  BindAdapterMemory(a, mem);
+}
+
+void Session::BindSampler(Arena* a) {
   sampler_mem_ = a->Allocate(sizeof(Sampler));
   SamplerParams history;
   history.repeat_last_n = plan_.repeat_last_n;
-  sampler_scratch_ = a->Allocate(Sampler::ScratchBytes((int32_t)c.vocab_size, history));
-  layers_ = a->Array<LayerWeights>(c.n_layers);
-  mem->scratch = a->used() - mark + descriptors;
-  if (plan_.adapter_bytes) {  // LoRA-merged tensor copies (session_adapters.cc)
-    mark = a->used();
-    adapter_mem_ = static_cast<uint8_t*>(a->Allocate(plan_.adapter_bytes));
-    mem->adapters = plan_.adapter_bytes;
-    mem->scratch += a->used() - mark - plan_.adapter_bytes;  // alignment padding
-  }
+  sampler_scratch_ = a->Allocate(Sampler::ScratchBytes((int32_t)model_->config().vocab_size, history));
 }
 
-SessionMemory MeasureSession(const Model& model, const SessionPlan& plan) {
+void Session::BindAdapterMemory(Arena* a, SessionMemory* mem) {
+  if (!plan_.adapter_bytes) return;  // LoRA-merged tensor copies (session_adapters.cc)
+  const size_t mark = a->used();
+  adapter_mem_ = static_cast<uint8_t*>(a->Allocate(plan_.adapter_bytes));
+  mem->adapters = plan_.adapter_bytes;
+  mem->scratch += a->used() - mark - plan_.adapter_bytes;  // alignment padding
+}
+
+Status MeasureSession(const Model& model, const SessionPlan& plan, SessionMemory* out) {
   Arena counter;
   counter.Allocate(sizeof(Session));
   Session probe(model, plan);
@@ -157,14 +147,24 @@ SessionMemory MeasureSession(const Model& model, const SessionPlan& plan) {
   probe.Bind(&counter, &mem);
   mem.scratch += sizeof(Session);  // the session object itself heads the arena
   mem.arena = counter.used();
+  if (model.device()) {
+    DeviceSessionMemory dm;
+    QLITE_RETURN_IF_ERROR(model.device()->MeasureSession(plan, &dm));
+    mem.kv_cache = dm.kv_cache;
+    mem.activations = dm.activations;
+    mem.device = dm.kv_cache + dm.activations;
+    mem.heap = dm.pinned_host;
+  }
   mem.total = mem.arena + mem.heap;
-  return mem;
+  *out = mem;
+  return Status::Ok();
 }
 
 Status Session::Create(const Model& model, const qlite_session_params& params, Session** out) {
   SessionPlan plan;
   QLITE_RETURN_IF_ERROR(PlanSession(model, params, &plan));
-  const SessionMemory mem = MeasureSession(model, plan);
+  SessionMemory mem;
+  QLITE_RETURN_IF_ERROR(MeasureSession(model, plan, &mem));
   const qlite_memory_estimate est = EstimateFor(model, mem);
   if (params.memory_budget && est.total > params.memory_budget) {
     return StatusError(StatusCode::kOutOfMemory, "memory budget %s is too small:\n%s",
@@ -204,8 +204,15 @@ Status Session::Create(const Model& model, const qlite_session_params& params, S
   sp.repeat_last_n = params.sampler.repeat_last_n;
   sp.seed = params.sampler.seed;
   try {
-    s->pool_ = new (s->pool_mem_) arch::ThreadPool(plan.n_threads);
+    if (s->pool_mem_) s->pool_ = new (s->pool_mem_) arch::ThreadPool(plan.n_threads);
     s->sampler_ = new (s->sampler_mem_) Sampler((int32_t)model.config().vocab_size, sp, s->sampler_scratch_);
+    if (model.device()) {
+      const Status st = model.device()->CreateSession(plan, &s->device_);
+      if (!st.ok()) {
+        Destroy(s);
+        return st;
+      }
+    }
   } catch (...) {
     Destroy(s);
     throw;
@@ -233,8 +240,15 @@ Status Session::Prefill(const int32_t* tokens, size_t n) {
       return StatusError(StatusCode::kInvalidArgument, "token %d at index %zu is outside the vocabulary (%u)",
                          tokens[i], i, vocab);
   }
-  for (size_t i = 0; i < n; i += plan_.max_batch) {
-    Forward(tokens + i, std::min<size_t>(plan_.max_batch, n - i));
+  if (device_) {
+    const float* logits = nullptr;
+    QLITE_RETURN_IF_ERROR(device_->Forward(tokens, n, &logits));
+    logits_ = const_cast<float*>(logits);
+    pos_ += n;
+  } else {
+    for (size_t i = 0; i < n; i += plan_.max_batch) {
+      Forward(tokens + i, std::min<size_t>(plan_.max_batch, n - i));
+    }
   }
   for (size_t i = 0; i < n; ++i) sampler_->Accept(tokens[i]);
   has_logits_ = true;
@@ -251,6 +265,7 @@ void Session::Reset() {
   pos_ = 0;
   has_logits_ = false;
   sampler_->Reset();
+  if (device_) device_->Reset();
 }
 
 }  // namespace qlite

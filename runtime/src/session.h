@@ -5,8 +5,12 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <memory>
+
 #include "arena.h"
+#include "device.h"
 #include "kv_cache.h"
+#include "qlite/base/kv_plan.h"
 #include "model.h"
 #include "qlite/arch/matmul.h"
 #include "qlite/arch/threads.h"
@@ -18,10 +22,8 @@ namespace qlite {
 // Session parameters after defaults and checks.
 struct SessionPlan {
   uint32_t n_threads = 1;
-  uint32_t window = 0;     // positions kept (largest layer ring)
-  uint32_t n_sinks = 0;    // sinks on layers whose ring is shorter than what they attend to
+  KvWindowPlan kv;         // window and sinks; each layer's ring follows (qlite/base/kv_plan.h)
   uint32_t max_batch = 0;  // tokens per prefill chunk
-  bool auto_sinks = true;  // sinks only where a ring is shorter than the layer's span
   arch::KvType kv_type = arch::KvType::kF32;
   uint64_t adapter_bytes = 0;  // reserved for LoRA-merged tensor copies
   int32_t repeat_last_n = 0;  // sizes the sampler's history
@@ -34,10 +36,11 @@ struct SessionMemory {
   uint64_t kv_cache = 0, activations = 0, scratch = 0;
   uint64_t adapters = 0;  // LoRA-merged tensor copies (in the arena)
   uint64_t arena = 0;  // the one region reserved (or the caller's buffer needed)
-  uint64_t heap = 0;   // memory outside the arena (none: the sampler's arrays are in scratch)
+  uint64_t heap = 0;   // host memory outside the arena: a device backend's pinned buffers
   uint64_t total = 0;  // arena + heap
+  uint64_t device = 0;  // on a device model: its KV cache and activations (in device memory)
 };
-SessionMemory MeasureSession(const Model& model, const SessionPlan& plan);
+Status MeasureSession(const Model& model, const SessionPlan& plan, SessionMemory* out);
 
 struct Adapter;
 
@@ -63,11 +66,13 @@ class Session {
   size_t arena_capacity() const { return arena_.capacity(); }
 
  private:
-  friend SessionMemory MeasureSession(const Model&, const SessionPlan&);
+  friend Status MeasureSession(const Model&, const SessionPlan&, SessionMemory*);
   Session(const Model& model, const SessionPlan& plan) : model_(&model), plan_(plan) {}
   ~Session();
   // Lays out all buffers in `arena` (a counting arena when measuring); adds up the parts.
   void Bind(Arena* arena, SessionMemory* mem);
+  void BindSampler(Arena* arena);
+  void BindAdapterMemory(Arena* arena, SessionMemory* mem);
 
   // The forward pass over n <= max_batch tokens at positions pos_.. (forward.cc).
   void Forward(const int32_t* tokens, size_t n);
@@ -82,6 +87,8 @@ class Session {
 
   const Model* model_;
   SessionPlan plan_;
+  // Where the forward pass runs when the model is on a device (device.h); null on the CPU.
+  std::unique_ptr<DeviceSession> device_;
   Region region_;  // the reserved memory, unless the caller gave a buffer
   Arena arena_;
   arch::ThreadPool* pool_ = nullptr;

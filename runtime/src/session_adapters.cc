@@ -51,6 +51,8 @@ void Session::UseBaseWeights() {
 Status Session::SetAdapters(const Adapter* const* adapters, const float* scales, size_t n) {
   UseBaseWeights();
   Reset();  // cached keys/values were computed with the previous weights
+  std::vector<std::pair<std::string, QuantizedView>> merged;  // what a device session uploads
+  if (device_) QLITE_RETURN_IF_ERROR(device_->SetLayerWeights(merged));
   if (n == 0) return Status::Ok();
   const uint64_t fp = model_->file().fingerprint();
   std::vector<ScaledLora> set;
@@ -105,6 +107,14 @@ Status Session::SetAdapters(const Adapter* const* adapters, const float* scales,
     v.dq_scales = reinterpret_cast<const float*>(Place(q.dq_scales, adapter_mem_, &at));
     v.dq_offsets = reinterpret_cast<const float*>(Place(q.dq_offsets, adapter_mem_, &at));
     *slot = ToWeightMatrix(v);
+    merged.emplace_back(name, v);
+  }
+  if (device_) {
+    const Status s = device_->SetLayerWeights(merged);
+    if (!s.ok()) {
+      UseBaseWeights();
+      return s;
+    }
   }
   return Status::Ok();
 }

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "qlite/format/source_model.h"
-#include "qlite/format/status.h"
+#include "qlite/base/status.h"
 #include "tokenizer_index.h"
 #include "tokenizer_pretok.h"
 

@@ -5,7 +5,7 @@
 #include <string_view>
 #include <vector>
 
-#include "qlite/format/status.h"
+#include "qlite/base/status.h"
 
 namespace qlite {
 

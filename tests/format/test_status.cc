@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "qlite/format/status.h"
+#include "qlite/base/status.h"
 
 TEST(Status, FormatsMessage) {
   qlite::Status s = qlite::StatusError(qlite::StatusCode::kFormat, "tensor %s has %d dims", "w", 3);

@@ -117,6 +117,16 @@ TEST_F(CApi, ModelInfoAndTokens) {
   EXPECT_EQ(info.bos_id, 1);
   EXPECT_GT(info.weight_bytes, 0u);
   EXPECT_GT(info.n_params, 0u);
+  EXPECT_EQ(info.device, QLITE_DEVICE_CPU);
+  EXPECT_EQ(info.device_bytes, 0u);
+  // A decode token reads everything but the embedding table, of which one row (untied).
+  EXPECT_GT(info.decode_bytes, 0u);
+  if (config_.tied_embeddings) {
+    EXPECT_EQ(info.decode_bytes, info.weight_bytes);
+  } else {
+    EXPECT_LT(info.decode_bytes, info.weight_bytes);
+    EXPECT_GT(info.decode_bytes, info.weight_bytes / 2);
+  }
   char buf[8];
   size_t len = 0;
   ASSERT_EQ(qlite_token_to_piece(model_, 3 + 'A', buf, sizeof(buf), &len), QLITE_OK);  // <0x41>
@@ -126,6 +136,26 @@ TEST_F(CApi, ModelInfoAndTokens) {
   size_t n = 0;
   EXPECT_EQ(qlite_tokenize(model_, "abcdef", 6, 1, ids, 2, &n), QLITE_ERR_INVALID_ARGUMENT);  // too small
   EXPECT_GT(n, 2u);  // says how many are needed
+}
+
+// A build without the CUDA backend, or a machine without a GPU, says so; nothing is left open.
+// (A CUDA build on a GPU machine: ports/cuda/tests/test_cuda_runtime.)
+TEST_F(CApi, CudaDeviceWithoutAGpuIsUnsupported) {
+  EXPECT_EQ(qlite_device_count(QLITE_DEVICE_CPU), 1);
+  if (qlite_device_count(QLITE_DEVICE_CUDA) > 0) GTEST_SKIP() << "a usable GPU: test_cuda_runtime";
+  EXPECT_EQ(qlite_device_count(static_cast<qlite_device>(9)), 0);
+  qlite_model_params mp = qlite_model_default_params();
+  EXPECT_EQ(mp.device, QLITE_DEVICE_CPU);
+  mp.device = QLITE_DEVICE_CUDA;
+  qlite_model* m = nullptr;
+  EXPECT_EQ(qlite_model_open(path_.c_str(), &mp, &m), QLITE_ERR_UNSUPPORTED);
+  EXPECT_EQ(m, nullptr);
+  EXPECT_NE(std::string(qlite_last_error()).find("CUDA"), std::string::npos) << qlite_last_error();
+  mp.device = static_cast<qlite_device>(9);
+  EXPECT_INVALID(qlite_model_open(path_.c_str(), &mp, &m));
+  qlite_memory_estimate e;
+  ASSERT_EQ(qlite_estimate_memory(model_, nullptr, &e), QLITE_OK);
+  EXPECT_EQ(e.device, 0u);
 }
 
 TEST_F(CApi, EstimateIsWhatTheSessionReservesAndBudgetsFailWithTheBreakdown) {

@@ -180,7 +180,7 @@ int RunOne(int bits, int decode_tokens, int prefill_tokens, qlite::cuda::KvCache
   const double per_token = Seconds(t0, t1) / decode_tokens;
   const double gbs = model->decode_bytes_per_token() / per_token / 1e9;
   std::printf("int%d: weights %.0f MB on device, %.1f MB read per token, KV cache %.0f MB\n", bits,
-              model->weight_bytes() / 1e6, model->decode_bytes_per_token() / 1e6, s->kv_bytes() / 1e6);
+              model->weight_bytes() / 1e6, model->decode_bytes_per_token() / 1e6, s->memory().kv_cache / 1e6);
   std::printf("int%d: prefill %d tokens: %.1f tokens/s\n", bits, prefill_tokens,
               prefill_tokens / prefill_s);
   std::printf("int%d: decode %d tokens: %.1f tokens/s, %.2f ms/token, %.0f GB/s = %.0f%% of %.0f GB/s peak\n",

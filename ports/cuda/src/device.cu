@@ -41,12 +41,23 @@ Status Allocate(size_t bytes, bool pinned_host, std::vector<std::unique_ptr<Devi
   return Status::Ok();
 }
 
+Status SelectDevice(int device) {
+  int current = -1;
+  if (cudaGetDevice(&current) == cudaSuccess && current == device) return Status::Ok();
+  cudaGetLastError();
+  const DeviceInfo info = QueryDevice(device);
+  if (!info.available) {
+    return StatusError(StatusCode::kUnsupported, "no usable CUDA device %d: %s", device, info.message.c_str());
+  }
+  return CudaStatus(cudaSetDevice(device), "cudaSetDevice");
+}
+
 DeviceInfo QueryDevice(int device) {
   DeviceInfo info;
   info.device = device;
   int count = 0;
   cudaError_t err = cudaGetDeviceCount(&count);
-  if (err != cudaSuccess || count <= device) {
+  if (err != cudaSuccess || device < 0 || count <= device) {
     info.message = err != cudaSuccess ? cudaGetErrorString(err) : "no CUDA device";
     cudaGetLastError();
     return info;

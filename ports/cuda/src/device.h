@@ -6,11 +6,10 @@
 #include <vector>
 
 #include "qlite/cuda/model.h"
-#include "qlite/format/status.h"
+#include "qlite/base/status.h"
 
 namespace qlite {
 namespace cuda {
-
 
 Status CudaStatus(cudaError_t err, const char* what);
 // Zero-filled device memory (or uninitialized pinned host memory) owned by *owner.
@@ -24,6 +23,11 @@ Status AllocateArray(size_t count, bool pinned_host,
   *out = static_cast<T*>(p);
   return Status::Ok();
 }
+
+// Converts one tensor to the device layout (weights.h) and uploads it into memory owned by
+// *owner; *out describes it.
+Status UploadMatrixView(const QuantizedView& view, std::vector<std::unique_ptr<DeviceBuffer>>* owner,
+                        MatrixDesc* out);
 
 }  // namespace cuda
 }  // namespace qlite

@@ -68,7 +68,50 @@ uint64_t MatrixBytes(const MatrixDesc& m) {
 
 }  // namespace
 
+Status UploadMatrixView(const QuantizedView& view, std::vector<std::unique_ptr<DeviceBuffer>>* owner,
+                        MatrixDesc* out) {
+  HostMatrix host;
+  QLITE_RETURN_IF_ERROR(PrepareMatrix(view, &host));
+  MatrixDesc d = host.desc;
+  uint8_t* data = nullptr;
+  QLITE_RETURN_IF_ERROR(AllocateArray(host.data.size(), false, owner, &data));
+  QLITE_RETURN_IF_ERROR(CudaStatus(
+      cudaMemcpy(data, host.data.data(), host.data.size(), cudaMemcpyHostToDevice), "upload"));
+  d.data = data;
+  for (auto [from, to] : {std::pair{&host.scales, &d.scales}, std::pair{&host.mins, &d.mins}}) {
+    if (from->empty()) continue;
+    uint16_t* dst = nullptr;
+    QLITE_RETURN_IF_ERROR(AllocateArray(from->size(), false, owner, &dst));
+    QLITE_RETURN_IF_ERROR(CudaStatus(
+        cudaMemcpy(dst, from->data(), from->size() * 2, cudaMemcpyHostToDevice), "upload"));
+    *to = dst;
+  }
+  *out = d;
+  return Status::Ok();
+}
+
 CudaModel::~CudaModel() = default;
+
+const MatrixDesc* CudaModel::LayerMatrix(const std::vector<Layer>& layers, const std::string& name) const {
+  const size_t dot = name.find('.', 4);
+  if (name.compare(0, 4, "blk.") != 0 || dot == std::string::npos || dot == 4) return nullptr;
+  uint32_t l = 0;
+  for (size_t i = 4; i < dot; ++i) {
+    if (name[i] < '0' || name[i] > '9' || l > layers.size()) return nullptr;
+    l = l * 10 + (name[i] - '0');
+  }
+  if (l >= layers.size()) return nullptr;
+  const Layer& L = layers[l];
+  const std::string kind = name.substr(dot + 1);
+  if (kind == "attn_q") return &L.wq;
+  if (kind == "attn_k") return &L.wk;
+  if (kind == "attn_v") return &L.wv;
+  if (kind == "attn_output") return &L.wo;
+  if (kind == "ffn_gate") return &L.wg;
+  if (kind == "ffn_up") return &L.wu;
+  if (kind == "ffn_down") return &L.wd;
+  return nullptr;
+}
 
 Status CudaModel::UploadMatrix(const TensorLookup& lookup, const std::string& name,
                                uint64_t rows, uint64_t cols, MatrixDesc* out) {
@@ -81,29 +124,9 @@ Status CudaModel::UploadMatrix(const TensorLookup& lookup, const std::string& na
                        name.c_str(), (unsigned long long)view.rows, (unsigned long long)view.cols,
                        (unsigned long long)rows, (unsigned long long)cols);
   }
-  HostMatrix host;
-  Status st = PrepareMatrix(view, &host);
+  MatrixDesc d;
+  const Status st = UploadMatrixView(view, &buffers_, &d);
   if (!st.ok()) return StatusError(st.code(), "tensor %s: %s", name.c_str(), st.message().c_str());
-  MatrixDesc d = host.desc;
-  uint8_t* data = nullptr;
-  QLITE_RETURN_IF_ERROR(AllocateArray(host.data.size(), false, &buffers_, &data));
-  QLITE_RETURN_IF_ERROR(CudaStatus(
-      cudaMemcpy(data, host.data.data(), host.data.size(), cudaMemcpyHostToDevice), "upload"));
-  d.data = data;
-  if (!host.scales.empty()) {
-    uint16_t* s = nullptr;
-    QLITE_RETURN_IF_ERROR(AllocateArray(host.scales.size(), false, &buffers_, &s));
-    QLITE_RETURN_IF_ERROR(CudaStatus(cudaMemcpy(s, host.scales.data(), host.scales.size() * 2,
-                                                cudaMemcpyHostToDevice), "upload"));
-    d.scales = s;
-  }
-  if (!host.mins.empty()) {
-    uint16_t* m = nullptr;
-    QLITE_RETURN_IF_ERROR(AllocateArray(host.mins.size(), false, &buffers_, &m));
-    QLITE_RETURN_IF_ERROR(CudaStatus(
-        cudaMemcpy(m, host.mins.data(), host.mins.size() * 2, cudaMemcpyHostToDevice), "upload"));
-    d.mins = m;
-  }
   weight_bytes_ += MatrixBytes(d);
   *out = d;
   return Status::Ok();
@@ -135,12 +158,16 @@ Status CudaModel::UploadVector(const TensorLookup& lookup, const std::string& na
 Status CudaModel::Load(const ModelConfig& config, const TensorLookup& lookup,
                        std::unique_ptr<CudaModel>* out) {
   QLITE_RETURN_IF_ERROR(ValidateConfig(config));
-  const DeviceInfo dev = QueryDevice();
+  int current = 0;
+  cudaGetDevice(&current);
+  cudaGetLastError();
+  const DeviceInfo dev = QueryDevice(current);
   if (!dev.available) {
     return StatusError(StatusCode::kUnsupported, "no CUDA device: %s", dev.message.c_str());
   }
   std::unique_ptr<CudaModel> m(new CudaModel());
   m->config_ = config;
+  QLITE_RETURN_IF_ERROR(CudaStatus(cudaGetDevice(&m->device_), "cudaGetDevice"));
   const ModelConfig& c = config;
   const uint64_t q_dim = uint64_t{c.n_heads} * c.head_dim, kv_dim = uint64_t{c.n_kv_heads} * c.head_dim;
   QLITE_RETURN_IF_ERROR(m->UploadMatrix(lookup, "token_embd", c.vocab_size, c.dim, &m->embed_));

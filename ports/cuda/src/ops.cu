@@ -5,7 +5,7 @@
 
 #include "common.cuh"
 #include "qlite/cuda/kernels.h"
-#include "qlite/cuda/kv_ring.h"
+#include "qlite/base/kv_ring.h"
 
 namespace qlite {
 namespace cuda {
@@ -75,7 +75,7 @@ __device__ __forceinline__ void KvPut(int8_t* p, float x, float inv) {
 }
 
 // One block per token: q rotated in place by all threads, then one warp per KV head rotates
-// k, and writes k and v into slot RingSlot(pos) (a warp holds a whole head, so the int8
+// k, and writes k and v into slot KvRingSlot(pos) (a warp holds a whole head, so the int8
 // absmax is one warp reduction).
 template <typename T>
 __global__ void RopeStoreKernel(float* q, const float* __restrict__ k, const float* __restrict__ v,
@@ -83,7 +83,7 @@ __global__ void RopeStoreKernel(float* q, const float* __restrict__ k, const flo
                                 Positions positions, RopeParams rope, KvRing kv) {
   const uint32_t pos = PositionOf(positions, blockIdx.x), hd = kv.head_dim;
   const uint32_t half = rope.rotary_dim / 2;
-  const uint32_t slot = RingSlot(pos, kv.n_slots, kv.n_sinks);
+  const uint32_t slot = KvRingSlot(pos, kv.n_slots, kv.n_sinks);
   // q in place, one thread per rotated pair (pair = (first dim, its partner)).
   float* qt = q + blockIdx.x * q_stride;
   for (uint32_t i = threadIdx.x; i < n_heads * half; i += blockDim.x) {
@@ -152,7 +152,7 @@ __global__ void __launch_bounds__(kAttnWarps * kWarp)
   const uint32_t head = blockIdx.x, pos = PositionOf(positions, blockIdx.y), hd = kv.head_dim;
   const uint32_t kvh = head / (n_heads / kv.n_kv_heads);
   const uint32_t warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
-  const uint32_t n = RingLive(pos, kv.n_slots);
+  const uint32_t n = KvRingLive(pos, kv.n_slots);
   float qv[kPerLane], acc[kPerLane];
   const float* qh = q + blockIdx.y * q_stride + head * hd;
 #pragma unroll
@@ -284,7 +284,7 @@ void LaunchRopeStoreAttention(float* q, const float* k, const float* v, size_t n
                               uint64_t first_pos, const RopeParams& rope, float scale,
                               const KvRing& kv, float* out, size_t out_stride,
                               cudaStream_t stream) {
-  if (RingChunkInPlace(first_pos, n, kv.n_slots)) {
+  if (KvRingChunkInPlace(first_pos, n, kv.n_slots)) {
     LaunchRopeStore(q, k, v, n, q_stride, kv_stride, n_heads, pos, rope, kv, stream);
     LaunchAttention(q, n, q_stride, n_heads, pos, scale, kv, out, out_stride, stream);
     return;

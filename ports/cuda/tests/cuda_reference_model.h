@@ -20,7 +20,7 @@ namespace qlite_cuda_test {
 class RefModel {
  public:
   RefModel(const qlite::ModelConfig& c, qlite::cuda::TensorLookup find,
-           std::vector<qlite::cuda::KvRingShape> rings,
+           std::vector<qlite::KvRingShape> rings,
            qlite::cuda::KvCacheType kv_type = qlite::cuda::KvCacheType::kF32)
       : c_(c), find_(std::move(find)), rings_(std::move(rings)), kv_type_(kv_type),
         kh_(c.n_layers), vh_(c.n_layers) {
@@ -138,7 +138,7 @@ class RefModel {
 
   qlite::ModelConfig c_;
   qlite::cuda::TensorLookup find_;
-  std::vector<qlite::cuda::KvRingShape> rings_;
+  std::vector<qlite::KvRingShape> rings_;
   qlite::cuda::KvCacheType kv_type_;
   uint32_t pos_ = 0;
   std::vector<float> inv_freq_;

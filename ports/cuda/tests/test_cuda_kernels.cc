@@ -11,7 +11,7 @@
 #include "cuda_device_util.h"
 #include "cuda_test_util.h"
 #include "qlite/cuda/kernels.h"
-#include "qlite/cuda/kv_ring.h"
+#include "qlite/base/kv_ring.h"
 
 namespace {
 
@@ -269,9 +269,9 @@ TEST(CudaAttention, RopeStoreAndRingAttentionMatchCpu) {
       const std::vector<uint8_t> kb = kc.Download(), vb = vc.Download();
       const std::vector<float> ksc = ks.Download(), vsc = vs.Download();
       for (uint32_t t = 0; t < n; ++t) {
-        const uint32_t pos = pos0 + t, slot = qlite::cuda::RingSlot(pos, ac.n_slots, ac.sinks);
+        const uint32_t pos = pos0 + t, slot = qlite::KvRingSlot(pos, ac.n_slots, ac.sinks);
         bool overwritten = false;  // by a later token of this chunk
-        for (uint32_t u = t + 1; u < n; ++u) overwritten |= qlite::cuda::RingSlot(pos0 + u, ac.n_slots, ac.sinks) == slot;
+        for (uint32_t u = t + 1; u < n; ++u) overwritten |= qlite::KvRingSlot(pos0 + u, ac.n_slots, ac.sinks) == slot;
         if (overwritten) continue;
         for (uint32_t h = 0; h < ac.n_kv; ++h) {
           const size_t row = size_t(h) * ac.n_slots + slot;

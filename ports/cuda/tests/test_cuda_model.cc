@@ -25,7 +25,7 @@ using qlite::cuda::CudaModel;
 using qlite::cuda::CudaSession;
 using qlite::cuda::CudaSessionParams;
 using qlite::cuda::KvCacheType;
-using qlite::cuda::KvRingShape;
+using qlite::KvRingShape;
 
 QuantizedTensor F32Vector(uint32_t n, std::mt19937* rng, float base, float amp) {
   QuantSpec spec;
@@ -204,11 +204,11 @@ TEST(CudaModel, RejectsBadSessionParamsAsTheCpuRuntimeDoes) {
   p.kv_type = KvCacheType::kF16;
   ASSERT_TRUE(CudaSession::Create(*model, p, &s).ok());
   EXPECT_EQ(s->window(), 16u);
-  EXPECT_EQ(s->kv_bytes(), 2u * 2 * 16 * 16 * 2);  // k and v, 2 heads, 16 slots, hd 16, f16
+  EXPECT_EQ(s->memory().kv_cache, 2u * 2 * 16 * 16 * 2);  // k and v, 2 heads, 16 slots, hd 16, f16
   EXPECT_EQ(s->kv_rings()[0].sinks, 4u);
   p.kv_type = KvCacheType::kQ8;
   ASSERT_TRUE(CudaSession::Create(*model, p, &s).ok());
-  EXPECT_EQ(s->kv_bytes(), 2u * 2 * 16 * (16 + 4));  // int8 rows + one f32 scale each
+  EXPECT_EQ(s->memory().kv_cache, 2u * 2 * 16 * (16 + 4));  // int8 rows + one f32 scale each
   c.context_length = 0;  // nothing recorded: the window must be given
   std::unique_ptr<CudaModel> open_ended;
   ASSERT_TRUE(CudaModel::Load(c, tm.Lookup(), &open_ended).ok());

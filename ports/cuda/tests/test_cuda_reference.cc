@@ -34,7 +34,7 @@ TEST(CudaReferenceModel, ReproducesPublishedStoriesLogits) {
     *found = t != nullptr;
     if (t) *v = t->view;
     return qlite::Status::Ok();
-  }, std::vector<qlite::cuda::KvRingShape>(file.config().n_layers, {512, 0}));
+  }, std::vector<qlite::KvRingShape>(file.config().n_layers, {512, 0}));
   std::vector<float> want(8 * 512);
   std::ifstream(ref_logits, std::ios::binary).read(reinterpret_cast<char*>(want.data()), want.size() * 4);
   const int32_t ids[8] = {1, 403, 407, 261, 378, 432, 383, 286};

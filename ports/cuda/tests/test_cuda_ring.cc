@@ -1,28 +1,20 @@
-// Host: the CUDA port's KV ring mapping (qlite/cuda/kv_ring.h) agrees with the CPU runtime's
-// (runtime/src/kv_cache.h, included as is), batches that store before they attend never
-// lose a position an earlier token of the batch needs, and PlanKvRings makes the CPU
-// runtime's per-layer decisions (runtime/src/session.cc).
+// Host: batches that store before they attend never lose a position an earlier token of the
+// batch needs (the rule LaunchRopeStoreAttention follows), and PlanKvRings gives each layer
+// the ring the shared plan (qlite/base/kv_plan.h) says, case by case.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <set>
 #include <vector>
 
-#include "kv_cache.h"
-#include "qlite/cuda/kv_ring.h"
+#include "qlite/base/kv_ring.h"
 #include "qlite/cuda/model.h"
 
 namespace {
 
-using qlite::cuda::RingChunkInPlace;
-using qlite::cuda::RingLive;
-using qlite::cuda::RingSlot;
-
-qlite::KvLayer CpuLayer(uint32_t slots, uint32_t sinks) {
-  qlite::KvLayer kv;
-  kv.slots = slots, kv.sinks = sinks;
-  return kv;
-}
+using qlite::KvRingChunkInPlace;
+using qlite::KvRingLive;
+using qlite::KvRingSlot;
 
 // Positions a token at `pos` attends, from the definition (not from any slot mapping):
 // everything while the ring has room, else the sinks and the slots - sinks latest.
@@ -34,31 +26,9 @@ std::set<uint64_t> Attended(uint64_t pos, uint32_t slots, uint32_t sinks) {
   return out;
 }
 
-TEST(CudaRing, SlotMappingMatchesCpuRuntime) {
-  for (uint32_t slots = 2; slots <= 40; ++slots) {
-    for (uint32_t sinks = 0; sinks <= slots / 2; ++sinks) {
-      const qlite::KvLayer cpu = CpuLayer(slots, sinks);
-      for (uint64_t pos = 0; pos < 6 * uint64_t(slots); ++pos) {
-        ASSERT_EQ(RingSlot(pos, slots, sinks), cpu.SlotOf(pos)) << slots << " " << sinks << " " << pos;
-        ASSERT_EQ(RingLive(pos, slots), cpu.ValidAfter(pos)) << slots << " " << pos;
-      }
-    }
-  }
-  // Large rings and positions near the end of the 32-bit range the GPU session uses.
-  for (uint32_t slots : {2048u, 4096u, 32768u, 131072u}) {
-    for (uint32_t sinks : {0u, 1u, 4u, 100u}) {
-      const qlite::KvLayer cpu = CpuLayer(slots, sinks);
-      for (uint64_t pos : {0ull, 3ull, 2047ull, 2048ull, 99999ull, 4294967295ull, 4294967296ull + 17}) {
-        ASSERT_EQ(RingSlot(pos, slots, sinks), cpu.SlotOf(pos)) << slots << " " << sinks << " " << pos;
-        ASSERT_EQ(RingLive(pos, slots), cpu.ValidAfter(pos));
-      }
-    }
-  }
-}
-
 // Simulates a ring (slot -> position) fed in batches of n from pos0: all stores first when
-// RingChunkInPlace says so, else store-then-attend per token. Every token must see exactly
-// the positions it attends to in slots [0, RingLive). Also checks the rule is not loose for
+// KvRingChunkInPlace says so, else store-then-attend per token. Every token must see exactly
+// the positions it attends to in slots [0, KvRingLive). Also checks the rule is not loose for
 // nothing: whenever it refuses a batch, storing it all first would have broken a token.
 TEST(CudaRing, BatchesNeverEvictWhatTheyAttend) {
   for (uint32_t slots = 2; slots <= 14; ++slots) {
@@ -67,28 +37,28 @@ TEST(CudaRing, BatchesNeverEvictWhatTheyAttend) {
         for (uint64_t start = 0; start < 3 * uint64_t(slots); start += (start < slots ? 1 : 5)) {
           // Ring state after positions [0, start) went in one by one.
           std::vector<int64_t> ring(slots, -1);
-          for (uint64_t p = 0; p < start; ++p) ring[RingSlot(p, slots, sinks)] = int64_t(p);
+          for (uint64_t p = 0; p < start; ++p) ring[KvRingSlot(p, slots, sinks)] = int64_t(p);
           auto view = [&](const std::vector<int64_t>& r, uint64_t pos) {
             std::set<uint64_t> seen;
-            for (uint32_t s = 0; s < RingLive(pos, slots); ++s) {
+            for (uint32_t s = 0; s < KvRingLive(pos, slots); ++s) {
               if (r[s] < 0 || uint64_t(r[s]) > pos) return std::set<uint64_t>{~0ull};  // stale/future
               seen.insert(uint64_t(r[s]));
             }
             return seen;
           };
           std::vector<int64_t> all_first = ring;
-          for (uint64_t p = start; p < start + n; ++p) all_first[RingSlot(p, slots, sinks)] = int64_t(p);
+          for (uint64_t p = start; p < start + n; ++p) all_first[KvRingSlot(p, slots, sinks)] = int64_t(p);
           bool all_first_ok = true;
           for (uint64_t p = start; p < start + n; ++p) {
             all_first_ok &= view(all_first, p) == Attended(p, slots, sinks);
           }
-          if (RingChunkInPlace(start, n, slots)) {
+          if (KvRingChunkInPlace(start, n, slots)) {
             ASSERT_TRUE(all_first_ok) << "slots " << slots << " sinks " << sinks << " start " << start << " n " << n;
           } else {
             ASSERT_FALSE(all_first_ok) << "needlessly per token: slots " << slots << " sinks " << sinks
                                        << " start " << start << " n " << n;
             for (uint64_t p = start; p < start + n; ++p) {
-              ring[RingSlot(p, slots, sinks)] = int64_t(p);
+              ring[KvRingSlot(p, slots, sinks)] = int64_t(p);
               ASSERT_EQ(view(ring, p), Attended(p, slots, sinks)) << "slots " << slots << " pos " << p;
             }
           }
@@ -98,18 +68,18 @@ TEST(CudaRing, BatchesNeverEvictWhatTheyAttend) {
   }
 }
 
-// The CPU runtime's decisions, case by case (runtime/src/session.cc PlanSession + Bind).
-std::vector<qlite::cuda::KvRingShape> Plan(const qlite::ModelConfig& c, uint32_t window,
+// The plan's decisions, case by case.
+std::vector<qlite::KvRingShape> Plan(const qlite::ModelConfig& c, uint32_t window,
                                            uint32_t sinks, qlite::StatusCode want = qlite::StatusCode::kOk) {
   qlite::cuda::CudaSessionParams p;
   p.window = window, p.n_sink_tokens = sinks;
-  std::vector<qlite::cuda::KvRingShape> rings;
+  std::vector<qlite::KvRingShape> rings;
   const qlite::Status st = qlite::cuda::PlanKvRings(c, p, &rings);
   EXPECT_EQ(st.code(), want) << st.message();
-  return st.ok() ? rings : std::vector<qlite::cuda::KvRingShape>();
+  return st.ok() ? rings : std::vector<qlite::KvRingShape>();
 }
 
-void ExpectRings(const std::vector<qlite::cuda::KvRingShape>& got,
+void ExpectRings(const std::vector<qlite::KvRingShape>& got,
                  const std::vector<std::pair<uint32_t, uint32_t>>& want) {
   ASSERT_EQ(got.size(), want.size());
   for (size_t l = 0; l < want.size(); ++l) {
@@ -118,7 +88,7 @@ void ExpectRings(const std::vector<qlite::cuda::KvRingShape>& got,
   }
 }
 
-TEST(CudaRing, PlanMatchesCpuRuntimeRules) {
+TEST(CudaRing, PlanGivesEachLayerItsRing) {
   constexpr uint32_t kAuto = UINT32_MAX;
   qlite::ModelConfig c;
   c.n_layers = 2, c.context_length = 512;

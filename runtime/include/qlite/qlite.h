@@ -1,4 +1,4 @@
-/* qlite: run quantized Llama-family models on edge CPUs. C99 API.
+/* qlite: run quantized Llama-family models on edge CPUs (and NVIDIA GPUs). C99 API.
  *
  * Conventions
  * - Every function returns a qlite_status (QLITE_OK = 0) unless it is a getter; on error
@@ -43,6 +43,12 @@ typedef enum qlite_status {
 
 typedef enum qlite_kv_type { QLITE_KV_F32 = 0, QLITE_KV_F16 = 1, QLITE_KV_Q8 = 2 } qlite_kv_type;
 
+/* Where a model's weights live and its sessions run. */
+typedef enum qlite_device {
+  QLITE_DEVICE_CPU = 0, /* this library's own kernels (the default) */
+  QLITE_DEVICE_CUDA = 1 /* one NVIDIA GPU: needs a build with -DQLITE_CUDA=ON */
+} qlite_device;
+
 typedef struct qlite_model qlite_model;
 typedef struct qlite_session qlite_session;
 typedef struct qlite_adapter qlite_adapter;
@@ -54,10 +60,20 @@ QLITE_EXPORT const char* qlite_status_string(qlite_status status);
 /* Message for the last failed call on this thread ("" if none). Valid until the next call. */
 QLITE_EXPORT const char* qlite_last_error(void);
 
+/* Devices of one kind this process can use: 1 for QLITE_DEVICE_CPU; for QLITE_DEVICE_CUDA the
+ * number of usable GPUs (0 when this build has no CUDA backend or the machine no GPU/driver). */
+QLITE_EXPORT int32_t qlite_device_count(qlite_device device);
+
 /* Model */
 typedef struct qlite_model_params {
   int verify_checksums; /* 1: verify every tensor checksum at open (reads the whole file) */
   int use_mmap;         /* 1 (default): map the file; 0: read it into memory */
+  /* QLITE_DEVICE_CUDA: every tensor is uploaded to GPU device_index at open and the model's
+   * sessions run there (same file, KV types, windows, sinks and adapters as on the CPU; the
+   * tokenizer and sampler stay on the host). QLITE_ERR_UNSUPPORTED, with the reason, when the
+   * build or the machine has no such GPU or the GPU backend cannot run the model. */
+  qlite_device device;
+  int32_t device_index;
 } qlite_model_params;
 
 QLITE_EXPORT qlite_model_params qlite_model_default_params(void);
@@ -76,6 +92,10 @@ typedef struct qlite_model_info {
   uint64_t weight_bytes;   /* bytes of tensor data */
   uint64_t n_params;
   int has_chat_template;
+  qlite_device device;     /* where the model runs */
+  uint64_t device_bytes;   /* GPU memory its weights take (0 on the CPU) */
+  uint64_t decode_bytes;   /* weight bytes one decode token reads where the model runs (every
+                              layer tensor, the output head, one embedding row) */
 } qlite_model_info;
 QLITE_EXPORT qlite_status qlite_model_get_info(const qlite_model* model, qlite_model_info* out_info);
 
@@ -113,6 +133,9 @@ typedef struct qlite_session_params {
 
 QLITE_EXPORT qlite_session_params qlite_session_default_params(void);
 
+/* Host memory, except where a field says otherwise. On a QLITE_DEVICE_CUDA model kv_cache and
+ * activations are GPU memory, counted in `device` and not in session_total, and the mapped
+ * weights are read once at open (weights_resident 0; the whole file when use_mmap is 0). */
 typedef struct qlite_memory_estimate {
   uint64_t weights_mapped;   /* bytes of the model file's tensors (mapped, shared) */
   uint64_t weights_resident; /* bytes expected resident (all of them, once touched) */
@@ -120,8 +143,9 @@ typedef struct qlite_memory_estimate {
   uint64_t activations;
   uint64_t scratch;
   uint64_t adapters;
-  uint64_t session_total;    /* what qlite_session_create reserves */
+  uint64_t session_total;    /* host memory qlite_session_create reserves */
   uint64_t total;            /* session_total + weights_resident */
+  uint64_t device;           /* GPU memory: the model's weights + this session's kv_cache and activations */
 } qlite_memory_estimate;
 
 QLITE_EXPORT qlite_status qlite_estimate_memory(const qlite_model* model,

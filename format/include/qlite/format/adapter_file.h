@@ -6,7 +6,7 @@
 #include <string>
 
 #include "qlite/format/lora.h"
-#include "qlite/format/status.h"
+#include "qlite/base/status.h"
 
 namespace qlite {
 

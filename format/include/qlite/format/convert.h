@@ -8,7 +8,7 @@
 
 #include "qlite/format/quantize.h"
 #include "qlite/format/source_model.h"
-#include "qlite/format/status.h"
+#include "qlite/base/status.h"
 
 namespace qlite {
 

@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "qlite/format/status.h"
+#include "qlite/base/status.h"
 
 namespace qlite {
 

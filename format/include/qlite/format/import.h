@@ -19,7 +19,7 @@
 #include <string>
 
 #include "qlite/format/source_model.h"
-#include "qlite/format/status.h"
+#include "qlite/base/status.h"
 
 namespace qlite {
 

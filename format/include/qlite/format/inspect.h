@@ -5,7 +5,7 @@
 #include <string>
 
 #include "qlite/format/model_file.h"
-#include "qlite/format/status.h"
+#include "qlite/base/status.h"
 
 namespace qlite {
 

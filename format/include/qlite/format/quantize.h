@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "qlite/format/qlite_generated.h"
-#include "qlite/format/status.h"
+#include "qlite/base/status.h"
 
 namespace qlite {
 

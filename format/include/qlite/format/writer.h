@@ -12,7 +12,7 @@
 #include "qlite/format/convert.h"
 #include "qlite/format/quantize.h"
 #include "qlite/format/source_model.h"
-#include "qlite/format/status.h"
+#include "qlite/base/status.h"
 
 namespace qlite {
 

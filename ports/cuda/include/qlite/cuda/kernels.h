@@ -67,15 +67,15 @@ struct Positions {
 };
 
 // For each of n tokens: rotates q (n_heads heads) in place, rotates k on its way into the
-// ring and stores v beside it (slot RingSlot(pos)). q/k/v rows are q_stride / kv_stride
+// ring and stores v beside it (slot KvRingSlot(pos)). q/k/v rows are q_stride / kv_stride
 // floats apart. head_dim <= 256.
 void LaunchRopeStore(float* q, const float* k, const float* v, size_t n, size_t q_stride,
                      size_t kv_stride, uint32_t n_heads, Positions pos, const RopeParams& rope,
                      const KvRing& kv, cudaStream_t stream);
-// Causal attention for n tokens, each over the RingLive(pos) live slots of the ring (the
+// Causal attention for n tokens, each over the KvRingLive(pos) live slots of the ring (the
 // sinks and the most recent positions). out rows out_stride apart. Every token's K/V must
 // be stored already and no token of the batch may have evicted a position an earlier one
-// attends: RingChunkInPlace, or n == 1 (LaunchRopeStoreAttention handles both).
+// attends: KvRingChunkInPlace, or n == 1 (LaunchRopeStoreAttention handles both).
 void LaunchAttention(const float* q, size_t n, size_t q_stride, uint32_t n_heads, Positions pos,
                      float scale, const KvRing& kv, float* out, size_t out_stride,
                      cudaStream_t stream);

@@ -6,12 +6,14 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "qlite/base/kv_ring.h"
 #include "qlite/cuda/kernels.h"
 #include "qlite/format/quantize.h"
 #include "qlite/format/source_model.h"
-#include "qlite/format/status.h"
+#include "qlite/base/status.h"
 
 typedef struct CUgraphExec_st* cudaGraphExec_t;
 
@@ -29,6 +31,11 @@ struct DeviceInfo {
 };
 // Never fails: a machine without a GPU or driver reports available = false.
 DeviceInfo QueryDevice(int device = 0);
+// Median GB/s over `reps` reads of a `bytes` buffer on the current device (benchmarks).
+Status MeasureReadBandwidth(uint64_t bytes, int reps, double* gbs);
+// Makes `device` current for this thread (models load onto the current device); kUnsupported
+// when it is not a usable GPU.
+Status SelectDevice(int device);
 
 // Finds a tensor by its .qlm name (format/FORMAT.md); sets *found = false when absent.
 // The view must stay valid for the duration of CudaModel::Load.
@@ -58,6 +65,7 @@ class CudaModel {
   static Status Load(const ModelFile& file, std::unique_ptr<CudaModel>* out);
 
   const ModelConfig& config() const { return config_; }
+  int device() const { return device_; }  // the GPU the weights live on
   uint64_t weight_bytes() const { return weight_bytes_; }  // device bytes: values + scales
   // Bytes a decode step must read: every layer matrix, the output head, one embedding row.
   uint64_t decode_bytes_per_token() const { return decode_bytes_; }
@@ -72,10 +80,13 @@ class CudaModel {
   CudaModel() = default;
   Status UploadMatrix(const TensorLookup& lookup, const std::string& name, uint64_t rows,
                       uint64_t cols, MatrixDesc* out);
+  // The layer matrix a .qlm name stands for ("blk.3.attn_q"), its shape; null if none.
+  const MatrixDesc* LayerMatrix(const std::vector<Layer>& layers, const std::string& name) const;
   Status UploadVector(const TensorLookup& lookup, const std::string& name, uint64_t n,
                       bool required, const float** out);
 
   ModelConfig config_;
+  int device_ = 0;
   std::vector<std::unique_ptr<DeviceBuffer>> buffers_;
   std::vector<Layer> layers_;
   MatrixDesc embed_, output_;
@@ -102,23 +113,35 @@ struct CudaSessionParams {
   bool use_graphs = true;
 };
 
-// One layer's KV ring: `slots` positions, the first `sinks` of them pinned (kv_ring.h).
-struct KvRingShape {
-  uint32_t slots = 0, sinks = 0;
-};
-// The CPU runtime's KV plan for `c` (PlanSession + Session::Bind): validates window (>= 2,
-// at most what the model attends to, required when the model records no context length)
-// and n_sink_tokens (below the window), then gives each layer's ring.
+// Each layer's KV ring for `c` under `params`: the CPU runtime's plan itself
+// (qlite/base/kv_plan.h), so one .qlm keeps the same positions on both backends.
 Status PlanKvRings(const ModelConfig& c, const CudaSessionParams& params,
                    std::vector<KvRingShape>* rings);
 
-// One sequence on the GPU. The model must outlive it; use it from one thread at a time.
+// Device bytes one session takes, as Create allocates them.
+struct CudaSessionMemory {
+  uint64_t kv_cache = 0;     // every layer's ring (+ q8 scales)
+  uint64_t activations = 0;  // a prefill chunk's buffers and the logits
+  uint64_t pinned_host = 0;  // pinned host memory for token ids and logits
+};
+
+// One sequence on the GPU. The model must outlive it; use it from one thread at a time
+// (any thread: each call makes the model's GPU current).
 class CudaSession {
  public:
   ~CudaSession();
   // Bad window / n_sink_tokens / kv_type fail with kInvalidArgument, as the CPU runtime's do.
   static Status Create(const CudaModel& model, const CudaSessionParams& params,
                        std::unique_ptr<CudaSession>* out);
+  // What Create would allocate, without a GPU (the same layout code).
+  static Status Measure(const ModelConfig& config, const CudaSessionParams& params,
+                        CudaSessionMemory* out);
+  // Runs `weights` (LoRA-merged copies of layer matrices, by .qlm name such as
+  // "blk.3.attn_q", each of the model's shape) instead of the model's own; an empty list
+  // restores the model's own. Uploads them into session memory, drops the captured decode
+  // graph (it holds the old pointers) and resets the position. On error the session runs
+  // the model's own weights.
+  Status SetLayerWeights(const std::vector<std::pair<std::string, QuantizedView>>& weights);
   // Feeds one token at the next position; *logits (vocab_size floats, host memory owned by
   // the session) stay valid until the next call.
   Status Decode(int32_t token, const float** logits);
@@ -128,11 +151,13 @@ class CudaSession {
   uint32_t position() const { return pos_; }
   uint32_t window() const { return window_; }  // the widest layer ring
   const std::vector<KvRingShape>& kv_rings() const { return rings_; }
-  uint64_t kv_bytes() const { return kv_bytes_; }  // device memory of every ring (+ q8 scales)
+  const CudaSessionMemory& memory() const { return memory_; }
 
  private:
   CudaSession(const CudaModel& model) : model_(model) {}
   Status Run(const int32_t* tokens, size_t n, const float** logits);
+  struct Layout;
+  static Status Plan(const ModelConfig& c, const CudaSessionParams& params, Layout* out);
   void Enqueue(size_t n);  // the forward pass for n tokens, all asynchronous on stream_
   Status CaptureDecodeGraph();
   void Matmul(const MatrixDesc& w, const float* x, size_t n, size_t x_stride, float* y,
@@ -142,7 +167,10 @@ class CudaSession {
   std::vector<std::unique_ptr<DeviceBuffer>> buffers_;
   cudaStream_t stream_ = nullptr;
   uint32_t window_ = 0, max_batch_ = 0, pos_ = 0;
-  uint64_t kv_bytes_ = 0;
+  CudaSessionMemory memory_;
+  // The weights this session runs: the model's, or merged copies in weight_buffers_.
+  std::vector<CudaModel::Layer> layers_;
+  std::vector<std::unique_ptr<DeviceBuffer>> weight_buffers_;
   size_t dim_stride_ = 0, q_stride_ = 0, kv_stride_ = 0, ffn_stride_ = 0;
   float *x_ = nullptr, *xb_ = nullptr, *q_ = nullptr, *k_ = nullptr, *v_ = nullptr;
   float *att_ = nullptr, *hb_ = nullptr, *hb2_ = nullptr, *logits_dev_ = nullptr;

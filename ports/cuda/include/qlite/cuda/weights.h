@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "qlite/format/quantize.h"
-#include "qlite/format/status.h"
+#include "qlite/base/status.h"
 
 namespace qlite {
 namespace cuda {

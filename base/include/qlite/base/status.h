@@ -1,4 +1,4 @@
-// Status: an error code plus a message. Codes match the C API's qlite_status values.
+// Status: an error code plus a message, used by every layer. Codes match the C API's qlite_status values.
 #pragma once
 #include <string>
 #include <utility>

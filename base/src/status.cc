@@ -1,4 +1,4 @@
-#include "qlite/format/status.h"
+#include "qlite/base/status.h"
 
 #include <cstdarg>
 #include <cstdio>
