@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """GGUF side of scripts/bench_peer_llamacpp.sh (run with the PyPI `gguf` package's venv).
 
-  bench_peer_gguf.py make OUT.gguf --weights q4|q8 [--seed 1]
+  bench_peer_gguf.py make OUT.gguf --weights q4|q8 [--seed 1] [--codes]
       A llama-arch model with TinyLlama-1.1B's shapes and random N(0, 0.02) weights (norms 1):
       layer matrices Q4_0 or Q8_0, token_embd and output Q8_0 (as qlite's q4 model keeps an
       8-bit output head, so both engines stream the same bytes per token). The speed of a
-      forward pass does not depend on what the weights say.
+      forward pass does not depend on what the weights say. --codes draws random codes and
+      scales directly in the Q4_0/Q8_0 block layout (seconds instead of minutes: for a GPU
+      machine whose time is counted).
   bench_peer_gguf.py bytes M.gguf
       Bytes one decode token streams: every tensor except token_embd (output is untied, so
       only one embedding row is read).
@@ -23,7 +25,25 @@ HEAD_DIM = DIM // HEADS
 Q = gguf.GGMLQuantizationType
 
 
-def add_matrix(w, rng, name, rows, cols, qtype):
+def random_blocks(rng, rows, cols, qtype):
+    """Q4_0 / Q8_0 blocks of 32 with random codes and f16 scales (|w| about 0.02)."""
+    blocks = cols // 32
+    if qtype == Q.Q4_0:
+        block = np.dtype([("d", "<f2"), ("qs", "u1", 16)])
+        scale = 0.02 / 4
+    else:
+        block = np.dtype([("d", "<f2"), ("qs", "i1", 32)])
+        scale = 0.02 / 64
+    out = np.empty((rows, blocks), dtype=block)
+    out["d"] = (scale * (0.5 + rng.random((rows, blocks)))).astype(np.float16)
+    out["qs"] = rng.integers(0, 256, size=out["qs"].shape, dtype=np.uint8).view(out["qs"].dtype)
+    return out.view(np.uint8).reshape(rows, blocks * block.itemsize)
+
+
+def add_matrix(w, rng, name, rows, cols, qtype, codes=False):
+    if codes:
+        w.add_tensor(name, random_blocks(rng, rows, cols, qtype), raw_dtype=qtype)
+        return
     x = rng.standard_normal((rows, cols), dtype=np.float32)
     x *= np.float32(0.02)
     w.add_tensor(name, quantize(x, qtype), raw_dtype=qtype)
@@ -47,9 +67,10 @@ def add_vocab(w):
     w.add_eos_token_id(2)
 
 
-def make(out, weights, seed):
+def make(out, weights, seed, codes=False):
     layer_q = {"q4": Q.Q4_0, "q8": Q.Q8_0}[weights]
     rng = np.random.default_rng(seed)
+    matrix = lambda name, rows, cols, qtype: add_matrix(w, rng, name, rows, cols, qtype, codes)
     w = gguf.GGUFWriter(out, "llama")
     w.add_name("tinyllama-shaped random %s" % weights)
     w.add_context_length(CTX)
@@ -64,20 +85,20 @@ def make(out, weights, seed):
     w.add_file_type(gguf.LlamaFileType.MOSTLY_Q4_0 if weights == "q4" else gguf.LlamaFileType.MOSTLY_Q8_0)
     add_vocab(w)
     ones = np.ones(DIM, dtype=np.float32)
-    add_matrix(w, rng, "token_embd.weight", VOCAB, DIM, Q.Q8_0)
+    matrix("token_embd.weight", VOCAB, DIM, Q.Q8_0)
     for l in range(LAYERS):
         p = "blk.%d." % l
         w.add_tensor(p + "attn_norm.weight", ones)
-        add_matrix(w, rng, p + "attn_q.weight", DIM, DIM, layer_q)
-        add_matrix(w, rng, p + "attn_k.weight", KV_HEADS * HEAD_DIM, DIM, layer_q)
-        add_matrix(w, rng, p + "attn_v.weight", KV_HEADS * HEAD_DIM, DIM, layer_q)
-        add_matrix(w, rng, p + "attn_output.weight", DIM, DIM, layer_q)
+        matrix(p + "attn_q.weight", DIM, DIM, layer_q)
+        matrix(p + "attn_k.weight", KV_HEADS * HEAD_DIM, DIM, layer_q)
+        matrix(p + "attn_v.weight", KV_HEADS * HEAD_DIM, DIM, layer_q)
+        matrix(p + "attn_output.weight", DIM, DIM, layer_q)
         w.add_tensor(p + "ffn_norm.weight", ones)
-        add_matrix(w, rng, p + "ffn_gate.weight", FFN, DIM, layer_q)
-        add_matrix(w, rng, p + "ffn_up.weight", FFN, DIM, layer_q)
-        add_matrix(w, rng, p + "ffn_down.weight", DIM, FFN, layer_q)
+        matrix(p + "ffn_gate.weight", FFN, DIM, layer_q)
+        matrix(p + "ffn_up.weight", FFN, DIM, layer_q)
+        matrix(p + "ffn_down.weight", DIM, FFN, layer_q)
     w.add_tensor("output_norm.weight", ones)
-    add_matrix(w, rng, "output.weight", VOCAB, DIM, Q.Q8_0)
+    matrix("output.weight", VOCAB, DIM, Q.Q8_0)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
@@ -96,11 +117,12 @@ def main():
     m.add_argument("out")
     m.add_argument("--weights", choices=["q4", "q8"], required=True)
     m.add_argument("--seed", type=int, default=1)
+    m.add_argument("--codes", action="store_true", help="random codes in the block layout (fast)")
     b = sub.add_parser("bytes")
     b.add_argument("model")
     a = ap.parse_args()
     if a.cmd == "make":
-        make(a.out, a.weights, a.seed)
+        make(a.out, a.weights, a.seed, a.codes)
     else:
         print(token_bytes(a.model))
 

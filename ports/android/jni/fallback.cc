@@ -22,8 +22,10 @@ QLITE_JNI_WEAK const char* qlite_last_error(void) { return t_error; }
 QLITE_JNI_WEAK const char* qlite_status_string(qlite_status status) {
   return status == QLITE_OK ? "ok" : status == QLITE_ERR_UNSUPPORTED ? "unsupported" : "error";
 }
+QLITE_JNI_WEAK int32_t qlite_device_count(qlite_device device) { return device == QLITE_DEVICE_CPU ? 1 : 0; }
 QLITE_JNI_WEAK qlite_model_params qlite_model_default_params(void) {
   qlite_model_params p;
+  std::memset(&p, 0, sizeof(p));
   p.verify_checksums = 0;
   p.use_mmap = 1;
   return p;

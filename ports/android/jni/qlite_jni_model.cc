@@ -30,8 +30,13 @@ JNIEXPORT jstring JNICALL Java_org_qlite_Qlite_nativeVersion(JNIEnv* env, jclass
   return env->NewStringUTF(v ? v : "");
 }
 
+JNIEXPORT jint JNICALL Java_org_qlite_Qlite_nativeDeviceCount(JNIEnv*, jclass, jint device) {
+  return qlite_device_count(static_cast<qlite_device>(device));
+}
+
 JNIEXPORT jlong JNICALL Java_org_qlite_QliteModel_nativeOpen(JNIEnv* env, jclass, jbyteArray path_z,
-                                                             jboolean verify, jboolean mmap) {
+                                                             jboolean verify, jboolean mmap, jint device,
+                                                             jint device_index) {
   return Guard(env, "qlite_model_open", [&]() -> jlong {
     std::string path;
     if (!ReadBytes(env, path_z, &path)) return 0;
@@ -42,6 +47,8 @@ JNIEXPORT jlong JNICALL Java_org_qlite_QliteModel_nativeOpen(JNIEnv* env, jclass
     qlite_model_params params = qlite_model_default_params();
     params.verify_checksums = verify ? 1 : 0;
     params.use_mmap = mmap ? 1 : 0;
+    params.device = static_cast<qlite_device>(device);
+    params.device_index = device_index;
     qlite_model* model = nullptr;
     const qlite_status s = qlite_model_open(path.c_str(), &params, &model);
     if (s != QLITE_OK) {

@@ -40,19 +40,19 @@ Status MeasureReadBandwidth(uint64_t bytes, int reps, double* gbs) {
   QLITE_RETURN_IF_ERROR(CudaStatus(cudaEventCreate(&start), "cudaEventCreate"));
   QLITE_RETURN_IF_ERROR(CudaStatus(cudaEventCreate(&stop), "cudaEventCreate"));
   std::vector<double> rates;
-  Status st;
-  for (int r = 0; r <= reps && st.ok(); ++r) {  // r == 0 warms up
+  cudaError_t err = cudaSuccess;
+  for (int r = 0; r <= reps && err == cudaSuccess; ++r) {  // r == 0 warms up
     cudaEventRecord(start);
     ReadAll<<<sms * 8, 256>>>(data, n, sink);
     cudaEventRecord(stop);
-    st = CudaStatus(cudaEventSynchronize(stop), "bandwidth probe");
+    err = cudaEventSynchronize(stop);
     float ms = 0;
     cudaEventElapsedTime(&ms, start, stop);
     if (r > 0 && ms > 0) rates.push_back(n * sizeof(uint4) / (ms * 1e-3) / 1e9);
   }
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
-  QLITE_RETURN_IF_ERROR(st);
+  QLITE_RETURN_IF_ERROR(CudaStatus(err, "bandwidth probe"));
   std::sort(rates.begin(), rates.end());
   *gbs = rates.empty() ? 0 : rates[rates.size() / 2];
   return Status::Ok();

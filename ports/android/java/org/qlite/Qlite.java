@@ -25,6 +25,18 @@ public final class Qlite {
     load();
   }
 
+  /** Where a model runs (qlite_device): this library's CPU kernels, or one NVIDIA GPU. */
+  public static final int DEVICE_CPU = 0;
+  public static final int DEVICE_CUDA = 1;
+
+  /**
+   * Usable devices of one kind: 1 for DEVICE_CPU; for DEVICE_CUDA the number of GPUs (0 in a
+   * build without the CUDA backend, such as every Android build, or without a GPU).
+   */
+  public static int deviceCount(int device) {
+    return nativeDeviceCount(device);
+  }
+
   /** QLITE_API_VERSION of the C library: major in the high 16 bits, minor in the low 16. */
   public static int apiVersion() {
     return nativeApiVersion();
@@ -41,6 +53,8 @@ public final class Qlite {
   }
 
   private static native int nativeApiVersion();
+
+  private static native int nativeDeviceCount(int device);
 
   private static native String nativeVersion();
 }

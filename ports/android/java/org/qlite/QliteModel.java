@@ -70,8 +70,17 @@ public final class QliteModel implements AutoCloseable {
    * @param useMmap map the file (true) or read it into memory (false)
    */
   public static QliteModel open(String path, boolean verifyChecksums, boolean useMmap) {
+    return open(path, verifyChecksums, useMmap, Qlite.DEVICE_CPU, 0);
+  }
+
+  /**
+   * Opens a file on a device: Qlite.DEVICE_CUDA uploads the weights to GPU deviceIndex and
+   * runs the model's sessions there; throws UNSUPPORTED, with the reason, where the library
+   * or the machine has no such GPU.
+   */
+  public static QliteModel open(String path, boolean verifyChecksums, boolean useMmap, int device, int deviceIndex) {
     Qlite.requireNonNull(path, "path");
-    return new QliteModel(nativeOpen(utf8z(path), verifyChecksums, useMmap), null);
+    return new QliteModel(nativeOpen(utf8z(path), verifyChecksums, useMmap, device, deviceIndex), null);
   }
 
   /**
@@ -164,7 +173,8 @@ public final class QliteModel implements AutoCloseable {
     return z;
   }
 
-  private static native long nativeOpen(byte[] pathZ, boolean verifyChecksums, boolean useMmap);
+  private static native long nativeOpen(byte[] pathZ, boolean verifyChecksums, boolean useMmap, int device,
+                                        int deviceIndex);
 
   private static native long nativeOpenBuffer(ByteBuffer direct, long size, boolean verifyChecksums);
 

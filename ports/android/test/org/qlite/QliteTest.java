@@ -108,6 +108,17 @@ public class QliteTest {
   }
 
   @Test
+  public void cudaWithoutAGpuThrowsUnsupported() {
+    assertEquals(1, Qlite.deviceCount(Qlite.DEVICE_CPU));
+    Assume.assumeTrue("a usable GPU", Qlite.deviceCount(Qlite.DEVICE_CUDA) == 0);
+    String path = modelPath();
+    expectStatus(QliteException.UNSUPPORTED, () -> QliteModel.open(path, false, true, Qlite.DEVICE_CUDA, 0));
+    try (QliteModel m = openOrSkip(() -> QliteModel.open(path, false, true, Qlite.DEVICE_CPU, 0))) {
+      assertTrue(m.info().vocabSize > 0);
+    }
+  }
+
+  @Test
   public void missingFileThrowsIo() {
     QliteException e = null;
     try {
