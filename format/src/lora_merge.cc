@@ -2,6 +2,7 @@
 // swaps them, never per token) and the converter hook that merges at conversion.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 
 #include "qlite/format/checksum.h"
@@ -27,15 +28,28 @@ uint64_t LoraAdapter::n_params() const {
   return n;
 }
 
-bool IsLoraTarget(const std::string& name) {
+bool ParseLoraTarget(const std::string& name, uint32_t* layer, LoraTarget* which) {
   if (!StartsWith(name, "blk.")) return false;
   const size_t dot = name.find('.', 4);
-  if (dot == std::string::npos || dot == 4 || name.find_first_not_of("0123456789", 4) != dot) return false;
+  if (dot == std::string::npos || dot == 4 || dot > 13 || name.find_first_not_of("0123456789", 4) != dot) return false;
+  // In LoraTarget's order.
   static const char* kTargets[] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
   const std::string rest = name.substr(dot + 1);
-  for (const char* t : kTargets)
-    if (rest == t) return true;
+  for (size_t i = 0; i < sizeof(kTargets) / sizeof(kTargets[0]); ++i) {
+    if (rest != kTargets[i]) continue;
+    const unsigned long long l = std::strtoull(name.c_str() + 4, nullptr, 10);
+    if (l > UINT32_MAX) return false;
+    *layer = static_cast<uint32_t>(l);
+    *which = static_cast<LoraTarget>(i);
+    return true;
+  }
   return false;
+}
+
+bool IsLoraTarget(const std::string& name) {
+  uint32_t layer = 0;
+  LoraTarget which;
+  return ParseLoraTarget(name, &layer, &which);
 }
 
 Status CheckLoraShapes(const LoraAdapter& a, const ModelConfig& base) {

@@ -9,26 +9,28 @@
 #include <map>
 
 #include "adapter.h"
+#include "qlite/format/lora.h"
 #include "qlite/format/model_file.h"
 #include "session.h"
 
 namespace qlite {
 namespace {
 
-// "blk.N.kind" -> the LayerWeights member it replaces (names checked by CheckLoraShapes).
+// "blk.N.kind" -> the LayerWeights member it replaces (null for any other name).
 arch::WeightMatrix* Slot(LayerWeights* layers, uint32_t n_layers, const std::string& name) {
-  const size_t dot = name.find('.', 4);
-  const unsigned long l = std::strtoul(name.c_str() + 4, nullptr, 10);
-  if (name.compare(0, 4, "blk.") != 0 || dot == std::string::npos || l >= n_layers) return nullptr;
+  uint32_t l = 0;
+  LoraTarget which;
+  if (!ParseLoraTarget(name, &l, &which) || l >= n_layers) return nullptr;
   LayerWeights& L = layers[l];
-  const std::string kind = name.substr(dot + 1);
-  if (kind == "attn_q") return &L.wq;
-  if (kind == "attn_k") return &L.wk;
-  if (kind == "attn_v") return &L.wv;
-  if (kind == "attn_output") return &L.wo;
-  if (kind == "ffn_gate") return &L.gate;
-  if (kind == "ffn_up") return &L.up;
-  if (kind == "ffn_down") return &L.down;
+  switch (which) {
+    case LoraTarget::kAttnQ: return &L.wq;
+    case LoraTarget::kAttnK: return &L.wk;
+    case LoraTarget::kAttnV: return &L.wv;
+    case LoraTarget::kAttnOutput: return &L.wo;
+    case LoraTarget::kFfnGate: return &L.gate;
+    case LoraTarget::kFfnUp: return &L.up;
+    case LoraTarget::kFfnDown: return &L.down;
+  }
   return nullptr;
 }
 

@@ -4,6 +4,7 @@
 
 #include "device.h"
 #include "qlite/cuda/model.h"
+#include "qlite/format/lora.h"
 
 namespace qlite {
 namespace cuda {
@@ -93,23 +94,19 @@ Status UploadMatrixView(const QuantizedView& view, std::vector<std::unique_ptr<D
 CudaModel::~CudaModel() = default;
 
 const MatrixDesc* CudaModel::LayerMatrix(const std::vector<Layer>& layers, const std::string& name) const {
-  const size_t dot = name.find('.', 4);
-  if (name.compare(0, 4, "blk.") != 0 || dot == std::string::npos || dot == 4) return nullptr;
   uint32_t l = 0;
-  for (size_t i = 4; i < dot; ++i) {
-    if (name[i] < '0' || name[i] > '9' || l > layers.size()) return nullptr;
-    l = l * 10 + (name[i] - '0');
-  }
-  if (l >= layers.size()) return nullptr;
+  LoraTarget which;
+  if (!ParseLoraTarget(name, &l, &which) || l >= layers.size()) return nullptr;
   const Layer& L = layers[l];
-  const std::string kind = name.substr(dot + 1);
-  if (kind == "attn_q") return &L.wq;
-  if (kind == "attn_k") return &L.wk;
-  if (kind == "attn_v") return &L.wv;
-  if (kind == "attn_output") return &L.wo;
-  if (kind == "ffn_gate") return &L.wg;
-  if (kind == "ffn_up") return &L.wu;
-  if (kind == "ffn_down") return &L.wd;
+  switch (which) {
+    case LoraTarget::kAttnQ: return &L.wq;
+    case LoraTarget::kAttnK: return &L.wk;
+    case LoraTarget::kAttnV: return &L.wv;
+    case LoraTarget::kAttnOutput: return &L.wo;
+    case LoraTarget::kFfnGate: return &L.wg;
+    case LoraTarget::kFfnUp: return &L.wu;
+    case LoraTarget::kFfnDown: return &L.wd;
+  }
   return nullptr;
 }
 

@@ -34,6 +34,9 @@ struct LoraAdapter {
 };
 
 // Targets LoRA may adapt: the seven projection matrices of every layer.
+enum class LoraTarget { kAttnQ, kAttnK, kAttnV, kAttnOutput, kFfnGate, kFfnUp, kFfnDown };
+// "blk.N.attn_q" and the like -> layer N and which projection; false for any other name.
+bool ParseLoraTarget(const std::string& qlite_name, uint32_t* layer, LoraTarget* which);
 bool IsLoraTarget(const std::string& qlite_name);
 
 // Reads a PEFT folder (adapter_config.json + adapter_model.safetensors), a llama.cpp GGUF
