@@ -1,4 +1,4 @@
-// Element-wise ops (RmsNorm, AddInPlace, SiluMul, Softmax, Rope) on every Highway target
+// Element-wise ops (RmsNorm, AddInPlace, SiluMul, GeluTanhMul, Softmax, Rope) on every Highway target
 // against the scalar references, on odd sizes.
 #include <gtest/gtest.h>
 
@@ -74,6 +74,22 @@ TEST(Ops, SiluMul) {
       auto want = g;
       SiluMul(g.data(), up.data(), n);
       ref::SiluMul(want.data(), up.data(), n);
+      ExpectClose(g, want, 4e-6f);
+    }
+  });
+}
+
+TEST(Ops, GeluTanhMul) {
+  std::mt19937 rng(13);
+  ForEachHwyTarget([&] {
+    for (size_t n : OddSizes()) {
+      SCOPED_TRACE(n);
+      auto g = RandomVec(rng, n, -8.0f, 8.0f);
+      if (n > 2) g[0] = -200.0f, g[1] = 200.0f;  // exp overflow region
+      const auto up = RandomVec(rng, n, -2.0f, 2.0f);
+      auto want = g;
+      GeluTanhMul(g.data(), up.data(), n);
+      ref::GeluTanhMul(want.data(), up.data(), n);
       ExpectClose(g, want, 4e-6f);
     }
   });
