@@ -25,7 +25,7 @@ import transformers
 from tokenizers import Tokenizer, decoders, models, normalizers
 
 VOCAB_PIECES = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>"]
-HIDDEN, FFN, HEADS, KV_HEADS, HEAD_DIM = 64, 64, 2, 1, 64
+HIDDEN, FFN, HEADS, KV_HEADS, HEAD_DIM = 32, 64, 2, 1, 64
 
 
 def make_tokenizer(path):
@@ -54,7 +54,6 @@ def family_config(family, vocab):
         return transformers.Qwen3Config(num_hidden_layers=2, rope_parameters={"rope_type": "default", "rope_theta": 1e6},
                                         attention_bias=False, **common)
     if family == "qwen2":  # Qwen2.5 layout: q/k/v biases, tied embeddings
-        common.pop("head_dim")  # Qwen2 derives it: hidden / heads
         return transformers.Qwen2Config(num_hidden_layers=2, rope_parameters={"rope_type": "default", "rope_theta": 1e6},
                                         **common)
     if family == "gemma3":
