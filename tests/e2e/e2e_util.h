@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -37,6 +38,16 @@ inline std::vector<double> JsonArray(const std::string& json, const std::string&
   while (std::getline(ss, item, ',')) out.push_back(std::stod(item));
   if (end) *end = close;
   return out;
+}
+
+// A model fetched into the cache by a scripts/fetch_*.sh: $ENV_VAR if set, else
+// $QLITE_CACHE/file or ~/.cache/qlite/file.
+inline std::string CachedModel(const char* env_var, const std::string& file) {
+  if (const char* p = std::getenv(env_var); p && *p) return p;
+  const char* cache = std::getenv("QLITE_CACHE");
+  const char* home = std::getenv("HOME");
+  const std::string dir = cache && *cache ? cache : std::string(home ? home : "") + "/.cache/qlite";
+  return dir + "/" + file;
 }
 
 inline std::vector<int32_t> Ints(const std::vector<double>& v) { return std::vector<int32_t>(v.begin(), v.end()); }

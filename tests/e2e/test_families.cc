@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "count_allocs.h"
 #include "e2e_util.h"
 
 namespace {
@@ -96,6 +97,20 @@ TEST_P(Families, PrefillChunksMatchTransformers) {
 
 TEST_P(Families, GreedyTokensMatchTransformers) {
   EXPECT_EQ(qlite_e2e::Greedy(model_, refs_.prompt, refs_.greedy.size()), refs_.greedy);
+}
+
+// The optional layer parts run from the session arena: prefill and decode allocate nothing.
+TEST_P(Families, PrefillAndDecodeAllocateNothing) {
+  qlite_session_params p = qlite_session_default_params();
+  p.n_threads = 2;
+  p.max_batch = 7;
+  qlite_session* s = nullptr;
+  ASSERT_EQ(qlite_session_create(model_, &p, &s), QLITE_OK) << qlite_last_error();
+  g_allocs = 0;
+  ASSERT_EQ(qlite_prefill(s, refs_.ids.data(), refs_.ids.size()), QLITE_OK);
+  for (int i = 0; i < 40; ++i) ASSERT_EQ(qlite_decode(s, refs_.ids[i % refs_.ids.size()]), QLITE_OK);
+  if (QLITE_COUNT_ALLOCS) EXPECT_EQ(g_allocs.load(), 0) << "heap allocations on the token path";
+  qlite_session_free(s);
 }
 
 INSTANTIATE_TEST_SUITE_P(HuggingFace, Families, ::testing::Values("qwen3", "qwen2", "gemma3"),

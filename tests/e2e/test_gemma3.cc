@@ -3,20 +3,13 @@
 // Skipped when absent, failed under CI=true.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <string>
 
 #include "e2e_util.h"
 
 namespace {
 
-std::string GemmaPath() {
-  if (const char* p = std::getenv("QLITE_GEMMA3"); p && *p) return p;
-  const char* cache = std::getenv("QLITE_CACHE");
-  const char* home = std::getenv("HOME");
-  std::string dir = cache && *cache ? cache : std::string(home ? home : "") + "/.cache/qlite";
-  return dir + "/gemma-3-270m-q4_k_m.gguf";
-}
+std::string GemmaPath() { return qlite_e2e::CachedModel("QLITE_GEMMA3", "gemma-3-270m-q4_k_m.gguf"); }
 
 int Collect(void* user, int32_t, const char* piece, size_t len) {
   static_cast<std::string*>(user)->append(piece, len);

@@ -2,19 +2,13 @@
 // converts, and answers a ChatML prompt coherently. Skipped when absent, failed under CI=true.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <string>
 
 #include "e2e_util.h"
 
 namespace {
 
-std::string SmolPath() {
-  const char* cache = std::getenv("QLITE_CACHE");
-  const char* home = std::getenv("HOME");
-  std::string dir = cache && *cache ? cache : std::string(home ? home : "") + "/.cache/qlite";
-  return dir + "/SmolLM2-135M-Instruct.Q4_1.gguf";
-}
+std::string SmolPath() { return qlite_e2e::CachedModel("QLITE_SMOLLM2", "SmolLM2-135M-Instruct.Q4_1.gguf"); }
 
 int Collect(void* user, int32_t, const char* piece, size_t len) {
   static_cast<std::string*>(user)->append(piece, len);
