@@ -109,16 +109,17 @@ Status ParseRope(const json::Value& cfg, const std::string& path, ModelConfig* c
   return ParseRopeScaling(*global, path, c);
 }
 
-// Per-layer sliding windows. transformers 5 lists layer_types; else Mistral windows every
-// layer, Qwen2/Qwen3 only with use_sliding_window from layer max_window_layers on, and
-// Gemma 3 every layer but each sliding_window_pattern-th.
+// Per-layer sliding windows. Mistral windows every layer; the others follow layer_types
+// (transformers 5) when given, else Qwen2/Qwen3 window only with use_sliding_window, from
+// layer max_window_layers on, and Gemma 3 every layer but each sliding_window_pattern-th.
 Status ParseWindows(const json::Value& cfg, const std::string& path, ModelConfig* c) {
   if (c->n_layers == 0 || c->n_layers > 4096) return Status::Ok();  // CheckConfig reports it
   uint32_t window = c->arch == fb::Arch::Gemma3 ? 4096 : 0;  // transformers' Gemma 3 default
   if (const json::Value* w = cfg.Find("sliding_window"); w && !w->IsNull())
     QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "sliding_window", &window));
   std::vector<bool> sliding(c->n_layers, false);
-  if (const json::Value* types = cfg.Find("layer_types"); types && types->IsArray()) {
+  const json::Value* types = cfg.Find("layer_types");  // transformers' Mistral ignores it
+  if (types && types->IsArray() && c->arch != fb::Arch::Mistral) {
     if (types->array.size() != c->n_layers)
       return StatusError(StatusCode::kFormat, "%s: layer_types has %zu entries for %u layers", path.c_str(),
                          types->array.size(), c->n_layers);
