@@ -31,7 +31,7 @@ STEPS = 24
 
 
 def main(gguf, out):
-    llm = llama_cpp.Llama(model_path=gguf, n_ctx=512, n_batch=512, n_threads=2, seed=0, verbose=False)
+    llm = llama_cpp.Llama(model_path=gguf, n_ctx=512, n_batch=512, n_threads=2, seed=0, logits_all=True, verbose=False)
     with open(gguf, "rb") as f:
         sha = hashlib.sha256(f.read()).hexdigest()
     cases = []
