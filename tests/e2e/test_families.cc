@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "count_allocs.h"
 #include "e2e_util.h"
+#include "qlite/format/inspect.h"
 
 namespace {
 using qlite_e2e::Ints;
@@ -119,16 +121,27 @@ INSTANTIATE_TEST_SUITE_P(HuggingFace, Families, ::testing::Values("qwen3", "qwen
 // Gemma 3's local layers keep their sliding window, not the context: 2 local layers of 6
 // slots and 1 global layer of 64 (the context), one KV head of 64 dims, f32 keys and values.
 TEST(Gemma3Plan, LocalLayersHoldTheirWindow) {
-  const std::string out = testing::TempDir() + "/family_gemma3_plan.qlm";
-  qlite::Status st = qlite_e2e::Convert(FamilyDir("gemma3"), "", qlite::fb::DType::F32, out);
+  const std::string path = testing::TempDir() + "/family_gemma3_plan.qlm";
+  qlite::Status st = qlite_e2e::Convert(FamilyDir("gemma3"), "", qlite::fb::DType::F32, path);
   ASSERT_TRUE(st.ok()) << st.message();
   qlite_model* m = nullptr;
-  ASSERT_EQ(qlite_model_open(out.c_str(), nullptr, &m), QLITE_OK) << qlite_last_error();
+  ASSERT_EQ(qlite_model_open(path.c_str(), nullptr, &m), QLITE_OK) << qlite_last_error();
   qlite_session_params p = qlite_session_default_params();
   qlite_memory_estimate est;
   ASSERT_EQ(qlite_estimate_memory(m, &p, &est), QLITE_OK) << qlite_last_error();
   EXPECT_EQ(est.kv_cache, uint64_t{2 * (2 * 6 + 64) * 64 * 4});
   qlite_model_free(m);
+  // qlite inspect names the family and the per-layer plan.
+  char* text = nullptr;
+  size_t len = 0;
+  FILE* out = open_memstream(&text, &len);
+  ASSERT_TRUE(qlite::InspectFile(path, qlite::InspectOptions(), out).ok());
+  std::fclose(out);
+  const std::string info(text, len);
+  std::free(text);
+  EXPECT_NE(info.find("arch Gemma3"), std::string::npos) << info;
+  EXPECT_NE(info.find("layers: 0-1 local (window 6, rope 10000), 2 global (rope 1e+06)"), std::string::npos) << info;
+  EXPECT_NE(info.find("qk_norm yes, post_norms yes, ffn GeGLU (tanh GELU)"), std::string::npos) << info;
 }
 
 }  // namespace
