@@ -80,6 +80,29 @@ inline qlite::Status Convert(const std::string& src, const std::string& tokenize
   return qlite::ConvertModel(model, co, out, nullptr, &summary);
 }
 
+// Greedy text continuation of `prompt` (tokenized with BOS) by qlite_generate on two
+// threads, stopping at EOS; prints it with its speed under `label`.
+inline std::string GenerateGreedy(qlite_model* m, const char* label, const char* prompt, uint32_t max_tokens,
+                                  uint32_t window, qlite_generate_stats* stats) {
+  qlite_session_params p = qlite_session_default_params();
+  p.n_threads = 2;
+  p.window = window;
+  p.sampler.temperature = 0;
+  qlite_session* s = nullptr;
+  std::string text;
+  EXPECT_EQ(qlite_session_create(m, &p, &s), QLITE_OK) << qlite_last_error();
+  if (!s) return text;
+  auto collect = [](void* user, int32_t, const char* piece, size_t len) {
+    static_cast<std::string*>(user)->append(piece, len);
+    return 0;
+  };
+  EXPECT_EQ(qlite_generate(s, prompt, max_tokens, 1, collect, &text, stats), QLITE_OK) << qlite_last_error();
+  std::printf("%s: %s|%s\n(prefill %.1f tok/s, decode %.1f tok/s)\n", label, prompt, text.c_str(),
+              stats->n_prompt_tokens / stats->prefill_seconds, stats->n_generated / stats->decode_seconds);
+  qlite_session_free(s);
+  return text;
+}
+
 // Greedy (temperature 0: argmax, ties to the lowest id) continuation of `prompt`.
 inline std::vector<int32_t> Greedy(qlite_model* m, const std::vector<int32_t>& prompt, size_t n,
                                    uint32_t window = 0) {

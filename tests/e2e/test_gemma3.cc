@@ -60,11 +60,6 @@ std::vector<LlamaCppCase> ReadLlamaCppRefs() {
 
 std::string GemmaPath() { return qlite_e2e::CachedModel("QLITE_GEMMA3", "gemma-3-270m-q4_k_m.gguf"); }
 
-int Collect(void* user, int32_t, const char* piece, size_t len) {
-  static_cast<std::string*>(user)->append(piece, len);
-  return 0;
-}
-
 // The model is converted once (q8 weights) and shared by the tests.
 class Gemma3 : public ::testing::Test {
  protected:
@@ -93,19 +88,8 @@ class Gemma3 : public ::testing::Test {
 
   // Greedy continuation of `prompt` (with BOS), n tokens.
   std::string Continue(const char* prompt, uint32_t n) {
-    qlite_session_params p = qlite_session_default_params();
-    p.n_threads = 2;
-    p.window = 1024;
-    p.sampler.temperature = 0;
-    qlite_session* s = nullptr;
-    EXPECT_EQ(qlite_session_create(model_, &p, &s), QLITE_OK) << qlite_last_error();
-    std::string text;
     qlite_generate_stats stats;
-    EXPECT_EQ(qlite_generate(s, prompt, n, 1, Collect, &text, &stats), QLITE_OK) << qlite_last_error();
-    std::printf("Gemma 3 270M: %s|%s\n(prefill %.1f tok/s, decode %.1f tok/s)\n", prompt, text.c_str(),
-                stats.n_prompt_tokens / stats.prefill_seconds, stats.n_generated / stats.decode_seconds);
-    qlite_session_free(s);
-    return text;
+    return qlite_e2e::GenerateGreedy(model_, "Gemma 3 270M", prompt, n, 1024, &stats);
   }
 
   static qlite_model* model_;
