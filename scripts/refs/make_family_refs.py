@@ -4,7 +4,10 @@ Hugging Face `transformers` itself (the independent implementation qlite is chec
 
 For each family it writes tests/data/families/<family>/: config.json and model.safetensors
 (BF16 storage: exact in f32, half the bytes), a small SentencePiece-style BPE tokenizer.json
-with byte fallback (the tokenizer only has to load: the tests feed ids), and refs.json:
+with byte fallback (the tokenizer only has to load: the tests feed ids), and refs.json. For Qwen3 it also writes qwen3.gguf beside the folder: the same weights under
+llama.cpp's gguf-py names and keys (arch qwen3, HF row order as llama.cpp's converter keeps
+it for NeoX RoPE, BF16 matrices, F32 norms, the tokenizer as a "llama" SentencePiece
+vocabulary), so the GGUF importer is checked against the same references. refs.json:
   token_ids        a fixed id sequence longer than Gemma's sliding window
   logits           teacher-forced logits of every position, [len(token_ids)][vocab] (f32 run)
   prompt_ids, greedy_ids   greedy continuation (argmax of a full forward per step)
@@ -20,6 +23,8 @@ import json
 import os
 import sys
 
+import gguf
+import numpy as np
 import torch
 import transformers
 from tokenizers import Tokenizer, decoders, models, normalizers
@@ -86,6 +91,57 @@ def randomize(model, family, gen):
             p.copy_(p.to(torch.bfloat16).to(torch.float32))
 
 
+def write_qwen3_gguf(model, config, tokenizer_json, path):
+    """llama.cpp's layout of a Qwen3 model (its names from gguf-py), tied embeddings."""
+    w = gguf.GGUFWriter(path, gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.QWEN3])
+    w.add_context_length(config.max_position_embeddings)
+    w.add_embedding_length(config.hidden_size)
+    w.add_block_count(config.num_hidden_layers)
+    w.add_feed_forward_length(config.intermediate_size)
+    w.add_head_count(config.num_attention_heads)
+    w.add_head_count_kv(config.num_key_value_heads)
+    w.add_key_length(config.head_dim)
+    w.add_value_length(config.head_dim)
+    w.add_rope_freq_base(config.rope_parameters["rope_theta"])
+    w.add_layer_norm_rms_eps(config.rms_norm_eps)
+    with open(tokenizer_json) as f:
+        tok = json.load(f)
+    pieces = sorted(tok["model"]["vocab"].items(), key=lambda kv: kv[1])
+    special = {a["content"] for a in tok["added_tokens"]}
+    w.add_tokenizer_model("llama")
+    w.add_token_list([p for p, _ in pieces])
+    w.add_token_scores([0.0] * len(pieces))
+    w.add_token_types([3 if p in special else 6 if p.startswith("<0x") else 1 for p, _ in pieces])
+    w.add_bos_token_id(config.bos_token_id)
+    w.add_eos_token_id(config.eos_token_id)
+    w.add_add_space_prefix(False)
+    names = {"model.embed_tokens.weight": gguf.MODEL_TENSOR.TOKEN_EMBD, "model.norm.weight": gguf.MODEL_TENSOR.OUTPUT_NORM}
+    per_layer = {"input_layernorm": gguf.MODEL_TENSOR.ATTN_NORM, "post_attention_layernorm": gguf.MODEL_TENSOR.FFN_NORM,
+                 "self_attn.q_proj": gguf.MODEL_TENSOR.ATTN_Q, "self_attn.k_proj": gguf.MODEL_TENSOR.ATTN_K,
+                 "self_attn.v_proj": gguf.MODEL_TENSOR.ATTN_V, "self_attn.o_proj": gguf.MODEL_TENSOR.ATTN_OUT,
+                 "self_attn.q_norm": gguf.MODEL_TENSOR.ATTN_Q_NORM, "self_attn.k_norm": gguf.MODEL_TENSOR.ATTN_K_NORM,
+                 "mlp.gate_proj": gguf.MODEL_TENSOR.FFN_GATE, "mlp.up_proj": gguf.MODEL_TENSOR.FFN_UP,
+                 "mlp.down_proj": gguf.MODEL_TENSOR.FFN_DOWN}
+    for name, t in model.state_dict().items():
+        if name == "lm_head.weight":  # tied: llama.cpp writes no output tensor
+            continue
+        if name in names:
+            key = gguf.TENSOR_NAMES[names[name]]
+        else:
+            _, _, layer, part = name.split(".", 3)
+            key = gguf.TENSOR_NAMES[per_layer[part.removesuffix(".weight")]].format(bid=int(layer))
+        t = t.to(torch.float32)
+        if t.dim() == 1:
+            w.add_tensor(key + ".weight", t.numpy())
+        else:
+            bits = t.to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16)
+            w.add_tensor(key + ".weight", bits, raw_shape=bits.shape, raw_dtype=gguf.GGMLQuantizationType.BF16)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
 def forward_logits(model, ids):
     with torch.no_grad():
         return model(torch.tensor([ids])).logits[0].to(torch.float32)
@@ -115,6 +171,8 @@ def main(out_root):
             seq.append(nxt)
         if margin < 1e-3:
             sys.exit(f"{family}: greedy near-tie (margin {margin}); pick another seed")
+        if family == "qwen3":
+            write_qwen3_gguf(model, config, os.path.join(out, "tokenizer.json"), out + ".gguf")
         model.to(torch.bfloat16).save_pretrained(out, safe_serialization=True)
         for extra in ("generation_config.json",):
             if os.path.exists(os.path.join(out, extra)):

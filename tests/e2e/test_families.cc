@@ -1,6 +1,7 @@
 // Qwen3, Qwen2.5 and Gemma 3 layers against Hugging Face transformers: tiny random-weight
 // models (tests/data/families, made by scripts/refs/make_family_refs.py) convert from their
-// HF folders and reproduce transformers' teacher-forced logits at f32 and its greedy tokens.
+// HF folders (and Qwen3 from a GGUF in llama.cpp's layout) and reproduce transformers'
+// teacher-forced logits at f32 and its greedy tokens.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -39,13 +40,15 @@ Refs ReadRefs(const std::string& family) {
   return r;
 }
 
+// The parameter names the source: a family's HF folder, or "<family>.gguf".
 class Families : public ::testing::TestWithParam<const char*> {
  protected:
   void SetUp() override {
-    refs_ = ReadRefs(GetParam());
-    ASSERT_FALSE(refs_.ids.empty()) << "no refs.json for " << GetParam();
-    const std::string out = testing::TempDir() + "/family_" + GetParam() + ".qlm";
-    qlite::Status st = qlite_e2e::Convert(FamilyDir(GetParam()), "", qlite::fb::DType::F32, out);
+    const std::string source = GetParam();
+    refs_ = ReadRefs(source.substr(0, source.find('.')));
+    ASSERT_FALSE(refs_.ids.empty()) << "no refs.json for " << source;
+    const std::string out = testing::TempDir() + "/family_" + source + ".qlm";
+    qlite::Status st = qlite_e2e::Convert(FamilyDir(source), "", qlite::fb::DType::F32, out);
     ASSERT_TRUE(st.ok()) << st.message();
     ASSERT_EQ(qlite_model_open(out.c_str(), nullptr, &model_), QLITE_OK) << qlite_last_error();
     qlite_model_info info;
@@ -115,8 +118,11 @@ TEST_P(Families, PrefillAndDecodeAllocateNothing) {
   qlite_session_free(s);
 }
 
-INSTANTIATE_TEST_SUITE_P(HuggingFace, Families, ::testing::Values("qwen3", "qwen2", "gemma3"),
-                         [](const testing::TestParamInfo<const char*>& i) { return std::string(i.param); });
+INSTANTIATE_TEST_SUITE_P(HuggingFace, Families, ::testing::Values("qwen3", "qwen2", "gemma3", "qwen3.gguf"),
+                         [](const testing::TestParamInfo<const char*>& i) {
+                           std::string name = i.param;
+                           return name.replace(name.find('.') == std::string::npos ? name.size() : name.find('.'), 1, "_");
+                         });
 
 // Gemma 3's local layers keep their sliding window, not the context: 2 local layers of 6
 // slots and 1 global layer of 64 (the context), one KV head of 64 dims, f32 keys and values.
