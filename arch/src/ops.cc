@@ -64,7 +64,8 @@ void GatedMulT(float* HWY_RESTRICT gate, const float* HWY_RESTRICT up, size_t n)
   size_t i = 0;
   for (; i + N <= n; i += N) {
     const auto g = hn::LoadU(d, gate + i);
-    const auto z = kGelu ? hn::Mul(g, hn::MulAdd(hn::Mul(g, g), c1, c0)) : g;
+    auto z = g;
+    if (kGelu) z = hn::Mul(g, hn::MulAdd(hn::Mul(g, g), c1, c0));
     const auto e = hn::Exp(d, hn::Min(hn::Neg(z), clamp));
     hn::StoreU(hn::Mul(DivV(g, hn::Add(one, e)), hn::LoadU(d, up + i)), d, gate + i);
   }
