@@ -4,10 +4,11 @@ Hugging Face `transformers` itself (the independent implementation qlite is chec
 
 For each family it writes tests/data/families/<family>/: config.json and model.safetensors
 (BF16 storage: exact in f32, half the bytes), a small SentencePiece-style BPE tokenizer.json
-with byte fallback (the tokenizer only has to load: the tests feed ids), and refs.json. For Qwen3 it also writes qwen3.gguf beside the folder: the same weights under
-llama.cpp's gguf-py names and keys (arch qwen3, HF row order as llama.cpp's converter keeps
-it for NeoX RoPE, BF16 matrices, F32 norms, the tokenizer as a "llama" SentencePiece
-vocabulary), so the GGUF importer is checked against the same references. refs.json:
+with byte fallback (the tokenizer only has to load: the tests feed ids), and refs.json. For Qwen3 and Qwen2.5 it also writes <family>.gguf beside the folder: the same
+weights under llama.cpp's gguf-py names and keys (arch qwen3 / qwen2, HF row order as
+llama.cpp's converter keeps it for NeoX RoPE, BF16 matrices, F32 norms and biases, the
+tokenizer as a "llama" SentencePiece vocabulary), so the GGUF importer is checked against
+the same references. refs.json:
   token_ids        a fixed id sequence longer than Gemma's sliding window
   logits           teacher-forced logits of every position, [len(token_ids)][vocab] (f32 run)
   prompt_ids, greedy_ids   greedy continuation (argmax of a full forward per step)
@@ -91,9 +92,10 @@ def randomize(model, family, gen):
             p.copy_(p.to(torch.bfloat16).to(torch.float32))
 
 
-def write_qwen3_gguf(model, config, tokenizer_json, path):
-    """llama.cpp's layout of a Qwen3 model (its names from gguf-py), tied embeddings."""
-    w = gguf.GGUFWriter(path, gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.QWEN3])
+def write_qwen_gguf(family, model, config, tokenizer_json, path):
+    """llama.cpp's layout of a Qwen3 or Qwen2 model (its names from gguf-py), tied embeddings."""
+    arch = gguf.MODEL_ARCH.QWEN3 if family == "qwen3" else gguf.MODEL_ARCH.QWEN2
+    w = gguf.GGUFWriter(path, gguf.MODEL_ARCH_NAMES[arch])
     w.add_context_length(config.max_position_embeddings)
     w.add_embedding_length(config.hidden_size)
     w.add_block_count(config.num_hidden_layers)
@@ -129,7 +131,11 @@ def write_qwen3_gguf(model, config, tokenizer_json, path):
             key = gguf.TENSOR_NAMES[names[name]]
         else:
             _, _, layer, part = name.split(".", 3)
-            key = gguf.TENSOR_NAMES[per_layer[part.removesuffix(".weight")]].format(bid=int(layer))
+            part, kind = part.rsplit(".", 1)  # kind: weight or bias
+            key = gguf.TENSOR_NAMES[per_layer[part]].format(bid=int(layer))
+            if kind == "bias":
+                w.add_tensor(key + ".bias", t.to(torch.float32).numpy())
+                continue
         t = t.to(torch.float32)
         if t.dim() == 1:
             w.add_tensor(key + ".weight", t.numpy())
@@ -171,8 +177,8 @@ def main(out_root):
             seq.append(nxt)
         if margin < 1e-3:
             sys.exit(f"{family}: greedy near-tie (margin {margin}); pick another seed")
-        if family == "qwen3":
-            write_qwen3_gguf(model, config, os.path.join(out, "tokenizer.json"), out + ".gguf")
+        if family in ("qwen3", "qwen2"):
+            write_qwen_gguf(family, model, config, os.path.join(out, "tokenizer.json"), out + ".gguf")
         model.to(torch.bfloat16).save_pretrained(out, safe_serialization=True)
         for extra in ("generation_config.json",):
             if os.path.exists(os.path.join(out, extra)):

@@ -1,6 +1,6 @@
 // Qwen3, Qwen2.5 and Gemma 3 layers against Hugging Face transformers: tiny random-weight
 // models (tests/data/families, made by scripts/refs/make_family_refs.py) convert from their
-// HF folders (and Qwen3 from a GGUF in llama.cpp's layout) and reproduce transformers'
+// HF folders (and Qwen3, Qwen2.5 from GGUFs in llama.cpp's layout) and reproduce transformers'
 // teacher-forced logits at f32 and its greedy tokens.
 #include <gtest/gtest.h>
 
@@ -118,7 +118,7 @@ TEST_P(Families, PrefillAndDecodeAllocateNothing) {
   qlite_session_free(s);
 }
 
-INSTANTIATE_TEST_SUITE_P(HuggingFace, Families, ::testing::Values("qwen3", "qwen2", "gemma3", "qwen3.gguf"),
+INSTANTIATE_TEST_SUITE_P(HuggingFace, Families, ::testing::Values("qwen3", "qwen2", "gemma3", "qwen3.gguf", "qwen2.gguf"),
                          [](const testing::TestParamInfo<const char*>& i) {
                            std::string name = i.param;
                            return name.replace(name.find('.') == std::string::npos ? name.size() : name.find('.'), 1, "_");
