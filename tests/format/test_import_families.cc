@@ -9,6 +9,7 @@
 #include "../../format/src/safetensors.h"
 #include "import_test_util.h"
 #include "qlite/format/import.h"
+#include "qlite/format/model_file.h"
 #include "qlite/format/quantize.h"
 
 namespace {
@@ -88,6 +89,24 @@ TEST(ImportFamilies, GemmaNormsAreShiftedByOne) {
       for (size_t i = 0; i < raw.size(); ++i) EXPECT_EQ(got[i], raw[i] + shift) << family << " " << i;
     }
   }
+}
+
+// The reader's (and converter's) checks of the new config fields.
+TEST(ImportFamilies, ConfigChecksTheLayerFields) {
+  SourceModel m;
+  ASSERT_TRUE(qlite::ImportHuggingFace(FamilyDir("gemma3"), &m).ok());
+  ASSERT_TRUE(qlite::CheckConfig(m.config).ok());
+  auto refused = [&](void (*edit)(qlite::ModelConfig*)) {
+    qlite::ModelConfig c = m.config;
+    edit(&c);
+    return !qlite::CheckConfig(c).ok();
+  };
+  EXPECT_TRUE(refused([](qlite::ModelConfig* c) { c->embedding_scale = 0; }));
+  EXPECT_TRUE(refused([](qlite::ModelConfig* c) { c->embedding_scale = NAN; }));
+  EXPECT_TRUE(refused([](qlite::ModelConfig* c) { c->attn_scale = -1; }));
+  EXPECT_TRUE(refused([](qlite::ModelConfig* c) { c->attn_scale = INFINITY; }));
+  EXPECT_TRUE(refused([](qlite::ModelConfig* c) { c->rope_local_theta = NAN; }));
+  EXPECT_TRUE(refused([](qlite::ModelConfig* c) { c->ffn_activation = static_cast<qlite::fb::Activation>(9); }));
 }
 
 TEST(ImportFamilies, RefusesWhatItDoesNotRun) {
