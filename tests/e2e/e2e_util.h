@@ -3,6 +3,8 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -63,6 +65,12 @@ inline qlite::QuantSpec Spec(qlite::fb::DType dtype) {
   qlite::QuantSpec s;
   s.dtype = dtype;
   return s;
+}
+
+// A .qlm path in the temp folder unique to this process: ctest runs each test of a binary
+// as its own process, in parallel, so fixed names would be written concurrently.
+inline std::string TempModelPath(const std::string& name) {
+  return testing::TempDir() + "/" + name + "." + std::to_string(getpid()) + ".qlm";
 }
 
 // Imports `src` (any supported format) and writes a .qlm with the given weight scheme.

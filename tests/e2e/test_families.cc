@@ -47,10 +47,11 @@ class Families : public ::testing::TestWithParam<const char*> {
     const std::string source = GetParam();
     refs_ = ReadRefs(source.substr(0, source.find('.')));
     ASSERT_FALSE(refs_.ids.empty()) << "no refs.json for " << source;
-    const std::string out = testing::TempDir() + "/family_" + source + ".qlm";
+    const std::string out = qlite_e2e::TempModelPath("family_" + source);
     qlite::Status st = qlite_e2e::Convert(FamilyDir(source), "", qlite::fb::DType::F32, out);
     ASSERT_TRUE(st.ok()) << st.message();
     ASSERT_EQ(qlite_model_open(out.c_str(), nullptr, &model_), QLITE_OK) << qlite_last_error();
+    std::remove(out.c_str());  // the mapping stays valid
     qlite_model_info info;
     ASSERT_EQ(qlite_model_get_info(model_, &info), QLITE_OK);
     vocab_ = info.vocab_size;
@@ -127,7 +128,7 @@ INSTANTIATE_TEST_SUITE_P(HuggingFace, Families, ::testing::Values("qwen3", "qwen
 // Gemma 3's local layers keep their sliding window, not the context: 2 local layers of 6
 // slots and 1 global layer of 64 (the context), one KV head of 64 dims, f32 keys and values.
 TEST(Gemma3Plan, LocalLayersHoldTheirWindow) {
-  const std::string path = testing::TempDir() + "/family_gemma3_plan.qlm";
+  const std::string path = qlite_e2e::TempModelPath("family_gemma3_plan");
   qlite::Status st = qlite_e2e::Convert(FamilyDir("gemma3"), "", qlite::fb::DType::F32, path);
   ASSERT_TRUE(st.ok()) << st.message();
   qlite_model* m = nullptr;
@@ -148,6 +149,7 @@ TEST(Gemma3Plan, LocalLayersHoldTheirWindow) {
   EXPECT_NE(info.find("arch Gemma3"), std::string::npos) << info;
   EXPECT_NE(info.find("layers: 0-1 local (window 6, rope 10000), 2 global (rope 1e+06)"), std::string::npos) << info;
   EXPECT_NE(info.find("qk_norm yes, post_norms yes, ffn GeGLU (tanh GELU)"), std::string::npos) << info;
+  std::remove(path.c_str());
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -66,10 +67,11 @@ class Gemma3 : public ::testing::Test {
   static void SetUpTestSuite() {
     const std::string gguf = GemmaPath();
     if (!qlite_test::FileExists(gguf)) return;
-    const std::string out = testing::TempDir() + "/gemma3_270m.qlm";
+    const std::string out = qlite_e2e::TempModelPath("gemma3_270m");
     qlite::Status st = qlite_e2e::Convert(gguf, "", qlite::fb::DType::I8, out);
     if (!st.ok()) convert_error_ = new std::string(st.message());
     else if (qlite_model_open(out.c_str(), nullptr, &model_) != QLITE_OK) convert_error_ = new std::string(qlite_last_error());
+    std::remove(out.c_str());  // 282 MB; the mapping stays valid
   }
   static void TearDownTestSuite() {
     qlite_model_free(model_);
