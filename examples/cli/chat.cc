@@ -1,6 +1,7 @@
 // qlite chat: an interactive conversation. Models whose vocabulary has ChatML's
-// <|im_start|>/<|im_end|> tokens (SmolLM2, Qwen2) get that template; others a plain
-// "User: / Assistant:" transcript. Jinja templates are not interpreted.
+// <|im_start|>/<|im_end|> tokens (SmolLM2, Qwen) or Gemma's <start_of_turn>/<end_of_turn>
+// get that turn format; others a plain "User: / Assistant:" transcript. Jinja templates
+// are not interpreted.
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -21,6 +22,18 @@ int32_t SingleToken(qlite_model* m, const char* text) {
   if (qlite_tokenize(m, text, std::strlen(text), 0, ids, 8, &n) != QLITE_OK || n != 1) return -1;
   return ids[0];
 }
+
+// A turn is open + role + "\n" + text + close + "\n". Gemma has no system role: the
+// system text opens the first user turn.
+struct TurnFormat {
+  const char* name;
+  const char *open, *close;
+  const char *user, *assistant, *system;  // system null: folded into the first user turn
+};
+constexpr TurnFormat kTurnFormats[] = {
+    {"ChatML", "<|im_start|>", "<|im_end|>", "user", "assistant", "system"},
+    {"Gemma", "<start_of_turn>", "<end_of_turn>", "user", "model", nullptr},
+};
 
 // Holds back the bytes of an incomplete UTF-8 character so the terminal only sees whole ones.
 class Utf8Out {
@@ -77,10 +90,15 @@ int ChatCommand(int argc, char** argv) {
   if (!OpenModelAndSession(f, &model, &s)) return 1;
   qlite_model_info info;
   qlite_model_get_info(model, &info);
-  const int32_t im_start = SingleToken(model, "<|im_start|>");
-  const int32_t im_end = SingleToken(model, "<|im_end|>");
-  const bool chatml = im_start >= 0 && im_end >= 0;
-  std::fprintf(stderr, "qlite chat: %s template; empty line or Ctrl-D to quit\n", chatml ? "ChatML" : "plain");
+  const TurnFormat* format = nullptr;
+  int32_t turn_end = -1;  // the token that ends the model's turn
+  for (const TurnFormat& t : kTurnFormats) {
+    if (SingleToken(model, t.open) >= 0 && (turn_end = SingleToken(model, t.close)) >= 0) {
+      format = &t;
+      break;
+    }
+  }
+  std::fprintf(stderr, "qlite chat: %s template; empty line or Ctrl-D to quit\n", format ? format->name : "plain");
 
   std::string line, pending;
   bool first = true;
@@ -90,9 +108,13 @@ int ChatCommand(int argc, char** argv) {
     std::fprintf(stderr, "> ");
     if (!std::getline(std::cin, line) || line.empty()) break;
     std::string turn;
-    if (chatml) {
-      if (first && !system.empty()) turn += "<|im_start|>system\n" + system + "<|im_end|>\n";
-      turn += "<|im_start|>user\n" + line + "<|im_end|>\n<|im_start|>assistant\n";
+    if (format) {
+      const std::string open = format->open, close = std::string(format->close) + "\n";
+      if (first && !system.empty()) {
+        if (format->system) turn += open + format->system + "\n" + system + close;
+        else line = system + "\n\n" + line;
+      }
+      turn += open + format->user + "\n" + line + close + open + format->assistant + "\n";
     } else {
       if (first && !system.empty()) turn += system + "\n";
       turn += "User: " + line + "\nAssistant:";
@@ -115,8 +137,8 @@ int ChatCommand(int argc, char** argv) {
         rc = 1;
         break;
       }
-      if (tok == info.eos_id || (chatml && tok == im_end)) {
-        pending = chatml ? "<|im_end|>\n" : "\n";  // close the turn in the next prefill
+      if (tok == info.eos_id || (format && tok == turn_end)) {
+        pending = format ? std::string(format->close) + "\n" : "\n";  // close the turn in the next prefill
         break;
       }
       char piece[256];
@@ -125,7 +147,7 @@ int ChatCommand(int argc, char** argv) {
         out.Put(piece, len);
         reply.append(piece, len);
       }
-      if (!chatml && reply.find("\nUser:") != std::string::npos) break;  // the model began our turn
+      if (!format && reply.find("\nUser:") != std::string::npos) break;  // the model began our turn
       if (qlite_decode(s, tok) != QLITE_OK) {
         rc = 1;
         break;
@@ -143,6 +165,6 @@ int ChatCommand(int argc, char** argv) {
 
 }  // namespace
 
-QLITE_CLI_COMMAND(chat, "interactive chat (ChatML template or plain)", ChatCommand);
+QLITE_CLI_COMMAND(chat, "interactive chat (ChatML, Gemma or plain turns)", ChatCommand);
 
 }  // namespace qlite_cli

@@ -1,7 +1,7 @@
 // GGUF importer: config from "<arch>.*" keys, tokenizer from "tokenizer.ggml.*", tensors
 // dequantized lazily. llama.cpp stores llama-arch q/k rows in Meta interleaved order (its
 // converter permutes HF weights back), so rope_style is Interleaved there; for qwen2 it
-// keeps HF order (NeoX rope) and rope_style is RotateHalf.
+// keeps HF order (NeoX rope) and rope_style is RotateHalf, as for qwen3 and gemma3.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -166,12 +166,21 @@ Status ImportGguf(const std::string& path, SourceModel* out) {
   if (arch == "llama" || arch == "mistral") {
     c.arch = arch == "llama" ? fb::Arch::Llama : fb::Arch::Mistral;
     c.rope_style = fb::RopeStyle::Interleaved;
-  } else if (arch == "qwen2") {
-    c.arch = fb::Arch::Qwen2;
+  } else if (arch == "qwen2" || arch == "qwen3") {
+    c.arch = arch == "qwen2" ? fb::Arch::Qwen2 : fb::Arch::Qwen3;
     c.rope_style = fb::RopeStyle::RotateHalf;
-    c.qkv_bias = true;
+    c.qkv_bias = arch == "qwen2";
+    c.qk_norm = arch == "qwen3";
+  } else if (arch == "gemma3") {
+    // llama.cpp's converter already added Gemma's 1 to every norm weight (qlite's convention).
+    c.arch = fb::Arch::Gemma3;
+    c.rope_style = fb::RopeStyle::RotateHalf;
+    c.qk_norm = c.post_norms = true;
+    c.ffn_activation = fb::Activation::GeluTanh;
+    for (const char* key : {"gemma3.final_logit_softcapping", "gemma3.attn_logit_softcapping"})
+      if (f->Find(key)) return StatusError(StatusCode::kUnsupported, "%s: %s is not supported", path.c_str(), key);
   } else {
-    return StatusError(StatusCode::kUnsupported, "%s: unknown architecture %s", path.c_str(), arch.c_str());
+    return StatusError(StatusCode::kUnsupported, "%s: unsupported architecture %s", path.c_str(), arch.c_str());
   }
   QLITE_RETURN_IF_ERROR(TokenizerFromGguf(*f, &m.tokenizer));
 
@@ -203,7 +212,19 @@ Status ImportGguf(const std::string& path, SourceModel* out) {
   c.norm_eps = float(eps);
   c.context_length = uint32_t(ctx);
   c.rotary_dim = rot > 0 && uint32_t(rot) != c.head_dim ? uint32_t(rot) : 0;
-  if (window > 0) c.sliding_window.assign(c.n_layers, uint32_t(window));
+  if (window > 0 && c.n_layers <= 4096) c.sliding_window.assign(c.n_layers, uint32_t(window));
+  if (c.arch == fb::Arch::Gemma3) {
+    // What llama.cpp fixes for gemma3 (no GGUF key holds it): every 6th layer is global, the
+    // local layers rotate with base 10000 unscaled, the query scale is 1/sqrt(head_dim)
+    // except for the 27B (62 layers), whose query_pre_attn_scalar is dim / n_heads.
+    for (uint32_t l = 5; l < c.sliding_window.size(); l += 6) c.sliding_window[l] = 0;
+    double local_theta = 10000;
+    QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "rope.freq_base_swa", false, &local_theta));
+    c.rope_local_theta = float(local_theta);
+    c.embedding_scale = float(std::sqrt(double(c.dim)));
+    const double scalar = c.n_layers == 62 ? double(c.dim) / c.n_heads : double(c.head_dim);
+    c.attn_scale = float(1.0 / std::sqrt(scalar));
+  }
   if (const gguf::KeyValue* st = f->Find(arch + ".rope.scaling.type"); st && st->type == gguf::ValueType::String) {
     if (st->str == "linear") {
       c.rope_scaling = fb::RopeScaling::Linear;

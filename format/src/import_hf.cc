@@ -2,6 +2,8 @@
 // model.safetensors.index.json) + tokenizer.json / tokenizer.model.
 // HF's Llama conversion permutes q/k rows into rotate-half order; they are kept as they
 // are and the model is marked rope_style RotateHalf (the runtime supports both styles).
+#include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -23,8 +25,9 @@ Status ReadJson(const std::string& path, json::Value* v) {
   return Status::Ok();
 }
 
-// HF parameter name -> qlite name; "" for names to drop, "?" for unknown ones.
-std::string MapName(const std::string& hf) {
+// HF parameter name -> qlite name; "" for names to drop, "?" for unknown ones. Gemma's
+// post_attention_layernorm is the attention's post-norm (Llama's is the pre-FFN norm).
+std::string MapName(const std::string& hf, fb::Arch arch) {
   static const std::map<std::string, std::string> kLayer = {
       {"input_layernorm.weight", "attn_norm"},        {"post_attention_layernorm.weight", "ffn_norm"},
       {"self_attn.q_proj.weight", "attn_q"},          {"self_attn.k_proj.weight", "attn_k"},
@@ -32,7 +35,12 @@ std::string MapName(const std::string& hf) {
       {"self_attn.q_proj.bias", "attn_q.bias"},       {"self_attn.k_proj.bias", "attn_k.bias"},
       {"self_attn.v_proj.bias", "attn_v.bias"},       {"mlp.gate_proj.weight", "ffn_gate"},
       {"mlp.up_proj.weight", "ffn_up"},               {"mlp.down_proj.weight", "ffn_down"},
+      {"self_attn.q_norm.weight", "attn_q_norm"},     {"self_attn.k_norm.weight", "attn_k_norm"},
       {"self_attn.rotary_emb.inv_freq", ""}};
+  static const std::map<std::string, std::string> kGemmaLayer = {
+      {"post_attention_layernorm.weight", "post_attention_norm"},
+      {"pre_feedforward_layernorm.weight", "ffn_norm"},
+      {"post_feedforward_layernorm.weight", "post_ffw_norm"}};
   if (hf == "model.embed_tokens.weight") return "token_embd";
   if (hf == "model.norm.weight") return "output_norm";
   if (hf == "lm_head.weight") return "output";
@@ -42,11 +50,126 @@ std::string MapName(const std::string& hf) {
     if (dot == std::string::npos || dot == prefix.size() || dot - prefix.size() > 6) return "?";
     const std::string layer = hf.substr(prefix.size(), dot - prefix.size());
     if (layer.find_first_not_of("0123456789") != std::string::npos) return "?";
-    auto it = kLayer.find(hf.substr(dot + 1));
-    if (it == kLayer.end()) return "?";
+    const std::string part = hf.substr(dot + 1);
+    const auto& table = arch == fb::Arch::Gemma3 && kGemmaLayer.count(part) ? kGemmaLayer : kLayer;
+    auto it = table.find(part);
+    if (it == table.end()) return "?";
     return it->second.empty() ? "" : "blk." + std::to_string(std::stoul(layer)) + "." + it->second;
   }
   return "?";
+}
+
+// RoPE scaling of one rope object ("type"/"rope_type" and its factors: config.json's
+// rope_scaling, or transformers 5's rope_parameters).
+Status ParseRopeScaling(const json::Value& rs, const std::string& path, ModelConfig* c) {
+  std::string type;
+  QLITE_RETURN_IF_ERROR(json::GetString(rs, "type", &type));
+  QLITE_RETURN_IF_ERROR(json::GetString(rs, "rope_type", &type));
+  QLITE_RETURN_IF_ERROR(json::GetFloat(rs, "factor", &c->rope_factor));
+  if (type == "linear") {
+    c->rope_scaling = fb::RopeScaling::Linear;
+  } else if (type == "llama3") {
+    c->rope_scaling = fb::RopeScaling::Llama3;
+    QLITE_RETURN_IF_ERROR(json::GetFloat(rs, "low_freq_factor", &c->rope_low_freq_factor));
+    QLITE_RETURN_IF_ERROR(json::GetFloat(rs, "high_freq_factor", &c->rope_high_freq_factor));
+    QLITE_RETURN_IF_ERROR(json::GetUint(rs, "original_max_position_embeddings", &c->rope_original_context));
+  } else if (type != "default") {
+    return StatusError(StatusCode::kUnsupported, "%s: unsupported rope_scaling type %s", path.c_str(), type.c_str());
+  }
+  return Status::Ok();
+}
+
+// RoPE base and scaling. Older configs: rope_theta and rope_scaling (Gemma 3 adds
+// rope_local_base_freq); transformers 5: rope_parameters {rope_type, rope_theta, ...}, for
+// Gemma 3 one per layer type (full_attention, sliding_attention).
+Status ParseRope(const json::Value& cfg, const std::string& path, ModelConfig* c) {
+  const bool gemma = c->arch == fb::Arch::Gemma3;
+  if (gemma) c->rope_theta = 1e6f, c->rope_local_theta = 1e4f;  // transformers' defaults
+  const json::Value* params = cfg.Find("rope_parameters");
+  if (!params || !params->IsObject()) {
+    QLITE_RETURN_IF_ERROR(json::GetFloat(cfg, "rope_theta", &c->rope_theta));
+    if (gemma) QLITE_RETURN_IF_ERROR(json::GetFloat(cfg, "rope_local_base_freq", &c->rope_local_theta));
+    if (const json::Value* rs = cfg.Find("rope_scaling"); rs && rs->IsObject())
+      QLITE_RETURN_IF_ERROR(ParseRopeScaling(*rs, path, c));
+    return Status::Ok();
+  }
+  const json::Value* global = params;
+  if (const json::Value* full = params->Find("full_attention"); full && full->IsObject()) {
+    global = full;
+    if (const json::Value* local = params->Find("sliding_attention"); local && local->IsObject()) {
+      std::string type = "default";
+      QLITE_RETURN_IF_ERROR(json::GetString(*local, "rope_type", &type));
+      if (type != "default")
+        return StatusError(StatusCode::kUnsupported, "%s: unsupported sliding_attention rope_type %s", path.c_str(),
+                           type.c_str());
+      QLITE_RETURN_IF_ERROR(json::GetFloat(*local, "rope_theta", &c->rope_local_theta));
+    }
+  }
+  QLITE_RETURN_IF_ERROR(json::GetFloat(*global, "rope_theta", &c->rope_theta));
+  return ParseRopeScaling(*global, path, c);
+}
+
+// Per-layer sliding windows. Mistral windows every layer; the others follow layer_types
+// (transformers 5) when given, else Qwen2/Qwen3 window only with use_sliding_window, from
+// layer max_window_layers on, and Gemma 3 every layer but each sliding_window_pattern-th.
+Status ParseWindows(const json::Value& cfg, const std::string& path, ModelConfig* c) {
+  if (c->n_layers == 0 || c->n_layers > 4096) return Status::Ok();  // CheckConfig reports it
+  uint32_t window = c->arch == fb::Arch::Gemma3 ? 4096 : 0;  // transformers' Gemma 3 default
+  if (const json::Value* w = cfg.Find("sliding_window"); w && !w->IsNull())
+    QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "sliding_window", &window));
+  std::vector<bool> sliding(c->n_layers, false);
+  const json::Value* types = cfg.Find("layer_types");  // transformers' Mistral ignores it
+  if (types && types->IsArray() && c->arch != fb::Arch::Mistral) {
+    if (types->array.size() != c->n_layers)
+      return StatusError(StatusCode::kFormat, "%s: layer_types has %zu entries for %u layers", path.c_str(),
+                         types->array.size(), c->n_layers);
+    for (uint32_t l = 0; l < c->n_layers; ++l) {
+      const json::Value& t = types->array[l];
+      if (!t.IsString() || (t.string != "sliding_attention" && t.string != "full_attention"))
+        return StatusError(StatusCode::kUnsupported, "%s: unsupported layer type %s", path.c_str(),
+                           t.IsString() ? t.string.c_str() : "(not a string)");
+      sliding[l] = t.string == "sliding_attention";
+    }
+  } else if (c->arch == fb::Arch::Gemma3) {
+    uint32_t pattern = 6;
+    QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "sliding_window_pattern", &pattern));
+    if (pattern == 0) return StatusError(StatusCode::kFormat, "%s: sliding_window_pattern is 0", path.c_str());
+    for (uint32_t l = 0; l < c->n_layers; ++l) sliding[l] = (l + 1) % pattern != 0;
+  } else {
+    bool use_window = c->arch == fb::Arch::Mistral;
+    uint32_t first_window_layer = 0;
+    if (c->arch == fb::Arch::Qwen2 || c->arch == fb::Arch::Qwen3) {
+      QLITE_RETURN_IF_ERROR(json::GetBool(cfg, "use_sliding_window", &use_window));
+      QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "max_window_layers", &first_window_layer));
+    }
+    for (uint32_t l = first_window_layer; use_window && l < c->n_layers; ++l) sliding[l] = true;
+  }
+  if (window == 0 || std::find(sliding.begin(), sliding.end(), true) == sliding.end()) return Status::Ok();
+  c->sliding_window.assign(c->n_layers, 0);
+  for (uint32_t l = 0; l < c->n_layers; ++l) c->sliding_window[l] = sliding[l] ? window : 0;
+  return Status::Ok();
+}
+
+// Gemma 3's settings beyond the Llama layer; the ones qlite does not run are refused.
+Status ParseGemma3(const json::Value& cfg, const std::string& path, ModelConfig* c) {
+  c->qk_norm = c->post_norms = true;
+  c->embedding_scale = float(std::sqrt(double(c->dim)));
+  float query_scalar = 256;
+  QLITE_RETURN_IF_ERROR(json::GetFloat(cfg, "query_pre_attn_scalar", &query_scalar));
+  if (!(query_scalar > 0)) return StatusError(StatusCode::kFormat, "%s: bad query_pre_attn_scalar", path.c_str());
+  c->attn_scale = float(1.0 / std::sqrt(double(query_scalar)));
+  std::string act = "gelu_pytorch_tanh";
+  QLITE_RETURN_IF_ERROR(json::GetString(cfg, "hidden_activation", &act));
+  if (act != "gelu_pytorch_tanh")
+    return StatusError(StatusCode::kUnsupported, "%s: unsupported hidden_activation %s", path.c_str(), act.c_str());
+  c->ffn_activation = fb::Activation::GeluTanh;
+  for (const char* key : {"final_logit_softcapping", "attn_logit_softcapping"})
+    if (const json::Value* v = cfg.Find(key); v && !v->IsNull())
+      return StatusError(StatusCode::kUnsupported, "%s: %s is not supported", path.c_str(), key);
+  bool bidirectional = false;
+  QLITE_RETURN_IF_ERROR(json::GetBool(cfg, "use_bidirectional_attention", &bidirectional));
+  if (bidirectional) return StatusError(StatusCode::kUnsupported, "%s: bidirectional attention is not supported", path.c_str());
+  return Status::Ok();
 }
 
 Status ParseConfig(const std::string& path, ModelConfig* c, bool* tie_known) {
@@ -59,7 +182,9 @@ Status ParseConfig(const std::string& path, ModelConfig* c, bool* tie_known) {
   if (arch == "LlamaForCausalLM") c->arch = fb::Arch::Llama;
   else if (arch == "MistralForCausalLM") c->arch = fb::Arch::Mistral;
   else if (arch == "Qwen2ForCausalLM") c->arch = fb::Arch::Qwen2;
-  else return StatusError(StatusCode::kUnsupported, "%s: unknown architecture %s", path.c_str(), arch.c_str());
+  else if (arch == "Qwen3ForCausalLM") c->arch = fb::Arch::Qwen3;
+  else if (arch == "Gemma3ForCausalLM") c->arch = fb::Arch::Gemma3;
+  else return StatusError(StatusCode::kUnsupported, "%s: unsupported architecture %s", path.c_str(), arch.c_str());
   QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "hidden_size", &c->dim));
   QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "intermediate_size", &c->ffn_dim));
   QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "num_hidden_layers", &c->n_layers));
@@ -72,43 +197,24 @@ Status ParseConfig(const std::string& path, ModelConfig* c, bool* tie_known) {
   QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "vocab_size", &c->vocab_size));
   QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "max_position_embeddings", &c->context_length));
   QLITE_RETURN_IF_ERROR(json::GetFloat(cfg, "rms_norm_eps", &c->norm_eps));
-  QLITE_RETURN_IF_ERROR(json::GetFloat(cfg, "rope_theta", &c->rope_theta));
-  *tie_known = cfg.Find("tie_word_embeddings") && cfg.Find("tie_word_embeddings")->IsBool();
+  const bool gemma = c->arch == fb::Arch::Gemma3;
+  c->tied_embeddings = gemma;  // Gemma3TextConfig's default
+  *tie_known = gemma || (cfg.Find("tie_word_embeddings") && cfg.Find("tie_word_embeddings")->IsBool());
   QLITE_RETURN_IF_ERROR(json::GetBool(cfg, "tie_word_embeddings", &c->tied_embeddings));
   c->rope_style = fb::RopeStyle::RotateHalf;
   c->qkv_bias = c->arch == fb::Arch::Qwen2;
-  if (c->arch == fb::Arch::Llama) QLITE_RETURN_IF_ERROR(json::GetBool(cfg, "attention_bias", &c->qkv_bias));
-
-  if (const json::Value* rs = cfg.Find("rope_scaling"); rs && rs->IsObject()) {
-    std::string type;
-    QLITE_RETURN_IF_ERROR(json::GetString(*rs, "type", &type));
-    QLITE_RETURN_IF_ERROR(json::GetString(*rs, "rope_type", &type));
-    QLITE_RETURN_IF_ERROR(json::GetFloat(*rs, "factor", &c->rope_factor));
-    if (type == "linear") {
-      c->rope_scaling = fb::RopeScaling::Linear;
-    } else if (type == "llama3") {
-      c->rope_scaling = fb::RopeScaling::Llama3;
-      QLITE_RETURN_IF_ERROR(json::GetFloat(*rs, "low_freq_factor", &c->rope_low_freq_factor));
-      QLITE_RETURN_IF_ERROR(json::GetFloat(*rs, "high_freq_factor", &c->rope_high_freq_factor));
-      QLITE_RETURN_IF_ERROR(json::GetUint(*rs, "original_max_position_embeddings", &c->rope_original_context));
-    } else if (type != "default") {
-      return StatusError(StatusCode::kUnsupported, "%s: unsupported rope_scaling type %s", path.c_str(), type.c_str());
-    }
+  // attention_bias also puts a bias on o_proj: such a model fails on that tensor.
+  if (c->arch != fb::Arch::Qwen2) QLITE_RETURN_IF_ERROR(json::GetBool(cfg, "attention_bias", &c->qkv_bias));
+  c->qk_norm = c->arch == fb::Arch::Qwen3;
+  if (gemma) {
+    QLITE_RETURN_IF_ERROR(ParseGemma3(cfg, path, c));
+  } else {
+    std::string act = "silu";
+    QLITE_RETURN_IF_ERROR(json::GetString(cfg, "hidden_act", &act));
+    if (act != "silu") return StatusError(StatusCode::kUnsupported, "%s: unsupported hidden_act %s", path.c_str(), act.c_str());
   }
-  // Sliding window: Mistral applies it to every layer; Qwen2 only with use_sliding_window,
-  // from layer max_window_layers on.
-  uint32_t window = 0;
-  if (const json::Value* w = cfg.Find("sliding_window"); w && w->is_integer) QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "sliding_window", &window));
-  bool use_window = c->arch == fb::Arch::Mistral;
-  uint32_t first_window_layer = 0;
-  if (c->arch == fb::Arch::Qwen2) {
-    QLITE_RETURN_IF_ERROR(json::GetBool(cfg, "use_sliding_window", &use_window));
-    QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "max_window_layers", &first_window_layer));
-  }
-  if (use_window && window > 0 && c->n_layers > 0 && c->n_layers <= 4096) {
-    c->sliding_window.assign(c->n_layers, 0);
-    for (uint32_t l = first_window_layer; l < c->n_layers; ++l) c->sliding_window[l] = window;
-  }
+  QLITE_RETURN_IF_ERROR(ParseRope(cfg, path, c));
+  QLITE_RETURN_IF_ERROR(ParseWindows(cfg, path, c));
   QLITE_RETURN_IF_ERROR(json::GetInt(cfg, "bos_token_id", &c->bos_id));
   QLITE_RETURN_IF_ERROR(json::GetInt(cfg, "pad_token_id", &c->pad_id));
   if (const json::Value* eos = cfg.Find("eos_token_id"); eos && eos->IsArray()) {  // [eos, eot, ...]
@@ -159,7 +265,7 @@ Status ImportHuggingFace(const std::string& dir, SourceModel* out) {
     std::vector<safetensors::Tensor> entries;
     QLITE_RETURN_IF_ERROR(safetensors::ReadHeader(path, &entries));
     for (safetensors::Tensor& t : entries) {
-      const std::string name = MapName(t.name);
+      const std::string name = MapName(t.name, c.arch);
       if (name.empty()) continue;
       if (name == "?") return StatusError(StatusCode::kUnsupported, "%s: unexpected tensor %s", path.c_str(), t.name.c_str());
       if (name == "output") has_lm_head = true;
@@ -179,11 +285,15 @@ Status ImportHuggingFace(const std::string& dir, SourceModel* out) {
   for (auto& kv : found) {
     const std::string path = kv.second.first;
     const safetensors::Tensor t = kv.second.second;
-    m.tensors.push_back({kv.first, t.shape, t.dtype, [path, t](std::vector<float>* dst) -> Status {
+    // Gemma's RMSNorm scales by (1 + w): stored as the multiplier itself, as llama.cpp does.
+    const float norm_shift = c.arch == fb::Arch::Gemma3 && ii::EndsWith(kv.first, "_norm") ? 1.0f : 0.0f;
+    m.tensors.push_back({kv.first, t.shape, t.dtype, [path, t, norm_shift](std::vector<float>* dst) -> Status {
                            std::vector<uint8_t> raw(t.n_bytes);
                            QLITE_RETURN_IF_ERROR(ii::ReadAt(path, t.offset, t.n_bytes, raw.data()));
                            dst->resize(t.n_bytes / safetensors::ElementSize(t.dtype));
-                           return safetensors::ToFloat(t.dtype, raw.data(), dst->size(), dst->data());
+                           QLITE_RETURN_IF_ERROR(safetensors::ToFloat(t.dtype, raw.data(), dst->size(), dst->data()));
+                           for (float& w : *dst) w += norm_shift;
+                           return Status::Ok();
                          }});
   }
 

@@ -1,6 +1,7 @@
 #include "qlite/format/inspect.h"
 
 #include <cinttypes>
+#include <cmath>
 #include <map>
 
 namespace qlite {
@@ -31,6 +32,24 @@ std::string Bytes(uint64_t n) {
   return buf;
 }
 
+// Runs of consecutive layers with the same attention span and RoPE base, e.g.
+// "0-4 local (window 512, rope 10000), 5 global (rope 1e+06)".
+std::string LayerPlan(const ModelConfig& c) {
+  auto window = [&](uint32_t l) { return c.sliding_window.empty() ? 0u : c.sliding_window[l]; };
+  auto theta = [&](uint32_t l) { return window(l) && c.rope_local_theta > 0 ? c.rope_local_theta : c.rope_theta; };
+  std::string plan;
+  for (uint32_t first = 0, l = 1; first < c.n_layers; ++l) {
+    if (l < c.n_layers && window(l) == window(first) && theta(l) == theta(first)) continue;
+    char buf[96];
+    const std::string range = l - 1 == first ? std::to_string(first) : std::to_string(first) + "-" + std::to_string(l - 1);
+    if (window(first)) std::snprintf(buf, sizeof buf, "local (window %u, rope %g)", window(first), theta(first));
+    else std::snprintf(buf, sizeof buf, "global (rope %g)", theta(first));
+    plan += (plan.empty() ? "" : ", ") + range + " " + buf;
+    first = l;
+  }
+  return plan;
+}
+
 }  // namespace
 
 void PrintModelInfo(const ModelFile& f, const InspectOptions& options, std::FILE* out) {
@@ -45,8 +64,12 @@ void PrintModelInfo(const ModelFile& f, const InspectOptions& options, std::FILE
   std::fprintf(out, "        norm_eps %g, rope theta %g style %s scaling %s (factor %g), rotary_dim %u, tied %s, qkv_bias %s\n",
                c.norm_eps, c.rope_theta, fb::EnumNameRopeStyle(c.rope_style), fb::EnumNameRopeScaling(c.rope_scaling),
                c.rope_factor, c.rotary_dim, c.tied_embeddings ? "yes" : "no", c.qkv_bias ? "yes" : "no");
-  std::fprintf(out, "        bos %d, eos %d, pad %d, eot ids %zu%s\n", c.bos_id, c.eos_id, c.pad_id, c.eot_ids.size(),
-               c.sliding_window.empty() ? "" : ", sliding window per layer");
+  std::fprintf(out, "        qk_norm %s, post_norms %s, ffn %s, embedding_scale %g, attn_scale %g\n",
+               c.qk_norm ? "yes" : "no", c.post_norms ? "yes" : "no",
+               c.ffn_activation == fb::Activation::GeluTanh ? "GeGLU (tanh GELU)" : "SwiGLU",
+               c.embedding_scale, c.attn_scale > 0 ? c.attn_scale : 1.0 / std::sqrt(double(c.head_dim ? c.head_dim : 1)));
+  std::fprintf(out, "        bos %d, eos %d, pad %d, eot ids %zu\n", c.bos_id, c.eos_id, c.pad_id, c.eot_ids.size());
+  std::fprintf(out, "layers: %s\n", LayerPlan(c).c_str());
   if (f.has_tokenizer()) {
     const TokenizerData& t = f.tokenizer();
     std::fprintf(out, "tokenizer: %s, %zu pieces, %zu scores, %zu merges, add_bos %d add_eos %d, pre %s, chat template %s\n",

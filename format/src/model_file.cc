@@ -44,6 +44,7 @@ void FillConfig(const fb::ModelConfig& f, ModelConfig* c) {
     c->rope_high_freq_factor = r->high_freq_factor();
     c->rope_original_context = r->original_context();
     c->rotary_dim = r->rotary_dim();
+    c->rope_local_theta = r->local_theta();
   }
   c->sliding_window = ToVector(f.sliding_window());
   c->tied_embeddings = f.tied_embeddings();
@@ -52,6 +53,11 @@ void FillConfig(const fb::ModelConfig& f, ModelConfig* c) {
   c->eos_id = f.eos_id();
   c->pad_id = f.pad_id();
   c->eot_ids = ToVector(f.eot_ids());
+  c->qk_norm = f.qk_norm();
+  c->post_norms = f.post_norms();
+  c->ffn_activation = f.ffn_activation();
+  c->embedding_scale = f.embedding_scale();
+  c->attn_scale = f.attn_scale();
 }
 
 Status FillTokenizer(const fb::Tokenizer& f, uint32_t vocab, TokenizerData* t) {

@@ -37,9 +37,14 @@ Status CheckConfig(const ModelConfig& c) {
     return Status(StatusCode::kFormat, "config: sliding_window needs one entry per layer");
   if (!(c.norm_eps >= 0.0f && c.norm_eps < 1.0f) || !(c.rope_theta > 0.0f && c.rope_theta < 1e30f))
     return Status(StatusCode::kFormat, "config: bad norm_eps or rope_theta");
+  if (!(c.rope_local_theta >= 0.0f && c.rope_local_theta < 1e30f))
+    return Status(StatusCode::kFormat, "config: bad rope local_theta");
+  if (!(c.embedding_scale > 0.0f && c.embedding_scale < 1e6f) || !(c.attn_scale >= 0.0f && c.attn_scale < 1e6f))
+    return Status(StatusCode::kFormat, "config: bad embedding_scale or attn_scale");
   if (static_cast<int>(c.arch) > static_cast<int>(fb::Arch::MAX) ||
       static_cast<int>(c.rope_style) > static_cast<int>(fb::RopeStyle::MAX) ||
-      static_cast<int>(c.rope_scaling) > static_cast<int>(fb::RopeScaling::MAX))
+      static_cast<int>(c.rope_scaling) > static_cast<int>(fb::RopeScaling::MAX) ||
+      static_cast<int>(c.ffn_activation) > static_cast<int>(fb::Activation::MAX))
     return Status(StatusCode::kFormat, "config: enum value out of range");
   const int64_t v = c.vocab_size;
   for (int32_t id : {c.bos_id, c.eos_id, c.pad_id})
@@ -68,6 +73,14 @@ std::vector<ExpectedTensor> ExpectedTensors(const ModelConfig& c) {
       t.push_back({p + "attn_q.bias", {q}});
       t.push_back({p + "attn_k.bias", {kv}});
       t.push_back({p + "attn_v.bias", {kv}});
+    }
+    if (c.qk_norm) {
+      t.push_back({p + "attn_q_norm", {c.head_dim}});
+      t.push_back({p + "attn_k_norm", {c.head_dim}});
+    }
+    if (c.post_norms) {
+      t.push_back({p + "post_attention_norm", {dim}});
+      t.push_back({p + "post_ffw_norm", {dim}});
     }
   }
   return t;

@@ -125,7 +125,7 @@ std::vector<uint8_t> ModelWriter::BuildMeta() const {
 
   auto rope = fb::CreateRopeConfig(b, c.rope_theta, c.rope_style, c.rope_scaling, c.rope_factor,
                                    c.rope_low_freq_factor, c.rope_high_freq_factor, c.rope_original_context,
-                                   c.rotary_dim);
+                                   c.rotary_dim, c.rope_local_theta);
   auto windows = c.sliding_window.empty() ? 0 : b.CreateVector(c.sliding_window);
   auto eots = c.eot_ids.empty() ? 0 : b.CreateVector(c.eot_ids);
   fb::ModelConfigBuilder cb(b);
@@ -147,6 +147,11 @@ std::vector<uint8_t> ModelWriter::BuildMeta() const {
   cb.add_eos_id(c.eos_id);
   cb.add_pad_id(c.pad_id);
   if (!c.eot_ids.empty()) cb.add_eot_ids(eots);
+  cb.add_qk_norm(c.qk_norm);
+  cb.add_post_norms(c.post_norms);
+  cb.add_ffn_activation(c.ffn_activation);
+  cb.add_embedding_scale(c.embedding_scale);
+  cb.add_attn_scale(c.attn_scale);
   auto config = cb.Finish();
 
   flatbuffers::Offset<fb::Tokenizer> tok = 0;

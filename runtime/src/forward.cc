@@ -1,8 +1,9 @@
 // The forward pass of a Llama-family decoder, top to bottom (after llama2.c's `forward`),
-// over a chunk of n tokens. Quantized weights run on int8 activations (GemmQ8 for prefill
-// chunks, GemvQ8 for a decode token); float weights on f32 (Gemm / Gemv). A decode token's
-// projections that share an input (q/k/v, gate/up) go to the pool in one Run.
-#include <cmath>
+// over a chunk of n tokens; the config switches on the optional parts other families have
+// (q/k/v biases, q/k norms, post-norms, GeGLU, embedding scale, local RoPE base).
+// Quantized weights run on int8 activations (GemmQ8 for prefill chunks, GemvQ8 for a
+// decode token); float weights on f32 (Gemm / Gemv). A decode token's projections that
+// share an input (q/k/v, gate/up) go to the pool in one Run.
 
 #include "qlite/arch/matmul.h"
 #include "qlite/arch/ops.h"
@@ -70,11 +71,15 @@ void Session::Linears(const arch::WeightMatrix* const* w, size_t count, const fl
   }
 }
 
-// cos/sin of every rotary frequency at each position of the chunk. Computed per token,
-// not tabled, so positions may run past the training context (sliding window).
+// cos/sin of every rotary frequency at each position of the chunk (and of the local base's
+// frequencies, if the model has one). Computed per token, not tabled, so positions may run
+// past the training context (sliding window).
 void Session::RopeTables(size_t n) {
   const uint32_t half = model_->rotary_dim() / 2;
-  for (size_t b = 0; b < n; ++b) arch::RopeCosSin(pos_ + b, model_->inv_freq(), half, cos_ + b * half, sin_ + b * half);
+  for (size_t b = 0; b < n; ++b) {
+    arch::RopeCosSin(pos_ + b, model_->inv_freq(), half, cos_ + b * half, sin_ + b * half);
+    if (cos_local_) arch::RopeCosSin(pos_ + b, model_->inv_freq(true), half, cos_local_ + b * half, sin_local_ + b * half);
+  }
 }
 
 void Session::Forward(const int32_t* tokens, size_t n) {
@@ -89,37 +94,61 @@ void Session::Forward(const int32_t* tokens, size_t n) {
 
   for (uint32_t l = 0; l < c.n_layers; ++l) {
     const LayerWeights& L = layers_[l];  // the model's, or adapter-merged copies
+    const float* cos = L.local_rope ? cos_local_ : cos_;
+    const float* sin = L.local_rope ? sin_local_ : sin_;
 
-    // Attention: x += Wo · attention(rope(Wq·xn), rope(Wk·xn), Wv·xn), xn = rmsnorm(x).
+    // Attention: x += Wo · attention(rope(Wq·xn), rope(Wk·xn), Wv·xn), xn = rmsnorm(x);
+    // optionally q and k normalized per head before RoPE, and the output normalized
+    // before the add.
     for (size_t b = 0; b < n; ++b) arch::RmsNorm(x_ + b * dim, L.attn_norm, xn_ + b * dim, dim, c.norm_eps);
     const arch::WeightMatrix* qkv[] = {&L.wq, &L.wk, &L.wv};
     float* qkv_out[] = {q_, k_, v_};
     Linears(qkv, 3, xn_, n, qkv_out);
     for (size_t b = 0; b < n; ++b) {
-      if (L.bq) arch::AddInPlace(q_ + b * qd, L.bq, qd);
-      if (L.bk) arch::AddInPlace(k_ + b * kvd, L.bk, kvd);
+      float *q = q_ + b * qd, *k = k_ + b * kvd;
+      if (L.bq) arch::AddInPlace(q, L.bq, qd);
+      if (L.bk) arch::AddInPlace(k, L.bk, kvd);
       if (L.bv) arch::AddInPlace(v_ + b * kvd, L.bv, kvd);
-      arch::Rope(q_ + b * qd, c.n_heads, hd, m.rotary_dim(), cos_ + b * half, sin_ + b * half, pairing);
-      arch::Rope(k_ + b * kvd, c.n_kv_heads, hd, m.rotary_dim(), cos_ + b * half, sin_ + b * half, pairing);
+      if (L.q_norm) {
+        for (uint32_t h = 0; h < c.n_heads; ++h) arch::RmsNorm(q + h * hd, L.q_norm, q + h * hd, hd, c.norm_eps);
+        for (uint32_t h = 0; h < c.n_kv_heads; ++h) arch::RmsNorm(k + h * hd, L.k_norm, k + h * hd, hd, c.norm_eps);
+      }
+      arch::Rope(q, c.n_heads, hd, m.rotary_dim(), cos + b * half, sin + b * half, pairing);
+      arch::Rope(k, c.n_kv_heads, hd, m.rotary_dim(), cos + b * half, sin + b * half, pairing);
     }
     Attention(l, n);
     Linear(L.wo, att_, n, proj_, false);
-    for (size_t b = 0; b < n; ++b) arch::AddInPlace(x_ + b * dim, proj_ + b * dim, dim);
+    AddResidual(L.attn_post_norm, n);
 
-    // Feed-forward (SwiGLU): x += Wdown · (silu(Wgate·xn) * (Wup·xn)), xn = rmsnorm(x).
+    // Feed-forward: x += Wdown · (act(Wgate·xn) * (Wup·xn)), xn = rmsnorm(x), act SiLU
+    // (SwiGLU) or tanh-approximate GELU (GeGLU); optionally the output normalized first.
     for (size_t b = 0; b < n; ++b) arch::RmsNorm(x_ + b * dim, L.ffn_norm, xn_ + b * dim, dim, c.norm_eps);
     const arch::WeightMatrix* gate_up[] = {&L.gate, &L.up};
     float* gate_up_out[] = {gate_, up_};
     Linears(gate_up, 2, xn_, n, gate_up_out);
-    for (size_t b = 0; b < n; ++b) arch::SiluMul(gate_ + b * ffn, up_ + b * ffn, ffn);
+    const bool gelu = c.ffn_activation == fb::Activation::GeluTanh;
+    for (size_t b = 0; b < n; ++b) {
+      if (gelu) arch::GeluTanhMul(gate_ + b * ffn, up_ + b * ffn, ffn);
+      else arch::SiluMul(gate_ + b * ffn, up_ + b * ffn, ffn);
+    }
     Linear(L.down, gate_, n, proj_, false);
-    for (size_t b = 0; b < n; ++b) arch::AddInPlace(x_ + b * dim, proj_ + b * dim, dim);
+    AddResidual(L.ffn_post_norm, n);
   }
 
   // Logits of the last token only: nothing reads the others.
   arch::RmsNorm(x_ + (n - 1) * dim, m.output_norm(), xn_, dim, c.norm_eps);
   Linear(m.output(), xn_, 1, logits_, false);
   pos_ += n;
+}
+
+// x += proj for each token of the chunk, proj first normalized by post_norm when given.
+void Session::AddResidual(const float* post_norm, size_t n) {
+  const ModelConfig& c = model_->config();
+  const size_t dim = c.dim;
+  for (size_t b = 0; b < n; ++b) {
+    if (post_norm) arch::RmsNorm(proj_ + b * dim, post_norm, proj_ + b * dim, dim, c.norm_eps);
+    arch::AddInPlace(x_ + b * dim, proj_ + b * dim, dim);
+  }
 }
 
 // Writes the chunk's keys/values into the layer's ring and attends. When the chunk does
@@ -166,7 +195,7 @@ void Session::AttentionTask(void* ctx, size_t task, size_t thread) {
   const uint32_t kvh = h / (c.n_heads / c.n_kv_heads);  // GQA/MQA: heads share a KV head
   const KvLayer& kv = s->kv_[s->att_layer_];
   arch::AttentionHead(s->q_ + b * qd + h * hd, hd, kv.K(kvh), kv.V(kvh), kv.ValidAfter(s->pos_ + b),
-                      1.0f / sqrtf((float)hd), s->scores_ + thread * s->plan_.kv.window, s->att_ + b * qd + h * hd);
+                      s->model_->attention_scale(), s->scores_ + thread * s->plan_.kv.window, s->att_ + b * qd + h * hd);
 }
 
 }  // namespace qlite

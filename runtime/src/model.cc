@@ -168,7 +168,16 @@ Status Model::Init(const ModelOpenOptions& options) {
       QLITE_RETURN_IF_ERROR(vector(p + "attn_k.bias", kvd, &L.bk));
       QLITE_RETURN_IF_ERROR(vector(p + "attn_v.bias", kvd, &L.bv));
     }
+    if (c.qk_norm) {
+      QLITE_RETURN_IF_ERROR(vector(p + "attn_q_norm", c.head_dim, &L.q_norm));
+      QLITE_RETURN_IF_ERROR(vector(p + "attn_k_norm", c.head_dim, &L.k_norm));
+    }
+    if (c.post_norms) {
+      QLITE_RETURN_IF_ERROR(vector(p + "post_attention_norm", dim, &L.attn_post_norm));
+      QLITE_RETURN_IF_ERROR(vector(p + "post_ffw_norm", dim, &L.ffn_post_norm));
+    }
     L.sliding_window = c.sliding_window.empty() ? 0 : c.sliding_window[l];
+    L.local_rope = L.sliding_window && c.rope_local_theta > 0.0f;
   }
   arch::RopeScaling scaling;
   scaling.type = c.rope_scaling == fb::RopeScaling::Linear   ? arch::RopeScalingType::kLinear
@@ -181,6 +190,12 @@ Status Model::Init(const ModelOpenOptions& options) {
   inv_freq_.resize(rotary_dim_ / 2);
   if (!arch::RopeInvFreq(c.rope_theta, rotary_dim_, scaling, inv_freq_.data()))
     return StatusError(StatusCode::kFormat, "invalid RoPE parameters (theta %g, factor %g)", c.rope_theta, c.rope_factor);
+  if (c.rope_local_theta > 0.0f) {
+    inv_freq_local_.resize(rotary_dim_ / 2);
+    if (!arch::RopeInvFreq(c.rope_local_theta, rotary_dim_, arch::RopeScaling(), inv_freq_local_.data()))
+      return StatusError(StatusCode::kFormat, "invalid local RoPE base %g", c.rope_local_theta);
+  }
+  attention_scale_ = c.attn_scale > 0.0f ? c.attn_scale : 1.0f / std::sqrt((float)c.head_dim);
   TokenizerSpecialIds special;
   special.bos = c.bos_id;
   special.eos = c.eos_id;
@@ -203,6 +218,8 @@ void Model::Embed(int32_t token, float* out) const {
   } else {
     (void)DequantizeRow(embedding_, (uint64_t)token, out);  // token checked by the caller
   }
+  if (config_.embedding_scale != 1.0f)
+    for (uint32_t i = 0; i < config_.dim; ++i) out[i] *= config_.embedding_scale;
 }
 
 }  // namespace qlite

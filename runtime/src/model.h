@@ -26,7 +26,12 @@ struct LayerWeights {
   const float* bq = nullptr;  // Qwen2 q/k/v biases (null when absent)
   const float* bk = nullptr;
   const float* bv = nullptr;
+  const float* q_norm = nullptr;  // per-head RMSNorm of q and k, [head_dim] (qk_norm; else null)
+  const float* k_norm = nullptr;
+  const float* attn_post_norm = nullptr;  // on the attention / feed-forward output (post_norms; else null)
+  const float* ffn_post_norm = nullptr;
   uint32_t sliding_window = 0;  // 0 = full attention
+  bool local_rope = false;      // rotates with the local RoPE base (Model::inv_freq(true))
 };
 
 struct ModelOpenOptions {
@@ -53,8 +58,12 @@ class Model {
   uint32_t q_dim() const { return config_.n_heads * config_.head_dim; }
   uint32_t kv_dim() const { return config_.n_kv_heads * config_.head_dim; }
   uint32_t rotary_dim() const { return rotary_dim_; }
-  // RoPE inverse frequencies (rotary_dim/2), scaling (linear, Llama 3) already applied.
-  const float* inv_freq() const { return inv_freq_.data(); }
+  // RoPE inverse frequencies (rotary_dim/2), scaling (linear, Llama 3) already applied;
+  // local: those of the sliding-window layers' own base (empty unless rope_local_theta).
+  const float* inv_freq(bool local = false) const { return local ? inv_freq_local_.data() : inv_freq_.data(); }
+  bool has_local_rope() const { return !inv_freq_local_.empty(); }
+  // The query-key dot product's scale.
+  float attention_scale() const { return attention_scale_; }
   bool has_chat_template() const { return !tokenizer_data_.chat_template.empty(); }
   uint64_t weight_bytes() const { return weight_bytes_; }
   uint64_t decode_bytes() const { return decode_bytes_; }  // weight bytes one decode token reads
@@ -83,7 +92,8 @@ class Model {
   const float* output_norm_ = nullptr;
   arch::WeightMatrix output_;
   std::vector<LayerWeights> layers_;
-  std::vector<float> inv_freq_;
+  std::vector<float> inv_freq_, inv_freq_local_;
+  float attention_scale_ = 1.0f;
   uint32_t rotary_dim_ = 0;
   uint64_t weight_bytes_ = 0, decode_bytes_ = 0, n_params_ = 0;
 };

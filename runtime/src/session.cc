@@ -116,6 +116,10 @@ void Session::Bind(Arena* a, SessionMemory* mem) {
   const size_t half = m.rotary_dim() / 2;
   cos_ = a->Array<float>(B * half);
   sin_ = a->Array<float>(B * half);
+  if (m.has_local_rope()) {
+    cos_local_ = a->Array<float>(B * half);
+    sin_local_ = a->Array<float>(B * half);
+  }
   scores_ = a->Array<float>((size_t)plan_.n_threads * plan_.kv.window);
   pool_mem_ = a->Allocate(sizeof(arch::ThreadPool));
   BindSampler(a);

@@ -81,6 +81,7 @@ class Session {
   void QuantizeInputs(const float* x, size_t n, size_t cols);
   void Attention(uint32_t layer, size_t n);
   void RopeTables(size_t n);
+  void AddResidual(const float* post_norm, size_t n);
   static void AttentionTask(void* ctx, size_t task, size_t thread);
   void UseBaseWeights();  // layers_ = the model's own views
 
@@ -103,6 +104,7 @@ class Session {
   float *proj_ = nullptr, *gate_ = nullptr, *up_ = nullptr, *logits_ = nullptr;
   arch::QuantizedActivations* qx_ = nullptr;  // [B]: int8 copies of a chunk's inputs
   float *cos_ = nullptr, *sin_ = nullptr;  // [B][rotary_dim/2]
+  float *cos_local_ = nullptr, *sin_local_ = nullptr;  // the same for the local RoPE base, if any
   float* scores_ = nullptr;                // [n_threads][window]
   void *pool_mem_ = nullptr, *sampler_mem_ = nullptr;  // placement storage
   void* sampler_scratch_ = nullptr;                      // the sampler's arrays

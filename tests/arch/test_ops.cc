@@ -1,4 +1,4 @@
-// Element-wise ops (RmsNorm, AddInPlace, SiluMul, Softmax, Rope) on every Highway target
+// Element-wise ops (RmsNorm, AddInPlace, SiluMul, GeluTanhMul, Softmax, Rope) on every Highway target
 // against the scalar references, on odd sizes.
 #include <gtest/gtest.h>
 
@@ -63,21 +63,26 @@ TEST(Ops, AddInPlace) {
   });
 }
 
-TEST(Ops, SiluMul) {
-  std::mt19937 rng(3);
+// gate = act(gate) * up against its reference, |gate| up to `range`, and in exp's overflow region.
+void CheckGatedMul(void (*op)(float*, const float*, size_t), void (*ref_op)(float*, const float*, size_t),
+                   float range, uint32_t seed) {
+  std::mt19937 rng(seed);
   ForEachHwyTarget([&] {
     for (size_t n : OddSizes()) {
       SCOPED_TRACE(n);
-      auto g = RandomVec(rng, n, -12.0f, 12.0f);
-      if (n > 2) g[0] = -200.0f, g[1] = 200.0f;  // exp overflow region
+      auto g = RandomVec(rng, n, -range, range);
+      if (n > 2) g[0] = -200.0f, g[1] = 200.0f;
       const auto up = RandomVec(rng, n, -2.0f, 2.0f);
       auto want = g;
-      SiluMul(g.data(), up.data(), n);
-      ref::SiluMul(want.data(), up.data(), n);
+      op(g.data(), up.data(), n);
+      ref_op(want.data(), up.data(), n);
       ExpectClose(g, want, 4e-6f);
     }
   });
 }
+
+TEST(Ops, SiluMul) { CheckGatedMul(SiluMul, ref::SiluMul, 12.0f, 3); }
+TEST(Ops, GeluTanhMul) { CheckGatedMul(GeluTanhMul, ref::GeluTanhMul, 8.0f, 13); }
 
 TEST(Ops, Softmax) {
   std::mt19937 rng(4);

@@ -3,8 +3,11 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -39,6 +42,16 @@ inline std::vector<double> JsonArray(const std::string& json, const std::string&
   return out;
 }
 
+// A model fetched into the cache by a scripts/fetch_*.sh: $ENV_VAR if set, else
+// $QLITE_CACHE/file or ~/.cache/qlite/file.
+inline std::string CachedModel(const char* env_var, const std::string& file) {
+  if (const char* p = std::getenv(env_var); p && *p) return p;
+  const char* cache = std::getenv("QLITE_CACHE");
+  const char* home = std::getenv("HOME");
+  const std::string dir = cache && *cache ? cache : std::string(home ? home : "") + "/.cache/qlite";
+  return dir + "/" + file;
+}
+
 inline std::vector<int32_t> Ints(const std::vector<double>& v) { return std::vector<int32_t>(v.begin(), v.end()); }
 
 inline std::vector<float> ReadF32(const std::string& path) {
@@ -54,6 +67,12 @@ inline qlite::QuantSpec Spec(qlite::fb::DType dtype) {
   return s;
 }
 
+// A .qlm path in the temp folder unique to this process: ctest runs each test of a binary
+// as its own process, in parallel, so fixed names would be written concurrently.
+inline std::string TempModelPath(const std::string& name) {
+  return testing::TempDir() + "/" + name + "." + std::to_string(getpid()) + ".qlm";
+}
+
 // Imports `src` (any supported format) and writes a .qlm with the given weight scheme.
 inline qlite::Status Convert(const std::string& src, const std::string& tokenizer, qlite::fb::DType weights,
                              const std::string& out, qlite::fb::Layout layout = qlite::fb::Layout::RowMajor) {
@@ -67,6 +86,29 @@ inline qlite::Status Convert(const std::string& src, const std::string& tokenize
   co.weights.layout = co.embeddings.layout = layout;
   qlite::ConvertSummary summary;
   return qlite::ConvertModel(model, co, out, nullptr, &summary);
+}
+
+// Greedy text continuation of `prompt` (tokenized with BOS) by qlite_generate on two
+// threads, stopping at EOS; prints it with its speed under `label`.
+inline std::string GenerateGreedy(qlite_model* m, const char* label, const char* prompt, uint32_t max_tokens,
+                                  uint32_t window, qlite_generate_stats* stats) {
+  qlite_session_params p = qlite_session_default_params();
+  p.n_threads = 2;
+  p.window = window;
+  p.sampler.temperature = 0;
+  qlite_session* s = nullptr;
+  std::string text;
+  EXPECT_EQ(qlite_session_create(m, &p, &s), QLITE_OK) << qlite_last_error();
+  if (!s) return text;
+  auto collect = [](void* user, int32_t, const char* piece, size_t len) {
+    static_cast<std::string*>(user)->append(piece, len);
+    return 0;
+  };
+  EXPECT_EQ(qlite_generate(s, prompt, max_tokens, 1, collect, &text, stats), QLITE_OK) << qlite_last_error();
+  std::printf("%s: %s|%s\n(prefill %.1f tok/s, decode %.1f tok/s)\n", label, prompt, text.c_str(),
+              stats->n_prompt_tokens / stats->prefill_seconds, stats->n_generated / stats->decode_seconds);
+  qlite_session_free(s);
+  return text;
 }
 
 // Greedy (temperature 0: argmax, ties to the lowest id) continuation of `prompt`.

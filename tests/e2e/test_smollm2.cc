@@ -2,24 +2,13 @@
 // converts, and answers a ChatML prompt coherently. Skipped when absent, failed under CI=true.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <string>
 
 #include "e2e_util.h"
 
 namespace {
 
-std::string SmolPath() {
-  const char* cache = std::getenv("QLITE_CACHE");
-  const char* home = std::getenv("HOME");
-  std::string dir = cache && *cache ? cache : std::string(home ? home : "") + "/.cache/qlite";
-  return dir + "/SmolLM2-135M-Instruct.Q4_1.gguf";
-}
-
-int Collect(void* user, int32_t, const char* piece, size_t len) {
-  static_cast<std::string*>(user)->append(piece, len);
-  return 0;
-}
+std::string SmolPath() { return qlite_e2e::CachedModel("QLITE_SMOLLM2", "SmolLM2-135M-Instruct.Q4_1.gguf"); }
 
 TEST(SmolLM2, ConvertsAndAnswersAChatPrompt) {
   const std::string gguf = SmolPath();
@@ -38,23 +27,13 @@ TEST(SmolLM2, ConvertsAndAnswersAChatPrompt) {
   EXPECT_EQ(info.n_kv_heads, 3u);  // GQA
   EXPECT_TRUE(info.has_chat_template);
 
-  qlite_session_params p = qlite_session_default_params();
-  p.n_threads = 2;
-  p.window = 256;
-  p.sampler.temperature = 0;
-  qlite_session* s = nullptr;
-  ASSERT_EQ(qlite_session_create(m, &p, &s), QLITE_OK) << qlite_last_error();
   // (With SmolLM2's default system prompt the first reply token is a near-tie, "The" vs
   // "L", 0.08 apart in f32: int8 activations may legitimately flip it. Not so here.)
   const char* prompt = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n";
-  std::string reply;
   qlite_generate_stats stats;
-  ASSERT_EQ(qlite_generate(s, prompt, 24, 1, Collect, &reply, &stats), QLITE_OK) << qlite_last_error();
-  std::printf("SmolLM2: %s\n(prefill %.1f tok/s, decode %.1f tok/s)\n", reply.c_str(),
-              stats.n_prompt_tokens / stats.prefill_seconds, stats.n_generated / stats.decode_seconds);
+  const std::string reply = qlite_e2e::GenerateGreedy(m, "SmolLM2", prompt, 24, 256, &stats);
   EXPECT_NE(reply.find("Paris"), std::string::npos) << reply;
   EXPECT_LT(stats.n_generated, 24u) << "expected the turn to end with <|im_end|>";
-  qlite_session_free(s);
   qlite_model_free(m);
 }
 

@@ -44,6 +44,14 @@ inline std::string ReadBytes(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+// `text` with its first `from` replaced by `to`; a missing `from` fails the test.
+inline std::string ReplaceOnce(std::string text, const std::string& from, const std::string& to) {
+  const size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) text.replace(at, from.size(), to);
+  return text;
+}
+
 inline std::map<std::string, const qlite::SourceTensor*> ByName(const qlite::SourceModel& m) {
   std::map<std::string, const qlite::SourceTensor*> out;
   for (const auto& t : m.tensors) out[t.name] = &t;

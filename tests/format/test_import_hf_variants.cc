@@ -105,11 +105,7 @@ TEST_F(HfVariants, ConfigDialects) {
   const std::string config = qlite_test::ReadBytes(hf_ + "/config.json");
   auto with = [&](const std::string& from, const std::string& to, SourceModel* m) {
     qlite_test::TempDir dir;
-    std::string c = config;
-    const size_t at = c.find(from);
-    EXPECT_NE(at, std::string::npos) << from;
-    if (at != std::string::npos) c.replace(at, from.size(), to);
-    dir.Write("config.json", c);
+    dir.Write("config.json", qlite_test::ReplaceOnce(config, from, to));
     dir.Write("model.safetensors", qlite_test::ReadBytes(hf_ + "/model.safetensors"));
     dir.Write("tokenizer.model", qlite_test::ReadBytes(hf_ + "/tokenizer.model"));
     qlite::Status s = qlite::ImportHuggingFace(dir.path(), m);

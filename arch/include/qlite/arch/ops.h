@@ -12,6 +12,9 @@ void RmsNorm(const float* x, const float* weight, float* out, size_t n, float ep
 void AddInPlace(float* x, const float* y, size_t n);
 // gate = silu(gate) * up (SwiGLU)
 void SiluMul(float* gate, const float* up, size_t n);
+// gate = gelu(gate) * up (GeGLU), GELU's tanh approximation:
+// gelu(g) = g/2 · (1 + tanh(sqrt(2/pi) · (g + 0.044715 g³))).
+void GeluTanhMul(float* gate, const float* up, size_t n);
 // In-place softmax over n values.
 void Softmax(float* x, size_t n);
 

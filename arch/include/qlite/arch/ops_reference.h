@@ -12,6 +12,7 @@ namespace ref {
 void RmsNorm(const float* x, const float* weight, float* out, size_t n, float eps);
 void AddInPlace(float* x, const float* y, size_t n);
 void SiluMul(float* gate, const float* up, size_t n);
+void GeluTanhMul(float* gate, const float* up, size_t n);
 void Softmax(float* x, size_t n);
 void Rope(float* x, size_t n_heads, size_t head_dim, size_t rotary_dim, const float* cos,
           const float* sin, RopePairing pairing);

@@ -27,6 +27,12 @@ struct ModelConfig {
   bool qkv_bias = false;
   int32_t bos_id = -1, eos_id = -1, pad_id = -1;
   std::vector<int32_t> eot_ids;
+  // Optional layer parts (schema ModelConfig); the defaults are the Llama layer.
+  float rope_local_theta = 0.0f;  // > 0: sliding-window layers' RoPE base, unscaled
+  bool qk_norm = false, post_norms = false;
+  fb::Activation ffn_activation = fb::Activation::SiLU;
+  float embedding_scale = 1.0f;
+  float attn_scale = 0.0f;  // 0 = 1/sqrt(head_dim)
 };
 
 struct TokenizerData {
