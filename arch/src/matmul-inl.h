@@ -83,7 +83,8 @@ HWY_INLINE void DecodeScales(const WeightMatrix& w, const void* src, size_t firs
       const uint8_t* p = static_cast<const uint8_t*>(src);
       // One division per call: an integer division per scale costs more than a row's dot
       // products (U4 with dq_block 8, as imported from Q4_K, ran at half speed).
-      size_t d = DqFirstBlock(w, src) + first / w.dq_block, left = w.dq_block - first % w.dq_block;
+      const size_t first_block = DivPow2Fast(first, w.dq_block);
+      size_t d = DqFirstBlock(w, src) + first_block, left = w.dq_block - (first - first_block * w.dq_block);
       for (size_t i = 0; i < count; ++i, --left) {
         if (left == 0) ++d, left = w.dq_block;
         out[i] = p[first + i] * w.dq_scales[d] + w.dq_offsets[d];
