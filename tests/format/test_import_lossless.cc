@@ -97,14 +97,25 @@ TEST(LosslessImport, TranscodeIsBitExactInEveryLayout) {
       qlite::Status s = gguf::Transcode(t.type, bytes.data(), rows, cols, &q);
       ASSERT_TRUE(s.ok()) << s.message();
       s = qlite::Relayout(layout, &q);
-      if (t.type == gguf::kQ4_K && layout == Layout::Interleave16x4) {  // U8 scales stay RowMajor
-        EXPECT_EQ(s.code(), qlite::StatusCode::kUnsupported);
-        continue;
-      }
       ASSERT_TRUE(s.ok()) << s.message();
       EXPECT_TRUE(BitEqual(Stored(qlite::ViewOf(q)), want));
     }
   }
+}
+
+TEST(LosslessImport, RelayoutRefusesWhatItCannotHold) {
+  const std::vector<float> v(64 * 40, 0.5f);
+  qlite::QuantSpec spec;
+  spec.dtype = DType::U4;
+  spec.scale_type = DType::U8;  // second-level blocks run over the stored scale order
+  qlite::QuantizedTensor q;
+  ASSERT_TRUE(qlite::Quantize(v.data(), 40, 64, spec, &q).ok());
+  EXPECT_EQ(qlite::Relayout(Layout::Interleave16x4, &q).code(), qlite::StatusCode::kUnsupported);
+  EXPECT_TRUE(qlite::Relayout(Layout::Interleave4x32, &q).ok());
+  EXPECT_EQ(qlite::Relayout(Layout::RowMajor, &q).code(), qlite::StatusCode::kUnsupported);  // from RowMajor only
+  spec.dtype = DType::F16;
+  ASSERT_TRUE(qlite::Quantize(v.data(), 40, 64, spec, &q).ok());
+  EXPECT_EQ(qlite::Relayout(Layout::Interleave4x32, &q).code(), qlite::StatusCode::kUnsupported);
 }
 
 TEST(LosslessImport, TranscodeRejectsInexactTypesAndRaggedRows) {
@@ -258,8 +269,7 @@ TEST(LosslessImport, EveryTypeFromAGgufFileByDefault) {
       const qlite::TensorRef* ref = c.file.FindTensor(t.name);
       ASSERT_NE(ref, nullptr);
       EXPECT_EQ(ref->dtype, t.stored_scheme.dtype);
-      const bool interleaved = layout != Layout::RowMajor && !qlite::IsFloatType(ref->dtype) &&
-                               ref->view.spec.scale_type != DType::U8;
+      const bool interleaved = layout != Layout::RowMajor && !qlite::IsFloatType(ref->dtype);
       EXPECT_EQ(ref->view.spec.layout, interleaved ? layout : Layout::RowMajor);
       const std::vector<float> want = qlite_test::Load(t), got = Stored(ref->view);
       if (t.stored_exact) EXPECT_TRUE(BitEqual(got, want));
@@ -319,7 +329,7 @@ TEST(LosslessImport, MergedTensorsAreRequantizedInTheKeptScheme) {
   qlite::QuantizedTensor want;
   qlite::Status s = qlite::Quantize(merged.data(), ref->view.rows, ref->view.cols, ref->view.spec, &want);
   ASSERT_TRUE(s.ok()) << s.message();
-  EXPECT_EQ(ref->view.spec.scale_type, DType::U8);
+  EXPECT_EQ(ref->view.spec.scale_type, DType::F32);
   EXPECT_TRUE(BitEqual(Stored(ref->view), Stored(qlite::ViewOf(want))));
   int merged_stats = 0;
   for (const qlite::ConversionStat& st : c.summary.conversions)
