@@ -14,14 +14,15 @@ data="${QLITE_TEST_DATA:-$root/../shared/models}"
 model="${QLITE_MODEL:-$data/stories260K/stories260K.bin}"
 [ "$model" = smollm2 ] && model="$(bash scripts/fetch_smollm2.sh)"
 out="${QLITE_OUT:-$QLITE_BUILD_DIR/model.qlm}"
-convert_args=()
+convert_args=(--weights "${QLITE_WEIGHTS:-q8}")
 case "$model" in
   *.qlm) out="$model" ;;
-  *.bin) convert_args=(--tokenizer "${QLITE_TOKENIZER:-$data/stories260K/tok512.bin}") ;;
+  *.bin) convert_args+=(--tokenizer "${QLITE_TOKENIZER:-$data/stories260K/tok512.bin}") ;;
+  # convert's default keeps a quantized GGUF's values exactly (q4 for a full-precision one)
+  *.gguf) [ -n "${QLITE_WEIGHTS:-}" ] || convert_args=() ;;
 esac
 if [ "$out" != "$model" ]; then
-  "$qlite" convert "$model" "${convert_args[@]}" --weights "${QLITE_WEIGHTS:-q8}" \
-    --layout "${QLITE_LAYOUT:-auto}" -o "$out"
+  "$qlite" convert "$model" "${convert_args[@]}" --layout "${QLITE_LAYOUT:-auto}" -o "$out"
 fi
 "$qlite" inspect "$out" >&2
 if "$qlite" run --help >/dev/null 2>&1; then

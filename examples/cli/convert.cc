@@ -146,6 +146,17 @@ int RunConvert(int argc, char** argv) {
     std::fprintf(stderr, "qlite convert: %s\n", s.message().c_str());
     return 1;
   }
+  // Per source dtype: the scheme written and the error against the source's values.
+  for (const qlite::ConversionStat& c : summary.conversions) {
+    std::string scheme = qlite::fb::EnumNameDType(c.stored.dtype);
+    if (!qlite::IsFloatType(c.stored.dtype))
+      scheme += " " + qlite::QuantText(c.stored) + " " + qlite::fb::EnumNameLayout(c.stored.layout);
+    const char* what = !c.kept ? (qlite::IsFloatType(c.stored.dtype) ? "converted" : "quantized")
+                       : c.exact_scheme  ? "kept (the scheme holds it exactly)"
+                                         : "kept in the nearest larger scheme (none holds it exactly)";
+    std::printf("%-5s x%-4llu -> %s: %s; error max %.3g, rms %.3g\n", c.source_dtype.c_str(),
+                static_cast<unsigned long long>(c.tensors), scheme.c_str(), what, c.max_abs_error, c.RmsError());
+  }
   const double params = double(summary.n_params);
   std::printf("wrote %s: %.2fM params, %s (%.2f bits/param, %.1f%% of fp16's %s)\n", out.c_str(), params / 1e6,
               HumanBytes(double(summary.file_size)).c_str(), params > 0 ? 8.0 * summary.file_size / params : 0.0,

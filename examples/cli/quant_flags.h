@@ -13,14 +13,19 @@
 namespace qlite_cli {
 
 struct QuantFlags {
-  std::string weights = "q4", embed, granularity = "group", scale_type = "f16", layout = "rowmajor";
+  std::string weights, embed, granularity = "group", scale_type = "f16", layout = "rowmajor";
   uint32_t group_size = 32;
 };
 
 inline const char* kQuantFlagsHelp =
-    "  --weights SCHEME        projection weights: q4 (int4 symmetric, default), q4a (int4 with min),\n"
-    "                          q8, nf4, f16, bf16, f32\n"
-    "  --embed-weights SCHEME  token_embd/output (default: q8 when --weights is 4-bit, else the same)\n"
+    "  --weights SCHEME        projection weights: q4 (int4 symmetric), q4a (int4 with min), q8, nf4,\n"
+    "                          f16, bf16, f32. Default: a quantized source (GGUF Q4_0, Q4_K, ...) keeps\n"
+    "                          each tensor in the scheme that holds its values exactly (Q4_0 q4, Q4_1\n"
+    "                          q4a, Q4_K q4a with f32 scales, Q5_0 and Q8_0 q8, float as is) or the\n"
+    "                          nearest larger one (q8 for Q5_1, Q2_K, Q3_K, Q5_K, Q6_K); other\n"
+    "                          sources get q4\n"
+    "  --embed-weights SCHEME  token_embd/output (default: like --weights' default when it is not\n"
+    "                          given, else q8 when --weights is 4-bit, else the same)\n"
     "  --group-size N          32 (default), 64 or 128\n"
     "  --granularity G         group (default), row or tensor\n"
     "  --scale-type T          f16 (default), f32, or dq (u8 double-quantized scales)\n"
@@ -99,8 +104,12 @@ inline bool QuantFlagsToOptions(const QuantFlags& f, qlite::ConvertOptions* opti
     std::fprintf(stderr, "%s: unknown %s %s\n", prog, what, v.c_str());
     return false;
   };
+  // No --weights: keep a quantized source's schemes (q4 for the rest); likewise embeddings.
+  const std::string weights = f.weights.empty() ? "q4" : f.weights;
+  options->keep_source_weights = f.weights.empty();
+  options->keep_source_embeddings = f.weights.empty() && f.embed.empty();
   qlite::QuantSpec& w = options->weights;
-  if (!ParseQuantScheme(f.weights, &w.dtype)) return bad("--weights scheme", f.weights);
+  if (!ParseQuantScheme(weights, &w.dtype)) return bad("--weights scheme", weights);
   if (f.granularity == "group") w.granularity = qlite::fb::Granularity::Group;
   else if (f.granularity == "row") w.granularity = qlite::fb::Granularity::PerRow;
   else if (f.granularity == "tensor") w.granularity = qlite::fb::Granularity::PerTensor;
@@ -115,7 +124,7 @@ inline bool QuantFlagsToOptions(const QuantFlags& f, qlite::ConvertOptions* opti
   else if (layout == "interleave16") w.layout = qlite::fb::Layout::Interleave16x4;
   else if (layout != "auto") return bad("--layout", f.layout);
   w.group_size = f.group_size;
-  const std::string embed = f.embed.empty() ? (IsFourBit(w.dtype) ? "q8" : f.weights) : f.embed;
+  const std::string embed = f.embed.empty() ? (IsFourBit(w.dtype) ? "q8" : weights) : f.embed;
   options->embeddings = w;
   if (!ParseQuantScheme(embed, &options->embeddings.dtype)) return bad("--embed-weights scheme", embed);
   // token_embd/output take --layout too (float ones are RowMajor only): the output head is
@@ -131,7 +140,7 @@ inline bool QuantFlagsToOptions(const QuantFlags& f, qlite::ConvertOptions* opti
     if (options->embeddings.layout != options->weights.layout)
       layout_text += " (embeddings " + LayoutName(options->embeddings.layout) + ")";
   }
-  options->quantization_text = "--weights " + f.weights + " --embed-weights " + embed + " --group-size " +
+  options->quantization_text = "--weights " + weights + " --embed-weights " + embed + " --group-size " +
                                std::to_string(f.group_size) + " --granularity " + f.granularity +
                                " --scale-type " + f.scale_type + " --layout " + layout_text;
   return true;

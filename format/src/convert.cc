@@ -3,6 +3,7 @@
 #include "qlite/format/convert.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <ctime>
 #include <map>
@@ -59,7 +60,49 @@ Status CheckSource(const SourceModel& src, std::map<std::string, const SourceTen
   return Status::Ok();
 }
 
+// A kept tensor's scheme in the layout asked for where the scheme has it: float tensors are
+// RowMajor only, double-quantized scales are not regrouped for Interleave16x4.
+QuantSpec KeptScheme(QuantSpec stored, fb::Layout wanted) {
+  if (!IsFloatType(stored.dtype) && !(wanted == fb::Layout::Interleave16x4 && stored.scale_type == fb::DType::U8))
+    stored.layout = wanted;
+  return stored;
+}
+
+ConversionStat* StatFor(const std::string& source_dtype, const QuantSpec& stored, bool kept, bool exact,
+                        std::vector<ConversionStat>* stats) {
+  for (ConversionStat& c : *stats)
+    if (c.source_dtype == source_dtype && c.kept == kept && c.exact_scheme == exact && c.stored.dtype == stored.dtype &&
+        QuantText(c.stored) == QuantText(stored) && c.stored.layout == stored.layout)
+      return &c;
+  ConversionStat c;
+  c.source_dtype = source_dtype;
+  c.stored = stored;
+  c.kept = kept;
+  c.exact_scheme = exact;
+  stats->push_back(c);
+  return &stats->back();
+}
+
+// Adds the error of q's stored values against `want` (what was to be stored) to *stat.
+Status AddError(const QuantizedTensor& q, const std::vector<float>& want, ConversionStat* stat) {
+  std::vector<float> row(q.cols);
+  const QuantizedView view = ViewOf(q);
+  for (uint64_t r = 0; r < q.rows; ++r) {
+    QLITE_RETURN_IF_ERROR(DequantizeRow(view, r, row.data()));
+    for (uint64_t c = 0; c < q.cols; ++c) {
+      const double e = std::fabs(double(row[c]) - double(want[r * q.cols + c]));
+      stat->max_abs_error = std::max(stat->max_abs_error, e);
+      stat->sum_sq_error += e * e;
+    }
+  }
+  ++stat->tensors;
+  stat->values += q.rows * q.cols;
+  return Status::Ok();
+}
+
 }  // namespace
+
+double ConversionStat::RmsError() const { return values ? std::sqrt(sum_sq_error / double(values)) : 0.0; }
 
 Status ConvertModel(const SourceModel& source, const ConvertOptions& options, const std::string& out_path,
                     const ProgressFn& progress, ConvertSummary* summary) {
@@ -86,6 +129,10 @@ Status ConvertModel(const SourceModel& source, const ConvertOptions& options, co
   writer.SetConfig(source.config);
   writer.SetTokenizer(source.tokenizer);
 
+  bool quantized_source = false;  // keep_source_* apply to sources with quantized tensors only
+  for (const SourceTensor& t : source.tensors)
+    quantized_source |= t.has_stored_scheme && !IsFloatType(t.stored_scheme.dtype);
+  std::vector<ConversionStat> stats;
   uint64_t fingerprint = kFnv64Offset, n_params = 0;
   size_t done = 0;
   std::vector<float> values;
@@ -101,17 +148,33 @@ Status ConvertModel(const SourceModel& source, const ConvertOptions& options, co
     for (uint64_t d : t->shape) fingerprint = HashU64(d, fingerprint);
     fingerprint = Fnv1a64(values.data(), values.size() * sizeof(float), fingerprint);  // LE hosts
 
+    bool merged = false;
     if (options.merge) {
+      const std::vector<float> before = values;
       s = options.merge(name, t->shape, &values);
       if (!s.ok()) return Status(s.code(), "merging adapters into " + name + ": " + s.message());
+      merged = values != before;
     }
 
+    const bool embedding = name == "token_embd" || name == "output";
+    const bool keep = quantized_source && t->has_stored_scheme &&
+                      (embedding ? options.keep_source_embeddings : options.keep_source_weights);
     QuantSpec spec;  // default-constructed dtype is F32
     if (!IsAlwaysF32(name, t->shape.size()))
-      spec = (name == "token_embd" || name == "output") ? options.embeddings : options.weights;
+      spec = keep ? KeptScheme(t->stored_scheme, (embedding ? options.embeddings : options.weights).layout)
+                  : embedding ? options.embeddings : options.weights;
     QuantizedTensor q;
-    s = Quantize(values.data(), rows, cols, spec, &q);
+    if (keep && t->load_stored && !merged && spec.dtype == t->stored_scheme.dtype) {
+      QLITE_RETURN_IF_ERROR(CheckFinite(values.data(), rows, cols));
+      s = t->load_stored(&q);
+      if (s.ok()) s = Relayout(spec.layout, &q);
+    } else {
+      s = Quantize(values.data(), rows, cols, spec, &q);
+    }
     if (!s.ok()) return Status(s.code(), "quantizing " + name + ": " + s.message());
+    const bool kept = keep && !IsAlwaysF32(name, t->shape.size());
+    ConversionStat* stat = StatFor(t->source_dtype, q.spec, kept, kept && t->stored_exact && !merged, &stats);
+    QLITE_RETURN_IF_ERROR(AddError(q, values, stat));
     QLITE_RETURN_IF_ERROR(writer.AddTensor(name, t->shape, q));
     n_params += rows * cols;
     if (progress) progress(++done, by_name.size(), name);
@@ -122,6 +185,11 @@ Status ConvertModel(const SourceModel& source, const ConvertOptions& options, co
   prov.source_format = source.source_format;
   prov.converter_version = kConverterVersion;
   prov.quantization = options.quantization_text;
+  if (quantized_source && (options.keep_source_weights || options.keep_source_embeddings))
+    prov.quantization += std::string(prov.quantization.empty() ? "" : "; ") + "quantized source tensors kept (" +
+                         (options.keep_source_weights ? "weights" : "") +
+                         (options.keep_source_weights && options.keep_source_embeddings ? ", " : "") +
+                         (options.keep_source_embeddings ? "embeddings" : "") + ")";
   prov.adapters = options.adapters;
   // SOURCE_DATE_EPOCH (reproducible-builds convention) makes the output byte-identical.
   const char* epoch = std::getenv("SOURCE_DATE_EPOCH");
@@ -131,6 +199,7 @@ Status ConvertModel(const SourceModel& source, const ConvertOptions& options, co
   uint64_t file_size = 0;
   QLITE_RETURN_IF_ERROR(writer.Finish(&file_size));
   if (summary) {
+    summary->conversions = std::move(stats);
     summary->n_params = n_params;
     summary->file_size = file_size;
     summary->fp16_size = n_params * 2;

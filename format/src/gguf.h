@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "qlite/base/status.h"
+#include "qlite/format/quantize.h"
 
 namespace qlite {
 namespace gguf {
@@ -70,6 +71,20 @@ Status Open(const std::string& path, File* out);
 
 // n elements (a multiple of the type's block size) of `type` at src -> f32.
 Status Dequantize(uint32_t type, const uint8_t* src, uint64_t n, float* dst);
+// Q5_0/Q5_1: the 32 five-bit codes of a block from its u32 high bits and 16 nibble bytes at p.
+void Q5Codes(const uint8_t* p, uint8_t* q);
+// Q4_K/Q5_K: sub-block j's 6-bit scale and min from the 12 packed bytes at q.
+void ScaleMinK4(int j, const uint8_t* q, uint8_t* d, uint8_t* m);
+
+// The qlite scheme (RowMajor, format/FORMAT.md) nearest a ggml type's storage. *exact: it
+// holds every value of the type bit for bit (Q4_0 -> I4, Q4_1 and Q4_K -> U4, Q5_0 and
+// Q8_0 -> I8, the float types); else it is the nearest larger scheme (I8 for Q5_1 and the
+// other k-quants), which re-rounds. False for types without one.
+bool NearestScheme(uint32_t type, QuantSpec* spec, bool* exact);
+// rows x cols values of `type` (an exact integer type of NearestScheme; cols a multiple of
+// its block) stored in that scheme: codes and scales copied, never re-rounded, so
+// Dequantize of the result equals Dequantize of src bit for bit.
+Status Transcode(uint32_t type, const uint8_t* src, uint64_t rows, uint64_t cols, QuantizedTensor* out);
 
 }  // namespace gguf
 }  // namespace qlite

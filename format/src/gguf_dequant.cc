@@ -21,7 +21,8 @@ float F16At(const uint8_t* p) {
   return F16ToF32(h);
 }
 
-// Q4_K/Q5_K: eight 6-bit (scale, min) pairs packed into 12 bytes.
+}  // namespace
+
 void ScaleMinK4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
   if (j < 4) {
     *d = q[j] & 63;
@@ -31,6 +32,18 @@ void ScaleMinK4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
     *m = uint8_t((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
   }
 }
+
+void Q5Codes(const uint8_t* p, uint8_t* q) {
+  uint32_t qh;
+  std::memcpy(&qh, p, 4);
+  const uint8_t* qs = p + 4;
+  for (int j = 0; j < 16; ++j) {
+    q[j] = uint8_t((qs[j] & 0xF) | (((qh >> j) << 4) & 0x10));
+    q[j + 16] = uint8_t((qs[j] >> 4) | ((qh >> (j + 12)) & 0x10));
+  }
+}
+
+namespace {
 
 void BlockQ4_0(const uint8_t* b, float* y) {  // f16 d, 16 bytes: low nibbles = 0..15, high = 16..31
   const float d = F16At(b);
@@ -48,16 +61,10 @@ void BlockQ4_1(const uint8_t* b, float* y) {  // f16 d, f16 m, 16 bytes
 }
 void BlockQ5(const uint8_t* b, float* y, bool has_min) {  // d, [m], u32 qh, 16 bytes
   const float d = F16At(b), m = has_min ? F16At(b + 2) : 0.0f;
-  const uint8_t* p = b + (has_min ? 4 : 2);
-  uint32_t qh;
-  std::memcpy(&qh, p, 4);
-  const uint8_t* qs = p + 4;
+  uint8_t q[32];
+  Q5Codes(b + (has_min ? 4 : 2), q);
   const int offset = has_min ? 0 : 16;
-  for (int j = 0; j < 16; ++j) {
-    const int h0 = ((qh >> j) << 4) & 0x10, h1 = (qh >> (j + 12)) & 0x10;
-    y[j] = float(((qs[j] & 0xF) | h0) - offset) * d + m;
-    y[j + 16] = float(((qs[j] >> 4) | h1) - offset) * d + m;
-  }
+  for (int j = 0; j < 32; ++j) y[j] = float(q[j] - offset) * d + m;
 }
 void BlockQ8_0(const uint8_t* b, float* y) {  // f16 d, 32 int8
   const float d = F16At(b);

@@ -273,6 +273,17 @@ Status ImportGguf(const std::string& path, SourceModel* out) {
       if (!s.ok()) return Status(s.code(), "tensor " + name + ": " + s.message());
       return s;
     };
+    st.has_stored_scheme = gguf::NearestScheme(type, &st.stored_scheme, &st.stored_exact);
+    if (st.has_stored_scheme && st.stored_exact && !IsFloatType(st.stored_scheme.dtype)) {
+      const uint64_t rows = n / t.ne[0], cols = t.ne[0];
+      st.load_stored = [path, abs_offset, n_bytes, rows, cols, type, name](QuantizedTensor* dst) -> Status {
+        std::vector<uint8_t> raw(n_bytes);
+        QLITE_RETURN_IF_ERROR(ii::ReadAt(path, abs_offset, n_bytes, raw.data()));
+        Status s = gguf::Transcode(type, raw.data(), rows, cols, dst);
+        if (!s.ok()) return Status(s.code(), "tensor " + name + ": " + s.message());
+        return s;
+      };
+    }
     m.tensors.push_back(std::move(st));
   }
   ii::PadVocabulary(m.config.vocab_size, &m.tokenizer);

@@ -13,16 +13,6 @@ std::string ShapeText(const std::vector<uint64_t>& shape) {
   return s + "]";
 }
 
-std::string QuantText(const QuantSpec& s) {
-  const fb::DType t = s.dtype;
-  if (t == fb::DType::F32 || t == fb::DType::F16 || t == fb::DType::BF16) return "-";
-  std::string g = s.granularity == fb::Granularity::Group ? "group " + std::to_string(s.group_size)
-                                                          : fb::EnumNameGranularity(s.granularity);
-  g += std::string(" ") + fb::EnumNameDType(s.scale_type);
-  if (s.scale_type == fb::DType::U8) g += "/dq" + std::to_string(s.dq_block);
-  return g;
-}
-
 std::string Bytes(uint64_t n) {
   char buf[32];
   if (n >= (uint64_t{1} << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", n / 1073741824.0);

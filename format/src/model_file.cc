@@ -17,7 +17,6 @@ namespace {
 
 constexpr uint64_t kMaxElements = uint64_t{1} << 48;
 
-bool IsFloatType(fb::DType t) { return t == fb::DType::F32 || t == fb::DType::F16 || t == fb::DType::BF16; }
 
 template <class T>
 std::vector<T> ToVector(const flatbuffers::Vector<T>* v) {

@@ -23,7 +23,6 @@ namespace {
 
 enum class Round { kAway, kDown };
 
-bool IsFloatType(fb::DType t) { return t == fb::DType::F32 || t == fb::DType::F16 || t == fb::DType::BF16; }
 
 // Calls fn(stored scale index, first element, length) for every group of the dense src
 // matrix (ScaleIndex order: Interleave16x4 groups scales by 16 rows).
@@ -176,15 +175,46 @@ Status QuantizeFloat(const float* src, uint64_t n, fb::DType dtype, QuantizedTen
 
 }  // namespace
 
+Status CheckFinite(const float* values, uint64_t rows, uint64_t cols) {
+  for (uint64_t i = 0; i < rows * cols; ++i)
+    if (!std::isfinite(values[i]))
+      return StatusError(StatusCode::kInvalidArgument, "non-finite value (%g) at row %llu col %llu", values[i],
+                         static_cast<unsigned long long>(i / cols), static_cast<unsigned long long>(i % cols));
+  return Status::Ok();
+}
+
+Status Relayout(fb::Layout layout, QuantizedTensor* t) {
+  if (layout == t->spec.layout) return Status::Ok();
+  if (t->spec.layout != fb::Layout::RowMajor) return Status(StatusCode::kUnsupported, "relayout from RowMajor only");
+  QuantSpec spec = t->spec;
+  spec.layout = layout;
+  QLITE_RETURN_IF_ERROR(ValidateSpec(spec));
+  if (IsFloatType(spec.dtype)) return Status(StatusCode::kUnsupported, "float tensors are stored RowMajor only");
+  const bool lanes = layout == fb::Layout::Interleave16x4 && spec.granularity != fb::Granularity::PerTensor;
+  if (lanes && spec.scale_type == fb::DType::U8)
+    return Status(StatusCode::kUnsupported, "double-quantized scales cannot be regrouped for Interleave16x4");
+  t->data = Interleave(t->data, spec, t->rows, t->row_stride);
+  if (lanes) {  // scales and mins grouped by 16 rows; the padding rows' entries are 0
+    const uint64_t gpr = GroupsPerRow(spec, t->cols), bytes = ScaleTypeBytes(spec.scale_type);
+    for (std::vector<uint8_t>* params : {&t->scales, &t->mins}) {
+      if (params->empty()) continue;
+      std::vector<uint8_t> grouped(NumScales(spec, t->rows, t->cols) * bytes, 0);
+      for (uint64_t r = 0; r < t->rows; ++r)
+        for (uint64_t g = 0; g < gpr; ++g)
+          std::memcpy(&grouped[ScaleIndex(spec, gpr, r, g) * bytes], &(*params)[(r * gpr + g) * bytes], bytes);
+      *params = std::move(grouped);
+    }
+  }
+  t->spec = spec;
+  return Status::Ok();
+}
+
 Status Quantize(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec, QuantizedTensor* out) {
   QLITE_RETURN_IF_ERROR(ValidateSpec(spec));
   if (rows == 0 || cols == 0 || !src) return Status(StatusCode::kInvalidArgument, "empty tensor");
   if (rows > (uint64_t{1} << 40) / cols) return Status(StatusCode::kInvalidArgument, "tensor too large");
   const uint64_t n = rows * cols;
-  for (uint64_t i = 0; i < n; ++i)
-    if (!std::isfinite(src[i]))
-      return StatusError(StatusCode::kInvalidArgument, "non-finite value (%g) at row %llu col %llu", src[i],
-                         static_cast<unsigned long long>(i / cols), static_cast<unsigned long long>(i % cols));
+  QLITE_RETURN_IF_ERROR(CheckFinite(src, rows, cols));
   *out = QuantizedTensor();
   out->spec = spec;
   out->rows = rows;

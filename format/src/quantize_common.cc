@@ -2,6 +2,7 @@
 // the dequantizer, the writer and the reader.
 #include <cmath>
 #include <cstring>
+#include <string>
 
 #include "qlite/format/quantize.h"
 
@@ -15,7 +16,6 @@ const float kNf4Levels[16] = {
     0.44070982933044006f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
 
 namespace {
-bool IsFloatType(fb::DType t) { return t == fb::DType::F32 || t == fb::DType::F16 || t == fb::DType::BF16; }
 uint64_t CeilDiv(uint64_t a, uint64_t b) { return a / b + (a % b != 0); }
 }  // namespace
 
@@ -148,6 +148,15 @@ Status ValidateSpec(const QuantSpec& s) {
       s.layout != fb::Layout::Interleave16x4)
     return StatusError(StatusCode::kInvalidArgument, "bad layout %d", static_cast<int>(s.layout));
   return Status::Ok();
+}
+
+std::string QuantText(const QuantSpec& s) {
+  if (IsFloatType(s.dtype)) return "-";
+  std::string g = s.granularity == fb::Granularity::Group ? "group " + std::to_string(s.group_size)
+                                                          : fb::EnumNameGranularity(s.granularity);
+  g += std::string(" ") + fb::EnumNameDType(s.scale_type);
+  if (s.scale_type == fb::DType::U8) g += "/dq" + std::to_string(s.dq_block);
+  return g;
 }
 
 QuantizedView ViewOf(const QuantizedTensor& t) {

@@ -27,6 +27,14 @@ for src in "$data/stories260K/stories260K.bin" "$data/stories260K-hf" "$data/sto
     rm -f "$tmp/out.qlm"
   done
 done
+# The default keeps a quantized GGUF's values and says so per source type (error 0).
+"$qlite" convert "$data/stories260K-gguf/stories260K-Q4_0.gguf" -o "$tmp/kept.qlm" -q > "$tmp/log" 2>&1 ||
+  { cat "$tmp/log"; fail "default convert of a Q4_0 GGUF"; }
+grep -q "^Q4_0 .*-> I4 group 32 F16.*exactly.*error max 0," "$tmp/log" || { cat "$tmp/log"; fail "Q4_0 not kept"; }
+grep -q "^F16 .*-> F16" "$tmp/log" || { cat "$tmp/log"; fail "F16 not kept"; }
+"$qlite" convert "$data/stories260K-gguf/stories260K-Q4_0.gguf" -o "$tmp/forced.qlm" --weights q8 -q > "$tmp/log" 2>&1
+grep -q "^Q4_0 .*-> I8 .*quantized" "$tmp/log" || { cat "$tmp/log"; fail "--weights q8 not forced"; }
+rm -f "$tmp/kept.qlm" "$tmp/forced.qlm"
 expect_fail() {
   local want="$1"; shift
   if "$qlite" convert "$@" > "$tmp/log" 2>&1; then fail "accepted: $*"; fi

@@ -41,6 +41,19 @@ grep -q "decode 8 tokens" bench.out || fail "bench: $(cat bench.out)"
 
 "$qlite" perplexity -m cli_f32.qlm -f "$data/eval/stories_eval.txt" > ppl.out || fail perplexity
 grep -q "perplexity 5.36" ppl.out || fail "perplexity: $(cat ppl.out)"
+# against a base: a model against itself is identical; 4-bit weights against f32 are not
+"$qlite" perplexity -m cli_f32.qlm -f "$data/eval/stories_eval.txt" --kl-base cli_f32.qlm > kl_same.out || fail kl-base
+grep -q "delta ppl +0.000%" kl_same.out && grep -q "KL divergence 0.000000 .*top-1 agreement 100.000%" kl_same.out \
+  || fail "kl-base against itself: $(cat kl_same.out)"
+"$qlite" convert "$bin" --tokenizer "$data/stories260K/tok512.bin" --weights q4 -q -o cli_q4.qlm > /dev/null || fail "convert q4"
+"$qlite" perplexity -m cli_q4.qlm -f "$data/eval/stories_eval.txt" --kl-base cli_f32.qlm > kl_q4.out || fail "kl-base q4"
+grep -q "base perplexity 5.36" kl_q4.out || fail "kl-base: base ppl: $(cat kl_q4.out)"
+grep -q "delta ppl +[1-9]" kl_q4.out && grep -q "KL divergence 0.[0-9]*[1-9]" kl_q4.out \
+  && ! grep -q "agreement 100.000%" kl_q4.out || fail "kl-base q4 vs f32: $(cat kl_q4.out)"
+# fixed-length chunks: the file as one stream, 7000+ tokens in 128-token chunks
+"$qlite" perplexity -m cli_f32.qlm -f "$data/eval/stories_eval.txt" --chunk 128 > chunk.out || fail "chunk"
+grep -q "perplexity [0-9.]* over 7[0-9][0-9][0-9] tokens" chunk.out || fail "chunk: $(cat chunk.out)"
+"$qlite" perplexity -m cli_f32.qlm -f "$data/eval/stories_eval.txt" --chunk 0 > /dev/null 2>&1 && fail "--chunk 0 accepted"
 
 printf 'Hello\n\n' | "$qlite" chat -m cli_f32.qlm -n 16 --temp 0 > chat.out 2> chat.err || fail "chat: $(cat chat.err)"
 grep -q "plain template" chat.err || fail "chat: template not reported"

@@ -121,13 +121,22 @@ inline size_t ScaleIndex(const WeightMatrix& w, size_t r, size_t g) {
   return ((r / 16) * gpr + g) * 16 + r % 16;
 }
 
+// a / b, as a shift when b is a power of two (group sizes and dq blocks usually are): scales
+// are decoded per row, where a 64-bit division costs as much as the row's dot products.
+inline size_t DivPow2Fast(size_t a, size_t b) {
+#if defined(__GNUC__) || defined(__clang__)
+  if ((b & (b - 1)) == 0) return a >> __builtin_ctzll(b);
+#endif
+  return a / b;
+}
+
 // First dq_scales/dq_offsets entry of a U8 scale array: U4 mins' second-level blocks follow
 // the scales' (format/FORMAT.md), so `src == w.mins` starts past the scales' blocks.
 inline size_t DqFirstBlock(const WeightMatrix& w, const void* src) {
   if (src != w.mins || w.dq_block == 0 || w.group_size == 0) return 0;
   const size_t scale_rows = w.layout == WeightLayout::kInterleave16x4 ? (w.rows + 15) / 16 * 16 : w.rows;
-  const size_t n_scales = w.per_tensor ? 1 : scale_rows * ((w.cols + w.group_size - 1) / w.group_size);
-  return (n_scales + w.dq_block - 1) / w.dq_block;
+  const size_t n_scales = w.per_tensor ? 1 : scale_rows * DivPow2Fast(w.cols + w.group_size - 1, w.group_size);
+  return DivPow2Fast(n_scales + w.dq_block - 1, w.dq_block);
 }
 
 }  // namespace arch

@@ -23,6 +23,12 @@ struct AdapterRecord {  // provenance of an adapter merged at conversion
 struct ConvertOptions {
   QuantSpec weights;             // 2-D projection weights
   QuantSpec embeddings;          // token_embd and output
+  // Sources with quantized tensors (a GGUF file of Q4_0, Q4_K, ... blocks): each tensor of
+  // the part is stored in SourceTensor::stored_scheme instead of `weights` / `embeddings`,
+  // so a scheme that holds the source's values keeps them exactly (float tensors stay
+  // float); `weights.layout` / `embeddings.layout` still apply where the scheme allows.
+  // Sources without quantized tensors ignore these.
+  bool keep_source_weights = false, keep_source_embeddings = false;
   // Norms and biases are always F32.
   std::string quantization_text; // recorded in provenance ("--weights q4 --group-size 32")
   std::vector<AdapterRecord> adapters;
@@ -34,7 +40,20 @@ struct ConvertOptions {
   uint32_t segment_alignment = 16384;
 };
 
+// What conversion did to the tensors of one source dtype stored in one scheme, and the
+// error it introduced against the source's values (after any LoRA merge).
+struct ConversionStat {
+  std::string source_dtype;  // SourceTensor::source_dtype, "Q4_1"
+  QuantSpec stored;          // the scheme written
+  bool kept = false;         // stored in the source's nearest scheme (keep_source_*)
+  bool exact_scheme = false; // ... one that holds the source dtype exactly
+  uint64_t tensors = 0, values = 0;
+  double max_abs_error = 0, sum_sq_error = 0;
+  double RmsError() const;
+};
+
 struct ConvertSummary {
+  std::vector<ConversionStat> conversions;  // in order of first appearance
   uint64_t n_params = 0;
   uint64_t file_size = 0;
   uint64_t fp16_size = 0;      // what the same tensors take in fp16

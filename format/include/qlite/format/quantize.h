@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "qlite/format/qlite_generated.h"
@@ -39,6 +40,8 @@ struct QuantizedView {
 
 QuantizedView ViewOf(const QuantizedTensor& t);
 
+// F32, F16 and BF16: stored plain, without scales.
+inline bool IsFloatType(fb::DType t) { return t == fb::DType::F32 || t == fb::DType::F16 || t == fb::DType::BF16; }
 // Bytes per stored row for a scheme (rows padded to 32-element blocks for integer types).
 uint64_t RowStrideBytes(fb::DType dtype, uint64_t cols);
 // Number of scales per row (1 for PerRow; PerTensor has 1 scale in total).
@@ -67,9 +70,18 @@ float F16ToF32(uint16_t h);
 uint16_t F32ToBF16(float f);
 float BF16ToF32(uint16_t h);
 
+// Scale text of a scheme for reports: "group 32 F16", "PerRow U8/dq256"; "-" for float types.
+std::string QuantText(const QuantSpec& spec);
+
+// kInvalidArgument naming the first NaN/Inf of a [rows, cols] matrix.
+Status CheckFinite(const float* values, uint64_t rows, uint64_t cols);
 // Rejects NaN/Inf input, unsupported spec combinations and bad group sizes with an error.
 Status Quantize(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec,
                 QuantizedTensor* out);
+// Re-stores a RowMajor tensor in `layout`: codes, scales and mins move, nothing is re-rounded.
+// kUnsupported for float types (RowMajor only) and for U8 scales into Interleave16x4 (their
+// second-level blocks run over the stored order, which that layout changes).
+Status Relayout(fb::Layout layout, QuantizedTensor* t);
 // Writes rows*cols f32 values.
 Status Dequantize(const QuantizedView& view, float* dst);
 // Dequantizes one row (for LoRA merges and embedding lookups).

@@ -9,6 +9,7 @@
 
 #include "qlite/format/qlite_generated.h"
 #include "qlite/base/status.h"
+#include "qlite/format/quantize.h"
 
 namespace qlite {
 
@@ -56,6 +57,15 @@ struct SourceTensor {
   std::string source_dtype;       // what the source stored ("F32", "Q4_0", ...), for messages
   // Fills `out` with shape-product f32 values in qlite layout (rows permuted as needed).
   std::function<Status(std::vector<float>* out)> load;
+  // Sources that store a tensor in a scheme of their own (GGUF: F16, Q4_0, Q4_K, ...): the
+  // qlite scheme nearest it (RowMajor), whether that scheme holds every stored value
+  // exactly, and, for quantized storage it holds exactly, a loader that encodes the stored
+  // codes and scales in it directly (Dequantize of the result equals `load`'s values bit
+  // for bit). has_stored_scheme is false for sources whose storage qlite has no name for.
+  bool has_stored_scheme = false;
+  QuantSpec stored_scheme;
+  bool stored_exact = false;
+  std::function<Status(QuantizedTensor* out)> load_stored;
 };
 
 struct SourceModel {
