@@ -45,6 +45,19 @@ Status ValidateConfig(const ModelConfig& c) {
     return StatusError(StatusCode::kFormat, "n_heads %u not a multiple of n_kv_heads %u",
                        c.n_heads, c.n_kv_heads);
   }
+  // Layer parts the CPU runs and these kernels do not yet (Qwen3, Gemma 3): refused, never
+  // run as a Llama layer.
+  const char* missing = c.qk_norm ? "per-head q/k norms"
+                        : c.post_norms ? "post-attention/feed-forward norms"
+                        : c.ffn_activation != fb::Activation::SiLU ? "a feed-forward activation other than SiLU"
+                        : c.embedding_scale != 1.0f ? "an embedding scale"
+                        : c.attn_scale != 0.0f ? "a query scale other than 1/sqrt(head_dim)"
+                        : c.rope_local_theta > 0.0f ? "a separate RoPE base for local layers"
+                                                     : nullptr;
+  if (missing) {
+    return StatusError(StatusCode::kUnsupported, "CUDA port: the model needs %s (%s family); run it on the CPU",
+                       missing, fb::EnumNameArch(c.arch));
+  }
   if (c.head_dim > 256) {
     return StatusError(StatusCode::kUnsupported, "CUDA port: head_dim %u > 256", c.head_dim);
   }

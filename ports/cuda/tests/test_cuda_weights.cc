@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "cuda_test_util.h"
+#include "qlite/cuda/model.h"
 #include "qlite/cuda/weights.h"
 
 namespace {
@@ -145,6 +146,34 @@ TEST(CudaPrepareErrors, RejectsWhatItCannotRun) {
   v = View(tf);
   v.row_stride = 36;
   EXPECT_EQ(PrepareMatrix(v, &host).code(), StatusCode::kFormat);
+}
+
+// Layer parts the kernels lack are refused before anything is read or uploaded (host: the
+// check comes before the device query).
+TEST(CudaModelConfig, UnsupportedLayerPartsAreRefused) {
+  qlite::ModelConfig base;
+  base.dim = 64, base.n_layers = 1, base.n_heads = 2, base.n_kv_heads = 1, base.head_dim = 32;
+  base.ffn_dim = 64, base.vocab_size = 16;
+  int lookups = 0;
+  const qlite::cuda::TensorLookup lookup = [&](const std::string&, qlite::QuantizedView*, bool* found) {
+    ++lookups;
+    *found = false;
+    return qlite::Status::Ok();
+  };
+  std::vector<std::pair<const char*, qlite::ModelConfig>> cases(6, {"", base});
+  cases[0].first = "q/k norms", cases[0].second.qk_norm = true;
+  cases[1].first = "post-attention", cases[1].second.post_norms = true;
+  cases[2].first = "activation", cases[2].second.ffn_activation = qlite::fb::Activation::GeluTanh;
+  cases[3].first = "embedding scale", cases[3].second.embedding_scale = 25.3f;
+  cases[4].first = "query scale", cases[4].second.attn_scale = 0.0625f;
+  cases[5].first = "local layers", cases[5].second.rope_local_theta = 10000.0f;
+  for (const auto& c : cases) {
+    std::unique_ptr<qlite::cuda::CudaModel> m;
+    const qlite::Status st = qlite::cuda::CudaModel::Load(c.second, lookup, &m);
+    EXPECT_EQ(st.code(), StatusCode::kUnsupported) << c.first;
+    EXPECT_NE(st.message().find(c.first), std::string::npos) << st.message();
+  }
+  EXPECT_EQ(lookups, 0);
 }
 
 }  // namespace
