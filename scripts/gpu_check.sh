@@ -7,6 +7,8 @@
 #                                      # beyond the C/C++ runtime, the test data, the GGUF maker
 #                                      # and llama.cpp (a llama-bench built with CUDA, else its
 #                                      # source) into DIR (default .gpu, ignored by git)
+#   scripts/gpu_check.sh llama         # here, optional (about an hour on 2 cores, saves ~5 GPU
+#                                      # minutes): llama.cpp's llama-bench with CUDA for the GPU
 #   scripts/gpu_check.sh run [DIR]     # there: the CUDA suites, qlite bench --device cuda and
 #                                      # llama.cpp's CUDA llama-bench on the same TinyLlama-1.1B-
 #                                      # shaped GGUF files at 4 and 8 bits, the GPU's read
@@ -39,20 +41,20 @@ stage() {
   # Shared libraries outside the C/C++ runtime (Highway from Debian, say): the GPU machine's
   # image has its own C library and CUDA, not these.
   ldd "$dir"/bin/* | awk '$3 ~ /^\// { print $3 }' | sort -u |
-    grep -v -E '/(libc|libm|libstdc\+\+|libgcc_s|libpthread|librt|libdl|ld-linux[^/]*)\.so' |
+    grep -v -E '/(libc|libm|libstdc\+\+|libgcc_s|libpthread|librt|libdl|ld-linux[^/]*|libcu[a-z]*|libnv[a-z]*|libssl|libcrypto)\.so' |
     while read -r lib; do cp -L "$lib" "$dir/lib/"; done
+  strip "$dir"/bin/*
   cp "$data"/stories260K/{stories260K.bin,tok512.bin,reference_greedy_t0_ids.json} "$dir/data/stories260K/"
   cp "$data"/stories260K/reference_logits_first8.{f32,json} "$dir/data/stories260K/"
   cp -r "$data/lora/stories260K-lora-pip" "$dir/data/lora/"
   cp "$root/scripts/bench_peer_gguf.py" "$dir/"
   python3 -m pip download -q --no-deps -d "$dir/whl" gguf==0.19.0
-  # llama.cpp: the CUDA llama-bench scripts/bench_peer_llamacpp.sh's sources build (a plain
-  # CUDA build, sm_$arch only, static ggml), else the sources the run builds there.
-  local lbench="$peer/build-cuda/bin/llama-bench"
-  if [ -x "$lbench" ]; then
-    cp "$lbench" "$dir/bin/"
+  # llama.cpp: the CUDA llama-bench `gpu_check.sh llama` built, else the sources the run
+  # builds there.
+  local lbench="$peer/build-cuda/bin/llama-bench" src="$peer/sdist/llama_cpp_python-0.3.36/vendor/llama.cpp"
+  if [ -x "$lbench" ]; then  # 59 MB as built: stripped and xz-compressed to fit the carry limit
+    strip -o "$dir/llama-bench" "$lbench" && xz -T0 -6 "$dir/llama-bench"
   else
-    local src="$peer/sdist/llama_cpp_python-0.3.36/vendor/llama.cpp"
     [ -d "$src" ] || { echo "gpu_check.sh: no llama.cpp source in $peer (run scripts/bench_peer_llamacpp.sh --setup-only)" >&2; exit 1; }
     tar czf "$dir/llama.cpp.tar.gz" -C "$src/.." --exclude='*/models/*' --exclude='*/docs/*' --exclude='*/examples/*' \
       --exclude='*/ggml-vulkan/*' --exclude='*/ggml-sycl/*' --exclude='*/ggml-metal/*' --exclude='*/ggml-cann/*' \
@@ -60,6 +62,22 @@ stage() {
       llama.cpp
   fi
   say "staged in $dir: $(du -sh "$dir" | cut -f1) (the device tool carries at most 64 MiB)"
+}
+
+# llama.cpp 0.3.36's sources (the llama-cpp-python sdist, as bench_peer_llamacpp.sh pins it)
+# built with CUDA for the GPU's architecture only, ggml linked in statically.
+llama() {
+  local peer="${QLITE_CACHE:-$HOME/.cache/qlite}/peer" arch="${QLITE_CUDA_ARCH:-90}"
+  local src="$peer/sdist/llama_cpp_python-0.3.36/vendor/llama.cpp"
+  if [ ! -d "$src" ]; then
+    mkdir -p "$peer/sdist"
+    python3 -m pip download -q --no-deps --no-binary :all: llama-cpp-python==0.3.36 -d "$peer/sdist"
+    tar xzf "$peer/sdist/llama_cpp_python-0.3.36.tar.gz" -C "$peer/sdist"
+  fi
+  cmake -S "$src" -B "$peer/build-cuda" -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON \
+    -DCMAKE_CUDA_ARCHITECTURES="$arch-real" -DBUILD_SHARED_LIBS=OFF -DGGML_OPENMP=OFF -DGGML_CUDA_NCCL=OFF \
+    -DLLAMA_CURL=OFF -DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF >/dev/null
+  cmake --build "$peer/build-cuda" -j "${QLITE_JOBS:-$(nproc 2>/dev/null || echo 2)}" --target llama-bench
 }
 
 run() {
@@ -89,9 +107,13 @@ run() {
   mkdir -p /tmp/models
   for bits in q4 q8; do
     python3 bench_peer_gguf.py make "/tmp/models/tl-$bits.gguf" --weights "$bits" --seed 1 --codes
-    bin/qlite convert "/tmp/models/tl-$bits.gguf" -o "/tmp/models/tl-$bits.qlm" --weights "$bits" 2>&1 | tail -1
+    bin/qlite convert "/tmp/models/tl-$bits.gguf" -o "/tmp/models/tl-$bits.qlm" 2>&1 | tail -3  # lossless: the same codes
   done
   say "models done at +$(($(date +%s) - t0)) s"
+  if [ -f llama-bench.xz ]; then
+    python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' \
+      llama-bench.xz bin/llama-bench && chmod +x bin/llama-bench
+  fi
   if [ ! -x bin/llama-bench ] && [ -f llama.cpp.tar.gz ]; then
     say "building llama.cpp's llama-bench with CUDA"
     tar xzf llama.cpp.tar.gz -C /tmp
@@ -117,6 +139,7 @@ run() {
 
 case "$cmd" in
   stage) stage ;;
+  llama) llama ;;
   run) run ;;
-  *) sed -n 2,18p "$0"; exit 2 ;;
+  *) sed -n 2,20p "$0"; exit 2 ;;
 esac
