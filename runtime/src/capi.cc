@@ -64,7 +64,7 @@ ModelOpenOptions ToOptions(const qlite_model_params* p) {
   int device = 0;
   static_assert(sizeof(p->device) == sizeof(int), "qlite_device is an int-sized enum");
   std::memcpy(&device, &p->device, sizeof(int));
-  o.device = static_cast<qlite_device>(device);
+  o.device = device;
   o.device_index = p->device_index;
   return o;
 }
@@ -103,7 +103,7 @@ int32_t qlite_device_count(qlite_device device) {
   std::memcpy(&kind, &device, sizeof(int));
   if (kind == QLITE_DEVICE_CPU) return 1;
   try {
-    return DeviceCount(static_cast<qlite_device>(kind));
+    return DeviceCount(kind);
   } catch (...) {
     return 0;
   }

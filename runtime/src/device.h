@@ -46,13 +46,14 @@ class DeviceModel {
   virtual Status CreateSession(const SessionPlan& plan, std::unique_ptr<DeviceSession>* out) const = 0;
 };
 
+// Devices are plain ints here: C callers may store any value in a qlite_device.
 // Usable devices of that kind: 0 where this build has no backend for it or the machine no
 // such device.
-int32_t DeviceCount(qlite_device device);
+int32_t DeviceCount(int device);
 
 // Uploads `model` to `device` (GPU `index`). kUnsupported, with the reason, when this build
 // has no such backend, the machine has no such device, or the backend cannot run the model.
-Status OpenDeviceModel(const Model& model, qlite_device device, int32_t index,
+Status OpenDeviceModel(const Model& model, int device, int32_t index,
                        std::unique_ptr<DeviceModel>* out);
 
 }  // namespace qlite

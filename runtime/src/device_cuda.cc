@@ -70,15 +70,15 @@ class CudaDeviceModel : public DeviceModel {
 
 }  // namespace
 
-int32_t DeviceCount(qlite_device device) {
+int32_t DeviceCount(int device) {
   if (device != QLITE_DEVICE_CUDA) return 0;
   int32_t n = 0;
   while (cuda::QueryDevice(n).available) ++n;
   return n;
 }
 
-Status OpenDeviceModel(const Model& model, qlite_device device, int32_t index, std::unique_ptr<DeviceModel>* out) {
-  if (device != QLITE_DEVICE_CUDA) return StatusError(StatusCode::kInvalidArgument, "unknown device %d", (int)device);
+Status OpenDeviceModel(const Model& model, int device, int32_t index, std::unique_ptr<DeviceModel>* out) {
+  if (device != QLITE_DEVICE_CUDA) return StatusError(StatusCode::kInvalidArgument, "unknown device %d", device);
   QLITE_RETURN_IF_ERROR(cuda::SelectDevice(index));
   std::unique_ptr<cuda::CudaModel> m;
   const Status s = cuda::CudaModel::Load(model.file(), &m);

@@ -37,7 +37,7 @@ struct LayerWeights {
 struct ModelOpenOptions {
   bool verify_checksums = false;
   bool use_mmap = true;
-  qlite_device device = QLITE_DEVICE_CPU;  // where sessions run (device.h)
+  int device = QLITE_DEVICE_CPU;  // qlite_device, as the caller stored it (checked at open)
   int32_t device_index = 0;
 };
 
