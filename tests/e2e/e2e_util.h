@@ -88,6 +88,18 @@ inline qlite::Status Convert(const std::string& src, const std::string& tokenize
   return qlite::ConvertModel(model, co, out, nullptr, &summary);
 }
 
+// `qlite convert SRC -o OUT` without --weights: a quantized source keeps its values.
+inline qlite::Status ConvertKeepingSource(const std::string& src, const std::string& out) {
+  qlite::SourceModel model;
+  QLITE_RETURN_IF_ERROR(qlite::ImportAuto(src, qlite::ImportOptions(), &model));
+  qlite::ConvertOptions co;
+  co.weights = Spec(qlite::fb::DType::I4);
+  co.embeddings = Spec(qlite::fb::DType::I8);
+  co.keep_source_weights = co.keep_source_embeddings = true;
+  qlite::ConvertSummary summary;
+  return qlite::ConvertModel(model, co, out, nullptr, &summary);
+}
+
 // Greedy text continuation of `prompt` (tokenized with BOS) by qlite_generate on two
 // threads, stopping at EOS; prints it with its speed under `label`.
 inline std::string GenerateGreedy(qlite_model* m, const char* label, const char* prompt, uint32_t max_tokens,

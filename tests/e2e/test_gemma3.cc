@@ -61,14 +61,15 @@ std::vector<LlamaCppCase> ReadLlamaCppRefs() {
 
 std::string GemmaPath() { return qlite_e2e::CachedModel("QLITE_GEMMA3", "gemma-3-270m-q4_k_m.gguf"); }
 
-// The model is converted once (q8 weights) and shared by the tests.
+// The model is converted once as `qlite convert` does by default (the GGUF's own quantized
+// values kept: Q4_K, Q5_0 and Q8_0 exactly, Q6_K in int8) and shared by the tests.
 class Gemma3 : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     const std::string gguf = GemmaPath();
     if (!qlite_test::FileExists(gguf)) return;
     const std::string out = qlite_e2e::TempModelPath("gemma3_270m");
-    qlite::Status st = qlite_e2e::Convert(gguf, "", qlite::fb::DType::I8, out);
+    qlite::Status st = qlite_e2e::ConvertKeepingSource(gguf, out);
     if (!st.ok()) convert_error_ = new std::string(st.message());
     else if (qlite_model_open(out.c_str(), nullptr, &model_) != QLITE_OK) convert_error_ = new std::string(qlite_last_error());
     std::remove(out.c_str());  // 282 MB; the mapping stays valid
@@ -115,17 +116,21 @@ TEST_F(Gemma3, ConfigAndMemoryPlan) {
   EXPECT_EQ(est.kv_cache, uint64_t{2} * (15 * 512 + 3 * 4096) * 256 * 4);
 }
 
+// Answers the model gives by clear margins (a top-2 logit gap over 1 at each of these
+// tokens), so that no target's rounding can flip them.
 TEST_F(Gemma3, ContinuesPromptsCoherently) {
   EXPECT_NE(Continue("Water boils at a temperature of", 8).find("100 degrees"), std::string::npos);
-  EXPECT_NE(Continue("The first president of the United States was", 8).find("Lincoln"), std::string::npos);
+  EXPECT_NE(Continue("Two plus two equals", 4).find("four"), std::string::npos);
 }
 
 // Same prompt ids as llama.cpp (BOS, SentencePiece without a dummy prefix, <start_of_turn>
 // as one token); greedy tokens equal to llama.cpp's up to its first near-tie (top-2 gap
-// under kTie: qlite's f32/int8 activations and llama.cpp's q8_K ones may order those either
-// way), and at least kMinSteps of each continuation compared.
+// under kTie), and at least kMinSteps of each continuation compared. qlite (int8 group-32
+// activations, f32 KV) and llama.cpp (q8_K activations, f16 KV) round differently: on
+// llama.cpp's own greedy path their top-2 gaps differ by up to ~0.5 logit before its first
+// near-tie, and the order of closer pairs changes with the SIMD target's summation order.
 TEST_F(Gemma3, MatchesLlamaCppOnTheSameFile) {
-  constexpr double kTie = 0.25;
+  constexpr double kTie = 0.5;
   constexpr size_t kMinSteps = 4;
   const std::vector<LlamaCppCase> cases = ReadLlamaCppRefs();
   ASSERT_EQ(cases.size(), 6u);
