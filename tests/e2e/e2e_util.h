@@ -73,31 +73,34 @@ inline std::string TempModelPath(const std::string& name) {
   return testing::TempDir() + "/" + name + "." + std::to_string(getpid()) + ".qlm";
 }
 
-// Imports `src` (any supported format) and writes a .qlm with the given weight scheme.
-inline qlite::Status Convert(const std::string& src, const std::string& tokenizer, qlite::fb::DType weights,
-                             const std::string& out, qlite::fb::Layout layout = qlite::fb::Layout::RowMajor) {
+// Imports `src` (any supported format) and writes a .qlm with the given options.
+inline qlite::Status ConvertWith(const std::string& src, const std::string& tokenizer,
+                                 const qlite::ConvertOptions& co, const std::string& out) {
   qlite::ImportOptions io;
   io.tokenizer = tokenizer;
   qlite::SourceModel model;
   QLITE_RETURN_IF_ERROR(qlite::ImportAuto(src, io, &model));
-  qlite::ConvertOptions co;
-  co.weights = Spec(weights);
-  co.embeddings = Spec(weights == qlite::fb::DType::I4 ? qlite::fb::DType::I8 : weights);
-  co.weights.layout = co.embeddings.layout = layout;
   qlite::ConvertSummary summary;
   return qlite::ConvertModel(model, co, out, nullptr, &summary);
 }
 
-// `qlite convert SRC -o OUT` without --weights: a quantized source keeps its values.
+// ... with the given weight scheme.
+inline qlite::Status Convert(const std::string& src, const std::string& tokenizer, qlite::fb::DType weights,
+                             const std::string& out, qlite::fb::Layout layout = qlite::fb::Layout::RowMajor) {
+  qlite::ConvertOptions co;
+  co.weights = Spec(weights);
+  co.embeddings = Spec(weights == qlite::fb::DType::I4 ? qlite::fb::DType::I8 : weights);
+  co.weights.layout = co.embeddings.layout = layout;
+  return ConvertWith(src, tokenizer, co, out);
+}
+
+// ... as `qlite convert SRC -o OUT` without --weights: a quantized source keeps its values.
 inline qlite::Status ConvertKeepingSource(const std::string& src, const std::string& out) {
-  qlite::SourceModel model;
-  QLITE_RETURN_IF_ERROR(qlite::ImportAuto(src, qlite::ImportOptions(), &model));
   qlite::ConvertOptions co;
   co.weights = Spec(qlite::fb::DType::I4);
   co.embeddings = Spec(qlite::fb::DType::I8);
   co.keep_source_weights = co.keep_source_embeddings = true;
-  qlite::ConvertSummary summary;
-  return qlite::ConvertModel(model, co, out, nullptr, &summary);
+  return ConvertWith(src, "", co, out);
 }
 
 // Greedy text continuation of `prompt` (tokenized with BOS) by qlite_generate on two

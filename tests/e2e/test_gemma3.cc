@@ -72,7 +72,7 @@ class Gemma3 : public ::testing::Test {
     qlite::Status st = qlite_e2e::ConvertKeepingSource(gguf, out);
     if (!st.ok()) convert_error_ = new std::string(st.message());
     else if (qlite_model_open(out.c_str(), nullptr, &model_) != QLITE_OK) convert_error_ = new std::string(qlite_last_error());
-    std::remove(out.c_str());  // 282 MB; the mapping stays valid
+    std::remove(out.c_str());  // 288 MB; the mapping stays valid
   }
   static void TearDownTestSuite() {
     qlite_model_free(model_);
