@@ -70,6 +70,16 @@ HWY_INLINE V DivV(V a, V b) {
 #endif
 }
 
+// x = cap * tanh(x / cap): Gemma 2's soft-capping of attention scores and logits.
+HWY_INLINE void SoftCapInPlace(float* HWY_RESTRICT x, size_t n, float cap) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  const auto vcap = hn::Set(d, cap), vinv = hn::Set(d, 1.0f / cap);
+  size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(hn::Mul(vcap, hn::Tanh(d, hn::Mul(hn::LoadU(d, x + i), vinv))), d, x + i);
+  for (; i < n; ++i) x[i] = cap * std::tanh(x[i] / cap);
+}
+
 // Loads Lanes(d) stored values (f32 / f16 / int8) as f32.
 template <class D>
 HWY_INLINE hn::Vec<D> LoadF(D d, const float* HWY_RESTRICT p) {

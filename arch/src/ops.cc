@@ -1,4 +1,5 @@
-// Highway element-wise ops of the forward pass: RmsNorm, AddInPlace, SiluMul, GeluTanhMul, Softmax, Rope.
+// Highway element-wise ops of the forward pass: RmsNorm, AddInPlace, SiluMul, GeluTanhMul, Softmax,
+// SoftCap, Rope.
 // Each public function is one HWY_DYNAMIC_DISPATCH; tails are scalar so that no load
 // touches memory past the end of a buffer.
 #include <algorithm>
@@ -77,6 +78,7 @@ void GatedMulT(float* HWY_RESTRICT gate, const float* HWY_RESTRICT up, size_t n)
 
 void SiluMulT(float* HWY_RESTRICT gate, const float* HWY_RESTRICT up, size_t n) { GatedMulT<false>(gate, up, n); }
 void GeluTanhMulT(float* HWY_RESTRICT gate, const float* HWY_RESTRICT up, size_t n) { GatedMulT<true>(gate, up, n); }
+void SoftCapT(float* HWY_RESTRICT x, size_t n, float cap) { SoftCapInPlace(x, n, cap); }
 
 void SoftmaxT(float* HWY_RESTRICT x, size_t n) { SoftmaxInPlace(x, n); }
 
@@ -134,6 +136,7 @@ HWY_EXPORT(AddInPlaceT);
 HWY_EXPORT(SiluMulT);
 HWY_EXPORT(GeluTanhMulT);
 HWY_EXPORT(SoftmaxT);
+HWY_EXPORT(SoftCapT);
 HWY_EXPORT(RopeT);
 
 void RmsNorm(const float* x, const float* weight, float* out, size_t n, float eps) {
@@ -143,6 +146,7 @@ void AddInPlace(float* x, const float* y, size_t n) { HWY_DYNAMIC_DISPATCH(AddIn
 void SiluMul(float* gate, const float* up, size_t n) { HWY_DYNAMIC_DISPATCH(SiluMulT)(gate, up, n); }
 void GeluTanhMul(float* gate, const float* up, size_t n) { HWY_DYNAMIC_DISPATCH(GeluTanhMulT)(gate, up, n); }
 void Softmax(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(SoftmaxT)(x, n); }
+void SoftCap(float* x, size_t n, float cap) { HWY_DYNAMIC_DISPATCH(SoftCapT)(x, n, cap); }
 void Rope(float* x, size_t n_heads, size_t head_dim, size_t rotary_dim, const float* cos,
           const float* sin, RopePairing pairing) {
   HWY_DYNAMIC_DISPATCH(RopeT)(x, n_heads, head_dim, rotary_dim, cos, sin, pairing);

@@ -44,6 +44,10 @@ void Softmax(float* x, size_t n) {
   for (size_t i = 0; i < n; ++i) x[i] = static_cast<float>(std::exp(static_cast<double>(x[i]) - mx) / sum);
 }
 
+void SoftCap(float* x, size_t n, float cap) {
+  for (size_t i = 0; i < n; ++i) x[i] = static_cast<float>(cap * std::tanh(static_cast<double>(x[i]) / cap));
+}
+
 void Rope(float* x, size_t n_heads, size_t head_dim, size_t rotary_dim, const float* cos,
           const float* sin, RopePairing pairing) {
   rotary_dim = std::min(rotary_dim, head_dim) & ~size_t{1};
@@ -94,7 +98,7 @@ void KvLoad(const KvHeadView& view, size_t head_dim, size_t slot, float* out) {
 }
 
 void AttentionHead(const float* q, size_t head_dim, const KvHeadView& k, const KvHeadView& v,
-                   size_t n_slots, float scale, float* scores, float* out) {
+                   size_t n_slots, float scale, float* scores, float* out, float softcap) {
   std::vector<float> row(head_dim);
   for (size_t t = 0; t < n_slots; ++t) {
     KvLoad(k, head_dim, t, row.data());
@@ -102,6 +106,7 @@ void AttentionHead(const float* q, size_t head_dim, const KvHeadView& k, const K
     for (size_t i = 0; i < head_dim; ++i) dot += static_cast<double>(q[i]) * row[i];
     scores[t] = static_cast<float>(scale * dot);
   }
+  if (softcap > 0.0f) SoftCap(scores, n_slots, softcap);
   Softmax(scores, n_slots);
   std::vector<double> acc(head_dim, 0.0);
   for (size_t t = 0; t < n_slots; ++t) {

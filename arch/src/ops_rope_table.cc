@@ -14,6 +14,9 @@ bool RopeInvFreq(float theta, size_t rotary_dim, const RopeScaling& s, float* in
       (s.original_context == 0 || !(s.high_freq_factor > s.low_freq_factor) || !(s.low_freq_factor > 0.0f))) {
     return false;
   }
+  if (s.freq_factors)
+    for (size_t i = 0; i < rotary_dim / 2; ++i)
+      if (!(s.freq_factors[i] > 0.0f && s.freq_factors[i] < 1e30f)) return false;
   const double kTwoPi = 6.283185307179586476925286766559;
   const size_t half = rotary_dim / 2;
   for (size_t i = 0; i < half; ++i) {
@@ -33,16 +36,17 @@ bool RopeInvFreq(float theta, size_t rotary_dim, const RopeScaling& s, float* in
         f = (1.0 - smooth) * f / s.factor + smooth * f;
       }
     }
+    if (s.freq_factors) f /= s.freq_factors[i];
     inv_freq[i] = static_cast<float>(f);
   }
   return true;
 }
 
-void RopeCosSin(size_t pos, const float* inv_freq, size_t n_pairs, float* cos, float* sin) {
+void RopeCosSin(size_t pos, const float* inv_freq, size_t n_pairs, float* cos, float* sin, float mscale) {
   for (size_t i = 0; i < n_pairs; ++i) {
     const double angle = static_cast<double>(pos) * inv_freq[i];
-    cos[i] = static_cast<float>(std::cos(angle));
-    sin[i] = static_cast<float>(std::sin(angle));
+    cos[i] = static_cast<float>(std::cos(angle) * mscale);
+    sin[i] = static_cast<float>(std::sin(angle) * mscale);
   }
 }
 

@@ -1,7 +1,11 @@
 // GGUF importer: config from "<arch>.*" keys, tokenizer from "tokenizer.ggml.*", tensors
 // dequantized lazily. llama.cpp stores llama-arch q/k rows in Meta interleaved order (its
-// converter permutes HF weights back), so rope_style is Interleaved there; for qwen2 it
-// keeps HF order (NeoX rope) and rope_style is RotateHalf, as for qwen3 and gemma3.
+// converter permutes HF weights back), so rope_style is Interleaved there (and for smollm3);
+// for qwen2 it keeps HF order (NeoX rope) and rope_style is RotateHalf, as for qwen3,
+// gemma2/3 and phi3. What llama.cpp fixes in code rather than keys is fixed here the same
+// way (Gemma's window pattern and query scale, SmolLM3's no-RoPE layers). RoPE factor
+// tensors (rope_freqs, rope_factors_short/long) become config; phi3's fused attn_qkv and
+// ffn_up (gate and up) are split by rows.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -144,6 +148,104 @@ Status SameBytes(const gguf::File& f, const gguf::TensorInfo& a, const gguf::Ten
   return Status::Ok();
 }
 
+
+// The F32 tensor `name` of n values (a RoPE factor table) into *out; absent = left empty.
+Status ReadFactors(const gguf::File& f, const char* name, uint32_t n, std::vector<float>* out) {
+  const gguf::TensorInfo* t = f.FindTensor(name);
+  if (!t) return Status::Ok();
+  if (t->type != gguf::kF32 || t->n_elements != n || t->n_bytes != uint64_t{n} * 4)
+    return StatusError(StatusCode::kFormat, "%s: %s should be %u F32 values", f.path.c_str(), name, n);
+  out->resize(n);
+  QLITE_RETURN_IF_ERROR(ii::ReadAt(f.path, f.data_offset + t->offset, t->n_bytes, out->data()));
+  return Status::Ok();
+}
+
+// What llama.cpp fixes for gemma2/gemma3: which layers are global (sliding_window_pattern,
+// as a number or a per-layer array, else every 2nd / 6th), the local layers' RoPE base
+// (gemma3: 10000 unscaled), the query scale (1/sqrt(head_dim), but dim / n_heads for the
+// 27B models: 46 layers for gemma2, 62 for gemma3), and the soft-capping (gemma2: 50 on
+// attention scores and 30 on logits unless the keys say otherwise; gemma3: logits only).
+Status GemmaSettings(const gguf::File& f, const std::string& arch, ModelConfig* c) {
+  const bool gemma2 = c->arch == fb::Arch::Gemma2;
+  if (!c->sliding_window.empty()) {
+    const gguf::KeyValue* pattern = f.Find(arch + ".attention.sliding_window_pattern");
+    if (pattern && pattern->type == gguf::ValueType::Array) {
+      if (pattern->numbers.size() != c->n_layers)
+        return StatusError(StatusCode::kFormat, "%s: sliding_window_pattern has %zu entries for %u layers",
+                           f.path.c_str(), pattern->numbers.size(), c->n_layers);
+      for (uint32_t l = 0; l < c->n_layers; ++l)
+        if (pattern->numbers[l] == 0) c->sliding_window[l] = 0;
+    } else {
+      double every = gemma2 ? 2 : 6;
+      QLITE_RETURN_IF_ERROR(GetNum(f, arch, "attention.sliding_window_pattern", false, &every));
+      const uint32_t p = uint32_t(every);
+      if (p != every) return StatusError(StatusCode::kFormat, "%s: bad sliding_window_pattern", f.path.c_str());
+      for (uint32_t l = 0; p > 0 && l < c->n_layers; ++l)  // llama.cpp: 0 = every layer local
+        if ((l + 1) % p == 0) c->sliding_window[l] = 0;
+    }
+  }
+  if (!gemma2) {
+    double local_theta = 10000;
+    QLITE_RETURN_IF_ERROR(GetNum(f, arch, "rope.freq_base_swa", false, &local_theta));
+    c->rope_local_theta = float(local_theta);
+  }
+  c->embedding_scale = float(std::sqrt(double(c->dim)));
+  const bool big = c->n_layers == (gemma2 ? 46u : 62u);
+  const double scalar = big ? double(c->dim) / c->n_heads : double(c->head_dim);
+  c->attn_scale = float(1.0 / std::sqrt(scalar));
+  double attn_cap = gemma2 ? 50 : 0, final_cap = gemma2 ? 30 : 0;
+  if (gemma2) QLITE_RETURN_IF_ERROR(GetNum(f, arch, "attn_logit_softcapping", false, &attn_cap));
+  QLITE_RETURN_IF_ERROR(GetNum(f, arch, "final_logit_softcapping", false, &final_cap));
+  c->attn_softcap = float(attn_cap);
+  c->final_softcap = float(final_cap);
+  return Status::Ok();
+}
+
+// One qlite tensor from rows [first, first + rows) of a GGUF tensor (all of it when rows
+// is its row count; 1-D tensors pass rows 0): a sub-range of its bytes, since ggml rows are
+// contiguous whole blocks. Loads lazily, dequantized or (load_stored) transcoded exactly.
+Status AddTensor(const gguf::File& f, const gguf::TensorInfo& t, const std::string& name, uint64_t first,
+                 uint64_t rows, std::vector<SourceTensor>* out) {
+  SourceTensor st;
+  st.name = name;
+  st.shape.assign(t.ne.rbegin(), t.ne.rend());
+  st.source_dtype = gguf::TypeName(t.type);
+  if (!gguf::CanDequantize(t.type))
+    return StatusError(StatusCode::kUnsupported, "%s: tensor %s has unsupported dtype %s", f.path.c_str(),
+                       t.name.c_str(), st.source_dtype.c_str());
+  uint64_t abs_offset = f.data_offset + t.offset, n_bytes = t.n_bytes, n = t.n_elements;
+  if (rows > 0 && t.ne.size() == 2 && rows != t.ne[1]) {
+    const uint64_t row_bytes = t.n_bytes / t.ne[1];
+    abs_offset += first * row_bytes;
+    n_bytes = rows * row_bytes;
+    n = rows * t.ne[0];
+    st.shape[0] = rows;
+  }
+  const uint32_t type = t.type;
+  const std::string path = f.path;
+  st.load = [path, abs_offset, n_bytes, n, type, name](std::vector<float>* dst) -> Status {
+    std::vector<uint8_t> raw(n_bytes);
+    QLITE_RETURN_IF_ERROR(ii::ReadAt(path, abs_offset, n_bytes, raw.data()));
+    dst->resize(n);
+    Status s = gguf::Dequantize(type, raw.data(), n, dst->data());
+    if (!s.ok()) return Status(s.code(), "tensor " + name + ": " + s.message());
+    return s;
+  };
+  st.has_stored_scheme = gguf::NearestScheme(type, &st.stored_scheme, &st.stored_exact);
+  if (st.has_stored_scheme && st.stored_exact && !IsFloatType(st.stored_scheme.dtype)) {
+    const uint64_t cols = t.ne[0], n_rows = n / cols;
+    st.load_stored = [path, abs_offset, n_bytes, n_rows, cols, type, name](QuantizedTensor* dst) -> Status {
+      std::vector<uint8_t> raw(n_bytes);
+      QLITE_RETURN_IF_ERROR(ii::ReadAt(path, abs_offset, n_bytes, raw.data()));
+      Status s = gguf::Transcode(type, raw.data(), n_rows, cols, dst);
+      if (!s.ok()) return Status(s.code(), "tensor " + name + ": " + s.message());
+      return s;
+    };
+  }
+  out->push_back(std::move(st));
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status ImportGgufTokenizer(const std::string& path, TokenizerData* out) {
@@ -163,22 +265,24 @@ Status ImportGguf(const std::string& path, SourceModel* out) {
     return StatusError(StatusCode::kFormat, "%s: missing general.architecture", path.c_str());
   const std::string arch = arch_kv->str;
   ModelConfig& c = m.config;
-  if (arch == "llama" || arch == "mistral") {
-    c.arch = arch == "llama" ? fb::Arch::Llama : fb::Arch::Mistral;
+  if (arch == "llama" || arch == "mistral" || arch == "smollm3") {
+    c.arch = arch == "llama" ? fb::Arch::Llama : arch == "mistral" ? fb::Arch::Mistral : fb::Arch::SmolLM3;
     c.rope_style = fb::RopeStyle::Interleaved;
   } else if (arch == "qwen2" || arch == "qwen3") {
     c.arch = arch == "qwen2" ? fb::Arch::Qwen2 : fb::Arch::Qwen3;
     c.rope_style = fb::RopeStyle::RotateHalf;
     c.qkv_bias = arch == "qwen2";
     c.qk_norm = arch == "qwen3";
-  } else if (arch == "gemma3") {
+  } else if (arch == "gemma2" || arch == "gemma3") {
     // llama.cpp's converter already added Gemma's 1 to every norm weight (qlite's convention).
-    c.arch = fb::Arch::Gemma3;
+    c.arch = arch == "gemma2" ? fb::Arch::Gemma2 : fb::Arch::Gemma3;
     c.rope_style = fb::RopeStyle::RotateHalf;
-    c.qk_norm = c.post_norms = true;
+    c.qk_norm = arch == "gemma3";
+    c.post_norms = true;
     c.ffn_activation = fb::Activation::GeluTanh;
-    for (const char* key : {"gemma3.final_logit_softcapping", "gemma3.attn_logit_softcapping"})
-      if (f->Find(key)) return StatusError(StatusCode::kUnsupported, "%s: %s is not supported", path.c_str(), key);
+  } else if (arch == "phi3") {
+    c.arch = fb::Arch::Phi3;
+    c.rope_style = fb::RopeStyle::RotateHalf;
   } else {
     return StatusError(StatusCode::kUnsupported, "%s: unsupported architecture %s", path.c_str(), arch.c_str());
   }
@@ -212,18 +316,17 @@ Status ImportGguf(const std::string& path, SourceModel* out) {
   c.norm_eps = float(eps);
   c.context_length = uint32_t(ctx);
   c.rotary_dim = rot > 0 && uint32_t(rot) != c.head_dim ? uint32_t(rot) : 0;
-  if (window > 0 && c.n_layers <= 4096) c.sliding_window.assign(c.n_layers, uint32_t(window));
-  if (c.arch == fb::Arch::Gemma3) {
-    // What llama.cpp fixes for gemma3 (no GGUF key holds it): every 6th layer is global, the
-    // local layers rotate with base 10000 unscaled, the query scale is 1/sqrt(head_dim)
-    // except for the 27B (62 layers), whose query_pre_attn_scalar is dim / n_heads.
-    for (uint32_t l = 5; l < c.sliding_window.size(); l += 6) c.sliding_window[l] = 0;
-    double local_theta = 10000;
-    QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "rope.freq_base_swa", false, &local_theta));
-    c.rope_local_theta = float(local_theta);
-    c.embedding_scale = float(std::sqrt(double(c.dim)));
-    const double scalar = c.n_layers == 62 ? double(c.dim) / c.n_heads : double(c.head_dim);
-    c.attn_scale = float(1.0 / std::sqrt(scalar));
+  const bool gemma = c.arch == fb::Arch::Gemma2 || c.arch == fb::Arch::Gemma3;
+  if (gemma && window == 0) window = 4096;  // llama.cpp's default for Gemma
+  // llama.cpp ignores Phi-3's sliding window (phi3.cpp), so the file runs as it does there.
+  if (window > 0 && c.arch != fb::Arch::Phi3 && c.n_layers <= 4096)
+    c.sliding_window.assign(c.n_layers, uint32_t(window));
+  if (gemma) QLITE_RETURN_IF_ERROR(GemmaSettings(*f, arch, &c));
+  if (c.arch == fb::Arch::SmolLM3 && c.n_layers <= 4096) {
+    // llama.cpp (smollm3.cpp): every 4th layer has no RoPE; no key records it.
+    c.no_rope.assign(c.n_layers, false);
+    for (uint32_t l = 3; l < c.n_layers; l += 4) c.no_rope[l] = true;
+    if (c.n_layers < 4) c.no_rope.clear();
   }
   if (const gguf::KeyValue* st = f->Find(arch + ".rope.scaling.type"); st && st->type == gguf::ValueType::String) {
     if (st->str == "linear") {
@@ -233,10 +336,28 @@ Status ImportGguf(const std::string& path, SourceModel* out) {
       return StatusError(StatusCode::kUnsupported, "%s: unsupported rope scaling %s", path.c_str(), st->str.c_str());
     }
   }
-  (void)orig_ctx;
-  if (f->FindTensor("rope_freqs.weight"))
-    return StatusError(StatusCode::kUnsupported, "%s: rope_freqs (llama3 rope scaling in GGUF) is not supported",
-                       path.c_str());
+  // Llama 3's rope_freqs (per-frequency divisors llama.cpp's converter computes from the
+  // llama3 scaling), Phi-3's LongRoPE short and long factors.
+  const uint32_t pairs = (c.rotary_dim ? c.rotary_dim : c.head_dim) / 2;
+  QLITE_RETURN_IF_ERROR(ReadFactors(*f, "rope_freqs.weight", pairs, &c.rope_freq_factors));
+  if (f->FindTensor("rope_factors_long.weight") || f->FindTensor("rope_factors_short.weight")) {
+    if (c.rope_scaling != fb::RopeScaling::None || !c.rope_freq_factors.empty())
+      return StatusError(StatusCode::kUnsupported, "%s: LongRoPE factors with other RoPE scaling", path.c_str());
+    QLITE_RETURN_IF_ERROR(ReadFactors(*f, "rope_factors_short.weight", pairs, &c.rope_freq_factors));
+    QLITE_RETURN_IF_ERROR(ReadFactors(*f, "rope_factors_long.weight", pairs, &c.rope_long_freq_factors));
+    if (c.rope_freq_factors.empty() || c.rope_long_freq_factors.empty())
+      return StatusError(StatusCode::kFormat, "%s: LongRoPE needs both rope_factors_short and rope_factors_long", path.c_str());
+    c.rope_scaling = fb::RopeScaling::LongRope;
+    c.rope_original_context = uint32_t(orig_ctx > 0 ? orig_ctx : ctx);
+    if (c.rope_original_context == 0)
+      return StatusError(StatusCode::kFormat, "%s: LongRoPE without an original context length", path.c_str());
+    // The converter writes the attention factor; else transformers' formula from the ratio.
+    const double ratio = double(c.context_length) / c.rope_original_context;
+    double attn = ratio <= 1.0 ? 1.0 : std::sqrt(1.0 + std::log(ratio) / std::log(double(c.rope_original_context)));
+    QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "rope.scaling.attn_factor", false, &attn));
+    if (!(attn > 0.0)) return StatusError(StatusCode::kFormat, "%s: bad rope.scaling.attn_factor", path.c_str());
+    c.rope_attn_factor = float(attn);
+  }
 
   const gguf::TensorInfo* embd = f->FindTensor("token_embd.weight");
   if (!embd || embd->ne.size() != 2) return StatusError(StatusCode::kFormat, "%s: missing tensor token_embd", path.c_str());
@@ -253,38 +374,34 @@ Status ImportGguf(const std::string& path, SourceModel* out) {
     if (id >= 0 && id != c.eos_id) c.eot_ids.push_back(id);
   }
 
+  // phi3's fused tensors: [q; k; v] rows and [gate; up] rows.
+  const uint64_t q_rows = uint64_t{c.n_heads} * c.head_dim, kv_rows = uint64_t{c.n_kv_heads} * c.head_dim;
+  const std::vector<std::pair<std::string, uint64_t>> qkv_parts = {{"attn_q", q_rows}, {"attn_k", kv_rows}, {"attn_v", kv_rows}};
+  const std::vector<std::pair<std::string, uint64_t>> gate_up_parts = {{"ffn_gate", c.ffn_dim}, {"ffn_up", c.ffn_dim}};
   for (const gguf::TensorInfo& t : f->tensors) {
     if (drop_output && &t == output) continue;
-    SourceTensor st;
-    st.name = ii::EndsWith(t.name, ".weight") ? t.name.substr(0, t.name.size() - 7) : t.name;
-    st.shape.assign(t.ne.rbegin(), t.ne.rend());
-    st.source_dtype = gguf::TypeName(t.type);
-    if (!gguf::CanDequantize(t.type))
-      return StatusError(StatusCode::kUnsupported, "%s: tensor %s has unsupported dtype %s", path.c_str(),
-                         t.name.c_str(), st.source_dtype.c_str());
-    const uint64_t abs_offset = f->data_offset + t.offset, n_bytes = t.n_bytes, n = t.n_elements;
-    const uint32_t type = t.type;
-    const std::string name = t.name;
-    st.load = [path, abs_offset, n_bytes, n, type, name](std::vector<float>* dst) -> Status {
-      std::vector<uint8_t> raw(n_bytes);
-      QLITE_RETURN_IF_ERROR(ii::ReadAt(path, abs_offset, n_bytes, raw.data()));
-      dst->resize(n);
-      Status s = gguf::Dequantize(type, raw.data(), n, dst->data());
-      if (!s.ok()) return Status(s.code(), "tensor " + name + ": " + s.message());
-      return s;
-    };
-    st.has_stored_scheme = gguf::NearestScheme(type, &st.stored_scheme, &st.stored_exact);
-    if (st.has_stored_scheme && st.stored_exact && !IsFloatType(st.stored_scheme.dtype)) {
-      const uint64_t rows = n / t.ne[0], cols = t.ne[0];
-      st.load_stored = [path, abs_offset, n_bytes, rows, cols, type, name](QuantizedTensor* dst) -> Status {
-        std::vector<uint8_t> raw(n_bytes);
-        QLITE_RETURN_IF_ERROR(ii::ReadAt(path, abs_offset, n_bytes, raw.data()));
-        Status s = gguf::Transcode(type, raw.data(), rows, cols, dst);
-        if (!s.ok()) return Status(s.code(), "tensor " + name + ": " + s.message());
-        return s;
-      };
+    if (t.name == "rope_freqs.weight" || t.name == "rope_factors_long.weight" || t.name == "rope_factors_short.weight")
+      continue;  // read into the config above
+    const std::string name = ii::EndsWith(t.name, ".weight") ? t.name.substr(0, t.name.size() - 7) : t.name;
+    const std::vector<std::pair<std::string, uint64_t>>* parts = nullptr;
+    if (c.arch == fb::Arch::Phi3 && ii::EndsWith(name, ".attn_qkv")) parts = &qkv_parts;
+    if (c.arch == fb::Arch::Phi3 && ii::EndsWith(name, ".ffn_up") && t.ne.size() == 2 && t.ne[1] == 2 * uint64_t{c.ffn_dim})
+      parts = &gate_up_parts;
+    if (!parts) {
+      QLITE_RETURN_IF_ERROR(AddTensor(*f, t, name, 0, t.ne.size() == 2 ? t.ne[1] : 0, &m.tensors));
+      continue;
     }
-    m.tensors.push_back(std::move(st));
+    uint64_t total = 0;
+    for (const auto& part : *parts) total += part.second;
+    if (t.ne.size() != 2 || t.ne[1] != total)
+      return StatusError(StatusCode::kFormat, "%s: fused tensor %s should have %llu rows", path.c_str(), t.name.c_str(),
+                         (unsigned long long)total);
+    const std::string prefix = name.substr(0, name.find_last_of('.') + 1);
+    uint64_t first = 0;
+    for (const auto& part : *parts) {
+      QLITE_RETURN_IF_ERROR(AddTensor(*f, t, prefix + part.first, first, part.second, &m.tensors));
+      first += part.second;
+    }
   }
   ii::PadVocabulary(m.config.vocab_size, &m.tokenizer);
   QLITE_RETURN_IF_ERROR(ii::ValidateSourceModel(m));

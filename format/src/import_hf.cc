@@ -2,8 +2,10 @@
 // model.safetensors.index.json) + tokenizer.json / tokenizer.model.
 // HF's Llama conversion permutes q/k rows into rotate-half order; they are kept as they
 // are and the model is marked rope_style RotateHalf (the runtime supports both styles).
+// Phi-3's fused qkv_proj and gate_up_proj are split into qlite's separate tensors by rows.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -25,8 +27,11 @@ Status ReadJson(const std::string& path, json::Value* v) {
   return Status::Ok();
 }
 
+bool IsGemma(fb::Arch arch) { return arch == fb::Arch::Gemma2 || arch == fb::Arch::Gemma3; }
+
 // HF parameter name -> qlite name; "" for names to drop, "?" for unknown ones. Gemma's
 // post_attention_layernorm is the attention's post-norm (Llama's is the pre-FFN norm).
+// Phi-3's fused tensors map to attn_qkv / ffn_gate_up, split later.
 std::string MapName(const std::string& hf, fb::Arch arch) {
   static const std::map<std::string, std::string> kLayer = {
       {"input_layernorm.weight", "attn_norm"},        {"post_attention_layernorm.weight", "ffn_norm"},
@@ -36,6 +41,7 @@ std::string MapName(const std::string& hf, fb::Arch arch) {
       {"self_attn.v_proj.bias", "attn_v.bias"},       {"mlp.gate_proj.weight", "ffn_gate"},
       {"mlp.up_proj.weight", "ffn_up"},               {"mlp.down_proj.weight", "ffn_down"},
       {"self_attn.q_norm.weight", "attn_q_norm"},     {"self_attn.k_norm.weight", "attn_k_norm"},
+      {"self_attn.qkv_proj.weight", "attn_qkv"},     {"mlp.gate_up_proj.weight", "ffn_gate_up"},
       {"self_attn.rotary_emb.inv_freq", ""}};
   static const std::map<std::string, std::string> kGemmaLayer = {
       {"post_attention_layernorm.weight", "post_attention_norm"},
@@ -51,7 +57,7 @@ std::string MapName(const std::string& hf, fb::Arch arch) {
     const std::string layer = hf.substr(prefix.size(), dot - prefix.size());
     if (layer.find_first_not_of("0123456789") != std::string::npos) return "?";
     const std::string part = hf.substr(dot + 1);
-    const auto& table = arch == fb::Arch::Gemma3 && kGemmaLayer.count(part) ? kGemmaLayer : kLayer;
+    const auto& table = IsGemma(arch) && kGemmaLayer.count(part) ? kGemmaLayer : kLayer;
     auto it = table.find(part);
     if (it == table.end()) return "?";
     return it->second.empty() ? "" : "blk." + std::to_string(std::stoul(layer)) + "." + it->second;
@@ -59,14 +65,55 @@ std::string MapName(const std::string& hf, fb::Arch arch) {
   return "?";
 }
 
+// A JSON array of finite numbers (RoPE factors), at most kMaxFactors of them.
+Status GetFloats(const json::Value& obj, const char* key, const std::string& path, std::vector<float>* out) {
+  constexpr size_t kMaxFactors = 1 << 16;
+  const json::Value* v = obj.Find(key);
+  if (!v || !v->IsArray() || v->array.empty() || v->array.size() > kMaxFactors)
+    return StatusError(StatusCode::kFormat, "%s: %s should be a list of numbers", path.c_str(), key);
+  out->clear();
+  for (const json::Value& e : v->array) {
+    if (!e.IsNumber() || !std::isfinite(e.number))
+      return StatusError(StatusCode::kFormat, "%s: %s should be a list of numbers", path.c_str(), key);
+    out->push_back(float(e.number));
+  }
+  return Status::Ok();
+}
+
+// Phi-3's LongRoPE: short and long per-frequency factors, the original context from the
+// config's top level (which transformers prefers) or the rope object, and the attention
+// factor given or derived as transformers does: sqrt(1 + ln(f) / ln(original)) with f the
+// rope object's factor or max_position_embeddings / original.
+Status ParseLongRope(const json::Value& rs, const json::Value& cfg, const std::string& path, ModelConfig* c) {
+  c->rope_scaling = fb::RopeScaling::LongRope;
+  QLITE_RETURN_IF_ERROR(GetFloats(rs, "short_factor", path, &c->rope_freq_factors));
+  QLITE_RETURN_IF_ERROR(GetFloats(rs, "long_factor", path, &c->rope_long_freq_factors));
+  uint32_t original = c->context_length;
+  QLITE_RETURN_IF_ERROR(json::GetUint(rs, "original_max_position_embeddings", &original));
+  QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "original_max_position_embeddings", &original));
+  if (original < 2) return StatusError(StatusCode::kFormat, "%s: bad original_max_position_embeddings", path.c_str());
+  c->rope_original_context = original;
+  double factor = double(c->context_length) / original;
+  if (rs.Find("factor") && !rs.Find("factor")->IsNull()) factor = c->rope_factor;
+  c->rope_factor = 1.0f;  // LongRoPE's scaling is the factors; factor only sets the attention factor
+  float attention = factor <= 1.0 ? 1.0f : float(std::sqrt(1.0 + std::log(factor) / std::log(double(original))));
+  QLITE_RETURN_IF_ERROR(json::GetFloat(rs, "attention_factor", &attention));
+  if (!(attention > 0.0f)) return StatusError(StatusCode::kFormat, "%s: bad attention_factor", path.c_str());
+  c->rope_attn_factor = attention;
+  return Status::Ok();
+}
+
 // RoPE scaling of one rope object ("type"/"rope_type" and its factors: config.json's
 // rope_scaling, or transformers 5's rope_parameters).
-Status ParseRopeScaling(const json::Value& rs, const std::string& path, ModelConfig* c) {
+Status ParseRopeScaling(const json::Value& rs, const json::Value& cfg, const std::string& path, ModelConfig* c) {
   std::string type;
   QLITE_RETURN_IF_ERROR(json::GetString(rs, "type", &type));
   QLITE_RETURN_IF_ERROR(json::GetString(rs, "rope_type", &type));
   QLITE_RETURN_IF_ERROR(json::GetFloat(rs, "factor", &c->rope_factor));
-  if (type == "linear") {
+  // transformers reads Phi-3's old "su" and "yarn" names as longrope.
+  if (type == "longrope" || (c->arch == fb::Arch::Phi3 && (type == "su" || type == "yarn"))) {
+    QLITE_RETURN_IF_ERROR(ParseLongRope(rs, cfg, path, c));
+  } else if (type == "linear") {
     c->rope_scaling = fb::RopeScaling::Linear;
   } else if (type == "llama3") {
     c->rope_scaling = fb::RopeScaling::Llama3;
@@ -79,18 +126,31 @@ Status ParseRopeScaling(const json::Value& rs, const std::string& path, ModelCon
   return Status::Ok();
 }
 
-// RoPE base and scaling. Older configs: rope_theta and rope_scaling (Gemma 3 adds
-// rope_local_base_freq); transformers 5: rope_parameters {rope_type, rope_theta, ...}, for
-// Gemma 3 one per layer type (full_attention, sliding_attention).
+// RoPE base, scaling and rotary part. Older configs: rope_theta, rope_scaling and
+// partial_rotary_factor (Gemma 3 adds rope_local_base_freq); transformers 5: rope_parameters
+// {rope_type, rope_theta, partial_rotary_factor, ...}, for Gemma 3 one per layer type
+// (full_attention, sliding_attention).
+Status ParseRotaryPart(const json::Value& obj, const std::string& path, ModelConfig* c) {
+  float part = 1.0f;
+  QLITE_RETURN_IF_ERROR(json::GetFloat(obj, "partial_rotary_factor", &part));
+  if (!(part > 0.0f && part <= 1.0f)) return StatusError(StatusCode::kFormat, "%s: bad partial_rotary_factor", path.c_str());
+  const uint32_t rot = uint32_t(double(c->head_dim) * part);  // transformers truncates too
+  c->rotary_dim = rot == c->head_dim ? 0 : rot;
+  return Status::Ok();
+}
+
 Status ParseRope(const json::Value& cfg, const std::string& path, ModelConfig* c) {
-  const bool gemma = c->arch == fb::Arch::Gemma3;
-  if (gemma) c->rope_theta = 1e6f, c->rope_local_theta = 1e4f;  // transformers' defaults
+  const bool gemma3 = c->arch == fb::Arch::Gemma3;
+  if (gemma3) c->rope_theta = 1e6f, c->rope_local_theta = 1e4f;  // transformers' defaults
+  QLITE_RETURN_IF_ERROR(ParseRotaryPart(cfg, path, c));
   const json::Value* params = cfg.Find("rope_parameters");
+  if (params && params->IsObject() && params->Find("partial_rotary_factor"))
+    QLITE_RETURN_IF_ERROR(ParseRotaryPart(*params, path, c));
   if (!params || !params->IsObject()) {
     QLITE_RETURN_IF_ERROR(json::GetFloat(cfg, "rope_theta", &c->rope_theta));
-    if (gemma) QLITE_RETURN_IF_ERROR(json::GetFloat(cfg, "rope_local_base_freq", &c->rope_local_theta));
+    if (gemma3) QLITE_RETURN_IF_ERROR(json::GetFloat(cfg, "rope_local_base_freq", &c->rope_local_theta));
     if (const json::Value* rs = cfg.Find("rope_scaling"); rs && rs->IsObject())
-      QLITE_RETURN_IF_ERROR(ParseRopeScaling(*rs, path, c));
+      QLITE_RETURN_IF_ERROR(ParseRopeScaling(*rs, cfg, path, c));
     return Status::Ok();
   }
   const json::Value* global = params;
@@ -106,15 +166,16 @@ Status ParseRope(const json::Value& cfg, const std::string& path, ModelConfig* c
     }
   }
   QLITE_RETURN_IF_ERROR(json::GetFloat(*global, "rope_theta", &c->rope_theta));
-  return ParseRopeScaling(*global, path, c);
+  return ParseRopeScaling(*global, cfg, path, c);
 }
 
-// Per-layer sliding windows. Mistral windows every layer; the others follow layer_types
-// (transformers 5) when given, else Qwen2/Qwen3 window only with use_sliding_window, from
-// layer max_window_layers on, and Gemma 3 every layer but each sliding_window_pattern-th.
+// Per-layer sliding windows. Mistral and Phi-3 window every layer; the others follow
+// layer_types (transformers 5) when given, else Qwen2/Qwen3 window only with
+// use_sliding_window, from layer max_window_layers on, and Gemma 3 (Gemma 2) every layer
+// but each sliding_window_pattern-th (6; 2 for Gemma 2).
 Status ParseWindows(const json::Value& cfg, const std::string& path, ModelConfig* c) {
   if (c->n_layers == 0 || c->n_layers > 4096) return Status::Ok();  // CheckConfig reports it
-  uint32_t window = c->arch == fb::Arch::Gemma3 ? 4096 : 0;  // transformers' Gemma 3 default
+  uint32_t window = IsGemma(c->arch) ? 4096 : 0;  // transformers' Gemma default
   if (const json::Value* w = cfg.Find("sliding_window"); w && !w->IsNull())
     QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "sliding_window", &window));
   std::vector<bool> sliding(c->n_layers, false);
@@ -130,13 +191,13 @@ Status ParseWindows(const json::Value& cfg, const std::string& path, ModelConfig
                            t.IsString() ? t.string.c_str() : "(not a string)");
       sliding[l] = t.string == "sliding_attention";
     }
-  } else if (c->arch == fb::Arch::Gemma3) {
-    uint32_t pattern = 6;
+  } else if (IsGemma(c->arch)) {
+    uint32_t pattern = c->arch == fb::Arch::Gemma3 ? 6 : 2;
     QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "sliding_window_pattern", &pattern));
     if (pattern == 0) return StatusError(StatusCode::kFormat, "%s: sliding_window_pattern is 0", path.c_str());
     for (uint32_t l = 0; l < c->n_layers; ++l) sliding[l] = (l + 1) % pattern != 0;
   } else {
-    bool use_window = c->arch == fb::Arch::Mistral;
+    bool use_window = c->arch == fb::Arch::Mistral || c->arch == fb::Arch::Phi3;
     uint32_t first_window_layer = 0;
     if (c->arch == fb::Arch::Qwen2 || c->arch == fb::Arch::Qwen3) {
       QLITE_RETURN_IF_ERROR(json::GetBool(cfg, "use_sliding_window", &use_window));
@@ -150,9 +211,11 @@ Status ParseWindows(const json::Value& cfg, const std::string& path, ModelConfig
   return Status::Ok();
 }
 
-// Gemma 3's settings beyond the Llama layer; the ones qlite does not run are refused.
-Status ParseGemma3(const json::Value& cfg, const std::string& path, ModelConfig* c) {
-  c->qk_norm = c->post_norms = true;
+// Gemma 2 and 3's settings beyond the Llama layer; the ones qlite does not run are refused.
+// Gemma 2 soft-caps attention scores (50) and logits (30) unless the config says null.
+Status ParseGemma(const json::Value& cfg, const std::string& path, ModelConfig* c) {
+  c->qk_norm = c->arch == fb::Arch::Gemma3;
+  c->post_norms = true;
   c->embedding_scale = float(std::sqrt(double(c->dim)));
   float query_scalar = 256;
   QLITE_RETURN_IF_ERROR(json::GetFloat(cfg, "query_pre_attn_scalar", &query_scalar));
@@ -163,12 +226,41 @@ Status ParseGemma3(const json::Value& cfg, const std::string& path, ModelConfig*
   if (act != "gelu_pytorch_tanh")
     return StatusError(StatusCode::kUnsupported, "%s: unsupported hidden_activation %s", path.c_str(), act.c_str());
   c->ffn_activation = fb::Activation::GeluTanh;
-  for (const char* key : {"final_logit_softcapping", "attn_logit_softcapping"})
-    if (const json::Value* v = cfg.Find(key); v && !v->IsNull())
-      return StatusError(StatusCode::kUnsupported, "%s: %s is not supported", path.c_str(), key);
+  if (c->arch == fb::Arch::Gemma2) c->final_softcap = 30.0f, c->attn_softcap = 50.0f;  // transformers' defaults
+  for (auto [key, cap] : {std::make_pair("final_logit_softcapping", &c->final_softcap),
+                          std::make_pair("attn_logit_softcapping", &c->attn_softcap)}) {
+    const json::Value* v = cfg.Find(key);
+    if (v && v->IsNull()) *cap = 0.0f;
+    QLITE_RETURN_IF_ERROR(json::GetFloat(cfg, key, cap));
+    if (!(*cap >= 0.0f)) return StatusError(StatusCode::kFormat, "%s: bad %s", path.c_str(), key);
+  }
   bool bidirectional = false;
   QLITE_RETURN_IF_ERROR(json::GetBool(cfg, "use_bidirectional_attention", &bidirectional));
   if (bidirectional) return StatusError(StatusCode::kUnsupported, "%s: bidirectional attention is not supported", path.c_str());
+  return Status::Ok();
+}
+
+// SmolLM3's layers without RoPE: no_rope_layers lists 1 for a layer that rotates, 0 for one
+// that does not; without it every no_rope_layer_interval-th layer (4) has no RoPE.
+Status ParseNoRope(const json::Value& cfg, const std::string& path, ModelConfig* c) {
+  if (c->n_layers == 0 || c->n_layers > 4096) return Status::Ok();  // CheckConfig reports it
+  c->no_rope.assign(c->n_layers, false);
+  if (const json::Value* list = cfg.Find("no_rope_layers"); list && !list->IsNull()) {
+    if (!list->IsArray() || list->array.size() != c->n_layers)
+      return StatusError(StatusCode::kFormat, "%s: no_rope_layers needs one entry per layer", path.c_str());
+    for (uint32_t l = 0; l < c->n_layers; ++l) {
+      const json::Value& e = list->array[l];
+      if (!e.is_integer || (e.integer != 0 && e.integer != 1))
+        return StatusError(StatusCode::kFormat, "%s: no_rope_layers entries must be 0 or 1", path.c_str());
+      c->no_rope[l] = e.integer == 0;
+    }
+  } else {
+    uint32_t interval = 4;
+    QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "no_rope_layer_interval", &interval));
+    if (interval == 0) return StatusError(StatusCode::kFormat, "%s: no_rope_layer_interval is 0", path.c_str());
+    for (uint32_t l = 0; l < c->n_layers; ++l) c->no_rope[l] = (l + 1) % interval == 0;
+  }
+  if (std::find(c->no_rope.begin(), c->no_rope.end(), true) == c->no_rope.end()) c->no_rope.clear();
   return Status::Ok();
 }
 
@@ -184,6 +276,9 @@ Status ParseConfig(const std::string& path, ModelConfig* c, bool* tie_known) {
   else if (arch == "Qwen2ForCausalLM") c->arch = fb::Arch::Qwen2;
   else if (arch == "Qwen3ForCausalLM") c->arch = fb::Arch::Qwen3;
   else if (arch == "Gemma3ForCausalLM") c->arch = fb::Arch::Gemma3;
+  else if (arch == "Gemma2ForCausalLM") c->arch = fb::Arch::Gemma2;
+  else if (arch == "Phi3ForCausalLM") c->arch = fb::Arch::Phi3;
+  else if (arch == "SmolLM3ForCausalLM") c->arch = fb::Arch::SmolLM3;
   else return StatusError(StatusCode::kUnsupported, "%s: unsupported architecture %s", path.c_str(), arch.c_str());
   QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "hidden_size", &c->dim));
   QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "intermediate_size", &c->ffn_dim));
@@ -197,8 +292,8 @@ Status ParseConfig(const std::string& path, ModelConfig* c, bool* tie_known) {
   QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "vocab_size", &c->vocab_size));
   QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "max_position_embeddings", &c->context_length));
   QLITE_RETURN_IF_ERROR(json::GetFloat(cfg, "rms_norm_eps", &c->norm_eps));
-  const bool gemma = c->arch == fb::Arch::Gemma3;
-  c->tied_embeddings = gemma;  // Gemma3TextConfig's default
+  const bool gemma = IsGemma(c->arch);
+  c->tied_embeddings = gemma;  // Gemma2Config's and Gemma3TextConfig's default
   *tie_known = gemma || (cfg.Find("tie_word_embeddings") && cfg.Find("tie_word_embeddings")->IsBool());
   QLITE_RETURN_IF_ERROR(json::GetBool(cfg, "tie_word_embeddings", &c->tied_embeddings));
   c->rope_style = fb::RopeStyle::RotateHalf;
@@ -207,7 +302,7 @@ Status ParseConfig(const std::string& path, ModelConfig* c, bool* tie_known) {
   if (c->arch != fb::Arch::Qwen2) QLITE_RETURN_IF_ERROR(json::GetBool(cfg, "attention_bias", &c->qkv_bias));
   c->qk_norm = c->arch == fb::Arch::Qwen3;
   if (gemma) {
-    QLITE_RETURN_IF_ERROR(ParseGemma3(cfg, path, c));
+    QLITE_RETURN_IF_ERROR(ParseGemma(cfg, path, c));
   } else {
     std::string act = "silu";
     QLITE_RETURN_IF_ERROR(json::GetString(cfg, "hidden_act", &act));
@@ -215,6 +310,7 @@ Status ParseConfig(const std::string& path, ModelConfig* c, bool* tie_known) {
   }
   QLITE_RETURN_IF_ERROR(ParseRope(cfg, path, c));
   QLITE_RETURN_IF_ERROR(ParseWindows(cfg, path, c));
+  if (c->arch == fb::Arch::SmolLM3) QLITE_RETURN_IF_ERROR(ParseNoRope(cfg, path, c));
   QLITE_RETURN_IF_ERROR(json::GetInt(cfg, "bos_token_id", &c->bos_id));
   QLITE_RETURN_IF_ERROR(json::GetInt(cfg, "pad_token_id", &c->pad_id));
   if (const json::Value* eos = cfg.Find("eos_token_id"); eos && eos->IsArray()) {  // [eos, eot, ...]
@@ -226,6 +322,53 @@ Status ParseConfig(const std::string& path, ModelConfig* c, bool* tie_known) {
     }
   } else {
     QLITE_RETURN_IF_ERROR(json::GetInt(cfg, "eos_token_id", &c->eos_id));
+  }
+  return Status::Ok();
+}
+
+// Rows [first, first + rows) of a 2-D tensor: its own byte range of the file.
+safetensors::Tensor RowSlice(const safetensors::Tensor& t, uint64_t first, uint64_t rows) {
+  safetensors::Tensor s = t;
+  const uint64_t row_bytes = t.n_bytes / t.shape[0];
+  s.offset += first * row_bytes;
+  s.n_bytes = rows * row_bytes;
+  s.shape[0] = rows;
+  return s;
+}
+
+// Phi-3's qkv_proj ([q; k; v] rows) and gate_up_proj ([gate; up] rows) become qlite's
+// separate tensors, each reading its own rows.
+Status SplitFusedTensors(const ModelConfig& c, std::map<std::string, std::pair<std::string, safetensors::Tensor>>* found) {
+  const uint64_t q = uint64_t{c.n_heads} * c.head_dim, kv = uint64_t{c.n_kv_heads} * c.head_dim, ffn = c.ffn_dim;
+  struct Fused {
+    const char* name;
+    std::vector<std::pair<const char*, uint64_t>> parts;
+  };
+  const Fused fused[] = {{"attn_qkv", {{"attn_q", q}, {"attn_k", kv}, {"attn_v", kv}}},
+                         {"ffn_gate_up", {{"ffn_gate", ffn}, {"ffn_up", ffn}}}};
+  for (auto it = found->begin(); it != found->end();) {
+    const Fused* f = nullptr;
+    for (const Fused& cand : fused)
+      if (ii::EndsWith(it->first, std::string(".") + cand.name)) f = &cand;
+    if (!f) {
+      ++it;
+      continue;
+    }
+    const std::string prefix = it->first.substr(0, it->first.size() - std::strlen(f->name));
+    const std::string path = it->second.first;
+    const safetensors::Tensor t = it->second.second;
+    uint64_t total = 0;
+    for (const auto& part : f->parts) total += part.second;
+    if (t.shape.size() != 2 || t.shape[0] != total)
+      return StatusError(StatusCode::kFormat, "%s: fused tensor %s should have %llu rows", path.c_str(),
+                         t.name.c_str(), (unsigned long long)total);
+    uint64_t first = 0;
+    for (const auto& part : f->parts) {
+      if (!found->emplace(prefix + part.first, std::make_pair(path, RowSlice(t, first, part.second))).second)
+        return StatusError(StatusCode::kFormat, "%s: %s given both fused and separate", path.c_str(), part.first);
+      first += part.second;
+    }
+    it = found->erase(it);
   }
   return Status::Ok();
 }
@@ -281,12 +424,13 @@ Status ImportHuggingFace(const std::string& dir, SourceModel* out) {
   if (c.tied_embeddings) found.erase("output");
   if (auto it = found.find("token_embd"); it != found.end() && it->second.second.shape.size() == 2 && c.vocab_size == 0)
     c.vocab_size = uint32_t(it->second.second.shape[0]);
+  QLITE_RETURN_IF_ERROR(SplitFusedTensors(c, &found));
 
   for (auto& kv : found) {
     const std::string path = kv.second.first;
     const safetensors::Tensor t = kv.second.second;
     // Gemma's RMSNorm scales by (1 + w): stored as the multiplier itself, as llama.cpp does.
-    const float norm_shift = c.arch == fb::Arch::Gemma3 && ii::EndsWith(kv.first, "_norm") ? 1.0f : 0.0f;
+    const float norm_shift = IsGemma(c.arch) && ii::EndsWith(kv.first, "_norm") ? 1.0f : 0.0f;
     m.tensors.push_back({kv.first, t.shape, t.dtype, [path, t, norm_shift](std::vector<float>* dst) -> Status {
                            std::vector<uint8_t> raw(t.n_bytes);
                            QLITE_RETURN_IF_ERROR(ii::ReadAt(path, t.offset, t.n_bytes, raw.data()));

@@ -23,17 +23,22 @@ std::string Bytes(uint64_t n) {
 }
 
 // Runs of consecutive layers with the same attention span and RoPE base, e.g.
-// "0-4 local (window 512, rope 10000), 5 global (rope 1e+06)".
+// "0-4 local (window 512, rope 10000), 5 global (rope 1e+06)"; "no rope" for layers
+// without RoPE (theta 0 below).
 std::string LayerPlan(const ModelConfig& c) {
   auto window = [&](uint32_t l) { return c.sliding_window.empty() ? 0u : c.sliding_window[l]; };
-  auto theta = [&](uint32_t l) { return window(l) && c.rope_local_theta > 0 ? c.rope_local_theta : c.rope_theta; };
+  auto theta = [&](uint32_t l) {
+    if (!c.no_rope.empty() && c.no_rope[l]) return 0.0f;
+    return window(l) && c.rope_local_theta > 0 ? c.rope_local_theta : c.rope_theta;
+  };
   std::string plan;
   for (uint32_t first = 0, l = 1; first < c.n_layers; ++l) {
     if (l < c.n_layers && window(l) == window(first) && theta(l) == theta(first)) continue;
-    char buf[96];
+    char buf[96], rope[32] = "no rope";
     const std::string range = l - 1 == first ? std::to_string(first) : std::to_string(first) + "-" + std::to_string(l - 1);
-    if (window(first)) std::snprintf(buf, sizeof buf, "local (window %u, rope %g)", window(first), theta(first));
-    else std::snprintf(buf, sizeof buf, "global (rope %g)", theta(first));
+    if (theta(first) > 0) std::snprintf(rope, sizeof rope, "rope %g", theta(first));
+    if (window(first)) std::snprintf(buf, sizeof buf, "local (window %u, %s)", window(first), rope);
+    else std::snprintf(buf, sizeof buf, "global (%s)", rope);
     plan += (plan.empty() ? "" : ", ") + range + " " + buf;
     first = l;
   }
@@ -58,6 +63,12 @@ void PrintModelInfo(const ModelFile& f, const InspectOptions& options, std::FILE
                c.qk_norm ? "yes" : "no", c.post_norms ? "yes" : "no",
                c.ffn_activation == fb::Activation::GeluTanh ? "GeGLU (tanh GELU)" : "SwiGLU",
                c.embedding_scale, c.attn_scale > 0 ? c.attn_scale : 1.0 / std::sqrt(double(c.head_dim ? c.head_dim : 1)));
+  if (c.attn_softcap > 0 || c.final_softcap > 0)
+    std::fprintf(out, "        softcap attention %g, final %g\n", c.attn_softcap, c.final_softcap);
+  if (!c.rope_freq_factors.empty() || c.rope_attn_factor != 1.0f)
+    std::fprintf(out, "        rope frequency factors %zu%s, original context %u, attn_factor %g\n",
+                 c.rope_freq_factors.size(), c.rope_long_freq_factors.empty() ? "" : " (short and long)",
+                 c.rope_original_context, c.rope_attn_factor);
   std::fprintf(out, "        bos %d, eos %d, pad %d, eot ids %zu\n", c.bos_id, c.eos_id, c.pad_id, c.eot_ids.size());
   std::fprintf(out, "layers: %s\n", LayerPlan(c).c_str());
   if (f.has_tokenizer()) {

@@ -44,6 +44,9 @@ void FillConfig(const fb::ModelConfig& f, ModelConfig* c) {
     c->rope_original_context = r->original_context();
     c->rotary_dim = r->rotary_dim();
     c->rope_local_theta = r->local_theta();
+    c->rope_freq_factors = ToVector(r->freq_factors());
+    c->rope_long_freq_factors = ToVector(r->long_freq_factors());
+    c->rope_attn_factor = r->attn_factor();
   }
   c->sliding_window = ToVector(f.sliding_window());
   c->tied_embeddings = f.tied_embeddings();
@@ -57,6 +60,9 @@ void FillConfig(const fb::ModelConfig& f, ModelConfig* c) {
   c->ffn_activation = f.ffn_activation();
   c->embedding_scale = f.embedding_scale();
   c->attn_scale = f.attn_scale();
+  c->attn_softcap = f.attn_softcap();
+  c->final_softcap = f.final_softcap();
+  if (f.no_rope()) c->no_rope.assign(f.no_rope()->begin(), f.no_rope()->end());
 }
 
 Status FillTokenizer(const fb::Tokenizer& f, uint32_t vocab, TokenizerData* t) {

@@ -39,6 +39,31 @@ Status CheckConfig(const ModelConfig& c) {
     return Status(StatusCode::kFormat, "config: bad norm_eps or rope_theta");
   if (!(c.rope_local_theta >= 0.0f && c.rope_local_theta < 1e30f))
     return Status(StatusCode::kFormat, "config: bad rope local_theta");
+  const size_t pairs = (c.rotary_dim ? c.rotary_dim : c.head_dim) / 2;
+  for (const std::vector<float>* f : {&c.rope_freq_factors, &c.rope_long_freq_factors}) {
+    if (!f->empty() && f->size() != pairs)
+      return StatusError(StatusCode::kFormat, "config: %zu RoPE frequency factors for %zu frequencies", f->size(), pairs);
+    for (float v : *f)
+      if (!(v > 0.0f && v < 1e30f)) return Status(StatusCode::kFormat, "config: bad RoPE frequency factor");
+  }
+  if (c.rope_scaling == fb::RopeScaling::LongRope &&
+      (c.rope_freq_factors.empty() || c.rope_long_freq_factors.empty() || c.rope_original_context == 0))
+    return Status(StatusCode::kFormat, "config: LongRope needs short and long factors and original_context");
+  if (c.rope_scaling != fb::RopeScaling::LongRope && !c.rope_long_freq_factors.empty())
+    return Status(StatusCode::kFormat, "config: long RoPE factors without LongRope scaling");
+  if ((c.rope_scaling == fb::RopeScaling::Linear || c.rope_scaling == fb::RopeScaling::Llama3) &&
+      !(c.rope_factor > 0.0f && c.rope_factor < 1e30f))
+    return Status(StatusCode::kFormat, "config: bad RoPE scaling factor");
+  if (c.rope_scaling == fb::RopeScaling::Llama3 &&
+      ((c.rope_original_context == 0 && c.context_length == 0) || !(c.rope_low_freq_factor > 0.0f) ||
+       !(c.rope_high_freq_factor > c.rope_low_freq_factor) || !(c.rope_high_freq_factor < 1e30f)))
+    return Status(StatusCode::kFormat, "config: bad llama3 RoPE scaling parameters");
+  if (!(c.rope_attn_factor > 0.0f && c.rope_attn_factor < 1e6f))
+    return Status(StatusCode::kFormat, "config: bad RoPE attn_factor");
+  if (!(c.attn_softcap >= 0.0f && c.attn_softcap < 1e6f) || !(c.final_softcap >= 0.0f && c.final_softcap < 1e6f))
+    return Status(StatusCode::kFormat, "config: bad softcap");
+  if (!c.no_rope.empty() && c.no_rope.size() != c.n_layers)
+    return Status(StatusCode::kFormat, "config: no_rope needs one entry per layer");
   if (!(c.embedding_scale > 0.0f && c.embedding_scale < 1e6f) || !(c.attn_scale >= 0.0f && c.attn_scale < 1e6f))
     return Status(StatusCode::kFormat, "config: bad embedding_scale or attn_scale");
   if (static_cast<int>(c.arch) > static_cast<int>(fb::Arch::MAX) ||

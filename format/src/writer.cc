@@ -123,9 +123,12 @@ std::vector<uint8_t> ModelWriter::BuildMeta() const {
   flatbuffers::FlatBufferBuilder b(1 << 16);
   const ModelConfig& c = config_;
 
+  auto factors = c.rope_freq_factors.empty() ? 0 : b.CreateVector(c.rope_freq_factors);
+  auto long_factors = c.rope_long_freq_factors.empty() ? 0 : b.CreateVector(c.rope_long_freq_factors);
   auto rope = fb::CreateRopeConfig(b, c.rope_theta, c.rope_style, c.rope_scaling, c.rope_factor,
                                    c.rope_low_freq_factor, c.rope_high_freq_factor, c.rope_original_context,
-                                   c.rotary_dim, c.rope_local_theta);
+                                   c.rotary_dim, c.rope_local_theta, factors, long_factors, c.rope_attn_factor);
+  auto no_rope = c.no_rope.empty() ? 0 : b.CreateVector(c.no_rope);
   auto windows = c.sliding_window.empty() ? 0 : b.CreateVector(c.sliding_window);
   auto eots = c.eot_ids.empty() ? 0 : b.CreateVector(c.eot_ids);
   fb::ModelConfigBuilder cb(b);
@@ -152,6 +155,9 @@ std::vector<uint8_t> ModelWriter::BuildMeta() const {
   cb.add_ffn_activation(c.ffn_activation);
   cb.add_embedding_scale(c.embedding_scale);
   cb.add_attn_scale(c.attn_scale);
+  cb.add_attn_softcap(c.attn_softcap);
+  cb.add_final_softcap(c.final_softcap);
+  if (!c.no_rope.empty()) cb.add_no_rope(no_rope);
   auto config = cb.Finish();
 
   flatbuffers::Offset<fb::Tokenizer> tok = 0;

@@ -1,6 +1,7 @@
 // The forward pass of a Llama-family decoder, top to bottom (after llama2.c's `forward`),
 // over a chunk of n tokens; the config switches on the optional parts other families have
-// (q/k/v biases, q/k norms, post-norms, GeGLU, embedding scale, local RoPE base).
+// (q/k/v biases, q/k norms, post-norms, GeGLU, embedding scale, local RoPE base, layers
+// without RoPE, soft-capped attention scores and logits).
 // Quantized weights run on int8 activations (GemmQ8 for prefill chunks, GemvQ8 for a
 // decode token); float weights on f32 (Gemm / Gemv). A decode token's projections that
 // share an input (q/k/v, gate/up) go to the pool in one Run.
@@ -72,12 +73,14 @@ void Session::Linears(const arch::WeightMatrix* const* w, size_t count, const fl
 }
 
 // cos/sin of every rotary frequency at each position of the chunk (and of the local base's
-// frequencies, if the model has one). Computed per token, not tabled, so positions may run
-// past the training context (sliding window).
+// frequencies, if the model has one), times LongRoPE's attention factor. Computed per
+// token, not tabled, so positions may run past the training context (sliding window).
 void Session::RopeTables(size_t n) {
   const uint32_t half = model_->rotary_dim() / 2;
+  const float* inv_freq = model_->inv_freq(false, long_rope_);
+  const float mscale = model_->config().rope_attn_factor;
   for (size_t b = 0; b < n; ++b) {
-    arch::RopeCosSin(pos_ + b, model_->inv_freq(), half, cos_ + b * half, sin_ + b * half);
+    arch::RopeCosSin(pos_ + b, inv_freq, half, cos_ + b * half, sin_ + b * half, mscale);
     if (cos_local_) arch::RopeCosSin(pos_ + b, model_->inv_freq(true), half, cos_local_ + b * half, sin_local_ + b * half);
   }
 }
@@ -98,8 +101,8 @@ void Session::Forward(const int32_t* tokens, size_t n) {
     const float* sin = L.local_rope ? sin_local_ : sin_;
 
     // Attention: x += Wo · attention(rope(Wq·xn), rope(Wk·xn), Wv·xn), xn = rmsnorm(x);
-    // optionally q and k normalized per head before RoPE, and the output normalized
-    // before the add.
+    // optionally q and k normalized per head before RoPE (or no RoPE in this layer), the
+    // scores soft-capped, and the output normalized before the add.
     for (size_t b = 0; b < n; ++b) arch::RmsNorm(x_ + b * dim, L.attn_norm, xn_ + b * dim, dim, c.norm_eps);
     const arch::WeightMatrix* qkv[] = {&L.wq, &L.wk, &L.wv};
     float* qkv_out[] = {q_, k_, v_};
@@ -113,6 +116,7 @@ void Session::Forward(const int32_t* tokens, size_t n) {
         for (uint32_t h = 0; h < c.n_heads; ++h) arch::RmsNorm(q + h * hd, L.q_norm, q + h * hd, hd, c.norm_eps);
         for (uint32_t h = 0; h < c.n_kv_heads; ++h) arch::RmsNorm(k + h * hd, L.k_norm, k + h * hd, hd, c.norm_eps);
       }
+      if (!L.rope) continue;
       arch::Rope(q, c.n_heads, hd, m.rotary_dim(), cos + b * half, sin + b * half, pairing);
       arch::Rope(k, c.n_kv_heads, hd, m.rotary_dim(), cos + b * half, sin + b * half, pairing);
     }
@@ -138,6 +142,7 @@ void Session::Forward(const int32_t* tokens, size_t n) {
   // Logits of the last token only: nothing reads the others.
   arch::RmsNorm(x_ + (n - 1) * dim, m.output_norm(), xn_, dim, c.norm_eps);
   Linear(m.output(), xn_, 1, logits_, false);
+  if (c.final_softcap > 0.0f) arch::SoftCap(logits_, c.vocab_size, c.final_softcap);
   pos_ += n;
 }
 
@@ -195,7 +200,8 @@ void Session::AttentionTask(void* ctx, size_t task, size_t thread) {
   const uint32_t kvh = h / (c.n_heads / c.n_kv_heads);  // GQA/MQA: heads share a KV head
   const KvLayer& kv = s->kv_[s->att_layer_];
   arch::AttentionHead(s->q_ + b * qd + h * hd, hd, kv.K(kvh), kv.V(kvh), kv.ValidAfter(s->pos_ + b),
-                      s->model_->attention_scale(), s->scores_ + thread * s->plan_.kv.window, s->att_ + b * qd + h * hd);
+                      s->model_->attention_scale(), s->scores_ + thread * s->plan_.kv.window, s->att_ + b * qd + h * hd,
+                      c.attn_softcap);
 }
 
 }  // namespace qlite

@@ -178,6 +178,7 @@ Status Model::Init(const ModelOpenOptions& options) {
     }
     L.sliding_window = c.sliding_window.empty() ? 0 : c.sliding_window[l];
     L.local_rope = L.sliding_window && c.rope_local_theta > 0.0f;
+    L.rope = c.no_rope.empty() || !c.no_rope[l];
   }
   arch::RopeScaling scaling;
   scaling.type = c.rope_scaling == fb::RopeScaling::Linear   ? arch::RopeScalingType::kLinear
@@ -187,9 +188,21 @@ Status Model::Init(const ModelOpenOptions& options) {
   scaling.low_freq_factor = c.rope_low_freq_factor;
   scaling.high_freq_factor = c.rope_high_freq_factor;
   scaling.original_context = c.rope_original_context ? c.rope_original_context : c.context_length;
-  inv_freq_.resize(rotary_dim_ / 2);
+  const size_t pairs = rotary_dim_ / 2;
+  for (const std::vector<float>* f : {&c.rope_freq_factors, &c.rope_long_freq_factors})
+    if (!f->empty() && f->size() != pairs)
+      return StatusError(StatusCode::kFormat, "%zu RoPE frequency factors for %zu frequencies", f->size(), pairs);
+  scaling.freq_factors = c.rope_freq_factors.empty() ? nullptr : c.rope_freq_factors.data();
+  inv_freq_.resize(pairs);
   if (!arch::RopeInvFreq(c.rope_theta, rotary_dim_, scaling, inv_freq_.data()))
     return StatusError(StatusCode::kFormat, "invalid RoPE parameters (theta %g, factor %g)", c.rope_theta, c.rope_factor);
+  if (c.rope_scaling == fb::RopeScaling::LongRope) {
+    scaling.freq_factors = c.rope_long_freq_factors.data();
+    inv_freq_long_.resize(pairs);
+    if (c.rope_long_freq_factors.size() != pairs || c.rope_original_context == 0 ||
+        !arch::RopeInvFreq(c.rope_theta, rotary_dim_, scaling, inv_freq_long_.data()))
+      return StatusError(StatusCode::kFormat, "invalid LongRoPE parameters");
+  }
   if (c.rope_local_theta > 0.0f) {
     inv_freq_local_.resize(rotary_dim_ / 2);
     if (!arch::RopeInvFreq(c.rope_local_theta, rotary_dim_, arch::RopeScaling(), inv_freq_local_.data()))

@@ -32,6 +32,7 @@ struct LayerWeights {
   const float* ffn_post_norm = nullptr;
   uint32_t sliding_window = 0;  // 0 = full attention
   bool local_rope = false;      // rotates with the local RoPE base (Model::inv_freq(true))
+  bool rope = true;             // false: q and k are not rotated (SmolLM3's no-RoPE layers)
 };
 
 struct ModelOpenOptions {
@@ -58,10 +59,18 @@ class Model {
   uint32_t q_dim() const { return config_.n_heads * config_.head_dim; }
   uint32_t kv_dim() const { return config_.n_kv_heads * config_.head_dim; }
   uint32_t rotary_dim() const { return rotary_dim_; }
-  // RoPE inverse frequencies (rotary_dim/2), scaling (linear, Llama 3) already applied;
-  // local: those of the sliding-window layers' own base (empty unless rope_local_theta).
-  const float* inv_freq(bool local = false) const { return local ? inv_freq_local_.data() : inv_freq_.data(); }
+  // RoPE inverse frequencies (rotary_dim/2), scaling (linear, Llama 3) and frequency factors
+  // already applied; local: those of the sliding-window layers' own base (empty unless
+  // rope_local_theta); long_context: LongRoPE's long factors (a session keeping more than
+  // the original context uses them).
+  const float* inv_freq(bool local = false, bool long_context = false) const {
+    return local ? inv_freq_local_.data() : long_context ? inv_freq_long_.data() : inv_freq_.data();
+  }
   bool has_local_rope() const { return !inv_freq_local_.empty(); }
+  // Whether a session keeping `window` positions rotates with the long factors.
+  bool UsesLongRope(uint32_t window) const {
+    return !inv_freq_long_.empty() && window > config_.rope_original_context;
+  }
   // The query-key dot product's scale.
   float attention_scale() const { return attention_scale_; }
   bool has_chat_template() const { return !tokenizer_data_.chat_template.empty(); }
@@ -92,7 +101,7 @@ class Model {
   const float* output_norm_ = nullptr;
   arch::WeightMatrix output_;
   std::vector<LayerWeights> layers_;
-  std::vector<float> inv_freq_, inv_freq_local_;
+  std::vector<float> inv_freq_, inv_freq_local_, inv_freq_long_;
   float attention_scale_ = 1.0f;
   uint32_t rotary_dim_ = 0;
   uint64_t weight_bytes_ = 0, decode_bytes_ = 0, n_params_ = 0;

@@ -67,7 +67,8 @@ class Session {
 
  private:
   friend Status MeasureSession(const Model&, const SessionPlan&, SessionMemory*);
-  Session(const Model& model, const SessionPlan& plan) : model_(&model), plan_(plan) {}
+  Session(const Model& model, const SessionPlan& plan)
+      : model_(&model), plan_(plan), long_rope_(model.UsesLongRope(plan.kv.window)) {}
   ~Session();
   // Lays out all buffers in `arena` (a counting arena when measuring); adds up the parts.
   void Bind(Arena* arena, SessionMemory* mem);
@@ -113,6 +114,7 @@ class Session {
   uint32_t att_first_ = 0;  // first token of the chunk the job covers
   uint64_t pos_ = 0;
   bool has_logits_ = false;
+  bool long_rope_ = false;  // LongRoPE: rotates with the long factors (Model::UsesLongRope)
 };
 
 }  // namespace qlite

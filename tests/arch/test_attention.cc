@@ -114,6 +114,33 @@ TEST(Attention, MatchesReferenceOnSameStorage) {
   });
 }
 
+// Gemma 2's score soft-capping, on peaky scores where capping changes the result.
+TEST(Attention, SoftCappedScoresMatchReference) {
+  std::mt19937 rng(15);
+  ForEachHwyTarget([&] {
+    for (KvType type : {KvType::kF32, KvType::kF16, KvType::kQ8}) {
+      for (size_t n : {size_t{1}, size_t{5}, size_t{63}, size_t{300}}) {
+        SCOPED_TRACE(testing::Message() << Name(type) << " n=" << n);
+        const size_t hd = 64;
+        const auto q = RandomVec(rng, hd);
+        const Cache k = MakeCache(type, hd, n, RandomVec(rng, n * hd));
+        const Cache v = MakeCache(type, hd, n, RandomVec(rng, n * hd));
+        const float scale = 8.0f / std::sqrt(static_cast<float>(hd)), cap = 2.0f;
+        std::vector<float> s_got(n), s_want(n), got(hd), want(hd), uncapped(hd);
+        AttentionHead(q.data(), hd, k.View(), v.View(), n, scale, s_got.data(), got.data(), cap);
+        ref::AttentionHead(q.data(), hd, k.View(), v.View(), n, scale, s_want.data(), want.data(), cap);
+        for (size_t t = 0; t < n; ++t) ASSERT_NEAR(s_got[t], s_want[t], 1e-6f + 1e-5f * s_want[t]) << t;
+        for (size_t i = 0; i < hd; ++i) ASSERT_NEAR(got[i], want[i], 2e-5f) << i;
+        if (n < 5) continue;
+        ref::AttentionHead(q.data(), hd, k.View(), v.View(), n, scale, s_want.data(), uncapped.data());
+        double diff = 0;
+        for (size_t i = 0; i < hd; ++i) diff = std::max(diff, double(std::fabs(uncapped[i] - want[i])));
+        EXPECT_GT(diff, 1e-3) << "capping should change peaky attention";
+      }
+    }
+  });
+}
+
 // f16 / q8 caches against exact f32 K/V. With per-element K error |dk| and V error |dv|:
 // every score moves by at most d = scale * sum_i |q_i| |dk_i|, so each probability moves
 // by a factor within e^(+-2d), and |out - out_f32| <= max|dv| + (e^(2d) - 1) * max|v|.

@@ -1,4 +1,4 @@
-// Element-wise ops (RmsNorm, AddInPlace, SiluMul, GeluTanhMul, Softmax, Rope) on every Highway target
+// Element-wise ops (RmsNorm, AddInPlace, SiluMul, GeluTanhMul, Softmax, SoftCap, Rope) on every Highway target
 // against the scalar references, on odd sizes.
 #include <gtest/gtest.h>
 
@@ -97,6 +97,24 @@ TEST(Ops, Softmax) {
         ref::Softmax(want.data(), n);
         for (size_t i = 0; i < n; ++i) ASSERT_NEAR(x[i], want[i], 1e-6f + 2e-6f * want[i]) << i;
         EXPECT_NEAR(std::accumulate(x.begin(), x.end(), 0.0), 1.0, 1e-5);
+      }
+    }
+  });
+}
+
+TEST(Ops, SoftCap) {
+  std::mt19937 rng(14);
+  ForEachHwyTarget([&] {
+    for (size_t n : OddSizes()) {
+      for (float cap : {3.0f, 30.0f, 50.0f}) {
+        SCOPED_TRACE(testing::Message() << "n=" << n << " cap=" << cap);
+        auto x = RandomVec(rng, n, -4.0f * cap, 4.0f * cap);  // through the bend and into saturation
+        if (n > 2) x[0] = 1e30f, x[1] = -1e30f;
+        auto want = x;
+        SoftCap(x.data(), n, cap);
+        ref::SoftCap(want.data(), n, cap);
+        ExpectClose(x, want, 2e-6f);
+        for (float v : x) ASSERT_LE(std::fabs(v), cap);
       }
     }
   });

@@ -70,7 +70,34 @@ TEST(RopeTable, RejectsInvalidParameters) {
   l3.original_context = 8192;
   l3.high_freq_factor = l3.low_freq_factor;
   EXPECT_FALSE(RopeInvFreq(10000.0f, 64, l3, f.data()));  // division by zero band
+  std::vector<float> factors(32, 2.0f);
+  factors[7] = 0.0f;
+  RopeScaling ff;
+  ff.freq_factors = factors.data();
+  EXPECT_FALSE(RopeInvFreq(10000.0f, 64, ff, f.data()));  // a zero frequency factor
   for (float v : f) EXPECT_EQ(v, -1.0f);                   // nothing written on failure
+}
+
+TEST(RopeTable, FrequencyFactorsDivideAfterScaling) {
+  std::vector<float> base(24), got(24), factors(24);
+  for (size_t i = 0; i < 24; ++i) factors[i] = 1.0f + 0.5f * i;
+  RopeScaling s;
+  s.type = RopeScalingType::kLinear;
+  s.factor = 4.0f;
+  ASSERT_TRUE(RopeInvFreq(10000.0f, 48, s, base.data()));
+  s.freq_factors = factors.data();
+  ASSERT_TRUE(RopeInvFreq(10000.0f, 48, s, got.data()));
+  for (size_t i = 0; i < 24; ++i) EXPECT_NEAR(got[i], base[i] / factors[i], 1e-6f * base[i]) << i;
+}
+
+TEST(RopeTable, CosSinScaledByMscale) {
+  std::vector<float> f(4), c(4), s(4);
+  ASSERT_TRUE(RopeInvFreq(10000.0f, 8, RopeScaling{}, f.data()));
+  RopeCosSin(37, f.data(), 4, c.data(), s.data(), 1.25f);
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_NEAR(c[i], 1.25 * std::cos(37.0 * f[i]), 1e-6);
+    EXPECT_NEAR(s[i], 1.25 * std::sin(37.0 * f[i]), 1e-6);
+  }
 }
 
 TEST(RopeTable, CosSinKeepPrecisionAtLargePositions) {

@@ -107,21 +107,47 @@ TEST(ImportFamilies, ConfigChecksTheLayerFields) {
   EXPECT_TRUE(refused([](qlite::ModelConfig* c) { c->attn_scale = INFINITY; }));
   EXPECT_TRUE(refused([](qlite::ModelConfig* c) { c->rope_local_theta = NAN; }));
   EXPECT_TRUE(refused([](qlite::ModelConfig* c) { c->ffn_activation = static_cast<qlite::fb::Activation>(9); }));
+  EXPECT_TRUE(refused([](qlite::ModelConfig* c) { c->attn_softcap = NAN; }));
+  EXPECT_TRUE(refused([](qlite::ModelConfig* c) { c->final_softcap = -30; }));
+  EXPECT_TRUE(refused([](qlite::ModelConfig* c) { c->no_rope = {true}; }));  // 3 layers
+  EXPECT_TRUE(refused([](qlite::ModelConfig* c) { c->rope_freq_factors.assign(31, 1.0f); }));  // 32 pairs
+  EXPECT_TRUE(refused([](qlite::ModelConfig* c) {
+    c->rope_freq_factors.assign(32, 1.0f);
+    c->rope_freq_factors[3] = 0.0f;
+  }));
+  EXPECT_TRUE(refused([](qlite::ModelConfig* c) {  // LongRope without long factors
+    c->rope_scaling = qlite::fb::RopeScaling::LongRope;
+    c->rope_freq_factors.assign(32, 1.0f);
+    c->rope_original_context = 16;
+  }));
+  EXPECT_TRUE(refused([](qlite::ModelConfig* c) { c->rope_long_freq_factors.assign(32, 1.0f); }));  // without LongRope
+  EXPECT_TRUE(refused([](qlite::ModelConfig* c) { c->rope_attn_factor = 0; }));
+  EXPECT_TRUE(refused([](qlite::ModelConfig* c) {
+    c->rope_scaling = qlite::fb::RopeScaling::Linear;
+    c->rope_factor = 0;
+  }));
+  EXPECT_FALSE(refused([](qlite::ModelConfig* c) {
+    c->rope_scaling = qlite::fb::RopeScaling::LongRope;
+    c->rope_freq_factors.assign(32, 1.0f);
+    c->rope_long_freq_factors.assign(32, 4.0f);
+    c->rope_original_context = 16;
+    c->no_rope = {false, false, true};
+    c->attn_softcap = 50;
+  }));
 }
 
 TEST(ImportFamilies, RefusesWhatItDoesNotRun) {
   struct Case {
     const char *family, *from, *to, *error;
   } cases[] = {
-      {"gemma3", "\"final_logit_softcapping\": null", "\"final_logit_softcapping\": 30.0", "final_logit_softcapping is not supported"},
-      {"gemma3", "\"attn_logit_softcapping\": null", "\"attn_logit_softcapping\": 50.0", "attn_logit_softcapping is not supported"},
+      {"gemma3", "\"final_logit_softcapping\": null", "\"final_logit_softcapping\": -1.0", "bad final_logit_softcapping"},
       {"gemma3", "\"gelu_pytorch_tanh\"", "\"gelu\"", "unsupported hidden_activation gelu"},
       {"gemma3", "\"use_bidirectional_attention\": false", "\"use_bidirectional_attention\": true", "bidirectional"},
       {"gemma3", "\"full_attention\"\n  ]", "\"chunked_attention\"\n  ]", "unsupported layer type chunked_attention"},
       {"qwen3", "\"silu\"", "\"relu\"", "unsupported hidden_act relu"},
       {"qwen3", "Qwen3ForCausalLM", "Qwen3MoeForCausalLM", "unsupported architecture Qwen3MoeForCausalLM"},
       {"qwen3", "Qwen3ForCausalLM", "Lfm2ForCausalLM", "unsupported architecture Lfm2ForCausalLM"},
-      {"qwen3", "Qwen3ForCausalLM", "Gemma2ForCausalLM", "unsupported architecture Gemma2ForCausalLM"},
+      {"qwen3", "Qwen3ForCausalLM", "Qwen3NextForCausalLM", "unsupported architecture Qwen3NextForCausalLM"},
       {"qwen3", "\"rope_type\": \"default\"", "\"rope_type\": \"yarn\"", "unsupported rope_scaling type yarn"},
   };
   for (const Case& c : cases) {

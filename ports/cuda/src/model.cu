@@ -45,15 +45,20 @@ Status ValidateConfig(const ModelConfig& c) {
     return StatusError(StatusCode::kFormat, "n_heads %u not a multiple of n_kv_heads %u",
                        c.n_heads, c.n_kv_heads);
   }
-  // Layer parts the CPU runs and these kernels do not yet (Qwen3, Gemma 3): refused, never
-  // run as a Llama layer.
+  // Layer parts the CPU runs and these kernels do not yet (Qwen3, Gemma 2/3, Phi-3, SmolLM3,
+  // Llama 3 GGUFs' rope_freqs): refused, never run as a Llama layer.
   const char* missing = c.qk_norm ? "per-head q/k norms"
                         : c.post_norms ? "post-attention/feed-forward norms"
                         : c.ffn_activation != fb::Activation::SiLU ? "a feed-forward activation other than SiLU"
                         : c.embedding_scale != 1.0f ? "an embedding scale"
                         : c.attn_scale != 0.0f ? "a query scale other than 1/sqrt(head_dim)"
                         : c.rope_local_theta > 0.0f ? "a separate RoPE base for local layers"
-                                                     : nullptr;
+                        : c.attn_softcap > 0.0f || c.final_softcap > 0.0f ? "logit soft-capping"
+                        : !c.no_rope.empty() ? "layers without RoPE"
+                        : !c.rope_freq_factors.empty() || c.rope_scaling == fb::RopeScaling::LongRope ||
+                                  c.rope_attn_factor != 1.0f
+                            ? "RoPE frequency factors"
+                            : nullptr;
   if (missing) {
     return StatusError(StatusCode::kUnsupported, "CUDA port: the model needs %s (%s family); run it on the CPU",
                        missing, fb::EnumNameArch(c.arch));

@@ -160,13 +160,16 @@ TEST(CudaModelConfig, UnsupportedLayerPartsAreRefused) {
     *found = false;
     return qlite::Status::Ok();
   };
-  std::vector<std::pair<const char*, qlite::ModelConfig>> cases(6, {"", base});
+  std::vector<std::pair<const char*, qlite::ModelConfig>> cases(9, {"", base});
   cases[0].first = "q/k norms", cases[0].second.qk_norm = true;
   cases[1].first = "post-attention", cases[1].second.post_norms = true;
   cases[2].first = "activation", cases[2].second.ffn_activation = qlite::fb::Activation::GeluTanh;
   cases[3].first = "embedding scale", cases[3].second.embedding_scale = 25.3f;
   cases[4].first = "query scale", cases[4].second.attn_scale = 0.0625f;
   cases[5].first = "local layers", cases[5].second.rope_local_theta = 10000.0f;
+  cases[6].first = "soft-capping", cases[6].second.attn_softcap = 50.0f;
+  cases[7].first = "without RoPE", cases[7].second.no_rope = {false};
+  cases[8].first = "frequency factors", cases[8].second.rope_freq_factors.assign(16, 2.0f);
   for (const auto& c : cases) {
     std::unique_ptr<qlite::cuda::CudaModel> m;
     const qlite::Status st = qlite::cuda::CudaModel::Load(c.second, lookup, &m);

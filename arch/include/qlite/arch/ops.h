@@ -17,6 +17,8 @@ void SiluMul(float* gate, const float* up, size_t n);
 void GeluTanhMul(float* gate, const float* up, size_t n);
 // In-place softmax over n values.
 void Softmax(float* x, size_t n);
+// x = cap * tanh(x / cap), cap > 0 (Gemma 2's final-logit soft-capping).
+void SoftCap(float* x, size_t n, float cap);
 
 enum class RopePairing : uint8_t { kInterleaved /* (2i,2i+1) */, kRotateHalf /* (i,i+d/2) */ };
 // Rotates the first rotary_dim dims of each of n_heads heads (stride head_dim) by the
@@ -36,14 +38,20 @@ struct RopeScaling {
   float low_freq_factor = 1.0f;   // kLlama3
   float high_freq_factor = 4.0f;  // kLlama3
   uint32_t original_context = 0;  // kLlama3
+  // rotary_dim/2 divisors applied after the scaling above (llama.cpp's rope_freqs, Phi-3's
+  // LongRoPE factors); null = none. Each must be > 0.
+  const float* freq_factors = nullptr;
 };
 // Pure: inv_freq[i] = theta^(-2i/rotary_dim), i < rotary_dim/2, then scaled. Computed once
 // per model. Returns false (writing nothing) for invalid parameters: rotary_dim odd or 0,
-// theta <= 0, factor <= 0, or Llama-3 with original_context == 0 or high <= low factor.
+// theta <= 0, factor <= 0, Llama-3 with original_context == 0 or high <= low factor, or a
+// frequency factor <= 0.
 bool RopeInvFreq(float theta, size_t rotary_dim, const RopeScaling& scaling, float* inv_freq);
 // cos/sin of pos * inv_freq[i] for i < n_pairs (angle computed in double, so large
 // positions keep their precision). No allocation; call once per token.
-void RopeCosSin(size_t pos, const float* inv_freq, size_t n_pairs, float* cos, float* sin);
+// Both are multiplied by mscale (LongRoPE's attention factor; 1 otherwise).
+void RopeCosSin(size_t pos, const float* inv_freq, size_t n_pairs, float* cos, float* sin,
+                float mscale = 1.0f);
 
 // IEEE binary16 <-> f32 (bits as uint16_t; round to nearest even, inf/NaN kept).
 float F16ToF32(uint16_t h);
@@ -66,14 +74,16 @@ void KvStore(const float* src, size_t head_dim, KvType type, void* data, float* 
 // Attention for one query head over n_slots cached positions:
 // scores[t] = scale * q·k[t]; softmax; out = sum_t p[t] * v[t]. `scores` is scratch (n_slots)
 // and holds the probabilities on return. Slot order does not matter (keys are stored after
-// RoPE). n_slots == 0 gives out = 0.
+// RoPE). n_slots == 0 gives out = 0. softcap > 0: scores become softcap * tanh(s / softcap)
+// before the softmax (Gemma 2).
 void AttentionHead(const float* q, size_t head_dim, const KvHeadView& k, const KvHeadView& v,
-                   size_t n_slots, float scale, float* scores, float* out);
+                   size_t n_slots, float scale, float* scores, float* out, float softcap = 0.0f);
 // The n_q query heads that share one KV head (a GQA group): q and out are [n_q][head_dim],
 // scores is scratch [n_q][n_slots]. Same result as AttentionHead per query, but each cached
 // row is read once per 4 queries, which matters because decode attention is memory-bound.
 void AttentionGroup(const float* q, size_t n_q, size_t head_dim, const KvHeadView& k,
-                    const KvHeadView& v, size_t n_slots, float scale, float* scores, float* out);
+                    const KvHeadView& v, size_t n_slots, float scale, float* scores, float* out,
+                    float softcap = 0.0f);
 
 }  // namespace arch
 }  // namespace qlite

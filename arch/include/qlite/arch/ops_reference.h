@@ -14,13 +14,14 @@ void AddInPlace(float* x, const float* y, size_t n);
 void SiluMul(float* gate, const float* up, size_t n);
 void GeluTanhMul(float* gate, const float* up, size_t n);
 void Softmax(float* x, size_t n);
+void SoftCap(float* x, size_t n, float cap);
 void Rope(float* x, size_t n_heads, size_t head_dim, size_t rotary_dim, const float* cos,
           const float* sin, RopePairing pairing);
 void KvStore(const float* src, size_t head_dim, KvType type, void* data, float* scales, size_t slot);
 // Row `slot` of a head's storage, dequantized to f32.
 void KvLoad(const KvHeadView& view, size_t head_dim, size_t slot, float* out);
 void AttentionHead(const float* q, size_t head_dim, const KvHeadView& k, const KvHeadView& v,
-                   size_t n_slots, float scale, float* scores, float* out);
+                   size_t n_slots, float scale, float* scores, float* out, float softcap = 0.0f);
 
 }  // namespace ref
 }  // namespace arch

@@ -30,10 +30,14 @@ struct ModelConfig {
   std::vector<int32_t> eot_ids;
   // Optional layer parts (schema ModelConfig); the defaults are the Llama layer.
   float rope_local_theta = 0.0f;  // > 0: sliding-window layers' RoPE base, unscaled
+  std::vector<float> rope_freq_factors, rope_long_freq_factors;  // rotary_dim/2 divisors or empty
+  float rope_attn_factor = 1.0f;  // multiplies cos/sin (LongRope)
   bool qk_norm = false, post_norms = false;
   fb::Activation ffn_activation = fb::Activation::SiLU;
   float embedding_scale = 1.0f;
   float attn_scale = 0.0f;  // 0 = 1/sqrt(head_dim)
+  float attn_softcap = 0.0f, final_softcap = 0.0f;  // > 0: c * tanh(x / c) (Gemma 2)
+  std::vector<bool> no_rope;  // per layer; empty = every layer rotates
 };
 
 struct TokenizerData {
