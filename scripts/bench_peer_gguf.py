@@ -1,16 +1,16 @@
 #!/usr/bin/env python3
 """GGUF side of scripts/bench_peer_llamacpp.sh (run with the PyPI `gguf` package's venv).
 
-  bench_peer_gguf.py make OUT.gguf --weights q4|q8 [--seed 1] [--codes]
-      A llama-arch model with TinyLlama-1.1B's shapes and random N(0, 0.02) weights (norms 1):
-      layer matrices Q4_0 or Q8_0, token_embd and output Q8_0 (as qlite's q4 model keeps an
-      8-bit output head, so both engines stream the same bytes per token). The speed of a
-      forward pass does not depend on what the weights say. --codes draws random codes and
-      scales directly in the Q4_0/Q8_0 block layout (seconds instead of minutes: for a GPU
-      machine whose time is counted).
+  bench_peer_gguf.py make OUT.gguf --weights q4|q8 [--shape tinyllama|qwen3-0.6b] [--seed 1] [--codes]
+      A model with random N(0, 0.02) weights (norms 1) and the shapes of TinyLlama-1.1B (llama
+      arch, untied output) or Qwen3-0.6B (qwen3 arch: q/k norms, head_dim 128, tied 151936-token
+      embedding): layer matrices Q4_0 or Q8_0, token_embd and output Q8_0 (as qlite's q4 model
+      keeps an 8-bit output head, so both engines stream the same bytes per token). The speed
+      of a forward pass does not depend on what the weights say. --codes draws random codes and
+      scales directly in the Q4_0/Q8_0 block layout (seconds instead of minutes).
   bench_peer_gguf.py bytes M.gguf
-      Bytes one decode token streams: every tensor except token_embd (output is untied, so
-      only one embedding row is read).
+      Bytes one decode token streams: every tensor except token_embd when the output is
+      untied (then only one embedding row is read).
 """
 import argparse
 import sys
@@ -19,9 +19,10 @@ import numpy as np
 import gguf
 from gguf.quants import quantize
 
-# TinyLlama-1.1B (the shape qlite_make_synthetic --shape tinyllama uses).
-DIM, FFN, LAYERS, HEADS, KV_HEADS, VOCAB, CTX = 2048, 5632, 22, 32, 4, 32000, 2048
-HEAD_DIM = DIM // HEADS
+# dim, ffn, layers, heads, kv heads, head_dim, vocab, context. TinyLlama-1.1B is the shape
+# qlite_make_synthetic --shape tinyllama uses; Qwen3-0.6B's config.json for the other.
+SHAPES = {"tinyllama": (2048, 5632, 22, 32, 4, 64, 32000, 2048),
+          "qwen3-0.6b": (1024, 3072, 28, 16, 8, 128, 151936, 40960)}
 Q = gguf.GGMLQuantizationType
 
 
@@ -49,7 +50,7 @@ def add_matrix(w, rng, name, rows, cols, qtype, codes=False):
     w.add_tensor(name, quantize(x, qtype), raw_dtype=qtype)
 
 
-def add_vocab(w):
+def add_vocab(w, VOCAB):
     # SentencePiece-style vocabulary: unk/bos/eos, 256 byte tokens, filler pieces. llama-bench
     # feeds random ids, so only the count and the special ids matter.
     tokens, types = ["<unk>", "<s>", "</s>"], [gguf.TokenType.UNKNOWN, gguf.TokenType.CONTROL,
@@ -67,38 +68,49 @@ def add_vocab(w):
     w.add_eos_token_id(2)
 
 
-def make(out, weights, seed, codes=False):
+def make(out, weights, seed, codes=False, shape="tinyllama"):
+    DIM, FFN, LAYERS, HEADS, KV_HEADS, HEAD_DIM, VOCAB, CTX = SHAPES[shape]
+    qwen3 = shape.startswith("qwen3")
     layer_q = {"q4": Q.Q4_0, "q8": Q.Q8_0}[weights]
     rng = np.random.default_rng(seed)
     matrix = lambda name, rows, cols, qtype: add_matrix(w, rng, name, rows, cols, qtype, codes)
-    w = gguf.GGUFWriter(out, "llama")
-    w.add_name("tinyllama-shaped random %s" % weights)
+    w = gguf.GGUFWriter(out, "qwen3" if qwen3 else "llama")
+    w.add_name("%s-shaped random %s" % (shape, weights))
     w.add_context_length(CTX)
     w.add_embedding_length(DIM)
     w.add_block_count(LAYERS)
     w.add_feed_forward_length(FFN)
     w.add_head_count(HEADS)
     w.add_head_count_kv(KV_HEADS)
+    w.add_key_length(HEAD_DIM)
+    w.add_value_length(HEAD_DIM)
     w.add_rope_dimension_count(HEAD_DIM)
-    w.add_layer_norm_rms_eps(1e-5)
+    if qwen3:
+        w.add_rope_freq_base(1e6)
+    w.add_layer_norm_rms_eps(1e-6 if qwen3 else 1e-5)
     w.add_vocab_size(VOCAB)
     w.add_file_type(gguf.LlamaFileType.MOSTLY_Q4_0 if weights == "q4" else gguf.LlamaFileType.MOSTLY_Q8_0)
-    add_vocab(w)
+    add_vocab(w, VOCAB)
     ones = np.ones(DIM, dtype=np.float32)
+    head_ones = np.ones(HEAD_DIM, dtype=np.float32)
     matrix("token_embd.weight", VOCAB, DIM, Q.Q8_0)
     for l in range(LAYERS):
         p = "blk.%d." % l
         w.add_tensor(p + "attn_norm.weight", ones)
-        matrix(p + "attn_q.weight", DIM, DIM, layer_q)
+        matrix(p + "attn_q.weight", HEADS * HEAD_DIM, DIM, layer_q)
         matrix(p + "attn_k.weight", KV_HEADS * HEAD_DIM, DIM, layer_q)
         matrix(p + "attn_v.weight", KV_HEADS * HEAD_DIM, DIM, layer_q)
-        matrix(p + "attn_output.weight", DIM, DIM, layer_q)
+        matrix(p + "attn_output.weight", DIM, HEADS * HEAD_DIM, layer_q)
+        if qwen3:
+            w.add_tensor(p + "attn_q_norm.weight", head_ones)
+            w.add_tensor(p + "attn_k_norm.weight", head_ones)
         w.add_tensor(p + "ffn_norm.weight", ones)
         matrix(p + "ffn_gate.weight", FFN, DIM, layer_q)
         matrix(p + "ffn_up.weight", FFN, DIM, layer_q)
         matrix(p + "ffn_down.weight", DIM, FFN, layer_q)
     w.add_tensor("output_norm.weight", ones)
-    matrix("output.weight", VOCAB, DIM, Q.Q8_0)
+    if not qwen3:  # Qwen3-0.6B ties its output to the embedding
+        matrix("output.weight", VOCAB, DIM, Q.Q8_0)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
@@ -107,7 +119,8 @@ def make(out, weights, seed, codes=False):
 
 def token_bytes(path):
     r = gguf.GGUFReader(path)
-    return sum(int(t.n_bytes) for t in r.tensors if t.name != "token_embd.weight")
+    tied = not any(t.name == "output.weight" for t in r.tensors)
+    return sum(int(t.n_bytes) for t in r.tensors if tied or t.name != "token_embd.weight")
 
 
 def main():
@@ -116,13 +129,14 @@ def main():
     m = sub.add_parser("make")
     m.add_argument("out")
     m.add_argument("--weights", choices=["q4", "q8"], required=True)
+    m.add_argument("--shape", choices=sorted(SHAPES), default="tinyllama")
     m.add_argument("--seed", type=int, default=1)
     m.add_argument("--codes", action="store_true", help="random codes in the block layout (fast)")
     b = sub.add_parser("bytes")
     b.add_argument("model")
     a = ap.parse_args()
     if a.cmd == "make":
-        make(a.out, a.weights, a.seed, a.codes)
+        make(a.out, a.weights, a.seed, a.codes, a.shape)
     else:
         print(token_bytes(a.model))
 

@@ -1,5 +1,5 @@
 // Highway KV-cache ops: KvStore (f32 / f16 / per-slot int8) and AttentionHead (with optional
-// score soft-capping).
+// score soft-capping and a separately rotated query for the attention-sink slots).
 // AttentionHead vectorizes across head_dim and walks four cached rows at a time so the
 // FMA chains overlap; K/V are widened to f32 on load (f16 via PromoteTo, int8 via
 // PromoteTo + ConvertTo, the q8 per-slot scale applied to the score / the weight).
@@ -231,7 +231,7 @@ HWY_INLINE void GroupChunk(const float* HWY_RESTRICT q, size_t hd, const TK* k, 
 template <typename TK, typename TV>
 HWY_INLINE void Group(const float* HWY_RESTRICT q, size_t n_q, size_t hd, const TK* k, const float* ks,
                       const TV* v, const float* vs, size_t n, float scale, float softcap,
-                      float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
+                      const float* sink_q, size_t n_sinks, float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
   size_t j = 0;
   for (; j + 4 <= n_q; j += 4)
     GroupChunk<4>(q + j * hd, hd, k, ks, v, vs, n, scale, softcap, scores + j * n, out + j * hd);
@@ -240,6 +240,7 @@ HWY_INLINE void Group(const float* HWY_RESTRICT q, size_t n_q, size_t hd, const 
     case 2: GroupChunk<2>(q + j * hd, hd, k, ks, v, vs, n, scale, softcap, scores + j * n, out + j * hd); break;
     case 1:  // a lone query: the 4-rows-at-a-time single-query kernels
       Scores(q + j * hd, k, hd, n, scale, ks, scores + j * n);
+      if (sink_q) Scores(sink_q, k, hd, std::min(n_sinks, n), scale, ks, scores + j * n);
       if (softcap > 0.0f) SoftCapInPlace(scores + j * n, n, softcap);
       SoftmaxInPlace(scores + j * n, n);
       WeightedSum(scores + j * n, v, hd, n, vs, out + j * hd);
@@ -250,29 +251,45 @@ HWY_INLINE void Group(const float* HWY_RESTRICT q, size_t n_q, size_t hd, const 
 
 template <typename TK>
 HWY_INLINE void GroupV(const float* q, size_t n_q, size_t hd, const TK* k, const float* ks,
-                       const KvHeadView& v, size_t n, float scale, float softcap, float* scores, float* out) {
+                       const KvHeadView& v, size_t n, float scale, float softcap, const float* sink_q,
+                       size_t n_sinks, float* scores, float* out) {
   const float* vs = v.type == KvType::kQ8 ? v.scales : nullptr;
   switch (v.type) {
-    case KvType::kF32: Group(q, n_q, hd, k, ks, static_cast<const float*>(v.data), vs, n, scale, softcap, scores, out); break;
-    case KvType::kF16: Group(q, n_q, hd, k, ks, static_cast<const hwy::float16_t*>(v.data), vs, n, scale, softcap, scores, out); break;
-    case KvType::kQ8: Group(q, n_q, hd, k, ks, static_cast<const int8_t*>(v.data), vs, n, scale, softcap, scores, out); break;
+    case KvType::kF32:
+      Group(q, n_q, hd, k, ks, static_cast<const float*>(v.data), vs, n, scale, softcap, sink_q, n_sinks, scores, out);
+      break;
+    case KvType::kF16:
+      Group(q, n_q, hd, k, ks, static_cast<const hwy::float16_t*>(v.data), vs, n, scale, softcap, sink_q, n_sinks,
+            scores, out);
+      break;
+    case KvType::kQ8:
+      Group(q, n_q, hd, k, ks, static_cast<const int8_t*>(v.data), vs, n, scale, softcap, sink_q, n_sinks, scores, out);
+      break;
   }
 }
 
 void AttentionGroupT(const float* HWY_RESTRICT q, size_t n_q, size_t hd, const KvHeadView& k,
-                     const KvHeadView& v, size_t n_slots, float scale, float softcap,
-                     float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
+                     const KvHeadView& v, size_t n_slots, float scale, float softcap, const float* sink_q,
+                     size_t n_sinks, float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
   const float* ks = k.type == KvType::kQ8 ? k.scales : nullptr;
   switch (k.type) {
-    case KvType::kF32: GroupV(q, n_q, hd, static_cast<const float*>(k.data), ks, v, n_slots, scale, softcap, scores, out); break;
-    case KvType::kF16: GroupV(q, n_q, hd, static_cast<const hwy::float16_t*>(k.data), ks, v, n_slots, scale, softcap, scores, out); break;
-    case KvType::kQ8: GroupV(q, n_q, hd, static_cast<const int8_t*>(k.data), ks, v, n_slots, scale, softcap, scores, out); break;
+    case KvType::kF32:
+      GroupV(q, n_q, hd, static_cast<const float*>(k.data), ks, v, n_slots, scale, softcap, sink_q, n_sinks, scores, out);
+      break;
+    case KvType::kF16:
+      GroupV(q, n_q, hd, static_cast<const hwy::float16_t*>(k.data), ks, v, n_slots, scale, softcap, sink_q, n_sinks,
+             scores, out);
+      break;
+    case KvType::kQ8:
+      GroupV(q, n_q, hd, static_cast<const int8_t*>(k.data), ks, v, n_slots, scale, softcap, sink_q, n_sinks, scores, out);
+      break;
   }
 }
 
 void AttentionHeadT(const float* HWY_RESTRICT q, size_t hd, const KvHeadView& k, const KvHeadView& v,
-                    size_t n_slots, float scale, float softcap, float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
-  AttentionGroupT(q, 1, hd, k, v, n_slots, scale, softcap, scores, out);
+                    size_t n_slots, float scale, float softcap, const float* sink_q, size_t n_sinks,
+                    float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
+  AttentionGroupT(q, 1, hd, k, v, n_slots, scale, softcap, sink_q, n_sinks, scores, out);
 }
 
 }  // namespace HWY_NAMESPACE
@@ -292,12 +309,13 @@ void KvStore(const float* src, size_t head_dim, KvType type, void* data, float* 
   HWY_DYNAMIC_DISPATCH(KvStoreT)(src, head_dim, type, data, scales, slot);
 }
 void AttentionHead(const float* q, size_t head_dim, const KvHeadView& k, const KvHeadView& v,
-                   size_t n_slots, float scale, float* scores, float* out, float softcap) {
-  HWY_DYNAMIC_DISPATCH(AttentionHeadT)(q, head_dim, k, v, n_slots, scale, softcap, scores, out);
+                   size_t n_slots, float scale, float* scores, float* out, float softcap, const float* sink_q,
+                   size_t n_sinks) {
+  HWY_DYNAMIC_DISPATCH(AttentionHeadT)(q, head_dim, k, v, n_slots, scale, softcap, sink_q, n_sinks, scores, out);
 }
 void AttentionGroup(const float* q, size_t n_q, size_t head_dim, const KvHeadView& k,
                     const KvHeadView& v, size_t n_slots, float scale, float* scores, float* out, float softcap) {
-  HWY_DYNAMIC_DISPATCH(AttentionGroupT)(q, n_q, head_dim, k, v, n_slots, scale, softcap, scores, out);
+  HWY_DYNAMIC_DISPATCH(AttentionGroupT)(q, n_q, head_dim, k, v, n_slots, scale, softcap, nullptr, 0, scores, out);
 }
 
 }  // namespace arch

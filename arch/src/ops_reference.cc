@@ -98,12 +98,14 @@ void KvLoad(const KvHeadView& view, size_t head_dim, size_t slot, float* out) {
 }
 
 void AttentionHead(const float* q, size_t head_dim, const KvHeadView& k, const KvHeadView& v,
-                   size_t n_slots, float scale, float* scores, float* out, float softcap) {
+                   size_t n_slots, float scale, float* scores, float* out, float softcap, const float* sink_q,
+                   size_t n_sinks) {
   std::vector<float> row(head_dim);
   for (size_t t = 0; t < n_slots; ++t) {
     KvLoad(k, head_dim, t, row.data());
+    const float* qt = sink_q && t < n_sinks ? sink_q : q;
     double dot = 0.0;
-    for (size_t i = 0; i < head_dim; ++i) dot += static_cast<double>(q[i]) * row[i];
+    for (size_t i = 0; i < head_dim; ++i) dot += static_cast<double>(qt[i]) * row[i];
     scores[t] = static_cast<float>(scale * dot);
   }
   if (softcap > 0.0f) SoftCap(scores, n_slots, softcap);

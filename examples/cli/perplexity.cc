@@ -3,7 +3,8 @@
 // --chunk N: the whole file is one token stream cut into N-token chunks, each from a fresh
 // session after [BOS]. With --kl-base BASE.qlm the same tokens also run through BASE (the
 // reference, e.g. exact weights): KL(base || model) per token, top-1 agreement and the
-// perplexity ratio with a 95 % confidence interval, in one run.
+// perplexity ratio with a 95 % confidence interval, in one run. --breakdown N adds the
+// perplexity of each N-token span of positions (does quality drift along a long text?).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -86,7 +87,7 @@ bool Sequences(const qlite_model* model, const std::string& text, size_t chunk,
 int PerplexityCommand(int argc, char** argv) {
   SessionFlags f;
   std::string file, base_path;
-  size_t chunk = 0;
+  size_t chunk = 0, breakdown = 0;
   for (int i = 1; i < argc; ++i) {
     int r = ParseSessionFlag(argc, argv, &i, &f);
     if (r < 0) return 2;
@@ -103,12 +104,21 @@ int PerplexityCommand(int argc, char** argv) {
         return 2;
       }
       chunk = size_t(v);
+    } else if (!std::strcmp(argv[i], "--breakdown") && i + 1 < argc) {
+      char* end = nullptr;
+      const long v = std::strtol(argv[++i], &end, 10);
+      if (!end || *end || v < 1 || v > (1 << 24)) {
+        std::fprintf(stderr, "qlite perplexity: --breakdown needs a token count >= 1, not '%s'\n", argv[i]);
+        return 2;
+      }
+      breakdown = size_t(v);
     } else if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
       std::printf(
-          "usage: qlite perplexity -m model.qlm -f text.txt [--chunk N] [--kl-base base.qlm] [flags]\n"
+          "usage: qlite perplexity -m model.qlm -f text.txt [--chunk N] [--breakdown N] [--kl-base base.qlm] [flags]\n"
           "  -f, --file PATH         text: per line, [BOS] + the line's tokens, all after BOS scored\n"
           "  --chunk N               instead: the whole file as one token stream in chunks of N tokens,\n"
           "                          each scored from a fresh session after [BOS]\n"
+          "  --breakdown N           also the perplexity of positions [0, N), [N, 2N), ... of the sequences\n"
           "  --kl-base BASE.qlm      also run BASE (same tokenizer; e.g. exact weights) on the same tokens:\n"
           "                          KL(base || model) per token, top-1 agreement, ppl ratio with a 95%%\n"
           "                          confidence interval (tokens taken as independent). --lora applies to -m only\n"
@@ -155,6 +165,7 @@ int PerplexityCommand(int argc, char** argv) {
     rc = 1;
   }
   Moments nll, base_nll, diff, kl;
+  std::vector<Moments> spans;  // --breakdown: by position
   size_t top1 = 0;
   std::vector<double> lp, base_lp;
   for (size_t q = 0; rc == 0 && q < seqs.size(); ++q) {
@@ -173,6 +184,10 @@ int PerplexityCommand(int argc, char** argv) {
       LogSoftmax(logits, info.vocab_size, &lp);
       const int32_t next = ids[t + 1];
       nll.Add(-lp[next]);
+      if (breakdown) {
+        if (t / breakdown >= spans.size()) spans.resize(t / breakdown + 1);
+        spans[t / breakdown].Add(-lp[next]);
+      }
       if (!bs) continue;
       LogSoftmax(base_logits, info.vocab_size, &base_lp);
       base_nll.Add(-base_lp[next]);
@@ -189,6 +204,9 @@ int PerplexityCommand(int argc, char** argv) {
   }
   if (rc == 0) {
     std::printf("perplexity %.4f over %zu tokens (mean nll %.5f)\n", std::exp(nll.Mean()), nll.n, nll.Mean());
+    for (size_t b = 0; b < spans.size(); ++b)
+      std::printf("  positions %zu-%zu: perplexity %.4f over %zu tokens\n", b * breakdown,
+                  b * breakdown + breakdown - 1, std::exp(spans[b].Mean()), spans[b].n);
     if (bs) {
       // ppl / base ppl = exp(mean of nll - base nll); the interval from that mean's standard error.
       const double m = diff.Mean(), e = 1.96 * diff.StdErr();

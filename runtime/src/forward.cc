@@ -6,6 +6,8 @@
 // decode token); float weights on f32 (Gemm / Gemv). A decode token's projections that
 // share an input (q/k/v, gate/up) go to the pool in one Run.
 
+#include <cstring>
+
 #include "qlite/arch/matmul.h"
 #include "qlite/arch/ops.h"
 #include "session.h"
@@ -82,7 +84,16 @@ void Session::RopeTables(size_t n) {
   for (size_t b = 0; b < n; ++b) {
     arch::RopeCosSin(pos_ + b, inv_freq, half, cos_ + b * half, sin_ + b * half, mscale);
     if (cos_local_) arch::RopeCosSin(pos_ + b, model_->inv_freq(true), half, cos_local_ + b * half, sin_local_ + b * half);
+    if (cos_sink_) {
+      const uint32_t cache_pos = KvRingLive(pos_ + b, sink_ring_slots_) - 1;
+      arch::RopeCosSin(cache_pos, inv_freq, half, cos_sink_ + b * half, sin_sink_ + b * half, mscale);
+    }
   }
+}
+
+arch::RopePairing Session::RopePairing() const {
+  return model_->config().rope_style == fb::RopeStyle::RotateHalf ? arch::RopePairing::kRotateHalf
+                                                                  : arch::RopePairing::kInterleaved;
 }
 
 void Session::Forward(const int32_t* tokens, size_t n) {
@@ -90,8 +101,7 @@ void Session::Forward(const int32_t* tokens, size_t n) {
   const ModelConfig& c = m.config();
   const size_t dim = c.dim, qd = m.q_dim(), kvd = m.kv_dim(), ffn = c.ffn_dim, hd = c.head_dim;
   const size_t half = m.rotary_dim() / 2;
-  const arch::RopePairing pairing = c.rope_style == fb::RopeStyle::RotateHalf ? arch::RopePairing::kRotateHalf
-                                                                               : arch::RopePairing::kInterleaved;
+  const arch::RopePairing pairing = RopePairing();
   for (size_t b = 0; b < n; ++b) m.Embed(tokens[b], x_ + b * dim);
   RopeTables(n);
 
@@ -117,6 +127,7 @@ void Session::Forward(const int32_t* tokens, size_t n) {
         for (uint32_t h = 0; h < c.n_kv_heads; ++h) arch::RmsNorm(k + h * hd, L.k_norm, k + h * hd, hd, c.norm_eps);
       }
       if (!L.rope) continue;
+      if (q_unrotated_) std::memcpy(q_unrotated_ + b * qd, q, qd * sizeof(float));
       arch::Rope(q, c.n_heads, hd, m.rotary_dim(), cos + b * half, sin + b * half, pairing);
       arch::Rope(k, c.n_kv_heads, hd, m.rotary_dim(), cos + b * half, sin + b * half, pairing);
     }
@@ -191,17 +202,34 @@ void Session::Attention(uint32_t layer, size_t n) {
   }
 }
 
+// One (token, head) of the chunk. Keys are cached after RoPE at their own positions, so a
+// query at its position sees every windowed key at its true distance (within the window).
+// The pinned sinks would drift ever further away as the window slides (past the training
+// context: the model has never seen such distances, and perplexity collapses). As in
+// StreamingLLM, they are placed just before the oldest windowed key instead: scored with the
+// query rotated to its position inside the cache (live slots - 1), which puts sink j at
+// distance (live - 1 - j), never more than the window.
 void Session::AttentionTask(void* ctx, size_t task, size_t thread) {
   Session* s = static_cast<Session*>(ctx);
-  const ModelConfig& c = s->model_->config();
-  const size_t hd = c.head_dim, qd = s->model_->q_dim();
+  const Model& m = *s->model_;
+  const ModelConfig& c = m.config();
+  const size_t hd = c.head_dim, qd = m.q_dim();
   const size_t b = s->att_first_ + task / c.n_heads;
   const uint32_t h = (uint32_t)(task % c.n_heads);
   const uint32_t kvh = h / (c.n_heads / c.n_kv_heads);  // GQA/MQA: heads share a KV head
   const KvLayer& kv = s->kv_[s->att_layer_];
-  arch::AttentionHead(s->q_ + b * qd + h * hd, hd, kv.K(kvh), kv.V(kvh), kv.ValidAfter(s->pos_ + b),
-                      s->model_->attention_scale(), s->scores_ + thread * s->plan_.kv.window, s->att_ + b * qd + h * hd,
-                      c.attn_softcap);
+  const uint64_t pos = s->pos_ + b;
+  const uint32_t live = kv.ValidAfter(pos);
+  float* sink_q = nullptr;
+  if (kv.sinks && pos >= live && s->layers_[s->att_layer_].rope) {  // wrapped: sinks seen from inside the cache
+    const size_t half = m.rotary_dim() / 2;
+    sink_q = s->sink_q_ + thread * hd;
+    std::memcpy(sink_q, s->q_unrotated_ + b * qd + h * hd, hd * sizeof(float));
+    arch::Rope(sink_q, 1, hd, m.rotary_dim(), s->cos_sink_ + b * half, s->sin_sink_ + b * half, s->RopePairing());
+  }
+  arch::AttentionHead(s->q_ + b * qd + h * hd, hd, kv.K(kvh), kv.V(kvh), live, m.attention_scale(),
+                      s->scores_ + thread * s->plan_.kv.window, s->att_ + b * qd + h * hd, c.attn_softcap, sink_q,
+                      kv.sinks);
 }
 
 }  // namespace qlite

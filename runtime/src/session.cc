@@ -82,6 +82,8 @@ void Session::Bind(Arena* a, SessionMemory* mem) {
     const KvRingShape ring = PlanKvRing(plan_.kv, LayerSpan(m, l), m.layers()[l].sliding_window != 0);
     kv.slots = ring.slots;
     kv.sinks = ring.sinks;
+    // Rings with sinks (global layers) all hold the session's window: one sink RoPE table.
+    if (ring.sinks && m.layers()[l].rope) sink_ring_slots_ = ring.slots;
     const size_t bytes = (size_t)c.n_kv_heads * kv.slots * c.head_dim * KvElementBytes(kv.type);
     kv.k = static_cast<uint8_t*>(a->Allocate(bytes));
     kv.v = static_cast<uint8_t*>(a->Allocate(bytes));
@@ -119,6 +121,12 @@ void Session::Bind(Arena* a, SessionMemory* mem) {
   if (m.has_local_rope()) {
     cos_local_ = a->Array<float>(B * half);
     sin_local_ = a->Array<float>(B * half);
+  }
+  if (sink_ring_slots_) {
+    q_unrotated_ = a->Array<float>(B * qd);
+    cos_sink_ = a->Array<float>(B * half);
+    sin_sink_ = a->Array<float>(B * half);
+    sink_q_ = a->Array<float>((size_t)plan_.n_threads * c.head_dim);
   }
   scores_ = a->Array<float>((size_t)plan_.n_threads * plan_.kv.window);
   pool_mem_ = a->Allocate(sizeof(arch::ThreadPool));

@@ -82,6 +82,7 @@ class Session {
   void QuantizeInputs(const float* x, size_t n, size_t cols);
   void Attention(uint32_t layer, size_t n);
   void RopeTables(size_t n);
+  arch::RopePairing RopePairing() const;
   void AddResidual(const float* post_norm, size_t n);
   static void AttentionTask(void* ctx, size_t task, size_t thread);
   void UseBaseWeights();  // layers_ = the model's own views
@@ -106,6 +107,12 @@ class Session {
   arch::QuantizedActivations* qx_ = nullptr;  // [B]: int8 copies of a chunk's inputs
   float *cos_ = nullptr, *sin_ = nullptr;  // [B][rotary_dim/2]
   float *cos_local_ = nullptr, *sin_local_ = nullptr;  // the same for the local RoPE base, if any
+  // Attention sinks (forward.cc, Session::Attention): the sinks are seen from the query's
+  // position inside the cache, so q is kept before RoPE and rotated again for them.
+  uint32_t sink_ring_slots_ = 0;         // slots of the rings that have sinks; 0 = none
+  float* q_unrotated_ = nullptr;         // [B][q_dim]
+  float *cos_sink_ = nullptr, *sin_sink_ = nullptr;  // [B][rotary_dim/2] at the cache-relative position
+  float* sink_q_ = nullptr;              // [n_threads][head_dim]
   float* scores_ = nullptr;                // [n_threads][window]
   void *pool_mem_ = nullptr, *sampler_mem_ = nullptr;  // placement storage
   void* sampler_scratch_ = nullptr;                      // the sampler's arrays

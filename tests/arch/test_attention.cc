@@ -141,6 +141,35 @@ TEST(Attention, SoftCappedScoresMatchReference) {
   });
 }
 
+// The pinned sink slots scored with their own query (the query rotated to the cache-relative
+// position), the other slots with q.
+TEST(Attention, SinkSlotsUseTheirOwnQuery) {
+  std::mt19937 rng(16);
+  ForEachHwyTarget([&] {
+    for (KvType type : {KvType::kF32, KvType::kF16, KvType::kQ8}) {
+      for (size_t n : {size_t{1}, size_t{3}, size_t{4}, size_t{63}, size_t{300}}) {
+        SCOPED_TRACE(testing::Message() << Name(type) << " n=" << n);
+        const size_t hd = 64, sinks = 4;
+        const auto q = RandomVec(rng, hd), q_sink = RandomVec(rng, hd);
+        const Cache k = MakeCache(type, hd, n, RandomVec(rng, n * hd));
+        const Cache v = MakeCache(type, hd, n, RandomVec(rng, n * hd));
+        const float scale = 4.0f / std::sqrt(static_cast<float>(hd));
+        std::vector<float> s_got(n), s_want(n), got(hd), want(hd), plain(hd);
+        AttentionHead(q.data(), hd, k.View(), v.View(), n, scale, s_got.data(), got.data(), 0.0f, q_sink.data(), sinks);
+        ref::AttentionHead(q.data(), hd, k.View(), v.View(), n, scale, s_want.data(), want.data(), 0.0f, q_sink.data(),
+                           sinks);
+        for (size_t t = 0; t < n; ++t) ASSERT_NEAR(s_got[t], s_want[t], 1e-6f + 1e-5f * s_want[t]) << t;
+        for (size_t i = 0; i < hd; ++i) ASSERT_NEAR(got[i], want[i], 2e-5f) << i;
+        if (n < 5) continue;  // one slot: the output is its value whatever the scores
+        ref::AttentionHead(q.data(), hd, k.View(), v.View(), n, scale, s_want.data(), plain.data());
+        double diff = 0;
+        for (size_t i = 0; i < hd; ++i) diff = std::max(diff, double(std::fabs(plain[i] - want[i])));
+        EXPECT_GT(diff, 1e-4) << "the sink query should matter";
+      }
+    }
+  });
+}
+
 // f16 / q8 caches against exact f32 K/V. With per-element K error |dk| and V error |dv|:
 // every score moves by at most d = scale * sum_i |q_i| |dk_i|, so each probability moves
 // by a factor within e^(+-2d), and |out - out_f32| <= max|dv| + (e^(2d) - 1) * max|v|.

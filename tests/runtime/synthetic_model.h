@@ -154,9 +154,7 @@ class Reference {
         for (uint32_t i = 0; i < kvd; ++i) k[i] += w_[p + "attn_k.bias"][i];
         for (uint32_t i = 0; i < kvd; ++i) v[i] += w_[p + "attn_v.bias"][i];
       }
-      Rope(&q, c_.n_heads);
-      Rope(&k, c_.n_kv_heads);
-      k_[l].push_back(k);
+      k_[l].push_back(k);  // unrotated: each step rotates what it sees by position in the cache
       v_[l].push_back(v);
       // Positions this layer sees: its ring holds sinks + the most recent slots - sinks.
       const uint32_t sw = c_.sliding_window.empty() ? 0 : c_.sliding_window[l];
@@ -166,6 +164,14 @@ class Reference {
       std::vector<uint32_t> seen;
       for (uint32_t t = 0; t <= pos_; ++t)
         if (t < sinks || t + (slots - sinks) > pos_) seen.push_back(t);
+      // StreamingLLM: positions are places in the cache (sinks first, then the window in
+      // order), the query at the last one; without wrapping they are the absolute positions.
+      Rope(&q, c_.n_heads, uint32_t(seen.size() - 1));
+      std::vector<std::vector<double>> keys(seen.size());
+      for (size_t i = 0; i < seen.size(); ++i) {
+        keys[i] = k_[l][seen[i]];
+        Rope(&keys[i], c_.n_kv_heads, uint32_t(i));
+      }
       std::vector<double> att(qd, 0.0);
       for (uint32_t h = 0; h < c_.n_heads; ++h) {
         const uint32_t kh = h / (c_.n_heads / c_.n_kv_heads);
@@ -173,7 +179,7 @@ class Reference {
         double mx = -1e300, sum = 0;
         for (size_t i = 0; i < seen.size(); ++i) {
           double d = 0;
-          for (uint32_t j = 0; j < hd; ++j) d += q[h * hd + j] * k_[l][seen[i]][kh * hd + j];
+          for (uint32_t j = 0; j < hd; ++j) d += q[h * hd + j] * keys[i][kh * hd + j];
           s[i] = d / std::sqrt((double)hd);
           mx = std::max(mx, s[i]);
         }
@@ -212,7 +218,7 @@ class Reference {
       for (size_t j = 0; j < cols; ++j) y[r] += (double)m[r * cols + j] * x[j];
     return y;
   }
-  void Rope(std::vector<double>* x, uint32_t n_heads) const {
+  void Rope(std::vector<double>* x, uint32_t n_heads, uint32_t pos) const {
     const uint32_t hd = c_.head_dim, rot = c_.rotary_dim ? c_.rotary_dim : hd;
     for (uint32_t h = 0; h < n_heads; ++h) {
       for (uint32_t i = 0; i < rot / 2; ++i) {
@@ -229,7 +235,7 @@ class Reference {
             f = (1 - smooth) * f / c_.rope_factor + smooth * f;
           }
         }
-        const double a = pos_ * f, cs = std::cos(a), sn = std::sin(a);
+        const double a = pos * f, cs = std::cos(a), sn = std::sin(a);
         const bool half = c_.rope_style == qlite::fb::RopeStyle::RotateHalf;
         double* p0 = &(*x)[h * hd + (half ? i : 2 * i)];
         double* p1 = &(*x)[h * hd + (half ? i + rot / 2 : 2 * i + 1)];

@@ -75,9 +75,12 @@ void KvStore(const float* src, size_t head_dim, KvType type, void* data, float* 
 // scores[t] = scale * q·k[t]; softmax; out = sum_t p[t] * v[t]. `scores` is scratch (n_slots)
 // and holds the probabilities on return. Slot order does not matter (keys are stored after
 // RoPE). n_slots == 0 gives out = 0. softcap > 0: scores become softcap * tanh(s / softcap)
-// before the softmax (Gemma 2).
+// before the softmax (Gemma 2). sink_q: the first min(n_sinks, n_slots) slots (pinned
+// attention sinks) are scored with this query instead of q (the same query rotated to the
+// position the sinks are seen from, so no query-key distance exceeds the window).
 void AttentionHead(const float* q, size_t head_dim, const KvHeadView& k, const KvHeadView& v,
-                   size_t n_slots, float scale, float* scores, float* out, float softcap = 0.0f);
+                   size_t n_slots, float scale, float* scores, float* out, float softcap = 0.0f,
+                   const float* sink_q = nullptr, size_t n_sinks = 0);
 // The n_q query heads that share one KV head (a GQA group): q and out are [n_q][head_dim],
 // scores is scratch [n_q][n_slots]. Same result as AttentionHead per query, but each cached
 // row is read once per 4 queries, which matters because decode attention is memory-bound.

@@ -21,7 +21,8 @@ void KvStore(const float* src, size_t head_dim, KvType type, void* data, float* 
 // Row `slot` of a head's storage, dequantized to f32.
 void KvLoad(const KvHeadView& view, size_t head_dim, size_t slot, float* out);
 void AttentionHead(const float* q, size_t head_dim, const KvHeadView& k, const KvHeadView& v,
-                   size_t n_slots, float scale, float* scores, float* out, float softcap = 0.0f);
+                   size_t n_slots, float scale, float* scores, float* out, float softcap = 0.0f,
+                   const float* sink_q = nullptr, size_t n_sinks = 0);
 
 }  // namespace ref
 }  // namespace arch
