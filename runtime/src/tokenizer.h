@@ -4,8 +4,12 @@
 // Semantics follow llama.cpp: SentencePiece text gets U+2581 for spaces and a dummy-prefix
 // space at the start and after each special token (no whitespace collapsing, no Unicode
 // normalization: Llama/llama2.c vocabularies use neither); byte-level BPE splits with the
-// named pre-tokenizer regex (tokenizer_pretok.cc) and merges by rank. Checked against
-// llama.cpp's vocab tests, llama2.c's and SentencePiece's ids, and HF tokenizers (tests/).
+// named pre-tokenizer regex (tokenizer_pretok.cc) and merges by rank. The pre-tokenizer
+// family also fixes what its Hugging Face tokenizer.json declares besides the split: Llama 3
+// looks whole words up before merging (ignore_merges, as tiktoken and llama.cpp do), Qwen2 and
+// Qwen3 normalize text to NFC first (their NFC normalizer; llama.cpp skips it, which differs
+// only on text that is not in NFC). Checked against llama.cpp's vocab tests, llama2.c's and
+// SentencePiece's ids, and HF tokenizers on Gemma 3, Qwen3, Llama 3 and SmolLM2 (tests/).
 // Not covered: WordPiece/Unigram models, SentencePiece user-defined-piece scoring subtleties,
 // HF normalizers other than the above, pre-tokenizers other than gpt2/llama3/qwen2/smollm.
 //
@@ -105,6 +109,7 @@ class Tokenizer {
   // Byte-level BPE.
   PreTokenizer pretok_ = PreTokenizer::kGpt2;
   bool ignore_merges_ = false;           // Llama 3: a word found in the vocab is one token
+  bool nfc_ = false;                     // Qwen2/Qwen3: text is normalized to NFC first
   struct Merge {
     int32_t rank, id;
   };

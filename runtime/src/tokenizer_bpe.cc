@@ -2,6 +2,7 @@
 // byte's printable stand-in char), then apply merges by rank (lowest first, ties leftmost)
 // with a priority queue of adjacent pairs, as Hugging Face tokenizers' BPE does.
 #include <queue>
+#include <string>
 
 #include "tokenizer.h"
 #include "utf8.h"
@@ -29,6 +30,11 @@ struct CandOrder {
 }  // namespace
 
 Status Tokenizer::EncodeByteLevel(std::string_view text, std::vector<int32_t>* out) const {
+  std::string normalized;
+  if (nfc_) {  // after special tokens were split off, as Hugging Face normalizes
+    Utf8Nfc(text, &normalized);
+    text = normalized;
+  }
   std::vector<std::string_view> words;
   PreTokenize(pretok_, text, &words);
   for (std::string_view w : words) QLITE_RETURN_IF_ERROR(EncodeBpeWord(w, out));

@@ -27,12 +27,25 @@ uint32_t Utf8Next(std::string_view s, size_t* pos);
 void Utf8Append(uint32_t cp, std::string* out);
 
 // Unicode categories as the pre-tokenizer regexes see them, from range tables generated
-// from Python's unicodedata (utf8_tables.inc, Unicode 14: ~480 ranges). Limits: code
-// points assigned after Unicode 14 are "other"; unassigned ones may count as a neighbouring
-// range's class; combining marks are neither letters nor numbers, as in Unicode.
+// from unicodedata (utf8_tables.inc, Unicode 16.0 as the regex engine of Hugging Face
+// tokenizers 0.23: ~500 ranges). Limits: code points assigned after Unicode 16 are "other";
+// unassigned ones may count as a neighbouring range's class; combining marks are neither
+// letters nor numbers, as in Unicode.
 bool IsUnicodeLetter(uint32_t cp);   // \p{L}
 bool IsUnicodeNumber(uint32_t cp);   // \p{N}: Nd, Nl, No
 bool IsUnicodeSpace(uint32_t cp);    // \s (White_Space)
+
+// Unicode normalization form C (canonical decomposition, canonical ordering of combining
+// marks, canonical composition), as Hugging Face tokenizers' NFC normalizer, which Qwen2 and
+// Qwen3 vocabularies declare: its Unicode 9.0 data (utf8_nfc_tables.inc), so marks assigned
+// since are starters without decompositions, as there. Writes
+// `in` normalized to *out (replacing its contents). Bytes that are not well-formed UTF-8
+// (invalid or overlong sequences) are copied as they are and block composition across them.
+// Text whose code points are all below U+0300 is already NFC and copied unchanged.
+void Utf8Nfc(std::string_view in, std::string* out);
+
+// Canonical combining class of a code point (0 for starters).
+uint8_t CanonicalCombiningClass(uint32_t cp);
 
 // Number of bytes at the end of `bytes` that start a UTF-8 sequence which is not complete
 // yet (0..3). Invalid bytes are not held back: they are passed through as they are.

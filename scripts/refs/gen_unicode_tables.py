@@ -3,10 +3,16 @@
 (numbers) from Python's unicodedata, for the byte-level BPE pre-tokenizers.
 
 Unassigned code points (Cn) are "don't care" and may join a neighbouring range, which keeps
-the table small (a few hundred ranges). Re-run when moving to a newer Unicode version:
+the table small (a few hundred ranges). The Unicode version is that of the regex engine of
+Hugging Face tokenizers (0.23: Unicode 16.0), whose split regexes these tables stand in for;
+unicodedata2 supplies it when Python's own unicodedata is older:
+  python3 -m pip install unicodedata2==16.0.0
   python3 scripts/refs/gen_unicode_tables.py > runtime/src/utf8_tables.inc
 """
-import unicodedata
+try:
+    import unicodedata2 as unicodedata
+except ImportError:
+    import unicodedata
 
 
 def ranges(major):

@@ -335,6 +335,25 @@ TEST(ByteLevelBpe, Llama3LooksWholeWordsUpFirst) {
   }
 }
 
+TEST(ByteLevelBpe, Qwen2NormalizesToNfcFirst) {
+  // Qwen2/Qwen3's tokenizer.json normalizes text to NFC before splitting: "e" + U+0301 is the
+  // token of "é" there, three byte tokens elsewhere. Control markers are split off first.
+  for (const char* pk : {"qwen2", "gpt2", "llama3", "smollm"}) {
+    TokenizerData d = BpeVocab({{"\xC3", "\xA9"}, {"\xCC", "\x81"}}, {"<|im_end|>"}, pk);
+    auto t = Make(d);
+    const int32_t e_acute = t->Find(Mapped("\xC3\xA9")), acute = t->Find(Mapped("\xCC\x81"));
+    const int32_t e = t->Find(Mapped("e")), end = t->Find("<|im_end|>");
+    const bool nfc = std::string(pk) == "qwen2";
+    EXPECT_EQ(Enc(*t, "e\xCC\x81<|im_end|>\xC3\xA9"),
+              nfc ? (std::vector<int32_t>{e_acute, end, e_acute}) : (std::vector<int32_t>{e, acute, end, e_acute}))
+        << pk;
+    EXPECT_EQ(Enc(*t, "\xC3\xA9"), (std::vector<int32_t>{e_acute})) << pk;
+    // Bytes that are not UTF-8 still encode (as their byte tokens) and decode back.
+    const std::string raw = "\xFF" "e\xCC\x81\xC0";
+    EXPECT_EQ(t->Decode(Enc(*t, raw)), nfc ? "\xFF\xC3\xA9\xC0" : raw) << pk;
+  }
+}
+
 TEST(ByteLevelBpe, UserDefinedPiecesAlwaysMatched) {
   TokenizerData d = BpeVocab({{"a", "b"}}, {"<|c|>"});
   d.pieces.push_back("<user>");

@@ -71,6 +71,72 @@ TEST(Utf8, Categories) {
   }
   for (uint32_t c : {0xA0u, 0x3000u, 0x2009u, 0x85u}) EXPECT_TRUE(IsUnicodeSpace(c)) << std::hex << c;
   EXPECT_FALSE(IsUnicodeSpace(0x200Bu));  // zero-width space is not White_Space
+  // Letters of Unicode 15 and 16 (Kawi, CJK extension H, Nag Mundari, Garay, Ol Onal), as
+  // the regex engine of Hugging Face tokenizers 0.23 sees them; 17.0 is not there yet.
+  for (uint32_t c : {0x11F04u, 0x31350u, 0x1E4D0u, 0x10D50u, 0x1E5D0u}) EXPECT_TRUE(IsUnicodeLetter(c)) << std::hex << c;
+  EXPECT_FALSE(IsUnicodeLetter(0x1E6C0u));  // Tai Yo, Unicode 17
+}
+
+std::string Nfc(const std::string& s) {
+  std::string out = "stale";
+  Utf8Nfc(s, &out);
+  return out;
+}
+
+// Expected values from Hugging Face tokenizers' NFC normalizer (Python's
+// unicodedata.normalize("NFC", ...) agrees on all but the Unicode 10+ case).
+TEST(Utf8Nfc, ComposesReordersAndDecomposesExclusions) {
+  EXPECT_EQ(Nfc(""), "");
+  EXPECT_EQ(Nfc("plain ASCII, caf\u00e9 and \U0001F468\u200D\U0001F469"),
+            "plain ASCII, caf\u00e9 and \U0001F468\u200D\U0001F469");
+  EXPECT_EQ(Nfc("e\u0301"), "\u00e9");
+  EXPECT_EQ(Nfc("A\u030A\u0301"), "\u01FA");  // two steps
+  // Marks are put in combining-class order first, then composed where not blocked.
+  EXPECT_EQ(Nfc("o\u0302\u0323"), "\u1ED9");
+  EXPECT_EQ(Nfc("o\u0323\u0302"), "\u1ED9");
+  EXPECT_EQ(Nfc("\u00e9\u0323"), "\u1EB9\u0301");
+  EXPECT_EQ(Nfc("\u1E0A\u0323"), "\u1E0C\u0307");
+  EXPECT_EQ(Nfc("q\u0307\u0323"), "q\u0323\u0307");  // no composite: only reordered
+  EXPECT_EQ(Nfc("a\u0301\u0301"), "\u00e1\u0301");   // the second acute is blocked
+  EXPECT_EQ(Nfc("\u1E9B\u0323"), "\u1E9B\u0323");     // UAX #15's example
+  EXPECT_EQ(Nfc("\u0B47\u0B3E"), "\u0B4B");           // two starters compose
+  EXPECT_EQ(Nfc("\u0301a"), "\u0301a");                // nothing to compose with
+  // Singletons and composition exclusions come out decomposed.
+  EXPECT_EQ(Nfc("\u212B\u2126\u212A"), "\u00c5\u03A9K");
+  EXPECT_EQ(Nfc("\u0344"), "\u0308\u0301");
+  EXPECT_EQ(Nfc("\u095E"), "\u092B\u093C");
+  EXPECT_EQ(Nfc("\uF900"), "\u8C48");
+  // Hangul: conjoining jamo compose arithmetically.
+  EXPECT_EQ(Nfc("\u1100\u1161\u11A8"), "\uAC01");
+  EXPECT_EQ(Nfc("\uAC00\u11A8"), "\uAC01");
+  EXPECT_EQ(Nfc("\u1100\u1161"), "\uAC00");
+  EXPECT_EQ(Nfc("\uD55C\uAD6D\uC5B4"), "\uD55C\uAD6D\uC5B4");
+  // U+1DF6 (combining class 232) is Unicode 10: a starter to tokenizers' Unicode 9 data.
+  EXPECT_EQ(Nfc("a\u1DF6\u0316"), "a\u1DF6\u0316");
+  // Bytes that are not UTF-8 (invalid, overlong) stay as they are and block composition.
+  EXPECT_EQ(Nfc("e\xFF\u0301"), "e\xFF\u0301");
+  EXPECT_EQ(Nfc("e\xC0\x80\u0301x"), "e\xC0\x80\u0301x");
+  EXPECT_EQ(Nfc("\xE4\xB8" "e\u0301"), "\xE4\xB8\u00e9");  // truncated sequence
+  EXPECT_EQ(CanonicalCombiningClass('a'), 0);
+  EXPECT_EQ(CanonicalCombiningClass(0x301), 230);
+  EXPECT_EQ(CanonicalCombiningClass(0x323), 220);
+  EXPECT_EQ(CanonicalCombiningClass(0x94D), 9);
+}
+
+// NFC is idempotent, and text already in NFC (every reference text of the tokenizer tests)
+// comes back unchanged.
+TEST(Utf8Nfc, IdempotentOnRandomMarks) {
+  std::mt19937 rng(5);
+  const std::vector<std::string> pieces = {"a", "e", "o", "A", "\u00e9", "\u0301", "\u0323", "\u0302", "\u0308",
+                                           "\u1100", "\u1161", "\u11A8", "\uAC00", "\u0344", "\u212B", "\u0B47",
+                                           "\u0B3E", "\u095E", "\u093C", " ", "\xFF"};
+  for (int i = 0; i < 2000; ++i) {
+    std::string s;
+    for (int k = rng() % 8; k >= 0; --k) s += pieces[rng() % pieces.size()];
+    const std::string once = Nfc(s);
+    EXPECT_EQ(Nfc(once), once) << s;
+  }
+  EXPECT_EQ(Nfc(kText), "H\u00e9llo, \u043C\u0438\u0440! \u4E2D\u6587 \U0001F999\U0001F525 \u00e9 \u00BD end");
 }
 
 TEST(Utf8Stream, NeverSplitsACharacter) {
