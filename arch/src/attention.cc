@@ -20,13 +20,248 @@ namespace qlite {
 namespace arch {
 namespace HWY_NAMESPACE {
 
+// Normalized Walsh-Hadamard transform of x in place, in blocks of the largest power of two
+// dividing n (>= 32 for the kQ4 head dims): orthogonal and its own inverse.
+void HadamardInPlace(float* HWY_RESTRICT x, size_t n) {
+  const size_t block = n & (~n + 1);
+  const float norm = 1.0f / std::sqrt(static_cast<float>(block));
+  for (size_t b = 0; b < n; b += block) {
+    float* HWY_RESTRICT y = x + b;
+    for (size_t len = 1; len < block; len <<= 1)
+      for (size_t i = 0; i < block; i += 2 * len)
+        for (size_t j = i; j < i + len; ++j) {
+          const float u = y[j], v = y[j + len];
+          y[j] = u + v;
+          y[j + len] = u - v;
+        }
+    for (size_t i = 0; i < block; ++i) y[i] *= norm;
+  }
+}
+
+// One kQ4 row: the rotated values of each group as nibbles plus one scale per group.
+void StoreQ4Row(const float* HWY_RESTRICT src, size_t hd, uint8_t* HWY_RESTRICT codes, float* HWY_RESTRICT scales) {
+  const size_t group = KvQ4Group(hd), half = group / 2;
+  float x[kKvQ4MaxHeadDim];
+  std::memcpy(x, src, hd * sizeof(float));
+  HadamardInPlace(x, hd);
+  for (size_t g = 0; g < hd / group; ++g) {
+    const float* xg = x + g * group;
+    float amax = 0.0f;
+    for (size_t i = 0; i < group; ++i) amax = std::max(amax, std::fabs(xg[i]));
+    const float inv = amax > 0.0f ? 7.0f / amax : 0.0f;
+    scales[g] = amax / 7.0f;
+    uint8_t* cg = codes + g * half;
+    for (size_t j = 0; j < half; ++j) {
+      const long lo = std::min(7L, std::max(-7L, std::lrint(xg[j] * inv)));
+      const long hi = std::min(7L, std::max(-7L, std::lrint(xg[j + half] * inv)));
+      cg[j] = static_cast<uint8_t>((lo + 8) | ((hi + 8) << 4));
+    }
+  }
+}
+
+// A kQ4 row back to f32 values (still rotated). Vectors of at most 16 lanes, so a group of
+// 32 (16 bytes per half) is whole vectors on every target; smaller groups go value by value.
+HWY_INLINE void DecodeQ4Row(const uint8_t* HWY_RESTRICT codes, const float* HWY_RESTRICT scales, size_t hd,
+                            float* HWY_RESTRICT out) {
+  const hn::CappedTag<float, 16> d;
+  const hn::Rebind<int32_t, decltype(d)> di;
+  const hn::Rebind<uint8_t, decltype(d)> d8;
+  const size_t N = hn::Lanes(d), group = KvQ4Group(hd), half = group / 2;
+  const auto mask = hn::Set(di, 15), eight = hn::Set(di, 8);
+  for (size_t g = 0; g < hd / group; ++g) {
+    const uint8_t* cg = codes + g * half;
+    float* og = out + g * group;
+    if (half % N != 0) {
+      for (size_t j = 0; j < half; ++j) {
+        og[j] = static_cast<float>((cg[j] & 15) - 8) * scales[g];
+        og[j + half] = static_cast<float>((cg[j] >> 4) - 8) * scales[g];
+      }
+      continue;
+    }
+    const auto vs = hn::Set(d, scales[g]);
+    for (size_t j = 0; j < half; j += N) {
+      const auto bytes = hn::BitCast(di, hn::PromoteTo(hn::Rebind<uint32_t, decltype(d)>(), hn::LoadU(d8, cg + j)));
+      const auto lo = hn::Sub(hn::And(bytes, mask), eight);
+      const auto hi = hn::Sub(hn::ShiftRight<4>(bytes), eight);
+      hn::StoreU(hn::Mul(hn::ConvertTo(d, lo), vs), d, og + j);
+      hn::StoreU(hn::Mul(hn::ConvertTo(d, hi), vs), d, og + half + j);
+    }
+  }
+}
+
+// Codes of a kQ4 group-of-32 half at p (N bytes) as N f32 values, not yet shifted by 8.
+template <class D>
+HWY_INLINE void Q4Nibbles(D d, const uint8_t* HWY_RESTRICT p, hn::Vec<D>* lo, hn::Vec<D>* hi) {
+  const hn::Rebind<uint32_t, D> du;
+  const auto bytes = hn::PromoteTo(du, hn::LoadU(hn::Rebind<uint8_t, D>(), p));
+  *lo = hn::ConvertTo(d, hn::BitCast(hn::Rebind<int32_t, D>(), hn::And(bytes, hn::Set(du, 15u))));
+  *hi = hn::ConvertTo(d, hn::BitCast(hn::Rebind<int32_t, D>(), hn::ShiftRight<4>(bytes)));
+}
+
+// scores[t] = scale * q·row_t over kQ4 rows with groups of 32 (q already rotated), four
+// rows at a time. Per group: sum_i (c_i - 8) q_i s = s (sum_i c_i q_i - 8 sum_i q_i).
+HWY_INLINE void ScoresQ4(const float* HWY_RESTRICT q, const uint8_t* HWY_RESTRICT codes,
+                         const float* HWY_RESTRICT scales, size_t hd, size_t n, float scale,
+                         float* HWY_RESTRICT scores) {
+  const hn::CappedTag<float, 16> d;
+  const size_t N = hn::Lanes(d), groups = hd / 32, row_bytes = hd / 2;
+  float qsum[kKvQ4MaxHeadDim / 32];
+  for (size_t g = 0; g < groups; ++g) {
+    float sum = 0.0f;
+    for (size_t i = 0; i < 32; ++i) sum += q[g * 32 + i];
+    qsum[g] = 8.0f * sum;
+  }
+  auto row_dot = [&](size_t t) {
+    const uint8_t* c = codes + t * row_bytes;
+    const float* s = scales + t * groups;
+    auto total = hn::Zero(d);
+    float shift = 0.0f;
+    for (size_t g = 0; g < groups; ++g) {
+      auto acc = hn::Zero(d);
+      for (size_t j = 0; j < 16; j += N) {
+        hn::Vec<decltype(d)> lo, hi;
+        Q4Nibbles(d, c + g * 16 + j, &lo, &hi);
+        acc = hn::MulAdd(lo, hn::LoadU(d, q + g * 32 + j), acc);
+        acc = hn::MulAdd(hi, hn::LoadU(d, q + g * 32 + 16 + j), acc);
+      }
+      total = hn::MulAdd(acc, hn::Set(d, s[g]), total);
+      shift += s[g] * qsum[g];
+    }
+    return std::make_pair(total, shift);
+  };
+  size_t t = 0;
+  for (; t + 4 <= n; t += 4) {
+    const auto r0 = row_dot(t), r1 = row_dot(t + 1), r2 = row_dot(t + 2), r3 = row_dot(t + 3);
+    float dots[4];
+    Reduce4(d, r0.first, r1.first, r2.first, r3.first, dots);
+    scores[t] = (dots[0] - r0.second) * scale;
+    scores[t + 1] = (dots[1] - r1.second) * scale;
+    scores[t + 2] = (dots[2] - r2.second) * scale;
+    scores[t + 3] = (dots[3] - r3.second) * scale;
+  }
+  for (; t < n; ++t) {
+    const auto r = row_dot(t);
+    scores[t] = (ReduceSum(d, r.first) - r.second) * scale;
+  }
+}
+
+// out += sum_t p[t] row_t over kQ4 rows with groups of 32 (out stays rotated), four rows
+// at a time so each slice of out is loaded and stored once per four rows.
+HWY_INLINE void WeightedSumQ4(const float* HWY_RESTRICT p, const uint8_t* HWY_RESTRICT codes,
+                              const float* HWY_RESTRICT scales, size_t hd, size_t n, float* HWY_RESTRICT out) {
+  const hn::CappedTag<float, 16> d;
+  const size_t N = hn::Lanes(d), groups = hd / 32, row_bytes = hd / 2;
+  size_t t = 0;
+  for (; t + 4 <= n; t += 4) {
+    const uint8_t* c = codes + t * row_bytes;
+    const float* s = scales + t * groups;
+    for (size_t g = 0; g < groups; ++g) {
+      const float w0 = p[t] * s[g], w1 = p[t + 1] * s[groups + g], w2 = p[t + 2] * s[2 * groups + g],
+                  w3 = p[t + 3] * s[3 * groups + g];
+      const auto bias = hn::Set(d, -8.0f * (w0 + w1 + w2 + w3));
+      const auto v0 = hn::Set(d, w0), v1 = hn::Set(d, w1), v2 = hn::Set(d, w2), v3 = hn::Set(d, w3);
+      for (size_t j = 0; j < 16; j += N) {
+        float* o = out + g * 32 + j;
+        auto olo = hn::Add(hn::LoadU(d, o), bias), ohi = hn::Add(hn::LoadU(d, o + 16), bias);
+        hn::Vec<decltype(d)> lo, hi;
+        Q4Nibbles(d, c + g * 16 + j, &lo, &hi);
+        olo = hn::MulAdd(v0, lo, olo), ohi = hn::MulAdd(v0, hi, ohi);
+        Q4Nibbles(d, c + row_bytes + g * 16 + j, &lo, &hi);
+        olo = hn::MulAdd(v1, lo, olo), ohi = hn::MulAdd(v1, hi, ohi);
+        Q4Nibbles(d, c + 2 * row_bytes + g * 16 + j, &lo, &hi);
+        olo = hn::MulAdd(v2, lo, olo), ohi = hn::MulAdd(v2, hi, ohi);
+        Q4Nibbles(d, c + 3 * row_bytes + g * 16 + j, &lo, &hi);
+        olo = hn::MulAdd(v3, lo, olo), ohi = hn::MulAdd(v3, hi, ohi);
+        hn::StoreU(olo, d, o);
+        hn::StoreU(ohi, d, o + 16);
+      }
+    }
+  }
+  for (; t < n; ++t) {
+    const uint8_t* c = codes + t * row_bytes;
+    const float* s = scales + t * groups;
+    for (size_t g = 0; g < groups; ++g) {
+      const float w = p[t] * s[g];
+      const auto bias = hn::Set(d, -8.0f * w), vw = hn::Set(d, w);
+      for (size_t j = 0; j < 16; j += N) {
+        float* o = out + g * 32 + j;
+        hn::Vec<decltype(d)> lo, hi;
+        Q4Nibbles(d, c + g * 16 + j, &lo, &hi);
+        hn::StoreU(hn::MulAdd(vw, lo, hn::Add(hn::LoadU(d, o), bias)), d, o);
+        hn::StoreU(hn::MulAdd(vw, hi, hn::Add(hn::LoadU(d, o + 16), bias)), d, o + 16);
+      }
+    }
+  }
+}
+
+// Attention over a kQ4 cache for n_q queries (K and V both kQ4): queries rotated like the
+// keys, scores and the weighted sum straight from the codes (groups of 32; smaller groups
+// decode each row into a stack buffer first), outputs rotated back.
+void AttentionQ4(const float* HWY_RESTRICT q, size_t n_q, size_t hd, const KvHeadView& k, const KvHeadView& v,
+                 size_t n, float scale, float softcap, const float* sink_q, size_t n_sinks,
+                 float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  const size_t row_bytes = hd / 2, groups = hd / KvQ4Group(hd);
+  const bool fused = KvQ4Group(hd) == 32 && 16 % hn::Lanes(hn::CappedTag<float, 16>()) == 0;
+  const uint8_t* kc = static_cast<const uint8_t*>(k.data);
+  const uint8_t* vc = static_cast<const uint8_t*>(v.data);
+  float row[kKvQ4MaxHeadDim], qr[kKvQ4MaxHeadDim], sr[kKvQ4MaxHeadDim];
+  for (size_t j = 0; j < n_q; ++j) {
+    std::memcpy(qr, q + j * hd, hd * sizeof(float));
+    HadamardInPlace(qr, hd);
+    const size_t sinks = sink_q && n_q == 1 ? std::min(n_sinks, n) : 0;
+    if (sinks) {
+      std::memcpy(sr, sink_q, hd * sizeof(float));
+      HadamardInPlace(sr, hd);
+    }
+    float* sj = scores + j * n;
+    if (fused) {
+      ScoresQ4(qr, kc, k.scales, hd, n, scale, sj);
+      if (sinks) ScoresQ4(sr, kc, k.scales, hd, sinks, scale, sj);
+    } else {
+      for (size_t t = 0; t < n; ++t) {
+        DecodeQ4Row(kc + t * row_bytes, k.scales + t * groups, hd, row);
+        const float* qt = t < sinks ? sr : qr;
+        auto a = hn::Zero(d);
+        size_t i = 0;
+        for (; i + N <= hd; i += N) a = hn::MulAdd(hn::LoadU(d, qt + i), hn::LoadU(d, row + i), a);
+        float dot = ReduceSum(d, a);
+        for (; i < hd; ++i) dot += qt[i] * row[i];
+        sj[t] = dot * scale;
+      }
+    }
+    if (softcap > 0.0f) SoftCapInPlace(sj, n, softcap);
+    SoftmaxInPlace(sj, n);
+  }
+  std::fill(out, out + n_q * hd, 0.0f);
+  if (fused) {
+    for (size_t j = 0; j < n_q; ++j) WeightedSumQ4(scores + j * n, vc, v.scales, hd, n, out + j * hd);
+  } else {
+    for (size_t t = 0; t < n; ++t) {
+      DecodeQ4Row(vc + t * row_bytes, v.scales + t * groups, hd, row);
+      for (size_t j = 0; j < n_q; ++j) {
+        const auto p = hn::Set(d, scores[j * n + t]);
+        float* o = out + j * hd;
+        size_t i = 0;
+        for (; i + N <= hd; i += N) hn::StoreU(hn::MulAdd(p, hn::LoadU(d, row + i), hn::LoadU(d, o + i)), d, o + i);
+        for (; i < hd; ++i) o[i] += scores[j * n + t] * row[i];
+      }
+    }
+  }
+  for (size_t j = 0; j < n_q; ++j) HadamardInPlace(out + j * hd, hd);
+}
+
 void KvStoreT(const float* HWY_RESTRICT src, size_t head_dim, KvType type, void* data,
               float* scales, size_t slot) {
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
   const size_t base = slot * head_dim;
   size_t i = 0;
-  if (type == KvType::kF32) {
+  if (type == KvType::kQ4) {
+    StoreQ4Row(src, head_dim, static_cast<uint8_t*>(data) + slot * (head_dim / 2),
+               scales + slot * (head_dim / KvQ4Group(head_dim)));
+  } else if (type == KvType::kF32) {
     std::memcpy(static_cast<float*>(data) + base, src, head_dim * sizeof(float));
   } else if (type == KvType::kF16) {
     const hn::Rebind<hwy::float16_t, decltype(d)> dh;
@@ -265,12 +500,18 @@ HWY_INLINE void GroupV(const float* q, size_t n_q, size_t hd, const TK* k, const
     case KvType::kQ8:
       Group(q, n_q, hd, k, ks, static_cast<const int8_t*>(v.data), vs, n, scale, softcap, sink_q, n_sinks, scores, out);
       break;
+    case KvType::kQ4:  // with a kQ4 K (AttentionQ4)
+      break;
   }
 }
 
 void AttentionGroupT(const float* HWY_RESTRICT q, size_t n_q, size_t hd, const KvHeadView& k,
                      const KvHeadView& v, size_t n_slots, float scale, float softcap, const float* sink_q,
                      size_t n_sinks, float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
+  if (k.type == KvType::kQ4) {  // V is kQ4 too (one cache type per session)
+    AttentionQ4(q, n_q, hd, k, v, n_slots, scale, softcap, sink_q, n_sinks, scores, out);
+    return;
+  }
   const float* ks = k.type == KvType::kQ8 ? k.scales : nullptr;
   switch (k.type) {
     case KvType::kF32:
@@ -282,6 +523,8 @@ void AttentionGroupT(const float* HWY_RESTRICT q, size_t n_q, size_t hd, const K
       break;
     case KvType::kQ8:
       GroupV(q, n_q, hd, static_cast<const int8_t*>(k.data), ks, v, n_slots, scale, softcap, sink_q, n_sinks, scores, out);
+      break;
+    case KvType::kQ4:
       break;
   }
 }

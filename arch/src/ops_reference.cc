@@ -64,8 +64,42 @@ void Rope(float* x, size_t n_heads, size_t head_dim, size_t rotary_dim, const fl
   }
 }
 
+namespace {
+// x -> H x with H the normalized Hadamard matrix of each block (the largest power of two
+// dividing n): H[i][j] = (-1)^popcount(i & j) / sqrt(block), written out, not as butterflies.
+std::vector<double> Hadamard(const float* x, size_t n) {
+  size_t block = 1;
+  while (n % (block * 2) == 0) block *= 2;
+  std::vector<double> y(n, 0.0);
+  for (size_t b = 0; b < n; b += block)
+    for (size_t i = 0; i < block; ++i) {
+      double acc = 0.0;
+      for (size_t j = 0; j < block; ++j) acc += (__builtin_popcountll(i & j) & 1 ? -1.0 : 1.0) * x[b + j];
+      y[b + i] = acc / std::sqrt(static_cast<double>(block));
+    }
+  return y;
+}
+}  // namespace
+
 void KvStore(const float* src, size_t head_dim, KvType type, void* data, float* scales, size_t slot) {
   const size_t base = slot * head_dim;
+  if (type == KvType::kQ4) {
+    const std::vector<double> x = Hadamard(src, head_dim);
+    const size_t group = KvQ4Group(head_dim), half = group / 2, groups = head_dim / group;
+    uint8_t* codes = static_cast<uint8_t*>(data) + slot * head_dim / 2;
+    for (size_t g = 0; g < groups; ++g) {
+      float amax = 0.0f;
+      for (size_t i = 0; i < group; ++i) amax = std::max(amax, static_cast<float>(std::fabs(x[g * group + i])));
+      const float inv = amax > 0.0f ? 7.0f / amax : 0.0f;
+      scales[slot * groups + g] = amax / 7.0f;
+      for (size_t i = 0; i < group; ++i) {
+        const long q = std::min(7L, std::max(-7L, std::lrint(static_cast<float>(x[g * group + i]) * inv))) + 8;
+        uint8_t& byte = codes[g * half + i % half];
+        byte = i < half ? static_cast<uint8_t>((byte & 0xF0) | q) : static_cast<uint8_t>((byte & 0x0F) | (q << 4));
+      }
+    }
+    return;
+  }
   if (type == KvType::kF32) {
     std::memcpy(static_cast<float*>(data) + base, src, head_dim * sizeof(float));
   } else if (type == KvType::kF16) {
@@ -86,6 +120,19 @@ void KvStore(const float* src, size_t head_dim, KvType type, void* data, float* 
 
 void KvLoad(const KvHeadView& view, size_t head_dim, size_t slot, float* out) {
   const size_t base = slot * head_dim;
+  if (view.type == KvType::kQ4) {  // dequantized, then rotated back (H is its own inverse)
+    const size_t group = KvQ4Group(head_dim), half = group / 2, groups = head_dim / group;
+    const uint8_t* codes = static_cast<const uint8_t*>(view.data) + slot * head_dim / 2;
+    std::vector<float> rotated(head_dim);
+    for (size_t i = 0; i < head_dim; ++i) {
+      const uint8_t byte = codes[(i / group) * half + i % half];
+      const int q = (i % group < half ? byte & 15 : byte >> 4) - 8;
+      rotated[i] = static_cast<float>(q) * view.scales[slot * groups + i / group];
+    }
+    const std::vector<double> x = Hadamard(rotated.data(), head_dim);
+    for (size_t i = 0; i < head_dim; ++i) out[i] = static_cast<float>(x[i]);
+    return;
+  }
   for (size_t i = 0; i < head_dim; ++i) {
     switch (view.type) {
       case KvType::kF32: out[i] = static_cast<const float*>(view.data)[base + i]; break;
@@ -93,6 +140,7 @@ void KvLoad(const KvHeadView& view, size_t head_dim, size_t slot, float* out) {
       case KvType::kQ8:
         out[i] = static_cast<const int8_t*>(view.data)[base + i] * view.scales[slot];
         break;
+      case KvType::kQ4: break;  // above
     }
   }
 }

@@ -103,7 +103,10 @@ int BenchCommand(int argc, char** argv) {
       std::snprintf(where, sizeof(where), "threads %u", f.session.n_threads ? f.session.n_threads : 1);
     std::printf("model %s: %llu params, %.2f MiB weights, %s, kv %s\n", f.model.c_str(),
                 (unsigned long long)info.n_params, info.weight_bytes / 1048576.0, where,
-                f.session.kv_type == QLITE_KV_F16 ? "f16" : f.session.kv_type == QLITE_KV_Q8 ? "q8" : "f32");
+                f.session.kv_type == QLITE_KV_F16   ? "f16"
+                : f.session.kv_type == QLITE_KV_Q8 ? "q8"
+                : f.session.kv_type == QLITE_KV_Q4 ? "q4"
+                                                   : "f32");
     std::printf("prefill %u tokens: %.1f tok/s   decode %u tokens: %.1f tok/s   (median of %u)\n", n_prompt,
                 Median(prefill), n_gen, Median(decode), reps);
     const double streamed = Median(decode) * info.decode_bytes / 1e9;

@@ -41,18 +41,23 @@ int FitCommand(int argc, char** argv) {
   }
   const qlite_session_params& p = f.session;
   uint32_t window = p.window ? p.window : (info.sliding_window ? info.sliding_window : info.context_length);
-  const char* kv_name = p.kv_type == QLITE_KV_F16 ? "f16" : p.kv_type == QLITE_KV_Q8 ? "q8" : "f32";
-  const unsigned el = p.kv_type == QLITE_KV_F16 ? 2 : p.kv_type == QLITE_KV_Q8 ? 1 : 4;
-  const unsigned long long kv_data = 2ull * info.n_layers * info.n_kv_heads * info.head_dim * window * el;
-  const unsigned long long kv_scales = p.kv_type == QLITE_KV_Q8 ? 2ull * info.n_layers * info.n_kv_heads * window * 4 : 0;
+  const bool q4 = p.kv_type == QLITE_KV_Q4, q8 = p.kv_type == QLITE_KV_Q8;
+  const char* kv_name = p.kv_type == QLITE_KV_F16 ? "f16" : q8 ? "q8" : q4 ? "q4" : "f32";
+  const double el = p.kv_type == QLITE_KV_F16 ? 2 : q8 ? 1 : q4 ? 0.5 : 4;
+  const unsigned long long kv_data =
+      (unsigned long long)(2.0 * info.n_layers * info.n_kv_heads * info.head_dim * window * el);
+  // Scales: q8 one per position and head, q4 one per group of 32 (16 or 8 for small heads).
+  const unsigned q4_group = info.head_dim % 32 == 0 ? 32 : info.head_dim % 16 == 0 ? 16 : 8;
+  const unsigned long long scales_per_row = q8 ? 1 : q4 ? info.head_dim / q4_group : 0;
+  const unsigned long long kv_scales = 2ull * info.n_layers * info.n_kv_heads * window * scales_per_row * 4;
   std::printf("model: %s\n  %u layers, dim %u, %u heads / %u kv heads x %u, ffn %u, vocab %u, context %u\n",
               f.model.c_str(), info.n_layers, info.dim, info.n_heads, info.n_kv_heads, info.head_dim, info.ffn_dim,
               info.vocab_size, info.context_length);
-  std::printf("kv cache = layers %u x 2 (K,V) x kv heads %u x head dim %u x window %u x %u B (%s) = %llu B",
+  std::printf("kv cache = layers %u x 2 (K,V) x kv heads %u x head dim %u x window %u x %g B (%s) = %llu B",
               info.n_layers, info.n_kv_heads, info.head_dim, window, el, kv_name, kv_data);
   if (kv_scales)
-    std::printf("\n         + scales: layers %u x 2 x kv heads %u x window %u x 4 B = %llu B", info.n_layers,
-                info.n_kv_heads, window, kv_scales);
+    std::printf("\n         + scales: layers %u x 2 x kv heads %u x window %u x %llu x 4 B = %llu B", info.n_layers,
+                info.n_kv_heads, window, scales_per_row, kv_scales);
   std::printf("\nactivations: batch %u tokens x (x, norm, q, k, v, attn, proj, gate, up) + logits %u x 4 B\n",
               p.max_batch, info.vocab_size);
   std::printf("scratch: %u threads x window x 4 B scores + rope + sampler\n\n", p.n_threads ? p.n_threads : 1);

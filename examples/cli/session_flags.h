@@ -55,7 +55,7 @@ inline const char* kSessionFlagsHelp =
     "  -t, --threads N         worker threads (default 1)\n"
     "  --window N              KV positions kept (default: model's window or context)\n"
     "  --sinks N               attention sinks kept when the window slides (default auto)\n"
-    "  --kv-type f32|f16|q8    KV cache storage (default f32)\n"
+    "  --kv-type f32|f16|q8|q4 KV cache storage (default f32; q4: 4-bit after a Hadamard rotation)\n"
     "  --batch N               prefill chunk size (default 64)\n"
     "  --memory-budget SIZE    fail unless the whole run fits, e.g. 64M\n"
     "  --lora FILE[:SCALE]     LoRA adapter merged at load time (.qla, PEFT folder or GGUF LoRA); repeatable\n"
@@ -115,8 +115,9 @@ inline int ParseSessionFlag(int argc, char** argv, int* i, SessionFlags* f) {
     if (!std::strcmp(v, "f32")) p.kv_type = QLITE_KV_F32;
     else if (!std::strcmp(v, "f16")) p.kv_type = QLITE_KV_F16;
     else if (!std::strcmp(v, "q8")) p.kv_type = QLITE_KV_Q8;
+    else if (!std::strcmp(v, "q4")) p.kv_type = QLITE_KV_Q4;
     else {
-      std::fprintf(stderr, "qlite: --kv-type must be f32, f16 or q8\n");
+      std::fprintf(stderr, "qlite: --kv-type must be f32, f16, q8 or q4\n");
       return -1;
     }
   } else if (is("--memory-budget")) {

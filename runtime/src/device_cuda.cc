@@ -43,6 +43,13 @@ class CudaDeviceSession : public DeviceSession {
   std::unique_ptr<cuda::CudaSession> s_;
 };
 
+// The port's attention kernels read f32, f16 and q8 caches.
+Status CheckKvType(const SessionPlan& plan) {
+  if (plan.kv_type == arch::KvType::kQ4)
+    return Status(StatusCode::kUnsupported, "CUDA port: kv_type q4 is not supported; use q8 or f16");
+  return Status::Ok();
+}
+
 class CudaDeviceModel : public DeviceModel {
  public:
   explicit CudaDeviceModel(std::unique_ptr<cuda::CudaModel> m) : m_(std::move(m)) {}
@@ -50,6 +57,7 @@ class CudaDeviceModel : public DeviceModel {
   uint64_t weight_bytes() const override { return m_->weight_bytes(); }
   uint64_t decode_bytes() const override { return m_->decode_bytes_per_token(); }
   Status MeasureSession(const SessionPlan& plan, DeviceSessionMemory* out) const override {
+    QLITE_RETURN_IF_ERROR(CheckKvType(plan));
     cuda::CudaSessionMemory mem;
     QLITE_RETURN_IF_ERROR(cuda::CudaSession::Measure(m_->config(), ToCuda(plan), &mem));
     out->kv_cache = mem.kv_cache;
@@ -58,6 +66,7 @@ class CudaDeviceModel : public DeviceModel {
     return Status::Ok();
   }
   Status CreateSession(const SessionPlan& plan, std::unique_ptr<DeviceSession>* out) const override {
+    QLITE_RETURN_IF_ERROR(CheckKvType(plan));
     std::unique_ptr<cuda::CudaSession> s;
     QLITE_RETURN_IF_ERROR(cuda::CudaSession::Create(*m_, ToCuda(plan), &s));
     out->reset(new CudaDeviceSession(std::move(s)));

@@ -56,12 +56,14 @@ std::string FormatEstimate(const qlite_memory_estimate& e) {
 
 std::string KvFormula(const Model& model, const SessionPlan& plan) {
   const ModelConfig& c = model.config();
-  const size_t el = KvElementBytes(plan.kv_type);
-  const char* type = plan.kv_type == arch::KvType::kF32 ? "f32" : plan.kv_type == arch::KvType::kF16 ? "f16" : "q8";
+  const arch::KvType t = plan.kv_type;
+  const char* type = t == arch::KvType::kF32 ? "f32" : t == arch::KvType::kF16 ? "f16" : t == arch::KvType::kQ8 ? "q8" : "q4";
+  const char* scales = t == arch::KvType::kQ8 ? " + 4 B scale per position and head"
+                       : t == arch::KvType::kQ4 ? " + 4 B scale per group" : "";
   char buf[256];
-  std::snprintf(buf, sizeof(buf), "%u layers x 2 (K,V) x %u kv heads x %u head dim x %u positions x %zu B (%s)%s",
-                c.n_layers, c.n_kv_heads, c.head_dim, plan.kv.window, el, type,
-                plan.kv_type == arch::KvType::kQ8 ? " + 4 B scale per position and head" : "");
+  std::snprintf(buf, sizeof(buf), "%u layers x 2 (K,V) x %u kv heads x %u head dim x %u positions x %g B (%s)%s",
+                c.n_layers, c.n_kv_heads, c.head_dim, plan.kv.window,
+                double(arch::KvRowBytes(t, c.head_dim)) / c.head_dim, type, scales);
   return buf;
 }
 

@@ -50,8 +50,12 @@ Status PlanSession(const Model& m, const qlite_session_params& p, SessionPlan* p
     case QLITE_KV_F32: s.kv_type = arch::KvType::kF32; break;
     case QLITE_KV_F16: s.kv_type = arch::KvType::kF16; break;
     case QLITE_KV_Q8: s.kv_type = arch::KvType::kQ8; break;
+    case QLITE_KV_Q4: s.kv_type = arch::KvType::kQ4; break;
     default: return StatusError(StatusCode::kInvalidArgument, "unknown kv_type %d", kv_type);
   }
+  if (!arch::KvTypeFits(s.kv_type, c.head_dim))
+    return StatusError(StatusCode::kUnsupported, "kv_type q4 needs head_dim a multiple of 8 up to %zu, not %u",
+                       arch::kKvQ4MaxHeadDim, c.head_dim);
   *plan = s;
   return Status::Ok();
 }
@@ -84,12 +88,12 @@ void Session::Bind(Arena* a, SessionMemory* mem) {
     kv.sinks = ring.sinks;
     // Rings with sinks (global layers) all hold the session's window: one sink RoPE table.
     if (ring.sinks && m.layers()[l].rope) sink_ring_slots_ = ring.slots;
-    const size_t bytes = (size_t)c.n_kv_heads * kv.slots * c.head_dim * KvElementBytes(kv.type);
+    const size_t bytes = (size_t)c.n_kv_heads * kv.slots * arch::KvRowBytes(kv.type, c.head_dim);
     kv.k = static_cast<uint8_t*>(a->Allocate(bytes));
     kv.v = static_cast<uint8_t*>(a->Allocate(bytes));
-    if (kv.type == arch::KvType::kQ8) {
-      kv.k_scales = a->Array<float>((size_t)c.n_kv_heads * kv.slots);
-      kv.v_scales = a->Array<float>((size_t)c.n_kv_heads * kv.slots);
+    if (const size_t scales = arch::KvRowScales(kv.type, c.head_dim)) {
+      kv.k_scales = a->Array<float>((size_t)c.n_kv_heads * kv.slots * scales);
+      kv.v_scales = a->Array<float>((size_t)c.n_kv_heads * kv.slots * scales);
     }
     if (!a->measuring() && a->ok()) kv_[l] = kv;
   }

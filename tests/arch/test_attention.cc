@@ -25,7 +25,8 @@ struct Cache {
   std::vector<uint8_t> data;
   std::vector<float> scales;
   Cache(KvType t, size_t hd, size_t n)
-      : type(t), head_dim(hd), n_slots(n), data(KvRowBytes(t, hd) * n + 1), scales(n) {}
+      : type(t), head_dim(hd), n_slots(n), data(KvRowBytes(t, hd) * n + 1),
+        scales(n * std::max<size_t>(1, KvRowScales(t, hd))) {}
   KvHeadView View() const { return KvHeadView{type, data.data(), scales.data()}; }
 };
 
@@ -36,7 +37,9 @@ Cache MakeCache(KvType type, size_t hd, size_t n, const std::vector<float>& rows
   return c;
 }
 
-const char* Name(KvType t) { return t == KvType::kF32 ? "f32" : t == KvType::kF16 ? "f16" : "q8"; }
+const char* Name(KvType t) {
+  return t == KvType::kF32 ? "f32" : t == KvType::kF16 ? "f16" : t == KvType::kQ8 ? "q8" : "q4";
+}
 
 TEST(Attention, KvStoreMatchesReference) {
   std::mt19937 rng(10);
@@ -165,6 +168,92 @@ TEST(Attention, SinkSlotsUseTheirOwnQuery) {
         double diff = 0;
         for (size_t i = 0; i < hd; ++i) diff = std::max(diff, double(std::fabs(plain[i] - want[i])));
         EXPECT_GT(diff, 1e-4) << "the sink query should matter";
+      }
+    }
+  });
+}
+
+TEST(Attention, KvQ4GroupFollowsHeadDim) {
+  EXPECT_EQ(KvQ4Group(64), 32u);
+  EXPECT_EQ(KvQ4Group(96), 32u);
+  EXPECT_EQ(KvQ4Group(48), 16u);
+  EXPECT_EQ(KvQ4Group(8), 8u);
+  EXPECT_EQ(KvQ4Group(12), 0u);
+  EXPECT_EQ(KvQ4Group(1024), 0u);
+  EXPECT_FALSE(KvTypeFits(KvType::kQ4, 12));
+  EXPECT_TRUE(KvTypeFits(KvType::kQ8, 12));
+  EXPECT_EQ(KvRowScales(KvType::kQ4, 64), 2u);
+  EXPECT_EQ(KvRowBytes(KvType::kQ4, 64), 32u);
+}
+
+// kQ4: the store matches the reference's codes (a rounding tie may fall either way) and
+// scales, and a stored row comes back within the rotated 4-bit error: the Hadamard rotation
+// keeps the L2 norm, so ||loaded - x||_2 <= ||half a step per element||_2.
+TEST(Attention, KvStoreQ4MatchesReference) {
+  std::mt19937 rng(17);
+  ForEachHwyTarget([&] {
+    for (size_t hd : {size_t{8}, size_t{16}, size_t{24}, size_t{32}, size_t{64}, size_t{96}, size_t{128}, size_t{256}}) {
+      SCOPED_TRACE(testing::Message() << "hd=" << hd);
+      const size_t n = 3, slot = 2, group = KvQ4Group(hd), groups = hd / group;
+      auto x = RandomVec(rng, hd, -4.0f, 4.0f);
+      x[hd / 3] = 40.0f;  // an outlier channel: the rotation spreads it
+      Cache got(KvType::kQ4, hd, n), want(KvType::kQ4, hd, n);
+      std::fill(got.data.begin(), got.data.end(), 0xAB);
+      want.data = got.data;
+      KvStore(x.data(), hd, KvType::kQ4, got.data.data(), got.scales.data(), slot);
+      ref::KvStore(x.data(), hd, KvType::kQ4, want.data.data(), want.scales.data(), slot);
+      const size_t row = KvRowBytes(KvType::kQ4, hd);
+      ASSERT_EQ(row, hd / 2);
+      size_t differing = 0;
+      for (size_t b = 0; b < got.data.size(); ++b) {
+        if (b < slot * row || b >= (slot + 1) * row) {
+          ASSERT_EQ(got.data[b], 0xAB) << b;  // other slots untouched
+        } else {
+          differing += (got.data[b] & 15) != (want.data[b] & 15);
+          differing += (got.data[b] >> 4) != (want.data[b] >> 4);
+        }
+      }
+      EXPECT_LE(differing, groups);
+      double err2 = 0, bound2 = 0;
+      for (size_t g = 0; g < groups; ++g) {
+        ASSERT_NEAR(got.scales[slot * groups + g], want.scales[slot * groups + g], 1e-5f * want.scales[slot * groups + g]);
+        bound2 += group * std::pow(0.5001 * want.scales[slot * groups + g], 2);
+      }
+      std::vector<float> loaded(hd);
+      ref::KvLoad(got.View(), hd, slot, loaded.data());
+      for (size_t i = 0; i < hd; ++i) err2 += std::pow(double(loaded[i]) - x[i], 2);
+      EXPECT_LE(err2, bound2 + 1e-6 * differing * bound2);
+    }
+    std::vector<float> zero(64, 0.0f);
+    Cache c(KvType::kQ4, 64, 1);
+    KvStore(zero.data(), 64, KvType::kQ4, c.data.data(), c.scales.data(), 0);
+    EXPECT_EQ(c.scales[0], 0.0f);
+    for (size_t b = 0; b < 32; ++b) EXPECT_EQ(c.data[b], 0x88);  // code 0
+  });
+}
+
+// kQ4 attention (rotated queries, decoded rows, output rotated back) against the reference
+// on the same stored rows, single heads with sinks and softcap, and GQA groups.
+TEST(Attention, Q4MatchesReferenceOnSameStorage) {
+  std::mt19937 rng(18);
+  ForEachHwyTarget([&] {
+    for (size_t hd : {size_t{8}, size_t{16}, size_t{40}, size_t{64}, size_t{96}, size_t{128}}) {
+      for (size_t n : {size_t{1}, size_t{7}, size_t{64}, size_t{301}}) {
+        SCOPED_TRACE(testing::Message() << "hd=" << hd << " n=" << n);
+        const auto q = RandomVec(rng, 4 * hd), q_sink = RandomVec(rng, hd);
+        const Cache k = MakeCache(KvType::kQ4, hd, n, RandomVec(rng, n * hd));
+        const Cache v = MakeCache(KvType::kQ4, hd, n, RandomVec(rng, n * hd));
+        const float scale = 4.0f / std::sqrt(static_cast<float>(hd));
+        std::vector<float> s_got(4 * n), s_want(n), got(4 * hd), want(hd);
+        AttentionHead(q.data(), hd, k.View(), v.View(), n, scale, s_got.data(), got.data(), 3.0f, q_sink.data(), 4);
+        ref::AttentionHead(q.data(), hd, k.View(), v.View(), n, scale, s_want.data(), want.data(), 3.0f, q_sink.data(), 4);
+        for (size_t t = 0; t < n; ++t) ASSERT_NEAR(s_got[t], s_want[t], 1e-6f + 1e-5f * s_want[t]) << t;
+        for (size_t i = 0; i < hd; ++i) ASSERT_NEAR(got[i], want[i], 2e-5f) << i;
+        AttentionGroup(q.data(), 4, hd, k.View(), v.View(), n, scale, s_got.data(), got.data());
+        for (size_t j = 0; j < 4; ++j) {
+          ref::AttentionHead(q.data() + j * hd, hd, k.View(), v.View(), n, scale, s_want.data(), want.data());
+          for (size_t i = 0; i < hd; ++i) ASSERT_NEAR(got[j * hd + i], want[i], 2e-5f) << j << "," << i;
+        }
       }
     }
   });

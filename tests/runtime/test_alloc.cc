@@ -90,7 +90,7 @@ TEST_P(ZeroAlloc, DecodeAndSampleNeverAllocate) {
   qlite_session_params p = qlite_session_default_params();
   p.n_threads = 2;
   p.window = 16;  // the ring wraps many times
-  p.kv_type = GetParam() == 0 ? QLITE_KV_F16 : QLITE_KV_Q8;
+  p.kv_type = GetParam() == 0 ? QLITE_KV_F16 : GetParam() == 1 ? QLITE_KV_Q8 : QLITE_KV_Q4;
   p.sampler.temperature = 0.9f;
   p.sampler.repeat_penalty = 1.1f;
   qlite_session* s = nullptr;
@@ -142,7 +142,7 @@ TEST(ZeroAllocGenerate, GenerateLoopNeverAllocates) {
   qlite_model_free(m);
 }
 
-INSTANTIATE_TEST_SUITE_P(WeightsAndKv, ZeroAlloc, testing::Values(0, 1));
+INSTANTIATE_TEST_SUITE_P(WeightsAndKv, ZeroAlloc, testing::Values(0, 1, 2));
 
 // Decoding with LoRA-merged tensors (copies in the session arena) allocates nothing either;
 // the swap itself may (tests/lora covers what it computes).

@@ -177,6 +177,15 @@ TEST_F(CApi, EstimateIsWhatTheSessionReservesAndBudgetsFailWithTheBreakdown) {
   ASSERT_EQ(qlite_format_memory_estimate(&e, tiny, sizeof(tiny)), QLITE_OK);
   EXPECT_EQ(std::strlen(tiny), 7u);  // truncated, terminated
 
+  // q4: head_dim / 2 bytes per position and head + a 4 B scale per group (8 values here:
+  // head_dim 8 has no group of 32).
+  qlite_memory_estimate e4;
+  p.kv_type = QLITE_KV_Q4;
+  ASSERT_EQ(qlite_estimate_memory(model_, &p, &e4), QLITE_OK) << qlite_last_error();
+  EXPECT_EQ(e4.kv_cache, 2ull * config_.n_layers * config_.n_kv_heads * 32 *
+                             (config_.head_dim / 2 + config_.head_dim / 8 * 4));
+  p.kv_type = QLITE_KV_Q8;
+
   // Larger windows and wider KV types cost more.
   qlite_memory_estimate e2;
   p.kv_type = QLITE_KV_F32;

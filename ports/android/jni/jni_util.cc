@@ -71,7 +71,7 @@ bool ReadSessionParams(JNIEnv* env, jlongArray longs, jfloatArray floats, qlite_
   if (!InRange(l[kThreads], 0, u32)) bad = "threads";
   else if (!InRange(l[kWindow], 0, u32)) bad = "window";
   else if (!InRange(l[kSinkTokens], -1, u32)) bad = "sinkTokens";
-  else if (!InRange(l[kKvType], QLITE_KV_F32, QLITE_KV_Q8)) bad = "kvType";
+  else if (!InRange(l[kKvType], QLITE_KV_F32, QLITE_KV_Q4)) bad = "kvType";
   else if (!InRange(l[kMaxBatch], 0, u32)) bad = "maxBatch";
   else if (l[kMemoryBudget] < 0) bad = "memoryBudget";
   else if (!InRange(l[kTopK], 0, INT32_MAX)) bad = "topK";

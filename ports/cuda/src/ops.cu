@@ -142,23 +142,44 @@ __global__ void RopeStoreKernel(float* q, const float* __restrict__ k, const flo
 // One block per (query head, token); warps split the live slots and keep an online softmax
 // (running max, running sum, weighted V) so no scratch grows with the window; the four
 // partial results are merged at the end. Slots hold rotated keys, so their order (sinks
-// first, then the ring in wrapped order) does not matter.
+// first, then the ring in wrapped order) does not matter. Once the ring has wrapped, the
+// sink slots are scored with the query rotated back to its place in the cache (live - 1),
+// as the CPU runtime does (runtime/src/forward.cc): no query-sink distance exceeds the window.
 template <typename T>
 __global__ void __launch_bounds__(kAttnWarps * kWarp)
     AttentionKernel(const float* __restrict__ q, size_t q_stride, uint32_t n_heads,
-                    Positions positions, float scale, KvRing kv, float* out, size_t out_stride) {
+                    Positions positions, RopeParams rope, float scale, KvRing kv, float* out,
+                    size_t out_stride) {
   __shared__ float part_m[kAttnWarps], part_l[kAttnWarps];
   __shared__ float part_acc[kAttnWarps][kMaxHeadDim];
+  __shared__ float q_sink[kMaxHeadDim];
   const uint32_t head = blockIdx.x, pos = PositionOf(positions, blockIdx.y), hd = kv.head_dim;
   const uint32_t kvh = head / (n_heads / kv.n_kv_heads);
   const uint32_t warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
   const uint32_t n = KvRingLive(pos, kv.n_slots);
-  float qv[kPerLane], acc[kPerLane];
   const float* qh = q + blockIdx.y * q_stride + head * hd;
+  const bool moved_sinks = kv.n_sinks > 0 && pos >= n;
+  if (moved_sinks) {  // R(live - 1) q = R(live - 1 - pos) R(pos) q
+    const float delta = static_cast<float>(n - 1) - static_cast<float>(pos);
+    for (uint32_t d = threadIdx.x; d < hd; d += blockDim.x) {
+      float x = qh[d];
+      if (d < rope.rotary_dim) {
+        uint32_t partner, f;
+        float sign, s, c;
+        RopePair(d, rope, &partner, &f, &sign);
+        sincosf(delta * rope.inv_freq[f], &s, &c);
+        x = qh[d] * c + sign * qh[partner] * s;
+      }
+      q_sink[d] = x;
+    }
+    __syncthreads();
+  }
+  float qv[kPerLane], qs[kPerLane], acc[kPerLane];
 #pragma unroll
   for (int i = 0; i < kPerLane; ++i) {
     const uint32_t d = lane + i * kWarp;
     qv[i] = d < hd ? qh[d] * scale : 0.0f;
+    qs[i] = d < hd && moved_sinks ? q_sink[d] * scale : qv[i];
     acc[i] = 0.0f;
   }
   float m = -INFINITY, l = 0.0f;
@@ -168,11 +189,12 @@ __global__ void __launch_bounds__(kAttnWarps * kWarp)
   constexpr bool kScaled = std::is_same<T, int8_t>::value;
   for (uint32_t slot = warp; slot < n; slot += kAttnWarps) {
     const T* kr = kbase + static_cast<size_t>(slot) * hd;
+    const bool sink = slot < kv.n_sinks;
     float dot = 0.0f;
 #pragma unroll
     for (int j = 0; j < kPerLane; ++j) {
       const uint32_t d = lane + j * kWarp;
-      if (d < hd) dot += qv[j] * KvLoad(kr + d);
+      if (d < hd) dot += (sink ? qs[j] : qv[j]) * KvLoad(kr + d);
     }
     float s = WarpSum(dot);
     if (kScaled) s *= kv.k_scales[head_row + slot];
@@ -261,20 +283,23 @@ void LaunchRopeStore(float* q, const float* k, const float* v, size_t n, size_t 
 }
 
 void LaunchAttention(const float* q, size_t n, size_t q_stride, uint32_t n_heads, Positions pos,
-                     float scale, const KvRing& kv, float* out, size_t out_stride,
-                     cudaStream_t stream) {
+                     const RopeParams& rope, float scale, const KvRing& kv, float* out,
+                     size_t out_stride, cudaStream_t stream) {
   if (!n) return;
   const dim3 grid(n_heads, static_cast<unsigned>(n));
   constexpr int threads = kAttnWarps * kWarp;
   switch (kv.type) {
     case KvCacheType::kF32:
-      AttentionKernel<float><<<grid, threads, 0, stream>>>(q, q_stride, n_heads, pos, scale, kv, out, out_stride);
+      AttentionKernel<float><<<grid, threads, 0, stream>>>(q, q_stride, n_heads, pos, rope, scale, kv, out,
+                                                           out_stride);
       break;
     case KvCacheType::kF16:
-      AttentionKernel<__half><<<grid, threads, 0, stream>>>(q, q_stride, n_heads, pos, scale, kv, out, out_stride);
+      AttentionKernel<__half><<<grid, threads, 0, stream>>>(q, q_stride, n_heads, pos, rope, scale, kv, out,
+                                                            out_stride);
       break;
     case KvCacheType::kQ8:
-      AttentionKernel<int8_t><<<grid, threads, 0, stream>>>(q, q_stride, n_heads, pos, scale, kv, out, out_stride);
+      AttentionKernel<int8_t><<<grid, threads, 0, stream>>>(q, q_stride, n_heads, pos, rope, scale, kv, out,
+                                                            out_stride);
       break;
   }
 }
@@ -286,7 +311,7 @@ void LaunchRopeStoreAttention(float* q, const float* k, const float* v, size_t n
                               cudaStream_t stream) {
   if (KvRingChunkInPlace(first_pos, n, kv.n_slots)) {
     LaunchRopeStore(q, k, v, n, q_stride, kv_stride, n_heads, pos, rope, kv, stream);
-    LaunchAttention(q, n, q_stride, n_heads, pos, scale, kv, out, out_stride, stream);
+    LaunchAttention(q, n, q_stride, n_heads, pos, rope, scale, kv, out, out_stride, stream);
     return;
   }
   for (size_t t = 0; t < n; ++t) {  // token t is at pos + t: shift the value part
@@ -294,7 +319,7 @@ void LaunchRopeStoreAttention(float* q, const float* k, const float* v, size_t n
     one.pos0 += static_cast<uint32_t>(t);
     LaunchRopeStore(q + t * q_stride, k + t * kv_stride, v + t * kv_stride, 1, q_stride, kv_stride,
                     n_heads, one, rope, kv, stream);
-    LaunchAttention(q + t * q_stride, 1, q_stride, n_heads, one, scale, kv, out + t * out_stride,
+    LaunchAttention(q + t * q_stride, 1, q_stride, n_heads, one, rope, scale, kv, out + t * out_stride,
                     out_stride, stream);
   }
 }

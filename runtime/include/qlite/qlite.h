@@ -41,7 +41,10 @@ typedef enum qlite_status {
   QLITE_ERR_INTERNAL = 9
 } qlite_status;
 
-typedef enum qlite_kv_type { QLITE_KV_F32 = 0, QLITE_KV_F16 = 1, QLITE_KV_Q8 = 2 } qlite_kv_type;
+/* KV cache element types. Q8: int8 with one scale per position and head. Q4: 4-bit groups of
+   32 (16 or 8 for small heads) after a Hadamard rotation of each head (head_dim a multiple
+   of 8, at most 512): a quarter of f16's bytes plus a 4 B scale per group. */
+typedef enum qlite_kv_type { QLITE_KV_F32 = 0, QLITE_KV_F16 = 1, QLITE_KV_Q8 = 2, QLITE_KV_Q4 = 3 } qlite_kv_type;
 
 /* Where a model's weights live and its sessions run. */
 typedef enum qlite_device {

@@ -58,18 +58,38 @@ float F16ToF32(uint16_t h);
 uint16_t F32ToF16(float f);
 
 // KV cache storage for one (layer, kv head): n_slots rows of head_dim values.
-enum class KvType : uint8_t { kF32, kF16, kQ8 };
+// kQ4: each row is first rotated by a normalized Walsh-Hadamard transform (blocks of the
+// largest power of two dividing head_dim), which spreads outlier channels over the block so
+// 4 bits lose less; then groups of G = KvQ4Group(head_dim) values (32, or 16 / 8 for small
+// heads) are stored as int4 (q in -7..7 as the nibble q + 8, byte j of a group = nibble j |
+// nibble j + G/2 << 4) with one f32 scale (absmax / 7) each. Attention works in the rotated
+// space (q·k = Hq·Hk) and rotates its output back.
+enum class KvType : uint8_t { kF32, kF16, kQ8, kQ4 };
+constexpr size_t kKvQ4MaxHeadDim = 512;  // kQ4 keeps a head on the stack
+// Values per kQ4 scale for a head of head_dim values: 32, 16 or 8 (the largest dividing
+// it); 0 = head_dim cannot be cached as kQ4.
+inline size_t KvQ4Group(size_t head_dim) {
+  if (head_dim == 0 || head_dim > kKvQ4MaxHeadDim) return 0;
+  return head_dim % 32 == 0 ? 32 : head_dim % 16 == 0 ? 16 : head_dim % 8 == 0 ? 8 : 0;
+}
 struct KvHeadView {
   KvType type = KvType::kF32;
-  const void* data = nullptr;   // [n_slots][head_dim] of f32 / f16 / int8
-  const float* scales = nullptr;  // kQ8: one scale per slot
+  const void* data = nullptr;   // [n_slots][row bytes] of f32 / f16 / int8 / packed int4
+  const float* scales = nullptr;  // kQ8: one scale per slot; kQ4: [n_slots][head_dim / KvQ4Group]
 };
 // Bytes of one cached row (slot) of head_dim values.
 inline size_t KvRowBytes(KvType type, size_t head_dim) {
-  return head_dim * (type == KvType::kF32 ? 4 : type == KvType::kF16 ? 2 : 1);
+  return type == KvType::kQ4 ? head_dim / 2 : head_dim * (type == KvType::kF32 ? 4 : type == KvType::kF16 ? 2 : 1);
 }
+// Scales per cached row (0 for f32 / f16).
+inline size_t KvRowScales(KvType type, size_t head_dim) {
+  return type == KvType::kQ8 ? 1 : type == KvType::kQ4 ? head_dim / KvQ4Group(head_dim) : 0;
+}
+// Whether a head of head_dim values can be cached as `type` (kQ4: KvQ4Group(head_dim) > 0).
+inline bool KvTypeFits(KvType type, size_t head_dim) { return type != KvType::kQ4 || KvQ4Group(head_dim) > 0; }
 // Stores one head_dim vector into slot `slot` of a head's storage. f16: round to nearest;
-// q8: scales[slot] = absmax/127, q = round(x/scale) (an all-zero row has scale 0).
+// q8: scales[slot] = absmax/127, q = round(x/scale) (an all-zero row has scale 0); q4: see
+// KvType (head_dim must pass KvTypeFits).
 void KvStore(const float* src, size_t head_dim, KvType type, void* data, float* scales, size_t slot);
 // Attention for one query head over n_slots cached positions:
 // scores[t] = scale * q·k[t]; softmax; out = sum_t p[t] * v[t]. `scores` is scratch (n_slots)

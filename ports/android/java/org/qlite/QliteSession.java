@@ -13,7 +13,7 @@ public final class QliteSession implements AutoCloseable {
   }
 
   /** KV cache element types (qlite_kv_type). */
-  public static final int KV_F32 = 0, KV_F16 = 1, KV_Q8 = 2;
+  public static final int KV_F32 = 0, KV_F16 = 1, KV_Q8 = 2, KV_Q4 = 3;
 
   /**
    * Session and sampler parameters; starts from the C library's defaults
@@ -38,7 +38,7 @@ public final class QliteSession implements AutoCloseable {
     public Params window(int positions) { longs[WINDOW] = positions; return this; }
     /** Attention sinks kept when the window slides; -1 = automatic. */
     public Params sinkTokens(int n) { longs[SINK_TOKENS] = n; return this; }
-    /** One of KV_F32, KV_F16, KV_Q8. */
+    /** One of KV_F32, KV_F16, KV_Q8, KV_Q4. */
     public Params kvType(int type) { longs[KV_TYPE] = type; return this; }
     /** Tokens per prefill chunk. */
     public Params maxBatch(int tokens) { longs[MAX_BATCH] = tokens; return this; }

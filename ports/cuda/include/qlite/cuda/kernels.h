@@ -73,12 +73,13 @@ void LaunchRopeStore(float* q, const float* k, const float* v, size_t n, size_t 
                      size_t kv_stride, uint32_t n_heads, Positions pos, const RopeParams& rope,
                      const KvRing& kv, cudaStream_t stream);
 // Causal attention for n tokens, each over the KvRingLive(pos) live slots of the ring (the
-// sinks and the most recent positions). out rows out_stride apart. Every token's K/V must
+// sinks and the most recent positions; once the ring has wrapped, the sinks are scored with
+// q rotated by `rope` to its cache position, KvRingLive(pos) - 1). out rows out_stride apart. Every token's K/V must
 // be stored already and no token of the batch may have evicted a position an earlier one
 // attends: KvRingChunkInPlace, or n == 1 (LaunchRopeStoreAttention handles both).
 void LaunchAttention(const float* q, size_t n, size_t q_stride, uint32_t n_heads, Positions pos,
-                     float scale, const KvRing& kv, float* out, size_t out_stride,
-                     cudaStream_t stream);
+                     const RopeParams& rope, float scale, const KvRing& kv, float* out,
+                     size_t out_stride, cudaStream_t stream);
 // LaunchRopeStore then LaunchAttention for a batch whose first position is first_pos (the
 // value pos resolves to on the device): the whole batch at once while it does not wrap the
 // ring, else one token at a time, as the CPU runtime does.
