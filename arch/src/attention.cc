@@ -89,13 +89,19 @@ HWY_INLINE void DecodeQ4Row(const uint8_t* HWY_RESTRICT codes, const float* HWY_
   }
 }
 
-// Codes of a kQ4 group-of-32 half at p (N bytes) as N f32 values, not yet shifted by 8.
+// A kQ4 group-of-32 half: N code bytes at p widened to u32 lanes, then the low and high
+// nibbles as f32 (not yet shifted by 8).
 template <class D>
-HWY_INLINE void Q4Nibbles(D d, const uint8_t* HWY_RESTRICT p, hn::Vec<D>* lo, hn::Vec<D>* hi) {
-  const hn::Rebind<uint32_t, D> du;
-  const auto bytes = hn::PromoteTo(du, hn::LoadU(hn::Rebind<uint8_t, D>(), p));
-  *lo = hn::ConvertTo(d, hn::BitCast(hn::Rebind<int32_t, D>(), hn::And(bytes, hn::Set(du, 15u))));
-  *hi = hn::ConvertTo(d, hn::BitCast(hn::Rebind<int32_t, D>(), hn::ShiftRight<4>(bytes)));
+HWY_INLINE hn::Vec<hn::Rebind<uint32_t, D>> Q4Bytes(D, const uint8_t* HWY_RESTRICT p) {
+  return hn::PromoteTo(hn::Rebind<uint32_t, D>(), hn::LoadU(hn::Rebind<uint8_t, D>(), p));
+}
+template <class D, class VU>
+HWY_INLINE hn::Vec<D> Q4Lo(D d, VU bytes) {
+  return hn::ConvertTo(d, hn::BitCast(hn::Rebind<int32_t, D>(), hn::And(bytes, hn::Set(hn::Rebind<uint32_t, D>(), 15u))));
+}
+template <class D, class VU>
+HWY_INLINE hn::Vec<D> Q4Hi(D d, VU bytes) {
+  return hn::ConvertTo(d, hn::BitCast(hn::Rebind<int32_t, D>(), hn::ShiftRight<4>(bytes)));
 }
 
 // scores[t] = scale * q·row_t over kQ4 rows with groups of 32 (q already rotated), four
@@ -111,37 +117,36 @@ HWY_INLINE void ScoresQ4(const float* HWY_RESTRICT q, const uint8_t* HWY_RESTRIC
     for (size_t i = 0; i < 32; ++i) sum += q[g * 32 + i];
     qsum[g] = 8.0f * sum;
   }
-  auto row_dot = [&](size_t t) {
+  // Sizeless (SVE) vectors cannot live in a struct: the shift comes back through a pointer.
+  auto row_dot = [&](size_t t, float* shift) {
     const uint8_t* c = codes + t * row_bytes;
     const float* s = scales + t * groups;
     auto total = hn::Zero(d);
-    float shift = 0.0f;
+    *shift = 0.0f;
     for (size_t g = 0; g < groups; ++g) {
       auto acc = hn::Zero(d);
       for (size_t j = 0; j < 16; j += N) {
-        hn::Vec<decltype(d)> lo, hi;
-        Q4Nibbles(d, c + g * 16 + j, &lo, &hi);
-        acc = hn::MulAdd(lo, hn::LoadU(d, q + g * 32 + j), acc);
-        acc = hn::MulAdd(hi, hn::LoadU(d, q + g * 32 + 16 + j), acc);
+        const auto bytes = Q4Bytes(d, c + g * 16 + j);
+        acc = hn::MulAdd(Q4Lo(d, bytes), hn::LoadU(d, q + g * 32 + j), acc);
+        acc = hn::MulAdd(Q4Hi(d, bytes), hn::LoadU(d, q + g * 32 + 16 + j), acc);
       }
       total = hn::MulAdd(acc, hn::Set(d, s[g]), total);
-      shift += s[g] * qsum[g];
+      *shift += s[g] * qsum[g];
     }
-    return std::make_pair(total, shift);
+    return total;
   };
   size_t t = 0;
   for (; t + 4 <= n; t += 4) {
-    const auto r0 = row_dot(t), r1 = row_dot(t + 1), r2 = row_dot(t + 2), r3 = row_dot(t + 3);
-    float dots[4];
-    Reduce4(d, r0.first, r1.first, r2.first, r3.first, dots);
-    scores[t] = (dots[0] - r0.second) * scale;
-    scores[t + 1] = (dots[1] - r1.second) * scale;
-    scores[t + 2] = (dots[2] - r2.second) * scale;
-    scores[t + 3] = (dots[3] - r3.second) * scale;
+    float shift[4], dots[4];
+    const auto r0 = row_dot(t, shift), r1 = row_dot(t + 1, shift + 1);
+    const auto r2 = row_dot(t + 2, shift + 2), r3 = row_dot(t + 3, shift + 3);
+    Reduce4(d, r0, r1, r2, r3, dots);
+    for (size_t i = 0; i < 4; ++i) scores[t + i] = (dots[i] - shift[i]) * scale;
   }
   for (; t < n; ++t) {
-    const auto r = row_dot(t);
-    scores[t] = (ReduceSum(d, r.first) - r.second) * scale;
+    float shift;
+    const auto r = row_dot(t, &shift);
+    scores[t] = (ReduceSum(d, r) - shift) * scale;
   }
 }
 
@@ -163,15 +168,14 @@ HWY_INLINE void WeightedSumQ4(const float* HWY_RESTRICT p, const uint8_t* HWY_RE
       for (size_t j = 0; j < 16; j += N) {
         float* o = out + g * 32 + j;
         auto olo = hn::Add(hn::LoadU(d, o), bias), ohi = hn::Add(hn::LoadU(d, o + 16), bias);
-        hn::Vec<decltype(d)> lo, hi;
-        Q4Nibbles(d, c + g * 16 + j, &lo, &hi);
-        olo = hn::MulAdd(v0, lo, olo), ohi = hn::MulAdd(v0, hi, ohi);
-        Q4Nibbles(d, c + row_bytes + g * 16 + j, &lo, &hi);
-        olo = hn::MulAdd(v1, lo, olo), ohi = hn::MulAdd(v1, hi, ohi);
-        Q4Nibbles(d, c + 2 * row_bytes + g * 16 + j, &lo, &hi);
-        olo = hn::MulAdd(v2, lo, olo), ohi = hn::MulAdd(v2, hi, ohi);
-        Q4Nibbles(d, c + 3 * row_bytes + g * 16 + j, &lo, &hi);
-        olo = hn::MulAdd(v3, lo, olo), ohi = hn::MulAdd(v3, hi, ohi);
+        const auto b0 = Q4Bytes(d, c + g * 16 + j);
+        olo = hn::MulAdd(v0, Q4Lo(d, b0), olo), ohi = hn::MulAdd(v0, Q4Hi(d, b0), ohi);
+        const auto b1 = Q4Bytes(d, c + row_bytes + g * 16 + j);
+        olo = hn::MulAdd(v1, Q4Lo(d, b1), olo), ohi = hn::MulAdd(v1, Q4Hi(d, b1), ohi);
+        const auto b2 = Q4Bytes(d, c + 2 * row_bytes + g * 16 + j);
+        olo = hn::MulAdd(v2, Q4Lo(d, b2), olo), ohi = hn::MulAdd(v2, Q4Hi(d, b2), ohi);
+        const auto b3 = Q4Bytes(d, c + 3 * row_bytes + g * 16 + j);
+        olo = hn::MulAdd(v3, Q4Lo(d, b3), olo), ohi = hn::MulAdd(v3, Q4Hi(d, b3), ohi);
         hn::StoreU(olo, d, o);
         hn::StoreU(ohi, d, o + 16);
       }
@@ -185,10 +189,9 @@ HWY_INLINE void WeightedSumQ4(const float* HWY_RESTRICT p, const uint8_t* HWY_RE
       const auto bias = hn::Set(d, -8.0f * w), vw = hn::Set(d, w);
       for (size_t j = 0; j < 16; j += N) {
         float* o = out + g * 32 + j;
-        hn::Vec<decltype(d)> lo, hi;
-        Q4Nibbles(d, c + g * 16 + j, &lo, &hi);
-        hn::StoreU(hn::MulAdd(vw, lo, hn::Add(hn::LoadU(d, o), bias)), d, o);
-        hn::StoreU(hn::MulAdd(vw, hi, hn::Add(hn::LoadU(d, o + 16), bias)), d, o + 16);
+        const auto bytes = Q4Bytes(d, c + g * 16 + j);
+        hn::StoreU(hn::MulAdd(vw, Q4Lo(d, bytes), hn::Add(hn::LoadU(d, o), bias)), d, o);
+        hn::StoreU(hn::MulAdd(vw, Q4Hi(d, bytes), hn::Add(hn::LoadU(d, o + 16), bias)), d, o + 16);
       }
     }
   }
