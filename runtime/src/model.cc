@@ -188,10 +188,8 @@ Status Model::Init(const ModelOpenOptions& options) {
   scaling.low_freq_factor = c.rope_low_freq_factor;
   scaling.high_freq_factor = c.rope_high_freq_factor;
   scaling.original_context = c.rope_original_context ? c.rope_original_context : c.context_length;
+  // The reader's CheckConfig has matched the factor tables to rotary_dim / 2.
   const size_t pairs = rotary_dim_ / 2;
-  for (const std::vector<float>* f : {&c.rope_freq_factors, &c.rope_long_freq_factors})
-    if (!f->empty() && f->size() != pairs)
-      return StatusError(StatusCode::kFormat, "%zu RoPE frequency factors for %zu frequencies", f->size(), pairs);
   scaling.freq_factors = c.rope_freq_factors.empty() ? nullptr : c.rope_freq_factors.data();
   inv_freq_.resize(pairs);
   if (!arch::RopeInvFreq(c.rope_theta, rotary_dim_, scaling, inv_freq_.data()))
@@ -199,8 +197,7 @@ Status Model::Init(const ModelOpenOptions& options) {
   if (c.rope_scaling == fb::RopeScaling::LongRope) {
     scaling.freq_factors = c.rope_long_freq_factors.data();
     inv_freq_long_.resize(pairs);
-    if (c.rope_long_freq_factors.size() != pairs || c.rope_original_context == 0 ||
-        !arch::RopeInvFreq(c.rope_theta, rotary_dim_, scaling, inv_freq_long_.data()))
+    if (!arch::RopeInvFreq(c.rope_theta, rotary_dim_, scaling, inv_freq_long_.data()))
       return StatusError(StatusCode::kFormat, "invalid LongRoPE parameters");
   }
   if (c.rope_local_theta > 0.0f) {
