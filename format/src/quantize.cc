@@ -17,47 +17,12 @@
 #include <cstring>
 
 #include "qlite/format/quantize.h"
+#include "quantize_stages.h"
 
 namespace qlite {
-namespace {
+namespace quant {
 
-enum class Round { kAway, kDown };
-
-
-// Calls fn(stored scale index, first element, length) for every group of the dense src
-// matrix (ScaleIndex order: Interleave16x4 groups scales by 16 rows).
-struct GroupGeom {
-  uint64_t rows, cols, gpr;
-  const QuantSpec* spec;
-};
-
-template <class Fn>
-void ForEachGroup(const GroupGeom& g, const float* src, Fn fn) {
-  if (g.spec->granularity == fb::Granularity::PerTensor) {
-    fn(0, src, g.rows * g.cols);
-    return;
-  }
-  const uint64_t len = g.spec->granularity == fb::Granularity::PerRow ? g.cols : g.spec->group_size;
-  for (uint64_t r = 0; r < g.rows; ++r) {
-    const float* row = src + r * g.cols;
-    for (uint64_t k = 0; k < g.gpr; ++k) {
-      const uint64_t b = k * len, e = std::min<uint64_t>(g.cols, b + len);
-      fn(ScaleIndex(*g.spec, g.gpr, r, k), row + b, e - b);
-    }
-  }
-}
-
-// Round half away from zero (like lround) without the library call; |x| is small here
-// (clamped right after), and huge values saturate before the cast.
-inline int RoundI(float x) {
-  x = std::clamp(x, -1e6f, 1e6f);
-  return static_cast<int>(x + (x >= 0.0f ? 0.5f : -0.5f));
-}
-
-int I4Code(float x, float inv) { return std::clamp(RoundI(x * inv) + 8, 0, 15); }
-
-// Nearest NF4 level: binary search over the midpoints between adjacent levels.
-int Nf4Code(float t) {
+int Nf4Code(float t) {  // binary search over the midpoints between adjacent levels
   static const auto mids = [] {
     std::array<float, 15> m{};
     for (int i = 0; i < 15; ++i) m[i] = 0.5f * (kNf4Levels[i] + kNf4Levels[i + 1]);
@@ -65,6 +30,13 @@ int Nf4Code(float t) {
   }();
   return static_cast<int>(std::upper_bound(mids.begin(), mids.end(), t) - mids.begin());
 }
+
+}  // namespace quant
+namespace {
+
+using quant::CodeOf;
+
+enum class Round { kAway, kDown };
 
 float I4Scale(const float* p, uint64_t n) {
   float mx = 0.0f;
@@ -74,10 +46,10 @@ float I4Scale(const float* p, uint64_t n) {
   float best = mx / -8.0f;
   double best_err = -1.0;
   for (float k : {8.0f, 7.75f, 7.5f, 7.25f, 7.0f}) {
-    const float d = mx / -k, inv = 1.0f / d;
+    const float d = mx / -k;
     double err = 0.0;
     for (uint64_t i = 0; i < n; ++i) {
-      const double e = p[i] - (I4Code(p[i], inv) - 8) * d;
+      const double e = p[i] - (CodeOf(fb::DType::I4, p[i], d, 0.0f) - 8) * d;
       err += e * e;
     }
     if (best_err < 0 || err < best_err) best_err = err, best = d;
@@ -86,7 +58,7 @@ float I4Scale(const float* p, uint64_t n) {
 }
 
 // Encodes `v` in the scale type into `out`; writes the decoded values back into `v`.
-void EncodeParams(std::vector<float>* v, const QuantSpec& spec, Round mode, std::vector<uint8_t>* out,
+void EncodeValues(std::vector<float>* v, const QuantSpec& spec, Round mode, std::vector<uint8_t>* out,
                   std::vector<float>* dq_scale, std::vector<float>* dq_offset) {
   const size_t n = v->size();
   float* p = v->data();
@@ -209,90 +181,103 @@ Status Relayout(fb::Layout layout, QuantizedTensor* t) {
   return Status::Ok();
 }
 
-Status Quantize(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec, QuantizedTensor* out) {
-  QLITE_RETURN_IF_ERROR(ValidateSpec(spec));
-  if (rows == 0 || cols == 0 || !src) return Status(StatusCode::kInvalidArgument, "empty tensor");
-  if (rows > (uint64_t{1} << 40) / cols) return Status(StatusCode::kInvalidArgument, "tensor too large");
-  const uint64_t n = rows * cols;
-  QLITE_RETURN_IF_ERROR(CheckFinite(src, rows, cols));
+namespace quant {
+
+void RtnGroupParams(fb::DType dt, const float* p, uint64_t len, float* scale, float* min) {
+  *min = 0.0f;
+  if (dt == fb::DType::I4) {
+    *scale = I4Scale(p, len);
+  } else if (dt == fb::DType::U4) {
+    *min = *std::min_element(p, p + len);
+    *scale = std::max(0.0f, (*std::max_element(p, p + len) - *min) / 15.0f);
+  } else {
+    float amax = 0.0f;
+    for (uint64_t k = 0; k < len; ++k) amax = std::max(amax, std::fabs(p[k]));
+    *scale = dt == fb::DType::I8 ? amax / 127.0f : amax;
+  }
+}
+
+Status EncodeParams(const QuantSpec& spec, GroupParams* params, QuantizedTensor* out) {
+  std::vector<float> dqs, dqo;
+  if (spec.dtype == fb::DType::U4) {
+    // The min is encoded first and rounded down; the scale then spans the group's top from
+    // the decoded min, rounded away from zero, so no value clips against a shrunken range.
+    std::vector<float> top(params->scale.size());
+    for (size_t i = 0; i < top.size(); ++i) top[i] = params->min[i] + 15.0f * params->scale[i];
+    EncodeValues(&params->min, spec, Round::kDown, &out->mins, &dqs, &dqo);
+    for (size_t i = 0; i < top.size(); ++i) params->scale[i] = std::max(0.0f, (top[i] - params->min[i]) / 15.0f);
+    std::vector<float> sdqs, sdqo;
+    EncodeValues(&params->scale, spec, Round::kAway, &out->scales, &sdqs, &sdqo);
+    // Scales' second-level blocks first, then the mins' (FORMAT.md).
+    dqs.insert(dqs.begin(), sdqs.begin(), sdqs.end());
+    dqo.insert(dqo.begin(), sdqo.begin(), sdqo.end());
+  } else {
+    EncodeValues(&params->scale, spec, Round::kAway, &out->scales, &dqs, &dqo);
+  }
+  out->dq_scales.resize(dqs.size() * 4);
+  out->dq_offsets.resize(dqo.size() * 4);
+  if (!dqs.empty()) {
+    std::memcpy(out->dq_scales.data(), dqs.data(), dqs.size() * 4);
+    std::memcpy(out->dq_offsets.data(), dqo.data(), dqo.size() * 4);
+  }
+  for (const std::vector<float>* v : {&params->scale, &params->min})
+    for (float x : *v)
+      if (!std::isfinite(x)) return Status(StatusCode::kInvalidArgument, "scale overflows the scale type (use F32 scales)");
+  return Status::Ok();
+}
+
+void StartTensor(const QuantSpec& spec, uint64_t rows, uint64_t cols, QuantizedTensor* out) {
   *out = QuantizedTensor();
   out->spec = spec;
   out->rows = rows;
   out->cols = cols;
   out->row_stride = RowStrideBytes(spec.dtype, cols);
-  if (IsFloatType(spec.dtype)) return QuantizeFloat(src, n, spec.dtype, out);
+}
 
-  const GroupGeom geom{rows, cols, GroupsPerRow(spec, cols), &spec};
-  const uint64_t ns = NumScales(spec, rows, cols);
-  std::vector<float> scale(ns), minv, hi;
+void PackCodes(const std::vector<int>& codes, QuantizedTensor* out) {
+  const QuantSpec& spec = out->spec;
   const fb::DType dt = spec.dtype;
-  if (dt == fb::DType::U4) {
-    minv.resize(ns);
-    hi.resize(ns);
-    ForEachGroup(geom, src, [&](uint64_t i, const float* p, uint64_t len) {
-      minv[i] = *std::min_element(p, p + len);
-      hi[i] = *std::max_element(p, p + len);
-    });
-    std::vector<float> dqs, dqo;
-    EncodeParams(&minv, spec, Round::kDown, &out->mins, &dqs, &dqo);
-    for (uint64_t i = 0; i < ns; ++i) scale[i] = std::max(0.0f, (hi[i] - minv[i]) / 15.0f);
-    std::vector<float> sdqs, sdqo;
-    EncodeParams(&scale, spec, Round::kAway, &out->scales, &sdqs, &sdqo);
-    // Scales' second-level blocks first, then the mins' (FORMAT.md).
-    dqs.insert(dqs.begin(), sdqs.begin(), sdqs.end());
-    dqo.insert(dqo.begin(), sdqo.begin(), sdqo.end());
-    out->dq_scales.resize(dqs.size() * 4);
-    out->dq_offsets.resize(dqo.size() * 4);
-    if (!dqs.empty()) {
-      std::memcpy(out->dq_scales.data(), dqs.data(), dqs.size() * 4);
-      std::memcpy(out->dq_offsets.data(), dqo.data(), dqo.size() * 4);
-    }
-  } else {
-    ForEachGroup(geom, src, [&](uint64_t i, const float* p, uint64_t len) {
-      if (dt == fb::DType::I4) {
-        scale[i] = I4Scale(p, len);
-        return;
-      }
-      float amax = 0.0f;
-      for (uint64_t k = 0; k < len; ++k) amax = std::max(amax, std::fabs(p[k]));
-      scale[i] = dt == fb::DType::I8 ? amax / 127.0f : amax;
-    });
-    std::vector<float> dqs, dqo;
-    EncodeParams(&scale, spec, Round::kAway, &out->scales, &dqs, &dqo);
-    out->dq_scales.resize(dqs.size() * 4);
-    out->dq_offsets.resize(dqo.size() * 4);
-    if (!dqs.empty()) {
-      std::memcpy(out->dq_scales.data(), dqs.data(), dqs.size() * 4);
-      std::memcpy(out->dq_offsets.data(), dqo.data(), dqo.size() * 4);
-    }
-  }
-  for (const std::vector<float>* v : {&scale, &minv})
-    for (float s : *v)
-      if (!std::isfinite(s))
-        return Status(StatusCode::kInvalidArgument, "scale overflows the scale type (use F32 scales)");
-
-  const uint64_t padded = (cols + 31) / 32 * 32;
+  const uint64_t rows = out->rows, cols = out->cols, padded = (cols + 31) / 32 * 32;
   const int pad_q = dt == fb::DType::I4 ? 8 : dt == fb::DType::NF4 ? 7 : 0;
   std::vector<int> q(padded);
   std::vector<uint8_t> data(rows * out->row_stride);
   for (uint64_t r = 0; r < rows; ++r) {
-    std::fill(q.begin(), q.end(), pad_q);
-    const float* row = src + r * cols;
-    for (uint64_t c = 0; c < cols; ++c) {
-      const uint64_t si = ScaleIndex(spec, geom.gpr, r, spec.granularity == fb::Granularity::Group ? c / spec.group_size : 0);
-      const float s = scale[si], inv = s != 0.0f ? 1.0f / s : 0.0f;
-      switch (dt) {
-        case fb::DType::I8: q[c] = std::clamp(RoundI(row[c] * inv), -127, 127); break;
-        case fb::DType::I4: q[c] = I4Code(row[c], inv); break;
-        case fb::DType::U4:
-          q[c] = std::clamp(RoundI((row[c] - minv[si]) * inv), 0, 15);
-          break;
-        default: q[c] = Nf4Code(row[c] * inv); break;
-      }
-    }
+    std::fill(q.begin() + cols, q.end(), pad_q);
+    std::copy(codes.begin() + r * cols, codes.begin() + (r + 1) * cols, q.begin());
     PackRow(dt, q.data(), padded, &data[r * out->row_stride]);
   }
   out->data = spec.layout == fb::Layout::RowMajor ? std::move(data) : Interleave(data, spec, rows, out->row_stride);
+}
+
+}  // namespace quant
+
+Status Quantize(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec, QuantizedTensor* out) {
+  QLITE_RETURN_IF_ERROR(ValidateSpec(spec));
+  if (rows == 0 || cols == 0 || !src) return Status(StatusCode::kInvalidArgument, "empty tensor");
+  if (rows > (uint64_t{1} << 40) / cols) return Status(StatusCode::kInvalidArgument, "tensor too large");
+  QLITE_RETURN_IF_ERROR(CheckFinite(src, rows, cols));
+  quant::StartTensor(spec, rows, cols, out);
+  if (IsFloatType(spec.dtype)) return QuantizeFloat(src, rows * cols, spec.dtype, out);
+
+  const uint64_t ns = NumScales(spec, rows, cols), gpr = GroupsPerRow(spec, cols);
+  quant::GroupParams params;
+  params.scale.assign(ns, 0.0f);
+  params.min.assign(spec.dtype == fb::DType::U4 ? ns : 0, 0.0f);
+  quant::ForEachGroup(spec, rows, cols, [&](uint64_t i, uint64_t r, uint64_t c0, uint64_t len) {
+    float min = 0.0f;
+    quant::RtnGroupParams(spec.dtype, src + r * cols + c0, len, &params.scale[i], &min);
+    if (!params.min.empty()) params.min[i] = min;
+  });
+  QLITE_RETURN_IF_ERROR(quant::EncodeParams(spec, &params, out));
+  // Codes against the decoded parameters, so rounding of the scales is compensated.
+  std::vector<int> codes(rows * cols);
+  for (uint64_t r = 0; r < rows; ++r)
+    for (uint64_t c = 0; c < cols; ++c) {
+      const uint64_t si = quant::GroupIndex(spec, gpr, r, c);
+      codes[r * cols + c] =
+          CodeOf(spec.dtype, src[r * cols + c], params.scale[si], params.min.empty() ? 0.0f : params.min[si]);
+    }
+  quant::PackCodes(codes, out);
   return Status::Ok();
 }
 
