@@ -1,10 +1,14 @@
 // qlite convert: llama2.c .bin, Hugging Face folder or GGUF -> quantized .qlm.
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "commands.h"
@@ -12,6 +16,7 @@
 #include "qlite/format/convert.h"
 #include "qlite/format/import.h"
 #include "qlite/format/lora.h"
+#include "qlite/runtime/activation_stats.h"
 
 namespace {
 
@@ -25,6 +30,14 @@ void PrintHelp(FILE* out) {
                "%s"
                "  --lora PATH[:SCALE]     merge a LoRA adapter before quantizing (PEFT folder, GGUF LoRA or .qla;\n"
                "                          scale default 1; repeatable: adapters add up)\n"
+               "  --calibrate TEXT        calibration-aware 4-bit: run the source over TEXT (qlite's forward pass\n"
+               "                          at full precision) and quantize with what its matrix inputs looked like;\n"
+               "                          re-quantizes a quantized source (default --weights q4). Methods (all\n"
+               "                          three unless some are named):\n"
+               "  --imatrix               importance-weighted scale/clip search per group (E[x^2] per input channel)\n"
+               "  --awq                   activation-aware scaling folded into the preceding norm / projection\n"
+               "  --gptq                  error-compensating rounding through the inputs' inverse Hessian\n"
+               "  --calib-tokens N        calibration tokens used (default 4096; 0 = the whole text)\n"
                "  -q, --quiet             no progress output\n"
                "Norms and biases stay f32.\n",
                qlite_cli::kQuantFlagsHelp);
@@ -47,12 +60,73 @@ int Usage(const char* msg, const char* arg) {
   return 2;
 }
 
+double Since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// --calibrate: the source at full precision in a temporary file beside OUT, run over the
+// text for its matrices' input statistics; then AWQ's scaling on the source (if asked) and
+// the calibrated quantizer in *options.
+qlite::Status Calibrate(const std::string& text_path, uint64_t max_tokens, bool imatrix, bool awq, bool gptq,
+                        const std::string& out, bool quiet, qlite::SourceModel* model, qlite::ConvertOptions* options,
+                        qlite::ActivationStats* stats) {
+  std::ifstream in(text_path, std::ios::binary);
+  if (!in) return qlite::Status(qlite::StatusCode::kIo, "cannot read " + text_path);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto t0 = std::chrono::steady_clock::now();
+  uint64_t values = 0;
+  for (const qlite::SourceTensor& t : model->tensors) values += t.shape.size() == 2 ? t.shape[0] * t.shape[1] : t.shape[0];
+  qlite::ConvertOptions full = *options;  // LoRA merges included, nothing rounded
+  full.weights = qlite::QuantSpec();
+  full.weights.dtype = values > (uint64_t{1} << 29) ? qlite::fb::DType::F16 : qlite::fb::DType::F32;
+  full.embeddings = full.weights;
+  full.keep_source_weights = full.keep_source_embeddings = false;
+  const std::string tmp = out + ".calibration." + std::to_string(getpid());
+  qlite::Status s = qlite::ConvertModel(*model, full, tmp, nullptr, nullptr);
+  if (s.ok()) {
+    qlite::CollectOptions collect;
+    collect.max_tokens = max_tokens;
+    collect.gram = gptq;
+    collect.threads = std::max(1u, std::thread::hardware_concurrency());
+    uint64_t used = 0;
+    auto t1 = std::chrono::steady_clock::now();
+    s = qlite::CollectActivationStats(tmp, text.str(), collect, stats, &used);
+    if (s.ok() && !quiet)
+      std::fprintf(stderr, "calibration: %llu tokens of %s: full-precision copy %.1f s, statistics%s %.1f s\n",
+                   static_cast<unsigned long long>(used), text_path.c_str(), std::chrono::duration<double>(t1 - t0).count(),
+                   gptq ? " with Hessians" : "", Since(t1));
+  }
+  std::remove(tmp.c_str());
+  if (!s.ok()) return s;
+  if (awq) {
+    t0 = std::chrono::steady_clock::now();
+    std::map<std::string, float> alphas;
+    QLITE_RETURN_IF_ERROR(qlite::ApplyAwq(options->weights, model, stats, &alphas));
+    if (!quiet) {
+      int scaled = 0;
+      for (const auto& [input, alpha] : alphas) scaled += alpha > 0.0f;
+      std::fprintf(stderr, "calibration: AWQ scaled %d of %zu inputs in %.1f s\n", scaled, alphas.size(), Since(t0));
+    }
+  }
+  options->calibration.stats = stats;
+  options->calibration.importance = imatrix;
+  options->calibration.gptq = gptq;
+  options->keep_source_weights = options->keep_source_embeddings = false;
+  options->quantization_text += std::string(options->quantization_text.empty() ? "" : " ") + "--calibrate" +
+                                (imatrix ? " --imatrix" : "") + (awq ? " --awq" : "") + (gptq ? " --gptq" : "");
+  return qlite::Status::Ok();
+}
+
 int RunConvert(int argc, char** argv) {
   std::string src, out;
   qlite_cli::QuantFlags quant;
   qlite::ImportOptions import_options;
   bool quiet = false;
   std::vector<std::string> loras;
+  std::string calib_text;
+  bool imatrix = false, awq = false, gptq = false;
+  uint64_t calib_tokens = 4096;
   for (int i = 1; i < argc; ++i) {
     const int r = qlite_cli::ParseQuantFlag(argc, argv, &i, &quant, "qlite convert");
     if (r < 0) return 2;
@@ -73,6 +147,20 @@ int RunConvert(int argc, char** argv) {
     } else if (a == "--lora") {
       loras.emplace_back();
       if (!value(&loras.back())) return Usage("missing value for", a.c_str());
+    } else if (a == "--calibrate") {
+      if (!value(&calib_text)) return Usage("missing value for", a.c_str());
+    } else if (a == "--imatrix") {
+      imatrix = true;
+    } else if (a == "--awq") {
+      awq = true;
+    } else if (a == "--gptq") {
+      gptq = true;
+    } else if (a == "--calib-tokens") {
+      std::string v;
+      char* end = nullptr;
+      if (!value(&v) || v.empty() || v[0] == '-') return Usage("--calib-tokens needs a count", nullptr);
+      calib_tokens = std::strtoull(v.c_str(), &end, 10);
+      if (*end) return Usage("--calib-tokens needs a count, not", v.c_str());
     } else if (a == "-q" || a == "--quiet") {
       quiet = true;
     } else if (!a.empty() && a[0] == '-') {
@@ -86,8 +174,16 @@ int RunConvert(int argc, char** argv) {
   if (src.empty()) return Usage("missing SRC", nullptr);
   if (out.empty()) return Usage("missing -o OUT.qlm", nullptr);
 
+  const bool calibrate = !calib_text.empty();
+  if (!calibrate && (imatrix || awq || gptq)) return Usage("--imatrix, --awq and --gptq need --calibrate TEXT", nullptr);
+  if (calibrate && !imatrix && !awq && !gptq) imatrix = awq = gptq = true;
+  if (awq && !loras.empty())
+    return Usage("--awq rescales the merged weights' inputs: merge the adapter first (--lora without --awq)", nullptr);
+  if (calibrate && quant.weights.empty()) quant.weights = "q4";  // calibration re-quantizes
   qlite::ConvertOptions options;
   if (!qlite_cli::QuantFlagsToOptions(quant, &options, "qlite convert")) return 2;
+  if (calibrate && qlite::IsFloatType(options.weights.dtype) && qlite::IsFloatType(options.embeddings.dtype))
+    return Usage("--calibrate needs an integer scheme (q4, q4a, q8, nf4) for --weights or --embed-weights", nullptr);
 
   qlite::SourceModel model;
   qlite::Status s = qlite::ImportAuto(src, import_options, &model);
@@ -139,8 +235,20 @@ int RunConvert(int argc, char** argv) {
       last_pct = pct;
     }
   };
+  qlite::ActivationStats stats;
+  if (calibrate) {
+    s = Calibrate(calib_text, calib_tokens, imatrix, awq, gptq, out, quiet, &model, &options, &stats);
+    if (!s.ok()) {
+      std::fprintf(stderr, "qlite convert: calibration: %s\n", s.message().c_str());
+      return 1;
+    }
+  }
   qlite::ConvertSummary summary;
+  const auto t0 = std::chrono::steady_clock::now();
   s = qlite::ConvertModel(model, options, out, progress, &summary);
+  if (calibrate && !quiet)
+    std::fprintf(stderr, "calibration: quantized in %.1f s\n",
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   if (!s.ok()) {
     if (tty && !quiet) std::fputc('\n', stderr);
     std::fprintf(stderr, "qlite convert: %s\n", s.message().c_str());

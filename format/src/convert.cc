@@ -168,6 +168,10 @@ Status ConvertModel(const SourceModel& source, const ConvertOptions& options, co
       QLITE_RETURN_IF_ERROR(CheckFinite(values.data(), rows, cols));
       s = t->load_stored(&q);
       if (s.ok()) s = Relayout(spec.layout, &q);
+    } else if (options.calibration.stats && !IsFloatType(spec.dtype)) {
+      const std::string input = MatrixInputOf(name, source.config.tied_embeddings);
+      s = QuantizeCalibrated(values.data(), rows, cols, spec, options.calibration.stats->Find(input),
+                             options.calibration, &q);
     } else {
       s = Quantize(values.data(), rows, cols, spec, &q);
     }

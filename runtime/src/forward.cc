@@ -114,6 +114,7 @@ void Session::Forward(const int32_t* tokens, size_t n) {
     // optionally q and k normalized per head before RoPE (or no RoPE in this layer), the
     // scores soft-capped, and the output normalized before the add.
     for (size_t b = 0; b < n; ++b) arch::RmsNorm(x_ + b * dim, L.attn_norm, xn_ + b * dim, dim, c.norm_eps);
+    if (observer_) observer_->Observe(l, MatrixInput::kAttn, xn_, n, dim);
     const arch::WeightMatrix* qkv[] = {&L.wq, &L.wk, &L.wv};
     float* qkv_out[] = {q_, k_, v_};
     Linears(qkv, 3, xn_, n, qkv_out);
@@ -132,12 +133,14 @@ void Session::Forward(const int32_t* tokens, size_t n) {
       arch::Rope(k, c.n_kv_heads, hd, m.rotary_dim(), cos + b * half, sin + b * half, pairing);
     }
     Attention(l, n);
+    if (observer_) observer_->Observe(l, MatrixInput::kAttnOutput, att_, n, qd);
     Linear(L.wo, att_, n, proj_, false);
     AddResidual(L.attn_post_norm, n);
 
     // Feed-forward: x += Wdown · (act(Wgate·xn) * (Wup·xn)), xn = rmsnorm(x), act SiLU
     // (SwiGLU) or tanh-approximate GELU (GeGLU); optionally the output normalized first.
     for (size_t b = 0; b < n; ++b) arch::RmsNorm(x_ + b * dim, L.ffn_norm, xn_ + b * dim, dim, c.norm_eps);
+    if (observer_) observer_->Observe(l, MatrixInput::kFfn, xn_, n, dim);
     const arch::WeightMatrix* gate_up[] = {&L.gate, &L.up};
     float* gate_up_out[] = {gate_, up_};
     Linears(gate_up, 2, xn_, n, gate_up_out);
@@ -146,10 +149,15 @@ void Session::Forward(const int32_t* tokens, size_t n) {
       if (gelu) arch::GeluTanhMul(gate_ + b * ffn, up_ + b * ffn, ffn);
       else arch::SiluMul(gate_ + b * ffn, up_ + b * ffn, ffn);
     }
+    if (observer_) observer_->Observe(l, MatrixInput::kFfnDown, gate_, n, ffn);
     Linear(L.down, gate_, n, proj_, false);
     AddResidual(L.ffn_post_norm, n);
   }
 
+  if (observer_) {  // the output matrix's input for every token, not only the last
+    for (size_t b = 0; b < n; ++b) arch::RmsNorm(x_ + b * dim, m.output_norm(), xn_ + b * dim, dim, c.norm_eps);
+    observer_->Observe(0, MatrixInput::kOutput, xn_, n, dim);
+  }
   // Logits of the last token only: nothing reads the others.
   arch::RmsNorm(x_ + (n - 1) * dim, m.output_norm(), xn_, dim, c.norm_eps);
   Linear(m.output(), xn_, 1, logits_, false);

@@ -44,6 +44,16 @@ Status MeasureSession(const Model& model, const SessionPlan& plan, SessionMemory
 
 struct Adapter;
 
+// The inputs of the forward pass's matrices, for calibration (activation_stats.cc).
+enum class MatrixInput { kAttn, kAttnOutput, kFfn, kFfnDown, kOutput };
+class ActivationObserver {
+ public:
+  virtual ~ActivationObserver() = default;
+  // x: the chunk's n tokens, cols floats each, as the layer's matrices read them (layer is
+  // 0 for kOutput).
+  virtual void Observe(uint32_t layer, MatrixInput input, const float* x, size_t n, size_t cols) = 0;
+};
+
 class Session {
  public:
   static Status Create(const Model& model, const qlite_session_params& params, Session** out);
@@ -61,6 +71,8 @@ class Session {
 
   const Model& model() const { return *model_; }
   const SessionPlan& plan() const { return plan_; }
+  // Shows every matrix input to `observer` (null: none, the normal case). CPU sessions only.
+  void set_observer(ActivationObserver* observer) { observer_ = observer; }
   uint64_t position() const { return pos_; }
   size_t arena_used() const { return arena_.used(); }
   size_t arena_capacity() const { return arena_.capacity(); }
@@ -120,6 +132,7 @@ class Session {
   uint32_t att_layer_ = 0;
   uint32_t att_first_ = 0;  // first token of the chunk the job covers
   uint64_t pos_ = 0;
+  ActivationObserver* observer_ = nullptr;
   bool has_logits_ = false;
   bool long_rope_ = false;  // LongRoPE: rotates with the long factors (Model::UsesLongRope)
 };

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "qlite/format/calibration.h"
 #include "qlite/format/quantize.h"
 #include "qlite/format/source_model.h"
 #include "qlite/base/status.h"
@@ -36,6 +37,9 @@ struct ConvertOptions {
   // they are quantized (LoRA merges at conversion, format/include/qlite/format/lora.h).
   std::function<Status(const std::string& name, const std::vector<uint64_t>& shape, std::vector<float>* values)>
       merge;
+  // Calibration-aware quantization of the integer-scheme tensors that are not kept (off
+  // while calibration.stats is null; qlite/format/calibration.h).
+  CalibrationOptions calibration;
   uint32_t tensor_alignment = 64;
   uint32_t segment_alignment = 16384;
 };
