@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "qlite/arch/matmul.h"
 #include "qlite/format/convert.h"
@@ -14,6 +15,7 @@ namespace qlite_cli {
 
 struct QuantFlags {
   std::string weights, embed, granularity = "group", scale_type = "f16", layout = "rowmajor";
+  std::vector<std::string> tensor_weights;  // NAME=SCHEME
   uint32_t group_size = 32;
 };
 
@@ -26,6 +28,9 @@ inline const char* kQuantFlagsHelp =
     "                          sources get q4\n"
     "  --embed-weights SCHEME  token_embd/output (default: like --weights' default when it is not\n"
     "                          given, else q8 when --weights is 4-bit, else the same)\n"
+    "  --tensor-weights NAME=SCHEME  tensors named NAME (exactly, or blk.N.NAME in every layer: ffn_down,\n"
+    "                          attn_v, ...) in SCHEME instead, with the same group, scale type and layout;\n"
+    "                          repeatable, the first match wins\n"
     "  --group-size N          32 (default), 64 or 128\n"
     "  --granularity G         group (default), row or tensor\n"
     "  --scale-type T          f16 (default), f32, or dq (u8 double-quantized scales)\n"
@@ -61,6 +66,14 @@ inline int ParseQuantFlag(int argc, char** argv, int* i, QuantFlags* f, const ch
                      : is("--scale-type")    ? &f->scale_type
                      : is("--layout")        ? &f->layout
                                              : nullptr;
+  if (is("--tensor-weights")) {
+    if (*i + 1 >= argc || !std::strchr(argv[*i + 1], '=')) {
+      std::fprintf(stderr, "%s: --tensor-weights needs NAME=SCHEME\n", prog);
+      return -1;
+    }
+    f->tensor_weights.push_back(argv[++*i]);
+    return 1;
+  }
   if (!dst && !is("--group-size")) return 0;
   if (*i + 1 >= argc) {
     std::fprintf(stderr, "%s: missing value for %s\n", prog, a);
@@ -140,9 +153,19 @@ inline bool QuantFlagsToOptions(const QuantFlags& f, qlite::ConvertOptions* opti
     if (options->embeddings.layout != options->weights.layout)
       layout_text += " (embeddings " + LayoutName(options->embeddings.layout) + ")";
   }
+  std::string overrides;
+  for (const std::string& tw : f.tensor_weights) {
+    const size_t eq = tw.find('=');
+    qlite::QuantSpec spec = options->weights;
+    if (!ParseQuantScheme(tw.substr(eq + 1), &spec.dtype)) return bad("--tensor-weights scheme", tw.substr(eq + 1));
+    if (qlite::IsFloatType(spec.dtype)) spec.layout = qlite::fb::Layout::RowMajor;
+    else if (layout == "auto") spec.layout = AutoLayout(spec.dtype);
+    options->tensor_weights.emplace_back(tw.substr(0, eq), spec);
+    overrides += " --tensor-weights " + tw;
+  }
   options->quantization_text = "--weights " + weights + " --embed-weights " + embed + " --group-size " +
                                std::to_string(f.group_size) + " --granularity " + f.granularity +
-                               " --scale-type " + f.scale_type + " --layout " + layout_text;
+                               " --scale-type " + f.scale_type + " --layout " + layout_text + overrides;
   return true;
 }
 

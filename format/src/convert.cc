@@ -68,6 +68,17 @@ QuantSpec KeptScheme(QuantSpec stored, fb::Layout wanted) {
   return stored;
 }
 
+// The --tensor-weights scheme of a tensor, or null.
+const QuantSpec* TensorScheme(const ConvertOptions& options, const std::string& name) {
+  for (const auto& [pattern, spec] : options.tensor_weights) {
+    if (name == pattern) return &spec;
+    const size_t dot = name.rfind('.');
+    if (name.compare(0, 4, "blk.") == 0 && dot != std::string::npos && name.compare(dot + 1, std::string::npos, pattern) == 0)
+      return &spec;
+  }
+  return nullptr;
+}
+
 ConversionStat* StatFor(const std::string& source_dtype, const QuantSpec& stored, bool kept, bool exact,
                         std::vector<ConversionStat>* stats) {
   for (ConversionStat& c : *stats)
@@ -110,6 +121,12 @@ Status ConvertModel(const SourceModel& source, const ConvertOptions& options, co
   QLITE_RETURN_IF_ERROR(CheckSource(source, &by_name));
   QLITE_RETURN_IF_ERROR(ValidateSpec(options.weights));
   QLITE_RETURN_IF_ERROR(ValidateSpec(options.embeddings));
+  for (const auto& [pattern, spec] : options.tensor_weights) {
+    QLITE_RETURN_IF_ERROR(ValidateSpec(spec));
+    bool used = false;
+    for (const auto& [name, t] : by_name) used = used || TensorScheme(options, name) == &spec;
+    if (!used) return StatusError(StatusCode::kInvalidArgument, "no tensor is named %s", pattern.c_str());
+  }
 
   // Large models: a generous meta estimate so the writer puts header + meta in front of the
   // data in place (FlatBuffers adds a few words per string and per table). Small models:
@@ -157,12 +174,15 @@ Status ConvertModel(const SourceModel& source, const ConvertOptions& options, co
     }
 
     const bool embedding = name == "token_embd" || name == "output";
-    const bool keep = quantized_source && t->has_stored_scheme &&
+    const bool kept_scheme = quantized_source && t->has_stored_scheme &&
                       (embedding ? options.keep_source_embeddings : options.keep_source_weights);
+    const QuantSpec* forced = TensorScheme(options, name);
+    const bool keep = kept_scheme && !forced;
     QuantSpec spec;  // default-constructed dtype is F32
     if (!IsAlwaysF32(name, t->shape.size()))
-      spec = keep ? KeptScheme(t->stored_scheme, (embedding ? options.embeddings : options.weights).layout)
-                  : embedding ? options.embeddings : options.weights;
+      spec = forced ? *forced
+             : keep ? KeptScheme(t->stored_scheme, (embedding ? options.embeddings : options.weights).layout)
+             : embedding ? options.embeddings : options.weights;
     QuantizedTensor q;
     if (keep && t->load_stored && !merged && spec.dtype == t->stored_scheme.dtype) {
       QLITE_RETURN_IF_ERROR(CheckFinite(values.data(), rows, cols));

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "qlite/format/calibration.h"
@@ -30,6 +31,9 @@ struct ConvertOptions {
   // float); `weights.layout` / `embeddings.layout` still apply where the scheme allows.
   // Sources without quantized tensors ignore these.
   bool keep_source_weights = false, keep_source_embeddings = false;
+  // Per-tensor schemes, first match wins: a tensor named exactly so, or blk.N.<name> in any
+  // layer ("ffn_down"). They take precedence over weights/embeddings and kept source schemes.
+  std::vector<std::pair<std::string, QuantSpec>> tensor_weights;
   // Norms and biases are always F32.
   std::string quantization_text; // recorded in provenance ("--weights q4 --group-size 32")
   std::vector<AdapterRecord> adapters;
