@@ -25,6 +25,7 @@ void PrintHelp(FILE* out) {
                "%s"
                "  --lora PATH[:SCALE]     merge a LoRA adapter before quantizing (PEFT folder, GGUF LoRA or .qla;\n"
                "                          scale default 1; repeatable: adapters add up)\n"
+               "  -t, --threads N         worker threads (default: all hardware threads; same output for any N)\n"
                "  -q, --quiet             no progress output\n"
                "Norms and biases stay f32.\n",
                qlite_cli::kQuantFlagsHelp);
@@ -52,6 +53,7 @@ int RunConvert(int argc, char** argv) {
   qlite_cli::QuantFlags quant;
   qlite::ImportOptions import_options;
   bool quiet = false;
+  uint32_t threads = 0;
   std::vector<std::string> loras;
   for (int i = 1; i < argc; ++i) {
     const int r = qlite_cli::ParseQuantFlag(argc, argv, &i, &quant, "qlite convert");
@@ -73,6 +75,13 @@ int RunConvert(int argc, char** argv) {
     } else if (a == "--lora") {
       loras.emplace_back();
       if (!value(&loras.back())) return Usage("missing value for", a.c_str());
+    } else if (a == "-t" || a == "--threads") {
+      std::string v;
+      if (!value(&v)) return Usage("missing value for", a.c_str());
+      char* end = nullptr;
+      const unsigned long n = std::strtoul(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || n == 0 || n > 1024) return Usage("bad thread count", v.c_str());
+      threads = static_cast<uint32_t>(n);
     } else if (a == "-q" || a == "--quiet") {
       quiet = true;
     } else if (!a.empty() && a[0] == '-') {
@@ -88,6 +97,7 @@ int RunConvert(int argc, char** argv) {
 
   qlite::ConvertOptions options;
   if (!qlite_cli::QuantFlagsToOptions(quant, &options, "qlite convert")) return 2;
+  options.threads = threads;
 
   qlite::SourceModel model;
   qlite::Status s = qlite::ImportAuto(src, import_options, &model);
