@@ -62,7 +62,7 @@ if [ ! -x "$lq" ]; then
     -DGGML_NATIVE=ON -DGGML_BLAS=OFF -DGGML_CUDA=OFF -DGGML_VULKAN=OFF -DGGML_METAL=OFF \
     -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
     -DLLAMA_BUILD_SERVER=OFF >"$bench/llama.cpp-configure.log"
-  cmake --build "$bench/llama.cpp-build" -j "$jobs" --target llama-quantize >"$bench/llama.cpp-build.log"
+  cmake --build "$bench/llama.cpp-build" -j "$jobs" --target llama-quantize >"$bench/llama.cpp-build.log" 2>&1
 fi
 
 # --- 3. qlite ------------------------------------------------------------------------------
