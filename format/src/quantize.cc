@@ -43,8 +43,13 @@ int ClampInt(int v, int lo, int hi) { return std::min(std::max(v, lo), hi); }  /
 // {8, 7.75, 7.5, 7.25, 7} of least squared error. Several groups side by side give the loops
 // independent lanes (one group is one long chain of dependent double additions); every
 // group's error sums still add their terms in value order, so the choice never changes.
+#if defined(__GNUC__)
+#define QLITE_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define QLITE_ALWAYS_INLINE inline
+#endif
 template <int groups>
-void I4Scales(const float* p, uint64_t len, float* scales) {
+QLITE_ALWAYS_INLINE void I4Scales(const float* p, uint64_t len, float* scales) {
   constexpr int kCandidates = 5;
   static constexpr float kDivisors[kCandidates] = {8.0f, 7.75f, 7.5f, 7.25f, 7.0f};
   float mx[groups], d[kCandidates][groups], inv[kCandidates][groups];
@@ -84,6 +89,32 @@ float I4Scale(const float* p, uint64_t n) {
   float scale;
   I4Scales<1>(p, n, &scale);
   return scale;
+}
+
+// x86-64 Linux: an AVX2 copy beside the baseline one, chosen when the library loads. The
+// same IEEE operations (no FMA contraction), so the same scales on every machine.
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__)
+#define QLITE_X86_AVX2_CLONE __attribute__((target_clones("avx2", "default")))
+#else
+#define QLITE_X86_AVX2_CLONE
+#endif
+
+// RtnGroupParams' I4 scales of a [rows, cols] matrix in groups of spec.group_size (which
+// divides cols), eight groups of a row at a time, stored at their ScaleIndex.
+QLITE_X86_AVX2_CLONE void I4GroupScales(const QuantSpec& spec, const float* src, uint64_t rows, uint64_t cols,
+                                         float* scales) {
+  constexpr int kLanes = 8;
+  const uint64_t len = spec.group_size, gpr = cols / len;
+  for (uint64_t r = 0; r < rows; ++r) {
+    const float* row = src + r * cols;
+    float s[kLanes];
+    uint64_t k = 0;
+    for (; k + kLanes <= gpr; k += kLanes) {
+      I4Scales<kLanes>(row + k * len, len, s);
+      for (int j = 0; j < kLanes; ++j) scales[ScaleIndex(spec, gpr, r, k + j)] = s[j];
+    }
+    for (; k < gpr; ++k) scales[ScaleIndex(spec, gpr, r, k)] = I4Scale(row + k * len, len);
+  }
 }
 
 // The codes of one group's values against its decoded parameters (CodeOf, with the
@@ -312,19 +343,7 @@ Status Quantize(const float* src, uint64_t rows, uint64_t cols, const QuantSpec&
   params.scale.assign(ns, 0.0f);
   params.min.assign(spec.dtype == fb::DType::U4 ? ns : 0, 0.0f);
   if (spec.dtype == fb::DType::I4 && spec.granularity == fb::Granularity::Group && cols % spec.group_size == 0) {
-    // RtnGroupParams' I4 scales, four groups of a row at a time.
-    constexpr int kLanes = 4;
-    const uint64_t len = spec.group_size, gpr = cols / len;
-    for (uint64_t r = 0; r < rows; ++r) {
-      const float* row = src + r * cols;
-      float s[kLanes];
-      uint64_t k = 0;
-      for (; k + kLanes <= gpr; k += kLanes) {
-        I4Scales<kLanes>(row + k * len, len, s);
-        for (int j = 0; j < kLanes; ++j) params.scale[ScaleIndex(spec, gpr, r, k + j)] = s[j];
-      }
-      for (; k < gpr; ++k) params.scale[ScaleIndex(spec, gpr, r, k)] = I4Scale(row + k * len, len);
-    }
+    I4GroupScales(spec, src, rows, cols, params.scale.data());
   } else {
     quant::ForEachGroup(spec, rows, cols, [&](uint64_t i, uint64_t r, uint64_t c0, uint64_t len) {
       float min = 0.0f;
