@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """GGUF side of scripts/bench_peer_llamacpp.sh (run with the PyPI `gguf` package's venv).
 
-  bench_peer_gguf.py make OUT.gguf --weights q4|q8 [--shape tinyllama|qwen3-0.6b] [--seed 1] [--codes]
+  bench_peer_gguf.py make OUT.gguf --weights q4|q8|f16 [--shape tinyllama|qwen3-0.6b] [--seed 1] [--codes]
       A model with random N(0, 0.02) weights (norms 1) and the shapes of TinyLlama-1.1B (llama
       arch, untied output) or Qwen3-0.6B (qwen3 arch: q/k norms, head_dim 128, tied 151936-token
       embedding): layer matrices Q4_0 or Q8_0, token_embd and output Q8_0 (as qlite's q4 model
-      keeps an 8-bit output head, so both engines stream the same bytes per token). The speed
+      keeps an 8-bit output head, so both engines stream the same bytes per token); --weights f16
+      makes every matrix f16 (a converter's input, scripts/bench_convert.sh). The speed
       of a forward pass does not depend on what the weights say. --codes draws random codes and
       scales directly in the Q4_0/Q8_0 block layout (seconds instead of minutes).
   bench_peer_gguf.py bytes M.gguf
@@ -42,6 +43,11 @@ def random_blocks(rng, rows, cols, qtype):
 
 
 def add_matrix(w, rng, name, rows, cols, qtype, codes=False):
+    if qtype == Q.F16:
+        x = rng.standard_normal((rows, cols), dtype=np.float32)
+        x *= np.float32(0.02)
+        w.add_tensor(name, x.astype(np.float16))
+        return
     if codes:
         w.add_tensor(name, random_blocks(rng, rows, cols, qtype), raw_dtype=qtype)
         return
@@ -71,7 +77,8 @@ def add_vocab(w, VOCAB):
 def make(out, weights, seed, codes=False, shape="tinyllama"):
     DIM, FFN, LAYERS, HEADS, KV_HEADS, HEAD_DIM, VOCAB, CTX = SHAPES[shape]
     qwen3 = shape.startswith("qwen3")
-    layer_q = {"q4": Q.Q4_0, "q8": Q.Q8_0}[weights]
+    layer_q = {"q4": Q.Q4_0, "q8": Q.Q8_0, "f16": Q.F16}[weights]
+    embed_q = Q.F16 if weights == "f16" else Q.Q8_0
     rng = np.random.default_rng(seed)
     matrix = lambda name, rows, cols, qtype: add_matrix(w, rng, name, rows, cols, qtype, codes)
     w = gguf.GGUFWriter(out, "qwen3" if qwen3 else "llama")
@@ -89,11 +96,12 @@ def make(out, weights, seed, codes=False, shape="tinyllama"):
         w.add_rope_freq_base(1e6)
     w.add_layer_norm_rms_eps(1e-6 if qwen3 else 1e-5)
     w.add_vocab_size(VOCAB)
-    w.add_file_type(gguf.LlamaFileType.MOSTLY_Q4_0 if weights == "q4" else gguf.LlamaFileType.MOSTLY_Q8_0)
+    w.add_file_type({"q4": gguf.LlamaFileType.MOSTLY_Q4_0, "q8": gguf.LlamaFileType.MOSTLY_Q8_0,
+                     "f16": gguf.LlamaFileType.MOSTLY_F16}[weights])
     add_vocab(w, VOCAB)
     ones = np.ones(DIM, dtype=np.float32)
     head_ones = np.ones(HEAD_DIM, dtype=np.float32)
-    matrix("token_embd.weight", VOCAB, DIM, Q.Q8_0)
+    matrix("token_embd.weight", VOCAB, DIM, embed_q)
     for l in range(LAYERS):
         p = "blk.%d." % l
         w.add_tensor(p + "attn_norm.weight", ones)
@@ -110,7 +118,7 @@ def make(out, weights, seed, codes=False, shape="tinyllama"):
         matrix(p + "ffn_down.weight", DIM, FFN, layer_q)
     w.add_tensor("output_norm.weight", ones)
     if not qwen3:  # Qwen3-0.6B ties its output to the embedding
-        matrix("output.weight", VOCAB, DIM, Q.Q8_0)
+        matrix("output.weight", VOCAB, DIM, embed_q)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
@@ -128,7 +136,7 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     m = sub.add_parser("make")
     m.add_argument("out")
-    m.add_argument("--weights", choices=["q4", "q8"], required=True)
+    m.add_argument("--weights", choices=["q4", "q8", "f16"], required=True)
     m.add_argument("--shape", choices=sorted(SHAPES), default="tinyllama")
     m.add_argument("--seed", type=int, default=1)
     m.add_argument("--codes", action="store_true", help="random codes in the block layout (fast)")

@@ -38,6 +38,7 @@ void PrintHelp(FILE* out) {
                "  --awq                   activation-aware scaling folded into the preceding norm / projection\n"
                "  --gptq                  error-compensating rounding through the inputs' inverse Hessian\n"
                "  --calib-tokens N        calibration tokens used (default 4096; 0 = the whole text)\n"
+               "  -t, --threads N         worker threads (default: all hardware threads; same output for any N)\n"
                "  -q, --quiet             no progress output\n"
                "Norms and biases stay f32.\n",
                qlite_cli::kQuantFlagsHelp);
@@ -82,13 +83,14 @@ qlite::Status Calibrate(const std::string& text_path, uint64_t max_tokens, bool 
   full.weights.dtype = values > (uint64_t{1} << 29) ? qlite::fb::DType::F16 : qlite::fb::DType::F32;
   full.embeddings = full.weights;
   full.keep_source_weights = full.keep_source_embeddings = false;
+  full.tensor_weights.clear();
   const std::string tmp = out + ".calibration." + std::to_string(getpid());
   qlite::Status s = qlite::ConvertModel(*model, full, tmp, nullptr, nullptr);
   if (s.ok()) {
     qlite::CollectOptions collect;
     collect.max_tokens = max_tokens;
     collect.gram = gptq;
-    collect.threads = std::max(1u, std::thread::hardware_concurrency());
+    collect.threads = options->threads ? options->threads : std::max(1u, std::thread::hardware_concurrency());
     uint64_t used = 0;
     auto t1 = std::chrono::steady_clock::now();
     s = qlite::CollectActivationStats(tmp, text.str(), collect, stats, &used);
@@ -123,6 +125,7 @@ int RunConvert(int argc, char** argv) {
   qlite_cli::QuantFlags quant;
   qlite::ImportOptions import_options;
   bool quiet = false;
+  uint32_t threads = 0;
   std::vector<std::string> loras;
   std::string calib_text;
   bool imatrix = false, awq = false, gptq = false;
@@ -161,6 +164,13 @@ int RunConvert(int argc, char** argv) {
       if (!value(&v) || v.empty() || v[0] == '-') return Usage("--calib-tokens needs a count", nullptr);
       calib_tokens = std::strtoull(v.c_str(), &end, 10);
       if (*end) return Usage("--calib-tokens needs a count, not", v.c_str());
+    } else if (a == "-t" || a == "--threads") {
+      std::string v;
+      if (!value(&v)) return Usage("missing value for", a.c_str());
+      char* end = nullptr;
+      const unsigned long n = std::strtoul(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || n == 0 || n > 1024) return Usage("bad thread count", v.c_str());
+      threads = static_cast<uint32_t>(n);
     } else if (a == "-q" || a == "--quiet") {
       quiet = true;
     } else if (!a.empty() && a[0] == '-') {
@@ -184,6 +194,7 @@ int RunConvert(int argc, char** argv) {
   if (!qlite_cli::QuantFlagsToOptions(quant, &options, "qlite convert")) return 2;
   if (calibrate && qlite::IsFloatType(options.weights.dtype) && qlite::IsFloatType(options.embeddings.dtype))
     return Usage("--calibrate needs an integer scheme (q4, q4a, q8, nf4) for --weights or --embed-weights", nullptr);
+  options.threads = threads;
 
   qlite::SourceModel model;
   qlite::Status s = qlite::ImportAuto(src, import_options, &model);

@@ -1,16 +1,22 @@
-// ConvertModel: SourceModel -> .qlm. Loads one tensor at a time (bounded memory), so the
-// peak is one f32 tensor plus its quantized copy.
+// ConvertModel: SourceModel -> .qlm through a bounded pipeline: worker threads load,
+// fingerprint (in order), quantize (large tensors in row pieces) and measure tensors; the
+// calling thread writes them in name order, so the file does not depend on the thread count.
 #include "qlite/format/convert.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <ctime>
+#include <condition_variable>
 #include <map>
+#include <mutex>
+#include <new>
+#include <thread>
 
 #include "qlite/format/checksum.h"
 #include "qlite/format/model_file.h"
 #include "qlite/format/writer.h"
+#include "quantize_stages.h"
 
 namespace qlite {
 namespace {
@@ -94,22 +100,235 @@ ConversionStat* StatFor(const std::string& source_dtype, const QuantSpec& stored
   return &stats->back();
 }
 
-// Adds the error of q's stored values against `want` (what was to be stored) to *stat.
-Status AddError(const QuantizedTensor& q, const std::vector<float>& want, ConversionStat* stat) {
+// The error of one stretch of a tensor: q's stored values against `want` (what was to be
+// stored). Pieces of a tensor are added up in row order, so the summary does not depend on
+// the thread count.
+struct ErrorSum {
+  double max_abs = 0, sum_sq = 0;
+};
+
+Status MeasureError(const QuantizedTensor& q, const float* want, ErrorSum* out) {
   std::vector<float> row(q.cols);
   const QuantizedView view = ViewOf(q);
   for (uint64_t r = 0; r < q.rows; ++r) {
     QLITE_RETURN_IF_ERROR(DequantizeRow(view, r, row.data()));
+    const float* w = want + r * q.cols;
+    double max_abs = 0, sum_sq = 0;
     for (uint64_t c = 0; c < q.cols; ++c) {
-      const double e = std::fabs(double(row[c]) - double(want[r * q.cols + c]));
-      stat->max_abs_error = std::max(stat->max_abs_error, e);
-      stat->sum_sq_error += e * e;
+      const double e = std::fabs(double(row[c]) - double(w[c]));
+      max_abs = std::max(max_abs, e);
+      sum_sq += e * e;
     }
+    out->max_abs = std::max(out->max_abs, max_abs);
+    out->sum_sq += sum_sq;
   }
-  ++stat->tensors;
-  stat->values += q.rows * q.cols;
   return Status::Ok();
 }
+
+void AddError(const ErrorSum& e, uint64_t values, ConversionStat* stat) {
+  stat->max_abs_error = std::max(stat->max_abs_error, e.max_abs);
+  stat->sum_sq_error += e.sum_sq;
+  stat->values += values;
+}
+
+// One source tensor on its way through the pipeline; the fields after `spec` belong to
+// whichever thread the scheduler gave the tensor's current step to.
+struct TensorJob {
+  std::string name;
+  const SourceTensor* src = nullptr;
+  uint64_t rows = 0, cols = 0;
+  bool keep = false;  // stored in the source's own scheme (keep_source_*)
+  QuantSpec spec;     // what Quantize makes of it (unless kept)
+  // Calibration-aware quantization (ConvertOptions::calibration) and the tensor's input.
+  const CalibrationOptions* calibration = nullptr;
+  const InputStats* input_stats = nullptr;
+  uint64_t piece_rows = 0;
+  size_t n_pieces = 1;
+
+  std::vector<float> values;    // to be quantized (after any LoRA merge)
+  std::vector<float> unmerged;  // the source's values when a merge changed them (fingerprint)
+  bool merged = false;
+  QuantizedTensor q;
+  std::vector<ErrorSum> errors;  // per piece
+  uint64_t checksum = 0;
+
+  // Scheduler state (guarded by the pipeline's mutex).
+  bool loaded = false, hashed = false, quantized = false;
+  size_t pieces_claimed = 0, pieces_done = 0;
+};
+
+Status LoadTensor(const ConvertOptions& options, TensorJob* job) {
+  const SourceTensor& t = *job->src;
+  Status s = t.load(&job->values);
+  if (!s.ok()) return Status(s.code(), "loading " + job->name + ": " + s.message());
+  if (job->values.size() != job->rows * job->cols)
+    return StatusError(StatusCode::kMismatch, "tensor %s: loader gave %zu values for %llu", job->name.c_str(),
+                       job->values.size(), static_cast<unsigned long long>(job->rows * job->cols));
+  if (options.merge) {  // applied after fingerprinting: the fingerprint keeps the source's values
+    job->unmerged = job->values;
+    s = options.merge(job->name, t.shape, &job->values);
+    if (!s.ok()) return Status(s.code(), "merging adapters into " + job->name + ": " + s.message());
+    job->merged = job->values != job->unmerged;
+    if (!job->merged) std::vector<float>().swap(job->unmerged);
+  }
+  if (job->n_pieces > 1) {  // pieces are quantized into their slices of the whole tensor
+    QuantizedTensor& q = job->q;
+    quant::StartTensor(job->spec, job->rows, job->cols, &q);
+    q.data.resize(StoredRows(job->spec, job->rows) * q.row_stride);
+    const uint64_t scale_bytes = NumScales(job->spec, job->rows, job->cols) * ScaleTypeBytes(job->spec.scale_type);
+    q.scales.resize(scale_bytes);
+    if (job->spec.dtype == fb::DType::U4) q.mins.resize(scale_bytes);
+  }
+  job->errors.assign(job->n_pieces, ErrorSum());
+  return Status::Ok();
+}
+
+// Quantizes piece `piece` of a loaded tensor (rows piece*piece_rows.., or the whole tensor)
+// and measures its error: the one place that decides how a tensor's values are stored.
+Status ConvertTensor(TensorJob* job, size_t piece) {
+  const SourceTensor& t = *job->src;
+  const uint64_t first = piece * job->piece_rows;
+  const uint64_t rows = std::min(job->rows - first, job->piece_rows);
+  const float* values = job->values.data() + first * job->cols;
+  QuantizedTensor part;
+  QuantizedTensor& q = job->n_pieces > 1 ? part : job->q;
+  Status s;
+  if (job->keep && t.load_stored && !job->merged && job->spec.dtype == t.stored_scheme.dtype) {
+    QLITE_RETURN_IF_ERROR(CheckFinite(values, rows, job->cols));
+    s = t.load_stored(&q);
+    if (s.ok()) s = Relayout(job->spec.layout, &q);
+  } else if (job->calibration) {
+    s = QuantizeCalibrated(values, rows, job->cols, job->spec, job->input_stats, *job->calibration, &q);
+  } else {
+    s = Quantize(values, rows, job->cols, job->spec, &q);
+  }
+  if (!s.ok()) return Status(s.code(), "quantizing " + job->name + ": " + s.message());
+  QLITE_RETURN_IF_ERROR(MeasureError(q, values, &job->errors[piece]));
+  if (job->n_pieces > 1) {
+    const uint64_t scale_bytes = ScaleTypeBytes(job->spec.scale_type), gpr = GroupsPerRow(job->spec, job->cols);
+    std::copy(part.data.begin(), part.data.end(), job->q.data.begin() + first * job->q.row_stride);
+    std::copy(part.scales.begin(), part.scales.end(), job->q.scales.begin() + first * gpr * scale_bytes);
+    std::copy(part.mins.begin(), part.mins.end(), job->q.mins.begin() + first * gpr * scale_bytes);
+  }
+  return Status::Ok();
+}
+
+// Adds a tensor's name, shape and source values to the model fingerprint (FORMAT.md).
+uint64_t FingerprintTensor(const TensorJob& job, uint64_t h) {
+  h = Fnv1a64(job.name.data(), job.name.size(), h);
+  for (uint64_t d : job.src->shape) h = HashU64(d, h);
+  const std::vector<float>& v = job.merged ? job.unmerged : job.values;
+  return Fnv1a64(v.data(), v.size() * sizeof(float), h);  // LE hosts
+}
+
+// Workers take, in this order of preference: the next tensor to fingerprint (the only step
+// that must run in sequence), a piece of the earliest loaded tensor, the next tensor to load
+// while fewer than `window` tensors are between loading and written. The calling thread
+// writes finished tensors in order.
+class Pipeline {
+ public:
+  Pipeline(std::vector<TensorJob>* jobs, const ConvertOptions& options, size_t window)
+      : jobs_(*jobs), options_(options), window_(window) {}
+
+  void Work() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!failed_ && next_write_ < jobs_.size()) {
+      if (!hashing_ && next_hash_ < next_load_ && jobs_[next_hash_].loaded) {
+        TensorJob& job = jobs_[next_hash_];
+        hashing_ = true;
+        lock.unlock();
+        fingerprint_ = FingerprintTensor(job, fingerprint_);
+        lock.lock();
+        job.hashed = true;
+        std::vector<float>().swap(job.unmerged);
+        ++next_hash_;
+        hashing_ = false;
+        Notify();
+        continue;
+      }
+      TensorJob* piece_job = nullptr;
+      for (size_t i = next_write_; i < next_load_ && !piece_job; ++i)
+        if (jobs_[i].loaded && jobs_[i].pieces_claimed < jobs_[i].n_pieces) piece_job = &jobs_[i];
+      if (piece_job) {
+        const size_t piece = piece_job->pieces_claimed++;
+        lock.unlock();
+        Status s = Run([&] { return ConvertTensor(piece_job, piece); });
+        lock.lock();
+        if (!s.ok()) {
+          FailLocked(std::move(s));
+          continue;
+        }
+        if (++piece_job->pieces_done == piece_job->n_pieces) {
+          lock.unlock();
+          piece_job->checksum = ModelWriter::TensorChecksum(piece_job->q);
+          lock.lock();
+          piece_job->quantized = true;
+        }
+        Notify();
+        continue;
+      }
+      if (next_load_ < jobs_.size() && next_load_ < next_write_ + window_) {
+        TensorJob& job = jobs_[next_load_++];
+        lock.unlock();
+        Status s = Run([&] { return LoadTensor(options_, &job); });
+        lock.lock();
+        if (!s.ok()) FailLocked(std::move(s));
+        job.loaded = s.ok();
+        Notify();
+        continue;
+      }
+      work_cv_.wait(lock);
+    }
+  }
+
+  // Waits until tensor i is quantized and fingerprinted; false when the run failed.
+  bool WaitForTensor(size_t i) {
+    std::unique_lock<std::mutex> lock(mu_);
+    done_cv_.wait(lock, [&] { return failed_ || (jobs_[i].quantized && jobs_[i].hashed); });
+    return !failed_;
+  }
+  void Written(size_t i) {
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs_[i] = TensorJob();  // frees its values and bytes
+    ++next_write_;
+    Notify();
+  }
+  void Fail(Status s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    FailLocked(std::move(s));
+  }
+  const Status& error() const { return error_; }
+  uint64_t fingerprint() const { return fingerprint_; }
+
+ private:
+  void FailLocked(Status s) {  // the first error wins; everyone stops
+    if (!failed_) error_ = std::move(s);
+    failed_ = true;
+    Notify();
+  }
+  void Notify() {
+    work_cv_.notify_all();
+    done_cv_.notify_all();
+  }
+  template <class Fn>
+  static Status Run(Fn fn) {
+    try {
+      return fn();
+    } catch (const std::bad_alloc&) {
+      return Status(StatusCode::kOutOfMemory, "out of memory converting tensors");
+    }
+  }
+
+  std::vector<TensorJob>& jobs_;
+  const ConvertOptions& options_;
+  const size_t window_;
+  std::mutex mu_;
+  std::condition_variable work_cv_, done_cv_;
+  size_t next_load_ = 0, next_hash_ = 0, next_write_ = 0;
+  bool hashing_ = false, failed_ = false;
+  Status error_;
+  uint64_t fingerprint_ = kFnv64Offset;
+};
 
 }  // namespace
 
@@ -149,60 +368,70 @@ Status ConvertModel(const SourceModel& source, const ConvertOptions& options, co
   bool quantized_source = false;  // keep_source_* apply to sources with quantized tensors only
   for (const SourceTensor& t : source.tensors)
     quantized_source |= t.has_stored_scheme && !IsFloatType(t.stored_scheme.dtype);
-  std::vector<ConversionStat> stats;
-  uint64_t fingerprint = kFnv64Offset, n_params = 0;
-  size_t done = 0;
-  std::vector<float> values;
+  std::vector<TensorJob> jobs;
+  jobs.reserve(by_name.size());
   for (const auto& [name, t] : by_name) {
-    const uint64_t rows = t->shape.size() == 2 ? t->shape[0] : 1, cols = t->shape.back();
-    values.clear();
-    Status s = t->load(&values);
-    if (!s.ok()) return Status(s.code(), "loading " + name + ": " + s.message());
-    if (values.size() != rows * cols)
-      return StatusError(StatusCode::kMismatch, "tensor %s: loader gave %zu values for %llu", name.c_str(),
-                         values.size(), static_cast<unsigned long long>(rows * cols));
-    fingerprint = Fnv1a64(name.data(), name.size(), fingerprint);
-    for (uint64_t d : t->shape) fingerprint = HashU64(d, fingerprint);
-    fingerprint = Fnv1a64(values.data(), values.size() * sizeof(float), fingerprint);  // LE hosts
-
-    bool merged = false;
-    if (options.merge) {
-      const std::vector<float> before = values;
-      s = options.merge(name, t->shape, &values);
-      if (!s.ok()) return Status(s.code(), "merging adapters into " + name + ": " + s.message());
-      merged = values != before;
-    }
-
+    TensorJob job;
+    job.name = name;
+    job.src = t;
+    job.rows = t->shape.size() == 2 ? t->shape[0] : 1;
+    job.cols = t->shape.back();
     const bool embedding = name == "token_embd" || name == "output";
     const bool kept_scheme = quantized_source && t->has_stored_scheme &&
-                      (embedding ? options.keep_source_embeddings : options.keep_source_weights);
+                             (embedding ? options.keep_source_embeddings : options.keep_source_weights);
     const QuantSpec* forced = TensorScheme(options, name);
-    const bool keep = kept_scheme && !forced;
-    QuantSpec spec;  // default-constructed dtype is F32
-    if (!IsAlwaysF32(name, t->shape.size()))
-      spec = forced ? *forced
-             : keep ? KeptScheme(t->stored_scheme, (embedding ? options.embeddings : options.weights).layout)
-             : embedding ? options.embeddings : options.weights;
-    QuantizedTensor q;
-    if (keep && t->load_stored && !merged && spec.dtype == t->stored_scheme.dtype) {
-      QLITE_RETURN_IF_ERROR(CheckFinite(values.data(), rows, cols));
-      s = t->load_stored(&q);
-      if (s.ok()) s = Relayout(spec.layout, &q);
-    } else if (options.calibration.stats && !IsFloatType(spec.dtype)) {
-      const std::string input = MatrixInputOf(name, source.config.tied_embeddings);
-      s = QuantizeCalibrated(values.data(), rows, cols, spec, options.calibration.stats->Find(input),
-                             options.calibration, &q);
-    } else {
-      s = Quantize(values.data(), rows, cols, spec, &q);
+    job.keep = kept_scheme && !forced;
+    if (!IsAlwaysF32(name, t->shape.size()))  // else the default spec: F32
+      job.spec = forced      ? *forced
+                 : job.keep ? KeptScheme(t->stored_scheme, (embedding ? options.embeddings : options.weights).layout)
+                            : embedding ? options.embeddings : options.weights;
+    if (options.calibration.stats && !job.keep && !IsFloatType(job.spec.dtype)) {
+      job.calibration = &options.calibration;
+      job.input_stats = options.calibration.stats->Find(MatrixInputOf(name, source.config.tied_embeddings));
     }
-    if (!s.ok()) return Status(s.code(), "quantizing " + name + ": " + s.message());
-    const bool kept = keep && !IsAlwaysF32(name, t->shape.size());
-    ConversionStat* stat = StatFor(t->source_dtype, q.spec, kept, kept && t->stored_exact && !merged, &stats);
-    QLITE_RETURN_IF_ERROR(AddError(q, values, stat));
-    QLITE_RETURN_IF_ERROR(writer.AddTensor(name, t->shape, q));
-    n_params += rows * cols;
-    if (progress) progress(++done, by_name.size(), name);
+    // Pieces hold whole scale groups and double-quantization blocks only where a scale
+    // belongs to rows of one piece: not PerTensor, not U8 scales, not kept source storage.
+    const bool splittable = !job.keep && job.spec.granularity != fb::Granularity::PerTensor &&
+                            (IsFloatType(job.spec.dtype) || job.spec.scale_type != fb::DType::U8);
+    // Row pieces are a multiple of 16 rows, so every layout's row groups and scales of a
+    // piece are a contiguous slice of the whole tensor's.
+    job.piece_rows = job.rows;
+    if (splittable && job.rows * job.cols > 2 * options.piece_values)
+      job.piece_rows = std::max<uint64_t>(16, options.piece_values / job.cols / 16 * 16);
+    job.n_pieces = static_cast<size_t>((job.rows + job.piece_rows - 1) / job.piece_rows);
+    jobs.push_back(std::move(job));
   }
+
+  unsigned threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  threads = static_cast<unsigned>(std::min<size_t>(threads, 256));
+  Pipeline pipeline(&jobs, options, threads + 2);
+  std::vector<std::thread> workers;
+  for (unsigned i = 0; i < threads; ++i) workers.emplace_back([&pipeline] { pipeline.Work(); });
+  std::vector<ConversionStat> stats;
+  uint64_t n_params = 0;
+  for (size_t i = 0; i < jobs.size() && pipeline.WaitForTensor(i); ++i) {
+    TensorJob& job = jobs[i];
+    const bool kept = job.keep && !IsAlwaysF32(job.name, job.src->shape.size());
+    ConversionStat* stat =
+        StatFor(job.src->source_dtype, job.q.spec, kept, kept && job.src->stored_exact && !job.merged, &stats);
+    for (size_t p = 0; p < job.n_pieces; ++p) {
+      const uint64_t rows = std::min(job.rows - p * job.piece_rows, job.piece_rows);
+      AddError(job.errors[p], rows * job.cols, stat);
+    }
+    ++stat->tensors;
+    Status s = writer.AddTensor(job.name, job.src->shape, job.q, job.checksum);
+    if (!s.ok()) {
+      pipeline.Fail(std::move(s));
+      break;
+    }
+    n_params += job.rows * job.cols;
+    const std::string name = job.name;
+    pipeline.Written(i);
+    if (progress) progress(i + 1, jobs.size(), name);
+  }
+  for (std::thread& w : workers) w.join();
+  QLITE_RETURN_IF_ERROR(pipeline.error());  // the writer's destructor removes its temp files
+  const uint64_t fingerprint = pipeline.fingerprint();
 
   ProvenanceInfo prov;
   prov.source = Basename(source.source_path);

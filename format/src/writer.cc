@@ -66,7 +66,7 @@ Status ModelWriter::Open(const std::string& path, const WriterOptions& options) 
   return Status::Ok();
 }
 
-Status ModelWriter::WriteRegion(const std::vector<uint8_t>& bytes, Region* region, uint64_t* checksum) {
+Status ModelWriter::WriteRegion(const std::vector<uint8_t>& bytes, Region* region) {
   if (bytes.empty()) return Status::Ok();
   static const uint8_t kZeros[4096] = {};
   const uint64_t start = RoundUp(data_size_, options_.tensor_alignment);
@@ -79,11 +79,27 @@ Status ModelWriter::WriteRegion(const std::vector<uint8_t>& bytes, Region* regio
   region->offset = start;
   region->size = bytes.size();
   data_size_ = start + bytes.size();
-  *checksum = Fnv1a64(bytes.data(), bytes.size(), *checksum);
   return Status::Ok();
 }
 
+uint64_t ModelWriter::TensorChecksum(const QuantizedTensor& t) {
+  uint64_t h = kFnv64Offset;
+  for (const std::vector<uint8_t>* part : {&t.data, &t.scales, &t.mins, &t.dq_scales, &t.dq_offsets})
+    h = Fnv1a64(part->data(), part->size(), h);
+  return h;
+}
+
 Status ModelWriter::AddTensor(const std::string& name, const std::vector<uint64_t>& shape, const QuantizedTensor& t) {
+  return AddTensor(name, shape, t, nullptr);
+}
+
+Status ModelWriter::AddTensor(const std::string& name, const std::vector<uint64_t>& shape, const QuantizedTensor& t,
+                              uint64_t checksum) {
+  return AddTensor(name, shape, t, &checksum);
+}
+
+Status ModelWriter::AddTensor(const std::string& name, const std::vector<uint64_t>& shape, const QuantizedTensor& t,
+                              const uint64_t* checksum) {
   if (!data_file_) return Status(StatusCode::kInvalidArgument, "writer is not open");
   if (shape.empty() || shape.size() > 2)
     return StatusError(StatusCode::kInvalidArgument, "tensor %s: rank %zu not supported", name.c_str(), shape.size());
@@ -105,12 +121,12 @@ Status ModelWriter::AddTensor(const std::string& name, const std::vector<uint64_
   e.shape = shape;
   e.spec = t.spec;
   e.row_stride = t.row_stride;
-  e.checksum = kFnv64Offset;
-  Status s = WriteRegion(t.data, &e.data, &e.checksum);
-  if (s.ok()) s = WriteRegion(t.scales, &e.scales, &e.checksum);
-  if (s.ok()) s = WriteRegion(t.mins, &e.mins, &e.checksum);
-  if (s.ok()) s = WriteRegion(t.dq_scales, &e.dq_scales, &e.checksum);
-  if (s.ok()) s = WriteRegion(t.dq_offsets, &e.dq_offsets, &e.checksum);
+  e.checksum = checksum ? *checksum : TensorChecksum(t);
+  Status s = WriteRegion(t.data, &e.data);
+  if (s.ok()) s = WriteRegion(t.scales, &e.scales);
+  if (s.ok()) s = WriteRegion(t.mins, &e.mins);
+  if (s.ok()) s = WriteRegion(t.dq_scales, &e.dq_scales);
+  if (s.ok()) s = WriteRegion(t.dq_offsets, &e.dq_offsets);
   if (!s.ok()) {
     Abort();
     return s;

@@ -138,6 +138,73 @@ TEST_F(ModelFileTest, RoundTrip) {
   std::remove(p2.c_str());
 }
 
+// The file must not depend on how many workers converted it, nor on how large tensors were
+// cut into row pieces: one worker converting whole tensors is the reference.
+TEST_F(ModelFileTest, SameBytesForAnyThreadCountAndPieceSize) {
+  setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
+  const SourceModel src = qlite_test::TinyModel(3);
+  const std::string ref_path = qlite_test::TempPath("ref.qlm");
+  QuantSpec group_f16;  // q4, 32-value groups with f16 scales, 16-row interleave
+  group_f16.dtype = fb::DType::I4;
+  group_f16.scale_type = fb::DType::F16;
+  group_f16.layout = fb::Layout::Interleave16x4;
+  QuantSpec u4 = group_f16;
+  u4.dtype = fb::DType::U4;
+  u4.scale_type = fb::DType::F32;
+  u4.layout = fb::Layout::Interleave4x32;
+  QuantSpec dq = group_f16;  // U8 scales: not split
+  dq.dtype = fb::DType::NF4;
+  dq.scale_type = fb::DType::U8;
+  dq.layout = fb::Layout::RowMajor;
+  QuantSpec f16;
+  f16.dtype = fb::DType::F16;
+  for (const QuantSpec& spec : {group_f16, u4, dq, f16, opts_.embeddings}) {
+    ConvertOptions o = opts_;
+    o.weights = spec;
+    o.threads = 1;
+    o.piece_values = uint64_t{1} << 40;
+    ConvertSummary ref_sum;
+    ASSERT_TRUE(ConvertModel(src, o, ref_path, nullptr, &ref_sum).ok());
+    const std::vector<uint8_t> ref = ReadAll(ref_path);
+    ASSERT_FALSE(ref.empty());
+    for (uint32_t threads : {1u, 2u, 3u, 8u})
+      for (uint64_t piece : {uint64_t{1} << 40, uint64_t{700}, uint64_t{1}}) {
+        o.threads = threads;
+        o.piece_values = piece;
+        size_t calls = 0;
+        ConvertSummary sum;
+        ASSERT_TRUE(ConvertModel(src, o, path_, [&](size_t done, size_t, const std::string&) { calls = done; }, &sum)
+                        .ok());
+        EXPECT_EQ(ReadAll(path_), ref) << QuantText(spec) << ", " << threads << " threads, pieces of " << piece;
+        EXPECT_EQ(calls, src.tensors.size());
+        EXPECT_EQ(sum.fingerprint, ref_sum.fingerprint);
+        ASSERT_EQ(sum.conversions.size(), ref_sum.conversions.size());
+        for (size_t i = 0; i < sum.conversions.size(); ++i) {
+          EXPECT_EQ(sum.conversions[i].values, ref_sum.conversions[i].values);
+          EXPECT_EQ(sum.conversions[i].max_abs_error, ref_sum.conversions[i].max_abs_error);
+        }
+      }
+  }
+  unsetenv("SOURCE_DATE_EPOCH");
+  std::remove(ref_path.c_str());
+}
+
+// A failing tensor in the middle of a many-worker run: the error comes back, nothing is left.
+TEST_F(ModelFileTest, WorkerErrorLeavesNoFile) {
+  for (uint32_t threads : {1u, 4u}) {
+    SourceModel src = qlite_test::TinyModel();
+    src.tensors[7].load = [](std::vector<float>*) { return Status(StatusCode::kIo, "disk on fire"); };
+    ConvertOptions o = opts_;
+    o.threads = threads;
+    o.piece_values = 700;
+    const Status s = ConvertModel(src, o, path_, nullptr, nullptr);
+    EXPECT_EQ(s.code(), StatusCode::kIo) << s.message();
+    EXPECT_NE(s.message().find("disk on fire"), std::string::npos) << s.message();
+    EXPECT_FALSE(std::ifstream(path_).good());
+    EXPECT_FALSE(std::ifstream(path_ + ".tmp" + std::to_string(getpid())).good());
+  }
+}
+
 TEST_F(ModelFileTest, ChecksumCatchesDataCorruption) {
   ASSERT_TRUE(ConvertModel(qlite_test::TinyModel(), opts_, path_, nullptr, nullptr).ok());
   std::vector<uint8_t> bytes = ReadAll(path_);

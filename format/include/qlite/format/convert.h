@@ -46,6 +46,11 @@ struct ConvertOptions {
   CalibrationOptions calibration;
   uint32_t tensor_alignment = 64;
   uint32_t segment_alignment = 16384;
+  // Worker threads (0: all hardware threads). The file is byte-identical for any count.
+  uint32_t threads = 0;
+  // Tensors of more than twice this many values are quantized in row pieces of about this
+  // size by several workers. The file does not depend on it (tests make it small).
+  uint64_t piece_values = uint64_t{1} << 22;
 };
 
 // What conversion did to the tensors of one source dtype stored in one scheme, and the
@@ -71,6 +76,9 @@ struct ConvertSummary {
 using ProgressFn = std::function<void(size_t done, size_t total, const std::string& tensor)>;
 
 // Writes out_path atomically (temp file + rename): on any error no partial file is left.
+// Tensors are loaded, quantized and measured by options.threads workers (large ones split by
+// rows) and written in name order; about threads + 2 tensors are in memory at a time.
+// `progress` is called from the calling thread, once per tensor written.
 Status ConvertModel(const SourceModel& source, const ConvertOptions& options,
                     const std::string& out_path, const ProgressFn& progress, ConvertSummary* summary);
 

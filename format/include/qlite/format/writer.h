@@ -42,6 +42,13 @@ class ModelWriter {
   void SetFingerprint(uint64_t fingerprint) { fingerprint_ = fingerprint; }
   // shape: [rows, cols] for matrices, [n] for vectors; must hold t.rows*t.cols elements.
   Status AddTensor(const std::string& name, const std::vector<uint64_t>& shape, const QuantizedTensor& t);
+  // The same with t's checksum computed beforehand by TensorChecksum (in parallel, by the
+  // converter's workers), so the writing thread only writes.
+  Status AddTensor(const std::string& name, const std::vector<uint64_t>& shape, const QuantizedTensor& t,
+                   uint64_t checksum);
+  // The checksum AddTensor stores for t: FNV-1a 64 over its data, scales, mins, dq_scales
+  // and dq_offsets in that order.
+  static uint64_t TensorChecksum(const QuantizedTensor& t);
   // Writes the final file; *file_size (optional) receives its size.
   Status Finish(uint64_t* file_size = nullptr);
   // Removes temporary files; the destination is untouched.
@@ -56,7 +63,9 @@ class ModelWriter {
     uint64_t row_stride = 0, checksum = 0;
     Region data, scales, mins, dq_scales, dq_offsets;
   };
-  Status WriteRegion(const std::vector<uint8_t>& bytes, Region* region, uint64_t* checksum);
+  Status AddTensor(const std::string& name, const std::vector<uint64_t>& shape, const QuantizedTensor& t,
+                   const uint64_t* checksum);
+  Status WriteRegion(const std::vector<uint8_t>& bytes, Region* region);
   std::vector<uint8_t> BuildMeta() const;
 
   std::string path_, tmp_path_, data_path_;
