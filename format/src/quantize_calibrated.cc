@@ -140,19 +140,30 @@ Status GptqCodes(const float* src, uint64_t rows, uint64_t cols, const QuantSpec
   std::vector<float> u;
   if (!InverseCholeskyUpper(std::move(h), cols, &u))
     return Status(StatusCode::kInvalidArgument, "GPTQ: the inputs' Hessian is not positive definite (raise the damping)");
+  // Rows go in blocks that share each row of U while it is in cache (U is cols^2 floats).
+  constexpr uint64_t kBlock = 16;
   const uint64_t gpr = GroupsPerRow(spec, cols);
-  std::vector<float> w(cols);
+  std::vector<float> w(kBlock * cols), err(kBlock);
   codes->resize(rows * cols);
-  for (uint64_t r = 0; r < rows; ++r) {
-    for (uint64_t k = 0; k < cols; ++k) w[k] = src[r * cols + order[k]];
+  for (uint64_t r0 = 0; r0 < rows; r0 += kBlock) {
+    const uint64_t nb = std::min(kBlock, rows - r0);
+    for (uint64_t b = 0; b < nb; ++b)
+      for (uint64_t k = 0; k < cols; ++k) w[b * cols + k] = src[(r0 + b) * cols + order[k]];
     for (uint64_t k = 0; k < cols; ++k) {
-      const uint64_t si = quant::GroupIndex(spec, gpr, r, order[k]);
-      const float scale = params.scale[si], min = params.min.empty() ? 0.0f : params.min[si];
-      const int q = CodeOf(spec.dtype, w[k], scale, min);
-      (*codes)[r * cols + order[k]] = q;
       const float* uk = &u[k * cols];
-      const float e = (w[k] - ValueOf(spec.dtype, q, scale, min)) / uk[k];
-      for (uint64_t m = k + 1; m < cols; ++m) w[m] -= e * uk[m];
+      for (uint64_t b = 0; b < nb; ++b) {
+        const uint64_t si = quant::GroupIndex(spec, gpr, r0 + b, order[k]);
+        const float scale = params.scale[si], min = params.min.empty() ? 0.0f : params.min[si];
+        const float x = w[b * cols + k];
+        const int q = CodeOf(spec.dtype, x, scale, min);
+        (*codes)[(r0 + b) * cols + order[k]] = q;
+        err[b] = (x - ValueOf(spec.dtype, q, scale, min)) / uk[k];
+      }
+      for (uint64_t b = 0; b < nb; ++b) {
+        float* wb = &w[b * cols];
+        const float e = err[b];
+        for (uint64_t m = k + 1; m < cols; ++m) wb[m] -= e * uk[m];
+      }
     }
   }
   return Status::Ok();
