@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "qlite/base/files.h"
 #include "qlite/format/checksum.h"
 
 namespace qlite {
@@ -118,11 +119,12 @@ void ModelFile::Close() {
 
 Status ModelFile::Open(const std::string& path, const OpenOptions& options) {
   Close();
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return StatusError(StatusCode::kIo, "cannot open %s: %s", path.c_str(), std::strerror(errno));
+  int fd = -1;
+  uint64_t file_size = 0;
+  QLITE_RETURN_IF_ERROR(OpenRegularFile(path, &fd, &file_size));
   struct stat st;
   Status s;
-  if (fstat(fd, &st) != 0 || st.st_size < static_cast<off_t>(kQlmHeaderSize)) {
+  if (fstat(fd, &st) != 0 || file_size < kQlmHeaderSize) {
     s = StatusError(StatusCode::kFormat, "%s: not a .qlm file (too small)", path.c_str());
   } else if (static_cast<uint64_t>(st.st_size) > SIZE_MAX) {
     s = StatusError(StatusCode::kUnsupported, "%s: file larger than this address space", path.c_str());
@@ -181,6 +183,9 @@ Status ModelFile::Load(const OpenOptions& options) {
   QLITE_RETURN_IF_ERROR(CheckConfig(config_));
   if (meta_->tokenizer()) QLITE_RETURN_IF_ERROR(FillTokenizer(*meta_->tokenizer(), config_.vocab_size, &tokenizer_));
 
+  if (MinTensorCount(config_) > meta_->tensors()->size())  // before ExpectedTensors builds that many
+    return StatusError(StatusCode::kFormat, "%u layers need at least %llu tensors, the file has %u", config_.n_layers,
+                       (unsigned long long)MinTensorCount(config_), meta_->tensors()->size());
   tensors_.resize(meta_->tensors()->size());
   for (size_t i = 0; i < tensors_.size(); ++i) {
     const fb::Tensor& t = *meta_->tensors()->Get(static_cast<flatbuffers::uoffset_t>(i));

@@ -41,7 +41,14 @@ struct ExpectedTensor {
 };
 // Sanity of the dimensions (non-zero, heads divide, rotary_dim, sliding_window length).
 Status CheckConfig(const ModelConfig& config);
+// The least number of tensors a model of `config` has: bounds n_layers by what a file holds
+// before ExpectedTensors builds a list of that size.
+uint64_t MinTensorCount(const ModelConfig& config);
 std::vector<ExpectedTensor> ExpectedTensors(const ModelConfig& config);
+// What the runtime's tokenizer needs of its data (piece count, scores/kinds lengths, ids in
+// range, a supported type, <0xNN> byte pieces, a known pre-tokenizer, "left right" merges):
+// the reader's runtime and the converter share it, so no file is written that cannot run.
+Status CheckTokenizer(const TokenizerData& tokenizer);
 // True for tensors stored F32 whatever the options say (norms, biases, all 1-D tensors).
 bool IsAlwaysF32(const std::string& name, size_t rank);
 
