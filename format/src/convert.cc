@@ -34,9 +34,7 @@ uint64_t HashU64(uint64_t v, uint64_t h) {
 Status CheckSource(const SourceModel& src, std::map<std::string, const SourceTensor*>* by_name) {
   QLITE_RETURN_IF_ERROR(CheckConfig(src.config));
   QLITE_RETURN_IF_ERROR(CheckTokenizer(src.tokenizer));  // what the runtime would refuse
-  if (MinTensorCount(src.config) > src.tensors.size())
-    return StatusError(StatusCode::kMismatch, "%u layers need at least %llu tensors, the source has %zu",
-                       src.config.n_layers, (unsigned long long)MinTensorCount(src.config), src.tensors.size());
+  QLITE_RETURN_IF_ERROR(CheckLayerCount(src.config, src.tensors.size()));
   const TokenizerData& tok = src.tokenizer;
   if (tok.pieces.size() != src.config.vocab_size)
     return StatusError(StatusCode::kMismatch, "tokenizer has %zu pieces but vocab_size is %u", tok.pieces.size(),

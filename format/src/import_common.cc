@@ -116,9 +116,7 @@ Status ValidateSourceModel(const SourceModel& m) {
   for (const SourceTensor& t : m.tensors)
     if (!by_name.emplace(t.name, &t).second)
       return StatusError(StatusCode::kFormat, "duplicate tensor %s", t.name.c_str());
-  if (MinTensorCount(m.config) > m.tensors.size())  // before a list of n_layers entries is built
-    return StatusError(StatusCode::kFormat, "%u layers need at least %llu tensors, the source has %zu",
-                       m.config.n_layers, (unsigned long long)MinTensorCount(m.config), m.tensors.size());
+  QLITE_RETURN_IF_ERROR(CheckLayerCount(m.config, m.tensors.size()));  // before ExpectedTensors
   std::set<std::string> expected;
   for (const ExpectedTensor& e : ExpectedTensors(m.config)) {
     expected.insert(e.name);

@@ -183,9 +183,7 @@ Status ModelFile::Load(const OpenOptions& options) {
   QLITE_RETURN_IF_ERROR(CheckConfig(config_));
   if (meta_->tokenizer()) QLITE_RETURN_IF_ERROR(FillTokenizer(*meta_->tokenizer(), config_.vocab_size, &tokenizer_));
 
-  if (MinTensorCount(config_) > meta_->tensors()->size())  // before ExpectedTensors builds that many
-    return StatusError(StatusCode::kFormat, "%u layers need at least %llu tensors, the file has %u", config_.n_layers,
-                       (unsigned long long)MinTensorCount(config_), meta_->tensors()->size());
+  QLITE_RETURN_IF_ERROR(CheckLayerCount(config_, meta_->tensors()->size()));  // before ExpectedTensors
   tensors_.resize(meta_->tensors()->size());
   for (size_t i = 0; i < tensors_.size(); ++i) {
     const fb::Tensor& t = *meta_->tensors()->Get(static_cast<flatbuffers::uoffset_t>(i));

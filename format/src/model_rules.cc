@@ -82,8 +82,11 @@ Status CheckConfig(const ModelConfig& c) {
   return Status::Ok();
 }
 
-uint64_t MinTensorCount(const ModelConfig& c) {
-  return 2 + (c.tied_embeddings ? 0 : 1) + uint64_t{9} * c.n_layers;
+Status CheckLayerCount(const ModelConfig& c, uint64_t n_tensors) {
+  if (c.n_layers > n_tensors)
+    return StatusError(StatusCode::kFormat, "config: %u layers, but only %llu tensors", c.n_layers,
+                       (unsigned long long)n_tensors);
+  return Status::Ok();
 }
 
 Status CheckTokenizer(const TokenizerData& t) {

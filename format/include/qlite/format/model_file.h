@@ -41,9 +41,9 @@ struct ExpectedTensor {
 };
 // Sanity of the dimensions (non-zero, heads divide, rotary_dim, sliding_window length).
 Status CheckConfig(const ModelConfig& config);
-// The least number of tensors a model of `config` has: bounds n_layers by what a file holds
-// before ExpectedTensors builds a list of that size.
-uint64_t MinTensorCount(const ModelConfig& config);
+// Bounds n_layers by what a file holds (every layer has tensors of its own) before
+// ExpectedTensors builds a list that long: refuses more layers than `n_tensors`.
+Status CheckLayerCount(const ModelConfig& config, uint64_t n_tensors);
 std::vector<ExpectedTensor> ExpectedTensors(const ModelConfig& config);
 // What the runtime's tokenizer needs of its data (piece count, scores/kinds lengths, ids in
 // range, a supported type, <0xNN> byte pieces, a known pre-tokenizer, "left right" merges):
