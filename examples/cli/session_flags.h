@@ -46,7 +46,9 @@ inline bool ParseBytes(const char* s, uint64_t* out) {
   if (*end == 'i' || *end == 'I') ++end;
   if (*end == 'b' || *end == 'B') ++end;
   if (*end) return false;
-  *out = (uint64_t)(v * (double)mult);
+  const double bytes = v * (double)mult;
+  if (!(bytes < 9.2e18)) return false;  // beyond uint64_t: the cast would be undefined
+  *out = (uint64_t)bytes;
   return true;
 }
 

@@ -13,7 +13,8 @@ main_build="${QLITE_BUILD_DIR:-$root/build}"
 jobs="${QLITE_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 data="${QLITE_TEST_DATA:-$root/../shared/models}"
 seconds="${QLITE_FUZZ_SECONDS:-20}"
-targets=(qlm qlm_session qla gguf safetensors llama2c tokenizer cli_args)
+all_targets=(qlm qlm_session qla gguf safetensors llama2c tokenizer cli_args)
+targets=("${all_targets[@]}")
 [ -n "${QLITE_FUZZ_ONLY:-}" ] && targets=("$QLITE_FUZZ_ONLY")
 command -v clang++ >/dev/null || bash "$root/scripts/setup.sh" clang
 start=$SECONDS
@@ -27,7 +28,7 @@ echo "fuzz: built in $((SECONDS - start)) s"
 # Seeds, from the shared models (the .qlm and .qla ones converted by the main build's CLI).
 seeds="$build/seeds"
 rm -rf "$seeds" && mkdir -p "$seeds"
-for t in "${targets[@]}"; do mkdir -p "$seeds/$t"; done
+for t in "${all_targets[@]}"; do mkdir -p "$seeds/$t"; done
 qlite="$main_build/examples/qlite"
 if [ -x "$qlite" ] && [ -f "$data/stories260K/stories260K.bin" ]; then
   tok="$data/stories260K/tok512.bin"
