@@ -19,9 +19,14 @@ namespace {
 constexpr uint64_t kMaxElements = uint64_t{1} << 48;
 
 
+// Copied bytewise: the verifier checks a vector's 4-byte length alignment, not its elements',
+// so a crafted file can place a [ulong] off 8-byte alignment (a typed load would be undefined,
+// and a fault on strict-alignment CPUs). Little-endian hosts, as everywhere in the format.
 template <class T>
 std::vector<T> ToVector(const flatbuffers::Vector<T>* v) {
-  return v ? std::vector<T>(v->begin(), v->end()) : std::vector<T>();
+  std::vector<T> out(v ? v->size() : 0);
+  if (!out.empty()) std::memcpy(out.data(), v->Data(), out.size() * sizeof(T));
+  return out;
 }
 
 void FillConfig(const fb::ModelConfig& f, ModelConfig* c) {
