@@ -5,6 +5,8 @@
 // PromoteTo + ConvertTo, the q8 per-slot scale applied to the score / the weight).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <limits>
 
 #include "qlite/arch/ops.h"
 
@@ -277,10 +279,18 @@ void KvStoreT(const float* HWY_RESTRICT src, size_t head_dim, KvType type, void*
     for (; i + N <= head_dim; i += N) vmax = hn::Max(vmax, hn::Abs(hn::LoadU(d, src + i)));
     float amax = hn::GetLane(hn::MaxOfLanes(d, vmax));
     for (; i < head_dim; ++i) amax = std::max(amax, std::fabs(src[i]));
-    const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-    const auto vinv = hn::Set(d, inv);
+    float nonfinite = 0.0f;  // x * 0: NaN for an inf or NaN, which Max above may not keep
+    for (i = 0; i < head_dim; ++i) nonfinite += src[i] * 0.0f;
+    float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+    if (!(inv <= std::numeric_limits<float>::max())) inv = 0.0f;  // subnormal amax: zeros
     const hn::Rebind<int8_t, decltype(d)> d8;
     int8_t* HWY_RESTRICT dst = static_cast<int8_t*>(data) + base;
+    if (!(nonfinite == 0.0f)) {  // as activation quantization: zero codes, NaN scale
+      std::memset(dst, 0, head_dim);
+      scales[slot] = std::numeric_limits<float>::quiet_NaN();
+      return;
+    }
+    const auto vinv = hn::Set(d, inv);
     // |x * inv| <= 127 up to rounding, so the saturating demote never clips real values.
     for (i = 0; i + N <= head_dim; i += N) {
       hn::StoreU(hn::DemoteTo(d8, hn::NearestInt(hn::Mul(hn::LoadU(d, src + i), vinv))), d8, dst + i);

@@ -70,13 +70,30 @@ HWY_INLINE V DivV(V a, V b) {
 #endif
 }
 
+// Highway's Exp/Tanh convert their argument to int on the way; an inf, NaN or huge argument
+// is out of int range, which emulated targets (EMU128, SCALAR) do with a plain C++ cast:
+// undefined behaviour. The argument is clamped to [lo, hi] first (where the function has
+// saturated anyway) and a NaN is passed through to the result instead.
+template <class D, class V>
+HWY_INLINE V ExpOfAny(D d, V x) {
+  const auto nan = hn::IsNaN(x);
+  const V safe = hn::Min(hn::Max(hn::IfThenZeroElse(nan, x), hn::Set(d, -104.0f)), hn::Set(d, 88.0f));
+  return hn::IfThenElse(nan, x, hn::Exp(d, safe));
+}
+template <class D, class V>
+HWY_INLINE V TanhOfAny(D d, V x) {
+  const auto nan = hn::IsNaN(x);
+  const V safe = hn::Min(hn::Max(hn::IfThenZeroElse(nan, x), hn::Set(d, -20.0f)), hn::Set(d, 20.0f));
+  return hn::IfThenElse(nan, x, hn::Tanh(d, safe));
+}
+
 // x = cap * tanh(x / cap): Gemma 2's soft-capping of attention scores and logits.
 HWY_INLINE void SoftCapInPlace(float* HWY_RESTRICT x, size_t n, float cap) {
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
   const auto vcap = hn::Set(d, cap), vinv = hn::Set(d, 1.0f / cap);
   size_t i = 0;
-  for (; i + N <= n; i += N) hn::StoreU(hn::Mul(vcap, hn::Tanh(d, hn::Mul(hn::LoadU(d, x + i), vinv))), d, x + i);
+  for (; i + N <= n; i += N) hn::StoreU(hn::Mul(vcap, TanhOfAny(d, hn::Mul(hn::LoadU(d, x + i), vinv))), d, x + i);
   for (; i < n; ++i) x[i] = cap * std::tanh(x[i] / cap);
 }
 
@@ -103,7 +120,8 @@ HWY_INLINE float ToF(hwy::float16_t x) {
   return F16ToF32(bits);
 }
 
-// Numerically stable in-place softmax (inputs finite): exp(x - max) / sum.
+// Numerically stable in-place softmax: exp(x - max) / sum. Defined for any input; a NaN
+// or infinite score makes NaNs, which reach the logits (the sampler ignores NaN logits).
 HWY_INLINE void SoftmaxInPlace(float* HWY_RESTRICT x, size_t n) {
   if (n == 0) return;
   const hn::ScalableTag<float> d;
@@ -120,7 +138,7 @@ HWY_INLINE void SoftmaxInPlace(float* HWY_RESTRICT x, size_t n) {
   const auto vmx = hn::Set(d, mx);
   auto vsum = hn::Zero(d);
   for (i = 0; i + N <= n; i += N) {
-    const auto e = hn::Exp(d, hn::Sub(hn::LoadU(d, x + i), vmx));
+    const auto e = ExpOfAny(d, hn::Sub(hn::LoadU(d, x + i), vmx));  // inf - inf is NaN
     hn::StoreU(e, d, x + i);
     vsum = hn::Add(vsum, e);
   }

@@ -67,7 +67,7 @@ void GatedMulT(float* HWY_RESTRICT gate, const float* HWY_RESTRICT up, size_t n)
     const auto g = hn::LoadU(d, gate + i);
     auto z = g;
     if (kGelu) z = hn::Mul(g, hn::MulAdd(hn::Mul(g, g), c1, c0));
-    const auto e = hn::Exp(d, hn::Min(hn::Neg(z), clamp));
+    const auto e = ExpOfAny(d, hn::Min(hn::Neg(z), clamp));
     hn::StoreU(hn::Mul(DivV(g, hn::Add(one, e)), hn::LoadU(d, up + i)), d, gate + i);
   }
   for (; i < n; ++i) {

@@ -1,6 +1,7 @@
 // Per-token int8 quantization of activations: blocks of 32, scale = max|x| / 127, values
 // rounded to nearest even (the scalar reference performs the same float operations, so
-// both produce identical bytes).
+// both produce identical bytes). Defined for any input: a block holding an inf or NaN gets
+// zero codes and a NaN scale.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "quant_act.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -9,6 +10,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 HWY_BEFORE_NAMESPACE();
 namespace qlite {
@@ -32,9 +34,24 @@ void QuantizeActivationsImpl(const float* HWY_RESTRICT x, size_t n, int8_t* HWY_
       xb = tail;
     }
     auto vmax = hn::Zero(df);
-    for (size_t i = 0; i < 32; i += N) vmax = hn::Max(vmax, hn::Abs(hn::LoadU(df, xb + i)));
+    auto vnonfinite = hn::Zero(df);  // x * 0 is 0 for finite x, NaN for inf and NaN
+    for (size_t i = 0; i < 32; i += N) {
+      const auto v = hn::LoadU(df, xb + i);
+      vmax = hn::Max(vmax, hn::Abs(v));
+      vnonfinite = hn::Add(vnonfinite, hn::Mul(v, hn::Zero(df)));
+    }
     const float amax = hn::GetLane(hn::MaxOfLanes(df, vmax));
-    const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+    if (!(hn::GetLane(hn::SumOfLanes(df, vnonfinite)) == 0.0f)) {
+      // An inf or NaN would turn into an out-of-range int conversion and an overflowing sum:
+      // the block's codes are 0 and its scale NaN, so the non-finite value reaches the output.
+      std::memset(q + 32 * b, 0, 32);
+      scales[b] = std::numeric_limits<float>::quiet_NaN();
+      sums[b] = 0;
+      continue;
+    }
+    // A subnormal amax makes 127 / amax infinite: such a block quantizes to zeros.
+    float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+    if (!(inv <= std::numeric_limits<float>::max())) inv = 0.0f;
     const auto vinv = hn::Set(df, inv);
     auto vsum = hn::Zero(d32);
     for (size_t i = 0; i < 32; i += N) {

@@ -51,11 +51,14 @@ int BenchCommand(int argc, char** argv) {
     if (r < 0) return 2;
     if (r > 0) continue;
     if (!std::strcmp(argv[i], "--prompt-tokens") && i + 1 < argc) {
-      n_prompt = (uint32_t)std::atoi(argv[++i]);
+      if (!IntegerFlag("qlite bench", argv[i], argv[i + 1], 0, 1 << 24, &n_prompt)) return 2;
+      ++i;
     } else if (!std::strcmp(argv[i], "--gen-tokens") && i + 1 < argc) {
-      n_gen = (uint32_t)std::atoi(argv[++i]);
+      if (!IntegerFlag("qlite bench", argv[i], argv[i + 1], 0, 1 << 24, &n_gen)) return 2;
+      ++i;
     } else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) {
-      reps = (uint32_t)std::atoi(argv[++i]);
+      if (!IntegerFlag("qlite bench", argv[i], argv[i + 1], 1, 1 << 20, &reps)) return 2;
+      ++i;
     } else if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
       std::printf("usage: qlite bench -m model.qlm [--prompt-tokens 64] [--gen-tokens 64] [--reps 5] [flags]\n%s",
                   kSessionFlagsHelp);

@@ -74,7 +74,8 @@ int ChatCommand(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--system") && i + 1 < argc) {
       system = argv[++i];
     } else if (!std::strcmp(argv[i], "-n") && i + 1 < argc) {
-      max_reply = (uint32_t)std::atoi(argv[++i]);
+      if (!IntegerFlag("qlite chat", argv[i], argv[i + 1], 0, UINT32_MAX, &max_reply)) return 2;
+      ++i;
     } else if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
       std::printf("usage: qlite chat -m model.qlm [--system TEXT] [-n MAX_REPLY_TOKENS] [flags]\n"
                   "  reads one user message per line from stdin; an empty line or EOF ends\n%s",

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "commands.h"
+#include "number_flags.h"
+#include "qlite/base/files.h"
 #include "quant_flags.h"
 #include "qlite/format/convert.h"
 #include "qlite/format/import.h"
@@ -196,8 +198,16 @@ int RunConvert(int argc, char** argv) {
     return Usage("--calibrate needs an integer scheme (q4, q4a, q8, nf4) for --weights or --embed-weights", nullptr);
   options.threads = threads;
 
+  std::vector<std::string> inputs = {src, import_options.tokenizer};
+  for (const std::string& l : loras) inputs.push_back(l.substr(0, l.rfind(':')));
+  inputs.insert(inputs.end(), loras.begin(), loras.end());
+  qlite::Status s = qlite::CheckOutputPath(out, inputs);
+  if (!s.ok()) {
+    std::fprintf(stderr, "qlite convert: %s\n", s.message().c_str());
+    return 1;
+  }
   qlite::SourceModel model;
-  qlite::Status s = qlite::ImportAuto(src, import_options, &model);
+  s = qlite::ImportAuto(src, import_options, &model);
   if (!s.ok()) {
     std::fprintf(stderr, "qlite convert: %s\n", s.message().c_str());
     return 1;
@@ -209,11 +219,9 @@ int RunConvert(int argc, char** argv) {
     std::string path = loras[i];
     float scale = 1.0f;
     const size_t colon = path.rfind(':');
-    if (colon != std::string::npos && colon + 1 < path.size()) {
-      char* end = nullptr;
-      const float v = std::strtof(path.c_str() + colon + 1, &end);
-      if (end && *end == '\0') scale = v, path.resize(colon);
-    }
+    float v = 0.0f;
+    if (colon != std::string::npos && qlite_cli::ParseReal(path.c_str() + colon + 1, -1e6, 1e6, &v))
+      scale = v, path.resize(colon);
     s = qlite::ReadLoraAdapter(path, model.config, &adapters[i]);
     if (!s.ok()) {
       std::fprintf(stderr, "qlite convert: adapter %s: %s\n", path.c_str(), s.message().c_str());

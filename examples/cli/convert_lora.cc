@@ -4,6 +4,7 @@
 #include <string>
 
 #include "commands.h"
+#include "qlite/base/files.h"
 #include "qlite/format/adapter_file.h"
 #include "qlite/format/lora.h"
 #include "qlite/format/model_file.h"
@@ -41,7 +42,8 @@ int RunConvertLora(int argc, char** argv) {
   }
   if (src.empty() || base.empty() || out.empty()) return Usage("need ADAPTER, --base BASE.qlm and -o OUT.qla", nullptr);
   qlite::ModelFile model;
-  qlite::Status s = model.Open(base);
+  qlite::Status s = qlite::CheckOutputPath(out, {src, base});
+  if (s.ok()) s = model.Open(base);
   qlite::LoraAdapter adapter;
   if (s.ok()) s = qlite::ReadLoraAdapter(src, model.config(), &adapter);
   if (s.ok() && adapter.base_fingerprint != 0 && adapter.base_fingerprint != model.fingerprint())

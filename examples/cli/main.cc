@@ -1,6 +1,8 @@
 // qlite: one program, subcommands in the style of llama.cpp's tools.
 #include <cstdio>
 #include <cstring>
+#include <exception>
+#include <new>
 
 #include "commands.h"
 
@@ -37,7 +39,19 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   for (int i = 0; i < g_count; ++i) {
-    if (!std::strcmp(argv[1], g_commands[i].name)) return g_commands[i].fn(argc - 1, argv + 1);
+    if (std::strcmp(argv[1], g_commands[i].name)) continue;
+    // No exception may abort the process: unwinding runs the destructors that remove
+    // temporary output files (the converter's OUT.tmpPID), and the user gets a message.
+    try {
+      return g_commands[i].fn(argc - 1, argv + 1);
+    } catch (const std::bad_alloc&) {
+      std::fprintf(stderr, "qlite %s: out of memory\n", argv[1]);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "qlite %s: internal error: %s\n", argv[1], e.what());
+    } catch (...) {
+      std::fprintf(stderr, "qlite %s: internal error\n", argv[1]);
+    }
+    return 1;
   }
   std::fprintf(stderr, "qlite: unknown command '%s'\n", argv[1]);
   PrintUsage(stderr);

@@ -88,7 +88,7 @@ inline int ParseQuantFlag(int argc, char** argv, int* i, QuantFlags* f, const ch
     std::fprintf(stderr, "%s: --group-size must be 32, 64 or 128, not %s\n", prog, v);
     return -1;
   }
-  f->group_size = uint32_t(std::atoi(v));
+  f->group_size = uint32_t(std::strtoul(v, nullptr, 10));  // one of the three checked above
   return 1;
 }
 

@@ -49,7 +49,8 @@ int RunCommand(int argc, char** argv) {
     if ((!std::strcmp(argv[i], "-p") || !std::strcmp(argv[i], "--prompt")) && i + 1 < argc) {
       prompt = argv[++i];
     } else if ((!std::strcmp(argv[i], "-n") || !std::strcmp(argv[i], "--tokens")) && i + 1 < argc) {
-      n = (uint32_t)std::atoi(argv[++i]);
+      if (!IntegerFlag("qlite run", argv[i], argv[i + 1], 0, UINT32_MAX, &n)) return 2;
+      ++i;
     } else if (!std::strcmp(argv[i], "--ignore-eos")) {
       stop_at_eos = false;
     } else if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "number_flags.h"
 #include "qlite/qlite.h"
 
 namespace qlite_cli {
@@ -24,9 +25,8 @@ struct SessionFlags {
 inline std::pair<std::string, float> SplitLoraSpec(const std::string& spec) {
   const size_t colon = spec.rfind(':');
   if (colon != std::string::npos && colon + 1 < spec.size()) {
-    char* end = nullptr;
-    const float scale = std::strtof(spec.c_str() + colon + 1, &end);
-    if (end && *end == '\0') return {spec.substr(0, colon), scale};
+    float scale = 0.0f;
+    if (ParseReal(spec.c_str() + colon + 1, -1e6, 1e6, &scale)) return {spec.substr(0, colon), scale};
   }
   return {spec, 1.0f};
 }
@@ -35,7 +35,7 @@ inline std::pair<std::string, float> SplitLoraSpec(const std::string& spec) {
 inline bool ParseBytes(const char* s, uint64_t* out) {
   char* end = nullptr;
   double v = std::strtod(s, &end);
-  if (end == s || v < 0) return false;
+  if (end == s || !(v >= 0 && v < 1e15) || *s < '0' || *s > '9') return false;
   uint64_t mult = 1;
   switch (*end) {
     case 'k': case 'K': mult = 1ull << 10; ++end; break;
@@ -46,7 +46,9 @@ inline bool ParseBytes(const char* s, uint64_t* out) {
   if (*end == 'i' || *end == 'I') ++end;
   if (*end == 'b' || *end == 'B') ++end;
   if (*end) return false;
-  *out = (uint64_t)(v * (double)mult);
+  const double bytes = v * (double)mult;
+  if (!(bytes < 9.2e18)) return false;  // beyond uint64_t: the cast would be undefined
+  *out = (uint64_t)bytes;
   return true;
 }
 
@@ -100,16 +102,16 @@ inline int ParseSessionFlag(int argc, char** argv, int* i, SessionFlags* f) {
     f->model = v;
   } else if (is("-t") || is("--threads")) {
     if (!(v = value())) return -1;
-    p.n_threads = (uint32_t)std::atoi(v);
+    if (!IntegerFlag("qlite", a, v, 1, 4096, &p.n_threads)) return -1;
   } else if (is("--window")) {
     if (!(v = value())) return -1;
-    p.window = (uint32_t)std::atoi(v);
+    if (!IntegerFlag("qlite", a, v, 0, UINT32_MAX, &p.window)) return -1;
   } else if (is("--sinks")) {
     if (!(v = value())) return -1;
-    p.n_sink_tokens = (uint32_t)std::atoi(v);
+    if (!IntegerFlag("qlite", a, v, 0, UINT32_MAX, &p.n_sink_tokens)) return -1;
   } else if (is("--batch")) {
     if (!(v = value())) return -1;
-    p.max_batch = (uint32_t)std::atoi(v);
+    if (!IntegerFlag("qlite", a, v, 1, 1 << 20, &p.max_batch)) return -1;
   } else if (is("--kv-type")) {
     if (!(v = value())) return -1;
     if (!std::strcmp(v, "f32")) p.kv_type = QLITE_KV_F32;
@@ -128,25 +130,28 @@ inline int ParseSessionFlag(int argc, char** argv, int* i, SessionFlags* f) {
     }
   } else if (is("--temp")) {
     if (!(v = value())) return -1;
-    p.sampler.temperature = (float)std::atof(v);
+    if (!RealFlag("qlite", a, v, 0.0, 100.0, &p.sampler.temperature)) return -1;
   } else if (is("--top-k")) {
     if (!(v = value())) return -1;
-    p.sampler.top_k = std::atoi(v);
+    if (!IntegerFlag("qlite", a, v, 0, INT32_MAX, &p.sampler.top_k)) return -1;
   } else if (is("--top-p")) {
     if (!(v = value())) return -1;
-    p.sampler.top_p = (float)std::atof(v);
+    if (!RealFlag("qlite", a, v, 0.0, 1.0, &p.sampler.top_p)) return -1;
   } else if (is("--min-p")) {
     if (!(v = value())) return -1;
-    p.sampler.min_p = (float)std::atof(v);
+    if (!RealFlag("qlite", a, v, 0.0, 1.0, &p.sampler.min_p)) return -1;
   } else if (is("--repeat-penalty")) {
     if (!(v = value())) return -1;
-    p.sampler.repeat_penalty = (float)std::atof(v);
+    if (!RealFlag("qlite", a, v, 0.0, 100.0, &p.sampler.repeat_penalty)) return -1;
   } else if (is("--repeat-last-n")) {
     if (!(v = value())) return -1;
-    p.sampler.repeat_last_n = std::atoi(v);
+    if (!IntegerFlag("qlite", a, v, 0, INT32_MAX, &p.sampler.repeat_last_n)) return -1;
   } else if (is("--seed")) {
     if (!(v = value())) return -1;
-    p.sampler.seed = std::strtoull(v, nullptr, 10);
+    if (!ParseUnsigned(v, UINT64_MAX, &p.sampler.seed)) {
+      std::fprintf(stderr, "qlite: --seed needs an unsigned integer, not '%s'\n", v);
+      return -1;
+    }
   } else if (is("--lora")) {
     if (!(v = value())) return -1;
     f->loras.push_back(SplitLoraSpec(v));

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "import_common.h"
+#include "qlite/base/files.h"
 #include "qlite/format/adapter_generated.h"
 #include "qlite/format/checksum.h"
 #include "qlite/format/header.h"
@@ -113,6 +114,7 @@ Status WriteAdapterFile(const LoraAdapter& a, uint64_t base_fingerprint, const A
   std::memcpy(file.data() + kQlmHeaderSize, b.GetBufferPointer(), b.GetSize());
   if (!data.empty()) std::memcpy(file.data() + h.data_offset, data.data(), data.size());
 
+  QLITE_RETURN_IF_ERROR(CheckOutputPath(path, {}));  // renamed over below: never a device or FIFO
   const std::string tmp = path + ".tmp";
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) return StatusError(StatusCode::kIo, "cannot create %s", tmp.c_str());

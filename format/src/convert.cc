@@ -13,6 +13,7 @@
 #include <new>
 #include <thread>
 
+#include "qlite/base/files.h"
 #include "qlite/format/checksum.h"
 #include "qlite/format/model_file.h"
 #include "qlite/format/writer.h"
@@ -38,6 +39,8 @@ uint64_t HashU64(uint64_t v, uint64_t h) {
 
 Status CheckSource(const SourceModel& src, std::map<std::string, const SourceTensor*>* by_name) {
   QLITE_RETURN_IF_ERROR(CheckConfig(src.config));
+  QLITE_RETURN_IF_ERROR(CheckTokenizer(src.tokenizer));  // what the runtime would refuse
+  QLITE_RETURN_IF_ERROR(CheckLayerCount(src.config, src.tensors.size()));
   const TokenizerData& tok = src.tokenizer;
   if (tok.pieces.size() != src.config.vocab_size)
     return StatusError(StatusCode::kMismatch, "tokenizer has %zu pieces but vocab_size is %u", tok.pieces.size(),
@@ -338,6 +341,7 @@ Status ConvertModel(const SourceModel& source, const ConvertOptions& options, co
                     const ProgressFn& progress, ConvertSummary* summary) {
   std::map<std::string, const SourceTensor*> by_name;  // name order = fingerprint order
   QLITE_RETURN_IF_ERROR(CheckSource(source, &by_name));
+  QLITE_RETURN_IF_ERROR(CheckOutputPath(out_path, {source.source_path}));
   QLITE_RETURN_IF_ERROR(ValidateSpec(options.weights));
   QLITE_RETURN_IF_ERROR(ValidateSpec(options.embeddings));
   for (const auto& [pattern, spec] : options.tensor_weights) {

@@ -1,12 +1,17 @@
 #include "import_common.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 
 #include <cstdio>
 #include <map>
 #include <memory>
 #include <set>
 
+#include "qlite/base/files.h"
 #include "qlite/format/model_file.h"
 
 namespace qlite {
@@ -38,19 +43,11 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 }
 
 Status FileSize(const std::string& path, uint64_t* size) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) return StatusError(StatusCode::kIo, "cannot open %s", path.c_str());
-  if (!S_ISREG(st.st_mode)) return StatusError(StatusCode::kIo, "%s is not a regular file", path.c_str());
-  *size = uint64_t(st.st_size);
+  int fd = -1;
+  QLITE_RETURN_IF_ERROR(OpenRegularFile(path, &fd, size));
+  ::close(fd);
   return Status::Ok();
 }
-
-namespace {
-struct FileCloser {
-  void operator()(FILE* f) const { std::fclose(f); }
-};
-using File = std::unique_ptr<FILE, FileCloser>;
-}  // namespace
 
 Status ReadWholeFile(const std::string& path, uint64_t max_bytes, std::string* out) {
   uint64_t size = 0;
@@ -63,16 +60,26 @@ Status ReadWholeFile(const std::string& path, uint64_t max_bytes, std::string* o
 }
 
 Status ReadAt(const std::string& path, uint64_t offset, uint64_t size, void* dst) {
-  File f(std::fopen(path.c_str(), "rb"));
-  if (!f) return StatusError(StatusCode::kIo, "cannot open %s", path.c_str());
-  if (size == 0) return Status::Ok();
-  if (offset > uint64_t(INT64_MAX) || fseeko(f.get(), off_t(offset), SEEK_SET) != 0)
-    return StatusError(StatusCode::kIo, "%s: cannot seek to %llu", path.c_str(), (unsigned long long)offset);
-  size_t got = std::fread(dst, 1, size_t(size), f.get());
-  if (got != size)
-    return StatusError(StatusCode::kFormat, "%s: truncated (wanted %llu bytes at offset %llu, got %zu)",
-                       path.c_str(), (unsigned long long)size, (unsigned long long)offset, got);
-  return Status::Ok();
+  int fd = -1;
+  uint64_t file_size = 0;
+  QLITE_RETURN_IF_ERROR(OpenRegularFile(path, &fd, &file_size));
+  Status s;
+  if (size > file_size || offset > file_size - size) {
+    s = StatusError(StatusCode::kFormat, "%s: truncated (wanted %llu bytes at offset %llu of %llu)", path.c_str(),
+                    (unsigned long long)size, (unsigned long long)offset, (unsigned long long)file_size);
+  }
+  for (uint64_t got = 0; s.ok() && got < size;) {
+    const ssize_t n = ::pread(fd, static_cast<char*>(dst) + got, size_t(std::min<uint64_t>(size - got, 1 << 30)),
+                              off_t(offset + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      s = StatusError(StatusCode::kFormat, "%s: truncated (wanted %llu bytes at offset %llu, got %llu)", path.c_str(),
+                      (unsigned long long)size, (unsigned long long)offset, (unsigned long long)got);
+    else
+      got += uint64_t(n);
+  }
+  ::close(fd);
+  return s;
 }
 
 bool IsBytePiece(const std::string& p) {
@@ -109,6 +116,7 @@ Status ValidateSourceModel(const SourceModel& m) {
   for (const SourceTensor& t : m.tensors)
     if (!by_name.emplace(t.name, &t).second)
       return StatusError(StatusCode::kFormat, "duplicate tensor %s", t.name.c_str());
+  QLITE_RETURN_IF_ERROR(CheckLayerCount(m.config, m.tensors.size()));  // before ExpectedTensors
   std::set<std::string> expected;
   for (const ExpectedTensor& e : ExpectedTensors(m.config)) {
     expected.insert(e.name);

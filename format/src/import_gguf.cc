@@ -37,6 +37,19 @@ int32_t IdOr(const gguf::File& f, const char* key, int32_t fallback, size_t n) {
   return int32_t(kv->i);
 }
 
+// A token id the file declares must name a token: dropping a bad one would leave the model
+// without its BOS/EOS without a word.
+Status StrictId(const gguf::File& f, const char* key, size_t n, int32_t* out) {
+  *out = -1;
+  const gguf::KeyValue* kv = f.Find(key);
+  if (!kv) return Status::Ok();
+  if (!kv->IsInteger() || kv->i < 0 || uint64_t(kv->i) >= n)
+    return StatusError(StatusCode::kFormat, "%s: %s is not a token id below the vocabulary size %zu", f.path.c_str(),
+                       key, n);
+  *out = int32_t(kv->i);
+  return Status::Ok();
+}
+
 bool BoolOr(const gguf::File& f, const char* key, bool fallback) {
   const gguf::KeyValue* kv = f.Find(key);
   return kv && kv->type == gguf::ValueType::Bool ? kv->u != 0 : fallback;
@@ -91,8 +104,8 @@ Status TokenizerFromGguf(const gguf::File& f, TokenizerData* out) {
   if (tok.type == fb::TokenizerType::ByteLevelBPE && tok.merges.empty())
     return StatusError(StatusCode::kFormat, "%s: byte-level BPE tokenizer without merges", f.path.c_str());
   const bool sp = tok.type == fb::TokenizerType::SentencePieceBPE;
-  tok.bos_id = IdOr(f, "tokenizer.ggml.bos_token_id", -1, n);
-  tok.eos_id = IdOr(f, "tokenizer.ggml.eos_token_id", -1, n);
+  QLITE_RETURN_IF_ERROR(StrictId(f, "tokenizer.ggml.bos_token_id", n, &tok.bos_id));
+  QLITE_RETURN_IF_ERROR(StrictId(f, "tokenizer.ggml.eos_token_id", n, &tok.eos_id));
   tok.unk_id = IdOr(f, "tokenizer.ggml.unknown_token_id", -1, n);
   tok.pad_id = IdOr(f, "tokenizer.ggml.padding_token_id", -1, n);
   if (tok.unk_id < 0)
@@ -128,6 +141,15 @@ Status GetNum(const gguf::File& f, const std::string& arch, const char* key, boo
   if (!kv->IsNumber() || !std::isfinite(kv->f) || kv->f < 0 || kv->f > 4.0e9)
     return StatusError(StatusCode::kFormat, "%s: bad value for %s", f.path.c_str(), full.c_str());
   *out = kv->f;
+  return Status::Ok();
+}
+
+// A count or length (dimensions, layers, heads, context): a whole number, not 64.5.
+Status GetCount(const gguf::File& f, const std::string& arch, const char* key, bool required, double* out) {
+  QLITE_RETURN_IF_ERROR(GetNum(f, arch, key, required, out));
+  if (*out != std::floor(*out))
+    return StatusError(StatusCode::kFormat, "%s: %s.%s is %g, not a whole number", f.path.c_str(), arch.c_str(), key,
+                       *out);
   return Status::Ok();
 }
 
@@ -290,20 +312,20 @@ Status ImportGguf(const std::string& path, SourceModel* out) {
 
   double dim = 0, layers = 0, ffn = 0, heads = 0, kv_heads = 0, theta = 10000, eps = 1e-5, ctx = 0, rot = 0,
          key_len = 0, window = 0, scale_factor = 0, orig_ctx = 0;
-  QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "embedding_length", true, &dim));
-  QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "block_count", true, &layers));
-  QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "feed_forward_length", true, &ffn));
-  QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "attention.head_count", true, &heads));
+  QLITE_RETURN_IF_ERROR(GetCount(*f, arch, "embedding_length", true, &dim));
+  QLITE_RETURN_IF_ERROR(GetCount(*f, arch, "block_count", true, &layers));
+  QLITE_RETURN_IF_ERROR(GetCount(*f, arch, "feed_forward_length", true, &ffn));
+  QLITE_RETURN_IF_ERROR(GetCount(*f, arch, "attention.head_count", true, &heads));
   kv_heads = heads;
-  QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "attention.head_count_kv", false, &kv_heads));
+  QLITE_RETURN_IF_ERROR(GetCount(*f, arch, "attention.head_count_kv", false, &kv_heads));
   QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "rope.freq_base", false, &theta));
   QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "attention.layer_norm_rms_epsilon", false, &eps));
-  QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "context_length", false, &ctx));
-  QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "rope.dimension_count", false, &rot));
-  QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "attention.key_length", false, &key_len));
-  QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "attention.sliding_window", false, &window));
+  QLITE_RETURN_IF_ERROR(GetCount(*f, arch, "context_length", false, &ctx));
+  QLITE_RETURN_IF_ERROR(GetCount(*f, arch, "rope.dimension_count", false, &rot));
+  QLITE_RETURN_IF_ERROR(GetCount(*f, arch, "attention.key_length", false, &key_len));
+  QLITE_RETURN_IF_ERROR(GetCount(*f, arch, "attention.sliding_window", false, &window));
   QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "rope.scaling.factor", false, &scale_factor));
-  QLITE_RETURN_IF_ERROR(GetNum(*f, arch, "rope.scaling.original_context_length", false, &orig_ctx));
+  QLITE_RETURN_IF_ERROR(GetCount(*f, arch, "rope.scaling.original_context_length", false, &orig_ctx));
   if (heads < 1 || kv_heads < 1 || dim < 1)
     return StatusError(StatusCode::kFormat, "%s: bad head counts", path.c_str());
   c.dim = uint32_t(dim);
@@ -361,6 +383,9 @@ Status ImportGguf(const std::string& path, SourceModel* out) {
 
   const gguf::TensorInfo* embd = f->FindTensor("token_embd.weight");
   if (!embd || embd->ne.size() != 2) return StatusError(StatusCode::kFormat, "%s: missing tensor token_embd", path.c_str());
+  if (embd->ne[1] > ii::kMaxVocab)
+    return StatusError(StatusCode::kFormat, "%s: token_embd claims %llu tokens", path.c_str(),
+                       (unsigned long long)embd->ne[1]);
   c.vocab_size = uint32_t(embd->ne[1]);
   const gguf::TensorInfo* output = f->FindTensor("output.weight");
   bool drop_output = false;
@@ -403,8 +428,9 @@ Status ImportGguf(const std::string& path, SourceModel* out) {
       first += part.second;
     }
   }
-  ii::PadVocabulary(m.config.vocab_size, &m.tokenizer);
+  // Padding acts on vocab_size only once the tensors have confirmed it.
   QLITE_RETURN_IF_ERROR(ii::ValidateSourceModel(m));
+  ii::PadVocabulary(m.config.vocab_size, &m.tokenizer);
   *out = std::move(m);
   return Status::Ok();
 }

@@ -452,8 +452,9 @@ Status ImportHuggingFace(const std::string& dir, SourceModel* out) {
   if (c.bos_id < 0) c.bos_id = m.tokenizer.bos_id;
   if (c.eos_id < 0) c.eos_id = m.tokenizer.eos_id;
   if (c.pad_id < 0) c.pad_id = m.tokenizer.pad_id;
-  ii::PadVocabulary(m.config.vocab_size, &m.tokenizer);
+  // Padding acts on vocab_size only once the tensors have confirmed it.
   QLITE_RETURN_IF_ERROR(ii::ValidateSourceModel(m));
+  ii::PadVocabulary(m.config.vocab_size, &m.tokenizer);
   *out = std::move(m);
   return Status::Ok();
 }

@@ -52,26 +52,44 @@ bool IsLoraTarget(const std::string& name) {
   return ParseLoraTarget(name, &layer, &which);
 }
 
+Status CheckLoraTarget(const std::string& adapter, const std::string& target, uint64_t out, uint64_t in,
+                       const ModelConfig& base) {
+  uint32_t layer = 0;
+  LoraTarget which;
+  if (!ParseLoraTarget(target, &layer, &which))
+    return StatusError(StatusCode::kUnsupported, "adapter %s: %s is not a LoRA target qlite supports (projections only)",
+                       adapter.c_str(), target.c_str());
+  if (layer >= base.n_layers)
+    return StatusError(StatusCode::kMismatch, "adapter %s: the base model has no tensor %s", adapter.c_str(),
+                       target.c_str());
+  // format/FORMAT.md's table, as ExpectedTensors builds it, for one projection.
+  const uint64_t dim = base.dim, q = uint64_t{base.n_heads} * base.head_dim,
+                 kv = uint64_t{base.n_kv_heads} * base.head_dim, ffn = base.ffn_dim;
+  uint64_t want_out = 0, want_in = 0;
+  switch (which) {
+    case LoraTarget::kAttnQ: want_out = q, want_in = dim; break;
+    case LoraTarget::kAttnK:
+    case LoraTarget::kAttnV: want_out = kv, want_in = dim; break;
+    case LoraTarget::kAttnOutput: want_out = dim, want_in = q; break;
+    case LoraTarget::kFfnGate:
+    case LoraTarget::kFfnUp: want_out = ffn, want_in = dim; break;
+    case LoraTarget::kFfnDown: want_out = dim, want_in = ffn; break;
+  }
+  if (want_out != out || want_in != in)
+    return StatusError(StatusCode::kMismatch, "adapter %s: %s is [%llu, %llu], the base has [%llu, %llu]",
+                       adapter.c_str(), target.c_str(), (unsigned long long)out, (unsigned long long)in,
+                       (unsigned long long)want_out, (unsigned long long)want_in);
+  return Status::Ok();
+}
+
 Status CheckLoraShapes(const LoraAdapter& a, const ModelConfig& base) {
-  std::map<std::string, std::vector<uint64_t>> shapes;
-  for (const ExpectedTensor& e : ExpectedTensors(base)) shapes[e.name] = e.shape;
   const LoraTensor* prev = nullptr;
   for (const LoraTensor& t : a.tensors) {
-    if (!IsLoraTarget(t.target))
-      return StatusError(StatusCode::kUnsupported, "adapter %s: %s is not a LoRA target qlite supports (projections only)",
-                         a.name.c_str(), t.target.c_str());
+    QLITE_RETURN_IF_ERROR(CheckLoraTarget(a.name, t.target, t.out, t.in, base));
     if (prev && !(prev->target < t.target))
       return StatusError(StatusCode::kFormat, "adapter %s: tensors not sorted or duplicated at %s", a.name.c_str(),
                          t.target.c_str());
     prev = &t;
-    auto it = shapes.find(t.target);
-    if (it == shapes.end())
-      return StatusError(StatusCode::kMismatch, "adapter %s: the base model has no tensor %s", a.name.c_str(),
-                         t.target.c_str());
-    if (it->second[0] != t.out || it->second[1] != t.in)
-      return StatusError(StatusCode::kMismatch, "adapter %s: %s is [%llu, %llu], the base has [%llu, %llu]",
-                         a.name.c_str(), t.target.c_str(), (unsigned long long)t.out, (unsigned long long)t.in,
-                         (unsigned long long)it->second[0], (unsigned long long)it->second[1]);
     if (t.rank == 0 || t.rank > 65536 || t.a.size() != uint64_t{t.rank} * t.in || t.b.size() != t.out * t.rank)
       return StatusError(StatusCode::kFormat, "adapter %s: %s has inconsistent rank %u", a.name.c_str(),
                          t.target.c_str(), t.rank);

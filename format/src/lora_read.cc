@@ -175,6 +175,7 @@ Status ReadPeft(const std::string& dir, const ModelConfig& base, LoraAdapter* ou
     t.rank = uint32_t(sa[0]);
     t.in = sa[1];
     t.out = sb[0];
+    QLITE_RETURN_IF_ERROR(CheckLoraTarget(Basename(dir), t.target, t.out, t.in, base));  // before any data
     double tr = r, ta = alpha;
     QLITE_RETURN_IF_ERROR(PatternValue(rank_pattern, p.module, &tr));
     QLITE_RETURN_IF_ERROR(PatternValue(alpha_pattern, p.module, &ta));
@@ -242,6 +243,7 @@ Status ReadGgufLora(const std::string& path, const ModelConfig& base, LoraAdapte
     t.rank = uint32_t(a->ne[1]);
     t.in = a->ne[0];
     t.out = b->ne[1];
+    QLITE_RETURN_IF_ERROR(CheckLoraTarget(Basename(path), t.target, t.out, t.in, base));  // before any data
     t.factor = float(double(out->alpha) / t.rank);
     out->rank = std::max(out->rank, t.rank);
     for (const auto& [info, dst] : {std::make_pair(a, &t.a), std::make_pair(b, &t.b)}) {

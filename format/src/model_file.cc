@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "qlite/base/files.h"
 #include "qlite/format/checksum.h"
 
 namespace qlite {
@@ -18,9 +19,14 @@ namespace {
 constexpr uint64_t kMaxElements = uint64_t{1} << 48;
 
 
+// Copied bytewise: the verifier checks a vector's 4-byte length alignment, not its elements',
+// so a crafted file can place a [ulong] off 8-byte alignment (a typed load would be undefined,
+// and a fault on strict-alignment CPUs). Little-endian hosts, as everywhere in the format.
 template <class T>
 std::vector<T> ToVector(const flatbuffers::Vector<T>* v) {
-  return v ? std::vector<T>(v->begin(), v->end()) : std::vector<T>();
+  std::vector<T> out(v ? v->size() : 0);
+  if (!out.empty()) std::memcpy(out.data(), v->Data(), out.size() * sizeof(T));
+  return out;
 }
 
 void FillConfig(const fb::ModelConfig& f, ModelConfig* c) {
@@ -118,11 +124,12 @@ void ModelFile::Close() {
 
 Status ModelFile::Open(const std::string& path, const OpenOptions& options) {
   Close();
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return StatusError(StatusCode::kIo, "cannot open %s: %s", path.c_str(), std::strerror(errno));
+  int fd = -1;
+  uint64_t file_size = 0;
+  QLITE_RETURN_IF_ERROR(OpenRegularFile(path, &fd, &file_size));
   struct stat st;
   Status s;
-  if (fstat(fd, &st) != 0 || st.st_size < static_cast<off_t>(kQlmHeaderSize)) {
+  if (fstat(fd, &st) != 0 || file_size < kQlmHeaderSize) {
     s = StatusError(StatusCode::kFormat, "%s: not a .qlm file (too small)", path.c_str());
   } else if (static_cast<uint64_t>(st.st_size) > SIZE_MAX) {
     s = StatusError(StatusCode::kUnsupported, "%s: file larger than this address space", path.c_str());
@@ -181,6 +188,7 @@ Status ModelFile::Load(const OpenOptions& options) {
   QLITE_RETURN_IF_ERROR(CheckConfig(config_));
   if (meta_->tokenizer()) QLITE_RETURN_IF_ERROR(FillTokenizer(*meta_->tokenizer(), config_.vocab_size, &tokenizer_));
 
+  QLITE_RETURN_IF_ERROR(CheckLayerCount(config_, meta_->tensors()->size()));  // before ExpectedTensors
   tensors_.resize(meta_->tensors()->size());
   for (size_t i = 0; i < tensors_.size(); ++i) {
     const fb::Tensor& t = *meta_->tensors()->Get(static_cast<flatbuffers::uoffset_t>(i));

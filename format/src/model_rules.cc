@@ -2,6 +2,7 @@
 // the converter (refuses inconsistent sources) and the reader (refuses inconsistent files).
 #include <string>
 
+#include "qlite/base/pretokenizers.h"
 #include "qlite/format/model_file.h"
 
 namespace qlite {
@@ -35,6 +36,8 @@ Status CheckConfig(const ModelConfig& c) {
     return Status(StatusCode::kFormat, "config: n_heads * head_dim too large");
   if (!c.sliding_window.empty() && c.sliding_window.size() != c.n_layers)
     return Status(StatusCode::kFormat, "config: sliding_window needs one entry per layer");
+  for (uint32_t w : c.sliding_window)  // 0 = full attention; a window holds at least 2 positions
+    if (w == 1) return Status(StatusCode::kFormat, "config: a sliding window of 1 position");
   if (!(c.norm_eps >= 0.0f && c.norm_eps < 1.0f) || !(c.rope_theta > 0.0f && c.rope_theta < 1e30f))
     return Status(StatusCode::kFormat, "config: bad norm_eps or rope_theta");
   if (!(c.rope_local_theta >= 0.0f && c.rope_local_theta < 1e30f))
@@ -76,6 +79,51 @@ Status CheckConfig(const ModelConfig& c) {
     if (id < -1 || id >= v) return StatusError(StatusCode::kFormat, "config: token id %d outside vocab", id);
   for (int32_t id : c.eot_ids)
     if (id < 0 || id >= v) return StatusError(StatusCode::kFormat, "config: eot id %d outside vocab", id);
+  return Status::Ok();
+}
+
+Status CheckLayerCount(const ModelConfig& c, uint64_t n_tensors) {
+  if (c.n_layers > n_tensors)
+    return StatusError(StatusCode::kFormat, "config: %u layers, but only %llu tensors", c.n_layers,
+                       (unsigned long long)n_tensors);
+  return Status::Ok();
+}
+
+Status CheckTokenizer(const TokenizerData& t) {
+  const size_t n = t.pieces.size();
+  if (n == 0) return Status(StatusCode::kFormat, "tokenizer has no pieces");
+  if (n > 0x7FFFFFFF) return Status(StatusCode::kFormat, "tokenizer has too many pieces");
+  if (!t.scores.empty() && t.scores.size() != n)
+    return StatusError(StatusCode::kFormat, "tokenizer: %zu scores for %zu pieces", t.scores.size(), n);
+  if (!t.kinds.empty() && t.kinds.size() != n)
+    return StatusError(StatusCode::kFormat, "tokenizer: %zu kinds for %zu pieces", t.kinds.size(), n);
+  const struct {
+    const char* what;
+    int32_t id;
+  } ids[] = {{"unknown-token", t.unk_id}, {"BOS", t.bos_id}, {"EOS", t.eos_id}};
+  for (const auto& i : ids)
+    if (i.id < -1 || i.id >= static_cast<int64_t>(n))
+      return StatusError(StatusCode::kFormat, "tokenizer: %s id %d out of range [0, %zu)", i.what, i.id, n);
+  if (t.type == fb::TokenizerType::SentencePieceBPE) {
+    for (size_t i = 0; i < t.kinds.size(); ++i) {
+      const std::string& p = t.pieces[i];
+      auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f'); };
+      if (t.kinds[i] == fb::TokenKind::Byte &&
+          !(p.size() == 6 && p.compare(0, 3, "<0x") == 0 && hex(p[3]) && hex(p[4]) && p[5] == '>'))
+        return StatusError(StatusCode::kFormat, "tokenizer: byte token %zu is not <0xNN>", i);
+    }
+  } else if (t.type == fb::TokenizerType::ByteLevelBPE) {
+    PreTokenizer kind;
+    if (!LookupPreTokenizer(t.pre_tokenizer, &kind))
+      return StatusError(StatusCode::kUnsupported, "byte-level BPE pre-tokenizer '%s' is not supported (%s)",
+                         t.pre_tokenizer.c_str(), kPreTokenizerNames);
+    for (size_t r = 0; r < t.merges.size(); ++r)
+      if (t.merges[r].find(' ', 1) == std::string::npos)
+        return StatusError(StatusCode::kFormat, "tokenizer: merge %zu '%s' is not 'left right'", r,
+                           t.merges[r].c_str());
+  } else {
+    return StatusError(StatusCode::kUnsupported, "tokenizer type %d is not supported", static_cast<int>(t.type));
+  }
   return Status::Ok();
 }
 

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "qlite/base/files.h"
 #include "qlite/format/checksum.h"
 #include "qlite/format/header.h"
 
@@ -42,6 +43,8 @@ Status ModelWriter::Open(const std::string& path, const WriterOptions& options) 
   if (!IsPow2(options.tensor_alignment) || options.tensor_alignment < 64 || !IsPow2(options.segment_alignment) ||
       options.segment_alignment < 4096 || options.segment_alignment < options.tensor_alignment)
     return Status(StatusCode::kInvalidArgument, "alignments must be powers of two (tensor >= 64, segment >= 4096)");
+  // The temporary files are renamed over `path` at the end: never over a device or FIFO.
+  QLITE_RETURN_IF_ERROR(CheckOutputPath(path, {}));
   path_ = path;
   options_ = options;
   entries_.clear();

@@ -8,6 +8,7 @@
 
 #include "capi_internal.h"
 #include "device.h"
+#include "handles.h"
 #include "memory_text.h"
 #include "model.h"
 #include "qlite/qlite.h"
@@ -53,6 +54,14 @@ qlite_status Guard(F&& body) {
   } while (0)
 
 qlite_status Fail(qlite_status code, const std::string& message) { return Fail(code, message.c_str()); }
+
+// A handle that is not live (freed, foreign, or a session whose model was freed) is reported,
+// never dereferenced.
+#define QLITE_CHECK_LIVE(check)                   \
+  do {                                            \
+    const Status live_ = (check);                 \
+    if (!live_.ok()) return Fail(live_);          \
+  } while (0)
 
 ModelOpenOptions ToOptions(const qlite_model_params* p) {
   qlite_model_params d = qlite_model_default_params();
@@ -125,6 +134,7 @@ qlite_status qlite_model_open(const char* path, const qlite_model_params* params
   return Guard([&] {
     std::unique_ptr<Model> m;
     QLITE_RETURN_IF_ERROR(Model::Open(path, ToOptions(params), &m));
+    handles::AddModel(m.get());
     *out_model = reinterpret_cast<qlite_model*>(m.release());
     return Status::Ok();
   });
@@ -138,15 +148,21 @@ qlite_status qlite_model_open_memory(const void* data, size_t size, const qlite_
   return Guard([&] {
     std::unique_ptr<Model> m;
     QLITE_RETURN_IF_ERROR(Model::OpenMemory(data, size, ToOptions(params), &m));
+    handles::AddModel(m.get());
     *out_model = reinterpret_cast<qlite_model*>(m.release());
     return Status::Ok();
   });
 }
 
-void qlite_model_free(qlite_model* model) { delete M(model); }
+void qlite_model_free(qlite_model* model) {
+  if (!model) return;
+  Status why;
+  if (!handles::FreeModel(model, &why)) Fail(why);
+}
 
 qlite_status qlite_model_get_info(const qlite_model* model, qlite_model_info* out_info) {
   QLITE_CHECK_ARG(model, "model is NULL");
+  QLITE_CHECK_LIVE(handles::CheckModel(model, __func__));
   QLITE_CHECK_ARG(out_info, "out_info is NULL");
   const Model& m = *M(model);
   const ModelConfig& c = m.config();
@@ -176,6 +192,7 @@ qlite_status qlite_model_get_info(const qlite_model* model, qlite_model_info* ou
 qlite_status qlite_tokenize(const qlite_model* model, const char* text, size_t text_len, int add_bos,
                             int32_t* out_tokens, size_t capacity, size_t* out_count) {
   QLITE_CHECK_ARG(model, "model is NULL");
+  QLITE_CHECK_LIVE(handles::CheckModel(model, __func__));
   QLITE_CHECK_ARG(text || text_len == 0, "text is NULL");
   QLITE_CHECK_ARG(out_count, "out_count is NULL");
   QLITE_CHECK_ARG(out_tokens || capacity == 0, "out_tokens is NULL");
@@ -193,6 +210,7 @@ qlite_status qlite_tokenize(const qlite_model* model, const char* text, size_t t
 qlite_status qlite_token_to_piece(const qlite_model* model, int32_t token, char* buf, size_t capacity,
                                   size_t* out_len) {
   QLITE_CHECK_ARG(model, "model is NULL");
+  QLITE_CHECK_LIVE(handles::CheckModel(model, __func__));
   QLITE_CHECK_ARG(buf || capacity == 0, "buf is NULL");
   QLITE_CHECK_ARG(out_len, "out_len is NULL");
   return Guard([&] { return TokenBytes(*M(model), token, buf, capacity, out_len); });
@@ -222,6 +240,7 @@ qlite_session_params qlite_session_default_params(void) {
 qlite_status qlite_estimate_memory(const qlite_model* model, const qlite_session_params* params,
                                    qlite_memory_estimate* out_estimate) {
   QLITE_CHECK_ARG(model, "model is NULL");
+  QLITE_CHECK_LIVE(handles::CheckModel(model, __func__));
   QLITE_CHECK_ARG(out_estimate, "out_estimate is NULL");
   return Guard([&] {
     qlite_session_params d = qlite_session_default_params();
@@ -251,38 +270,53 @@ qlite_status qlite_format_memory_estimate(const qlite_memory_estimate* estimate,
 qlite_status qlite_session_create(const qlite_model* model, const qlite_session_params* params,
                                   qlite_session** out_session) {
   QLITE_CHECK_ARG(model, "model is NULL");
+  QLITE_CHECK_LIVE(handles::CheckModel(model, __func__));
   QLITE_CHECK_ARG(out_session, "out_session is NULL");
   *out_session = nullptr;
   return Guard([&] {
     qlite_session_params d = qlite_session_default_params();
     Session* s = nullptr;
     QLITE_RETURN_IF_ERROR(Session::Create(*M(model), params ? *params : d, &s));
+    try {
+      handles::AddSession(s, M(model));
+    } catch (...) {
+      Session::Destroy(s);
+      throw;
+    }
     *out_session = reinterpret_cast<qlite_session*>(s);
     return Status::Ok();
   });
 }
 
-void qlite_session_free(qlite_session* session) { Session::Destroy(S(session)); }
+void qlite_session_free(qlite_session* session) {
+  if (!session) return;
+  Status why;
+  if (!handles::FreeSession(session, &why)) Fail(why);
+}
 
 qlite_status qlite_session_reset(qlite_session* session) {
   QLITE_CHECK_ARG(session, "session is NULL");
+  QLITE_CHECK_LIVE(handles::CheckSession(session, __func__));
   S(session)->Reset();
   return QLITE_OK;
 }
 
 qlite_status qlite_prefill(qlite_session* session, const int32_t* tokens, size_t n_tokens) {
   QLITE_CHECK_ARG(session, "session is NULL");
+  QLITE_CHECK_LIVE(handles::CheckSession(session, __func__));
   QLITE_CHECK_ARG(tokens, "tokens is NULL");
   return Guard([&] { return S(session)->Prefill(tokens, n_tokens); });
 }
 
 qlite_status qlite_decode(qlite_session* session, int32_t token) {
   QLITE_CHECK_ARG(session, "session is NULL");
+  QLITE_CHECK_LIVE(handles::CheckSession(session, __func__));
   return Guard([&] { return S(session)->Decode(token); });
 }
 
 qlite_status qlite_get_logits(qlite_session* session, const float** out_logits) {
   QLITE_CHECK_ARG(session, "session is NULL");
+  QLITE_CHECK_LIVE(handles::CheckSession(session, __func__));
   QLITE_CHECK_ARG(out_logits, "out_logits is NULL");
   *out_logits = S(session)->logits();
   if (!*out_logits) return Fail(QLITE_ERR_INVALID_ARGUMENT, "qlite_get_logits: no logits yet, feed a token first");
@@ -291,6 +325,7 @@ qlite_status qlite_get_logits(qlite_session* session, const float** out_logits) 
 
 qlite_status qlite_sample(qlite_session* session, int32_t* out_token) {
   QLITE_CHECK_ARG(session, "session is NULL");
+  QLITE_CHECK_LIVE(handles::CheckSession(session, __func__));
   QLITE_CHECK_ARG(out_token, "out_token is NULL");
   return Guard([&] { return S(session)->Sample(out_token); });
 }
@@ -298,6 +333,7 @@ qlite_status qlite_sample(qlite_session* session, int32_t* out_token) {
 qlite_status qlite_generate(qlite_session* session, const char* prompt, uint32_t max_tokens, int stop_at_eos,
                             qlite_token_callback callback, void* user_data, qlite_generate_stats* out_stats) {
   QLITE_CHECK_ARG(session, "session is NULL");
+  QLITE_CHECK_LIVE(handles::CheckSession(session, __func__));
   QLITE_CHECK_ARG(prompt, "prompt is NULL");
   return Guard([&] { return Generate(*S(session), prompt, max_tokens, stop_at_eos != 0, callback, user_data, out_stats); });
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "qlite/format/model_file.h"
 #include "utf8.h"
 
 namespace qlite {
@@ -48,14 +49,7 @@ int32_t FirstOf(const Tokenizer& t, std::initializer_list<const char*> names) {
 Status Tokenizer::Create(const TokenizerData& data, const TokenizerSpecialIds& special,
                          std::unique_ptr<Tokenizer>* out) {
   const size_t n = data.pieces.size();
-  if (n == 0) return StatusError(StatusCode::kFormat, "tokenizer has no pieces");
-  if (n > 0x7FFFFFFF) return StatusError(StatusCode::kFormat, "tokenizer has too many pieces");
-  if (!data.scores.empty() && data.scores.size() != n) {
-    return StatusError(StatusCode::kFormat, "tokenizer: %zu scores for %zu pieces", data.scores.size(), n);
-  }
-  if (!data.kinds.empty() && data.kinds.size() != n) {
-    return StatusError(StatusCode::kFormat, "tokenizer: %zu kinds for %zu pieces", data.kinds.size(), n);
-  }
+  QLITE_RETURN_IF_ERROR(CheckTokenizer(data));  // the converter's rules (format/model_rules.cc)
   std::unique_ptr<Tokenizer> t(new Tokenizer());
   t->type_ = data.type;
   t->pieces_ = data.pieces;
@@ -85,9 +79,6 @@ Status Tokenizer::Create(const TokenizerData& data, const TokenizerSpecialIds& s
   };
   QLITE_RETURN_IF_ERROR(check_id(special.bos, "BOS"));
   QLITE_RETURN_IF_ERROR(check_id(special.eos, "EOS"));
-  QLITE_RETURN_IF_ERROR(check_id(data.unk_id, "unknown-token"));
-  QLITE_RETURN_IF_ERROR(check_id(data.bos_id, "BOS"));
-  QLITE_RETURN_IF_ERROR(check_id(data.eos_id, "EOS"));
   // The model's ids first, then the tokenizer source's, then the usual spellings.
   t->bos_ = special.bos >= 0 ? special.bos
           : data.bos_id >= 0 ? data.bos_id

@@ -4,6 +4,8 @@
 // order at the current position, as a leftmost-first regex engine would.
 #include "tokenizer_pretok.h"
 
+#include <cstdint>
+
 #include "utf8.h"
 
 namespace qlite {
@@ -35,10 +37,12 @@ size_t Contraction(const Text& t, size_t i, bool icase) {
   return 0;
 }
 
+// Length of the run of `pred` at i, looking at no more than `limit` code points (a capped
+// quantifier must not scan the whole run, or a long run costs quadratic time).
 template <typename Pred>
-size_t Run(const Text& t, size_t i, Pred pred) {
+size_t Run(const Text& t, size_t i, Pred pred, size_t limit = SIZE_MAX) {
   size_t j = i;
-  while (j < t.n() && pred(j)) ++j;
+  while (j < t.n() && j - i < limit && pred(j)) ++j;
   return j - i;
 }
 
@@ -70,10 +74,7 @@ size_t MatchLlama3(const Text& t, size_t i, size_t max_digits) {
   const bool lead = !t.NewLine(i) && !t.L(i) && !t.N(i);
   if (t.L(i)) return Run(t, i, [&](size_t k) { return t.L(k); });
   if (lead && t.L(i + 1)) return 1 + Run(t, i + 1, [&](size_t k) { return t.L(k); });
-  if (t.N(i)) {
-    size_t m = Run(t, i, [&](size_t k) { return t.N(k); });
-    return m < max_digits ? m : max_digits;
-  }
+  if (t.N(i)) return Run(t, i, [&](size_t k) { return t.N(k); }, max_digits);
   const size_t sp = t.cp[i] == ' ' ? 1 : 0;
   if (t.Other(i + sp)) {
     size_t m = sp + Run(t, i + sp, [&](size_t k) { return t.Other(k); });
@@ -114,20 +115,9 @@ void SplitRange(PreTokenizer kind, const Text& full, size_t begin, size_t end, s
 }  // namespace
 
 Status ParsePreTokenizer(const std::string& name, PreTokenizer* out) {
-  if (name.empty() || name == "gpt2" || name == "default" || name == "gpt-2") {
-    *out = PreTokenizer::kGpt2;
-  } else if (name == "llama3" || name == "llama-bpe" || name == "llama-3") {
-    *out = PreTokenizer::kLlama3;
-  } else if (name == "qwen2" || name == "deepseek-r1-qwen") {
-    *out = PreTokenizer::kQwen2;
-  } else if (name == "smollm") {
-    *out = PreTokenizer::kSmolLM;
-  } else {
-    return StatusError(StatusCode::kUnsupported,
-                       "byte-level BPE pre-tokenizer '%s' is not supported (gpt2, llama3, qwen2, smollm)",
-                       name.c_str());
-  }
-  return Status::Ok();
+  if (LookupPreTokenizer(name, out)) return Status::Ok();
+  return StatusError(StatusCode::kUnsupported, "byte-level BPE pre-tokenizer '%s' is not supported (%s)", name.c_str(),
+                     kPreTokenizerNames);
 }
 
 void PreTokenize(PreTokenizer kind, std::string_view text, std::vector<std::string_view>* words) {

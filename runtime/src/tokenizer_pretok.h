@@ -5,12 +5,11 @@
 #include <string_view>
 #include <vector>
 
+#include "qlite/base/pretokenizers.h"
 #include "qlite/base/status.h"
 
 namespace qlite {
 
-// Split rules for byte-level BPE.
-enum class PreTokenizer { kGpt2, kLlama3, kQwen2, kSmolLM };
 
 // Name as stored in TokenizerData::pre_tokenizer ("gpt2", "llama3", "qwen2", "smollm";
 // empty means gpt2). Unknown names are an error rather than a silent mis-tokenization.

@@ -50,4 +50,31 @@ expect_fail "group-size" "$data/stories260K/stories260K.bin" -o "$tmp/bad.qlm" -
 expect_fail "missing -o" "$data/stories260K/stories260K.bin"
 expect_fail "cannot open" "$tmp/nothing.bin" -o "$tmp/bad.qlm"
 expect_fail "pieces" "$data/stories260K/stories260K.bin" --tokenizer "$data/tokenizers/llama2-32k/tokenizer.bin" -o "$tmp/bad.qlm"
+# -o never replaces an input (any spelling of it) or a device; the input stays intact.
+cp "$data/stories260K/stories260K.bin" "$tmp/in.bin"
+expect_fail "is the input" "$tmp/in.bin" --tokenizer "$data/stories260K/tok512.bin" -o "$tmp/in.bin"
+expect_fail "is the input" "$tmp/in.bin" --tokenizer "$data/stories260K/tok512.bin" -o "$tmp/../$(basename "$tmp")/in.bin"
+expect_fail "is the input" "$tmp/in.bin" --tokenizer "$data/stories260K/tok512.bin" -o "$data/stories260K/tok512.bin"
+expect_fail "not a regular file" "$tmp/in.bin" --tokenizer "$data/stories260K/tok512.bin" -o /dev/null
+cmp -s "$tmp/in.bin" "$data/stories260K/stories260K.bin" || fail "the input was modified"
+"$qlite" convert "$tmp/in.bin" --tokenizer "$data/stories260K/tok512.bin" -o "$tmp/base.qlm" -q > /dev/null
+if "$qlite" convert-lora "$data/lora/stories260K-lora-pip" --base "$tmp/base.qlm" -o "$tmp/base.qlm" > "$tmp/log" 2>&1; then
+  fail "convert-lora replaced its base"
+fi
+grep -q "is the input" "$tmp/log" || { cat "$tmp/log"; fail "convert-lora -o BASE: no message"; }
+# A FIFO as the source is refused at once (open() on it would wait for a writer forever).
+mkfifo "$tmp/fifo.gguf"
+timeout 20 "$qlite" convert "$tmp/fifo.gguf" -o "$tmp/bad.qlm" > "$tmp/log" 2>&1 && fail "FIFO source accepted"
+grep -q "not a regular file" "$tmp/log" || { cat "$tmp/log"; fail "FIFO source: $(cat "$tmp/log")"; }
+# A sparse llama2.c checkpoint whose shapes claim 16 GB per matrix: under a 4 GB address-space
+# limit the allocation fails; the CLI reports it (no abort, exit 134) and leaves no OUT.tmpPID.
+python3 -c "import struct,sys; sys.stdout.buffer.write(struct.pack('7i', 65536, 65536, 1, 1, 1, 512, 256))" > "$tmp/huge.bin"
+truncate -s 120461197340 "$tmp/huge.bin"
+status=0
+(ulimit -v 4000000; "$qlite" convert "$tmp/huge.bin" --tokenizer "$data/stories260K/tok512.bin" -o "$tmp/bad.qlm" -q) \
+  > "$tmp/log" 2>&1 || status=$?
+[ "$status" = 1 ] || { cat "$tmp/log"; fail "huge shapes: exit $status, want 1"; }
+grep -q "out of memory" "$tmp/log" || { cat "$tmp/log"; fail "huge shapes: no message"; }
+ls "$tmp" | grep -q "bad.qlm" && fail "huge shapes left $(ls "$tmp" | grep bad.qlm)"
+rm -f "$tmp/huge.bin"
 echo "convert_cli: ok"

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "qlite/arch/ops.h"
 #include "qlite/arch/ops_reference.h"
@@ -84,6 +85,32 @@ TEST(Attention, KvStoreQ8ZeroRow) {
     KvStore(zero.data(), 64, KvType::kQ8, c.data.data(), c.scales.data(), 0);
     EXPECT_EQ(c.scales[0], 0.0f);
     for (size_t i = 0; i < 64; ++i) EXPECT_EQ(c.data[i], 0);
+  });
+}
+
+// Non-finite K/V rows and scores (from weights decoding to inf/NaN) are defined behaviour:
+// a q8 row stores zero codes and a NaN scale, softmax and soft-capping give NaN where the
+// input is NaN (the fuzzer found softmax's exp converting NaN to int on emulated targets).
+TEST(Attention, NonFiniteRowsAndScoresAreDefined) {
+  ForEachHwyTarget([&] {
+    std::vector<float> row(64, 0.5f);
+    row[7] = std::numeric_limits<float>::infinity();
+    Cache c(KvType::kQ8, 64, 1);
+    KvStore(row.data(), 64, KvType::kQ8, c.data.data(), c.scales.data(), 0);
+    EXPECT_TRUE(std::isnan(c.scales[0]));
+    for (size_t i = 0; i < 64; ++i) EXPECT_EQ(c.data[i], 0);
+    std::vector<float> scores(40, 1.0f);
+    scores[3] = std::numeric_limits<float>::quiet_NaN();
+    scores[9] = -std::numeric_limits<float>::infinity();
+    Softmax(scores.data(), scores.size());
+    EXPECT_TRUE(std::isnan(scores[3]));
+    std::vector<float> capped = {std::numeric_limits<float>::quiet_NaN(), 1e30f, -1e30f, 3.0f,
+                                 std::numeric_limits<float>::infinity(), 0.0f, 1.0f, -2.0f};
+    SoftCap(capped.data(), capped.size(), 30.0f);
+    EXPECT_TRUE(std::isnan(capped[0]));
+    EXPECT_FLOAT_EQ(capped[1], 30.0f);
+    EXPECT_FLOAT_EQ(capped[2], -30.0f);
+    EXPECT_FLOAT_EQ(capped[4], 30.0f);
   });
 }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -81,6 +82,38 @@ TEST(Matmul, ReferenceReadsInterleavedLikeRowMajor) {
       }
     }
   }
+}
+
+// Activations holding inf or NaN (from weights or scales that decode to them) must not reach
+// an out-of-range float->int conversion or an overflowing int sum (UBSan): such a block gets
+// zero codes and a NaN scale, so the non-finite value shows in the output; a subnormal block
+// quantizes to zeros; the other blocks are unaffected.
+TEST(Matmul, QuantizeActivationsIsDefinedForNonFiniteInput) {
+  std::mt19937 rng(3);
+  const size_t n = 160;
+  std::vector<float> x = RandomVector(n, &rng, 3.0f);
+  x[3] = std::numeric_limits<float>::infinity();
+  x[40] = std::numeric_limits<float>::quiet_NaN();
+  x[64] = -std::numeric_limits<float>::infinity();
+  x[65] = std::numeric_limits<float>::quiet_NaN();
+  for (size_t i = 96; i < 128; ++i) x[i] = 1e-44f;  // subnormal: 127 / amax overflows
+  std::vector<float> finite(x.begin() + 128, x.end());
+  QBuf want(finite.size());
+  ref::QuantizeActivations(finite.data(), finite.size(), &want.q);
+  ForEachTarget([&] {
+    QBuf got(n);
+    qlite::arch::QuantizeActivations(x.data(), n, &got.q);
+    for (size_t b : {0, 1, 2}) {
+      EXPECT_TRUE(std::isnan(got.q.scales[b])) << b;
+      EXPECT_EQ(got.q.sums[b], 0) << b;
+      for (size_t i = 0; i < 32; ++i) ASSERT_EQ(got.q.q[32 * b + i], 0) << b;
+    }
+    EXPECT_EQ(got.q.sums[3], 0);
+    for (size_t i = 96; i < 128; ++i) ASSERT_EQ(got.q.q[i], 0);
+    EXPECT_EQ(got.q.scales[4], want.q.scales[0]);
+    EXPECT_EQ(got.q.sums[4], want.q.sums[0]);
+    for (size_t i = 0; i < 32; ++i) ASSERT_EQ(got.q.q[128 + i], want.q.q[i]);
+  });
 }
 
 TEST(Matmul, QuantizeActivationsMatchesReference) {

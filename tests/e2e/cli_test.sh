@@ -61,4 +61,17 @@ grep -q "plain template" chat.err || fail "chat: template not reported"
 
 "$qlite" run -m does-not-exist.qlm -p x > /dev/null 2> err.txt && fail "missing model accepted"
 grep -q "cannot open" err.txt || fail "missing model: $(cat err.txt)"
+# Numeric flags are parsed strictly: junk, out-of-range and non-finite values are refused.
+for bad in "-n abc" "-n -1" "--temp hot" "--temp nan" "-t many" "-t 0" "--top-p 2" "--top-k 1x" "--seed -3" \
+           "--window 1e3" "--repeat-penalty inf" "--batch 0" "--memory-budget 44444444444444g"; do
+  # shellcheck disable=SC2086
+  "$qlite" run -m cli_f32.qlm -p x $bad > /dev/null 2> err.txt && fail "run accepted $bad"
+  grep -q "needs\|bad --memory-budget" err.txt || fail "run $bad: $(cat err.txt)"
+done
+"$qlite" bench -m cli_f32.qlm --reps zero > /dev/null 2>&1 && fail "bench accepted --reps zero"
+printf '' | "$qlite" chat -m cli_f32.qlm -n 12abc > /dev/null 2>&1 && fail "chat accepted -n 12abc"
+# A FIFO as the model is refused at once instead of blocking in open().
+rm -f fifo.qlm && mkfifo fifo.qlm
+timeout 20 "$qlite" run -m fifo.qlm -p x > /dev/null 2> err.txt && fail "FIFO model accepted"
+grep -q "not a regular file" err.txt || fail "FIFO model: $(cat err.txt)"
 echo "cli ok"

@@ -1,7 +1,9 @@
 // The C API contract: argument checks, error codes and messages, memory estimate and
 // budgets, caller buffers, thread-local errors, one model shared by sessions on threads.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -90,6 +92,59 @@ TEST_F(CApi, NullPointersAreRejectedWithAMessage) {
   qlite_session_free(s);
 }
 
+// Handles are checked against the table of live ones: use after free and double free are
+// reported, never dereferenced (ASan builds would flag a touched freed handle).
+TEST_F(CApi, FreedHandlesAreReportedNotUsed) {
+  qlite_session* s = nullptr;
+  ASSERT_EQ(qlite_session_create(model_, nullptr, &s), QLITE_OK) << qlite_last_error();
+  qlite_session_free(s);
+  EXPECT_INVALID(qlite_decode(s, 1));
+  EXPECT_INVALID(qlite_session_reset(s));
+  EXPECT_NE(std::string(qlite_last_error()).find("not a live qlite_session"), std::string::npos);
+  qlite_session_free(s);  // double free: a no-op that reports
+  EXPECT_NE(std::string(qlite_last_error()).find("qlite_session_free"), std::string::npos);
+
+  // Wrong kind and foreign pointers.
+  qlite_model_info info;
+  EXPECT_INVALID(qlite_model_get_info(reinterpret_cast<qlite_model*>(&info), &info));
+  EXPECT_INVALID(qlite_decode(reinterpret_cast<qlite_session*>(model_), 1));
+  qlite_session_free(reinterpret_cast<qlite_session*>(model_));  // not a session: left alone
+  EXPECT_EQ(qlite_model_get_info(model_, &info), QLITE_OK);
+  qlite_adapter_free(reinterpret_cast<qlite_adapter*>(&info));
+  EXPECT_NE(std::string(qlite_last_error()).find("qlite_adapter_free"), std::string::npos);
+
+  qlite_model* m = nullptr;
+  ASSERT_EQ(qlite_model_open(path_.c_str(), nullptr, &m), QLITE_OK);
+  qlite_model_free(m);
+  EXPECT_INVALID(qlite_model_get_info(m, &info));
+  EXPECT_INVALID(qlite_session_create(m, nullptr, &s));
+  qlite_model_free(m);
+  EXPECT_NE(std::string(qlite_last_error()).find("qlite_model_free"), std::string::npos);
+  qlite_model_free(nullptr);
+  qlite_session_free(nullptr);
+}
+
+// A model freed under a live session: the session fails every call (no use of freed memory)
+// until it is freed, which releases the model too.
+TEST_F(CApi, SessionOfAFreedModelFailsUntilFreed) {
+  qlite_model* m = nullptr;
+  ASSERT_EQ(qlite_model_open(path_.c_str(), nullptr, &m), QLITE_OK);
+  qlite_session* s = nullptr;
+  ASSERT_EQ(qlite_session_create(m, nullptr, &s), QLITE_OK) << qlite_last_error();
+  ASSERT_EQ(qlite_decode(s, 1), QLITE_OK) << qlite_last_error();
+  qlite_model_free(m);
+  qlite_model_info info;
+  EXPECT_INVALID(qlite_model_get_info(m, &info));
+  EXPECT_INVALID(qlite_decode(s, 1));
+  EXPECT_NE(std::string(qlite_last_error()).find("model was freed"), std::string::npos);
+  const float* logits = nullptr;
+  EXPECT_INVALID(qlite_get_logits(s, &logits));
+  qlite_model_free(m);  // twice: reported, the session still holds it
+  EXPECT_INVALID(qlite_decode(s, 1));
+  qlite_session_free(s);  // frees the model as well (LeakSanitizer checks it)
+  EXPECT_INVALID(qlite_decode(s, 1));
+}
+
 TEST_F(CApi, BadFilesGiveIoAndFormatErrors) {
   qlite_model* m = nullptr;
   EXPECT_EQ(qlite_model_open("/nonexistent/model.qlm", nullptr, &m), QLITE_ERR_IO);
@@ -105,6 +160,21 @@ TEST_F(CApi, BadFilesGiveIoAndFormatErrors) {
   // The whole copy opens from memory.
   ASSERT_EQ(qlite_model_open_memory(bytes.data(), bytes.size(), nullptr, &m), QLITE_OK) << qlite_last_error();
   qlite_model_free(m);
+}
+
+// A FIFO (or device) as the model path is refused before a blocking open: without a writer,
+// open() would wait forever. A folder is refused the same way.
+TEST_F(CApi, NonRegularModelPathsAreRefusedWithoutBlocking) {
+  const std::string fifo = qlite_test::TempPath("capi_fifo.qlm");
+  std::remove(fifo.c_str());
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  qlite_model* m = nullptr;
+  EXPECT_EQ(qlite_model_open(fifo.c_str(), nullptr, &m), QLITE_ERR_IO);
+  EXPECT_NE(std::string(qlite_last_error()).find("not a regular file"), std::string::npos) << qlite_last_error();
+  std::remove(fifo.c_str());
+  EXPECT_EQ(qlite_model_open("/dev/zero", nullptr, &m), QLITE_ERR_IO);
+  EXPECT_EQ(qlite_model_open("/tmp", nullptr, &m), QLITE_ERR_IO);
+  EXPECT_EQ(m, nullptr);
 }
 
 TEST_F(CApi, ModelInfoAndTokens) {

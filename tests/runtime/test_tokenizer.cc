@@ -401,6 +401,21 @@ TEST(PreTokenizer, HandWrittenCases) {
   EXPECT_FALSE(ParsePreTokenizer("no-such-regex", &pk).ok());
 }
 
+// A capped quantifier (\p{N}{1,3}) must not rescan the rest of a digit run per piece: that
+// made 256 KB of digits take tens of seconds. At 4 M digits a quadratic scan would not finish
+// within the test timeout; linear work takes milliseconds.
+TEST(PreTokenizer, LongDigitRunsSplitInLinearTime) {
+  const std::string digits(size_t{4} << 20, '7');
+  for (const auto& [name, per_piece] : {std::pair<const char*, size_t>{"llama3", 3}, {"qwen2", 1}, {"smollm", 1}}) {
+    PreTokenizer pk;
+    ASSERT_TRUE(ParsePreTokenizer(name, &pk).ok());
+    std::vector<std::string_view> w;
+    PreTokenize(pk, digits, &w);
+    ASSERT_EQ(w.size(), (digits.size() + per_piece - 1) / per_piece) << name;
+    EXPECT_EQ(w.front().size(), per_piece) << name;
+  }
+}
+
 TEST(TokenizerCreate, RejectsBadData) {
   std::unique_ptr<Tokenizer> t;
   TokenizerData empty;

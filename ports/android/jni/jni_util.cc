@@ -1,5 +1,6 @@
 #include "jni_util.h"
 
+#include <cstdio>
 #include <cstring>
 
 namespace qlite_jni {
@@ -29,8 +30,10 @@ void Throw(JNIEnv* env, int status, const char* message) {
 void ThrowStatus(JNIEnv* env, qlite_status status, const char* function) {
   const char* detail = qlite_last_error();
   if (detail == nullptr || *detail == '\0') detail = qlite_status_string(status);
-  std::string message = std::string(function) + ": " + (detail ? detail : "error");
-  Throw(env, status, message.c_str());
+  // A fixed buffer: entry points outside Guard call this, and it must not throw bad_alloc.
+  char message[1024];
+  std::snprintf(message, sizeof(message), "%s: %s", function, detail ? detail : "error");
+  Throw(env, status, message);
 }
 
 bool ReadBytes(JNIEnv* env, jbyteArray array, std::string* out) {
@@ -77,7 +80,9 @@ bool ReadSessionParams(JNIEnv* env, jlongArray longs, jfloatArray floats, qlite_
   else if (!InRange(l[kTopK], 0, INT32_MAX)) bad = "topK";
   else if (!InRange(l[kRepeatLastN], 0, INT32_MAX)) bad = "repeatLastN";
   if (bad != nullptr) {
-    Throw(env, QLITE_ERR_INVALID_ARGUMENT, (std::string("session parameter out of range: ") + bad).c_str());
+    char message[96];
+    std::snprintf(message, sizeof(message), "session parameter out of range: %s", bad);
+    Throw(env, QLITE_ERR_INVALID_ARGUMENT, message);
     return false;
   }
   qlite_session_params p = qlite_session_default_params();

@@ -1,5 +1,7 @@
 // Helpers shared by the JNI entry points. Rules every entry point follows:
-// - no C++ exception leaves native code (Guard turns them into QliteException);
+// - no C++ exception leaves native code: an entry point that builds C++ objects runs inside
+//   Guard (which turns exceptions into QliteException); the others call only the C API and
+//   these helpers, none of which throws;
 // - after any JNI call that can fail, return at once if a Java exception is pending;
 // - a QliteException is thrown only when no other exception is pending.
 #pragma once

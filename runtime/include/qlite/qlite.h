@@ -7,6 +7,24 @@
  * - Thread safety: a qlite_model is immutable after opening and may be shared by any number
  *   of sessions on different threads. A qlite_session must be used by one thread at a time.
  * - No exceptions cross this API.
+ *
+ * Handles: lifetimes and ownership
+ * - qlite_model: owned by the caller from a successful qlite_model_open[_memory] until
+ *   qlite_model_free. Free every session of a model before the model. A model freed while
+ *   sessions still use it is dead at once (calls with it fail) and its memory is released with
+ *   its last session; those sessions fail every call with QLITE_ERR_INVALID_ARGUMENT until
+ *   they are freed. A model from qlite_model_open_memory reads the caller's buffer until then.
+ * - qlite_session: owned by the caller until qlite_session_free. A caller-supplied buffer
+ *   (qlite_session_params.buffer) must stay valid and untouched until then.
+ * - qlite_adapter: owned by the caller until qlite_adapter_free; it does not refer to its base
+ *   model, and sessions keep merged copies, so it may be freed right after
+ *   qlite_session_set_adapters.
+ * - Every call checks its handle against the library's table of live handles: a freed handle,
+ *   a pointer this library never returned, or a handle of another kind gives
+ *   QLITE_ERR_INVALID_ARGUMENT and is never dereferenced. Freeing such a handle (a double
+ *   free) is a no-op that sets qlite_last_error(). Freeing NULL is a no-op. The check cannot
+ *   tell a stale handle from a new one the allocator placed at the same address, and does not
+ *   make a handle safe to free on one thread while another thread is using it.
  */
 #ifndef QLITE_QLITE_H_
 #define QLITE_QLITE_H_

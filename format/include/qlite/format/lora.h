@@ -48,6 +48,10 @@ Status ReadLoraAdapter(const std::string& path, const ModelConfig& base, LoraAda
 
 // Checks that every tensor of `adapter` names a LoRA target with the base's shape.
 Status CheckLoraShapes(const LoraAdapter& adapter, const ModelConfig& base);
+// One adapted projection's [out, in] against the base, from the shapes alone: readers call it
+// before reading an adapter's tensor data, so a mismatched adapter costs no time or memory.
+Status CheckLoraTarget(const std::string& adapter, const std::string& target, uint64_t out, uint64_t in,
+                       const ModelConfig& base);
 
 // One adapter with its user scale, as merged.
 struct ScaledLora {

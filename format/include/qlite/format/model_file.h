@@ -41,7 +41,14 @@ struct ExpectedTensor {
 };
 // Sanity of the dimensions (non-zero, heads divide, rotary_dim, sliding_window length).
 Status CheckConfig(const ModelConfig& config);
+// Bounds n_layers by what a file holds (every layer has tensors of its own) before
+// ExpectedTensors builds a list that long: refuses more layers than `n_tensors`.
+Status CheckLayerCount(const ModelConfig& config, uint64_t n_tensors);
 std::vector<ExpectedTensor> ExpectedTensors(const ModelConfig& config);
+// What the runtime's tokenizer needs of its data (piece count, scores/kinds lengths, ids in
+// range, a supported type, <0xNN> byte pieces, a known pre-tokenizer, "left right" merges):
+// the reader's runtime and the converter share it, so no file is written that cannot run.
+Status CheckTokenizer(const TokenizerData& tokenizer);
 // True for tensors stored F32 whatever the options say (norms, biases, all 1-D tensors).
 bool IsAlwaysF32(const std::string& name, size_t rank);
 
