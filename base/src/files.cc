@@ -36,6 +36,27 @@ Status OpenRegularFile(const std::string& path, int* fd, uint64_t* size) {
   return Status::Ok();
 }
 
+Status ReadRegularFile(const std::string& path, std::string* out) {
+  int fd = -1;
+  uint64_t size = 0;
+  QLITE_RETURN_IF_ERROR(OpenRegularFile(path, &fd, &size));
+  out->clear();
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int e = errno;
+      ::close(fd);
+      return StatusError(StatusCode::kIo, "cannot read %s: %s", path.c_str(), std::strerror(e));
+    }
+    out->append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return Status::Ok();
+}
+
 Status CheckOutputPath(const std::string& out, const std::vector<std::string>& inputs) {
   struct stat o;
   if (stat(out.c_str(), &o) != 0) return Status::Ok();  // a new file: nothing to replace

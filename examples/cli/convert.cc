@@ -5,8 +5,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -73,10 +71,8 @@ double Since(std::chrono::steady_clock::time_point t0) {
 qlite::Status Calibrate(const std::string& text_path, uint64_t max_tokens, bool imatrix, bool awq, bool gptq,
                         const std::string& out, bool quiet, qlite::SourceModel* model, qlite::ConvertOptions* options,
                         qlite::ActivationStats* stats) {
-  std::ifstream in(text_path, std::ios::binary);
-  if (!in) return qlite::Status(qlite::StatusCode::kIo, "cannot read " + text_path);
-  std::stringstream text;
-  text << in.rdbuf();
+  std::string text;
+  QLITE_RETURN_IF_ERROR(qlite::ReadRegularFile(text_path, &text));
   auto t0 = std::chrono::steady_clock::now();
   uint64_t values = 0;
   for (const qlite::SourceTensor& t : model->tensors) values += t.shape.size() == 2 ? t.shape[0] * t.shape[1] : t.shape[0];
@@ -95,7 +91,7 @@ qlite::Status Calibrate(const std::string& text_path, uint64_t max_tokens, bool 
     collect.threads = options->threads ? options->threads : std::max(1u, std::thread::hardware_concurrency());
     uint64_t used = 0;
     auto t1 = std::chrono::steady_clock::now();
-    s = qlite::CollectActivationStats(tmp, text.str(), collect, stats, &used);
+    s = qlite::CollectActivationStats(tmp, text, collect, stats, &used);
     if (s.ok() && !quiet)
       std::fprintf(stderr, "calibration: %llu tokens of %s: full-precision copy %.1f s, statistics%s %.1f s\n",
                    static_cast<unsigned long long>(used), text_path.c_str(), std::chrono::duration<double>(t1 - t0).count(),
@@ -201,6 +197,7 @@ int RunConvert(int argc, char** argv) {
   std::vector<std::string> inputs = {src, import_options.tokenizer};
   for (const std::string& l : loras) inputs.push_back(l.substr(0, l.rfind(':')));
   inputs.insert(inputs.end(), loras.begin(), loras.end());
+  if (!calib_text.empty()) inputs.push_back(calib_text);
   qlite::Status s = qlite::CheckOutputPath(out, inputs);
   if (!s.ok()) {
     std::fprintf(stderr, "qlite convert: %s\n", s.message().c_str());

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "qlite/base/files.h"
 #include "qlite/qlite.h"
 #include "session_flags.h"
 
@@ -130,12 +131,13 @@ int PerplexityCommand(int argc, char** argv) {
       return 2;
     }
   }
-  std::ifstream in(file, std::ios::binary);
-  if (file.empty() || !in) {
-    std::fprintf(stderr, "qlite perplexity: cannot read -f '%s'\n", file.c_str());
+  std::string text;
+  const qlite::Status read = file.empty() ? qlite::Status(qlite::StatusCode::kInvalidArgument, "missing -f FILE")
+                                          : qlite::ReadRegularFile(file, &text);
+  if (!read.ok()) {
+    std::fprintf(stderr, "qlite perplexity: cannot read -f '%s': %s\n", file.c_str(), read.message().c_str());
     return 1;
   }
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   qlite_model* model = nullptr;
   qlite_session* s = nullptr;
   if (!OpenModelAndSession(f, &model, &s)) return 1;

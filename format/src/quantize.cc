@@ -305,6 +305,23 @@ Status EncodeParams(const QuantSpec& spec, GroupParams* params, QuantizedTensor*
   return Status::Ok();
 }
 
+Status CheckInput(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec) {
+  QLITE_RETURN_IF_ERROR(ValidateSpec(spec));
+  if (rows == 0 || cols == 0 || !src) return Status(StatusCode::kInvalidArgument, "empty tensor");
+  if (rows > (uint64_t{1} << 40) / cols) return Status(StatusCode::kInvalidArgument, "tensor too large");
+  return CheckFinite(src, rows, cols);
+}
+
+void RoundCodes(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec, const GroupParams& params,
+                std::vector<int>* codes) {
+  // Against the decoded parameters, so rounding of the scales is compensated.
+  codes->resize(rows * cols);
+  ForEachGroup(spec, rows, cols, [&](uint64_t i, uint64_t r, uint64_t c0, uint64_t len) {
+    GroupCodes(spec.dtype, src + r * cols + c0, len, params.scale[i], params.min.empty() ? 0.0f : params.min[i],
+               codes->data() + r * cols + c0);
+  });
+}
+
 void StartTensor(const QuantSpec& spec, uint64_t rows, uint64_t cols, QuantizedTensor* out) {
   *out = QuantizedTensor();
   out->spec = spec;
@@ -331,10 +348,7 @@ void PackCodes(const std::vector<int>& codes, QuantizedTensor* out) {
 }  // namespace quant
 
 Status Quantize(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec, QuantizedTensor* out) {
-  QLITE_RETURN_IF_ERROR(ValidateSpec(spec));
-  if (rows == 0 || cols == 0 || !src) return Status(StatusCode::kInvalidArgument, "empty tensor");
-  if (rows > (uint64_t{1} << 40) / cols) return Status(StatusCode::kInvalidArgument, "tensor too large");
-  QLITE_RETURN_IF_ERROR(CheckFinite(src, rows, cols));
+  QLITE_RETURN_IF_ERROR(quant::CheckInput(src, rows, cols, spec));
   quant::StartTensor(spec, rows, cols, out);
   if (IsFloatType(spec.dtype)) return QuantizeFloat(src, rows * cols, spec.dtype, out);
 
@@ -352,12 +366,8 @@ Status Quantize(const float* src, uint64_t rows, uint64_t cols, const QuantSpec&
     });
   }
   QLITE_RETURN_IF_ERROR(quant::EncodeParams(spec, &params, out));
-  // Codes against the decoded parameters, so rounding of the scales is compensated.
-  std::vector<int> codes(rows * cols);
-  quant::ForEachGroup(spec, rows, cols, [&](uint64_t i, uint64_t r, uint64_t c0, uint64_t len) {
-    GroupCodes(spec.dtype, src + r * cols + c0, len, params.scale[i], params.min.empty() ? 0.0f : params.min[i],
-               codes.data() + r * cols + c0);
-  });
+  std::vector<int> codes;
+  quant::RoundCodes(src, rows, cols, spec, params, &codes);
   quant::PackCodes(codes, out);
   return Status::Ok();
 }

@@ -186,10 +186,7 @@ std::string MatrixInputOf(const std::string& tensor, bool tied_embeddings) {
 Status QuantizeCalibrated(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec,
                           const InputStats* stats, const CalibrationOptions& how, QuantizedTensor* out) {
   if (IsFloatType(spec.dtype)) return Quantize(src, rows, cols, spec, out);
-  QLITE_RETURN_IF_ERROR(ValidateSpec(spec));
-  if (rows == 0 || cols == 0 || !src) return Status(StatusCode::kInvalidArgument, "empty tensor");
-  if (rows > (uint64_t{1} << 40) / cols) return Status(StatusCode::kInvalidArgument, "tensor too large");
-  QLITE_RETURN_IF_ERROR(CheckFinite(src, rows, cols));
+  QLITE_RETURN_IF_ERROR(quant::CheckInput(src, rows, cols, spec));
   if (stats && stats->mean_sq.size() != cols)
     return StatusError(StatusCode::kMismatch, "calibration statistics for %zu columns, tensor has %llu",
                        stats->mean_sq.size(), static_cast<unsigned long long>(cols));
@@ -207,7 +204,7 @@ Status QuantizeCalibrated(const float* src, uint64_t rows, uint64_t cols, const 
   }
 
   quant::StartTensor(spec, rows, cols, out);
-  const uint64_t ns = NumScales(spec, rows, cols), gpr = GroupsPerRow(spec, cols);
+  const uint64_t ns = NumScales(spec, rows, cols);
   quant::GroupParams params;
   params.scale.assign(ns, 0.0f);
   params.min.assign(spec.dtype == fb::DType::U4 ? ns : 0, 0.0f);
@@ -233,13 +230,7 @@ Status QuantizeCalibrated(const float* src, uint64_t rows, uint64_t cols, const 
   if (gptq) {
     QLITE_RETURN_IF_ERROR(GptqCodes(src, rows, cols, spec, params, *stats, how.gptq_damp, &codes));
   } else {
-    codes.resize(rows * cols);
-    for (uint64_t r = 0; r < rows; ++r)
-      for (uint64_t c = 0; c < cols; ++c) {
-        const uint64_t si = quant::GroupIndex(spec, gpr, r, c);
-        codes[r * cols + c] =
-            CodeOf(spec.dtype, src[r * cols + c], params.scale[si], params.min.empty() ? 0.0f : params.min[si]);
-      }
+    quant::RoundCodes(src, rows, cols, spec, params, &codes);
   }
   quant::PackCodes(codes, out);
   return Status::Ok();

@@ -75,6 +75,13 @@ Status EncodeParams(const QuantSpec& spec, GroupParams* params, QuantizedTensor*
 // padding codes of the scheme; out->spec, rows, cols and row_stride are set.
 void PackCodes(const std::vector<int>& codes, QuantizedTensor* out);
 
+// What every quantizer refuses: an unsupported spec, an empty or huge tensor, NaN/Inf.
+Status CheckInput(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec);
+
+// Each value's nearest code against its group's decoded parameters (round to nearest).
+void RoundCodes(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec, const GroupParams& params,
+                std::vector<int>* codes);
+
 // Resets out for a [rows, cols] tensor in spec (shape and row stride set, no data).
 void StartTensor(const QuantSpec& spec, uint64_t rows, uint64_t cols, QuantizedTensor* out);
 

@@ -14,6 +14,9 @@ namespace qlite {
 // closes, and *size the file's size.
 Status OpenRegularFile(const std::string& path, int* fd, uint64_t* size);
 
+// The whole of a regular file (opened as OpenRegularFile does), e.g. a text to score.
+Status ReadRegularFile(const std::string& path, std::string* out);
+
 // Refuses an output path that exists and is not a regular file (a device node, FIFO or
 // folder) or that names the same file as one of `inputs` (by device and inode, so links and
 // other spellings count). Inputs that do not exist are ignored.
