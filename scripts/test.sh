@@ -20,11 +20,18 @@ if [ -z "${QLITE_TOKENIZERS:-}" ]; then
   export QLITE_TOKENIZERS
 fi
 export QLITE_BUILD_DIR="${QLITE_BUILD_DIR:-$root/build}"
+t0=$SECONDS
 bash scripts/build.sh -DQLITE_BUILD_TESTS=ON
+echo "== build: $((SECONDS - t0)) s"
+t0=$SECONDS
 (cd "$QLITE_BUILD_DIR" && ctest --output-on-failure -j "$(nproc 2>/dev/null || echo 2)")
+echo "== ctest: $((SECONDS - t0)) s"
 # Extra suites (sanitizers, cross builds under qemu, ...) each add a script here.
 for extra in scripts/test.d/*.sh; do
   [ -e "$extra" ] || continue
   echo "== $extra"
+  t0=$SECONDS
   bash "$extra"
+  echo "== $extra: $((SECONDS - t0)) s"
 done
+echo "== all: $SECONDS s"

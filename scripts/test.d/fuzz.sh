@@ -1,27 +1,22 @@
 #!/usr/bin/env bash
-# The libFuzzer targets (tests/fuzz) under ASan + UBSan: built once with clang in build-fuzz;
+# The libFuzzer targets (tests/fuzz) under ASan + UBSan, in asan.sh's build (build-san);
 # each target first replays its regression inputs (tests/fuzz/regressions/<target>, every
 # past finding), then fuzzes for QLITE_FUZZ_SECONDS (default 10) from seeds made of
-# ../shared/models. A finding fails the run and is left in build-fuzz/artifacts/.
+# ../shared/models. A finding fails the run and is left in build-san/artifacts/.
 # A longer run, one target:  QLITE_FUZZ_SECONDS=3600 QLITE_FUZZ_ONLY=gguf bash scripts/test.d/fuzz.sh
 # QLITE_SKIP_FUZZ=1 skips.
 set -euo pipefail
 if [ "${QLITE_SKIP_FUZZ:-0}" = 1 ]; then echo "fuzz: skipped (QLITE_SKIP_FUZZ=1)"; exit 0; fi
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-build="${QLITE_FUZZ_BUILD_DIR:-$root/build-fuzz}"
+build="${QLITE_SAN_BUILD_DIR:-$root/build-san}"  # shared with asan.sh
 main_build="${QLITE_BUILD_DIR:-$root/build}"
-jobs="${QLITE_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 data="${QLITE_TEST_DATA:-$root/../shared/models}"
 seconds="${QLITE_FUZZ_SECONDS:-10}"
 all_targets=(qlm qlm_session qla gguf safetensors llama2c tokenizer cli_args)
 targets=("${all_targets[@]}")
 [ -n "${QLITE_FUZZ_ONLY:-}" ] && targets=("$QLITE_FUZZ_ONLY")
-command -v clang++ >/dev/null || bash "$root/scripts/setup.sh" clang
 start=$SECONDS
-
-CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQLITE_FUZZ=ON \
-  -DQLITE_BUILD_TESTS=OFF -DQLITE_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build "$build" -j "$jobs" --target qlite_fuzz
+bash "$root/scripts/sanitizer_build.sh" address "$build" qlite_fuzz
 fuzz="$build/tests/fuzz/qlite_fuzz"
 echo "fuzz: built in $((SECONDS - start)) s"
 

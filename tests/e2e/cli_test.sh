@@ -1,6 +1,6 @@
 #!/bin/sh
 # The qlite CLI end to end on stories260K: run (stdout is exactly prompt + text), fit
-# (exit status against a budget), bench, perplexity, chat (plain template) and errors.
+# (exit status against a budget), bench, soak, perplexity, chat (plain template) and errors.
 # usage: cli_test.sh QLITE_BINARY DATA_DIR WORK_DIR   (exit 77 = skipped)
 set -u
 qlite="$1"; data="$2"; work="$3"
@@ -38,6 +38,11 @@ grep -q "kv cache" budget.err || fail "budget error lacks the breakdown: $(cat b
 
 "$qlite" bench -m cli_f32.qlm --reps 2 --prompt-tokens 16 --gen-tokens 8 > bench.out || fail bench
 grep -q "decode 8 tokens" bench.out || fail "bench: $(cat bench.out)"
+
+# soak, short: 40 000 sampled tokens through a 64-position window; memory flat, speed steady
+"$qlite" soak -m cli_f32.qlm -n 40000 --segment 2500 --temp 1 > soak.out 2>&1 || fail "soak: $(cat soak.out)"
+grep -q "after the first segment it grew" soak.out || fail "soak: $(cat soak.out)"
+"$qlite" soak -m cli_f32.qlm -n 3 > /dev/null 2>&1 && fail "soak accepted fewer than 4 segments"
 
 "$qlite" perplexity -m cli_f32.qlm -f "$data/eval/stories_eval.txt" > ppl.out || fail perplexity
 grep -q "perplexity 5.36" ppl.out || fail "perplexity: $(cat ppl.out)"
