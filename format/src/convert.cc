@@ -3,6 +3,8 @@
 // calling thread writes them in name order, so the file does not depend on the thread count.
 #include "qlite/format/convert.h"
 
+#include "qlite/qlite_version.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -22,7 +24,7 @@
 namespace qlite {
 namespace {
 
-constexpr const char* kConverterVersion = "qlite-convert 0.1.0";
+constexpr const char* kConverterVersion = "qlite-convert " QLITE_VERSION_STRING;
 
 std::string Basename(const std::string& path) {
   std::string p = path;

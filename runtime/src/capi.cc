@@ -29,7 +29,6 @@ qlite_status Fail(qlite_status code, const char* message) {
   return code;
 }
 
-Model* M(qlite_model* m) { return reinterpret_cast<Model*>(m); }
 const Model* M(const qlite_model* m) { return reinterpret_cast<const Model*>(m); }
 Session* S(qlite_session* s) { return reinterpret_cast<Session*>(s); }
 

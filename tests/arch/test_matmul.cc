@@ -189,7 +189,7 @@ TEST(Matmul, GemvQ8MatchesReference) {
       qlite::arch::GemvQ8(m.w, xq.q, y.data(), nullptr);
       for (size_t r = 0; r < s.rows; ++r) {
         ASSERT_NEAR(y[r], want[r], tol[r]) << m.Name() << " row " << r;
-        if (s.type == WeightType::kNF4) ASSERT_NEAR(y[r], want_f[r], nf4_tol[r]) << m.Name();
+        if (s.type == WeightType::kNF4) { ASSERT_NEAR(y[r], want_f[r], nf4_tol[r]) << m.Name(); }
       }
     });
   }
@@ -325,7 +325,7 @@ TEST(Matmul, PreferredLayoutIsValidForEveryType) {
   ForEachTarget([&] {
     for (WeightType t : kAllTypes) {
       const WeightLayout l = qlite::arch::PreferredLayout(t);
-      if (!IsQuantized(t)) EXPECT_EQ(l, WeightLayout::kRowMajor) << TypeName(t);
+      if (!IsQuantized(t)) { EXPECT_EQ(l, WeightLayout::kRowMajor) << TypeName(t); }
       MatrixSpec s;
       s.type = t;
       s.rows = 20;

@@ -148,7 +148,7 @@ TEST_P(Families, PrefillAndDecodeAllocateNothing) {
   g_allocs = 0;
   ASSERT_EQ(qlite_prefill(s, refs_.ids.data(), refs_.ids.size()), QLITE_OK);
   for (int i = 0; i < 40; ++i) ASSERT_EQ(qlite_decode(s, refs_.ids[i % refs_.ids.size()]), QLITE_OK);
-  if (QLITE_COUNT_ALLOCS) EXPECT_EQ(g_allocs.load(), 0) << "heap allocations on the token path";
+  if (QLITE_COUNT_ALLOCS) { EXPECT_EQ(g_allocs.load(), 0) << "heap allocations on the token path"; }
   qlite_session_free(s);
 }
 

@@ -356,7 +356,7 @@ TEST(LosslessImport, RealLlamaCppFiles) {
       ASSERT_NE(ref, nullptr);
       EXPECT_TRUE(BitEqual(Stored(ref->view), qlite_test::Load(t)));
       quantized += ref->dtype == dtype;
-      if (t.source_dtype == "F16") EXPECT_EQ(ref->dtype, DType::F16);
+      if (t.source_dtype == "F16") { EXPECT_EQ(ref->dtype, DType::F16); }
     }
     EXPECT_EQ(quantized, 31);  // token_embd and 5 x (q, k, v, output, gate, up)
   }

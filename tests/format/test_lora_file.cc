@@ -94,7 +94,7 @@ TEST_F(LoraFile, MalformedFilesAreRejectedWithoutCrashing) {
                                 : h.data_offset + rng() % (flip.size() - h.data_offset);
     flip[at] ^= uint8_t(1u << (rng() % 8));
     const bool ok = qlite::ReadAdapterMemory(flip.data(), flip.size(), &a).ok();
-    if (at < 64) EXPECT_FALSE(ok) << "header byte " << at;
+    if (at < 64) { EXPECT_FALSE(ok) << "header byte " << at; }
     if (at >= h.data_offset && ok) {
       // Only alignment padding between regions may change unnoticed.
       bool in_region = false;

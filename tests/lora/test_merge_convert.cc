@@ -55,7 +55,7 @@ TEST_P(MergeAtConversion, MatchesReferenceLogitsAndGreedy) {
       size_t i = 0;
       while (i < got.size() && got[i] == want[i]) ++i;
       // A flip is only acceptable at a near-tie of the reference.
-      if (i < got.size()) EXPECT_LT(margins[i], 1e-3) << c.variant << " prompt " << p << " diverges at " << i;
+      if (i < got.size()) { EXPECT_LT(margins[i], 1e-3) << c.variant << " prompt " << p << " diverges at " << i; }
     }
     qlite_model_free(m);
   }

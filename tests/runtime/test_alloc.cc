@@ -19,6 +19,11 @@ void Count() {
 }
 }  // namespace
 
+// These replacements pair malloc with new and free with delete; gcc's inliner sees only the
+// free and warns about a mismatch that is not one.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 void* operator new(size_t n) {
   Count();
   if (void* p = std::malloc(n ? n : 1)) return p;

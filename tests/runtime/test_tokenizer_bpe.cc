@@ -68,7 +68,7 @@ TEST(ByteLevelBpeReal, SmolLM2MatchesHuggingFaceTokenizers) {
     EXPECT_EQ(ids, want) << "'" << text << "'";
     bool has_control = false;
     for (int32_t id : want) has_control |= t->Kind(id) == fb::TokenKind::Control;
-    if (!has_control) EXPECT_EQ(t->Decode(want), text);
+    if (!has_control) { EXPECT_EQ(t->Decode(want), text); }
   }
 }
 

@@ -67,9 +67,9 @@ struct SourceTensor {
   // codes and scales in it directly (Dequantize of the result equals `load`'s values bit
   // for bit). has_stored_scheme is false for sources whose storage qlite has no name for.
   bool has_stored_scheme = false;
-  QuantSpec stored_scheme;
+  QuantSpec stored_scheme{};
   bool stored_exact = false;
-  std::function<Status(QuantizedTensor* out)> load_stored;
+  std::function<Status(QuantizedTensor* out)> load_stored{};
 };
 
 struct SourceModel {
