@@ -15,6 +15,7 @@
 
 #if defined(__linux__)
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #endif
@@ -67,6 +68,30 @@ class Sleeper {
   std::condition_variable cv_;
 #endif
 };
+
+// Moves the calling thread to `cpu`; a no-op where threads cannot be pinned (or the CPU is
+// not available to the process: the kernel refuses and the thread stays where it was).
+void PinCurrentThread(int cpu) {
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  sched_setaffinity(0, sizeof(set), &set);
+#else
+  (void)cpu;
+#endif
+}
+
+// The `index`-th CPU of `mask`, counting round-robin over its set bits.
+int NthCpu(uint64_t mask, size_t index) {
+  const size_t n = (size_t)__builtin_popcountll(mask);
+  size_t skip = index % n;
+  for (int cpu = 0; cpu < 64; ++cpu) {
+    if (!(mask >> cpu & 1)) continue;
+    if (skip-- == 0) return cpu;
+  }
+  return -1;
+}
 
 }  // namespace
 
@@ -135,11 +160,15 @@ struct ThreadPool::Impl {
   }
 };
 
-ThreadPool::ThreadPool(size_t n_threads) : impl_(new Impl) {
+ThreadPool::ThreadPool(size_t n_threads, uint64_t cpu_mask) : impl_(new Impl) {
   if (n_threads == 0) n_threads = 1;
   impl_->workers.reserve(n_threads - 1);
   for (size_t i = 1; i < n_threads; ++i) {
-    impl_->workers.emplace_back([this, i] { impl_->WorkerLoop(i); });
+    const int cpu = cpu_mask ? NthCpu(cpu_mask, i - 1) : -1;
+    impl_->workers.emplace_back([this, i, cpu] {
+      if (cpu >= 0) PinCurrentThread(cpu);
+      impl_->WorkerLoop(i);
+    });
   }
 }
 

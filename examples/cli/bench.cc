@@ -101,9 +101,10 @@ int BenchCommand(int argc, char** argv) {
   if (rc != 0) {
     std::fprintf(stderr, "qlite bench: %s\n", qlite_last_error());
   } else {
-    char where[32] = "cuda";
-    if (info.device != QLITE_DEVICE_CUDA)
-      std::snprintf(where, sizeof(where), "threads %u", f.session.n_threads ? f.session.n_threads : 1);
+    char where[64] = "cuda";
+    qlite_session_info si;
+    if (info.device != QLITE_DEVICE_CUDA && qlite_session_get_info(s, &si) == QLITE_OK)
+      std::snprintf(where, sizeof(where), "threads %u%s", si.n_threads, si.cpu_mask ? " (pinned)" : "");
     std::printf("model %s: %llu params, %.2f MiB weights, %s, kv %s\n", f.model.c_str(),
                 (unsigned long long)info.n_params, info.weight_bytes / 1048576.0, where,
                 f.session.kv_type == QLITE_KV_F16   ? "f16"

@@ -60,7 +60,10 @@ int FitCommand(int argc, char** argv) {
                 info.n_kv_heads, window, scales_per_row, kv_scales);
   std::printf("\nactivations: batch %u tokens x (x, norm, q, k, v, attn, proj, gate, up) + logits %u x 4 B\n",
               p.max_batch, info.vocab_size);
-  std::printf("scratch: %u threads x window x 4 B scores + rope + sampler\n\n", p.n_threads ? p.n_threads : 1);
+  if (p.n_threads)
+    std::printf("scratch: %u threads x window x 4 B scores + rope + sampler\n\n", p.n_threads);
+  else
+    std::printf("scratch: threads (one per performance core) x window x 4 B scores + rope + sampler\n\n");
   char text[2048];
   qlite_format_memory_estimate(&e, text, sizeof(text));
   std::fputs(text, stdout);

@@ -2,6 +2,7 @@
 // model path, session and sampler parameters. Header-only; every command parses its own
 // extra flags first and hands the rest here.
 #pragma once
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -54,10 +55,12 @@ inline bool ParseBytes(const char* s, uint64_t* out) {
 
 inline const char* kSessionFlagsHelp =
     "  -m, --model PATH        .qlm model (required)\n"
-    "  -t, --threads N         worker threads (default 1)\n"
+    "  -t, --threads N         threads (default: one per performance core)\n"
+    "  --cpu-mask MASK         pin worker threads to these CPUs (hex, bit i = CPU i; default:\n"
+    "                          the performance cores on big.LITTLE CPUs, else not pinned)\n"
     "  --window N              KV positions kept (default: model's window or context)\n"
     "  --sinks N               attention sinks kept when the window slides (default auto)\n"
-    "  --kv-type f32|f16|q8|q4 KV cache storage (default f32; q4: 4-bit after a Hadamard rotation)\n"
+    "  --kv-type f32|f16|q8|q4 KV cache storage (default f16; q4: 4-bit after a Hadamard rotation)\n"
     "  --batch N               prefill chunk size (default 64)\n"
     "  --memory-budget SIZE    fail unless the whole run fits, e.g. 64M\n"
     "  --lora FILE[:SCALE]     LoRA adapter merged at load time (.qla, PEFT folder or GGUF LoRA); repeatable\n"
@@ -103,6 +106,16 @@ inline int ParseSessionFlag(int argc, char** argv, int* i, SessionFlags* f) {
   } else if (is("-t") || is("--threads")) {
     if (!(v = value())) return -1;
     if (!IntegerFlag("qlite", a, v, 1, 4096, &p.n_threads)) return -1;
+  } else if (is("--cpu-mask")) {
+    if (!(v = value())) return -1;
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long mask = std::strtoull(v, &end, 16);
+    if (errno || end == v || *end || mask == 0 || *v == '-') {
+      std::fprintf(stderr, "qlite: --cpu-mask needs a nonzero hex mask (bit i = CPU i), not '%s'\n", v);
+      return -1;
+    }
+    p.cpu_mask = mask;
   } else if (is("--window")) {
     if (!(v = value())) return -1;
     if (!IntegerFlag("qlite", a, v, 0, UINT32_MAX, &p.window)) return -1;

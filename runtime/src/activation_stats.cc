@@ -114,6 +114,7 @@ Status CollectActivationStats(const std::string& model_path, const std::string& 
   params.n_threads = std::max<uint32_t>(1, options.threads);
   params.window = seq;
   params.n_sink_tokens = 0;
+  params.kv_type = QLITE_KV_F32;  // the statistics of the model itself, not of a rounded cache
   params.max_batch = std::min<uint32_t>(seq, 256);
   Session* session = nullptr;
   QLITE_RETURN_IF_ERROR(Session::Create(*model, params, &session));

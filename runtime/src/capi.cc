@@ -218,10 +218,11 @@ qlite_status qlite_token_to_piece(const qlite_model* model, int32_t token, char*
 qlite_session_params qlite_session_default_params(void) {
   qlite_session_params p;
   std::memset(&p, 0, sizeof(p));
-  p.n_threads = 1;
+  p.n_threads = 0;
+  p.cpu_mask = 0;
   p.window = 0;
   p.n_sink_tokens = UINT32_MAX;
-  p.kv_type = QLITE_KV_F32;
+  p.kv_type = QLITE_KV_F16;
   p.max_batch = 64;
   p.memory_budget = 0;
   p.buffer = nullptr;
@@ -291,6 +292,27 @@ void qlite_session_free(qlite_session* session) {
   if (!session) return;
   Status why;
   if (!handles::FreeSession(session, &why)) Fail(why);
+}
+
+qlite_status qlite_session_get_info(const qlite_session* session, qlite_session_info* out_info) {
+  QLITE_CHECK_ARG(session, "session is NULL");
+  QLITE_CHECK_LIVE(handles::CheckSession(session, __func__));
+  QLITE_CHECK_ARG(out_info, "out_info is NULL");
+  const Session& s = *reinterpret_cast<const Session*>(session);
+  const SessionPlan& plan = s.plan();
+  std::memset(out_info, 0, sizeof(*out_info));
+  out_info->n_threads = plan.n_threads;
+  out_info->cpu_mask = plan.cpu_mask;
+  out_info->window = plan.kv.window;
+  out_info->n_sink_tokens = plan.kv.n_sinks;
+  switch (plan.kv_type) {
+    case arch::KvType::kF32: out_info->kv_type = QLITE_KV_F32; break;
+    case arch::KvType::kF16: out_info->kv_type = QLITE_KV_F16; break;
+    case arch::KvType::kQ8: out_info->kv_type = QLITE_KV_Q8; break;
+    case arch::KvType::kQ4: out_info->kv_type = QLITE_KV_Q4; break;
+  }
+  out_info->n_past = s.position();
+  return QLITE_OK;
 }
 
 qlite_status qlite_session_reset(qlite_session* session) {

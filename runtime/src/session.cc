@@ -1,5 +1,7 @@
 #include "session.h"
 
+#include "cpu_cores.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -24,7 +26,13 @@ uint32_t LayerSpan(const Model& m, uint32_t l) {
 Status PlanSession(const Model& m, const qlite_session_params& p, SessionPlan* plan) {
   const ModelConfig& c = m.config();
   SessionPlan s;
-  s.n_threads = p.n_threads ? p.n_threads : 1;
+  // Threads and pinning: explicit values win; otherwise one thread per performance core,
+  // pinned to those cores only where slower cores exist (a phone's big.LITTLE).
+  const CpuCores cores = p.n_threads && p.cpu_mask ? CpuCores{} : DetectCpuCores();
+  s.cpu_mask = p.cpu_mask ? p.cpu_mask : cores.heterogeneous ? cores.fast_mask : 0;
+  s.n_threads = p.n_threads                 ? p.n_threads
+                : p.cpu_mask                ? (uint32_t)__builtin_popcountll(p.cpu_mask)
+                                            : cores.n_fast;
   if (s.n_threads > kMaxThreads) return StatusError(StatusCode::kInvalidArgument, "n_threads %u > %u", s.n_threads, kMaxThreads);
   uint32_t span = 0;
   for (uint32_t l = 0; l < c.n_layers; ++l) span = std::max(span, LayerSpan(m, l));
@@ -220,7 +228,7 @@ Status Session::Create(const Model& model, const qlite_session_params& params, S
   sp.repeat_last_n = params.sampler.repeat_last_n;
   sp.seed = params.sampler.seed;
   try {
-    if (s->pool_mem_) s->pool_ = new (s->pool_mem_) arch::ThreadPool(plan.n_threads);
+    if (s->pool_mem_) s->pool_ = new (s->pool_mem_) arch::ThreadPool(plan.n_threads, plan.cpu_mask);
     s->sampler_ = new (s->sampler_mem_) Sampler((int32_t)model.config().vocab_size, sp, s->sampler_scratch_);
     if (model.device()) {
       const Status st = model.device()->CreateSession(plan, &s->device_);

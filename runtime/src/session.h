@@ -22,6 +22,7 @@ namespace qlite {
 // Session parameters after defaults and checks.
 struct SessionPlan {
   uint32_t n_threads = 1;
+  uint64_t cpu_mask = 0;   // CPUs the pool's workers are pinned to; 0 = not pinned
   KvWindowPlan kv;         // window and sinks; each layer's ring follows (qlite/base/kv_plan.h)
   uint32_t max_batch = 0;  // tokens per prefill chunk
   arch::KvType kv_type = arch::KvType::kF32;

@@ -8,6 +8,10 @@
 
 #include "qlite/arch/threads.h"
 
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
 namespace {
 
 using qlite::arch::ThreadPool;
@@ -87,5 +91,30 @@ TEST(ThreadPool, WorkIsShared) {
   pool.Run(4, &Slow, &c);
   EXPECT_EQ(c.max_thread.load(), 1u);  // the worker took some of the sleeping tasks
 }
+
+#if defined(__linux__)
+struct Placement {
+  std::atomic<int> worker_cpu{-1};
+};
+
+void RecordWorkerCpu(void* ctx, size_t, size_t thread) {
+  if (thread != 0) static_cast<Placement*>(ctx)->worker_cpu.store(sched_getcpu());
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+}
+
+TEST(ThreadPool, WorkersRunOnTheirMask) {
+  cpu_set_t allowed;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+  int last = -1;
+  for (int cpu = 0; cpu < 64; ++cpu)
+    if (CPU_ISSET(cpu, &allowed)) last = cpu;
+  ASSERT_GE(last, 0);
+  ThreadPool pool(2, uint64_t{1} << last);
+  Placement p;
+  for (int rep = 0; rep < 50 && p.worker_cpu.load() < 0; ++rep) pool.Run(8, &RecordWorkerCpu, &p);
+  ASSERT_GE(p.worker_cpu.load(), 0) << "the worker never took a task";
+  EXPECT_EQ(p.worker_cpu.load(), last);
+}
+#endif
 
 }  // namespace

@@ -103,11 +103,23 @@ inline qlite::Status ConvertKeepingSource(const std::string& src, const std::str
   return ConvertWith(src, "", co, out);
 }
 
+// Session parameters for comparisons with exact references: the defaults with an f32 KV cache
+// (the default f16 cache rounds keys and values).
+inline const qlite_session_params* ExactParams() {
+  static const qlite_session_params p = [] {
+    qlite_session_params q = qlite_session_default_params();
+    q.kv_type = QLITE_KV_F32;
+    return q;
+  }();
+  return &p;
+}
+
 // Greedy text continuation of `prompt` (tokenized with BOS) by qlite_generate on two
 // threads, stopping at EOS; prints it with its speed under `label`.
 inline std::string GenerateGreedy(qlite_model* m, const char* label, const char* prompt, uint32_t max_tokens,
                                   uint32_t window, qlite_generate_stats* stats) {
   qlite_session_params p = qlite_session_default_params();
+  p.kv_type = QLITE_KV_F32;  // exact references: no cache rounding
   p.n_threads = 2;
   p.window = window;
   p.sampler.temperature = 0;
@@ -130,6 +142,7 @@ inline std::string GenerateGreedy(qlite_model* m, const char* label, const char*
 inline std::vector<int32_t> Greedy(qlite_model* m, const std::vector<int32_t>& prompt, size_t n,
                                    uint32_t window = 0) {
   qlite_session_params p = qlite_session_default_params();
+  p.kv_type = QLITE_KV_F32;  // exact references: no cache rounding
   p.sampler.temperature = 0;
   p.sampler.repeat_penalty = 1;
   p.window = window;

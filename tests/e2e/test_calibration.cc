@@ -89,8 +89,8 @@ Quality Measure(const std::string& base_path, const std::string& path) {
   EXPECT_EQ(qlite_model_open(path.c_str(), nullptr, &m), QLITE_OK) << qlite_last_error();
   if (!base || !m) return q;
   qlite_session *a = nullptr, *b = nullptr;
-  EXPECT_EQ(qlite_session_create(base, nullptr, &a), QLITE_OK);
-  EXPECT_EQ(qlite_session_create(m, nullptr, &b), QLITE_OK);
+  EXPECT_EQ(qlite_session_create(base, ExactParams(), &a), QLITE_OK);
+  EXPECT_EQ(qlite_session_create(m, ExactParams(), &b), QLITE_OK);
   std::stringstream in(ReadFile(qlite_test::DataPath("eval/stories_eval.txt")));
   std::string line;
   std::vector<double> pa, pb;
@@ -211,8 +211,8 @@ TEST_F(Calibration, AwqKeepsTheModelsFunction) {
   ASSERT_EQ(qlite_model_open(out.c_str(), nullptr, &b), QLITE_OK);
   const std::vector<int32_t> prompt = {1, 403, 407, 261, 378, 59, 346, 261, 287, 356, 59, 365, 328};
   qlite_session *sa = nullptr, *sb = nullptr;
-  ASSERT_EQ(qlite_session_create(a, nullptr, &sa), QLITE_OK);
-  ASSERT_EQ(qlite_session_create(b, nullptr, &sb), QLITE_OK);
+  ASSERT_EQ(qlite_session_create(a, ExactParams(), &sa), QLITE_OK);
+  ASSERT_EQ(qlite_session_create(b, ExactParams(), &sb), QLITE_OK);
   for (int32_t t : prompt) {
     ASSERT_EQ(qlite_decode(sa, t), QLITE_OK);
     ASSERT_EQ(qlite_decode(sb, t), QLITE_OK);

@@ -77,6 +77,7 @@ class Families : public ::testing::TestWithParam<const char*> {
   double WorstLogitError(uint32_t max_batch, uint32_t n_threads, uint32_t window, const std::vector<int32_t>& ids,
                          const std::vector<double>& want) {
     qlite_session_params p = qlite_session_default_params();
+    p.kv_type = QLITE_KV_F32;  // exact references: no cache rounding
     p.max_batch = max_batch;
     p.n_threads = n_threads;
     p.window = window;
@@ -141,6 +142,7 @@ INSTANTIATE_TEST_SUITE_P(HuggingFace, LongRope, ::testing::Values("phi3", "phi3.
 // The optional layer parts run from the session arena: prefill and decode allocate nothing.
 TEST_P(Families, PrefillAndDecodeAllocateNothing) {
   qlite_session_params p = qlite_session_default_params();
+  p.kv_type = QLITE_KV_F32;  // exact references: no cache rounding
   p.n_threads = 2;
   p.max_batch = 7;
   qlite_session* s = nullptr;
@@ -169,6 +171,7 @@ TEST(Gemma3Plan, LocalLayersHoldTheirWindow) {
   qlite_model* m = nullptr;
   ASSERT_EQ(qlite_model_open(path.c_str(), nullptr, &m), QLITE_OK) << qlite_last_error();
   qlite_session_params p = qlite_session_default_params();
+  p.kv_type = QLITE_KV_F32;  // exact references: no cache rounding
   qlite_memory_estimate est;
   ASSERT_EQ(qlite_estimate_memory(m, &p, &est), QLITE_OK) << qlite_last_error();
   EXPECT_EQ(est.kv_cache, uint64_t{2 * (2 * 6 + 64) * 64 * 4});

@@ -110,6 +110,7 @@ TEST_F(Gemma3, ConfigAndMemoryPlan) {
   // 15 local layers hold 512 positions, 3 global ones the window asked for (f32 K and V,
   // one KV head of 256): memory follows the local/global split.
   qlite_session_params p = qlite_session_default_params();
+  p.kv_type = QLITE_KV_F32;  // exact references: no cache rounding
   p.window = 4096;
   qlite_memory_estimate est;
   ASSERT_EQ(qlite_estimate_memory(model_, &p, &est), QLITE_OK) << qlite_last_error();

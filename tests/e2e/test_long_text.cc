@@ -27,6 +27,7 @@ struct WindowRun {
 
 WindowRun Score(qlite_model* m, const std::vector<int32_t>& ids, uint32_t window, uint32_t sinks) {
   qlite_session_params p = qlite_session_default_params();
+  p.kv_type = QLITE_KV_F32;  // exact references: no cache rounding
   p.window = window;
   p.n_sink_tokens = sinks;
   qlite_session* s = nullptr;

@@ -69,7 +69,7 @@ TEST_F(Stories, TeacherForcedLogitsMatchReference) {
   const std::vector<int32_t> ids = {1, 403, 407, 261, 378, 432, 383, 286};
   ASSERT_EQ(ref.size(), ids.size() * 512);
   qlite_session* s = nullptr;
-  ASSERT_EQ(qlite_session_create(m, nullptr, &s), QLITE_OK);
+  ASSERT_EQ(qlite_session_create(m, ExactParams(), &s), QLITE_OK);
   float worst = 0;
   for (size_t t = 0; t < ids.size(); ++t) {  // decode path (Gemv)
     ASSERT_EQ(qlite_decode(s, ids[t]), QLITE_OK);
@@ -120,7 +120,7 @@ TEST_F(Stories, HuggingFaceAndGgufSourcesMatchReferences) {
       EXPECT_EQ(Greedy(m, prompt_ids, want.size()), want) << "prompt " << prompt;
     }
     qlite_session* s = nullptr;
-    ASSERT_EQ(qlite_session_create(m, nullptr, &s), QLITE_OK);
+    ASSERT_EQ(qlite_session_create(m, ExactParams(), &s), QLITE_OK);
     float worst = 0;
     for (size_t t = 0; t < ids16.size(); ++t) {
       ASSERT_EQ(qlite_decode(s, ids16[t]), QLITE_OK);
@@ -173,7 +173,7 @@ TEST_F(Stories, PerplexityOnEvalTextMatchesReference) {
   ASSERT_NE(m, nullptr);
   const auto lines = EvalLines(m, 1000);
   qlite_session* s = nullptr;
-  ASSERT_EQ(qlite_session_create(m, nullptr, &s), QLITE_OK);
+  ASSERT_EQ(qlite_session_create(m, ExactParams(), &s), QLITE_OK);
   double nll = 0;
   size_t count = 0;
   for (const auto& ids : lines) {
@@ -209,8 +209,8 @@ TEST_F(Stories, QuantizedConversionsStayCloseToF32) {
     qlite_model* q = Get(var.name, kBin, var.dtype);
     ASSERT_NE(q, nullptr);
     qlite_session *a = nullptr, *b = nullptr;
-    ASSERT_EQ(qlite_session_create(f32, nullptr, &a), QLITE_OK);
-    ASSERT_EQ(qlite_session_create(q, nullptr, &b), QLITE_OK);
+    ASSERT_EQ(qlite_session_create(f32, ExactParams(), &a), QLITE_OK);
+    ASSERT_EQ(qlite_session_create(q, ExactParams(), &b), QLITE_OK);
     size_t agree = 0, count = 0;
     double kl = 0, nll_q = 0, nll_f = 0;
     std::vector<double> pa, pb;
@@ -259,8 +259,8 @@ TEST_F(Stories, Interleave16LayoutMatchesRowMajor) {
     ASSERT_NE(il, nullptr);
     const auto lines = EvalLines(rm, 4);
     qlite_session *a = nullptr, *b = nullptr;
-    ASSERT_EQ(qlite_session_create(rm, nullptr, &a), QLITE_OK);
-    ASSERT_EQ(qlite_session_create(il, nullptr, &b), QLITE_OK);
+    ASSERT_EQ(qlite_session_create(rm, ExactParams(), &a), QLITE_OK);
+    ASSERT_EQ(qlite_session_create(il, ExactParams(), &b), QLITE_OK);
     double worst = 0, kl = 0;
     size_t agree = 0, count = 0;
     std::vector<double> pa, pb;
@@ -368,6 +368,7 @@ TEST_F(Stories, PromptLongerThanWindowMatchesTokenByToken) {
   ids.resize(n);
   ASSERT_GT(n, 40u);
   qlite_session_params p = qlite_session_default_params();
+  p.kv_type = QLITE_KV_F32;  // exact references: no cache rounding
   p.window = 24;
   p.max_batch = 16;
   qlite_session *a = nullptr, *b = nullptr;

@@ -77,6 +77,7 @@ inline std::vector<float> TeacherForced(qlite_session* s, const std::vector<int3
 
 inline qlite_session* GreedySession(qlite_model* m, uint64_t adapter_memory = 0) {
   qlite_session_params p = qlite_session_default_params();
+  p.kv_type = QLITE_KV_F32;  // exact references: no cache rounding
   p.sampler.temperature = 0;
   p.sampler.repeat_penalty = 1;
   p.adapter_memory = adapter_memory;

@@ -99,12 +99,14 @@ TEST_F(LoadMerge, SessionsShareTheBaseAndSwap) {
   EXPECT_EQ(bytes_both, bytes_pip);  // sea adapts a subset of pip's tensors (q, v)
 
   qlite_session_params p = qlite_session_default_params();
+  p.kv_type = QLITE_KV_F32;  // exact references: no cache rounding
   p.adapter_memory = bytes_both;
   qlite_memory_estimate est;
   ASSERT_EQ(qlite_estimate_memory(m, &p, &est), QLITE_OK);
   EXPECT_GE(est.adapters, bytes_both);
   qlite_memory_estimate plain;
   qlite_session_params p0 = qlite_session_default_params();
+  p0.kv_type = QLITE_KV_F32;  // exact references: no cache rounding
   ASSERT_EQ(qlite_estimate_memory(m, &p0, &plain), QLITE_OK);
   EXPECT_EQ(plain.adapters, 0u);
   EXPECT_GE(est.session_total - plain.session_total, est.adapters);

@@ -91,6 +91,7 @@ TEST_P(ForwardTest, MatchesReferenceInPrefillAndDecode) {
   for (int32_t t : tokens) want.push_back(ref.Step(t));
 
   qlite_session_params p = qlite_session_default_params();
+  p.kv_type = QLITE_KV_F32;  // exact references: no cache rounding
   p.window = tc.window;
   p.max_batch = tc.batch;
   for (uint32_t threads : {1u, 2u}) {
@@ -140,6 +141,7 @@ TEST(Forward, QuantizedWeightsStayCloseToFloat) {
     std::unique_ptr<Model> model;
     ASSERT_TRUE(Model::Open(path, ModelOpenOptions(), &model).ok());
     qlite_session_params p = qlite_session_default_params();
+    p.kv_type = QLITE_KV_F32;  // exact references: no cache rounding
     Session* s = nullptr;
     ASSERT_TRUE(Session::Create(*model, p, &s).ok());
     for (int32_t t : tokens) ASSERT_TRUE(s->Decode(t).ok());  // GemvQ8 path

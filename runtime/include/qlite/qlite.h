@@ -142,7 +142,7 @@ typedef struct qlite_sampler_params {
 } qlite_sampler_params;
 
 typedef struct qlite_session_params {
-  uint32_t n_threads;        /* 0 = 1 */
+  uint32_t n_threads;        /* 0 = automatic: one per performance core (see cpu_mask) */
   uint32_t window;           /* KV positions kept; 0 = model's sliding window or context length */
   uint32_t n_sink_tokens;    /* attention sinks kept when the window slides; UINT32_MAX = automatic */
   qlite_kv_type kv_type;
@@ -152,6 +152,11 @@ typedef struct qlite_session_params {
   size_t buffer_size;
   qlite_sampler_params sampler;
   uint64_t adapter_memory;   /* bytes reserved for LoRA-merged tensor copies (qlite_adapters_memory); 0 = none */
+  /* CPUs the session's worker threads are pinned to (bit i = CPU i; Linux and Android), round
+   * robin; n_threads 0 then means one thread per CPU in the mask. 0 = automatic: on a CPU with
+   * cores of different maximum frequency (big.LITTLE) the workers are pinned to the fastest,
+   * elsewhere they are not pinned. The calling thread runs work too and is never pinned. */
+  uint64_t cpu_mask;
 } qlite_session_params;
 
 QLITE_EXPORT qlite_session_params qlite_session_default_params(void);
@@ -182,6 +187,15 @@ QLITE_EXPORT qlite_status qlite_session_create(const qlite_model* model,
                                                const qlite_session_params* params,
                                                qlite_session** out_session);
 QLITE_EXPORT void qlite_session_free(qlite_session* session);
+/* What a session resolved its automatic parameters to, and where it stands. */
+typedef struct qlite_session_info {
+  uint32_t n_threads;      /* threads running its work (the caller's included) */
+  uint64_t cpu_mask;       /* CPUs its workers are pinned to; 0 = not pinned */
+  uint32_t window, n_sink_tokens;
+  qlite_kv_type kv_type;
+  uint64_t n_past;         /* positions fed since creation or the last reset */
+} qlite_session_info;
+QLITE_EXPORT qlite_status qlite_session_get_info(const qlite_session* session, qlite_session_info* out_info);
 /* Forget all positions (KV cache) and sampler history. */
 QLITE_EXPORT qlite_status qlite_session_reset(qlite_session* session);
 

@@ -2,6 +2,7 @@
 // threads. With one thread everything runs on the caller (firmware).
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 namespace qlite {
 namespace arch {
@@ -9,7 +10,9 @@ namespace arch {
 class ThreadPool {
  public:
   using TaskFn = void (*)(void* ctx, size_t task, size_t thread);
-  explicit ThreadPool(size_t n_threads);
+  // cpu_mask: workers are pinned round-robin to these CPUs (bit i = CPU i; Linux/Android),
+  // or not pinned when 0. The caller's thread is never pinned.
+  explicit ThreadPool(size_t n_threads, uint64_t cpu_mask = 0);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
