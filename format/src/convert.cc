@@ -197,6 +197,7 @@ Status ConvertTensor(TensorJob* job, size_t piece) {
   QuantizedTensor part;
   QuantizedTensor& q = job->n_pieces > 1 ? part : job->q;
   Status s;
+  bool measured = false;
   if (job->keep && t.load_stored && !job->merged && job->spec.dtype == t.stored_scheme.dtype) {
     QLITE_RETURN_IF_ERROR(CheckFinite(values, rows, job->cols));
     s = t.load_stored(&q);
@@ -204,10 +205,11 @@ Status ConvertTensor(TensorJob* job, size_t piece) {
   } else if (job->calibration) {
     s = QuantizeCalibrated(values, rows, job->cols, job->spec, job->input_stats, *job->calibration, &q);
   } else {
-    s = Quantize(values, rows, job->cols, job->spec, &q);
+    ErrorSum& e = job->errors[piece];
+    s = quant::QuantizeMeasured(values, rows, job->cols, job->spec, &q, &e.max_abs, &e.sum_sq, &measured);
   }
   if (!s.ok()) return Status(s.code(), "quantizing " + job->name + ": " + s.message());
-  QLITE_RETURN_IF_ERROR(MeasureError(q, values, &job->errors[piece]));
+  if (!measured) QLITE_RETURN_IF_ERROR(MeasureError(q, values, &job->errors[piece]));
   if (job->n_pieces > 1) {
     const uint64_t scale_bytes = ScaleTypeBytes(job->spec.scale_type), gpr = GroupsPerRow(job->spec, job->cols);
     std::copy(part.data.begin(), part.data.end(), job->q.data.begin() + first * job->q.row_stride);

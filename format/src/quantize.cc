@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "qlite/format/quantize.h"
+#include "quantize_fast.h"
 #include "quantize_stages.h"
 
 namespace qlite {
@@ -227,6 +228,7 @@ Status QuantizeFloat(const float* src, uint64_t n, fb::DType dtype, QuantizedTen
 }  // namespace
 
 Status CheckFinite(const float* values, uint64_t rows, uint64_t cols) {
+  if (quant::AllFinite(values, rows * cols)) return Status::Ok();
   for (uint64_t i = 0; i < rows * cols; ++i)
     if (!std::isfinite(values[i]))
       return StatusError(StatusCode::kInvalidArgument, "non-finite value (%g) at row %llu col %llu", values[i],
@@ -347,10 +349,48 @@ void PackCodes(const std::vector<int>& codes, QuantizedTensor* out) {
 
 }  // namespace quant
 
-Status Quantize(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec, QuantizedTensor* out) {
+namespace {
+
+// I4 and I8 groups of 32, 64 or 128 values that divide cols, scales in row-major order
+// (every layout but Interleave16x4): the SIMD stages of quantize_fast.cc, which store the same
+// bytes as the scalar ones and measure the error on the way. False where they do not apply
+// (nothing done).
+bool QuantizeFast(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec, QuantizedTensor* out,
+                  double* max_abs, double* sum_sq, Status* status) {
+  const bool i4 = spec.dtype == fb::DType::I4;
+  if ((!i4 && spec.dtype != fb::DType::I8) || spec.granularity != fb::Granularity::Group ||
+      spec.group_size % 32 != 0 || cols % spec.group_size != 0 || spec.layout == fb::Layout::Interleave16x4)
+    return false;
+  const uint64_t len = spec.group_size, n_groups = rows * (cols / len);
+  quant::GroupParams params;
+  params.scale.resize(n_groups);
+  const bool fast = i4 ? quant::I4ScalesFast(src, n_groups, len, I4Scale, params.scale.data())
+                       : quant::I8ScalesFast(src, n_groups, len, params.scale.data());
+  if (!fast) return false;
+  *status = quant::EncodeParams(spec, &params, out);
+  if (!status->ok()) return true;
+  std::vector<uint8_t> data(rows * out->row_stride);
+  if (i4)
+    quant::I4CodesFast(src, rows, cols, len, params.scale.data(), data.data(), max_abs, sum_sq);
+  else
+    quant::I8CodesFast(src, rows, cols, len, params.scale.data(), data.data(), max_abs, sum_sq);
+  out->data = spec.layout == fb::Layout::RowMajor ? std::move(data) : Interleave(data, spec, rows, out->row_stride);
+  return true;
+}
+
+}  // namespace
+
+Status quant::QuantizeMeasured(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec,
+                               QuantizedTensor* out, double* max_abs, double* sum_sq, bool* measured) {
+  *measured = false;
   QLITE_RETURN_IF_ERROR(quant::CheckInput(src, rows, cols, spec));
   quant::StartTensor(spec, rows, cols, out);
   if (IsFloatType(spec.dtype)) return QuantizeFloat(src, rows * cols, spec.dtype, out);
+  Status status;
+  if (QuantizeFast(src, rows, cols, spec, out, max_abs, sum_sq, &status)) {
+    *measured = status.ok() && max_abs;
+    return status;
+  }
 
   const uint64_t ns = NumScales(spec, rows, cols);
   quant::GroupParams params;
@@ -370,6 +410,11 @@ Status Quantize(const float* src, uint64_t rows, uint64_t cols, const QuantSpec&
   quant::RoundCodes(src, rows, cols, spec, params, &codes);
   quant::PackCodes(codes, out);
   return Status::Ok();
+}
+
+Status Quantize(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec, QuantizedTensor* out) {
+  bool measured;
+  return quant::QuantizeMeasured(src, rows, cols, spec, out, nullptr, nullptr, &measured);
 }
 
 }  // namespace qlite

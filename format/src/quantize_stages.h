@@ -82,6 +82,12 @@ Status CheckInput(const float* src, uint64_t rows, uint64_t cols, const QuantSpe
 void RoundCodes(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec, const GroupParams& params,
                 std::vector<int>* codes);
 
+// Quantize(), and where the SIMD stages cover the scheme (I4 and I8 groups), the stored
+// values' error against src on the way: *measured then tells that max_abs (largest |error|)
+// and sum_sq (squared errors, each row's summed in SIMD lanes, rows in order) were added to.
+Status QuantizeMeasured(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec, QuantizedTensor* out,
+                        double* max_abs, double* sum_sq, bool* measured);
+
 // Resets out for a [rows, cols] tensor in spec (shape and row stride set, no data).
 void StartTensor(const QuantSpec& spec, uint64_t rows, uint64_t cols, QuantizedTensor* out);
 
