@@ -263,6 +263,7 @@ class Pipeline {
       }
       if (next_load_ < jobs_.size() && next_load_ < next_write_ + window_) {
         TensorJob& job = jobs_[next_load_++];
+        TakeBuffer(&job);
         lock.unlock();
         Status s = Run([&] { return LoadTensor(options_, &job); });
         lock.lock();
@@ -283,7 +284,8 @@ class Pipeline {
   }
   void Written(size_t i) {
     std::lock_guard<std::mutex> lock(mu_);
-    jobs_[i] = TensorJob();  // frees its values and bytes
+    if (jobs_[i].values.capacity()) buffers_.push_back(std::move(jobs_[i].values));
+    jobs_[i] = TensorJob();  // frees its bytes
     ++next_write_;
     Notify();
   }
@@ -298,6 +300,15 @@ class Pipeline {
     if (!failed_) error_ = std::move(s);
     failed_ = true;
     Notify();
+  }
+  // Written tensors' value buffers are loaded into again (the largest first): their pages are
+  // mapped already, and a loader's resize within the size left there writes nothing.
+  void TakeBuffer(TensorJob* job) {
+    if (buffers_.empty()) return;
+    auto largest = std::max_element(buffers_.begin(), buffers_.end(),
+                                    [](const auto& a, const auto& b) { return a.capacity() < b.capacity(); });
+    if (largest->capacity() >= job->rows * job->cols) job->values = std::move(*largest);
+    buffers_.erase(largest);  // one too small goes: a new allocation replaces it
   }
   void Notify() {
     work_cv_.notify_all();
@@ -317,6 +328,7 @@ class Pipeline {
   const size_t window_;
   std::mutex mu_;
   std::condition_variable work_cv_, done_cv_;
+  std::vector<std::vector<float>> buffers_;
   size_t next_load_ = 0, next_write_ = 0;
   bool failed_ = false;
   Status error_;

@@ -16,6 +16,9 @@ namespace quant {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+constexpr size_t kMaxLanes = 64;  // floats in the widest vector (2048-bit SVE)
+constexpr uint64_t kMaxLen = 128;  // the largest group
+
 // Vectors of run-time length (SVE, RVV) cannot be kept in arrays and structs as below: those
 // targets (and the one-lane HWY_SCALAR) report false and Quantize takes its scalar stages.
 #if HWY_HAVE_SCALABLE || HWY_TARGET == HWY_SCALAR
@@ -30,7 +33,6 @@ bool I8CodesFastImpl(const float*, uint64_t, uint64_t, uint64_t, const float*, u
 #else
 constexpr int kCandidates = 5;
 constexpr float kDivisors[kCandidates] = {8.0f, 7.75f, 7.5f, 7.25f, 7.0f};
-constexpr size_t kMaxLanes = 64;  // floats in the widest vector (2048-bit SVE)
 
 // The I4 search with one group per lane (value i of every lane's group gathered at once), its
 // squared errors summed in float. A float sum of 32..128 squares is within 2e-6 (relative)
@@ -47,18 +49,23 @@ bool I4ScalesFastImpl(const float* src, uint64_t n_groups, uint64_t len, float (
   const auto zero = hn::Zero(df), half = hn::Set(df, 0.5f), neg_half = hn::Set(df, -0.5f);
   const auto lo_code = hn::Set(df, -8.0f), hi_code = hn::Set(df, 7.0f);
   HWY_ALIGN float mx_lanes[kMaxLanes], d_lanes[kCandidates][kMaxLanes], err_lanes[kCandidates][kMaxLanes];
+  HWY_ALIGN float tr[kMaxLen * kMaxLanes];  // tr[i * N + j]: value i of group g + j
   uint64_t g = 0;
-  for (; N <= kMaxLanes && g + N <= n_groups; g += N) {
+  for (; N <= kMaxLanes && len <= kMaxLen && g + N <= n_groups; g += N) {
     const float* base = src + g * len;
     auto amax = zero;
-    for (uint64_t i = 0; i < len; ++i) amax = hn::Max(amax, hn::Abs(hn::GatherIndex(df, base + i, idx)));
+    for (uint64_t i = 0; i < len; ++i) {
+      const auto x = hn::GatherIndex(df, base + i, idx);
+      hn::Store(x, df, tr + i * N);
+      amax = hn::Max(amax, hn::Abs(x));
+    }
     if (!hn::AllTrue(df, hn::And(amax >= hn::Set(df, 1e-30f), amax <= hn::Set(df, 1e15f)))) {
       for (size_t j = 0; j < N; ++j) scales[g + j] = reference(base + j * len, len);
       continue;
     }
     auto mx = zero;  // the first value of magnitude amax, as the reference's loop finds it
     for (uint64_t i = 0; i < len; ++i) {
-      const auto x = hn::GatherIndex(df, base + i, idx);
+      const auto x = hn::Load(df, tr + i * N);
       mx = hn::IfThenElse(hn::And(hn::Abs(x) == amax, mx == zero), x, mx);
     }
     decltype(mx) d[kCandidates], inv[kCandidates], err[kCandidates];
@@ -77,7 +84,7 @@ bool I4ScalesFastImpl(const float* src, uint64_t n_groups, uint64_t len, float (
 #endif
     for (int k = 0; k < kCandidates; ++k) err[k] = zero;
     for (uint64_t i = 0; i < len; ++i) {
-      const auto x = hn::GatherIndex(df, base + i, idx);
+      const auto x = hn::Load(df, tr + i * N);
       // RoundI's +-0.5 follows the sign of x*inv, the same for every candidate (all inv
       // share mx's sign); where a product is +-0 either way rounds to code 8.
       const auto t0 = hn::Mul(x, inv[0]);
@@ -263,6 +270,22 @@ bool AllFiniteImpl(const float* src, uint64_t n) {
   return ok;
 }
 
+void F16ToF32Impl(const void* src, uint64_t n, float* dst) {
+  const hn::ScalableTag<float> df;
+  const hn::Rebind<hwy::float16_t, decltype(df)> dh;
+  const size_t N = hn::Lanes(df);
+  const auto* p = static_cast<const hwy::float16_t*>(src);
+  uint64_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, p + i)), df, dst + i);
+  if (i < n) {  // the tail through a padded copy
+    HWY_ALIGN hwy::float16_t in[kMaxLanes] = {};
+    HWY_ALIGN float out[kMaxLanes];
+    std::memcpy(in, p + i, (n - i) * 2);
+    hn::Store(hn::PromoteTo(df, hn::Load(dh, in)), df, out);
+    std::memcpy(dst + i, out, (n - i) * 4);
+  }
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace quant
 }  // namespace qlite
@@ -277,6 +300,7 @@ HWY_EXPORT(I8ScalesFastImpl);
 HWY_EXPORT(I4CodesFastImpl);
 HWY_EXPORT(I8CodesFastImpl);
 HWY_EXPORT(AllFiniteImpl);
+HWY_EXPORT(F16ToF32Impl);
 
 bool I4ScalesFast(const float* src, uint64_t n_groups, uint64_t len, float (*reference)(const float*, uint64_t),
                   float* scales) {
@@ -294,6 +318,7 @@ bool I8CodesFast(const float* src, uint64_t rows, uint64_t cols, uint64_t len, c
   return HWY_DYNAMIC_DISPATCH(I8CodesFastImpl)(src, rows, cols, len, scales, data, max_abs, sum_sq);
 }
 bool AllFinite(const float* src, uint64_t n) { return HWY_DYNAMIC_DISPATCH(AllFiniteImpl)(src, n); }
+void F16ToF32(const void* src, uint64_t n, float* dst) { HWY_DYNAMIC_DISPATCH(F16ToF32Impl)(src, n, dst); }
 
 }  // namespace quant
 }  // namespace qlite

@@ -30,4 +30,7 @@ bool I8CodesFast(const float* src, uint64_t rows, uint64_t cols, uint64_t len, c
 // Whether every value is finite (no NaN or Inf).
 bool AllFinite(const float* src, uint64_t n);
 
+// n IEEE half-precision values (little-endian host, any alignment) to float, exactly.
+void F16ToF32(const void* src, uint64_t n, float* dst);
+
 }  // namespace qlite::quant
