@@ -149,8 +149,9 @@ struct TensorJob {
   uint64_t piece_rows = 0;
   size_t n_pieces = 1;
 
-  std::vector<float> values;  // to be quantized (after any LoRA merge)
-  uint64_t values_hash = 0;   // XXH64 of the source's f32 values, before any merge (fingerprint)
+  std::vector<float> values;        // to be quantized (after any LoRA merge)
+  std::vector<uint64_t> row_hashes;  // XXH64 of each row's source f32 values, before any merge
+  bool rows_hashed = false;          // by LoadTensor (before a merge); else by ConvertTensor
   bool merged = false;
   QuantizedTensor q;
   std::vector<ErrorSum> errors;  // per piece
@@ -168,8 +169,11 @@ Status LoadTensor(const ConvertOptions& options, TensorJob* job) {
   if (job->values.size() != job->rows * job->cols)
     return StatusError(StatusCode::kMismatch, "tensor %s: loader gave %zu values for %llu", job->name.c_str(),
                        job->values.size(), static_cast<unsigned long long>(job->rows * job->cols));
-  job->values_hash = Xxh64(job->values.data(), job->values.size() * sizeof(float));  // LE hosts
+  job->row_hashes.resize(job->rows);
   if (options.merge) {  // applied after hashing: the fingerprint keeps the source's values
+    for (uint64_t r = 0; r < job->rows; ++r)
+      job->row_hashes[r] = Xxh64(job->values.data() + r * job->cols, job->cols * sizeof(float));  // LE hosts
+    job->rows_hashed = true;
     const std::vector<float> unmerged = job->values;
     s = options.merge(job->name, t.shape, &job->values);
     if (!s.ok()) return Status(s.code(), "merging adapters into " + job->name + ": " + s.message());
@@ -198,6 +202,11 @@ Status ConvertTensor(TensorJob* job, size_t piece) {
   QuantizedTensor& q = job->n_pieces > 1 ? part : job->q;
   Status s;
   bool measured = false;
+  uint64_t* row_hashes = job->rows_hashed ? nullptr : job->row_hashes.data() + first;
+  if (row_hashes && (job->keep || job->calibration)) {  // the default path hashes while quantizing
+    for (uint64_t r = 0; r < rows; ++r) row_hashes[r] = Xxh64(values + r * job->cols, job->cols * sizeof(float));
+    row_hashes = nullptr;
+  }
   if (job->keep && t.load_stored && !job->merged && job->spec.dtype == t.stored_scheme.dtype) {
     QLITE_RETURN_IF_ERROR(CheckFinite(values, rows, job->cols));
     s = t.load_stored(&q);
@@ -206,7 +215,8 @@ Status ConvertTensor(TensorJob* job, size_t piece) {
     s = QuantizeCalibrated(values, rows, job->cols, job->spec, job->input_stats, *job->calibration, &q);
   } else {
     ErrorSum& e = job->errors[piece];
-    s = quant::QuantizeMeasured(values, rows, job->cols, job->spec, &q, &e.max_abs, &e.sum_sq, &measured);
+    s = quant::QuantizeMeasured(values, rows, job->cols, job->spec, &q, &e.max_abs, &e.sum_sq, row_hashes,
+                                &measured);
   }
   if (!s.ok()) return Status(s.code(), "quantizing " + job->name + ": " + s.message());
   if (!measured) QLITE_RETURN_IF_ERROR(MeasureError(q, values, &job->errors[piece]));
@@ -220,13 +230,15 @@ Status ConvertTensor(TensorJob* job, size_t piece) {
 }
 
 // Adds a tensor's record to the model fingerprint (FORMAT.md, "Integrity"): name length and
-// bytes, rank and dimensions, the hash of its source values.
+// bytes, rank and dimensions, the hash of its rows' hashes.
 void FingerprintTensor(const TensorJob& job, Xxh64Stream* h) {
   HashU64(job.name.size(), h);
   h->Update(job.name.data(), job.name.size());
   HashU64(job.src->shape.size(), h);
   for (uint64_t d : job.src->shape) HashU64(d, h);
-  HashU64(job.values_hash, h);
+  Xxh64Stream rows;
+  for (uint64_t r : job.row_hashes) HashU64(r, &rows);
+  HashU64(rows.Digest(), h);
 }
 
 // Workers take, in this order of preference: a piece of the earliest loaded tensor, the

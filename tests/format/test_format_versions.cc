@@ -89,7 +89,7 @@ TEST(FormatVersions, Version2KeepsTheBytesAndChangesTheHashes) {
     EXPECT_NE(a.checksum, b->checksum) << a.name;
   }
   // FORMAT.md's fingerprint: XXH64 over, per tensor in name order, u64 name length, name,
-  // u64 rank, u64 dims, u64 XXH64 of the f32 source values.
+  // u64 rank, u64 dims, u64 XXH64 of its rows' u64 XXH64s of their f32 source values.
   std::map<std::string, const SourceTensor*> by_name;
   for (const SourceTensor& t : src.tensors) by_name[t.name] = &t;
   Xxh64Stream fp;
@@ -105,7 +105,15 @@ TEST(FormatVersions, Version2KeepsTheBytesAndChangesTheHashes) {
     fp.Update(name.data(), name.size());
     u64(t->shape.size());
     for (uint64_t d : t->shape) u64(d);
-    u64(Xxh64(values.data(), values.size() * sizeof(float)));
+    const uint64_t cols = t->shape.back(), rows = values.size() / cols;
+    Xxh64Stream row_hashes;
+    for (uint64_t r = 0; r < rows; ++r) {
+      const uint64_t h = Xxh64(values.data() + r * cols, cols * sizeof(float));
+      uint8_t b[8];
+      for (int i = 0; i < 8; ++i) b[i] = static_cast<uint8_t>(h >> (8 * i));
+      row_hashes.Update(b, 8);
+    }
+    u64(row_hashes.Digest());
   }
   EXPECT_EQ(v2.fingerprint(), fp.Digest());
   EXPECT_EQ(sum.fingerprint, fp.Digest());
