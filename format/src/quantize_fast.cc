@@ -47,26 +47,23 @@ bool I4ScalesFastImpl(const float* src, uint64_t n_groups, uint64_t len, float (
   const size_t N = hn::Lanes(df);
   const auto idx = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(len)));
   const auto zero = hn::Zero(df), half = hn::Set(df, 0.5f), neg_half = hn::Set(df, -0.5f);
-  const auto lo_code = hn::Set(df, -8.0f), hi_code = hn::Set(df, 7.0f);
+  const auto hi_code = hn::Set(df, 7.0f);
   HWY_ALIGN float mx_lanes[kMaxLanes], d_lanes[kCandidates][kMaxLanes], err_lanes[kCandidates][kMaxLanes];
   HWY_ALIGN float tr[kMaxLen * kMaxLanes];  // tr[i * N + j]: value i of group g + j
   uint64_t g = 0;
   for (; N <= kMaxLanes && len <= kMaxLen && g + N <= n_groups; g += N) {
     const float* base = src + g * len;
-    auto amax = zero;
+    auto amax = zero, mx = zero;  // mx: the first value of magnitude amax, as the reference finds it
     for (uint64_t i = 0; i < len; ++i) {
       const auto x = hn::GatherIndex(df, base + i, idx);
       hn::Store(x, df, tr + i * N);
-      amax = hn::Max(amax, hn::Abs(x));
+      const auto ax = hn::Abs(x);
+      mx = hn::IfThenElse(ax > amax, x, mx);
+      amax = hn::Max(amax, ax);
     }
     if (!hn::AllTrue(df, hn::And(amax >= hn::Set(df, 1e-30f), amax <= hn::Set(df, 1e15f)))) {
       for (size_t j = 0; j < N; ++j) scales[g + j] = reference(base + j * len, len);
       continue;
-    }
-    auto mx = zero;  // the first value of magnitude amax, as the reference's loop finds it
-    for (uint64_t i = 0; i < len; ++i) {
-      const auto x = hn::Load(df, tr + i * N);
-      mx = hn::IfThenElse(hn::And(hn::Abs(x) == amax, mx == zero), x, mx);
     }
     decltype(mx) d[kCandidates], inv[kCandidates], err[kCandidates];
 #if HWY_ARCH_ARM_V7  // Div is an estimate there; the reference's divisions are exact
@@ -90,8 +87,10 @@ bool I4ScalesFastImpl(const float* src, uint64_t n_groups, uint64_t len, float (
       const auto t0 = hn::Mul(x, inv[0]);
       const auto h = hn::IfThenElse(t0 >= zero, half, neg_half);
       for (int k = 0; k < kCandidates; ++k) {
-        const auto t = k == 0 ? t0 : hn::Mul(x, inv[k]);  // |t| <= 8.0001: RoundI's clamp is idle
-        const auto r = hn::Min(hn::Max(hn::Trunc(hn::Add(t, h)), lo_code), hi_code);  // code - 8
+        // |t| <= k(1 + 3 ulp): RoundI's +-1e6 clamp and the code's lower clamp (t - 0.5 >
+        // -9 truncates to -8 or more) are idle; t + 0.5 reaches 8 and is clamped to 7.
+        const auto t = k == 0 ? t0 : hn::Mul(x, inv[k]);
+        const auto r = hn::Min(hn::Trunc(hn::Add(t, h)), hi_code);  // code - 8
         const auto e = hn::Sub(x, hn::Mul(r, d[k]));
         err[k] = hn::MulAdd(e, e, err[k]);
       }
