@@ -103,6 +103,7 @@ Status WriteAdapterFile(const LoraAdapter& a, uint64_t base_fingerprint, const A
   b.Finish(ab.Finish(), fba::AdapterIdentifier());
 
   QlmHeader h;
+  h.version = kQlaVersion;
   h.tensor_alignment = kAlign;
   h.segment_alignment = kSegmentAlign;
   h.meta_size = b.GetSize();

@@ -1,6 +1,7 @@
-// ConvertModel: SourceModel -> .qlm through a bounded pipeline: worker threads load,
-// fingerprint (in order), quantize (large tensors in row pieces) and measure tensors; the
-// calling thread writes them in name order, so the file does not depend on the thread count.
+// ConvertModel: SourceModel -> .qlm through a bounded pipeline: worker threads load and
+// hash, quantize (large tensors in row pieces) and measure tensors; the calling thread
+// writes them in name order and folds their hashes into the fingerprint, so the file does
+// not depend on the thread count.
 #include "qlite/format/convert.h"
 
 #include "qlite/qlite_version.h"
@@ -33,10 +34,10 @@ std::string Basename(const std::string& path) {
   return slash == std::string::npos ? p : p.substr(slash + 1);
 }
 
-uint64_t HashU64(uint64_t v, uint64_t h) {
+void HashU64(uint64_t v, Xxh64Stream* h) {
   uint8_t b[8];
   for (int i = 0; i < 8; ++i) b[i] = static_cast<uint8_t>(v >> (8 * i));
-  return Fnv1a64(b, 8, h);
+  h->Update(b, 8);
 }
 
 Status CheckSource(const SourceModel& src, std::map<std::string, const SourceTensor*>* by_name) {
@@ -150,15 +151,16 @@ struct TensorJob {
   uint64_t piece_rows = 0;
   size_t n_pieces = 1;
 
-  std::vector<float> values;    // to be quantized (after any LoRA merge)
-  std::vector<float> unmerged;  // the source's values when a merge changed them (fingerprint)
+  std::vector<float> values;        // to be quantized (after any LoRA merge)
+  std::vector<uint64_t> row_hashes;  // XXH64 of each row's source f32 values, before any merge
+  bool rows_hashed = false;          // by LoadTensor (before a merge); else by ConvertTensor
   bool merged = false;
   QuantizedTensor q;
   std::vector<ErrorSum> errors;  // per piece
   uint64_t checksum = 0;
 
   // Scheduler state (guarded by the pipeline's mutex).
-  bool loaded = false, hashed = false, quantized = false;
+  bool loaded = false, quantized = false;
   size_t pieces_claimed = 0, pieces_done = 0;
 };
 
@@ -169,12 +171,15 @@ Status LoadTensor(const ConvertOptions& options, TensorJob* job) {
   if (job->values.size() != job->rows * job->cols)
     return StatusError(StatusCode::kMismatch, "tensor %s: loader gave %zu values for %llu", job->name.c_str(),
                        job->values.size(), static_cast<unsigned long long>(job->rows * job->cols));
-  if (options.merge) {  // applied after fingerprinting: the fingerprint keeps the source's values
-    job->unmerged = job->values;
+  job->row_hashes.resize(job->rows);
+  if (options.merge) {  // applied after hashing: the fingerprint keeps the source's values
+    for (uint64_t r = 0; r < job->rows; ++r)
+      job->row_hashes[r] = Xxh64(job->values.data() + r * job->cols, job->cols * sizeof(float));  // LE hosts
+    job->rows_hashed = true;
+    const std::vector<float> unmerged = job->values;
     s = options.merge(job->name, t.shape, &job->values);
     if (!s.ok()) return Status(s.code(), "merging adapters into " + job->name + ": " + s.message());
-    job->merged = job->values != job->unmerged;
-    if (!job->merged) std::vector<float>().swap(job->unmerged);
+    job->merged = job->values != unmerged;
   }
   if (job->n_pieces > 1) {  // pieces are quantized into their slices of the whole tensor
     QuantizedTensor& q = job->q;
@@ -198,6 +203,12 @@ Status ConvertTensor(TensorJob* job, size_t piece) {
   QuantizedTensor part;
   QuantizedTensor& q = job->n_pieces > 1 ? part : job->q;
   Status s;
+  bool measured = false;
+  uint64_t* row_hashes = job->rows_hashed ? nullptr : job->row_hashes.data() + first;
+  if (row_hashes && (job->keep || job->calibration)) {  // the default path hashes while quantizing
+    for (uint64_t r = 0; r < rows; ++r) row_hashes[r] = Xxh64(values + r * job->cols, job->cols * sizeof(float));
+    row_hashes = nullptr;
+  }
   if (job->keep && t.load_stored && !job->merged && job->spec.dtype == t.stored_scheme.dtype) {
     QLITE_RETURN_IF_ERROR(CheckFinite(values, rows, job->cols));
     s = t.load_stored(&q);
@@ -205,10 +216,12 @@ Status ConvertTensor(TensorJob* job, size_t piece) {
   } else if (job->calibration) {
     s = QuantizeCalibrated(values, rows, job->cols, job->spec, job->input_stats, *job->calibration, &q);
   } else {
-    s = Quantize(values, rows, job->cols, job->spec, &q);
+    ErrorSum& e = job->errors[piece];
+    s = quant::QuantizeMeasured(values, rows, job->cols, job->spec, &q, &e.max_abs, &e.sum_sq, row_hashes,
+                                &measured);
   }
   if (!s.ok()) return Status(s.code(), "quantizing " + job->name + ": " + s.message());
-  QLITE_RETURN_IF_ERROR(MeasureError(q, values, &job->errors[piece]));
+  if (!measured) QLITE_RETURN_IF_ERROR(MeasureError(q, values, &job->errors[piece]));
   if (job->n_pieces > 1) {
     const uint64_t scale_bytes = ScaleTypeBytes(job->spec.scale_type), gpr = GroupsPerRow(job->spec, job->cols);
     std::copy(part.data.begin(), part.data.end(), job->q.data.begin() + first * job->q.row_stride);
@@ -218,18 +231,21 @@ Status ConvertTensor(TensorJob* job, size_t piece) {
   return Status::Ok();
 }
 
-// Adds a tensor's name, shape and source values to the model fingerprint (FORMAT.md).
-uint64_t FingerprintTensor(const TensorJob& job, uint64_t h) {
-  h = Fnv1a64(job.name.data(), job.name.size(), h);
-  for (uint64_t d : job.src->shape) h = HashU64(d, h);
-  const std::vector<float>& v = job.merged ? job.unmerged : job.values;
-  return Fnv1a64(v.data(), v.size() * sizeof(float), h);  // LE hosts
+// Adds a tensor's record to the model fingerprint (FORMAT.md, "Integrity"): name length and
+// bytes, rank and dimensions, the hash of its rows' hashes.
+void FingerprintTensor(const TensorJob& job, Xxh64Stream* h) {
+  HashU64(job.name.size(), h);
+  h->Update(job.name.data(), job.name.size());
+  HashU64(job.src->shape.size(), h);
+  for (uint64_t d : job.src->shape) HashU64(d, h);
+  Xxh64Stream rows;
+  for (uint64_t r : job.row_hashes) HashU64(r, &rows);
+  HashU64(rows.Digest(), h);
 }
 
-// Workers take, in this order of preference: the next tensor to fingerprint (the only step
-// that must run in sequence), a piece of the earliest loaded tensor, the next tensor to load
-// while fewer than `window` tensors are between loading and written. The calling thread
-// writes finished tensors in order.
+// Workers take, in this order of preference: a piece of the earliest loaded tensor, the
+// next tensor to load while fewer than `window` tensors are between loading and written.
+// The calling thread writes finished tensors in order.
 class Pipeline {
  public:
   Pipeline(std::vector<TensorJob>* jobs, const ConvertOptions& options, size_t window)
@@ -238,19 +254,6 @@ class Pipeline {
   void Work() {
     std::unique_lock<std::mutex> lock(mu_);
     while (!failed_ && next_write_ < jobs_.size()) {
-      if (!hashing_ && next_hash_ < next_load_ && jobs_[next_hash_].loaded) {
-        TensorJob& job = jobs_[next_hash_];
-        hashing_ = true;
-        lock.unlock();
-        fingerprint_ = FingerprintTensor(job, fingerprint_);
-        lock.lock();
-        job.hashed = true;
-        std::vector<float>().swap(job.unmerged);
-        ++next_hash_;
-        hashing_ = false;
-        Notify();
-        continue;
-      }
       TensorJob* piece_job = nullptr;
       for (size_t i = next_write_; i < next_load_ && !piece_job; ++i)
         if (jobs_[i].loaded && jobs_[i].pieces_claimed < jobs_[i].n_pieces) piece_job = &jobs_[i];
@@ -274,6 +277,7 @@ class Pipeline {
       }
       if (next_load_ < jobs_.size() && next_load_ < next_write_ + window_) {
         TensorJob& job = jobs_[next_load_++];
+        TakeBuffer(&job);
         lock.unlock();
         Status s = Run([&] { return LoadTensor(options_, &job); });
         lock.lock();
@@ -286,15 +290,16 @@ class Pipeline {
     }
   }
 
-  // Waits until tensor i is quantized and fingerprinted; false when the run failed.
+  // Waits until tensor i is quantized; false when the run failed.
   bool WaitForTensor(size_t i) {
     std::unique_lock<std::mutex> lock(mu_);
-    done_cv_.wait(lock, [&] { return failed_ || (jobs_[i].quantized && jobs_[i].hashed); });
+    done_cv_.wait(lock, [&] { return failed_ || jobs_[i].quantized; });
     return !failed_;
   }
   void Written(size_t i) {
     std::lock_guard<std::mutex> lock(mu_);
-    jobs_[i] = TensorJob();  // frees its values and bytes
+    if (jobs_[i].values.capacity()) buffers_.push_back(std::move(jobs_[i].values));
+    jobs_[i] = TensorJob();  // frees its bytes
     ++next_write_;
     Notify();
   }
@@ -303,13 +308,21 @@ class Pipeline {
     FailLocked(std::move(s));
   }
   const Status& error() const { return error_; }
-  uint64_t fingerprint() const { return fingerprint_; }
 
  private:
   void FailLocked(Status s) {  // the first error wins; everyone stops
     if (!failed_) error_ = std::move(s);
     failed_ = true;
     Notify();
+  }
+  // Written tensors' value buffers are loaded into again (the largest first): their pages are
+  // mapped already, and a loader's resize within the size left there writes nothing.
+  void TakeBuffer(TensorJob* job) {
+    if (buffers_.empty()) return;
+    auto largest = std::max_element(buffers_.begin(), buffers_.end(),
+                                    [](const auto& a, const auto& b) { return a.capacity() < b.capacity(); });
+    if (largest->capacity() >= job->rows * job->cols) job->values = std::move(*largest);
+    buffers_.erase(largest);  // one too small goes: a new allocation replaces it
   }
   void Notify() {
     work_cv_.notify_all();
@@ -329,10 +342,10 @@ class Pipeline {
   const size_t window_;
   std::mutex mu_;
   std::condition_variable work_cv_, done_cv_;
-  size_t next_load_ = 0, next_hash_ = 0, next_write_ = 0;
-  bool hashing_ = false, failed_ = false;
+  std::vector<std::vector<float>> buffers_;
+  size_t next_load_ = 0, next_write_ = 0;
+  bool failed_ = false;
   Status error_;
-  uint64_t fingerprint_ = kFnv64Offset;
 };
 
 }  // namespace
@@ -415,6 +428,7 @@ Status ConvertModel(const SourceModel& source, const ConvertOptions& options, co
   for (unsigned i = 0; i < threads; ++i) workers.emplace_back([&pipeline] { pipeline.Work(); });
   std::vector<ConversionStat> stats;
   uint64_t n_params = 0;
+  Xxh64Stream fingerprint_hash;
   for (size_t i = 0; i < jobs.size() && pipeline.WaitForTensor(i); ++i) {
     TensorJob& job = jobs[i];
     const bool kept = job.keep && !IsAlwaysF32(job.name, job.src->shape.size());
@@ -431,13 +445,14 @@ Status ConvertModel(const SourceModel& source, const ConvertOptions& options, co
       break;
     }
     n_params += job.rows * job.cols;
+    FingerprintTensor(job, &fingerprint_hash);
     const std::string name = job.name;
     pipeline.Written(i);
     if (progress) progress(i + 1, jobs.size(), name);
   }
   for (std::thread& w : workers) w.join();
   QLITE_RETURN_IF_ERROR(pipeline.error());  // the writer's destructor removes its temp files
-  const uint64_t fingerprint = pipeline.fingerprint();
+  const uint64_t fingerprint = fingerprint_hash.Digest();
 
   ProvenanceInfo prov;
   prov.source = Basename(source.source_path);

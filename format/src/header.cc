@@ -59,9 +59,11 @@ Status DecodeHeader(const uint8_t* b, uint64_t available, QlmHeader* out, const 
   h.segment_alignment = Get32(b + 56);
   h.header_checksum = Get32(b + 60);
   if (h.header_checksum != Fnv1a32(b, 60)) return Status(StatusCode::kFormat, "header checksum mismatch");
-  if (h.version != kQlmVersion)
-    return StatusError(StatusCode::kUnsupported, "unsupported %s version %u (this build reads %u)", kind,
-                       h.version, kQlmVersion);
+  const bool qla = std::memcmp(magic, kQlaMagic, 4) == 0;
+  const uint32_t oldest = qla ? kQlaVersion : kQlmOldestVersion, newest = qla ? kQlaVersion : kQlmVersion;
+  if (h.version < oldest || h.version > newest)
+    return StatusError(StatusCode::kUnsupported, "unsupported %s version %u (this build reads %u to %u)", kind,
+                       h.version, oldest, newest);
   if (h.header_size != kQlmHeaderSize) return StatusError(StatusCode::kFormat, "bad header_size %u", h.header_size);
   if (!IsPow2(h.tensor_alignment) || h.tensor_alignment < 64)
     return StatusError(StatusCode::kFormat, "bad tensor_alignment %u", h.tensor_alignment);

@@ -246,12 +246,23 @@ Status AddTensor(const gguf::File& f, const gguf::TensorInfo& t, const std::stri
   const uint32_t type = t.type;
   const std::string path = f.path;
   st.load = [path, abs_offset, n_bytes, n, type, name](std::vector<float>* dst) -> Status {
-    std::vector<uint8_t> raw(n_bytes);
-    QLITE_RETURN_IF_ERROR(ii::ReadAt(path, abs_offset, n_bytes, raw.data()));
+    // In chunks of whole blocks through one buffer per thread: the raw bytes stay in cache
+    // and no tensor-sized buffer is allocated (and zeroed) per load.
+    uint64_t be = 0, bb = 0;
+    if (!gguf::BlockLayout(type, &be, &bb) || n % be != 0 || n / be * bb != n_bytes)
+      return StatusError(StatusCode::kFormat, "tensor %s: %llu bytes do not hold %llu values", name.c_str(),
+                         (unsigned long long)n_bytes, (unsigned long long)n);
+    thread_local std::vector<uint8_t> raw;
+    const uint64_t chunk_blocks = std::max<uint64_t>(1, (uint64_t{1} << 20) / bb);
+    raw.resize(std::min(n_bytes, chunk_blocks * bb));
     dst->resize(n);
-    Status s = gguf::Dequantize(type, raw.data(), n, dst->data());
-    if (!s.ok()) return Status(s.code(), "tensor " + name + ": " + s.message());
-    return s;
+    for (uint64_t b = 0; b < n / be; b += chunk_blocks) {
+      const uint64_t blocks = std::min(chunk_blocks, n / be - b);
+      QLITE_RETURN_IF_ERROR(ii::ReadAt(path, abs_offset + b * bb, blocks * bb, raw.data()));
+      Status s = gguf::Dequantize(type, raw.data(), blocks * be, dst->data() + b * be);
+      if (!s.ok()) return Status(s.code(), "tensor " + name + ": " + s.message());
+    }
+    return Status::Ok();
   };
   st.has_stored_scheme = gguf::NearestScheme(type, &st.stored_scheme, &st.stored_exact);
   if (st.has_stored_scheme && st.stored_exact && !IsFloatType(st.stored_scheme.dtype)) {

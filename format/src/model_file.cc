@@ -182,8 +182,9 @@ Status ModelFile::Load(const OpenOptions& options) {
   flatbuffers::Verifier verifier(meta, static_cast<size_t>(header_.meta_size), 64, 10000000);
   if (!fb::VerifyModelBuffer(verifier)) return Status(StatusCode::kFormat, "metadata failed FlatBuffers verification");
   meta_ = fb::GetModel(meta);
-  if (meta_->format_version() != kQlmVersion)
-    return StatusError(StatusCode::kUnsupported, "metadata format_version %u", meta_->format_version());
+  if (meta_->format_version() != header_.version)
+    return StatusError(StatusCode::kFormat, "metadata format_version %u differs from the header's version %u",
+                       meta_->format_version(), header_.version);
   FillConfig(*meta_->config(), &config_);
   QLITE_RETURN_IF_ERROR(CheckConfig(config_));
   if (meta_->tokenizer()) QLITE_RETURN_IF_ERROR(FillTokenizer(*meta_->tokenizer(), config_.vocab_size, &tokenizer_));
@@ -275,9 +276,16 @@ Status ModelFile::VerifyChecksums() const {
   for (size_t i = 0; i < tensors_.size(); ++i) {
     const TensorRef& t = tensors_[i];
     const fb::Tensor& f = *meta_->tensors()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    // Version 1: FNV-1a 64; version 2: XXH64; both over the regions' bytes in this order.
     uint64_t h = kFnv64Offset;
+    Xxh64Stream xxh;
     auto add = [&](const fb::Region* r) {
-      if (r && r->size()) h = Fnv1a64(data_segment() + r->offset(), static_cast<size_t>(r->size()), h);
+      if (!r || !r->size()) return;
+      const uint8_t* p = data_segment() + r->offset();
+      if (header_.version == 1)
+        h = Fnv1a64(p, static_cast<size_t>(r->size()), h);
+      else
+        xxh.Update(p, static_cast<size_t>(r->size()));
     };
     add(f.data());
     if (const fb::Quant* q = f.quant()) {
@@ -286,6 +294,7 @@ Status ModelFile::VerifyChecksums() const {
       add(q->dq_scales());
       add(q->dq_offsets());
     }
+    if (header_.version != 1) h = xxh.Digest();
     if (h != t.checksum) return StatusError(StatusCode::kFormat, "tensor %s: checksum mismatch", t.name.c_str());
   }
   return Status::Ok();

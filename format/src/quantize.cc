@@ -16,7 +16,9 @@
 #include <cmath>
 #include <cstring>
 
+#include "qlite/format/checksum.h"
 #include "qlite/format/quantize.h"
+#include "quantize_fast.h"
 #include "quantize_stages.h"
 
 namespace qlite {
@@ -227,6 +229,7 @@ Status QuantizeFloat(const float* src, uint64_t n, fb::DType dtype, QuantizedTen
 }  // namespace
 
 Status CheckFinite(const float* values, uint64_t rows, uint64_t cols) {
+  if (quant::AllFinite(values, rows * cols)) return Status::Ok();
   for (uint64_t i = 0; i < rows * cols; ++i)
     if (!std::isfinite(values[i]))
       return StatusError(StatusCode::kInvalidArgument, "non-finite value (%g) at row %llu col %llu", values[i],
@@ -305,10 +308,15 @@ Status EncodeParams(const QuantSpec& spec, GroupParams* params, QuantizedTensor*
   return Status::Ok();
 }
 
-Status CheckInput(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec) {
+Status CheckShape(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec) {
   QLITE_RETURN_IF_ERROR(ValidateSpec(spec));
   if (rows == 0 || cols == 0 || !src) return Status(StatusCode::kInvalidArgument, "empty tensor");
   if (rows > (uint64_t{1} << 40) / cols) return Status(StatusCode::kInvalidArgument, "tensor too large");
+  return Status::Ok();
+}
+
+Status CheckInput(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec) {
+  QLITE_RETURN_IF_ERROR(CheckShape(src, rows, cols, spec));
   return CheckFinite(src, rows, cols);
 }
 
@@ -347,9 +355,69 @@ void PackCodes(const std::vector<int>& codes, QuantizedTensor* out) {
 
 }  // namespace quant
 
-Status Quantize(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec, QuantizedTensor* out) {
-  QLITE_RETURN_IF_ERROR(quant::CheckInput(src, rows, cols, spec));
+namespace {
+
+// I4 and I8 groups of 32, 64 or 128 values that divide cols, scales in row-major order
+// (every layout but Interleave16x4): the SIMD stages of quantize_fast.cc, which store the same
+// bytes as the scalar ones and measure the error on the way. F16 and F32 scales go in blocks
+// of rows small enough to stay in cache from the finiteness check (and row hashes) to the
+// codes; U8 scales need all scales before any is encoded. False where the SIMD stages do not
+// apply (nothing done).
+bool QuantizeFast(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec, QuantizedTensor* out,
+                  double* max_abs, double* sum_sq, uint64_t* row_hashes, Status* status) {
+  const bool i4 = spec.dtype == fb::DType::I4;
+  if ((!i4 && spec.dtype != fb::DType::I8) || spec.granularity != fb::Granularity::Group ||
+      spec.group_size % 32 != 0 || cols % spec.group_size != 0 || spec.layout == fb::Layout::Interleave16x4)
+    return false;
+  const uint64_t len = spec.group_size, gpr = cols / len, stride = out->row_stride;
+  const bool dq = spec.scale_type == fb::DType::U8;
+  const uint64_t block = dq ? rows : std::max<uint64_t>(1, (uint64_t{1} << 16) / cols);
+  const uint64_t scale_bytes = ScaleTypeBytes(spec.scale_type);
+  std::vector<uint8_t> data(rows * stride);
+  quant::GroupParams params;
+  if (!dq) out->scales.resize(rows * gpr * scale_bytes);
+  for (uint64_t r0 = 0; r0 < rows; r0 += block) {
+    const uint64_t n = std::min(block, rows - r0);
+    const float* x = src + r0 * cols;
+    if (!quant::AllFinite(x, n * cols)) {
+      *status = CheckFinite(src, rows, cols);  // names the first non-finite value
+      return true;
+    }
+    if (row_hashes)
+      for (uint64_t r = 0; r < n; ++r) row_hashes[r0 + r] = Xxh64(x + r * cols, cols * sizeof(float));
+    params.scale.resize(n * gpr);
+    const bool fast = i4 ? quant::I4ScalesFast(x, n * gpr, len, I4Scale, params.scale.data())
+                         : quant::I8ScalesFast(x, n * gpr, len, params.scale.data());
+    if (!fast) return false;  // in the first block (a target has all SIMD stages or none): nothing kept
+    QuantizedTensor encoded;
+    *status = quant::EncodeParams(spec, &params, dq ? out : &encoded);
+    if (!status->ok()) return true;
+    if (!dq) std::memcpy(out->scales.data() + r0 * gpr * scale_bytes, encoded.scales.data(), encoded.scales.size());
+    if (i4)
+      quant::I4CodesFast(x, n, cols, len, params.scale.data(), data.data() + r0 * stride, max_abs, sum_sq);
+    else
+      quant::I8CodesFast(x, n, cols, len, params.scale.data(), data.data() + r0 * stride, max_abs, sum_sq);
+  }
+  out->data = spec.layout == fb::Layout::RowMajor ? std::move(data) : Interleave(data, spec, rows, out->row_stride);
+  return true;
+}
+
+}  // namespace
+
+Status quant::QuantizeMeasured(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec,
+                               QuantizedTensor* out, double* max_abs, double* sum_sq, uint64_t* row_hashes,
+                               bool* measured) {
+  *measured = false;
+  QLITE_RETURN_IF_ERROR(quant::CheckShape(src, rows, cols, spec));
   quant::StartTensor(spec, rows, cols, out);
+  Status status;
+  if (!IsFloatType(spec.dtype) && QuantizeFast(src, rows, cols, spec, out, max_abs, sum_sq, row_hashes, &status)) {
+    *measured = status.ok() && max_abs;
+    return status;
+  }
+  QLITE_RETURN_IF_ERROR(CheckFinite(src, rows, cols));
+  if (row_hashes)
+    for (uint64_t r = 0; r < rows; ++r) row_hashes[r] = Xxh64(src + r * cols, cols * sizeof(float));
   if (IsFloatType(spec.dtype)) return QuantizeFloat(src, rows * cols, spec.dtype, out);
 
   const uint64_t ns = NumScales(spec, rows, cols);
@@ -370,6 +438,11 @@ Status Quantize(const float* src, uint64_t rows, uint64_t cols, const QuantSpec&
   quant::RoundCodes(src, rows, cols, spec, params, &codes);
   quant::PackCodes(codes, out);
   return Status::Ok();
+}
+
+Status Quantize(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec, QuantizedTensor* out) {
+  bool measured;
+  return quant::QuantizeMeasured(src, rows, cols, spec, out, nullptr, nullptr, nullptr, &measured);
 }
 
 }  // namespace qlite

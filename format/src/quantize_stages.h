@@ -75,12 +75,22 @@ Status EncodeParams(const QuantSpec& spec, GroupParams* params, QuantizedTensor*
 // padding codes of the scheme; out->spec, rows, cols and row_stride are set.
 void PackCodes(const std::vector<int>& codes, QuantizedTensor* out);
 
-// What every quantizer refuses: an unsupported spec, an empty or huge tensor, NaN/Inf.
+// An unsupported spec, an empty or huge tensor.
+Status CheckShape(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec);
+// What every quantizer refuses: CheckShape's, and NaN/Inf.
 Status CheckInput(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec);
 
 // Each value's nearest code against its group's decoded parameters (round to nearest).
 void RoundCodes(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec, const GroupParams& params,
                 std::vector<int>* codes);
+
+// Quantize(), and where the SIMD stages cover the scheme (I4 and I8 groups), the stored
+// values' error against src on the way: *measured then tells that max_abs (largest |error|)
+// and sum_sq (squared errors, each row's summed in SIMD lanes, rows in order) were added to.
+// row_hashes (optional, rows entries): each row's XXH64 over its f32 values, taken while
+// the row is in cache.
+Status QuantizeMeasured(const float* src, uint64_t rows, uint64_t cols, const QuantSpec& spec, QuantizedTensor* out,
+                        double* max_abs, double* sum_sq, uint64_t* row_hashes, bool* measured);
 
 // Resets out for a [rows, cols] tensor in spec (shape and row stride set, no data).
 void StartTensor(const QuantSpec& spec, uint64_t rows, uint64_t cols, QuantizedTensor* out);

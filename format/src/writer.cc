@@ -86,10 +86,10 @@ Status ModelWriter::WriteRegion(const std::vector<uint8_t>& bytes, Region* regio
 }
 
 uint64_t ModelWriter::TensorChecksum(const QuantizedTensor& t) {
-  uint64_t h = kFnv64Offset;
+  Xxh64Stream h;
   for (const std::vector<uint8_t>* part : {&t.data, &t.scales, &t.mins, &t.dq_scales, &t.dq_offsets})
-    h = Fnv1a64(part->data(), part->size(), h);
-  return h;
+    h.Update(part->data(), part->size());
+  return h.Digest();
 }
 
 Status ModelWriter::AddTensor(const std::string& name, const std::vector<uint64_t>& shape, const QuantizedTensor& t) {

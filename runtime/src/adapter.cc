@@ -17,7 +17,9 @@ Status Adapter::Open(const Model& base, const std::string& path, std::unique_ptr
   // PEFT / GGUF adapters carry no binding (only their shapes are checked); .qla files do.
   if (a->lora.base_fingerprint != 0 && a->lora.base_fingerprint != fp)
     return StatusError(StatusCode::kMismatch,
-                       "adapter %s was made for base model %016llx, this model is %016llx (a different base or row order)",
+                       "adapter %s was made for base model %016llx, this model is %016llx (a different base or row order, "
+                       "or the base converted again since .qlm version 2 changed the fingerprint: make the "
+                       "adapter again with qlite convert-lora --base)",
                        path.c_str(), (unsigned long long)a->lora.base_fingerprint, (unsigned long long)fp);
   // The same adapter already merged into this file at conversion would count twice.
   const fb::Provenance* prov = base.file().meta() ? base.file().meta()->provenance() : nullptr;

@@ -29,6 +29,27 @@ TEST(Checksum, KnownVectors) {
   EXPECT_EQ(Fnv1a64("a", 1), 0xaf63dc4c8601ec8cull);
   EXPECT_EQ(Fnv1a64("foobar", 6), 0x85944171f73967e8ull);
   EXPECT_EQ(Fnv1a64("bar", 3, Fnv1a64("foo", 3)), Fnv1a64("foobar", 6));
+  // XXH64 references from libxxhash 0.8.
+  EXPECT_EQ(Xxh64("", 0), 0xef46db3751d8e999ull);
+  EXPECT_EQ(Xxh64("a", 1), 0xd24ec4f1a98c6e5bull);
+  EXPECT_EQ(Xxh64("abc", 3), 0x44bc2cf5ad770999ull);
+  uint8_t bytes[101];
+  for (int i = 0; i < 101; ++i) bytes[i] = static_cast<uint8_t>(i * 7 + 3);
+  uint8_t counting[37];
+  for (int i = 0; i < 37; ++i) counting[i] = static_cast<uint8_t>(i);
+  EXPECT_EQ(Xxh64(counting, 37), 0xd93fa2dfee5c24c9ull);
+  EXPECT_EQ(Xxh64(bytes, 101), 0xbad4d3bf033bda4cull);
+  EXPECT_EQ(Xxh64(bytes, 101, 12345), 0x046dcca647ff92a6ull);
+  // The stream equals one call, however the bytes are split.
+  for (size_t split : {0, 1, 31, 32, 33, 64, 100}) {
+    Xxh64Stream h;
+    h.Update(bytes, split);
+    h.Update(bytes + split, 101 - split);
+    EXPECT_EQ(h.Digest(), Xxh64(bytes, 101)) << split;
+  }
+  Xxh64Stream h;
+  for (int i = 0; i < 101; ++i) h.Update(bytes + i, 1);
+  EXPECT_EQ(h.Digest(), Xxh64(bytes, 101));
 }
 
 TEST(Header, EncodeDecode) {

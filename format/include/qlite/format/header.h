@@ -8,13 +8,17 @@
 
 namespace qlite {
 
-constexpr uint32_t kQlmVersion = 1;
+// .qlm version written. Version 1 (FNV-1a 64 checksums and fingerprint) is still read;
+// version 2 changed only those two hashes (FORMAT.md, "Integrity").
+constexpr uint32_t kQlmVersion = 2;
+constexpr uint32_t kQlmOldestVersion = 1;
+constexpr uint32_t kQlaVersion = 1;  // .qla files keep their own version
 constexpr uint32_t kQlmHeaderSize = 64;
 constexpr char kQlmMagic[4] = {'Q', 'L', 'M', '1'};
 constexpr char kQlaMagic[4] = {'Q', 'L', 'A', '1'};  // LoRA adapter files (format/LORA.md), same layout
 
 struct QlmHeader {
-  uint32_t version = kQlmVersion;
+  uint32_t version = kQlmVersion;  // kQlaVersion for .qla files
   uint32_t header_size = kQlmHeaderSize;
   uint32_t tensor_alignment = 64;
   uint64_t meta_offset = kQlmHeaderSize;

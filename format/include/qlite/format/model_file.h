@@ -31,7 +31,7 @@ struct TensorRef {
 
 struct OpenOptions {
   bool use_mmap = true;          // false: read the file into an aligned heap buffer
-  bool verify_checksums = false; // full check: FNV-1a of every tensor
+  bool verify_checksums = false; // full check: every Tensor.checksum (FORMAT.md)
 };
 
 // A required tensor and its shape for a config (format/FORMAT.md's table).

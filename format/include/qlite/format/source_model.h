@@ -60,6 +60,8 @@ struct SourceTensor {
   std::vector<uint64_t> shape;    // [out, in] for matrices
   std::string source_dtype;       // what the source stored ("F32", "Q4_0", ...), for messages
   // Fills `out` with shape-product f32 values in qlite layout (rows permuted as needed).
+  // `out` may arrive holding another tensor's values (the converter reuses buffers): set
+  // its whole contents (resize or assign), never append.
   std::function<Status(std::vector<float>* out)> load;
   // Sources that store a tensor in a scheme of their own (GGUF: F16, Q4_0, Q4_K, ...): the
   // qlite scheme nearest it (RowMajor), whether that scheme holds every stored value

@@ -46,8 +46,8 @@ class ModelWriter {
   // converter's workers), so the writing thread only writes.
   Status AddTensor(const std::string& name, const std::vector<uint64_t>& shape, const QuantizedTensor& t,
                    uint64_t checksum);
-  // The checksum AddTensor stores for t: FNV-1a 64 over its data, scales, mins, dq_scales
-  // and dq_offsets in that order.
+  // The checksum AddTensor stores for t: XXH64 over its data, scales, mins, dq_scales and
+  // dq_offsets in that order (FORMAT.md, "Integrity").
   static uint64_t TensorChecksum(const QuantizedTensor& t);
   // Writes the final file; *file_size (optional) receives its size.
   Status Finish(uint64_t* file_size = nullptr);

@@ -1,0 +1,324 @@
+// SIMD stages of Quantize() for I4 and I8 groups (quantize_fast.h). Built with
+// -ffp-contract=off (format/CMakeLists.txt): a fused x - r*d would round differently from
+// the scalar reference; MulAdd is used only where the product is exact or only bounds matter.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "quantize_fast.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "quantize_fast.h"
+
+#include <cmath>
+#include <cstring>
+
+HWY_BEFORE_NAMESPACE();
+namespace qlite {
+namespace quant {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+constexpr size_t kMaxLanes = 64;  // floats in the widest vector (2048-bit SVE)
+constexpr uint64_t kMaxLen = 128;  // the largest group
+
+// Vectors of run-time length (SVE, RVV) cannot be kept in arrays and structs as below: those
+// targets (and the one-lane HWY_SCALAR) report false and Quantize takes its scalar stages.
+#if HWY_HAVE_SCALABLE || HWY_TARGET == HWY_SCALAR
+bool I4ScalesFastImpl(const float*, uint64_t, uint64_t, float (*)(const float*, uint64_t), float*) { return false; }
+bool I8ScalesFastImpl(const float*, uint64_t, uint64_t, float*) { return false; }
+bool I4CodesFastImpl(const float*, uint64_t, uint64_t, uint64_t, const float*, uint8_t*, double*, double*) {
+  return false;
+}
+bool I8CodesFastImpl(const float*, uint64_t, uint64_t, uint64_t, const float*, uint8_t*, double*, double*) {
+  return false;
+}
+#else
+constexpr int kCandidates = 5;
+constexpr float kDivisors[kCandidates] = {8.0f, 7.75f, 7.5f, 7.25f, 7.0f};
+
+// The I4 search with one group per lane (value i of every lane's group gathered at once), its
+// squared errors summed in float. A float sum of 32..128 squares is within 2e-6 (relative)
+// of the exact sum, and the reference's double sums within 1e-13: a candidate whose float
+// sum is below every other's by more than 1e-5 (relative) is the one the reference picks.
+// Otherwise, or when the group's magnitude leaves that bound's range (tiny sums lose
+// relative precision in float, huge ones overflow), the group goes to `reference`.
+bool I4ScalesFastImpl(const float* src, uint64_t n_groups, uint64_t len, float (*reference)(const float*, uint64_t),
+                      float* scales) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const size_t N = hn::Lanes(df);
+  const auto idx = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(len)));
+  const auto zero = hn::Zero(df), half = hn::Set(df, 0.5f), neg_half = hn::Set(df, -0.5f);
+  const auto hi_code = hn::Set(df, 7.0f);
+  HWY_ALIGN float mx_lanes[kMaxLanes], d_lanes[kCandidates][kMaxLanes], err_lanes[kCandidates][kMaxLanes];
+  HWY_ALIGN float tr[kMaxLen * kMaxLanes];  // tr[i * N + j]: value i of group g + j
+  uint64_t g = 0;
+  for (; N <= kMaxLanes && len <= kMaxLen && g + N <= n_groups; g += N) {
+    const float* base = src + g * len;
+    auto amax = zero, mx = zero;  // mx: the first value of magnitude amax, as the reference finds it
+    for (uint64_t i = 0; i < len; ++i) {
+      const auto x = hn::GatherIndex(df, base + i, idx);
+      hn::Store(x, df, tr + i * N);
+      const auto ax = hn::Abs(x);
+      mx = hn::IfThenElse(ax > amax, x, mx);
+      amax = hn::Max(amax, ax);
+    }
+    if (!hn::AllTrue(df, hn::And(amax >= hn::Set(df, 1e-30f), amax <= hn::Set(df, 1e15f)))) {
+      for (size_t j = 0; j < N; ++j) scales[g + j] = reference(base + j * len, len);
+      continue;
+    }
+    decltype(mx) d[kCandidates], inv[kCandidates], err[kCandidates];
+#if HWY_ARCH_ARM_V7  // Div is an estimate there; the reference's divisions are exact
+    hn::Store(mx, df, mx_lanes);
+    for (int k = 0; k < kCandidates; ++k) {
+      HWY_ALIGN float dk[kMaxLanes], ik[kMaxLanes];
+      for (size_t j = 0; j < N; ++j) dk[j] = mx_lanes[j] / -kDivisors[k], ik[j] = 1.0f / dk[j];
+      d[k] = hn::Load(df, dk), inv[k] = hn::Load(df, ik);
+    }
+#else
+    for (int k = 0; k < kCandidates; ++k) {
+      d[k] = hn::Div(mx, hn::Set(df, -kDivisors[k]));
+      inv[k] = hn::Div(hn::Set(df, 1.0f), d[k]);  // d != 0: amax >= 1e-30
+    }
+#endif
+    for (int k = 0; k < kCandidates; ++k) err[k] = zero;
+    for (uint64_t i = 0; i < len; ++i) {
+      const auto x = hn::Load(df, tr + i * N);
+      // RoundI's +-0.5 follows the sign of x*inv, the same for every candidate (all inv
+      // share mx's sign); where a product is +-0 either way rounds to code 8.
+      const auto t0 = hn::Mul(x, inv[0]);
+      const auto h = hn::IfThenElse(t0 >= zero, half, neg_half);
+      for (int k = 0; k < kCandidates; ++k) {
+        // |t| <= k(1 + 3 ulp): RoundI's +-1e6 clamp and the code's lower clamp (t - 0.5 >
+        // -9 truncates to -8 or more) are idle; t + 0.5 reaches 8 and is clamped to 7.
+        const auto t = k == 0 ? t0 : hn::Mul(x, inv[k]);
+        const auto r = hn::Min(hn::Trunc(hn::Add(t, h)), hi_code);  // code - 8
+        const auto e = hn::Sub(x, hn::Mul(r, d[k]));
+        err[k] = hn::MulAdd(e, e, err[k]);
+      }
+    }
+    for (int k = 0; k < kCandidates; ++k) {
+      hn::Store(d[k], df, d_lanes[k]);
+      hn::Store(err[k], df, err_lanes[k]);
+    }
+    for (size_t j = 0; j < N; ++j) {
+      int best = 0;
+      for (int k = 1; k < kCandidates; ++k)
+        if (err_lanes[k][j] < err_lanes[best][j]) best = k;
+      const double bound = double(err_lanes[best][j]) * (1.0 + 1e-5);
+      bool clear = err_lanes[best][j] >= 1e-30f;
+      for (int k = 0; k < kCandidates && clear; ++k) clear = k == best || double(err_lanes[k][j]) > bound;
+      scales[g + j] = clear ? d_lanes[best][j] : reference(base + j * len, len);
+    }
+  }
+  for (; g < n_groups; ++g) scales[g] = reference(src + g * len, len);
+  return true;
+}
+
+bool I8ScalesFastImpl(const float* src, uint64_t n_groups, uint64_t len, float* scales) {
+  const hn::ScalableTag<float> df;
+  const size_t N = hn::Lanes(df);
+  for (uint64_t g = 0; g < n_groups; ++g) {
+    const float* p = src + g * len;
+    float amax = 0.0f;
+    uint64_t i = 0;
+    if (len >= N) {
+      auto m = hn::Zero(df);
+      for (; i + N <= len; i += N) m = hn::Max(m, hn::Abs(hn::LoadU(df, p + i)));
+      amax = hn::GetLane(hn::MaxOfLanes(df, m));
+    }
+    for (; i < len; ++i) amax = std::max(amax, std::fabs(p[i]));
+    scales[g] = amax / 127.0f;
+  }
+  return true;
+}
+
+// Per row: the largest |error| and the squared errors in double lanes. The stored value
+// minus the source value is exact in float (round to nearest keeps them within a factor of
+// two, or the stored value is 0), so |e| and e*e (exact in double) are the reference's.
+#if HWY_HAVE_FLOAT64
+template <class DF>
+using ErrSum = hn::Vec<hn::Repartition<double, DF>>;
+template <class DF>
+HWY_INLINE ErrSum<DF> ZeroSum(DF) {
+  return hn::Zero(hn::Repartition<double, DF>());
+}
+template <class DF>
+HWY_INLINE void AddError(DF, hn::Vec<DF> e, hn::Vec<DF>& max, ErrSum<DF>& sum) {
+  const hn::Repartition<double, DF> dd;
+  const hn::Half<DF> dh;
+  max = hn::Max(max, hn::Abs(e));
+  const auto lo = hn::PromoteTo(dd, hn::LowerHalf(dh, e)), hi = hn::PromoteTo(dd, hn::UpperHalf(dh, e));
+  sum = hn::MulAdd(lo, lo, sum);
+  sum = hn::MulAdd(hi, hi, sum);
+}
+template <class DF>
+HWY_INLINE void FinishError(DF df, hn::Vec<DF> max, ErrSum<DF> sum, double* max_abs, double* sum_sq) {
+  *max_abs = std::max(*max_abs, double(hn::GetLane(hn::MaxOfLanes(df, max))));
+  *sum_sq += hn::GetLane(hn::SumOfLanes(hn::Repartition<double, DF>(), sum));
+}
+#else
+template <class DF>
+using ErrSum = double;
+template <class DF>
+HWY_INLINE double ZeroSum(DF) {
+  return 0.0;
+}
+template <class DF>
+HWY_INLINE void AddError(DF df, hn::Vec<DF> e, hn::Vec<DF>& max, double& sum) {
+  max = hn::Max(max, hn::Abs(e));
+  HWY_ALIGN float lanes[kMaxLanes];
+  hn::Store(e, df, lanes);
+  for (size_t j = 0; j < hn::Lanes(df); ++j) sum += double(lanes[j]) * double(lanes[j]);
+}
+template <class DF>
+HWY_INLINE void FinishError(DF df, hn::Vec<DF> max, double sum, double* max_abs, double* sum_sq) {
+  *max_abs = std::max(*max_abs, double(hn::GetLane(hn::MaxOfLanes(df, max))));
+  *sum_sq += sum;
+}
+#endif
+
+// One value's code as CodeOf computes it: RoundI(x * inv) (clamped to +-1e6, +-0.5 by the
+// sign, truncated); the caller adds the offset and clamps.
+template <class DF, class DI>
+HWY_INLINE hn::Vec<DI> RoundCode(DF df, DI di, hn::Vec<DF> x, hn::Vec<DF> inv) {
+  auto t = hn::Mul(x, inv);
+  t = hn::Min(hn::Max(t, hn::Set(df, -1e6f)), hn::Set(df, 1e6f));
+  const auto h = hn::IfThenElse(t >= hn::Zero(df), hn::Set(df, 0.5f), hn::Set(df, -0.5f));
+  return hn::ConvertTo(di, hn::Add(t, h));
+}
+
+// 16 lanes at most: one I4 byte holds values j and j + 16 of a 32-value block.
+using D16 = hn::CappedTag<float, 16>;
+
+bool I4CodesFastImpl(const float* src, uint64_t rows, uint64_t cols, uint64_t len, const float* scales,
+                     uint8_t* data, double* max_abs, double* sum_sq) {
+  const D16 df;
+  const hn::RebindToSigned<D16> di;
+  const hn::Rebind<uint8_t, D16> d8;
+  const size_t N = hn::Lanes(df);
+  const uint64_t gpr = cols / len, stride = cols / 2;
+  const auto c0 = hn::Set(di, 0), c8 = hn::Set(di, 8), c15 = hn::Set(di, 15);
+  for (uint64_t r = 0; r < rows; ++r) {
+    const float* row = src + r * cols;
+    uint8_t* out = data + r * stride;
+    auto emax = hn::Zero(df);
+    auto esum = ZeroSum(df);
+    for (uint64_t k = 0; k < gpr; ++k) {
+      const float s = scales[r * gpr + k];
+      const auto vs = hn::Set(df, s), vinv = hn::Set(df, s != 0.0f ? 1.0f / s : 0.0f);
+      for (uint64_t b = k * len; b < (k + 1) * len; b += 32) {
+        for (size_t j = 0; j < 16; j += N) {
+          const auto xl = hn::LoadU(df, row + b + j), xh = hn::LoadU(df, row + b + 16 + j);
+          const auto ql = hn::Min(hn::Max(hn::Add(RoundCode(df, di, xl, vinv), c8), c0), c15);
+          const auto qh = hn::Min(hn::Max(hn::Add(RoundCode(df, di, xh, vinv), c8), c0), c15);
+          hn::StoreU(hn::DemoteTo(d8, hn::Or(ql, hn::ShiftLeft<4>(qh))), d8, out + b / 2 + j);
+          if (max_abs) {
+            AddError(df, hn::Sub(hn::Mul(hn::ConvertTo(df, hn::Sub(ql, c8)), vs), xl), emax, esum);
+            AddError(df, hn::Sub(hn::Mul(hn::ConvertTo(df, hn::Sub(qh, c8)), vs), xh), emax, esum);
+          }
+        }
+      }
+    }
+    if (max_abs) FinishError(df, emax, esum, max_abs, sum_sq);
+  }
+  return true;
+}
+
+bool I8CodesFastImpl(const float* src, uint64_t rows, uint64_t cols, uint64_t len, const float* scales,
+                     uint8_t* data, double* max_abs, double* sum_sq) {
+  const D16 df;
+  const hn::RebindToSigned<D16> di;
+  const hn::Rebind<int8_t, D16> d8;
+  const size_t N = hn::Lanes(df);
+  const uint64_t gpr = cols / len;
+  const auto lo = hn::Set(di, -127), hi = hn::Set(di, 127);
+  for (uint64_t r = 0; r < rows; ++r) {
+    const float* row = src + r * cols;
+    int8_t* out = reinterpret_cast<int8_t*>(data + r * cols);
+    auto emax = hn::Zero(df);
+    auto esum = ZeroSum(df);
+    for (uint64_t k = 0; k < gpr; ++k) {
+      const float s = scales[r * gpr + k];
+      const auto vs = hn::Set(df, s), vinv = hn::Set(df, s != 0.0f ? 1.0f / s : 0.0f);
+      for (uint64_t c = k * len; c < (k + 1) * len; c += N) {
+        const auto x = hn::LoadU(df, row + c);
+        const auto q = hn::Min(hn::Max(RoundCode(df, di, x, vinv), lo), hi);
+        hn::StoreU(hn::DemoteTo(d8, q), d8, out + c);
+        if (max_abs) AddError(df, hn::Sub(hn::Mul(hn::ConvertTo(df, q), vs), x), emax, esum);
+      }
+    }
+    if (max_abs) FinishError(df, emax, esum, max_abs, sum_sq);
+  }
+  return true;
+}
+
+#endif  // HWY_HAVE_SCALABLE || HWY_TARGET == HWY_SCALAR
+
+bool AllFiniteImpl(const float* src, uint64_t n) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToUnsigned<decltype(df)> du;
+  const size_t N = hn::Lanes(df);
+  const auto exp_mask = hn::Set(du, 0x7f800000u);
+  auto bad = hn::Zero(du);  // all exponent bits set: Inf or NaN
+  uint64_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto e = hn::And(hn::BitCast(du, hn::LoadU(df, src + i)), exp_mask);
+    bad = hn::Or(bad, hn::VecFromMask(du, e == exp_mask));
+  }
+  bool ok = hn::AllTrue(du, bad == hn::Zero(du));
+  for (; i < n; ++i) ok = ok && std::isfinite(src[i]);
+  return ok;
+}
+
+void F16ToF32Impl(const void* src, uint64_t n, float* dst) {
+  const hn::ScalableTag<float> df;
+  const hn::Rebind<hwy::float16_t, decltype(df)> dh;
+  const size_t N = hn::Lanes(df);
+  const auto* p = static_cast<const hwy::float16_t*>(src);
+  uint64_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, p + i)), df, dst + i);
+  if (i < n) {  // the tail through a padded copy
+    HWY_ALIGN hwy::float16_t in[kMaxLanes] = {};
+    HWY_ALIGN float out[kMaxLanes];
+    std::memcpy(in, p + i, (n - i) * 2);
+    hn::Store(hn::PromoteTo(df, hn::Load(dh, in)), df, out);
+    std::memcpy(dst + i, out, (n - i) * 4);
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace quant
+}  // namespace qlite
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace qlite {
+namespace quant {
+
+HWY_EXPORT(I4ScalesFastImpl);
+HWY_EXPORT(I8ScalesFastImpl);
+HWY_EXPORT(I4CodesFastImpl);
+HWY_EXPORT(I8CodesFastImpl);
+HWY_EXPORT(AllFiniteImpl);
+HWY_EXPORT(F16ToF32Impl);
+
+bool I4ScalesFast(const float* src, uint64_t n_groups, uint64_t len, float (*reference)(const float*, uint64_t),
+                  float* scales) {
+  return HWY_DYNAMIC_DISPATCH(I4ScalesFastImpl)(src, n_groups, len, reference, scales);
+}
+bool I8ScalesFast(const float* src, uint64_t n_groups, uint64_t len, float* scales) {
+  return HWY_DYNAMIC_DISPATCH(I8ScalesFastImpl)(src, n_groups, len, scales);
+}
+bool I4CodesFast(const float* src, uint64_t rows, uint64_t cols, uint64_t len, const float* scales, uint8_t* data,
+                 double* max_abs, double* sum_sq) {
+  return HWY_DYNAMIC_DISPATCH(I4CodesFastImpl)(src, rows, cols, len, scales, data, max_abs, sum_sq);
+}
+bool I8CodesFast(const float* src, uint64_t rows, uint64_t cols, uint64_t len, const float* scales, uint8_t* data,
+                 double* max_abs, double* sum_sq) {
+  return HWY_DYNAMIC_DISPATCH(I8CodesFastImpl)(src, rows, cols, len, scales, data, max_abs, sum_sq);
+}
+bool AllFinite(const float* src, uint64_t n) { return HWY_DYNAMIC_DISPATCH(AllFiniteImpl)(src, n); }
+void F16ToF32(const void* src, uint64_t n, float* dst) { HWY_DYNAMIC_DISPATCH(F16ToF32Impl)(src, n, dst); }
+
+}  // namespace quant
+}  // namespace qlite
+#endif  // HWY_ONCE
