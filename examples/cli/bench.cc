@@ -111,6 +111,10 @@ int BenchCommand(int argc, char** argv) {
                 : f.session.kv_type == QLITE_KV_Q8 ? "q8"
                 : f.session.kv_type == QLITE_KV_Q4 ? "q4"
                                                    : "f32");
+    if (info.n_slow_layout_tensors)
+      std::printf("note: %u weight tensors are in a layout this CPU reads through an unpacking copy; "
+                  "convert with --layout rowmajor for the portable speed\n",
+                  info.n_slow_layout_tensors);
     std::printf("prefill %u tokens: %.1f tok/s   decode %u tokens: %.1f tok/s   (median of %u)\n", n_prompt,
                 Median(prefill), n_gen, Median(decode), reps);
     const double streamed = Median(decode) * info.decode_bytes / 1e9;

@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "qlite/format/inspect.h"
+#include "qlite/qlite.h"
 
 namespace {
 
@@ -37,6 +38,16 @@ int RunInspect(int argc, char** argv) {
     std::fprintf(stderr, "qlite inspect: %s\n", s.message().c_str());
     return 1;
   }
+  // What this CPU makes of the file's weight layout (the file itself is fine either way).
+  qlite_model* model = nullptr;
+  qlite_model_info info;
+  if (qlite_model_open(path.c_str(), nullptr, &model) == QLITE_OK && qlite_model_get_info(model, &info) == QLITE_OK &&
+      info.n_slow_layout_tensors) {
+    std::printf("note: %u weight tensors are in a layout this CPU reads through an unpacking copy "
+                "(slower than rowmajor here); convert with --layout rowmajor for files that travel\n",
+                info.n_slow_layout_tensors);
+  }
+  qlite_model_free(model);
   return 0;
 }
 

@@ -181,6 +181,7 @@ qlite_status qlite_model_get_info(const qlite_model* model, qlite_model_info* ou
   i.weight_bytes = m.weight_bytes();
   i.n_params = m.n_params();
   i.has_chat_template = m.has_chat_template();
+  i.n_slow_layout_tensors = m.n_slow_layout_tensors();
   i.device = m.device() ? m.device()->kind() : QLITE_DEVICE_CPU;
   i.device_bytes = m.device() ? m.device()->weight_bytes() : 0;
   i.decode_bytes = m.device() ? m.device()->decode_bytes() : m.decode_bytes();

@@ -210,6 +210,12 @@ Status Model::Init(const ModelOpenOptions& options) {
   special.bos = c.bos_id;
   special.eos = c.eos_id;
   QLITE_RETURN_IF_ERROR(Tokenizer::Create(tokenizer_data_, special, &tokenizer_));
+  // Layouts this CPU reads through an unpacking copy (a file converted with --layout auto on
+  // another machine): said by `qlite bench`/`inspect`, since they cost speed silently.
+  for (const LayerWeights& L : layers_) {
+    for (const arch::WeightMatrix* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down})
+      n_slow_layout_tensors_ += w->layout != arch::WeightLayout::kRowMajor && arch::PreferredLayout(w->type) != w->layout;
+  }
   // A decode token reads every tensor but the embedding table, of which it reads one row;
   // unless the table is also the output head.
   decode_bytes_ = weight_bytes_;

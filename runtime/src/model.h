@@ -76,6 +76,7 @@ class Model {
   bool has_chat_template() const { return !tokenizer_data_.chat_template.empty(); }
   uint64_t weight_bytes() const { return weight_bytes_; }
   uint64_t decode_bytes() const { return decode_bytes_; }  // weight bytes one decode token reads
+  uint32_t n_slow_layout_tensors() const { return n_slow_layout_tensors_; }
   uint64_t n_params() const { return n_params_; }
 
   // The mapped file (tensor views by name, fingerprint): adapters merge from it.
@@ -105,6 +106,7 @@ class Model {
   float attention_scale_ = 1.0f;
   uint32_t rotary_dim_ = 0;
   uint64_t weight_bytes_ = 0, decode_bytes_ = 0, n_params_ = 0;
+  uint32_t n_slow_layout_tensors_ = 0;
 };
 
 // Maps a stored tensor view onto the kernels' description of a weight matrix.

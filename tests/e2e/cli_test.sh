@@ -39,6 +39,14 @@ grep -q "kv cache" budget.err || fail "budget error lacks the breakdown: $(cat b
 "$qlite" bench -m cli_f32.qlm --reps 2 --prompt-tokens 16 --gen-tokens 8 > bench.out || fail bench
 grep -q "decode 8 tokens" bench.out || fail "bench: $(cat bench.out)"
 
+# a layout with no kernel of its own on any CPU (interleave4 is read through an unpacking copy
+# everywhere) is pointed out by inspect and bench; rowmajor never is
+"$qlite" convert "$bin" --tokenizer "$data/stories260K/tok512.bin" --weights q4 --layout interleave4 -q -o cli_il4.qlm \
+  > /dev/null || fail "convert --layout interleave4"
+"$qlite" inspect cli_il4.qlm | grep -q "layout this CPU reads through an unpacking copy" || fail "inspect: no layout note"
+"$qlite" bench -m cli_il4.qlm --reps 1 --prompt-tokens 4 --gen-tokens 2 | grep -q "unpacking copy" || fail "bench: no layout note"
+"$qlite" inspect cli_f32.qlm | grep -q "unpacking copy" && fail "inspect: layout note on a rowmajor file"
+
 # soak, short: 40 000 sampled tokens through a 64-position window; memory flat, speed steady
 "$qlite" soak -m cli_f32.qlm -n 40000 --segment 2500 --temp 1 > soak.out 2>&1 || fail "soak: $(cat soak.out)"
 grep -q "after the first segment it grew" soak.out || fail "soak: $(cat soak.out)"

@@ -119,6 +119,9 @@ typedef struct qlite_model_info {
   uint64_t device_bytes;   /* GPU memory its weights take (0 on the CPU) */
   uint64_t decode_bytes;   /* weight bytes one decode token reads where the model runs (every
                               layer tensor, the output head, one embedding row) */
+  uint32_t n_slow_layout_tensors; /* weights stored in a layout this CPU reads through an
+                                     unpacking copy (interleave16 where its kernel is missing):
+                                     convert with --layout rowmajor for files that travel */
 } qlite_model_info;
 QLITE_EXPORT qlite_status qlite_model_get_info(const qlite_model* model, qlite_model_info* out_info);
 
