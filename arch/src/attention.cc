@@ -199,64 +199,6 @@ HWY_INLINE void WeightedSumQ4(const float* HWY_RESTRICT p, const uint8_t* HWY_RE
   }
 }
 
-// Attention over a kQ4 cache for n_q queries (K and V both kQ4): queries rotated like the
-// keys, scores and the weighted sum straight from the codes (groups of 32; smaller groups
-// decode each row into a stack buffer first), outputs rotated back.
-void AttentionQ4(const float* HWY_RESTRICT q, size_t n_q, size_t hd, const KvHeadView& k, const KvHeadView& v,
-                 size_t n, float scale, float softcap, const float* sink_q, size_t n_sinks,
-                 float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
-  const hn::ScalableTag<float> d;
-  const size_t N = hn::Lanes(d);
-  const size_t row_bytes = hd / 2, groups = hd / KvQ4Group(hd);
-  const bool fused = KvQ4Group(hd) == 32 && 16 % hn::Lanes(hn::CappedTag<float, 16>()) == 0;
-  const uint8_t* kc = static_cast<const uint8_t*>(k.data);
-  const uint8_t* vc = static_cast<const uint8_t*>(v.data);
-  float row[kKvQ4MaxHeadDim], qr[kKvQ4MaxHeadDim], sr[kKvQ4MaxHeadDim];
-  for (size_t j = 0; j < n_q; ++j) {
-    std::memcpy(qr, q + j * hd, hd * sizeof(float));
-    HadamardInPlace(qr, hd);
-    const size_t sinks = sink_q && n_q == 1 ? std::min(n_sinks, n) : 0;
-    if (sinks) {
-      std::memcpy(sr, sink_q, hd * sizeof(float));
-      HadamardInPlace(sr, hd);
-    }
-    float* sj = scores + j * n;
-    if (fused) {
-      ScoresQ4(qr, kc, k.scales, hd, n, scale, sj);
-      if (sinks) ScoresQ4(sr, kc, k.scales, hd, sinks, scale, sj);
-    } else {
-      for (size_t t = 0; t < n; ++t) {
-        DecodeQ4Row(kc + t * row_bytes, k.scales + t * groups, hd, row);
-        const float* qt = t < sinks ? sr : qr;
-        auto a = hn::Zero(d);
-        size_t i = 0;
-        for (; i + N <= hd; i += N) a = hn::MulAdd(hn::LoadU(d, qt + i), hn::LoadU(d, row + i), a);
-        float dot = ReduceSum(d, a);
-        for (; i < hd; ++i) dot += qt[i] * row[i];
-        sj[t] = dot * scale;
-      }
-    }
-    if (softcap > 0.0f) SoftCapInPlace(sj, n, softcap);
-    SoftmaxInPlace(sj, n);
-  }
-  std::fill(out, out + n_q * hd, 0.0f);
-  if (fused) {
-    for (size_t j = 0; j < n_q; ++j) WeightedSumQ4(scores + j * n, vc, v.scales, hd, n, out + j * hd);
-  } else {
-    for (size_t t = 0; t < n; ++t) {
-      DecodeQ4Row(vc + t * row_bytes, v.scales + t * groups, hd, row);
-      for (size_t j = 0; j < n_q; ++j) {
-        const auto p = hn::Set(d, scores[j * n + t]);
-        float* o = out + j * hd;
-        size_t i = 0;
-        for (; i + N <= hd; i += N) hn::StoreU(hn::MulAdd(p, hn::LoadU(d, row + i), hn::LoadU(d, o + i)), d, o + i);
-        for (; i < hd; ++i) o[i] += scores[j * n + t] * row[i];
-      }
-    }
-  }
-  for (size_t j = 0; j < n_q; ++j) HadamardInPlace(out + j * hd, hd);
-}
-
 void KvStoreT(const float* HWY_RESTRICT src, size_t head_dim, KvType type, void* data,
               float* scales, size_t slot) {
   const hn::ScalableTag<float> d;
@@ -343,13 +285,12 @@ HWY_INLINE void Scores(const float* HWY_RESTRICT q, const T* HWY_RESTRICT k, siz
   for (t = 0; t < n; ++t) scores[t] *= row_scale ? scale * row_scale[t] : scale;
 }
 
-// out = sum_t p[t] * row_scale[t] * v[t] (row_scale == nullptr: 1).
+// out += sum_t p[t] * row_scale[t] * v[t] (row_scale == nullptr: 1).
 template <typename T>
 HWY_INLINE void WeightedSum(const float* HWY_RESTRICT p, const T* HWY_RESTRICT v, size_t hd,
                             size_t n, const float* HWY_RESTRICT row_scale, float* HWY_RESTRICT out) {
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
-  std::fill(out, out + hd, 0.0f);
   auto w = [&](size_t t) { return row_scale ? p[t] * row_scale[t] : p[t]; };
   size_t t = 0;
   for (; t + 4 <= n; t += 4) {
@@ -491,6 +432,7 @@ HWY_INLINE void Group(const float* HWY_RESTRICT q, size_t n_q, size_t hd, const 
       if (sink_q) Scores(sink_q, k, hd, std::min(n_sinks, n), scale, ks, scores + j * n);
       if (softcap > 0.0f) SoftCapInPlace(scores + j * n, n, softcap);
       SoftmaxInPlace(scores + j * n, n);
+      std::fill(out + j * hd, out + (j + 1) * hd, 0.0f);
       WeightedSum(scores + j * n, v, hd, n, vs, out + j * hd);
       break;
     default: break;
@@ -516,6 +458,132 @@ HWY_INLINE void GroupV(const float* q, size_t n_q, size_t hd, const TK* k, const
     case KvType::kQ4:  // with a kQ4 K (AttentionQ4)
       break;
   }
+}
+
+// scores[t] = scale * q·row_t over rows of any kQ4 group size (q already rotated): groups of
+// 32 straight from the codes, smaller groups through a decoded row.
+HWY_INLINE void ScoresQ4Any(const float* HWY_RESTRICT q, const uint8_t* HWY_RESTRICT codes,
+                            const float* HWY_RESTRICT scales, size_t hd, size_t n, float scale,
+                            float* HWY_RESTRICT scores) {
+  if (KvQ4Group(hd) == 32 && 16 % hn::Lanes(hn::CappedTag<float, 16>()) == 0) {
+    ScoresQ4(q, codes, scales, hd, n, scale, scores);
+    return;
+  }
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d), row_bytes = hd / 2, groups = hd / KvQ4Group(hd);
+  float row[kKvQ4MaxHeadDim];
+  for (size_t t = 0; t < n; ++t) {
+    DecodeQ4Row(codes + t * row_bytes, scales + t * groups, hd, row);
+    auto a = hn::Zero(d);
+    size_t i = 0;
+    for (; i + N <= hd; i += N) a = hn::MulAdd(hn::LoadU(d, q + i), hn::LoadU(d, row + i), a);
+    float dot = ReduceSum(d, a);
+    for (; i < hd; ++i) dot += q[i] * row[i];
+    scores[t] = dot * scale;
+  }
+}
+
+// out += sum_t p[t] row_t over kQ4 rows of any group size (out stays rotated).
+HWY_INLINE void WeightedSumQ4Any(const float* HWY_RESTRICT p, const uint8_t* HWY_RESTRICT codes,
+                                 const float* HWY_RESTRICT scales, size_t hd, size_t n, float* HWY_RESTRICT out) {
+  if (KvQ4Group(hd) == 32 && 16 % hn::Lanes(hn::CappedTag<float, 16>()) == 0) {
+    WeightedSumQ4(p, codes, scales, hd, n, out);
+    return;
+  }
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d), row_bytes = hd / 2, groups = hd / KvQ4Group(hd);
+  float row[kKvQ4MaxHeadDim];
+  for (size_t t = 0; t < n; ++t) {
+    DecodeQ4Row(codes + t * row_bytes, scales + t * groups, hd, row);
+    const auto vp = hn::Set(d, p[t]);
+    size_t i = 0;
+    for (; i + N <= hd; i += N) hn::StoreU(hn::MulAdd(vp, hn::LoadU(d, row + i), hn::LoadU(d, out + i)), d, out + i);
+    for (; i < hd; ++i) out[i] += p[t] * row[i];
+  }
+}
+
+// scores of rows [first, first + n) of one head's K, whatever its type.
+HWY_INLINE void SegmentScores(const float* HWY_RESTRICT q, size_t hd, const KvHeadView& k, size_t first, size_t n,
+                              float scale, float* HWY_RESTRICT scores) {
+  switch (k.type) {
+    case KvType::kF32:
+      Scores(q, static_cast<const float*>(k.data) + first * hd, hd, n, scale, nullptr, scores);
+      break;
+    case KvType::kF16:
+      Scores(q, static_cast<const hwy::float16_t*>(k.data) + first * hd, hd, n, scale, nullptr, scores);
+      break;
+    case KvType::kQ8:
+      Scores(q, static_cast<const int8_t*>(k.data) + first * hd, hd, n, scale, k.scales + first, scores);
+      break;
+    case KvType::kQ4: {  // the keys are rotated: so is the query (q·k = Hq·Hk)
+      float qr[kKvQ4MaxHeadDim];
+      std::memcpy(qr, q, hd * sizeof(float));
+      HadamardInPlace(qr, hd);
+      ScoresQ4Any(qr, static_cast<const uint8_t*>(k.data) + first * (hd / 2),
+                  k.scales + first * KvRowScales(KvType::kQ4, hd), hd, n, scale, scores);
+      break;
+    }
+  }
+}
+
+// out += sum_t p[t] v[first + t] over one head's V (kQ4: into `rotated`, still rotated).
+HWY_INLINE void SegmentWeightedSum(const float* HWY_RESTRICT p, size_t hd, const KvHeadView& v, size_t first,
+                                   size_t n, float* HWY_RESTRICT out, float* HWY_RESTRICT rotated) {
+  switch (v.type) {
+    case KvType::kF32:
+      WeightedSum(p, static_cast<const float*>(v.data) + first * hd, hd, n, nullptr, out);
+      break;
+    case KvType::kF16:
+      WeightedSum(p, static_cast<const hwy::float16_t*>(v.data) + first * hd, hd, n, nullptr, out);
+      break;
+    case KvType::kQ8:
+      WeightedSum(p, static_cast<const int8_t*>(v.data) + first * hd, hd, n, v.scales + first, out);
+      break;
+    case KvType::kQ4:
+      WeightedSumQ4Any(p, static_cast<const uint8_t*>(v.data) + first * (hd / 2),
+                       v.scales + first * KvRowScales(KvType::kQ4, hd), hd, n, rotated);
+      break;
+  }
+}
+
+void AttentionSegmentsT(const float* HWY_RESTRICT q, size_t hd, const KvSegment* segments, size_t n_segments,
+                        float scale, float softcap, float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
+  size_t total = 0;
+  bool rotated_v = false;
+  for (size_t i = 0; i < n_segments; ++i) {
+    const KvSegment& s = segments[i];
+    SegmentScores(s.q ? s.q : q, hd, s.k, s.first, s.n, scale, scores + total);
+    total += s.n;
+    rotated_v |= s.n && s.v.type == KvType::kQ4;
+  }
+  std::fill(out, out + hd, 0.0f);
+  if (total == 0) return;
+  if (softcap > 0.0f) SoftCapInPlace(scores, total, softcap);
+  SoftmaxInPlace(scores, total);
+  float rotated[kKvQ4MaxHeadDim];
+  if (rotated_v) std::fill(rotated, rotated + hd, 0.0f);
+  total = 0;
+  for (size_t i = 0; i < n_segments; ++i) {
+    const KvSegment& s = segments[i];
+    SegmentWeightedSum(scores + total, hd, s.v, s.first, s.n, out, rotated);
+    total += s.n;
+  }
+  if (!rotated_v) return;
+  HadamardInPlace(rotated, hd);
+  for (size_t i = 0; i < hd; ++i) out[i] += rotated[i];
+}
+
+// kQ4 K and V (one cache type per session): each query over the sinks (with sink_q) and the
+// other rows as two segments.
+void AttentionQ4(const float* HWY_RESTRICT q, size_t n_q, size_t hd, const KvHeadView& k, const KvHeadView& v,
+                 size_t n, float scale, float softcap, const float* sink_q, size_t n_sinks,
+                 float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
+  const size_t sinks = sink_q && n_q == 1 ? std::min(n_sinks, n) : 0;
+  KvSegment segments[2];
+  segments[0] = {k, v, 0, sinks, sink_q};
+  segments[1] = {k, v, sinks, n - sinks, nullptr};
+  for (size_t j = 0; j < n_q; ++j)
+    AttentionSegmentsT(q + j * hd, hd, segments, 2, scale, softcap, scores + j * n, out + j * hd);
 }
 
 void AttentionGroupT(const float* HWY_RESTRICT q, size_t n_q, size_t hd, const KvHeadView& k,
@@ -560,6 +628,7 @@ namespace arch {
 HWY_EXPORT(KvStoreT);
 HWY_EXPORT(AttentionHeadT);
 HWY_EXPORT(AttentionGroupT);
+HWY_EXPORT(AttentionSegmentsT);
 
 void KvStore(const float* src, size_t head_dim, KvType type, void* data, float* scales, size_t slot) {
   HWY_DYNAMIC_DISPATCH(KvStoreT)(src, head_dim, type, data, scales, slot);
@@ -572,6 +641,11 @@ void AttentionHead(const float* q, size_t head_dim, const KvHeadView& k, const K
 void AttentionGroup(const float* q, size_t n_q, size_t head_dim, const KvHeadView& k,
                     const KvHeadView& v, size_t n_slots, float scale, float* scores, float* out, float softcap) {
   HWY_DYNAMIC_DISPATCH(AttentionGroupT)(q, n_q, head_dim, k, v, n_slots, scale, softcap, nullptr, 0, scores, out);
+}
+
+void AttentionSegments(const float* q, size_t head_dim, const KvSegment* segments, size_t n_segments,
+                       float scale, float* scores, float* out, float softcap) {
+  HWY_DYNAMIC_DISPATCH(AttentionSegmentsT)(q, head_dim, segments, n_segments, scale, softcap, scores, out);
 }
 
 }  // namespace arch

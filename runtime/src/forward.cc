@@ -6,6 +6,7 @@
 // decode token); float weights on f32 (Gemm / Gemv). A decode token's projections that
 // share an input (q/k/v, gate/up) go to the pool in one Run.
 
+#include <algorithm>
 #include <cstring>
 
 #include "qlite/arch/matmul.h"
@@ -184,8 +185,7 @@ void Session::Attention(uint32_t layer, size_t n) {
   KvLayer& kv = kv_[layer];
   const size_t hd = c.head_dim, kvd = model_->kv_dim();
   auto store = [&](size_t b) {
-    const uint32_t slot = kv.SlotOf(pos_ + b);
-    for (uint32_t h = 0; h < c.n_kv_heads; ++h) kv.Store(h, slot, k_ + b * kvd + h * hd, v_ + b * kvd + h * hd);
+    for (uint32_t h = 0; h < c.n_kv_heads; ++h) kv.Store(h, pos_ + b, k_ + b * kvd + h * hd, v_ + b * kvd + h * hd);
   };
   att_layer_ = layer;
   // Short attention jobs run on the caller: waking the pool would cost more than the work.
@@ -200,8 +200,13 @@ void Session::Attention(uint32_t layer, size_t n) {
     }
   };
   if (pos_ + n <= kv.slots) {
-    for (size_t b = 0; b < n; ++b) store(b);
-    run(0, n);
+    // Exact recent rows hold a bounded run of positions: pieces of kKvExactPiece tokens.
+    const size_t piece = kv.exact_recent ? kKvExactPiece : n;
+    for (size_t first = 0; first < n; first += piece) {
+      const size_t count = std::min(piece, n - first);
+      for (size_t b = first; b < first + count; ++b) store(b);
+      run(first, count);
+    }
   } else {
     for (size_t b = 0; b < n; ++b) {
       store(b);
@@ -235,9 +240,10 @@ void Session::AttentionTask(void* ctx, size_t task, size_t thread) {
     std::memcpy(sink_q, s->q_unrotated_ + b * qd + h * hd, hd * sizeof(float));
     arch::Rope(sink_q, 1, hd, m.rotary_dim(), s->cos_sink_ + b * half, s->sin_sink_ + b * half, s->RopePairing());
   }
-  arch::AttentionHead(s->q_ + b * qd + h * hd, hd, kv.K(kvh), kv.V(kvh), live, m.attention_scale(),
-                      s->scores_ + thread * s->plan_.kv.window, s->att_ + b * qd + h * hd, c.attn_softcap, sink_q,
-                      kv.sinks);
+  arch::KvSegment segments[5];
+  const size_t n_segments = kv.Segments(kvh, pos, sink_q, segments);
+  arch::AttentionSegments(s->q_ + b * qd + h * hd, hd, segments, n_segments, m.attention_scale(),
+                          s->scores_ + thread * s->plan_.kv.window, s->att_ + b * qd + h * hd, c.attn_softcap);
 }
 
 }  // namespace qlite

@@ -73,7 +73,8 @@ void Session::Bind(Arena* a, SessionMemory* mem) {
   }
   const size_t B = plan_.max_batch, dim = c.dim, qd = m.q_dim(), kvd = m.kv_dim(), ffn = c.ffn_dim;
 
-  // The per-layer descriptors count as scratch, so kv_cache is exactly the data + scales.
+  // The per-layer descriptors count as scratch, so kv_cache is exactly the data + scales
+  // (+ a kQ4 cache's exact rows).
   kv_ = a->Array<KvLayer>(c.n_layers);
   const size_t kv_start = (a->used() + Arena::kAlign - 1) & ~(Arena::kAlign - 1);  // incl. padding
   const size_t descriptors = kv_start - mark;
@@ -94,6 +95,12 @@ void Session::Bind(Arena* a, SessionMemory* mem) {
     if (const size_t scales = arch::KvRowScales(kv.type, c.head_dim)) {
       kv.k_scales = a->Array<float>((size_t)c.n_kv_heads * kv.slots * scales);
       kv.v_scales = a->Array<float>((size_t)c.n_kv_heads * kv.slots * scales);
+    }
+    kv.exact_recent = KvLayer::ExactRecent(kv.type, kv.slots, kv.sinks);
+    kv.exact_ring = KvLayer::ExactRing(kv.exact_recent);
+    if (const size_t rows = kv.ExactRows()) {
+      kv.k_exact = a->Array<uint16_t>((size_t)c.n_kv_heads * rows * c.head_dim);
+      kv.v_exact = a->Array<uint16_t>((size_t)c.n_kv_heads * rows * c.head_dim);
     }
     if (!a->measuring() && a->ok()) kv_[l] = kv;
   }
