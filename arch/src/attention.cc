@@ -546,31 +546,170 @@ HWY_INLINE void SegmentWeightedSum(const float* HWY_RESTRICT p, size_t hd, const
   }
 }
 
-void AttentionSegmentsT(const float* HWY_RESTRICT q, size_t hd, const KvSegment* segments, size_t n_segments,
-                        float scale, float softcap, float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
-  size_t total = 0;
-  bool rotated_v = false;
-  for (size_t i = 0; i < n_segments; ++i) {
-    const KvSegment& s = segments[i];
-    SegmentScores(s.q ? s.q : q, hd, s.k, s.first, s.n, scale, scores + total);
-    total += s.n;
-    rotated_v |= s.n && s.v.type == KvType::kQ4;
+// M queries (rows of q, rotated, M <= 4) against kQ4 rows with groups of 32, each row's
+// codes decoded once for all: scores[j * stride + t] = scale * q_j·row_t.
+template <size_t M>
+HWY_INLINE void ScoresQ4M(const float* HWY_RESTRICT q, const uint8_t* HWY_RESTRICT codes,
+                          const float* HWY_RESTRICT scales, size_t hd, size_t n, float scale, size_t stride,
+                          float* HWY_RESTRICT scores) {
+  static_assert(M >= 2 && M <= 4, "2 to 4 queries at a time");
+  const hn::CappedTag<float, 16> d;
+  const size_t N = hn::Lanes(d), groups = hd / 32, row_bytes = hd / 2;
+  float qsum[4][kKvQ4MaxHeadDim / 32] = {};
+  for (size_t m = 0; m < M; ++m)
+    for (size_t g = 0; g < groups; ++g) {
+      float sum = 0.0f;
+      for (size_t i = 0; i < 32; ++i) sum += q[m * hd + g * 32 + i];
+      qsum[m][g] = 8.0f * sum;
+    }
+  const float* HWY_RESTRICT q0 = q;
+  const float* HWY_RESTRICT q1 = q + hd;
+  const float* HWY_RESTRICT q2 = q + (M > 2 ? 2 * hd : hd);
+  const float* HWY_RESTRICT q3 = q + (M > 3 ? 3 * hd : hd);
+  for (size_t t = 0; t < n; ++t) {
+    const uint8_t* c = codes + t * row_bytes;
+    const float* s = scales + t * groups;
+    auto t0 = hn::Zero(d), t1 = hn::Zero(d), t2 = hn::Zero(d), t3 = hn::Zero(d);
+    float shift[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (size_t g = 0; g < groups; ++g) {
+      auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+      for (size_t j = 0; j < 16; j += N) {
+        const auto bytes = Q4Bytes(d, c + g * 16 + j);
+        const auto lo = Q4Lo(d, bytes), hi = Q4Hi(d, bytes);
+        const size_t i = g * 32 + j;
+        a0 = hn::MulAdd(hi, hn::LoadU(d, q0 + i + 16), hn::MulAdd(lo, hn::LoadU(d, q0 + i), a0));
+        a1 = hn::MulAdd(hi, hn::LoadU(d, q1 + i + 16), hn::MulAdd(lo, hn::LoadU(d, q1 + i), a1));
+        if (M > 2) a2 = hn::MulAdd(hi, hn::LoadU(d, q2 + i + 16), hn::MulAdd(lo, hn::LoadU(d, q2 + i), a2));
+        if (M > 3) a3 = hn::MulAdd(hi, hn::LoadU(d, q3 + i + 16), hn::MulAdd(lo, hn::LoadU(d, q3 + i), a3));
+      }
+      const auto vs = hn::Set(d, s[g]);
+      t0 = hn::MulAdd(a0, vs, t0);
+      t1 = hn::MulAdd(a1, vs, t1);
+      if (M > 2) t2 = hn::MulAdd(a2, vs, t2);
+      if (M > 3) t3 = hn::MulAdd(a3, vs, t3);
+      for (size_t m = 0; m < M; ++m) shift[m] += s[g] * qsum[m][g];
+    }
+    float dots[4];
+    Reduce4(d, t0, t1, t2, t3, dots);
+    for (size_t m = 0; m < M; ++m) scores[m * stride + t] = (dots[m] - shift[m]) * scale;
   }
-  std::fill(out, out + hd, 0.0f);
-  if (total == 0) return;
-  if (softcap > 0.0f) SoftCapInPlace(scores, total, softcap);
-  SoftmaxInPlace(scores, total);
-  float rotated[kKvQ4MaxHeadDim];
-  if (rotated_v) std::fill(rotated, rotated + hd, 0.0f);
-  total = 0;
+}
+
+// out_j += sum_t p_j[t] row_t for M <= 4 queries over kQ4 rows with groups of 32 (outs stay
+// rotated), each row's codes decoded once for all.
+template <size_t M>
+HWY_INLINE void WeightedSumQ4M(const float* HWY_RESTRICT p, size_t stride, const uint8_t* HWY_RESTRICT codes,
+                               const float* HWY_RESTRICT scales, size_t hd, size_t n, float* HWY_RESTRICT out) {
+  static_assert(M >= 2 && M <= 4, "2 to 4 queries at a time");
+  const hn::CappedTag<float, 16> d;
+  const size_t N = hn::Lanes(d), groups = hd / 32, row_bytes = hd / 2;
+  const auto eight = hn::Set(d, 8.0f);
+  for (size_t t = 0; t < n; ++t) {
+    const uint8_t* c = codes + t * row_bytes;
+    const float* s = scales + t * groups;
+    for (size_t g = 0; g < groups; ++g) {
+      float w[4];
+      for (size_t m = 0; m < M; ++m) w[m] = p[m * stride + t] * s[g];
+      for (size_t j = 0; j < 16; j += N) {
+        // Centred once per row for all queries (codes are stored + 8), so no large bias
+        // cancels at the end.
+        const auto bytes = Q4Bytes(d, c + g * 16 + j);
+        const auto lo = hn::Sub(Q4Lo(d, bytes), eight), hi = hn::Sub(Q4Hi(d, bytes), eight);
+        for (size_t m = 0; m < M; ++m) {
+          float* o = out + m * hd + g * 32 + j;
+          const auto vw = hn::Set(d, w[m]);
+          hn::StoreU(hn::MulAdd(vw, lo, hn::LoadU(d, o)), d, o);
+          hn::StoreU(hn::MulAdd(vw, hi, hn::LoadU(d, o + 16)), d, o + 16);
+        }
+      }
+    }
+  }
+}
+
+// Segment i's rows for queries [j, j + M): a kQ4 segment with groups of 32 takes the M-query
+// kernels, anything else goes query by query. qr: the rotated queries; q: as given.
+template <size_t M>
+HWY_INLINE void SegmentScoresM(const float* HWY_RESTRICT q, const float* HWY_RESTRICT qr, size_t hd,
+                               const KvSegment& s, float scale, size_t stride, float* HWY_RESTRICT scores) {
+  const bool fused = KvQ4Group(hd) == 32 && 16 % hn::Lanes(hn::CappedTag<float, 16>()) == 0;
+  if (M > 1 && !s.q && fused && s.k.type == KvType::kQ4) {
+    ScoresQ4M<(M > 1 ? M : 2)>(qr, static_cast<const uint8_t*>(s.k.data) + s.first * (hd / 2),
+                               s.k.scales + s.first * (hd / 32), hd, s.n, scale, stride, scores);
+    return;
+  }
+  for (size_t m = 0; m < M; ++m)
+    SegmentScores((s.q ? s.q : q) + m * hd, hd, s.k, s.first, s.n, scale, scores + m * stride);
+}
+template <size_t M>
+HWY_INLINE void SegmentWeightedSumM(const float* HWY_RESTRICT p, size_t stride, size_t hd, const KvSegment& s,
+                                    float* HWY_RESTRICT out, float* HWY_RESTRICT rotated) {
+  const bool fused = KvQ4Group(hd) == 32 && 16 % hn::Lanes(hn::CappedTag<float, 16>()) == 0;
+  if (M > 1 && fused && s.v.type == KvType::kQ4) {
+    WeightedSumQ4M<(M > 1 ? M : 2)>(p, stride, static_cast<const uint8_t*>(s.v.data) + s.first * (hd / 2),
+                                    s.v.scales + s.first * (hd / 32), hd, s.n, rotated);
+    return;
+  }
+  for (size_t m = 0; m < M; ++m) SegmentWeightedSum(p + m * stride, hd, s.v, s.first, s.n, out + m * hd, rotated + m * hd);
+}
+
+// M <= 4 queries of AttentionSegments: scores, softmax per query, weighted sums.
+template <size_t M>
+HWY_INLINE void SegmentsChunk(const float* HWY_RESTRICT q, size_t hd, const KvSegment* segments, size_t n_segments,
+                              size_t total, float scale, float softcap, float* HWY_RESTRICT scores,
+                              float* HWY_RESTRICT out) {
+  float qr[4 * kKvQ4MaxHeadDim], rotated[4 * kKvQ4MaxHeadDim];
+  bool rotated_v = false;
+  for (size_t i = 0; i < n_segments; ++i) rotated_v |= segments[i].n && segments[i].v.type == KvType::kQ4;
+  std::memcpy(qr, q, M * hd * sizeof(float));
+  for (size_t m = 0; m < M; ++m) HadamardInPlace(qr + m * hd, hd);
+  size_t first = 0;
   for (size_t i = 0; i < n_segments; ++i) {
-    const KvSegment& s = segments[i];
-    SegmentWeightedSum(scores + total, hd, s.v, s.first, s.n, out, rotated);
-    total += s.n;
+    SegmentScoresM<M>(q, qr, hd, segments[i], scale, total, scores + first);
+    first += segments[i].n;
+  }
+  std::fill(out, out + M * hd, 0.0f);
+  if (total == 0) return;
+  for (size_t m = 0; m < M; ++m) {
+    if (softcap > 0.0f) SoftCapInPlace(scores + m * total, total, softcap);
+    SoftmaxInPlace(scores + m * total, total);
+  }
+  if (rotated_v) std::fill(rotated, rotated + M * hd, 0.0f);
+  first = 0;
+  for (size_t i = 0; i < n_segments; ++i) {
+    SegmentWeightedSumM<M>(scores + first, total, hd, segments[i], out, rotated);
+    first += segments[i].n;
   }
   if (!rotated_v) return;
-  HadamardInPlace(rotated, hd);
-  for (size_t i = 0; i < hd; ++i) out[i] += rotated[i];
+  for (size_t m = 0; m < M; ++m) {
+    HadamardInPlace(rotated + m * hd, hd);
+    for (size_t i = 0; i < hd; ++i) out[m * hd + i] += rotated[m * hd + i];
+  }
+}
+
+void AttentionSegmentsT(const float* HWY_RESTRICT q, size_t n_q, size_t hd, const KvSegment* segments,
+                        size_t n_segments, float scale, float softcap, float* HWY_RESTRICT scores,
+                        float* HWY_RESTRICT out) {
+  size_t total = 0;
+  for (size_t i = 0; i < n_segments; ++i) total += segments[i].n;
+  KvSegment shifted[kMaxKvSegments];  // a chunk's own sink queries
+  size_t j = 0;
+  while (j < n_q) {
+    const size_t m = std::min<size_t>(4, n_q - j);
+    for (size_t i = 0; i < n_segments; ++i) {
+      shifted[i] = segments[i];
+      if (shifted[i].q) shifted[i].q += j * hd;
+    }
+    const float* qj = q + j * hd;
+    float* sj = scores + j * total;
+    float* oj = out + j * hd;
+    switch (m) {
+      case 4: SegmentsChunk<4>(qj, hd, shifted, n_segments, total, scale, softcap, sj, oj); break;
+      case 3: SegmentsChunk<3>(qj, hd, shifted, n_segments, total, scale, softcap, sj, oj); break;
+      case 2: SegmentsChunk<2>(qj, hd, shifted, n_segments, total, scale, softcap, sj, oj); break;
+      default: SegmentsChunk<1>(qj, hd, shifted, n_segments, total, scale, softcap, sj, oj); break;
+    }
+    j += m;
+  }
 }
 
 // kQ4 K and V (one cache type per session): each query over the sinks (with sink_q) and the
@@ -583,7 +722,7 @@ void AttentionQ4(const float* HWY_RESTRICT q, size_t n_q, size_t hd, const KvHea
   segments[0] = {k, v, 0, sinks, sink_q};
   segments[1] = {k, v, sinks, n - sinks, nullptr};
   for (size_t j = 0; j < n_q; ++j)
-    AttentionSegmentsT(q + j * hd, hd, segments, 2, scale, softcap, scores + j * n, out + j * hd);
+    AttentionSegmentsT(q + j * hd, 1, hd, segments, 2, scale, softcap, scores + j * n, out + j * hd);
 }
 
 void AttentionGroupT(const float* HWY_RESTRICT q, size_t n_q, size_t hd, const KvHeadView& k,
@@ -643,9 +782,9 @@ void AttentionGroup(const float* q, size_t n_q, size_t head_dim, const KvHeadVie
   HWY_DYNAMIC_DISPATCH(AttentionGroupT)(q, n_q, head_dim, k, v, n_slots, scale, softcap, nullptr, 0, scores, out);
 }
 
-void AttentionSegments(const float* q, size_t head_dim, const KvSegment* segments, size_t n_segments,
+void AttentionSegments(const float* q, size_t n_q, size_t head_dim, const KvSegment* segments, size_t n_segments,
                        float scale, float* scores, float* out, float softcap) {
-  HWY_DYNAMIC_DISPATCH(AttentionSegmentsT)(q, head_dim, segments, n_segments, scale, softcap, scores, out);
+  HWY_DYNAMIC_DISPATCH(AttentionSegmentsT)(q, n_q, head_dim, segments, n_segments, scale, softcap, scores, out);
 }
 
 }  // namespace arch

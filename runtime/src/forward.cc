@@ -191,8 +191,8 @@ void Session::Attention(uint32_t layer, size_t n) {
   // Short attention jobs run on the caller: waking the pool would cost more than the work.
   auto run = [&](size_t first, size_t count) {
     att_first_ = (uint32_t)first;
-    const size_t tasks = count * c.n_heads;
-    const size_t work = tasks * kv.ValidAfter(pos_ + first + count - 1) * hd;
+    const size_t tasks = count * (kv.exact_recent ? c.n_kv_heads : c.n_heads);
+    const size_t work = count * c.n_heads * kv.ValidAfter(pos_ + first + count - 1) * hd;
     if (pool_->size() == 1 || work < kInlineAttentionWork) {
       for (size_t t = 0; t < tasks; ++t) AttentionTask(this, t, 0);
     } else {
@@ -222,28 +222,34 @@ void Session::Attention(uint32_t layer, size_t n) {
 // StreamingLLM, they are placed just before the oldest windowed key instead: scored with the
 // query rotated to its position inside the cache (live slots - 1), which puts sink j at
 // distance (live - 1 - j), never more than the window.
+// A kQ4 layer's task is a whole GQA group (the query heads sharing one KV head), so each
+// 4-bit row is decoded once for all of them; other layers' tasks are single heads.
 void Session::AttentionTask(void* ctx, size_t task, size_t thread) {
   Session* s = static_cast<Session*>(ctx);
   const Model& m = *s->model_;
   const ModelConfig& c = m.config();
   const size_t hd = c.head_dim, qd = m.q_dim();
-  const size_t b = s->att_first_ + task / c.n_heads;
-  const uint32_t h = (uint32_t)(task % c.n_heads);
-  const uint32_t kvh = h / (c.n_heads / c.n_kv_heads);  // GQA/MQA: heads share a KV head
   const KvLayer& kv = s->kv_[s->att_layer_];
+  const uint32_t group = c.n_heads / c.n_kv_heads;  // GQA/MQA: heads share a KV head
+  const uint32_t n_q = kv.exact_recent ? group : 1;
+  const uint32_t per_token = c.n_heads / n_q;
+  const size_t b = s->att_first_ + task / per_token;
+  const uint32_t h = (uint32_t)(task % per_token) * n_q;  // first query head
+  const uint32_t kvh = h / group;
   const uint64_t pos = s->pos_ + b;
   const uint32_t live = kv.ValidAfter(pos);
   float* sink_q = nullptr;
   if (kv.sinks && pos >= live && s->layers_[s->att_layer_].rope) {  // wrapped: sinks seen from inside the cache
     const size_t half = m.rotary_dim() / 2;
-    sink_q = s->sink_q_ + thread * hd;
-    std::memcpy(sink_q, s->q_unrotated_ + b * qd + h * hd, hd * sizeof(float));
-    arch::Rope(sink_q, 1, hd, m.rotary_dim(), s->cos_sink_ + b * half, s->sin_sink_ + b * half, s->RopePairing());
+    sink_q = s->sink_q_ + thread * s->max_att_queries_ * hd;
+    std::memcpy(sink_q, s->q_unrotated_ + b * qd + h * hd, n_q * hd * sizeof(float));
+    arch::Rope(sink_q, n_q, hd, m.rotary_dim(), s->cos_sink_ + b * half, s->sin_sink_ + b * half, s->RopePairing());
   }
-  arch::KvSegment segments[5];
+  arch::KvSegment segments[arch::kMaxKvSegments];
   const size_t n_segments = kv.Segments(kvh, pos, sink_q, segments);
-  arch::AttentionSegments(s->q_ + b * qd + h * hd, hd, segments, n_segments, m.attention_scale(),
-                          s->scores_ + thread * s->plan_.kv.window, s->att_ + b * qd + h * hd, c.attn_softcap);
+  arch::AttentionSegments(s->q_ + b * qd + h * hd, n_q, hd, segments, n_segments, m.attention_scale(),
+                          s->scores_ + thread * s->max_att_queries_ * s->plan_.kv.window, s->att_ + b * qd + h * hd,
+                          c.attn_softcap);
 }
 
 }  // namespace qlite
