@@ -3,6 +3,9 @@
 // AttentionHead vectorizes across head_dim and walks four cached rows at a time so the
 // FMA chains overlap; K/V are widened to f32 on load (f16 via PromoteTo, int8 via
 // PromoteTo + ConvertTo, the q8 per-slot scale applied to the score / the weight).
+// AttentionSegments attends rows held in several stores (the runtime's kQ4 ring plus f16
+// copies of its newest positions and sinks) under one softmax, decoding each 4-bit row once
+// for up to four queries of a GQA group.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
