@@ -3,6 +3,9 @@
 // AttentionHead vectorizes across head_dim and walks four cached rows at a time so the
 // FMA chains overlap; K/V are widened to f32 on load (f16 via PromoteTo, int8 via
 // PromoteTo + ConvertTo, the q8 per-slot scale applied to the score / the weight).
+// AttentionSegments attends rows held in several stores (the runtime's kQ4 ring plus f16
+// copies of its newest positions and sinks) under one softmax, decoding each 4-bit row once
+// for up to four queries of a GQA group.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -199,64 +202,6 @@ HWY_INLINE void WeightedSumQ4(const float* HWY_RESTRICT p, const uint8_t* HWY_RE
   }
 }
 
-// Attention over a kQ4 cache for n_q queries (K and V both kQ4): queries rotated like the
-// keys, scores and the weighted sum straight from the codes (groups of 32; smaller groups
-// decode each row into a stack buffer first), outputs rotated back.
-void AttentionQ4(const float* HWY_RESTRICT q, size_t n_q, size_t hd, const KvHeadView& k, const KvHeadView& v,
-                 size_t n, float scale, float softcap, const float* sink_q, size_t n_sinks,
-                 float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
-  const hn::ScalableTag<float> d;
-  const size_t N = hn::Lanes(d);
-  const size_t row_bytes = hd / 2, groups = hd / KvQ4Group(hd);
-  const bool fused = KvQ4Group(hd) == 32 && 16 % hn::Lanes(hn::CappedTag<float, 16>()) == 0;
-  const uint8_t* kc = static_cast<const uint8_t*>(k.data);
-  const uint8_t* vc = static_cast<const uint8_t*>(v.data);
-  float row[kKvQ4MaxHeadDim], qr[kKvQ4MaxHeadDim], sr[kKvQ4MaxHeadDim];
-  for (size_t j = 0; j < n_q; ++j) {
-    std::memcpy(qr, q + j * hd, hd * sizeof(float));
-    HadamardInPlace(qr, hd);
-    const size_t sinks = sink_q && n_q == 1 ? std::min(n_sinks, n) : 0;
-    if (sinks) {
-      std::memcpy(sr, sink_q, hd * sizeof(float));
-      HadamardInPlace(sr, hd);
-    }
-    float* sj = scores + j * n;
-    if (fused) {
-      ScoresQ4(qr, kc, k.scales, hd, n, scale, sj);
-      if (sinks) ScoresQ4(sr, kc, k.scales, hd, sinks, scale, sj);
-    } else {
-      for (size_t t = 0; t < n; ++t) {
-        DecodeQ4Row(kc + t * row_bytes, k.scales + t * groups, hd, row);
-        const float* qt = t < sinks ? sr : qr;
-        auto a = hn::Zero(d);
-        size_t i = 0;
-        for (; i + N <= hd; i += N) a = hn::MulAdd(hn::LoadU(d, qt + i), hn::LoadU(d, row + i), a);
-        float dot = ReduceSum(d, a);
-        for (; i < hd; ++i) dot += qt[i] * row[i];
-        sj[t] = dot * scale;
-      }
-    }
-    if (softcap > 0.0f) SoftCapInPlace(sj, n, softcap);
-    SoftmaxInPlace(sj, n);
-  }
-  std::fill(out, out + n_q * hd, 0.0f);
-  if (fused) {
-    for (size_t j = 0; j < n_q; ++j) WeightedSumQ4(scores + j * n, vc, v.scales, hd, n, out + j * hd);
-  } else {
-    for (size_t t = 0; t < n; ++t) {
-      DecodeQ4Row(vc + t * row_bytes, v.scales + t * groups, hd, row);
-      for (size_t j = 0; j < n_q; ++j) {
-        const auto p = hn::Set(d, scores[j * n + t]);
-        float* o = out + j * hd;
-        size_t i = 0;
-        for (; i + N <= hd; i += N) hn::StoreU(hn::MulAdd(p, hn::LoadU(d, row + i), hn::LoadU(d, o + i)), d, o + i);
-        for (; i < hd; ++i) o[i] += scores[j * n + t] * row[i];
-      }
-    }
-  }
-  for (size_t j = 0; j < n_q; ++j) HadamardInPlace(out + j * hd, hd);
-}
-
 void KvStoreT(const float* HWY_RESTRICT src, size_t head_dim, KvType type, void* data,
               float* scales, size_t slot) {
   const hn::ScalableTag<float> d;
@@ -343,13 +288,12 @@ HWY_INLINE void Scores(const float* HWY_RESTRICT q, const T* HWY_RESTRICT k, siz
   for (t = 0; t < n; ++t) scores[t] *= row_scale ? scale * row_scale[t] : scale;
 }
 
-// out = sum_t p[t] * row_scale[t] * v[t] (row_scale == nullptr: 1).
+// out += sum_t p[t] * row_scale[t] * v[t] (row_scale == nullptr: 1).
 template <typename T>
 HWY_INLINE void WeightedSum(const float* HWY_RESTRICT p, const T* HWY_RESTRICT v, size_t hd,
                             size_t n, const float* HWY_RESTRICT row_scale, float* HWY_RESTRICT out) {
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
-  std::fill(out, out + hd, 0.0f);
   auto w = [&](size_t t) { return row_scale ? p[t] * row_scale[t] : p[t]; };
   size_t t = 0;
   for (; t + 4 <= n; t += 4) {
@@ -491,6 +435,7 @@ HWY_INLINE void Group(const float* HWY_RESTRICT q, size_t n_q, size_t hd, const 
       if (sink_q) Scores(sink_q, k, hd, std::min(n_sinks, n), scale, ks, scores + j * n);
       if (softcap > 0.0f) SoftCapInPlace(scores + j * n, n, softcap);
       SoftmaxInPlace(scores + j * n, n);
+      std::fill(out + j * hd, out + (j + 1) * hd, 0.0f);
       WeightedSum(scores + j * n, v, hd, n, vs, out + j * hd);
       break;
     default: break;
@@ -516,6 +461,271 @@ HWY_INLINE void GroupV(const float* q, size_t n_q, size_t hd, const TK* k, const
     case KvType::kQ4:  // with a kQ4 K (AttentionQ4)
       break;
   }
+}
+
+// scores[t] = scale * q·row_t over rows of any kQ4 group size (q already rotated): groups of
+// 32 straight from the codes, smaller groups through a decoded row.
+HWY_INLINE void ScoresQ4Any(const float* HWY_RESTRICT q, const uint8_t* HWY_RESTRICT codes,
+                            const float* HWY_RESTRICT scales, size_t hd, size_t n, float scale,
+                            float* HWY_RESTRICT scores) {
+  if (KvQ4Group(hd) == 32 && 16 % hn::Lanes(hn::CappedTag<float, 16>()) == 0) {
+    ScoresQ4(q, codes, scales, hd, n, scale, scores);
+    return;
+  }
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d), row_bytes = hd / 2, groups = hd / KvQ4Group(hd);
+  float row[kKvQ4MaxHeadDim];
+  for (size_t t = 0; t < n; ++t) {
+    DecodeQ4Row(codes + t * row_bytes, scales + t * groups, hd, row);
+    auto a = hn::Zero(d);
+    size_t i = 0;
+    for (; i + N <= hd; i += N) a = hn::MulAdd(hn::LoadU(d, q + i), hn::LoadU(d, row + i), a);
+    float dot = ReduceSum(d, a);
+    for (; i < hd; ++i) dot += q[i] * row[i];
+    scores[t] = dot * scale;
+  }
+}
+
+// out += sum_t p[t] row_t over kQ4 rows of any group size (out stays rotated).
+HWY_INLINE void WeightedSumQ4Any(const float* HWY_RESTRICT p, const uint8_t* HWY_RESTRICT codes,
+                                 const float* HWY_RESTRICT scales, size_t hd, size_t n, float* HWY_RESTRICT out) {
+  if (KvQ4Group(hd) == 32 && 16 % hn::Lanes(hn::CappedTag<float, 16>()) == 0) {
+    WeightedSumQ4(p, codes, scales, hd, n, out);
+    return;
+  }
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d), row_bytes = hd / 2, groups = hd / KvQ4Group(hd);
+  float row[kKvQ4MaxHeadDim];
+  for (size_t t = 0; t < n; ++t) {
+    DecodeQ4Row(codes + t * row_bytes, scales + t * groups, hd, row);
+    const auto vp = hn::Set(d, p[t]);
+    size_t i = 0;
+    for (; i + N <= hd; i += N) hn::StoreU(hn::MulAdd(vp, hn::LoadU(d, row + i), hn::LoadU(d, out + i)), d, out + i);
+    for (; i < hd; ++i) out[i] += p[t] * row[i];
+  }
+}
+
+// scores of rows [first, first + n) of one head's K, whatever its type.
+HWY_INLINE void SegmentScores(const float* HWY_RESTRICT q, size_t hd, const KvHeadView& k, size_t first, size_t n,
+                              float scale, float* HWY_RESTRICT scores) {
+  switch (k.type) {
+    case KvType::kF32:
+      Scores(q, static_cast<const float*>(k.data) + first * hd, hd, n, scale, nullptr, scores);
+      break;
+    case KvType::kF16:
+      Scores(q, static_cast<const hwy::float16_t*>(k.data) + first * hd, hd, n, scale, nullptr, scores);
+      break;
+    case KvType::kQ8:
+      Scores(q, static_cast<const int8_t*>(k.data) + first * hd, hd, n, scale, k.scales + first, scores);
+      break;
+    case KvType::kQ4: {  // the keys are rotated: so is the query (q·k = Hq·Hk)
+      float qr[kKvQ4MaxHeadDim];
+      std::memcpy(qr, q, hd * sizeof(float));
+      HadamardInPlace(qr, hd);
+      ScoresQ4Any(qr, static_cast<const uint8_t*>(k.data) + first * (hd / 2),
+                  k.scales + first * KvRowScales(KvType::kQ4, hd), hd, n, scale, scores);
+      break;
+    }
+  }
+}
+
+// out += sum_t p[t] v[first + t] over one head's V (kQ4: into `rotated`, still rotated).
+HWY_INLINE void SegmentWeightedSum(const float* HWY_RESTRICT p, size_t hd, const KvHeadView& v, size_t first,
+                                   size_t n, float* HWY_RESTRICT out, float* HWY_RESTRICT rotated) {
+  switch (v.type) {
+    case KvType::kF32:
+      WeightedSum(p, static_cast<const float*>(v.data) + first * hd, hd, n, nullptr, out);
+      break;
+    case KvType::kF16:
+      WeightedSum(p, static_cast<const hwy::float16_t*>(v.data) + first * hd, hd, n, nullptr, out);
+      break;
+    case KvType::kQ8:
+      WeightedSum(p, static_cast<const int8_t*>(v.data) + first * hd, hd, n, v.scales + first, out);
+      break;
+    case KvType::kQ4:
+      WeightedSumQ4Any(p, static_cast<const uint8_t*>(v.data) + first * (hd / 2),
+                       v.scales + first * KvRowScales(KvType::kQ4, hd), hd, n, rotated);
+      break;
+  }
+}
+
+// M queries (rows of q, rotated, M <= 4) against kQ4 rows with groups of 32, each row's
+// codes decoded once for all: scores[j * stride + t] = scale * q_j·row_t.
+template <size_t M>
+HWY_INLINE void ScoresQ4M(const float* HWY_RESTRICT q, const uint8_t* HWY_RESTRICT codes,
+                          const float* HWY_RESTRICT scales, size_t hd, size_t n, float scale, size_t stride,
+                          float* HWY_RESTRICT scores) {
+  static_assert(M >= 2 && M <= 4, "2 to 4 queries at a time");
+  const hn::CappedTag<float, 16> d;
+  const size_t N = hn::Lanes(d), groups = hd / 32, row_bytes = hd / 2;
+  float qsum[4][kKvQ4MaxHeadDim / 32] = {};
+  for (size_t m = 0; m < M; ++m)
+    for (size_t g = 0; g < groups; ++g) {
+      float sum = 0.0f;
+      for (size_t i = 0; i < 32; ++i) sum += q[m * hd + g * 32 + i];
+      qsum[m][g] = 8.0f * sum;
+    }
+  const float* HWY_RESTRICT q0 = q;
+  const float* HWY_RESTRICT q1 = q + hd;
+  const float* HWY_RESTRICT q2 = q + (M > 2 ? 2 * hd : hd);
+  const float* HWY_RESTRICT q3 = q + (M > 3 ? 3 * hd : hd);
+  for (size_t t = 0; t < n; ++t) {
+    const uint8_t* c = codes + t * row_bytes;
+    const float* s = scales + t * groups;
+    auto t0 = hn::Zero(d), t1 = hn::Zero(d), t2 = hn::Zero(d), t3 = hn::Zero(d);
+    float shift[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (size_t g = 0; g < groups; ++g) {
+      auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+      for (size_t j = 0; j < 16; j += N) {
+        const auto bytes = Q4Bytes(d, c + g * 16 + j);
+        const auto lo = Q4Lo(d, bytes), hi = Q4Hi(d, bytes);
+        const size_t i = g * 32 + j;
+        a0 = hn::MulAdd(hi, hn::LoadU(d, q0 + i + 16), hn::MulAdd(lo, hn::LoadU(d, q0 + i), a0));
+        a1 = hn::MulAdd(hi, hn::LoadU(d, q1 + i + 16), hn::MulAdd(lo, hn::LoadU(d, q1 + i), a1));
+        if (M > 2) a2 = hn::MulAdd(hi, hn::LoadU(d, q2 + i + 16), hn::MulAdd(lo, hn::LoadU(d, q2 + i), a2));
+        if (M > 3) a3 = hn::MulAdd(hi, hn::LoadU(d, q3 + i + 16), hn::MulAdd(lo, hn::LoadU(d, q3 + i), a3));
+      }
+      const auto vs = hn::Set(d, s[g]);
+      t0 = hn::MulAdd(a0, vs, t0);
+      t1 = hn::MulAdd(a1, vs, t1);
+      if (M > 2) t2 = hn::MulAdd(a2, vs, t2);
+      if (M > 3) t3 = hn::MulAdd(a3, vs, t3);
+      for (size_t m = 0; m < M; ++m) shift[m] += s[g] * qsum[m][g];
+    }
+    float dots[4];
+    Reduce4(d, t0, t1, t2, t3, dots);
+    for (size_t m = 0; m < M; ++m) scores[m * stride + t] = (dots[m] - shift[m]) * scale;
+  }
+}
+
+// out_j += sum_t p_j[t] row_t for M <= 4 queries over kQ4 rows with groups of 32 (outs stay
+// rotated), each row's codes decoded once for all.
+template <size_t M>
+HWY_INLINE void WeightedSumQ4M(const float* HWY_RESTRICT p, size_t stride, const uint8_t* HWY_RESTRICT codes,
+                               const float* HWY_RESTRICT scales, size_t hd, size_t n, float* HWY_RESTRICT out) {
+  static_assert(M >= 2 && M <= 4, "2 to 4 queries at a time");
+  const hn::CappedTag<float, 16> d;
+  const size_t N = hn::Lanes(d), groups = hd / 32, row_bytes = hd / 2;
+  const auto eight = hn::Set(d, 8.0f);
+  for (size_t t = 0; t < n; ++t) {
+    const uint8_t* c = codes + t * row_bytes;
+    const float* s = scales + t * groups;
+    for (size_t g = 0; g < groups; ++g) {
+      float w[4];
+      for (size_t m = 0; m < M; ++m) w[m] = p[m * stride + t] * s[g];
+      for (size_t j = 0; j < 16; j += N) {
+        // Centred once per row for all queries (codes are stored + 8), so no large bias
+        // cancels at the end.
+        const auto bytes = Q4Bytes(d, c + g * 16 + j);
+        const auto lo = hn::Sub(Q4Lo(d, bytes), eight), hi = hn::Sub(Q4Hi(d, bytes), eight);
+        for (size_t m = 0; m < M; ++m) {
+          float* o = out + m * hd + g * 32 + j;
+          const auto vw = hn::Set(d, w[m]);
+          hn::StoreU(hn::MulAdd(vw, lo, hn::LoadU(d, o)), d, o);
+          hn::StoreU(hn::MulAdd(vw, hi, hn::LoadU(d, o + 16)), d, o + 16);
+        }
+      }
+    }
+  }
+}
+
+// Segment i's rows for queries [j, j + M): a kQ4 segment with groups of 32 takes the M-query
+// kernels, anything else goes query by query. qr: the rotated queries; q: as given.
+template <size_t M>
+HWY_INLINE void SegmentScoresM(const float* HWY_RESTRICT q, const float* HWY_RESTRICT qr, size_t hd,
+                               const KvSegment& s, float scale, size_t stride, float* HWY_RESTRICT scores) {
+  const bool fused = KvQ4Group(hd) == 32 && 16 % hn::Lanes(hn::CappedTag<float, 16>()) == 0;
+  if (M > 1 && !s.q && fused && s.k.type == KvType::kQ4) {
+    ScoresQ4M<(M > 1 ? M : 2)>(qr, static_cast<const uint8_t*>(s.k.data) + s.first * (hd / 2),
+                               s.k.scales + s.first * (hd / 32), hd, s.n, scale, stride, scores);
+    return;
+  }
+  for (size_t m = 0; m < M; ++m)
+    SegmentScores((s.q ? s.q : q) + m * hd, hd, s.k, s.first, s.n, scale, scores + m * stride);
+}
+template <size_t M>
+HWY_INLINE void SegmentWeightedSumM(const float* HWY_RESTRICT p, size_t stride, size_t hd, const KvSegment& s,
+                                    float* HWY_RESTRICT out, float* HWY_RESTRICT rotated) {
+  const bool fused = KvQ4Group(hd) == 32 && 16 % hn::Lanes(hn::CappedTag<float, 16>()) == 0;
+  if (M > 1 && fused && s.v.type == KvType::kQ4) {
+    WeightedSumQ4M<(M > 1 ? M : 2)>(p, stride, static_cast<const uint8_t*>(s.v.data) + s.first * (hd / 2),
+                                    s.v.scales + s.first * (hd / 32), hd, s.n, rotated);
+    return;
+  }
+  for (size_t m = 0; m < M; ++m) SegmentWeightedSum(p + m * stride, hd, s.v, s.first, s.n, out + m * hd, rotated + m * hd);
+}
+
+// M <= 4 queries of AttentionSegments: scores, softmax per query, weighted sums.
+template <size_t M>
+HWY_INLINE void SegmentsChunk(const float* HWY_RESTRICT q, size_t hd, const KvSegment* segments, size_t n_segments,
+                              size_t total, float scale, float softcap, float* HWY_RESTRICT scores,
+                              float* HWY_RESTRICT out) {
+  float qr[4 * kKvQ4MaxHeadDim], rotated[4 * kKvQ4MaxHeadDim];
+  bool rotated_v = false;
+  for (size_t i = 0; i < n_segments; ++i) rotated_v |= segments[i].n && segments[i].v.type == KvType::kQ4;
+  std::memcpy(qr, q, M * hd * sizeof(float));
+  for (size_t m = 0; m < M; ++m) HadamardInPlace(qr + m * hd, hd);
+  size_t first = 0;
+  for (size_t i = 0; i < n_segments; ++i) {
+    SegmentScoresM<M>(q, qr, hd, segments[i], scale, total, scores + first);
+    first += segments[i].n;
+  }
+  std::fill(out, out + M * hd, 0.0f);
+  if (total == 0) return;
+  for (size_t m = 0; m < M; ++m) {
+    if (softcap > 0.0f) SoftCapInPlace(scores + m * total, total, softcap);
+    SoftmaxInPlace(scores + m * total, total);
+  }
+  if (rotated_v) std::fill(rotated, rotated + M * hd, 0.0f);
+  first = 0;
+  for (size_t i = 0; i < n_segments; ++i) {
+    SegmentWeightedSumM<M>(scores + first, total, hd, segments[i], out, rotated);
+    first += segments[i].n;
+  }
+  if (!rotated_v) return;
+  for (size_t m = 0; m < M; ++m) {
+    HadamardInPlace(rotated + m * hd, hd);
+    for (size_t i = 0; i < hd; ++i) out[m * hd + i] += rotated[m * hd + i];
+  }
+}
+
+void AttentionSegmentsT(const float* HWY_RESTRICT q, size_t n_q, size_t hd, const KvSegment* segments,
+                        size_t n_segments, float scale, float softcap, float* HWY_RESTRICT scores,
+                        float* HWY_RESTRICT out) {
+  size_t total = 0;
+  for (size_t i = 0; i < n_segments; ++i) total += segments[i].n;
+  KvSegment shifted[kMaxKvSegments];  // a chunk's own sink queries
+  size_t j = 0;
+  while (j < n_q) {
+    const size_t m = std::min<size_t>(4, n_q - j);
+    for (size_t i = 0; i < n_segments; ++i) {
+      shifted[i] = segments[i];
+      if (shifted[i].q) shifted[i].q += j * hd;
+    }
+    const float* qj = q + j * hd;
+    float* sj = scores + j * total;
+    float* oj = out + j * hd;
+    switch (m) {
+      case 4: SegmentsChunk<4>(qj, hd, shifted, n_segments, total, scale, softcap, sj, oj); break;
+      case 3: SegmentsChunk<3>(qj, hd, shifted, n_segments, total, scale, softcap, sj, oj); break;
+      case 2: SegmentsChunk<2>(qj, hd, shifted, n_segments, total, scale, softcap, sj, oj); break;
+      default: SegmentsChunk<1>(qj, hd, shifted, n_segments, total, scale, softcap, sj, oj); break;
+    }
+    j += m;
+  }
+}
+
+// kQ4 K and V (one cache type per session): each query over the sinks (with sink_q) and the
+// other rows as two segments.
+void AttentionQ4(const float* HWY_RESTRICT q, size_t n_q, size_t hd, const KvHeadView& k, const KvHeadView& v,
+                 size_t n, float scale, float softcap, const float* sink_q, size_t n_sinks,
+                 float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
+  const size_t sinks = sink_q && n_q == 1 ? std::min(n_sinks, n) : 0;
+  KvSegment segments[2];
+  segments[0] = {k, v, 0, sinks, sink_q};
+  segments[1] = {k, v, sinks, n - sinks, nullptr};
+  for (size_t j = 0; j < n_q; ++j)
+    AttentionSegmentsT(q + j * hd, 1, hd, segments, 2, scale, softcap, scores + j * n, out + j * hd);
 }
 
 void AttentionGroupT(const float* HWY_RESTRICT q, size_t n_q, size_t hd, const KvHeadView& k,
@@ -560,6 +770,7 @@ namespace arch {
 HWY_EXPORT(KvStoreT);
 HWY_EXPORT(AttentionHeadT);
 HWY_EXPORT(AttentionGroupT);
+HWY_EXPORT(AttentionSegmentsT);
 
 void KvStore(const float* src, size_t head_dim, KvType type, void* data, float* scales, size_t slot) {
   HWY_DYNAMIC_DISPATCH(KvStoreT)(src, head_dim, type, data, scales, slot);
@@ -572,6 +783,11 @@ void AttentionHead(const float* q, size_t head_dim, const KvHeadView& k, const K
 void AttentionGroup(const float* q, size_t n_q, size_t head_dim, const KvHeadView& k,
                     const KvHeadView& v, size_t n_slots, float scale, float* scores, float* out, float softcap) {
   HWY_DYNAMIC_DISPATCH(AttentionGroupT)(q, n_q, head_dim, k, v, n_slots, scale, softcap, nullptr, 0, scores, out);
+}
+
+void AttentionSegments(const float* q, size_t n_q, size_t head_dim, const KvSegment* segments, size_t n_segments,
+                       float scale, float* scores, float* out, float softcap) {
+  HWY_DYNAMIC_DISPATCH(AttentionSegmentsT)(q, n_q, head_dim, segments, n_segments, scale, softcap, scores, out);
 }
 
 }  // namespace arch

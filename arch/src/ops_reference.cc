@@ -166,6 +166,41 @@ void AttentionHead(const float* q, size_t head_dim, const KvHeadView& k, const K
   for (size_t i = 0; i < head_dim; ++i) out[i] = static_cast<float>(acc[i]);
 }
 
+void AttentionSegments(const float* q, size_t n_q, size_t head_dim, const KvSegment* segments, size_t n_segments,
+                       float scale, float* scores, float* out, float softcap) {
+  std::vector<float> row(head_dim);
+  size_t total = 0;
+  for (size_t i = 0; i < n_segments; ++i) total += segments[i].n;
+  for (size_t j = 0; j < n_q; ++j) {
+    float* sj = scores + j * total;
+    size_t r = 0;
+    for (size_t i = 0; i < n_segments; ++i) {
+      const KvSegment& s = segments[i];
+      const float* qs = (s.q ? s.q : q) + j * head_dim;
+      for (size_t t = 0; t < s.n; ++t) {
+        KvLoad(s.k, head_dim, s.first + t, row.data());
+        double dot = 0.0;
+        for (size_t c = 0; c < head_dim; ++c) dot += static_cast<double>(qs[c]) * row[c];
+        sj[r++] = static_cast<float>(scale * dot);
+      }
+    }
+    std::vector<double> acc(head_dim, 0.0);
+    if (total) {
+      if (softcap > 0.0f) SoftCap(sj, total, softcap);
+      Softmax(sj, total);
+    }
+    r = 0;
+    for (size_t i = 0; i < n_segments; ++i) {
+      const KvSegment& s = segments[i];
+      for (size_t t = 0; t < s.n; ++t, ++r) {
+        KvLoad(s.v, head_dim, s.first + t, row.data());
+        for (size_t c = 0; c < head_dim; ++c) acc[c] += static_cast<double>(sj[r]) * row[c];
+      }
+    }
+    for (size_t c = 0; c < head_dim; ++c) out[j * head_dim + c] = static_cast<float>(acc[c]);
+  }
+}
+
 }  // namespace ref
 }  // namespace arch
 }  // namespace qlite

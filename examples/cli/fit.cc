@@ -58,6 +58,10 @@ int FitCommand(int argc, char** argv) {
   if (kv_scales)
     std::printf("\n         + scales: layers %u x 2 x kv heads %u x window %u x %llu x 4 B = %llu B", info.n_layers,
                 info.n_kv_heads, window, scales_per_row, kv_scales);
+  if (q4 && e.kv_cache > kv_data + kv_scales)  // the rest of the estimate's kv cache
+    std::printf("\n         + f16 rows of the sinks and the newest 64 (+ 31 for prefill) positions per layer"
+                " and kv head = %llu B",
+                (unsigned long long)e.kv_cache - kv_data - kv_scales);
   std::printf("\nactivations: batch %u tokens x (x, norm, q, k, v, attn, proj, gate, up) + logits %u x 4 B\n",
               p.max_batch, info.vocab_size);
   if (p.n_threads)

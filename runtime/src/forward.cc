@@ -6,6 +6,7 @@
 // decode token); float weights on f32 (Gemm / Gemv). A decode token's projections that
 // share an input (q/k/v, gate/up) go to the pool in one Run.
 
+#include <algorithm>
 #include <cstring>
 
 #include "qlite/arch/matmul.h"
@@ -184,15 +185,14 @@ void Session::Attention(uint32_t layer, size_t n) {
   KvLayer& kv = kv_[layer];
   const size_t hd = c.head_dim, kvd = model_->kv_dim();
   auto store = [&](size_t b) {
-    const uint32_t slot = kv.SlotOf(pos_ + b);
-    for (uint32_t h = 0; h < c.n_kv_heads; ++h) kv.Store(h, slot, k_ + b * kvd + h * hd, v_ + b * kvd + h * hd);
+    for (uint32_t h = 0; h < c.n_kv_heads; ++h) kv.Store(h, pos_ + b, k_ + b * kvd + h * hd, v_ + b * kvd + h * hd);
   };
   att_layer_ = layer;
   // Short attention jobs run on the caller: waking the pool would cost more than the work.
   auto run = [&](size_t first, size_t count) {
     att_first_ = (uint32_t)first;
-    const size_t tasks = count * c.n_heads;
-    const size_t work = tasks * kv.ValidAfter(pos_ + first + count - 1) * hd;
+    const size_t tasks = count * (kv.exact_recent ? c.n_kv_heads : c.n_heads);
+    const size_t work = count * c.n_heads * kv.ValidAfter(pos_ + first + count - 1) * hd;
     if (pool_->size() == 1 || work < kInlineAttentionWork) {
       for (size_t t = 0; t < tasks; ++t) AttentionTask(this, t, 0);
     } else {
@@ -200,8 +200,13 @@ void Session::Attention(uint32_t layer, size_t n) {
     }
   };
   if (pos_ + n <= kv.slots) {
-    for (size_t b = 0; b < n; ++b) store(b);
-    run(0, n);
+    // Exact recent rows hold a bounded run of positions: pieces of kKvExactPiece tokens.
+    const size_t piece = kv.exact_recent ? kKvExactPiece : n;
+    for (size_t first = 0; first < n; first += piece) {
+      const size_t count = std::min(piece, n - first);
+      for (size_t b = first; b < first + count; ++b) store(b);
+      run(first, count);
+    }
   } else {
     for (size_t b = 0; b < n; ++b) {
       store(b);
@@ -217,27 +222,34 @@ void Session::Attention(uint32_t layer, size_t n) {
 // StreamingLLM, they are placed just before the oldest windowed key instead: scored with the
 // query rotated to its position inside the cache (live slots - 1), which puts sink j at
 // distance (live - 1 - j), never more than the window.
+// A kQ4 layer's task is a whole GQA group (the query heads sharing one KV head), so each
+// 4-bit row is decoded once for all of them; other layers' tasks are single heads.
 void Session::AttentionTask(void* ctx, size_t task, size_t thread) {
   Session* s = static_cast<Session*>(ctx);
   const Model& m = *s->model_;
   const ModelConfig& c = m.config();
   const size_t hd = c.head_dim, qd = m.q_dim();
-  const size_t b = s->att_first_ + task / c.n_heads;
-  const uint32_t h = (uint32_t)(task % c.n_heads);
-  const uint32_t kvh = h / (c.n_heads / c.n_kv_heads);  // GQA/MQA: heads share a KV head
   const KvLayer& kv = s->kv_[s->att_layer_];
+  const uint32_t group = c.n_heads / c.n_kv_heads;  // GQA/MQA: heads share a KV head
+  const uint32_t n_q = kv.exact_recent ? group : 1;
+  const uint32_t per_token = c.n_heads / n_q;
+  const size_t b = s->att_first_ + task / per_token;
+  const uint32_t h = (uint32_t)(task % per_token) * n_q;  // first query head
+  const uint32_t kvh = h / group;
   const uint64_t pos = s->pos_ + b;
   const uint32_t live = kv.ValidAfter(pos);
   float* sink_q = nullptr;
   if (kv.sinks && pos >= live && s->layers_[s->att_layer_].rope) {  // wrapped: sinks seen from inside the cache
     const size_t half = m.rotary_dim() / 2;
-    sink_q = s->sink_q_ + thread * hd;
-    std::memcpy(sink_q, s->q_unrotated_ + b * qd + h * hd, hd * sizeof(float));
-    arch::Rope(sink_q, 1, hd, m.rotary_dim(), s->cos_sink_ + b * half, s->sin_sink_ + b * half, s->RopePairing());
+    sink_q = s->sink_q_ + thread * s->max_att_queries_ * hd;
+    std::memcpy(sink_q, s->q_unrotated_ + b * qd + h * hd, n_q * hd * sizeof(float));
+    arch::Rope(sink_q, n_q, hd, m.rotary_dim(), s->cos_sink_ + b * half, s->sin_sink_ + b * half, s->RopePairing());
   }
-  arch::AttentionHead(s->q_ + b * qd + h * hd, hd, kv.K(kvh), kv.V(kvh), live, m.attention_scale(),
-                      s->scores_ + thread * s->plan_.kv.window, s->att_ + b * qd + h * hd, c.attn_softcap, sink_q,
-                      kv.sinks);
+  arch::KvSegment segments[arch::kMaxKvSegments];
+  const size_t n_segments = kv.Segments(kvh, pos, sink_q, segments);
+  arch::AttentionSegments(s->q_ + b * qd + h * hd, n_q, hd, segments, n_segments, m.attention_scale(),
+                          s->scores_ + thread * s->max_att_queries_ * s->plan_.kv.window, s->att_ + b * qd + h * hd,
+                          c.attn_softcap);
 }
 
 }  // namespace qlite

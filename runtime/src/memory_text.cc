@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "device.h"
+#include "kv_cache.h"
 
 namespace qlite {
 
@@ -60,10 +61,13 @@ std::string KvFormula(const Model& model, const SessionPlan& plan) {
   const char* type = t == arch::KvType::kF32 ? "f32" : t == arch::KvType::kF16 ? "f16" : t == arch::KvType::kQ8 ? "q8" : "q4";
   const char* scales = t == arch::KvType::kQ8 ? " + 4 B scale per position and head"
                        : t == arch::KvType::kQ4 ? " + 4 B scale per group" : "";
-  char buf[256];
-  std::snprintf(buf, sizeof(buf), "%u layers x 2 (K,V) x %u kv heads x %u head dim x %u positions x %g B (%s)%s",
-                c.n_layers, c.n_kv_heads, c.head_dim, plan.kv.window,
-                double(arch::KvRowBytes(t, c.head_dim)) / c.head_dim, type, scales);
+  char buf[384];
+  int n = std::snprintf(buf, sizeof(buf), "%u layers x 2 (K,V) x %u kv heads x %u head dim x %u positions x %g B (%s)%s",
+                        c.n_layers, c.n_kv_heads, c.head_dim, plan.kv.window,
+                        double(arch::KvRowBytes(t, c.head_dim)) / c.head_dim, type, scales);
+  if (t == arch::KvType::kQ4 && n > 0 && size_t(n) < sizeof(buf))
+    std::snprintf(buf + n, sizeof(buf) - n, ", + 2 B (f16) per value for the sinks and the newest %u + %u positions",
+                  kKvExactRecent, kKvExactPiece - 1);
   return buf;
 }
 

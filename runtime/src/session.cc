@@ -81,7 +81,10 @@ void Session::Bind(Arena* a, SessionMemory* mem) {
   }
   const size_t B = plan_.max_batch, dim = c.dim, qd = m.q_dim(), kvd = m.kv_dim(), ffn = c.ffn_dim;
 
-  // The per-layer descriptors count as scratch, so kv_cache is exactly the data + scales.
+  // The per-layer descriptors count as scratch, so kv_cache is exactly the data + scales
+  // (+ a kQ4 cache's exact rows).
+  // kQ4 layers attend a whole GQA group per task (forward.cc AttentionTask).
+  max_att_queries_ = plan_.kv_type == arch::KvType::kQ4 ? c.n_heads / c.n_kv_heads : 1;
   kv_ = a->Array<KvLayer>(c.n_layers);
   const size_t kv_start = (a->used() + Arena::kAlign - 1) & ~(Arena::kAlign - 1);  // incl. padding
   const size_t descriptors = kv_start - mark;
@@ -102,6 +105,12 @@ void Session::Bind(Arena* a, SessionMemory* mem) {
     if (const size_t scales = arch::KvRowScales(kv.type, c.head_dim)) {
       kv.k_scales = a->Array<float>((size_t)c.n_kv_heads * kv.slots * scales);
       kv.v_scales = a->Array<float>((size_t)c.n_kv_heads * kv.slots * scales);
+    }
+    kv.exact_recent = KvLayer::ExactRecent(kv.type, kv.slots, kv.sinks);
+    kv.exact_ring = KvLayer::ExactRing(kv.exact_recent);
+    if (const size_t rows = kv.ExactRows()) {
+      kv.k_exact = a->Array<uint16_t>((size_t)c.n_kv_heads * rows * c.head_dim);
+      kv.v_exact = a->Array<uint16_t>((size_t)c.n_kv_heads * rows * c.head_dim);
     }
     if (!a->measuring() && a->ok()) kv_[l] = kv;
   }
@@ -138,9 +147,9 @@ void Session::Bind(Arena* a, SessionMemory* mem) {
     q_unrotated_ = a->Array<float>(B * qd);
     cos_sink_ = a->Array<float>(B * half);
     sin_sink_ = a->Array<float>(B * half);
-    sink_q_ = a->Array<float>((size_t)plan_.n_threads * c.head_dim);
+    sink_q_ = a->Array<float>((size_t)plan_.n_threads * max_att_queries_ * c.head_dim);
   }
-  scores_ = a->Array<float>((size_t)plan_.n_threads * plan_.kv.window);
+  scores_ = a->Array<float>((size_t)plan_.n_threads * max_att_queries_ * plan_.kv.window);
   pool_mem_ = a->Allocate(sizeof(arch::ThreadPool));
   BindSampler(a);
   layers_ = a->Array<LayerWeights>(c.n_layers);

@@ -133,6 +133,7 @@ class Session {
   uint32_t att_layer_ = 0;
   uint32_t att_first_ = 0;  // first token of the chunk the job covers
   uint64_t pos_ = 0;
+  uint32_t max_att_queries_ = 1;  // query heads per attention task: scores_ / sink_q_ rows per thread
   ActivationObserver* observer_ = nullptr;
   bool has_logits_ = false;
   bool long_rope_ = false;  // LongRoPE: rotates with the long factors (Model::UsesLongRope)

@@ -286,6 +286,45 @@ TEST(Attention, Q4MatchesReferenceOnSameStorage) {
   });
 }
 
+// Segments over several stores under one softmax (a kQ4 ring in two ranges plus f16 rows,
+// the first with its own queries, as the runtime's sinks): every target against the
+// reference, for 1 to 5 queries (the 4-query kQ4 kernels and their 2- and 3-query forms,
+// the single-query path and a chunk of 4 + 1), groups of 32 and smaller, with an empty segment.
+TEST(Attention, SegmentsMatchReference) {
+  std::mt19937 rng(23);
+  ForEachHwyTarget([&] {
+    for (size_t hd : {size_t{8}, size_t{48}, size_t{64}, size_t{128}}) {
+      for (size_t n_q : {size_t{1}, size_t{2}, size_t{3}, size_t{4}, size_t{5}}) {
+        for (KvType ring : {KvType::kQ4, KvType::kQ8}) {
+          SCOPED_TRACE(testing::Message() << Name(ring) << " hd=" << hd << " n_q=" << n_q);
+          const size_t n = 203, n_exact = 70;
+          const Cache k = MakeCache(ring, hd, n, RandomVec(rng, n * hd));
+          const Cache v = MakeCache(ring, hd, n, RandomVec(rng, n * hd));
+          const Cache ke = MakeCache(KvType::kF16, hd, n_exact, RandomVec(rng, n_exact * hd));
+          const Cache ve = MakeCache(KvType::kF16, hd, n_exact, RandomVec(rng, n_exact * hd));
+          const auto q = RandomVec(rng, n_q * hd), q_sink = RandomVec(rng, n_q * hd);
+          const KvSegment segments[] = {{ke.View(), ve.View(), 0, 4, q_sink.data()},
+                                        {k.View(), v.View(), 150, 53, nullptr},
+                                        {k.View(), v.View(), 9, 0, nullptr},
+                                        {k.View(), v.View(), 4, 100, nullptr},
+                                        {ke.View(), ve.View(), 6, 64, nullptr}};
+          const size_t total = 4 + 53 + 100 + 64;
+          const float scale = 2.0f / std::sqrt(static_cast<float>(hd));
+          std::vector<float> s_got(n_q * total), s_want(n_q * total), got(n_q * hd), want(n_q * hd);
+          AttentionSegments(q.data(), n_q, hd, segments, 5, scale, s_got.data(), got.data(), 4.0f);
+          ref::AttentionSegments(q.data(), n_q, hd, segments, 5, scale, s_want.data(), want.data(), 4.0f);
+          for (size_t t = 0; t < n_q * total; ++t) ASSERT_NEAR(s_got[t], s_want[t], 1e-6f + 1e-5f * s_want[t]) << t;
+          for (size_t i = 0; i < n_q * hd; ++i) ASSERT_NEAR(got[i], want[i], 2e-5f) << i;
+        }
+      }
+    }
+    // No rows: zero output.
+    std::vector<float> q(64, 1.0f), out(64, 7.0f), scores(1);
+    AttentionSegments(q.data(), 1, 64, nullptr, 0, 1.0f, scores.data(), out.data());
+    for (float o : out) ASSERT_EQ(o, 0.0f);
+  });
+}
+
 // f16 / q8 caches against exact f32 K/V. With per-element K error |dk| and V error |dv|:
 // every score moves by at most d = scale * sum_i |q_i| |dk_i|, so each probability moves
 // by a factor within e^(+-2d), and |out - out_f32| <= max|dv| + (e^(2d) - 1) * max|v|.

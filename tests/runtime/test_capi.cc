@@ -248,12 +248,17 @@ TEST_F(CApi, EstimateIsWhatTheSessionReservesAndBudgetsFailWithTheBreakdown) {
   EXPECT_EQ(std::strlen(tiny), 7u);  // truncated, terminated
 
   // q4: head_dim / 2 bytes per position and head + a 4 B scale per group (8 values here:
-  // head_dim 8 has no group of 32).
+  // head_dim 8 has no group of 32), and f16 exact rows: the sinks and the 64 most recent
+  // positions (all 32 here) + 31 more for prefill pieces, 63 rows per head, each of the
+  // 2 x n_layers arrays padded to 64 B but the last.
   qlite_memory_estimate e4;
   p.kv_type = QLITE_KV_Q4;
   ASSERT_EQ(qlite_estimate_memory(model_, &p, &e4), QLITE_OK) << qlite_last_error();
+  const uint64_t exact_array = config_.n_kv_heads * 63ull * config_.head_dim * 2;
+  const uint64_t exact = (2ull * config_.n_layers - 1) * ((exact_array + 63) / 64 * 64) + exact_array;
   EXPECT_EQ(e4.kv_cache, 2ull * config_.n_layers * config_.n_kv_heads * 32 *
-                             (config_.head_dim / 2 + config_.head_dim / 8 * 4));
+                                 (config_.head_dim / 2 + config_.head_dim / 8 * 4) +
+                             exact);
   p.kv_type = QLITE_KV_Q8;
 
   // Larger windows and wider KV types cost more.

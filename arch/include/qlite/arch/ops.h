@@ -101,6 +101,21 @@ void KvStore(const float* src, size_t head_dim, KvType type, void* data, float* 
 void AttentionHead(const float* q, size_t head_dim, const KvHeadView& k, const KvHeadView& v,
                    size_t n_slots, float scale, float* scores, float* out, float softcap = 0.0f,
                    const float* sink_q = nullptr, size_t n_sinks = 0);
+// Rows [first, first + n) of one head's cached K and V (any KvType each), scored with the
+// queries of the call, or with `q` ([n_q][head_dim]: the attention sinks' own queries).
+struct KvSegment {
+  KvHeadView k, v;
+  size_t first = 0, n = 0;
+  const float* q = nullptr;
+};
+constexpr size_t kMaxKvSegments = 8;
+// Attention for the n_q query heads sharing one KV head (q, out: [n_q][head_dim]) over the
+// rows of n_segments (<= kMaxKvSegments) segments under one softmax per query: the same result
+// as AttentionHead over those rows gathered into one cache. Lets a head keep rows in several
+// stores (a kQ4 ring plus f16 copies of its newest positions and sinks). `scores` is scratch
+// [n_q][sum of the segments' n]; kQ4 rows are decoded once for up to 4 queries.
+void AttentionSegments(const float* q, size_t n_q, size_t head_dim, const KvSegment* segments, size_t n_segments,
+                       float scale, float* scores, float* out, float softcap = 0.0f);
 // The n_q query heads that share one KV head (a GQA group): q and out are [n_q][head_dim],
 // scores is scratch [n_q][n_slots]. Same result as AttentionHead per query, but each cached
 // row is read once per 4 queries, which matters because decode attention is memory-bound.

@@ -23,6 +23,8 @@ void KvLoad(const KvHeadView& view, size_t head_dim, size_t slot, float* out);
 void AttentionHead(const float* q, size_t head_dim, const KvHeadView& k, const KvHeadView& v,
                    size_t n_slots, float scale, float* scores, float* out, float softcap = 0.0f,
                    const float* sink_q = nullptr, size_t n_sinks = 0);
+void AttentionSegments(const float* q, size_t n_q, size_t head_dim, const KvSegment* segments, size_t n_segments,
+                       float scale, float* scores, float* out, float softcap = 0.0f);
 
 }  // namespace ref
 }  // namespace arch
