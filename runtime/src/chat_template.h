@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "qlite/base/status.h"
+#include "qlite/format/source_model.h"
 
 namespace qlite {
 namespace chat {
@@ -61,8 +62,8 @@ struct Value {
   }
 };
 
-// Size of the largest template a model file may carry (the .qlm verifier and the importers use it too).
-constexpr size_t kMaxTemplateBytes = size_t(1) << 20;
+// Size of the largest template a model file may carry (the .qlm reader and the importers check it too).
+constexpr size_t kMaxTemplateBytes = kMaxChatTemplateBytes;
 
 // Bounds on one render. The defaults allow every real template many times over.
 struct Limits {
