@@ -56,7 +56,7 @@ grep -q "perplexity [0-9.]* over 7[0-9][0-9][0-9] tokens" chunk.out || fail "chu
 "$qlite" perplexity -m cli_f32.qlm -f "$data/eval/stories_eval.txt" --chunk 0 > /dev/null 2>&1 && fail "--chunk 0 accepted"
 
 printf 'Hello\n\n' | "$qlite" chat -m cli_f32.qlm -n 16 --temp 0 > chat.out 2> chat.err || fail "chat: $(cat chat.err)"
-grep -q "plain template" chat.err || fail "chat: template not reported"
+grep -q "plain (fallback) template" chat.err || fail "chat: template not reported"
 [ -s chat.out ] || fail "chat: no reply"
 
 "$qlite" run -m does-not-exist.qlm -p x > /dev/null 2> err.txt && fail "missing model accepted"
