@@ -226,10 +226,11 @@ bool SliceIndices(int64_t n, const Value& start, const Value& stop, const Value&
     return std::min(std::max<int64_t>(i, -1), n - 1);
   };
   int64_t b = bound(start, st > 0 ? 0 : n - 1), e = bound(stop, st > 0 ? n : -1);
+  // Steps as large as int64 allows: never step past the end (no signed overflow).
   if (st > 0)
-    for (int64_t i = b; i < e; i += st) out->push_back(i);
+    for (int64_t i = b; i < e; i = e - i > st ? i + st : e) out->push_back(i);
   else
-    for (int64_t i = b; i > e; i += st) out->push_back(i);
+    for (int64_t i = b; i > e; i = i - e > -(st + 1) ? i + st : e) out->push_back(i);
   return true;
 }
 

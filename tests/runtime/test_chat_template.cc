@@ -123,6 +123,8 @@ TEST(ChatTemplate, Expressions) {
   EXPECT_EQ(R("{{ 'yes' if 1 else 'no' }}{{ 'a' if false }}|{{ 0 or 'x' }}{{ 1 and 2 }}"), "yes|x2");
   EXPECT_EQ(R("{{ 1 < 2 < 3 }}{{ 3 > 2 > 2 }}{{ 'a' in 'abc' }}{{ 2 not in [1] }}{{ not 1 == 2 }}"),
             "TrueFalseTrueTrueTrue");
+  EXPECT_EQ(R("{{ [1, 2, 3][1::9223372036854775807] }}{{ [1, 2, 3][-1::-9223372036854775807] }}{{ 'abc'[::-9223372036854775807] }}"),
+            "[2][3]c");
   EXPECT_EQ(R("{{ [1, 'a', none, true, 1.5, {'k': \"it's\"}] }}"), "[1, 'a', None, True, 1.5, {'k': \"it's\"}]");
   EXPECT_EQ(R("{{ xs[0] }}{{ xs[-1] }}{{ xs[1:] }}{{ xs[::-1] }}{{ xs[:-2:-1] }}{{ 'héllo'[1:3] }}{{ 'abc'[::-1] }}",
               R"({"xs": [1, 2, 3]})"),
