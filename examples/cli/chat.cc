@@ -1,7 +1,8 @@
-// qlite chat: an interactive conversation. Models whose vocabulary has ChatML's
-// <|im_start|>/<|im_end|> tokens (SmolLM2, Qwen) or Gemma's <start_of_turn>/<end_of_turn>
-// get that turn format; others a plain "User: / Assistant:" transcript. Jinja templates
-// are not interpreted.
+// qlite chat: an interactive conversation. Each turn renders the whole conversation with the
+// model's own chat template through the C API (qlite_chat_apply_template: the file's Jinja
+// template, else ChatML, Gemma or plain turns by vocabulary) and prefills only the text the
+// session has not seen yet; a template that rewrites earlier turns (Qwen3 drops old reasoning)
+// makes the session start over from the whole text.
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "qlite/base/files.h"
 #include "qlite/qlite.h"
 #include "session_flags.h"
 
@@ -23,17 +25,51 @@ int32_t SingleToken(qlite_model* m, const char* text) {
   return ids[0];
 }
 
-// A turn is open + role + "\n" + text + close + "\n". Gemma has no system role: the
-// system text opens the first user turn.
-struct TurnFormat {
-  const char* name;
-  const char *open, *close;
-  const char *user, *assistant, *system;  // system null: folded into the first user turn
+// Turn-closing tokens of the common templates; any that is one token in this vocabulary also
+// ends the model's reply (besides EOS).
+constexpr const char* kEndOfTurnMarkers[] = {"<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|eom_id|>", "<|end|>"};
+
+const char* FormatName(qlite_chat_format f) {
+  switch (f) {
+    case QLITE_CHAT_FORMAT_TEMPLATE: return "the model's own";
+    case QLITE_CHAT_FORMAT_CHATML: return "ChatML (fallback)";
+    case QLITE_CHAT_FORMAT_GEMMA: return "Gemma (fallback)";
+    case QLITE_CHAT_FORMAT_PLAIN: return "plain (fallback)";
+  }
+  return "?";
+}
+
+struct Conversation {
+  std::vector<std::string> roles, contents;
+  std::string template_text;  // --chat-template, else empty: the model's
+  std::string bos_text, eos_text;
+
+  // The prompt text of the whole conversation plus the opening of the assistant's turn.
+  qlite_status Render(qlite_model* model, std::string* out) const {
+    std::vector<qlite_chat_message> msgs(roles.size());
+    for (size_t i = 0; i < roles.size(); ++i) msgs[i] = {roles[i].c_str(), contents[i].c_str()};
+    size_t len = 0;
+    auto render = [&](char* buf, size_t cap) {
+      if (template_text.empty())
+        return qlite_chat_apply_template(model, msgs.data(), msgs.size(), 1, buf, cap, &len);
+      return qlite_chat_render_template(template_text.data(), template_text.size(), bos_text.c_str(),
+                                        eos_text.c_str(), msgs.data(), msgs.size(), 1, buf, cap, &len);
+    };
+    qlite_status st = render(nullptr, 0);
+    if (st != QLITE_OK) return st;
+    std::vector<char> buf(len + 1);
+    st = render(buf.data(), buf.size());
+    if (st == QLITE_OK) out->assign(buf.data(), len);
+    return st;
+  }
 };
-constexpr TurnFormat kTurnFormats[] = {
-    {"ChatML", "<|im_start|>", "<|im_end|>", "user", "assistant", "system"},
-    {"Gemma", "<start_of_turn>", "<end_of_turn>", "user", "model", nullptr},
-};
+
+std::string PieceOf(qlite_model* m, int32_t token) {
+  char piece[256];
+  size_t len = 0;
+  if (token < 0 || qlite_token_to_piece(m, token, piece, sizeof(piece), &len) != QLITE_OK) return "";
+  return std::string(piece, len);
+}
 
 // Holds back the bytes of an incomplete UTF-8 character so the terminal only sees whole ones.
 class Utf8Out {
@@ -65,7 +101,7 @@ class Utf8Out {
 
 int ChatCommand(int argc, char** argv) {
   SessionFlags f;
-  std::string system;
+  std::string system, template_path;
   uint32_t max_reply = 256;
   for (int i = 1; i < argc; ++i) {
     int r = ParseSessionFlag(argc, argv, &i, &f);
@@ -73,12 +109,15 @@ int ChatCommand(int argc, char** argv) {
     if (r > 0) continue;
     if (!std::strcmp(argv[i], "--system") && i + 1 < argc) {
       system = argv[++i];
+    } else if (!std::strcmp(argv[i], "--chat-template") && i + 1 < argc) {
+      template_path = argv[++i];
     } else if (!std::strcmp(argv[i], "-n") && i + 1 < argc) {
       if (!IntegerFlag("qlite chat", argv[i], argv[i + 1], 0, UINT32_MAX, &max_reply)) return 2;
       ++i;
     } else if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
-      std::printf("usage: qlite chat -m model.qlm [--system TEXT] [-n MAX_REPLY_TOKENS] [flags]\n"
-                  "  reads one user message per line from stdin; an empty line or EOF ends\n%s",
+      std::printf("usage: qlite chat -m model.qlm [--system TEXT] [-n MAX_REPLY_TOKENS] [--chat-template FILE] [flags]\n"
+                  "  reads one user message per line from stdin; an empty line or EOF ends.\n"
+                  "  Turns are rendered with the model's chat template (--chat-template: a Jinja file instead).\n%s",
                   kSessionFlagsHelp);
       return 0;
     } else {
@@ -86,50 +125,75 @@ int ChatCommand(int argc, char** argv) {
       return 2;
     }
   }
+  Conversation conv;
+  if (!template_path.empty()) {
+    qlite::Status s = qlite::ReadRegularFile(template_path, &conv.template_text);
+    if (!s.ok()) {
+      std::fprintf(stderr, "qlite chat: %s\n", s.message().c_str());
+      return 1;
+    }
+  }
   qlite_model* model = nullptr;
   qlite_session* s = nullptr;
   if (!OpenModelAndSession(f, &model, &s)) return 1;
   qlite_model_info info;
   qlite_model_get_info(model, &info);
-  const TurnFormat* format = nullptr;
-  int32_t turn_end = -1;  // the token that ends the model's turn
-  for (const TurnFormat& t : kTurnFormats) {
-    if (SingleToken(model, t.open) >= 0 && (turn_end = SingleToken(model, t.close)) >= 0) {
-      format = &t;
-      break;
-    }
+  qlite_chat_format format = QLITE_CHAT_FORMAT_PLAIN;
+  qlite_chat_get_format(model, &format);
+  conv.bos_text = PieceOf(model, info.bos_id);
+  conv.eos_text = PieceOf(model, info.eos_id);
+  std::vector<int32_t> turn_end = {info.eos_id};
+  for (const char* marker : kEndOfTurnMarkers)
+    if (int32_t id = SingleToken(model, marker); id >= 0) turn_end.push_back(id);
+  const bool plain = conv.template_text.empty() && format == QLITE_CHAT_FORMAT_PLAIN;
+  std::fprintf(stderr, "qlite chat: %s template; empty line or Ctrl-D to quit\n",
+               conv.template_text.empty() ? FormatName(format) : template_path.c_str());
+  if (!system.empty()) {
+    conv.roles.push_back("system");
+    conv.contents.push_back(system);
   }
-  std::fprintf(stderr, "qlite chat: %s template; empty line or Ctrl-D to quit\n", format ? format->name : "plain");
 
-  std::string line, pending;
-  bool first = true;
+  std::string line, seen;  // seen: the text whose tokens the session holds
   int rc = 0;
   std::vector<int32_t> ids;
   while (rc == 0) {
     std::fprintf(stderr, "> ");
     if (!std::getline(std::cin, line) || line.empty()) break;
-    std::string turn;
-    if (format) {
-      const std::string open = format->open, close = std::string(format->close) + "\n";
-      if (first && !system.empty()) {
-        if (format->system) turn += open + format->system + "\n" + system + close;
-        else line = system + "\n\n" + line;
-      }
-      turn += open + format->user + "\n" + line + close + open + format->assistant + "\n";
-    } else {
-      if (first && !system.empty()) turn += system + "\n";
-      turn += "User: " + line + "\nAssistant:";
-    }
-    turn = pending + turn;
-    pending.clear();
-    ids.resize(turn.size() + 8);
-    size_t n = 0;
-    if (qlite_tokenize(model, turn.data(), turn.size(), first ? 1 : 0, ids.data(), ids.size(), &n) != QLITE_OK ||
-        qlite_prefill(s, ids.data(), n) != QLITE_OK) {
+    conv.roles.push_back("user");
+    conv.contents.push_back(line);
+    std::string text;
+    if (conv.Render(model, &text) != QLITE_OK) {
       rc = 1;
       break;
     }
-    first = false;
+    // Only the new text is prefilled. A turn cut off by -n (or ended by its end-of-turn token,
+    // which is sampled, not fed) is closed here: the template renders the stored reply with its
+    // end-of-turn marker, which starts the new text.
+    if (text.compare(0, seen.size(), seen) != 0) {
+      if (qlite_session_reset(s) != QLITE_OK) {
+        rc = 1;
+        break;
+      }
+      seen.clear();
+    }
+    const std::string fresh = text.substr(seen.size());
+    ids.resize(fresh.size() + 8);
+    size_t n = 0;
+    if (qlite_tokenize(model, fresh.data(), fresh.size(), 0, ids.data(), ids.size(), &n) != QLITE_OK) {
+      rc = 1;
+      break;
+    }
+    ids.resize(n);
+    if (seen.empty() && info.bos_id >= 0 && (ids.empty() || ids[0] != info.bos_id)) {
+      int32_t bos[2];
+      size_t nb = 0;  // the tokenizer's own rule: does this model start with BOS?
+      if (qlite_tokenize(model, "", 0, 1, bos, 2, &nb) == QLITE_OK && nb == 1) ids.insert(ids.begin(), bos[0]);
+    }
+    if (!ids.empty() && qlite_prefill(s, ids.data(), ids.size()) != QLITE_OK) {
+      rc = 1;
+      break;
+    }
+    seen = text;
     Utf8Out out;
     std::string reply;
     for (uint32_t t = 0; t < max_reply; ++t) {
@@ -138,25 +202,28 @@ int ChatCommand(int argc, char** argv) {
         rc = 1;
         break;
       }
-      if (tok == info.eos_id || (format && tok == turn_end)) {
-        pending = format ? std::string(format->close) + "\n" : "\n";  // close the turn in the next prefill
-        break;
-      }
-      char piece[256];
-      size_t len = 0;
-      if (qlite_token_to_piece(model, tok, piece, sizeof(piece), &len) == QLITE_OK) {
-        out.Put(piece, len);
-        reply.append(piece, len);
-      }
-      if (!format && reply.find("\nUser:") != std::string::npos) break;  // the model began our turn
+      bool end = false;
+      for (int32_t e : turn_end) end |= e >= 0 && tok == e;
+      if (end) break;
+      const std::string piece = PieceOf(model, tok);
+      out.Put(piece.data(), piece.size());
+      reply += piece;
+      seen += piece;
       if (qlite_decode(s, tok) != QLITE_OK) {
         rc = 1;
         break;
       }
+      if (plain && reply.find("\nUser:") != std::string::npos) break;  // the model began our turn
     }
     out.Flush();
     std::printf("\n");
     std::fflush(stdout);
+    if (plain) {  // the transcript's "Assistant: " has the space; the next turn follows "\nUser:"
+      if (size_t cut = reply.find("\nUser:"); cut != std::string::npos) reply.resize(cut);
+      if (!reply.empty() && reply[0] == ' ') reply.erase(0, 1);
+    }
+    conv.roles.push_back("assistant");
+    conv.contents.push_back(reply);
   }
   if (rc != 0) std::fprintf(stderr, "qlite chat: %s\n", qlite_last_error());
   qlite_session_free(s);
@@ -166,6 +233,6 @@ int ChatCommand(int argc, char** argv) {
 
 }  // namespace
 
-QLITE_CLI_COMMAND(chat, "interactive chat (ChatML, Gemma or plain turns)", ChatCommand);
+QLITE_CLI_COMMAND(chat, "interactive chat with the model's chat template", ChatCommand);
 
 }  // namespace qlite_cli

@@ -27,6 +27,7 @@ void PrintHelp(FILE* out) {
                "  -o, --output OUT.qlm    output file (written atomically; nothing is left on error)\n"
                "  --tokenizer PATH        llama2.c only: tokenizer.bin or tokenizer.model\n"
                "                          (default: tokenizer.bin / tok<vocab>.bin beside SRC)\n"
+               "  --chat-template FILE    store this Jinja chat template instead of the source's (if any)\n"
                "%s"
                "  --lora PATH[:SCALE]     merge a LoRA adapter before quantizing (PEFT folder, GGUF LoRA or .qla;\n"
                "                          scale default 1; repeatable: adapters add up)\n"
@@ -120,6 +121,7 @@ qlite::Status Calibrate(const std::string& text_path, uint64_t max_tokens, bool 
 
 int RunConvert(int argc, char** argv) {
   std::string src, out;
+  std::string chat_template_path;  // --chat-template: replaces the source's template
   qlite_cli::QuantFlags quant;
   qlite::ImportOptions import_options;
   bool quiet = false;
@@ -145,6 +147,8 @@ int RunConvert(int argc, char** argv) {
       if (!value(&out)) return Usage("missing value for", a.c_str());
     } else if (a == "--tokenizer") {
       if (!value(&import_options.tokenizer)) return Usage("missing value for", a.c_str());
+    } else if (a == "--chat-template") {
+      if (!value(&chat_template_path)) return Usage("missing value for", a.c_str());
     } else if (a == "--lora") {
       loras.emplace_back();
       if (!value(&loras.back())) return Usage("missing value for", a.c_str());
@@ -194,7 +198,7 @@ int RunConvert(int argc, char** argv) {
     return Usage("--calibrate needs an integer scheme (q4, q4a, q8, nf4) for --weights or --embed-weights", nullptr);
   options.threads = threads;
 
-  std::vector<std::string> inputs = {src, import_options.tokenizer};
+  std::vector<std::string> inputs = {src, import_options.tokenizer, chat_template_path};
   for (const std::string& l : loras) inputs.push_back(l.substr(0, l.rfind(':')));
   inputs.insert(inputs.end(), loras.begin(), loras.end());
   if (!calib_text.empty()) inputs.push_back(calib_text);
@@ -205,6 +209,12 @@ int RunConvert(int argc, char** argv) {
   }
   qlite::SourceModel model;
   s = qlite::ImportAuto(src, import_options, &model);
+  if (s.ok() && !chat_template_path.empty()) {
+    s = qlite::ReadRegularFile(chat_template_path, &model.tokenizer.chat_template);
+    if (s.ok() && model.tokenizer.chat_template.size() > qlite::kMaxChatTemplateBytes)
+      s = qlite::StatusError(qlite::StatusCode::kInvalidArgument, "%s: chat template longer than %zu bytes",
+                             chat_template_path.c_str(), qlite::kMaxChatTemplateBytes);
+  }
   if (!s.ok()) {
     std::fprintf(stderr, "qlite convert: %s\n", s.message().c_str());
     return 1;

@@ -124,8 +124,12 @@ Status TokenizerFromGguf(const gguf::File& f, TokenizerData* out) {
     const gguf::KeyValue* pre = f.Find("tokenizer.ggml.pre");
     tok.pre_tokenizer = PreName(pre && pre->type == gguf::ValueType::String ? pre->str : "");
   }
-  if (const gguf::KeyValue* t = f.Find("tokenizer.chat_template"); t && t->type == gguf::ValueType::String)
+  if (const gguf::KeyValue* t = f.Find("tokenizer.chat_template"); t && t->type == gguf::ValueType::String) {
+    if (t->str.size() > kMaxChatTemplateBytes)
+      return StatusError(StatusCode::kFormat, "%s: tokenizer.chat_template of %zu bytes (at most %zu)", f.path.c_str(),
+                         t->str.size(), kMaxChatTemplateBytes);
     tok.chat_template = t->str;
+  }
   *out = std::move(tok);
   return Status::Ok();
 }

@@ -438,6 +438,15 @@ Status ImportHuggingFaceTokenizer(const std::string& tokenizer_json, TokenizerDa
       }
     }
   }
+  // Newer transformers save the template beside the config, and it takes precedence.
+  if (const std::string jinja = ii::JoinPath(dir, "chat_template.jinja"); ii::IsRegularFile(jinja)) {
+    std::string text;
+    QLITE_RETURN_IF_ERROR(ii::ReadWholeFile(jinja, kMaxChatTemplateBytes, &text));
+    tok.chat_template = std::move(text);
+  }
+  if (tok.chat_template.size() > kMaxChatTemplateBytes)
+    return StatusError(StatusCode::kFormat, "%s: chat template of %zu bytes (at most %zu)", dir.c_str(),
+                       tok.chat_template.size(), kMaxChatTemplateBytes);
   *out = std::move(tok);
   return Status::Ok();
 }

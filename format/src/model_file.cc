@@ -99,7 +99,12 @@ Status FillTokenizer(const fb::Tokenizer& f, uint32_t vocab, TokenizerData* t) {
   t->add_dummy_prefix = f.add_dummy_prefix();
   t->byte_fallback = f.byte_fallback();
   if (f.pre_tokenizer()) t->pre_tokenizer = f.pre_tokenizer()->str();
-  if (f.chat_template()) t->chat_template = f.chat_template()->str();
+  if (f.chat_template()) {
+    if (f.chat_template()->size() > kMaxChatTemplateBytes)
+      return StatusError(StatusCode::kFormat, "tokenizer: chat template of %u bytes (at most %zu)",
+                         f.chat_template()->size(), kMaxChatTemplateBytes);
+    t->chat_template = f.chat_template()->str();
+  }
   t->unk_id = f.unk_id();
   return Status::Ok();
 }

@@ -12,7 +12,7 @@ build="${QLITE_SAN_BUILD_DIR:-$root/build-san}"  # shared with asan.sh
 main_build="${QLITE_BUILD_DIR:-$root/build}"
 data="${QLITE_TEST_DATA:-$root/../shared/models}"
 seconds="${QLITE_FUZZ_SECONDS:-10}"
-all_targets=(qlm qlm_session qla gguf safetensors llama2c tokenizer cli_args)
+all_targets=(qlm qlm_session qla gguf safetensors llama2c tokenizer cli_args chat_template)
 targets=("${all_targets[@]}")
 [ -n "${QLITE_FUZZ_ONLY:-}" ] && targets=("$QLITE_FUZZ_ONLY")
 start=$SECONDS
@@ -58,6 +58,13 @@ for i, args in enumerate([["-m", "a.qlm", "-t", "4", "--temp", "0.7", "--top-p",
 PY
 fi
 
+# Chat templates: the real ones in the repository, each with two selector bytes.
+for f in "$root"/tests/data/chat_templates/*.jinja; do
+  for sel in 1 14; do
+    { printf "\\$(printf '%03o' "$sel")"; cat "$f"; } > "$seeds/chat_template/$(basename "$f" .jinja)_$sel"
+  done
+done
+
 export QLITE_FUZZ_DATA="$data"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
@@ -71,7 +78,9 @@ for t in "${targets[@]}"; do
   corpus="$build/corpus/$t"
   mkdir -p "$corpus"
   # Per input: 10 s (a slow input is a finding: no quadratic work), 2 GB of malloc.
-  if ! "$fuzz" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2560 -malloc_limit_mb=2048 \
+  dict=()  # a target's dictionary of keywords, if it has one
+  [ -f "$root/tests/fuzz/$t.dict" ] && dict=(-dict="$root/tests/fuzz/$t.dict")
+  if ! "$fuzz" "${dict[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2560 -malloc_limit_mb=2048 \
       -artifact_prefix="$build/artifacts/$t-" -print_final_stats=1 "$corpus" "$seeds/$t" > "$build/logs/$t.log" 2>&1; then
     tail -60 "$build/logs/$t.log"
     echo "fuzz: $t found a failure; the input is in $build/artifacts/ (add it to tests/fuzz/regressions/$t/)"

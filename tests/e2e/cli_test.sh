@@ -1,9 +1,10 @@
 #!/bin/sh
 # The qlite CLI end to end on stories260K: run (stdout is exactly prompt + text), fit
-# (exit status against a budget), bench, soak, perplexity, chat (plain template) and errors.
+# (exit status against a budget), bench, soak, perplexity, chat (plain and file templates) and errors.
 # usage: cli_test.sh QLITE_BINARY DATA_DIR WORK_DIR   (exit 77 = skipped)
 set -u
 qlite="$1"; data="$2"; work="$3"
+templates="$(cd "$(dirname "$0")/../data/chat_templates" && pwd)"  # before the cd below
 bin="$data/stories260K/stories260K.bin"
 if [ ! -f "$bin" ]; then
   echo "missing test data: $bin"
@@ -69,8 +70,16 @@ grep -q "perplexity [0-9.]* over 7[0-9][0-9][0-9] tokens" chunk.out || fail "chu
 "$qlite" perplexity -m cli_f32.qlm -f "$data/eval/stories_eval.txt" --chunk 0 > /dev/null 2>&1 && fail "--chunk 0 accepted"
 
 printf 'Hello\n\n' | "$qlite" chat -m cli_f32.qlm -n 16 --temp 0 > chat.out 2> chat.err || fail "chat: $(cat chat.err)"
-grep -q "plain template" chat.err || fail "chat: template not reported"
+grep -q "plain (fallback) template" chat.err || fail "chat: template not reported"
 [ -s chat.out ] || fail "chat: no reply"
+# A template from a file renders the turns; one the interpreter cannot parse is an error with its place.
+printf 'Hello\nAgain\n\n' | "$qlite" chat -m cli_f32.qlm -n 8 --temp 0 --chat-template "$templates/chatml.jinja" \
+  > chat.out 2> chat.err || fail "chat --chat-template: $(cat chat.err)"
+grep -q "chatml.jinja template" chat.err || fail "chat --chat-template: not reported: $(cat chat.err)"
+printf '{%% for m in messages %%}{{ m.content }\n' > broken.jinja
+printf 'Hello\n\n' | "$qlite" chat -m cli_f32.qlm --chat-template broken.jinja > /dev/null 2> chat.err \
+  && fail "chat accepted a broken template"
+grep -q "chat template line 1 col" chat.err || fail "chat broken template: $(cat chat.err)"
 
 "$qlite" run -m does-not-exist.qlm -p x > /dev/null 2> err.txt && fail "missing model accepted"
 grep -q "cannot open" err.txt || fail "missing model: $(cat err.txt)"

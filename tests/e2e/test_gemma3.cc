@@ -101,6 +101,34 @@ class Gemma3 : public ::testing::Test {
 qlite_model* Gemma3::model_ = nullptr;
 std::string* Gemma3::convert_error_ = nullptr;
 
+// The base model's GGUF has no chat template: Gemma 3's own is the fallback, and the "<bos>"
+// it prints is the BOS token when tokenized (so the chat adds none of its own).
+TEST_F(Gemma3, ChatFallsBackToGemmaTurns) {
+  qlite_chat_format format;
+  ASSERT_EQ(qlite_chat_get_format(model_, &format), QLITE_OK);
+  EXPECT_EQ(format, QLITE_CHAT_FORMAT_GEMMA);
+  const qlite_chat_message conv[] = {{"system", "Answer in one word."}, {"user", "Colour of the sky?"},
+                                     {"assistant", "Blue."},            {"user", "And grass?"},
+                                     {"assistant", "Green."},           {"user", "Snow?"}};
+  size_t len = 0;
+  ASSERT_EQ(qlite_chat_apply_template(model_, conv, 6, 1, nullptr, 0, &len), QLITE_OK) << qlite_last_error();
+  std::string text(len + 1, '\0');
+  ASSERT_EQ(qlite_chat_apply_template(model_, conv, 6, 1, &text[0], text.size(), &len), QLITE_OK);
+  text.resize(len);
+  // transformers on gemma3.jinja (tests/data/chat_templates/refs.json, "system_multi_turn")
+  EXPECT_EQ(text,
+            "<bos><start_of_turn>user\nAnswer in one word.\n\nColour of the sky?<end_of_turn>\n<start_of_turn>model\n"
+            "Blue.<end_of_turn>\n<start_of_turn>user\nAnd grass?<end_of_turn>\n<start_of_turn>model\nGreen.<end_of_turn>\n"
+            "<start_of_turn>user\nSnow?<end_of_turn>\n<start_of_turn>model\n");
+  std::vector<int32_t> ids(len);
+  size_t n = 0;
+  ASSERT_EQ(qlite_tokenize(model_, text.data(), text.size(), 0, ids.data(), ids.size(), &n), QLITE_OK);
+  qlite_model_info info;
+  ASSERT_EQ(qlite_model_get_info(model_, &info), QLITE_OK);
+  ASSERT_GT(n, 0u);
+  EXPECT_EQ(ids[0], info.bos_id);
+}
+
 TEST_F(Gemma3, ConfigAndMemoryPlan) {
   qlite_model_info info;
   ASSERT_EQ(qlite_model_get_info(model_, &info), QLITE_OK);

@@ -27,6 +27,19 @@ TEST(SmolLM2, ConvertsAndAnswersAChatPrompt) {
   EXPECT_EQ(info.n_kv_heads, 3u);  // GQA
   EXPECT_TRUE(info.has_chat_template);
 
+  // The GGUF's own template travels in the file and renders as transformers renders it
+  // (tests/data/chat_templates/refs.json, smollm2.jinja / "user").
+  qlite_chat_format format;
+  ASSERT_EQ(qlite_chat_get_format(m, &format), QLITE_OK);
+  EXPECT_EQ(format, QLITE_CHAT_FORMAT_TEMPLATE);
+  const qlite_chat_message hello[] = {{"user", "Hello! Who are you?"}};
+  char text[512];
+  size_t len = 0;
+  ASSERT_EQ(qlite_chat_apply_template(m, hello, 1, 1, text, sizeof(text), &len), QLITE_OK) << qlite_last_error();
+  EXPECT_EQ(std::string(text, len),
+            "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
+            "<|im_start|>user\nHello! Who are you?<|im_end|>\n<|im_start|>assistant\n");
+
   // (With SmolLM2's default system prompt the first reply token is a near-tie, "The" vs
   // "L", 0.08 apart in f32: int8 activations may legitimately flip it. Not so here.)
   const char* prompt = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n";

@@ -172,6 +172,20 @@ TEST(ImportTokenizer, HfJsonByteLevel) {
   EXPECT_FALSE(t.add_dummy_prefix);
   EXPECT_EQ(t.eos_id, 5);
   EXPECT_EQ(t.chat_template, "{{ messages }}");
+
+  // The list of named templates: "default" wins wherever it stands.
+  dir.Write("tokenizer_config.json", R"({"chat_template": [{"name": "tool_use", "template": "T"},
+      {"name": "default", "template": "D"}, {"name": "rag", "template": "R"}]})");
+  ASSERT_TRUE(qlite::ImportHuggingFaceTokenizer(path, &t).ok());
+  EXPECT_EQ(t.chat_template, "D");
+  // chat_template.jinja beside the config takes precedence, as in transformers.
+  dir.Write("chat_template.jinja", "{{ 'from the file' }}\n");
+  ASSERT_TRUE(qlite::ImportHuggingFaceTokenizer(path, &t).ok());
+  EXPECT_EQ(t.chat_template, "{{ 'from the file' }}\n");
+  // A template over the bound is refused, not stored.
+  dir.Write("chat_template.jinja", std::string(qlite::kMaxChatTemplateBytes + 1, 'x'));
+  s = qlite::ImportHuggingFaceTokenizer(path, &t);
+  EXPECT_EQ(s.code(), qlite::StatusCode::kFormat) << s.message();
 }
 
 TEST(ImportTokenizer, SmolLM2GgufByteLevel) {

@@ -399,6 +399,24 @@ TEST_F(ModelFileTest, WriterMetaInPlaceOrRewritten) {
   }
 }
 
+// The reader bounds the chat template a file may carry (kMaxChatTemplateBytes).
+TEST_F(ModelFileTest, RejectsOversizedChatTemplate) {
+  for (size_t bytes : {kMaxChatTemplateBytes, kMaxChatTemplateBytes + 1}) {
+    SourceModel src = qlite_test::TinyModel();
+    src.tokenizer.chat_template.assign(bytes, 'x');
+    ASSERT_TRUE(ConvertModel(src, opts_, path_, nullptr, nullptr).ok());
+    ModelFile f;
+    Status s = f.Open(path_, OpenOptions());
+    if (bytes == kMaxChatTemplateBytes) {
+      ASSERT_TRUE(s.ok()) << s.message();
+      EXPECT_EQ(f.tokenizer().chat_template.size(), bytes);
+    } else {
+      EXPECT_EQ(s.code(), StatusCode::kFormat);
+      EXPECT_NE(s.message().find("chat template"), std::string::npos) << s.message();
+    }
+  }
+}
+
 TEST_F(ModelFileTest, WriterRefusesInconsistentTensors) {
   std::vector<float> x(4 * 64, 0.5f);
   QuantizedTensor q;

@@ -20,11 +20,12 @@ void FuzzSafetensors(const uint8_t* data, size_t size); // HF folder: config.jso
 void FuzzLlama2c(const uint8_t* data, size_t size);     // llama2.c checkpoint importer
 void FuzzTokenizer(const uint8_t* data, size_t size);   // encode + decode (round trip)
 void FuzzCliArgs(const uint8_t* data, size_t size);     // the CLI's flag parsers
+void FuzzChatTemplate(const uint8_t* data, size_t size); // Jinja chat template parse + render
 
 inline constexpr Target kTargets[] = {
     {"qlm", FuzzQlm},           {"qlm_session", FuzzQlmSession}, {"qla", FuzzQla},
     {"gguf", FuzzGguf},         {"safetensors", FuzzSafetensors}, {"llama2c", FuzzLlama2c},
-    {"tokenizer", FuzzTokenizer}, {"cli_args", FuzzCliArgs},
+    {"tokenizer", FuzzTokenizer}, {"cli_args", FuzzCliArgs}, {"chat_template", FuzzChatTemplate},
 };
 
 // A per-process scratch file or folder (tmpfs when there is one); importers take paths.

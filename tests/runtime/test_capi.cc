@@ -391,6 +391,54 @@ int CountTokens(void* user, int32_t, const char*, size_t) {
 }
 int StopAfterThree(void* user, int32_t, const char*, size_t) { return ++*static_cast<int*>(user) >= 3; }
 
+// Chat templates through the C API: snprintf-like sizes, argument checks, error kinds.
+TEST_F(CApi, ChatTemplateSizesAndErrors) {
+  qlite_chat_format format;
+  ASSERT_EQ(qlite_chat_get_format(model_, &format), QLITE_OK);
+  EXPECT_EQ(format, QLITE_CHAT_FORMAT_PLAIN);  // no template, no ChatML or Gemma tokens
+  const qlite_chat_message conv[] = {{"system", "Be brief."}, {"user", "Hi"}};
+  const std::string want = "Be brief.\nUser: Hi\nAssistant:";
+  size_t len = 0;
+  ASSERT_EQ(qlite_chat_apply_template(model_, conv, 2, 1, nullptr, 0, &len), QLITE_OK) << qlite_last_error();
+  EXPECT_EQ(len, want.size());
+  std::vector<char> buf(want.size() + 1, 'x');
+  ASSERT_EQ(qlite_chat_apply_template(model_, conv, 2, 1, buf.data(), buf.size(), &len), QLITE_OK);
+  EXPECT_EQ(std::string(buf.data()), want);
+  len = 0;
+  EXPECT_EQ(qlite_chat_apply_template(model_, conv, 2, 1, buf.data(), want.size(), &len), QLITE_ERR_OUT_OF_MEMORY);
+  EXPECT_EQ(len, want.size());
+  EXPECT_EQ(buf[0], '\0');
+  EXPECT_INVALID(qlite_chat_apply_template(model_, conv, 0, 1, nullptr, 0, &len));
+  EXPECT_INVALID(qlite_chat_apply_template(model_, nullptr, 2, 1, nullptr, 0, &len));
+  EXPECT_INVALID(qlite_chat_apply_template(model_, conv, 2, 1, nullptr, 0, nullptr));
+  EXPECT_INVALID(qlite_chat_apply_template(model_, conv, 2, 1, nullptr, 8, &len));
+  EXPECT_INVALID(qlite_chat_apply_template(nullptr, conv, 2, 1, nullptr, 0, &len));
+  const qlite_chat_message no_role[] = {{nullptr, "x"}};
+  EXPECT_INVALID(qlite_chat_apply_template(model_, no_role, 1, 1, nullptr, 0, &len));
+  EXPECT_INVALID(qlite_chat_get_format(model_, nullptr));
+
+  // A caller's template: the special tokens it is given, its own rejection, its syntax errors.
+  buf.assign(256, 'x');
+  const std::string t1 = "{{ bos_token }}{% for m in messages %}[{{ m.role }}:{{ m.content }}]{% endfor %}{{ eos_token }}";
+  ASSERT_EQ(qlite_chat_render_template(t1.data(), t1.size(), "<s>", "</s>", conv, 2, 0, buf.data(), buf.size(), &len),
+            QLITE_OK) << qlite_last_error();
+  EXPECT_EQ(std::string(buf.data(), len), "<s>[system:Be brief.][user:Hi]</s>");
+  ASSERT_EQ(qlite_chat_render_template(t1.data(), t1.size(), nullptr, nullptr, conv, 1, 0, buf.data(), buf.size(), &len),
+            QLITE_OK);
+  EXPECT_EQ(std::string(buf.data(), len), "[system:Be brief.]");
+  const std::string t2 = "{% if messages[0].role == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}";
+  EXPECT_EQ(qlite_chat_render_template(t2.data(), t2.size(), nullptr, nullptr, conv, 2, 1, nullptr, 0, &len),
+            QLITE_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(qlite_last_error()).find("System role not supported"), std::string::npos) << qlite_last_error();
+  const std::string t3 = "ok\n{% for %}";
+  EXPECT_EQ(qlite_chat_render_template(t3.data(), t3.size(), nullptr, nullptr, conv, 2, 1, nullptr, 0, &len),
+            QLITE_ERR_FORMAT);
+  EXPECT_NE(std::string(qlite_last_error()).find("line 2"), std::string::npos) << qlite_last_error();
+  const std::string t4 = "{% for i in range(100000000) %}{{ messages[0].content }}{% endfor %}";  // output bound
+  EXPECT_EQ(qlite_chat_render_template(t4.data(), t4.size(), nullptr, nullptr, conv, 2, 1, nullptr, 0, &len),
+            QLITE_ERR_FORMAT);
+}
+
 TEST_F(CApi, GenerateStreamsAndStops) {
   qlite_session* s = nullptr;
   ASSERT_EQ(qlite_session_create(model_, nullptr, &s), QLITE_OK);

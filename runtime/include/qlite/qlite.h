@@ -242,6 +242,51 @@ QLITE_EXPORT qlite_status qlite_session_set_adapters(qlite_session* session, con
 QLITE_EXPORT qlite_status qlite_adapters_memory(const qlite_model* model, const qlite_adapter* const* adapters,
                                                 size_t n_adapters, uint64_t* out_bytes);
 
+/* Chat templates. A conversation becomes the model's prompt text through the Jinja chat
+ * template stored in the model file (GGUF tokenizer.chat_template, or the Hugging Face folder's
+ * tokenizer_config.json / chat_template.jinja), rendered as transformers' apply_chat_template
+ * renders it (bos_token and eos_token are the texts of the model's BOS and EOS tokens). A file
+ * without a template gets a fallback chosen by its vocabulary (qlite_chat_format).
+ * Ownership: the caller owns `messages`, the strings they point to and `buf`; nothing is kept
+ * after a call returns, and calls on one model may run on several threads at once.
+ * Tokenize the text with add_bos = 0 when it already starts with the BOS token's text (the
+ * templates that print bos_token do), else as the model's tokenizer says. */
+typedef struct qlite_chat_message {
+  const char* role;    /* "system", "user", "assistant", ...: what the template accepts (NUL-terminated) */
+  const char* content; /* UTF-8 text (NUL-terminated) */
+} qlite_chat_message;
+
+typedef enum qlite_chat_format {
+  QLITE_CHAT_FORMAT_TEMPLATE = 0, /* the model file's own template */
+  QLITE_CHAT_FORMAT_CHATML = 1,   /* none stored; the vocabulary has <|im_start|> and <|im_end|>: ChatML */
+  QLITE_CHAT_FORMAT_GEMMA = 2,    /* none stored; <start_of_turn> and <end_of_turn>: Gemma 3's template */
+  QLITE_CHAT_FORMAT_PLAIN = 3     /* none stored, neither: "User: ..." / "Assistant: ..." lines */
+} qlite_chat_format;
+
+/* Which of the above qlite_chat_apply_template uses for `model`. */
+QLITE_EXPORT qlite_status qlite_chat_get_format(const qlite_model* model, qlite_chat_format* out_format);
+
+/* Renders messages[0..n_messages) (n_messages >= 1), followed by the assistant turn's opening
+ * when add_generation_prompt is nonzero. Like snprintf: *out_len receives the text's length
+ * (without the NUL) whenever the template renders; the text and a NUL are written when
+ * capacity > *out_len. buf NULL with capacity 0 asks for the size (QLITE_OK); a buf too small
+ * gives QLITE_ERR_OUT_OF_MEMORY and holds "" (capacity > 0).
+ * Errors: QLITE_ERR_INVALID_ARGUMENT when the template rejects the conversation (its
+ * raise_exception(), e.g. a system message for Gemma 2 or roles that do not alternate);
+ * QLITE_ERR_FORMAT when the template cannot be parsed, fails, or passes a hard limit (output
+ * of 1 MiB plus 4x the messages' bytes, steps, nesting); the message names line and column. */
+QLITE_EXPORT qlite_status qlite_chat_apply_template(const qlite_model* model, const qlite_chat_message* messages,
+                                                    size_t n_messages, int add_generation_prompt, char* buf,
+                                                    size_t capacity, size_t* out_len);
+
+/* The same with the caller's template text (template_len bytes, e.g. a --chat-template file),
+ * no model needed; bos_token / eos_token may be NULL (then undefined in the template). */
+QLITE_EXPORT qlite_status qlite_chat_render_template(const char* template_text, size_t template_len,
+                                                     const char* bos_token, const char* eos_token,
+                                                     const qlite_chat_message* messages, size_t n_messages,
+                                                     int add_generation_prompt, char* buf, size_t capacity,
+                                                     size_t* out_len);
+
 #ifdef __cplusplus
 }
 #endif

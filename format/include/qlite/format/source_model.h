@@ -40,6 +40,10 @@ struct ModelConfig {
   std::vector<bool> no_rope;  // per layer; empty = every layer rotates
 };
 
+// The largest chat template (Jinja text) a model file may carry: importers refuse a longer one
+// and the reader rejects a file that has one (real templates are a few KiB).
+constexpr size_t kMaxChatTemplateBytes = size_t(1) << 20;
+
 struct TokenizerData {
   fb::TokenizerType type = fb::TokenizerType::SentencePieceBPE;
   std::vector<std::string> pieces;
