@@ -1333,7 +1333,6 @@ bool IsNumber(const Value& v) { return v.kind == Value::kBool || v.kind == Value
 bool IsIntegral(const Value& v) { return v.kind == Value::kBool || v.kind == Value::kInt; }
 int64_t AsInt(const Value& v) { return v.kind == Value::kBool ? int64_t(v.boolean) : v.integer; }
 double AsDouble(const Value& v) { return v.kind == Value::kFloat ? v.number : double(AsInt(v)); }
-const std::string& Str(const Value& v) { return *v.str; }
 
 bool Truthy(const Value& v) {
   switch (v.kind) {

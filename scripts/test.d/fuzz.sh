@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# The libFuzzer targets (tests/fuzz) under ASan + UBSan, in asan.sh's build (build-san);
+# The libFuzzer targets (tests/fuzz) under ASan + UBSan, built with clang in build-fuzz;
 # each target first replays its regression inputs (tests/fuzz/regressions/<target>, every
 # past finding), then fuzzes for QLITE_FUZZ_SECONDS (default 10) from seeds made of
-# ../shared/models. A finding fails the run and is left in build-san/artifacts/.
+# ../shared/models. A finding fails the run and is left in build-fuzz/artifacts/.
 # A longer run, one target:  QLITE_FUZZ_SECONDS=3600 QLITE_FUZZ_ONLY=gguf bash scripts/test.d/fuzz.sh
 # QLITE_SKIP_FUZZ=1 skips.
 set -euo pipefail
 if [ "${QLITE_SKIP_FUZZ:-0}" = 1 ]; then echo "fuzz: skipped (QLITE_SKIP_FUZZ=1)"; exit 0; fi
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-build="${QLITE_SAN_BUILD_DIR:-$root/build-san}"  # shared with asan.sh
+build="${QLITE_FUZZ_BUILD_DIR:-$root/build-fuzz}"
 main_build="${QLITE_BUILD_DIR:-$root/build}"
 data="${QLITE_TEST_DATA:-$root/../shared/models}"
 seconds="${QLITE_FUZZ_SECONDS:-10}"
@@ -16,7 +16,7 @@ all_targets=(qlm qlm_session qla gguf safetensors llama2c tokenizer cli_args cha
 targets=("${all_targets[@]}")
 [ -n "${QLITE_FUZZ_ONLY:-}" ] && targets=("$QLITE_FUZZ_ONLY")
 start=$SECONDS
-bash "$root/scripts/sanitizer_build.sh" address "$build" qlite_fuzz
+bash "$root/scripts/sanitizer_build.sh" fuzz "$build" qlite_fuzz
 fuzz="$build/tests/fuzz/qlite_fuzz"
 echo "fuzz: built in $((SECONDS - start)) s"
 

@@ -57,12 +57,12 @@ TEST(Attention, KvStoreMatchesReference) {
         ref::KvStore(x.data(), hd, type, want.data.data(), want.scales.data(), slot);
         const size_t row = KvRowBytes(type, hd);
         for (size_t b = 0; b < got.data.size(); ++b) {  // other slots untouched
-          if (b < slot * row || b >= (slot + 1) * row) ASSERT_EQ(got.data[b], 0xAB) << b;
+          if (b < slot * row || b >= (slot + 1) * row) { ASSERT_EQ(got.data[b], 0xAB) << b; }
         }
         std::vector<float> g(hd), w(hd);
         ref::KvLoad(got.View(), hd, slot, g.data());
         ref::KvLoad(want.View(), hd, slot, w.data());
-        if (type == KvType::kQ8) EXPECT_EQ(got.scales[slot], want.scales[slot]);
+        if (type == KvType::kQ8) { EXPECT_EQ(got.scales[slot], want.scales[slot]); }
         for (size_t i = 0; i < hd; ++i) {
           // f16: targets may round differently (<= 1 ulp = 2^-10 relative);
           // q8: a tie may round either way (<= 1 step).
@@ -70,7 +70,7 @@ TEST(Attention, KvStoreMatchesReference) {
                             : type == KvType::kF16 ? std::fabs(x[i]) * 0x1p-10f
                                                    : want.scales[slot] * 1.0001f;
           ASSERT_NEAR(g[i], w[i], tol) << i;
-          if (type == KvType::kQ8) ASSERT_LE(std::fabs(g[i] - x[i]), want.scales[slot] * 0.5001f) << i;
+          if (type == KvType::kQ8) { ASSERT_LE(std::fabs(g[i] - x[i]), want.scales[slot] * 0.5001f) << i; }
         }
       }
     }
