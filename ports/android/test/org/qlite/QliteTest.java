@@ -68,8 +68,9 @@ public class QliteTest {
     return out;
   }
 
+  // f32 cache: the greedy reference is exact (the default f16 cache rounds keys and values).
   private static QliteSession.Params greedy() {
-    return new QliteSession.Params().temperature(0f).threads(2);
+    return new QliteSession.Params().temperature(0f).threads(2).kvType(QliteSession.KV_F32);
   }
 
   private static int[] generateIds(QliteSession session, int n) {
