@@ -81,6 +81,7 @@ uint64_t Finish(const uint64_t acc[4], uint64_t seed, uint64_t total, const uint
 Xxh64Stream::Xxh64Stream(uint64_t seed) : acc_{seed + kP1 + kP2, seed + kP2, seed, seed - kP1}, seed_(seed) {}
 
 void Xxh64Stream::Update(const void* data, size_t size) {
+  if (size == 0) return;  // data may be null for an empty tensor; memcpy forbids that
   const uint8_t* p = static_cast<const uint8_t*>(data);
   total_ += size;
   if (buffered_) {
@@ -92,7 +93,7 @@ void Xxh64Stream::Update(const void* data, size_t size) {
     buffered_ = 0;
   }
   const size_t done = Stripes(acc_, p, size);
-  std::memcpy(buf_, p + done, size - done);
+  if (size > done) std::memcpy(buf_, p + done, size - done);
   buffered_ = size - done;
 }
 
