@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "abi.h"
 #include "capi_internal.h"
 #include "device.h"
 #include "handles.h"
@@ -62,10 +63,11 @@ qlite_status Fail(qlite_status code, const std::string& message) { return Fail(c
     if (!live_.ok()) return Fail(live_);          \
   } while (0)
 
-ModelOpenOptions ToOptions(const qlite_model_params* p) {
+Status ToOptions(const qlite_model_params* params, ModelOpenOptions* out) {
   qlite_model_params d = qlite_model_default_params();
-  if (!p) p = &d;
-  ModelOpenOptions o;
+  if (params) QLITE_RETURN_IF_ERROR(abi::ReadIn(*params, &d));
+  const qlite_model_params* p = &d;
+  ModelOpenOptions& o = *out;
   o.verify_checksums = p->verify_checksums != 0;
   o.use_mmap = p->use_mmap != 0;
   // C callers may store any int in the enum: read its bytes, not the (UB) enum value.
@@ -74,7 +76,23 @@ ModelOpenOptions ToOptions(const qlite_model_params* p) {
   std::memcpy(&device, &p->device, sizeof(int));
   o.device = device;
   o.device_index = p->device_index;
-  return o;
+  return Status::Ok();
+}
+
+// Whether a *_default_params_sized call can fill `out`; a struct too small for API 0.1 gets
+// struct_size 0 (where it has room for it), which every call taking it refuses.
+template <typename T>
+bool DefaultsFit(T* out, size_t struct_size) {
+  if (!out) return false;
+  if (abi::CheckOutSize<T>(struct_size).ok()) return true;
+  if (struct_size >= sizeof(uint32_t)) out->struct_size = 0;
+  return false;
+}
+
+// The caller's session params (NULL = defaults) in this library's layout.
+Status ReadSessionParams(const qlite_session_params* params, qlite_session_params* out) {
+  *out = qlite_session_default_params();
+  return params ? abi::ReadIn(*params, out) : Status::Ok();
 }
 
 }  // namespace
@@ -117,13 +135,16 @@ int32_t qlite_device_count(qlite_device device) {
   }
 }
 
-qlite_model_params qlite_model_default_params(void) {
+void qlite_model_default_params_sized(qlite_model_params* out, size_t struct_size) {
+  if (!DefaultsFit<qlite_model_params>(out, struct_size)) return;
   qlite_model_params p;
+  std::memset(&p, 0, sizeof(p));
   p.verify_checksums = 0;
   p.use_mmap = 1;
   p.device = QLITE_DEVICE_CPU;
   p.device_index = 0;
-  return p;
+  abi::WriteOut(p, out, struct_size);
+  out->struct_size = static_cast<uint32_t>(struct_size);  // the caller's layout, read back as such
 }
 
 qlite_status qlite_model_open(const char* path, const qlite_model_params* params, qlite_model** out_model) {
@@ -132,7 +153,9 @@ qlite_status qlite_model_open(const char* path, const qlite_model_params* params
   *out_model = nullptr;
   return Guard([&] {
     std::unique_ptr<Model> m;
-    QLITE_RETURN_IF_ERROR(Model::Open(path, ToOptions(params), &m));
+    ModelOpenOptions options;
+    QLITE_RETURN_IF_ERROR(ToOptions(params, &options));
+    QLITE_RETURN_IF_ERROR(Model::Open(path, options, &m));
     handles::AddModel(m.get());
     *out_model = reinterpret_cast<qlite_model*>(m.release());
     return Status::Ok();
@@ -146,7 +169,9 @@ qlite_status qlite_model_open_memory(const void* data, size_t size, const qlite_
   *out_model = nullptr;
   return Guard([&] {
     std::unique_ptr<Model> m;
-    QLITE_RETURN_IF_ERROR(Model::OpenMemory(data, size, ToOptions(params), &m));
+    ModelOpenOptions options;
+    QLITE_RETURN_IF_ERROR(ToOptions(params, &options));
+    QLITE_RETURN_IF_ERROR(Model::OpenMemory(data, size, options, &m));
     handles::AddModel(m.get());
     *out_model = reinterpret_cast<qlite_model*>(m.release());
     return Status::Ok();
@@ -159,10 +184,11 @@ void qlite_model_free(qlite_model* model) {
   if (!handles::FreeModel(model, &why)) Fail(why);
 }
 
-qlite_status qlite_model_get_info(const qlite_model* model, qlite_model_info* out_info) {
+qlite_status qlite_model_get_info_sized(const qlite_model* model, qlite_model_info* out_info, size_t struct_size) {
   QLITE_CHECK_ARG(model, "model is NULL");
   QLITE_CHECK_LIVE(handles::CheckModel(model, __func__));
   QLITE_CHECK_ARG(out_info, "out_info is NULL");
+  QLITE_CHECK_LIVE(abi::CheckOutSize<qlite_model_info>(struct_size));
   const Model& m = *M(model);
   const ModelConfig& c = m.config();
   qlite_model_info i = {};
@@ -185,7 +211,7 @@ qlite_status qlite_model_get_info(const qlite_model* model, qlite_model_info* ou
   i.device = m.device() ? m.device()->kind() : QLITE_DEVICE_CPU;
   i.device_bytes = m.device() ? m.device()->weight_bytes() : 0;
   i.decode_bytes = m.device() ? m.device()->decode_bytes() : m.decode_bytes();
-  *out_info = i;
+  abi::WriteOut(i, out_info, struct_size);
   return QLITE_OK;
 }
 
@@ -216,7 +242,8 @@ qlite_status qlite_token_to_piece(const qlite_model* model, int32_t token, char*
   return Guard([&] { return TokenBytes(*M(model), token, buf, capacity, out_len); });
 }
 
-qlite_session_params qlite_session_default_params(void) {
+void qlite_session_default_params_sized(qlite_session_params* out, size_t struct_size) {
+  if (!DefaultsFit<qlite_session_params>(out, struct_size)) return;
   qlite_session_params p;
   std::memset(&p, 0, sizeof(p));
   p.n_threads = 0;
@@ -235,21 +262,24 @@ qlite_session_params qlite_session_default_params(void) {
   p.sampler.repeat_penalty = 1.0f;
   p.sampler.repeat_last_n = 64;
   p.sampler.seed = 0;
-  return p;
+  abi::WriteOut(p, out, struct_size);
+  out->struct_size = static_cast<uint32_t>(struct_size);  // the caller's layout, read back as such
 }
 
-qlite_status qlite_estimate_memory(const qlite_model* model, const qlite_session_params* params,
-                                   qlite_memory_estimate* out_estimate) {
+qlite_status qlite_estimate_memory_sized(const qlite_model* model, const qlite_session_params* params,
+                                         qlite_memory_estimate* out_estimate, size_t struct_size) {
   QLITE_CHECK_ARG(model, "model is NULL");
   QLITE_CHECK_LIVE(handles::CheckModel(model, __func__));
   QLITE_CHECK_ARG(out_estimate, "out_estimate is NULL");
+  QLITE_CHECK_LIVE(abi::CheckOutSize<qlite_memory_estimate>(struct_size));
   return Guard([&] {
-    qlite_session_params d = qlite_session_default_params();
+    qlite_session_params p;
+    QLITE_RETURN_IF_ERROR(ReadSessionParams(params, &p));
     SessionPlan plan;
-    QLITE_RETURN_IF_ERROR(PlanSession(*M(model), params ? *params : d, &plan));
+    QLITE_RETURN_IF_ERROR(PlanSession(*M(model), p, &plan));
     SessionMemory mem;
     QLITE_RETURN_IF_ERROR(MeasureSession(*M(model), plan, &mem));
-    *out_estimate = EstimateFor(*M(model), mem);
+    abi::WriteOut(EstimateFor(*M(model), mem), out_estimate, struct_size);
     return Status::Ok();
   });
 }
@@ -258,7 +288,9 @@ qlite_status qlite_format_memory_estimate(const qlite_memory_estimate* estimate,
   QLITE_CHECK_ARG(estimate, "estimate is NULL");
   QLITE_CHECK_ARG(buf || capacity == 0, "buf is NULL");
   return Guard([&] {
-    const std::string text = FormatEstimate(*estimate);
+    qlite_memory_estimate e = {};
+    QLITE_RETURN_IF_ERROR(abi::ReadIn(*estimate, &e));
+    const std::string text = FormatEstimate(e);
     if (capacity > 0) {
       const size_t n = std::min(text.size(), capacity - 1);
       std::memcpy(buf, text.data(), n);
@@ -275,9 +307,10 @@ qlite_status qlite_session_create(const qlite_model* model, const qlite_session_
   QLITE_CHECK_ARG(out_session, "out_session is NULL");
   *out_session = nullptr;
   return Guard([&] {
-    qlite_session_params d = qlite_session_default_params();
+    qlite_session_params p;
+    QLITE_RETURN_IF_ERROR(ReadSessionParams(params, &p));
     Session* s = nullptr;
-    QLITE_RETURN_IF_ERROR(Session::Create(*M(model), params ? *params : d, &s));
+    QLITE_RETURN_IF_ERROR(Session::Create(*M(model), p, &s));
     try {
       handles::AddSession(s, M(model));
     } catch (...) {
@@ -295,24 +328,27 @@ void qlite_session_free(qlite_session* session) {
   if (!handles::FreeSession(session, &why)) Fail(why);
 }
 
-qlite_status qlite_session_get_info(const qlite_session* session, qlite_session_info* out_info) {
+qlite_status qlite_session_get_info_sized(const qlite_session* session, qlite_session_info* out_info,
+                                          size_t struct_size) {
   QLITE_CHECK_ARG(session, "session is NULL");
   QLITE_CHECK_LIVE(handles::CheckSession(session, __func__));
   QLITE_CHECK_ARG(out_info, "out_info is NULL");
+  QLITE_CHECK_LIVE(abi::CheckOutSize<qlite_session_info>(struct_size));
   const Session& s = *reinterpret_cast<const Session*>(session);
   const SessionPlan& plan = s.plan();
-  std::memset(out_info, 0, sizeof(*out_info));
-  out_info->n_threads = plan.n_threads;
-  out_info->cpu_mask = plan.cpu_mask;
-  out_info->window = plan.kv.window;
-  out_info->n_sink_tokens = plan.kv.n_sinks;
+  qlite_session_info info = {};
+  info.n_threads = plan.n_threads;
+  info.cpu_mask = plan.cpu_mask;
+  info.window = plan.kv.window;
+  info.n_sink_tokens = plan.kv.n_sinks;
   switch (plan.kv_type) {
-    case arch::KvType::kF32: out_info->kv_type = QLITE_KV_F32; break;
-    case arch::KvType::kF16: out_info->kv_type = QLITE_KV_F16; break;
-    case arch::KvType::kQ8: out_info->kv_type = QLITE_KV_Q8; break;
-    case arch::KvType::kQ4: out_info->kv_type = QLITE_KV_Q4; break;
+    case arch::KvType::kF32: info.kv_type = QLITE_KV_F32; break;
+    case arch::KvType::kF16: info.kv_type = QLITE_KV_F16; break;
+    case arch::KvType::kQ8: info.kv_type = QLITE_KV_Q8; break;
+    case arch::KvType::kQ4: info.kv_type = QLITE_KV_Q4; break;
   }
-  out_info->n_past = s.position();
+  info.n_past = s.position();
+  abi::WriteOut(info, out_info, struct_size);
   return QLITE_OK;
 }
 
@@ -352,12 +388,18 @@ qlite_status qlite_sample(qlite_session* session, int32_t* out_token) {
   return Guard([&] { return S(session)->Sample(out_token); });
 }
 
-qlite_status qlite_generate(qlite_session* session, const char* prompt, uint32_t max_tokens, int stop_at_eos,
-                            qlite_token_callback callback, void* user_data, qlite_generate_stats* out_stats) {
+qlite_status qlite_generate_sized(qlite_session* session, const char* prompt, uint32_t max_tokens, int stop_at_eos,
+                                  qlite_token_callback callback, void* user_data, qlite_generate_stats* out_stats,
+                                  size_t struct_size) {
   QLITE_CHECK_ARG(session, "session is NULL");
   QLITE_CHECK_LIVE(handles::CheckSession(session, __func__));
   QLITE_CHECK_ARG(prompt, "prompt is NULL");
-  return Guard([&] { return Generate(*S(session), prompt, max_tokens, stop_at_eos != 0, callback, user_data, out_stats); });
+  if (out_stats) QLITE_CHECK_LIVE(abi::CheckOutSize<qlite_generate_stats>(struct_size));
+  qlite_generate_stats stats = {};
+  const qlite_status status = Guard(
+      [&] { return Generate(*S(session), prompt, max_tokens, stop_at_eos != 0, callback, user_data, &stats); });
+  if (out_stats) abi::WriteOut(stats, out_stats, struct_size);
+  return status;
 }
 
 }  // extern "C"

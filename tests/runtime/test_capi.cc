@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -454,6 +455,62 @@ TEST_F(CApi, GenerateStreamsAndStops) {
   EXPECT_EQ(count, 3);
   EXPECT_EQ(stats.n_prompt_tokens, 1u);  // BOS alone
   qlite_session_free(s);
+}
+
+// The growing-struct rule (qlite.h, "Structs that can grow"), as an older and a newer caller
+// would exercise it: each simulated by the struct_size it passes.
+TEST_F(CApi, StructsCanGrow) {
+  // The API 0.1 layout: the fields up to cpu_mask. An older caller's struct ends there; what
+  // lies past it in memory is not the caller's and must be ignored (here: 0xFF bytes).
+  const size_t v01 = offsetof(qlite_session_params, cpu_mask) + sizeof(uint64_t);
+  std::vector<unsigned char> older(sizeof(qlite_session_params) + 64, 0xFF);
+  qlite_session_params base = qlite_session_default_params();
+  base.window = 24;
+  std::memcpy(older.data(), &base, v01);
+  reinterpret_cast<qlite_session_params*>(older.data())->struct_size = static_cast<uint32_t>(v01);
+  qlite_session* s = nullptr;
+  ASSERT_EQ(qlite_session_create(model_, reinterpret_cast<qlite_session_params*>(older.data()), &s), QLITE_OK)
+      << qlite_last_error();
+  qlite_session_info info;
+  ASSERT_EQ(qlite_session_get_info(s, &info), QLITE_OK);
+  EXPECT_EQ(info.window, 24u);
+  EXPECT_EQ(info.struct_size, sizeof(qlite_session_info));
+  qlite_session_free(s);
+
+  // A newer caller: a larger struct. Unknown fields left zero are fine; one set is refused.
+  std::vector<unsigned char> newer(sizeof(qlite_session_params) + 16, 0);
+  qlite_session_default_params_sized(reinterpret_cast<qlite_session_params*>(newer.data()), newer.size());
+  qlite_session_params* np = reinterpret_cast<qlite_session_params*>(newer.data());
+  EXPECT_EQ(np->struct_size, newer.size());
+  EXPECT_EQ(np->n_sink_tokens, UINT32_MAX);  // the defaults are there
+  ASSERT_EQ(qlite_session_create(model_, np, &s), QLITE_OK) << qlite_last_error();
+  qlite_session_free(s);
+  newer[sizeof(qlite_session_params) + 3] = 1;
+  EXPECT_EQ(qlite_session_create(model_, np, &s), QLITE_ERR_UNSUPPORTED);
+  EXPECT_NE(std::string(qlite_last_error()).find("does not know"), std::string::npos) << qlite_last_error();
+
+  // A struct filled by hand without struct_size is refused with the fix in the message.
+  qlite_session_params zero;
+  std::memset(&zero, 0, sizeof(zero));
+  EXPECT_EQ(qlite_session_create(model_, &zero, &s), QLITE_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(qlite_last_error()).find("default_params"), std::string::npos);
+  qlite_model_params mp;
+  std::memset(&mp, 0, sizeof(mp));
+  qlite_model* m = nullptr;
+  EXPECT_EQ(qlite_model_open(path_.c_str(), &mp, &m), QLITE_ERR_INVALID_ARGUMENT);
+
+  // Out structs: a newer caller's larger struct gets this library's fields, zeros after them
+  // and struct_size = the bytes written; a struct below API 0.1 is refused untouched.
+  std::vector<unsigned char> big(sizeof(qlite_model_info) + 8, 0xAB);
+  ASSERT_EQ(qlite_model_get_info_sized(model_, reinterpret_cast<qlite_model_info*>(big.data()), big.size()), QLITE_OK);
+  const qlite_model_info* bi = reinterpret_cast<const qlite_model_info*>(big.data());
+  EXPECT_EQ(bi->struct_size, sizeof(qlite_model_info));
+  EXPECT_EQ(bi->dim, config_.dim);
+  for (size_t i = sizeof(qlite_model_info); i < big.size(); ++i) EXPECT_EQ(big[i], 0) << i;
+  qlite_model_info small;
+  std::memset(&small, 0xCD, sizeof(small));
+  EXPECT_EQ(qlite_model_get_info_sized(model_, &small, 8), QLITE_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(small.dim, 0xCDCDCDCDu);
 }
 
 }  // namespace

@@ -25,6 +25,21 @@
  *   free) is a no-op that sets qlite_last_error(). Freeing NULL is a no-op. The check cannot
  *   tell a stale handle from a new one the allocator placed at the same address, and does not
  *   make a handle safe to free on one thread while another thread is using it.
+ *
+ * Structs that can grow (ABI)
+ * - Every params, info, estimate and stats struct starts with struct_size: the sizeof() the
+ *   caller was compiled with. Fields are only ever appended. The library reads the fields an
+ *   older caller's struct has and gives the rest their defaults; it writes only struct_size
+ *   bytes of an out struct. A caller built against a newer header may pass a larger struct:
+ *   its unknown fields must be zero, else QLITE_ERR_UNSUPPORTED names the first one set.
+ * - The functions that fill or take such structs are static inline wrappers below (e.g.
+ *   qlite_session_default_params) around an exported *_sized entry point that receives the
+ *   caller's sizeof(), so code that uses the wrappers never sets struct_size by hand. Start
+ *   every params struct from its *_default_params() wrapper; a struct_size of 0 (a struct
+ *   filled by hand) is refused with QLITE_ERR_INVALID_ARGUMENT.
+ * - qlite_sampler_params is nested in qlite_session_params. When it grows, the library keeps
+ *   the older session layout and converts by struct_size (runtime/src/abi.h), so the rule
+ *   above holds for both. qlite_chat_message, an array element, never grows.
  */
 #ifndef QLITE_QLITE_H_
 #define QLITE_QLITE_H_
@@ -89,6 +104,7 @@ QLITE_EXPORT int32_t qlite_device_count(qlite_device device);
 
 /* Model */
 typedef struct qlite_model_params {
+  uint32_t struct_size;  /* sizeof(qlite_model_params) as the caller compiled it (see ABI above) */
   int verify_checksums; /* 1: verify every tensor checksum at open (reads the whole file) */
   int use_mmap;         /* 1 (default): map the file; 0: read it into memory */
   /* QLITE_DEVICE_CUDA: every tensor is uploaded to GPU device_index at open and the model's
@@ -99,7 +115,12 @@ typedef struct qlite_model_params {
   int32_t device_index;
 } qlite_model_params;
 
-QLITE_EXPORT qlite_model_params qlite_model_default_params(void);
+QLITE_EXPORT void qlite_model_default_params_sized(qlite_model_params* out, size_t struct_size);
+static inline qlite_model_params qlite_model_default_params(void) {
+  qlite_model_params p;
+  qlite_model_default_params_sized(&p, sizeof p);
+  return p;
+}
 QLITE_EXPORT qlite_status qlite_model_open(const char* path, const qlite_model_params* params,
                                            qlite_model** out_model);
 /* Uses the caller's buffer in place (it must outlive the model and stay unchanged). */
@@ -109,6 +130,7 @@ QLITE_EXPORT qlite_status qlite_model_open_memory(const void* data, size_t size,
 QLITE_EXPORT void qlite_model_free(qlite_model* model);
 
 typedef struct qlite_model_info {
+  uint32_t struct_size;
   uint32_t dim, n_layers, n_heads, n_kv_heads, head_dim, ffn_dim, vocab_size, context_length;
   uint32_t sliding_window; /* 0 = full attention */
   int32_t bos_id, eos_id;
@@ -123,7 +145,11 @@ typedef struct qlite_model_info {
                                      unpacking copy (interleave16 where its kernel is missing):
                                      convert with --layout rowmajor for files that travel */
 } qlite_model_info;
-QLITE_EXPORT qlite_status qlite_model_get_info(const qlite_model* model, qlite_model_info* out_info);
+QLITE_EXPORT qlite_status qlite_model_get_info_sized(const qlite_model* model, qlite_model_info* out_info,
+                                                     size_t struct_size);
+static inline qlite_status qlite_model_get_info(const qlite_model* model, qlite_model_info* out_info) {
+  return qlite_model_get_info_sized(model, out_info, sizeof *out_info);
+}
 
 /* Tokenizer (owned by the model; thread-safe) */
 QLITE_EXPORT qlite_status qlite_tokenize(const qlite_model* model, const char* text, size_t text_len,
@@ -134,6 +160,7 @@ QLITE_EXPORT qlite_status qlite_token_to_piece(const qlite_model* model, int32_t
                                                size_t capacity, size_t* out_len);
 
 /* Session */
+/* Nested in qlite_session_params, whose struct_size covers it (see ABI above). */
 typedef struct qlite_sampler_params {
   float temperature;        /* 0 = greedy */
   int32_t top_k;            /* 0 = off */
@@ -145,6 +172,7 @@ typedef struct qlite_sampler_params {
 } qlite_sampler_params;
 
 typedef struct qlite_session_params {
+  uint32_t struct_size;
   uint32_t n_threads;        /* 0 = automatic: one per performance core (see cpu_mask) */
   uint32_t window;           /* KV positions kept; 0 = model's sliding window or context length */
   uint32_t n_sink_tokens;    /* attention sinks kept when the window slides; UINT32_MAX = automatic */
@@ -162,12 +190,18 @@ typedef struct qlite_session_params {
   uint64_t cpu_mask;
 } qlite_session_params;
 
-QLITE_EXPORT qlite_session_params qlite_session_default_params(void);
+QLITE_EXPORT void qlite_session_default_params_sized(qlite_session_params* out, size_t struct_size);
+static inline qlite_session_params qlite_session_default_params(void) {
+  qlite_session_params p;
+  qlite_session_default_params_sized(&p, sizeof p);
+  return p;
+}
 
 /* Host memory, except where a field says otherwise. On a QLITE_DEVICE_CUDA model kv_cache and
  * activations are GPU memory, counted in `device` and not in session_total, and the mapped
  * weights are read once at open (weights_resident 0; the whole file when use_mmap is 0). */
 typedef struct qlite_memory_estimate {
+  uint32_t struct_size;
   uint64_t weights_mapped;   /* bytes of the model file's tensors (mapped, shared) */
   uint64_t weights_resident; /* bytes expected resident (all of them, once touched) */
   uint64_t kv_cache;
@@ -179,9 +213,13 @@ typedef struct qlite_memory_estimate {
   uint64_t device;           /* GPU memory: the model's weights + this session's kv_cache and activations */
 } qlite_memory_estimate;
 
-QLITE_EXPORT qlite_status qlite_estimate_memory(const qlite_model* model,
-                                                const qlite_session_params* params,
-                                                qlite_memory_estimate* out_estimate);
+QLITE_EXPORT qlite_status qlite_estimate_memory_sized(const qlite_model* model,
+                                                      const qlite_session_params* params,
+                                                      qlite_memory_estimate* out_estimate, size_t struct_size);
+static inline qlite_status qlite_estimate_memory(const qlite_model* model, const qlite_session_params* params,
+                                                 qlite_memory_estimate* out_estimate) {
+  return qlite_estimate_memory_sized(model, params, out_estimate, sizeof *out_estimate);
+}
 /* Human-readable breakdown into buf (always NUL-terminated when capacity > 0). */
 QLITE_EXPORT qlite_status qlite_format_memory_estimate(const qlite_memory_estimate* estimate,
                                                        char* buf, size_t capacity);
@@ -192,13 +230,18 @@ QLITE_EXPORT qlite_status qlite_session_create(const qlite_model* model,
 QLITE_EXPORT void qlite_session_free(qlite_session* session);
 /* What a session resolved its automatic parameters to, and where it stands. */
 typedef struct qlite_session_info {
+  uint32_t struct_size;
   uint32_t n_threads;      /* threads running its work (the caller's included) */
   uint64_t cpu_mask;       /* CPUs its workers are pinned to; 0 = not pinned */
   uint32_t window, n_sink_tokens;
   qlite_kv_type kv_type;
   uint64_t n_past;         /* positions fed since creation or the last reset */
 } qlite_session_info;
-QLITE_EXPORT qlite_status qlite_session_get_info(const qlite_session* session, qlite_session_info* out_info);
+QLITE_EXPORT qlite_status qlite_session_get_info_sized(const qlite_session* session, qlite_session_info* out_info,
+                                                       size_t struct_size);
+static inline qlite_status qlite_session_get_info(const qlite_session* session, qlite_session_info* out_info) {
+  return qlite_session_get_info_sized(session, out_info, sizeof *out_info);
+}
 /* Forget all positions (KV cache) and sampler history. */
 QLITE_EXPORT qlite_status qlite_session_reset(qlite_session* session);
 
@@ -215,15 +258,22 @@ QLITE_EXPORT qlite_status qlite_sample(qlite_session* session, int32_t* out_toke
 typedef int (*qlite_token_callback)(void* user_data, int32_t token, const char* piece, size_t piece_len);
 
 typedef struct qlite_generate_stats {
+  uint32_t struct_size;
   uint32_t n_prompt_tokens, n_generated;
   double prefill_seconds, decode_seconds;
 } qlite_generate_stats;
 
 /* Tokenize prompt (with BOS), prefill, then sample up to max_tokens, streaming each piece.
  * Stops at EOS when stop_at_eos is set. */
-QLITE_EXPORT qlite_status qlite_generate(qlite_session* session, const char* prompt, uint32_t max_tokens,
-                                         int stop_at_eos, qlite_token_callback callback, void* user_data,
-                                         qlite_generate_stats* out_stats);
+QLITE_EXPORT qlite_status qlite_generate_sized(qlite_session* session, const char* prompt, uint32_t max_tokens,
+                                               int stop_at_eos, qlite_token_callback callback, void* user_data,
+                                               qlite_generate_stats* out_stats, size_t struct_size);
+static inline qlite_status qlite_generate(qlite_session* session, const char* prompt, uint32_t max_tokens,
+                                          int stop_at_eos, qlite_token_callback callback, void* user_data,
+                                          qlite_generate_stats* out_stats) {
+  return qlite_generate_sized(session, prompt, max_tokens, stop_at_eos, callback, user_data, out_stats,
+                              sizeof *out_stats);
+}
 
 /* LoRA adapters merged at load time (format/LORA.md). qlite_adapter_open reads a .qla file
  * (bound to `base` by fingerprint: another base gives QLITE_ERR_MISMATCH), a PEFT folder or a
