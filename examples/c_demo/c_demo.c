@@ -44,12 +44,21 @@ int main(int argc, char** argv) {
   qlite_generate_stats stats;
   char text[1024];
   const char* prompt = argc > 2 ? argv[2] : "Once upon a time";
-  uint32_t n_tokens = argc > 3 ? (uint32_t)atoi(argv[3]) : 64;
+  uint32_t n_tokens = 64;
   size_t size;
 
   if (argc < 2) {
     fprintf(stderr, "usage: %s model.qlm [\"prompt\"] [tokens]\n", argv[0]);
     return 2;
+  }
+  if (argc > 3) {
+    char* end = NULL;
+    const unsigned long n = strtoul(argv[3], &end, 10);
+    if (end == argv[3] || *end != '\0' || n == 0 || n > 1000000) {
+      fprintf(stderr, "tokens: '%s' is not a count in [1, 1000000]\n", argv[3]);
+      return 2;
+    }
+    n_tokens = (uint32_t)n;
   }
   size = read_model(argv[1]);
   if (size == 0) {
