@@ -34,13 +34,25 @@ refs="$data/refs/greedy.json"
 if [ -f "$refs" ]; then
   mapfile -t ref_ids < <(python3 - "$refs" <<'PY'
 import json, sys
-for r in json.load(open(sys.argv[1]))["results"]["base"]:
+results = json.load(open(sys.argv[1]))["results"]
+for r in results["base"]:
     if r["prompt"] == "Once upon a time":
         print(",".join(map(str, r["prompt_ids"])))
+        print(",".join(map(str, r["generated_ids"])))
+for r in results["pip"]:  # the same prompt with the pip adapter merged
+    if r["prompt"] == "Once upon a time":
         print(",".join(map(str, r["generated_ids"])))
 PY
 )
   props+=(-Dqlite.test.prompt_ids="${ref_ids[0]}" -Dqlite.test.expected_ids="${ref_ids[1]}")
+  props+=(-Dqlite.test.lora_expected_ids="${ref_ids[2]}")
+fi
+# A real PEFT adapter for stories260K (../shared/models/lora), merged at load by the binding.
+lora="$data/lora/stories260K-lora-pip"
+if [ -d "$lora" ]; then
+  props+=(-Dqlite.test.lora="$lora")
+elif [ "${CI:-}" = true ]; then
+  echo "jni: $lora is missing" >&2; exit 1
 fi
 
 cp="$(cat "$build/ports/android/test_classpath.txt")"

@@ -8,7 +8,10 @@ namespace {
 Cache g_cache;
 
 // Field order of QliteSession.Params (kept in sync with QliteSession.java).
-enum { kThreads, kWindow, kSinkTokens, kKvType, kMaxBatch, kMemoryBudget, kTopK, kRepeatLastN, kSeed, kNLongs };
+enum {
+  kThreads, kWindow, kSinkTokens, kKvType, kMaxBatch, kMemoryBudget, kTopK, kRepeatLastN, kSeed, kAdapterMemory,
+  kNLongs
+};
 enum { kTemperature, kTopP, kMinP, kRepeatPenalty, kNFloats };
 
 bool InRange(jlong v, jlong lo, jlong hi) { return v >= lo && v <= hi; }
@@ -47,6 +50,19 @@ bool ReadBytes(JNIEnv* env, jbyteArray array, std::string* out) {
   return !env->ExceptionCheck();
 }
 
+bool ReadAdapters(JNIEnv* env, jlongArray handles, std::vector<const qlite_adapter*>* out) {
+  if (handles == nullptr) {
+    Throw(env, QLITE_ERR_INVALID_ARGUMENT, "adapters is null");
+    return false;
+  }
+  std::vector<jlong> h(static_cast<size_t>(env->GetArrayLength(handles)));
+  if (!h.empty()) env->GetLongArrayRegion(handles, 0, static_cast<jsize>(h.size()), h.data());
+  if (env->ExceptionCheck()) return false;
+  out->clear();
+  for (jlong v : h) out->push_back(AdapterFrom(v));
+  return true;
+}
+
 bool ReadLongs(JNIEnv* env, jlongArray array, jsize n, jlong* out) {
   if (array == nullptr || env->GetArrayLength(array) != n) {
     Throw(env, QLITE_ERR_INVALID_ARGUMENT, "parameter array has the wrong length");
@@ -79,6 +95,7 @@ bool ReadSessionParams(JNIEnv* env, jlongArray longs, jfloatArray floats, qlite_
   else if (l[kMemoryBudget] < 0) bad = "memoryBudget";
   else if (!InRange(l[kTopK], 0, INT32_MAX)) bad = "topK";
   else if (!InRange(l[kRepeatLastN], 0, INT32_MAX)) bad = "repeatLastN";
+  else if (l[kAdapterMemory] < 0) bad = "adapterMemory";
   if (bad != nullptr) {
     char message[96];
     std::snprintf(message, sizeof(message), "session parameter out of range: %s", bad);
@@ -99,6 +116,7 @@ bool ReadSessionParams(JNIEnv* env, jlongArray longs, jfloatArray floats, qlite_
   p.sampler.top_p = f[kTopP];
   p.sampler.min_p = f[kMinP];
   p.sampler.repeat_penalty = f[kRepeatPenalty];
+  p.adapter_memory = static_cast<uint64_t>(l[kAdapterMemory]);
   *out = p;
   return true;
 }

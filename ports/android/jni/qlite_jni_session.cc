@@ -1,6 +1,7 @@
 // JNI entry points of org.qlite.QliteSession (and its Params).
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "jni_util.h"
 #if __has_include("org_qlite_QliteSession.h")
@@ -50,7 +51,8 @@ JNIEXPORT void JNICALL Java_org_qlite_QliteSession_00024Params_nativeDefaults(JN
                      static_cast<jlong>(p.memory_budget),
                      p.sampler.top_k,
                      p.sampler.repeat_last_n,
-                     static_cast<jlong>(p.sampler.seed)};
+                     static_cast<jlong>(p.sampler.seed),
+                     static_cast<jlong>(p.adapter_memory)};
   const jfloat f[] = {p.sampler.temperature, p.sampler.top_p, p.sampler.min_p, p.sampler.repeat_penalty};
   const jsize nl = sizeof(l) / sizeof(l[0]), nf = sizeof(f) / sizeof(f[0]);
   if (longs == nullptr || floats == nullptr || env->GetArrayLength(longs) != nl || env->GetArrayLength(floats) != nf) {
@@ -81,6 +83,23 @@ JNIEXPORT void JNICALL Java_org_qlite_QliteSession_nativeFree(JNIEnv*, jclass, j
 JNIEXPORT void JNICALL Java_org_qlite_QliteSession_nativeReset(JNIEnv* env, jclass, jlong handle) {
   const qlite_status s = qlite_session_reset(SessionFrom(handle));
   if (s != QLITE_OK) ThrowStatus(env, s, "qlite_session_reset");
+}
+
+JNIEXPORT void JNICALL Java_org_qlite_QliteSession_nativeSetAdapters(JNIEnv* env, jclass, jlong handle,
+                                                                    jlongArray adapters, jfloatArray scales) {
+  Guard(env, "qlite_session_set_adapters", [&]() -> int {
+    std::vector<const qlite_adapter*> list;
+    std::vector<float> factors;
+    if (!ReadAdapters(env, adapters, &list)) return 0;
+    if (scales != nullptr) {
+      factors.resize(list.size());
+      if (!ReadFloats(env, scales, static_cast<jsize>(list.size()), factors.data())) return 0;
+    }
+    const qlite_status s = qlite_session_set_adapters(SessionFrom(handle), list.data(),
+                                                      scales ? factors.data() : nullptr, list.size());
+    if (s != QLITE_OK) ThrowStatus(env, s, "qlite_session_set_adapters");
+    return 0;
+  });
 }
 
 JNIEXPORT void JNICALL Java_org_qlite_QliteSession_nativePrefill(JNIEnv* env, jclass, jlong handle, jintArray tokens) {

@@ -126,6 +126,60 @@ public final class QliteModel implements AutoCloseable {
     return new QliteSession(this, params);
   }
 
+  /** Chat formats (qlite_chat_format): which template applyChatTemplate uses. */
+  public static final int CHAT_FORMAT_TEMPLATE = 0, CHAT_FORMAT_CHATML = 1, CHAT_FORMAT_GEMMA = 2,
+      CHAT_FORMAT_PLAIN = 3;
+
+  /**
+   * The model file's own chat template (CHAT_FORMAT_TEMPLATE) or, for a file without one,
+   * the fallback its vocabulary calls for.
+   */
+  public int chatFormat() {
+    synchronized (this) {
+      return nativeChatFormat(liveHandle());
+    }
+  }
+
+  /**
+   * The conversation as the model's prompt text, rendered by its chat template as Hugging
+   * Face's apply_chat_template renders it; with the assistant turn's opening when
+   * addGenerationPrompt is set. Throws INVALID_ARGUMENT when the template rejects the
+   * conversation (e.g. roles that do not alternate), FORMAT when it cannot be rendered.
+   */
+  public String applyChatTemplate(ChatMessage[] messages, boolean addGenerationPrompt) {
+    Qlite.requireNonNull(messages, "messages");
+    if (messages.length == 0) {
+      throw new QliteException(QliteException.INVALID_ARGUMENT, "no messages");
+    }
+    byte[][] roles = new byte[messages.length][];
+    byte[][] contents = new byte[messages.length][];
+    for (int i = 0; i < messages.length; ++i) {
+      Qlite.requireNonNull(messages[i], "messages[" + i + "]");
+      roles[i] = utf8z(messages[i].role);
+      contents[i] = utf8z(messages[i].content);
+    }
+    byte[] text;
+    synchronized (this) {
+      text = nativeApplyChatTemplate(liveHandle(), roles, contents, addGenerationPrompt);
+    }
+    return new String(text, StandardCharsets.UTF_8);
+  }
+
+  /**
+   * Bytes of merged tensor copies a session needs for this set of adapters: reserve the
+   * largest set a session will use with {@link QliteSession.Params#adapterMemory}.
+   */
+  public long adaptersMemory(QliteAdapter... adapters) {
+    long[] h = QliteAdapter.handles(adapters);
+    synchronized (this) {
+      return nativeAdaptersMemory(liveHandle(), h);
+    }
+  }
+
+  synchronized long openAdapter(byte[] pathZ) {
+    return nativeOpenAdapter(liveHandle(), pathZ);
+  }
+
   /** The memory a session with these parameters needs, as a human-readable breakdown. */
   public String estimateMemory(QliteSession.Params params) {
     Qlite.requireNonNull(params, "params");
@@ -187,4 +241,13 @@ public final class QliteModel implements AutoCloseable {
   private static native byte[] nativeTokenBytes(long handle, int token);
 
   private static native String nativeEstimateMemory(long handle, long[] longs, float[] floats);
+
+  private static native int nativeChatFormat(long handle);
+
+  private static native byte[] nativeApplyChatTemplate(long handle, byte[][] rolesZ, byte[][] contentsZ,
+                                                       boolean addGenerationPrompt);
+
+  private static native long nativeAdaptersMemory(long handle, long[] adapters);
+
+  private static native long nativeOpenAdapter(long handle, byte[] pathZ);
 }

@@ -22,7 +22,7 @@ public final class QliteSession implements AutoCloseable {
   public static final class Params {
     // Layout shared with the native side (qlite_jni_session.cc).
     static final int THREADS = 0, WINDOW = 1, SINK_TOKENS = 2, KV_TYPE = 3, MAX_BATCH = 4,
-        MEMORY_BUDGET = 5, TOP_K = 6, REPEAT_LAST_N = 7, SEED = 8, N_LONGS = 9;
+        MEMORY_BUDGET = 5, TOP_K = 6, REPEAT_LAST_N = 7, SEED = 8, ADAPTER_MEMORY = 9, N_LONGS = 10;
     static final int TEMPERATURE = 0, TOP_P = 1, MIN_P = 2, REPEAT_PENALTY = 3, N_FLOATS = 4;
 
     private final long[] longs = new long[N_LONGS];
@@ -55,6 +55,8 @@ public final class QliteSession implements AutoCloseable {
       return this;
     }
     public Params seed(long seed) { longs[SEED] = seed; return this; }
+    /** Bytes reserved for LoRA-merged tensor copies ({@link QliteModel#adaptersMemory}); 0 = none. */
+    public Params adapterMemory(long bytes) { longs[ADAPTER_MEMORY] = bytes; return this; }
 
     long[] longs() { return longs.clone(); }
     float[] floats() { return floats.clone(); }
@@ -88,6 +90,20 @@ public final class QliteSession implements AutoCloseable {
   /** Forgets all positions and the sampler's history. */
   public synchronized void reset() {
     nativeReset(liveHandle());
+  }
+
+  /**
+   * Replaces the session's adapters (an empty array = the base model), each with a scale
+   * (scales null = all 1): merged into the session's adapter memory, and the KV cache is
+   * reset. The adapters may be closed afterwards.
+   */
+  public synchronized void setAdapters(QliteAdapter[] adapters, float[] scales) {
+    long[] h = QliteAdapter.handles(adapters);
+    if (scales != null && scales.length != h.length) {
+      throw new QliteException(QliteException.INVALID_ARGUMENT,
+          scales.length + " scales for " + h.length + " adapters");
+    }
+    nativeSetAdapters(liveHandle(), h, scales);
   }
 
   /** Feeds tokens; the logits of the last one become current. */
@@ -226,6 +242,8 @@ public final class QliteSession implements AutoCloseable {
   private static native void nativeFree(long handle);
 
   private static native void nativeReset(long handle);
+
+  private static native void nativeSetAdapters(long handle, long[] adapters, float[] scales);
 
   private static native void nativePrefill(long handle, int[] tokens);
 

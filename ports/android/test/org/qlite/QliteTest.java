@@ -299,4 +299,59 @@ public class QliteTest {
     expectStatus(QliteException.INVALID_ARGUMENT, () -> session.decode(1));
     model.close();
   }
+  @Test
+  public void chatTemplateRendersTheConversation() {
+    try (QliteModel model = openModel()) {
+      // stories260K stores no template and has no chat markers: the plain transcript.
+      assertEquals(QliteModel.CHAT_FORMAT_PLAIN, model.chatFormat());
+      ChatMessage[] chat = {new ChatMessage("system", "Be kind."), new ChatMessage("user", "Hi, Lily"),
+          new ChatMessage("assistant", "Hello \u00e9t\u00e9"), new ChatMessage("user", "Tell a story")};
+      assertEquals("Be kind.\nUser: Hi, Lily\nAssistant: Hello \u00e9t\u00e9\nUser: Tell a story\nAssistant:",
+          model.applyChatTemplate(chat, true));
+      assertEquals("User: Hi\n", model.applyChatTemplate(new ChatMessage[] {new ChatMessage("user", "Hi")}, false));
+      expectStatus(QliteException.INVALID_ARGUMENT, () -> model.applyChatTemplate(new ChatMessage[0], true));
+      expectStatus(QliteException.INVALID_ARGUMENT,
+          () -> model.applyChatTemplate(new ChatMessage[] {new ChatMessage("user", "a\u0000b")}, true));
+    }
+  }
+
+  // A real LoRA adapter (PEFT folder) merged at load: greedy output equals the reference
+  // computed with the merged weights; scale 0 and an empty set give the base model back.
+  @Test
+  public void adaptersChangeTheOutputAndComeOff() {
+    String lora = System.getProperty("qlite.test.lora", "");
+    if (lora.isEmpty()) skip("no adapter (qlite.test.lora)");
+    try (QliteModel model = openModel()) {
+      int[] base;
+      try (QliteSession s = model.newSession(greedy())) {
+        base = generateIds(s, 32);
+      }
+      try (QliteAdapter adapter = QliteAdapter.open(model, lora)) {
+        long bytes = model.adaptersMemory(adapter);
+        assertTrue(bytes > 0);
+        try (QliteSession s = model.newSession(greedy().adapterMemory(bytes))) {
+          s.setAdapters(new QliteAdapter[] {adapter}, null);
+          int[] adapted = generateIds(s, 32);
+          int[] expected = ids("qlite.test.lora_expected_ids");
+          if (expected != null && Boolean.getBoolean("qlite.test.exact")) {
+            assertArrayEquals(java.util.Arrays.copyOf(expected, 32), adapted);
+          }
+          assertFalse(java.util.Arrays.equals(base, adapted));
+          s.setAdapters(new QliteAdapter[] {adapter}, new float[] {0f});
+          assertArrayEquals(base, generateIds(s, 32));
+          s.setAdapters(new QliteAdapter[0], null);
+          assertArrayEquals(base, generateIds(s, 32));
+          expectStatus(QliteException.INVALID_ARGUMENT,
+              () -> s.setAdapters(new QliteAdapter[] {adapter}, new float[] {1f, 2f}));
+        }
+        // Without reserved adapter memory the merge has nowhere to go.
+        try (QliteSession s = model.newSession(greedy())) {
+          expectStatus(QliteException.OUT_OF_MEMORY, () -> s.setAdapters(new QliteAdapter[] {adapter}, null));
+        }
+        adapter.close();
+        expectStatus(QliteException.INVALID_ARGUMENT, () -> model.adaptersMemory(adapter));
+      }
+      expectStatus(QliteException.IO, () -> QliteAdapter.open(model, lora + "-missing"));
+    }
+  }
 }
