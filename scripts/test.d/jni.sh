@@ -43,6 +43,8 @@ PY
   props+=(-Dqlite.test.prompt_ids="${ref_ids[0]}" -Dqlite.test.expected_ids="${ref_ids[1]}")
 fi
 
+[ -d "$data/lora/stories260K-lora-pip" ] && props+=(-Dqlite.test.lora="$data/lora/stories260K-lora-pip")
+
 cp="$(cat "$build/ports/android/test_classpath.txt")"
 # -Xcheck:jni makes the JVM verify every JNI call the binding makes.
 "$JAVA_HOME/bin/java" -Xcheck:jni -Djava.library.path="$build/ports/android" "${props[@]}" \

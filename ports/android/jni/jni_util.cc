@@ -8,7 +8,7 @@ namespace {
 Cache g_cache;
 
 // Field order of QliteSession.Params (kept in sync with QliteSession.java).
-enum { kThreads, kWindow, kSinkTokens, kKvType, kMaxBatch, kMemoryBudget, kTopK, kRepeatLastN, kSeed, kNLongs };
+enum { kThreads, kWindow, kSinkTokens, kKvType, kMaxBatch, kMemoryBudget, kTopK, kRepeatLastN, kSeed, kAdapterMemory, kNLongs };
 enum { kTemperature, kTopP, kMinP, kRepeatPenalty, kNFloats };
 
 bool InRange(jlong v, jlong lo, jlong hi) { return v >= lo && v <= hi; }
@@ -79,6 +79,7 @@ bool ReadSessionParams(JNIEnv* env, jlongArray longs, jfloatArray floats, qlite_
   else if (l[kMemoryBudget] < 0) bad = "memoryBudget";
   else if (!InRange(l[kTopK], 0, INT32_MAX)) bad = "topK";
   else if (!InRange(l[kRepeatLastN], 0, INT32_MAX)) bad = "repeatLastN";
+  else if (l[kAdapterMemory] < 0) bad = "adapterMemory";
   if (bad != nullptr) {
     char message[96];
     std::snprintf(message, sizeof(message), "session parameter out of range: %s", bad);
@@ -95,6 +96,7 @@ bool ReadSessionParams(JNIEnv* env, jlongArray longs, jfloatArray floats, qlite_
   p.sampler.top_k = static_cast<int32_t>(l[kTopK]);
   p.sampler.repeat_last_n = static_cast<int32_t>(l[kRepeatLastN]);
   p.sampler.seed = static_cast<uint64_t>(l[kSeed]);
+  p.adapter_memory = static_cast<uint64_t>(l[kAdapterMemory]);
   p.sampler.temperature = f[kTemperature];
   p.sampler.top_p = f[kTopP];
   p.sampler.min_p = f[kMinP];

@@ -1,4 +1,4 @@
-// JNI entry points of org.qlite.Qlite and org.qlite.QliteModel, and JNI_OnLoad.
+// JNI entry points of org.qlite.Qlite, org.qlite.QliteModel and org.qlite.QliteAdapter, and JNI_OnLoad.
 #include <cstring>
 #include <string>
 #include <vector>
@@ -8,6 +8,7 @@
 // javac -h output: a signature that drifts from the Java side fails to compile here.
 #include "org_qlite_Qlite.h"
 #include "org_qlite_QliteModel.h"
+#include "org_qlite_QliteAdapter.h"
 #endif
 
 using namespace qlite_jni;
@@ -177,6 +178,78 @@ JNIEXPORT jstring JNICALL Java_org_qlite_QliteModel_nativeEstimateMemory(JNIEnv*
   }
   text[sizeof(text) - 1] = '\0';
   return env->NewStringUTF(text);
+}
+
+// Reads a byte[][] of NUL-terminated UTF-8 strings; false with an exception pending.
+static bool ReadStrings(JNIEnv* env, jobjectArray array, std::vector<std::string>* out) {
+  const jsize n = array ? env->GetArrayLength(array) : 0;
+  for (jsize i = 0; i < n; ++i) {
+    jbyteArray z = static_cast<jbyteArray>(env->GetObjectArrayElement(array, i));
+    if (env->ExceptionCheck()) return false;
+    std::string text;
+    const bool ok = ReadBytes(env, z, &text);
+    env->DeleteLocalRef(z);
+    if (!ok) return false;
+    if (text.empty() || text.back() != '\0') {
+      Throw(env, QLITE_ERR_INVALID_ARGUMENT, "string is not NUL-terminated");
+      return false;
+    }
+    out->push_back(text);
+  }
+  return true;
+}
+
+JNIEXPORT jbyteArray JNICALL Java_org_qlite_QliteModel_nativeApplyChatTemplate(JNIEnv* env, jclass, jlong handle,
+                                                                               jobjectArray roles,
+                                                                               jobjectArray contents,
+                                                                               jboolean add_generation_prompt) {
+  return Guard(env, "qlite_chat_apply_template", [&]() -> jbyteArray {
+    std::vector<std::string> r, c;
+    if (!ReadStrings(env, roles, &r) || !ReadStrings(env, contents, &c)) return nullptr;
+    if (r.size() != c.size()) {
+      Throw(env, QLITE_ERR_INVALID_ARGUMENT, "qlite_chat_apply_template: one content per role");
+      return nullptr;
+    }
+    std::vector<qlite_chat_message> msgs(r.size());
+    for (size_t i = 0; i < r.size(); ++i) msgs[i] = {r[i].c_str(), c[i].c_str()};
+    size_t len = 0;
+    qlite_status s = qlite_chat_apply_template(ModelFrom(handle), msgs.data(), msgs.size(), add_generation_prompt,
+                                               nullptr, 0, &len);
+    std::vector<char> buf(len + 1);
+    if (s == QLITE_OK)
+      s = qlite_chat_apply_template(ModelFrom(handle), msgs.data(), msgs.size(), add_generation_prompt, buf.data(),
+                                    buf.size(), &len);
+    if (s != QLITE_OK) {
+      ThrowStatus(env, s, "qlite_chat_apply_template");
+      return nullptr;
+    }
+    jbyteArray out = env->NewByteArray(static_cast<jsize>(len));
+    if (out == nullptr) return nullptr;
+    env->SetByteArrayRegion(out, 0, static_cast<jsize>(len), reinterpret_cast<const jbyte*>(buf.data()));
+    return out;
+  });
+}
+
+JNIEXPORT jlong JNICALL Java_org_qlite_QliteAdapter_nativeOpen(JNIEnv* env, jclass, jlong model, jbyteArray path_z) {
+  return Guard(env, "qlite_adapter_open", [&]() -> jlong {
+    std::string path;
+    if (!ReadBytes(env, path_z, &path)) return 0;
+    if (path.empty() || path.back() != '\0') {
+      Throw(env, QLITE_ERR_INVALID_ARGUMENT, "qlite_adapter_open: bad path");
+      return 0;
+    }
+    qlite_adapter* adapter = nullptr;
+    const qlite_status s = qlite_adapter_open(ModelFrom(model), path.c_str(), &adapter);
+    if (s != QLITE_OK) {
+      ThrowStatus(env, s, "qlite_adapter_open");
+      return 0;
+    }
+    return ToHandle(adapter);
+  });
+}
+
+JNIEXPORT void JNICALL Java_org_qlite_QliteAdapter_nativeFree(JNIEnv*, jclass, jlong handle) {
+  qlite_adapter_free(reinterpret_cast<qlite_adapter*>(static_cast<intptr_t>(handle)));
 }
 
 }  // extern "C"

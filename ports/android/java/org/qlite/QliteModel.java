@@ -117,6 +117,30 @@ public final class QliteModel implements AutoCloseable {
     }
   }
 
+  /**
+   * The conversation rendered with the model's chat template (qlite_chat_apply_template):
+   * roles[i] / contents[i] are the messages; addGenerationPrompt opens the assistant's turn.
+   */
+  public String applyChatTemplate(String[] roles, String[] contents, boolean addGenerationPrompt) {
+    Qlite.requireNonNull(roles, "roles");
+    Qlite.requireNonNull(contents, "contents");
+    if (roles.length != contents.length || roles.length == 0) {
+      throw new QliteException(QliteException.INVALID_ARGUMENT, "one content per role, at least one message");
+    }
+    byte[][] r = new byte[roles.length][], c = new byte[roles.length][];
+    for (int i = 0; i < roles.length; ++i) {
+      Qlite.requireNonNull(roles[i], "role");
+      Qlite.requireNonNull(contents[i], "content");
+      r[i] = utf8z(roles[i]);
+      c[i] = utf8z(contents[i]);
+    }
+    byte[] text;
+    synchronized (this) {
+      text = nativeApplyChatTemplate(liveHandle(), r, c, addGenerationPrompt);
+    }
+    return new String(text, StandardCharsets.UTF_8);
+  }
+
   /** A new session with default parameters. */
   public QliteSession newSession() {
     return new QliteSession(this, new QliteSession.Params());
@@ -187,4 +211,6 @@ public final class QliteModel implements AutoCloseable {
   private static native byte[] nativeTokenBytes(long handle, int token);
 
   private static native String nativeEstimateMemory(long handle, long[] longs, float[] floats);
+  private static native byte[] nativeApplyChatTemplate(long handle, byte[][] roles, byte[][] contents,
+      boolean addGenerationPrompt);
 }
