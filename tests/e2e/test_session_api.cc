@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <string>
 #include <vector>
@@ -228,6 +229,38 @@ TEST_F(SessionApi, SyncProcessesOnlyTheNewPartAndFallsBackToAFullPrefill) {
     }
     qlite_session_free(s);
   }
+}
+
+TEST_F(SessionApi, TextFormsEqualTheTokenForms) {
+  QLITE_REQUIRE_DATA(bin, kBin);
+  qlite_model* m = Model();
+  ASSERT_NE(m, nullptr);
+  const qlite_session_params p = Params(QLITE_KV_F32, 0);
+  const std::vector<int32_t> a = Tokens(m, kStoryA, true), b = Tokens(m, kStoryB, false);
+  qlite_session* s = nullptr;
+  ASSERT_EQ(qlite_session_create(m, &p, &s), QLITE_OK);
+  size_t reused = 9;
+  const std::string ab = std::string(kStoryA) + kStoryB;
+  ASSERT_EQ(qlite_session_sync_text(s, kStoryA, std::strlen(kStoryA), 1, &reused), QLITE_OK) << qlite_last_error();
+  EXPECT_EQ(reused, 0u);
+  EXPECT_EQ(NPast(s), a.size());
+  ASSERT_EQ(qlite_session_append_text(s, kStoryB, std::strlen(kStoryB)), QLITE_OK) << qlite_last_error();
+  EXPECT_EQ(NPast(s), a.size() + b.size());  // no BOS
+  EXPECT_LT(MaxDiff(Fed(m, p, {a, b}), Logits(s)), 1e-4f);
+  // The whole text again: what tokenizes the same is kept.
+  const std::vector<int32_t> whole = Tokens(m, ab, true);
+  ASSERT_EQ(qlite_session_sync_text(s, ab.data(), ab.size(), 1, &reused), QLITE_OK);
+  std::vector<int32_t> held = a;
+  held.insert(held.end(), b.begin(), b.end());
+  size_t common = std::mismatch(whole.begin(), whole.end(), held.begin(), held.end()).first - whole.begin();
+  if (common == whole.size() && whole.size() < held.size()) --common;  // the last token is fed again
+  EXPECT_EQ(reused, common);
+  EXPECT_LT(MaxDiff(Fed(m, p, {whole}), Logits(s)), 1e-4f);
+  EXPECT_EQ(qlite_session_sync(s, nullptr, 0, nullptr), QLITE_ERR_INVALID_ARGUMENT);
+  const int32_t bad[] = {1, 100000};
+  EXPECT_EQ(qlite_session_sync(s, bad, 2, nullptr), QLITE_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(NPast(s), whole.size());  // a refused sync leaves the session as it was
+  qlite_session_free(s);
 }
 
 struct Collected {
