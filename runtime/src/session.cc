@@ -63,7 +63,6 @@ Status PlanSession(const Model& m, const qlite_session_params& p, SessionPlan* p
       return StatusError(StatusCode::kInvalidArgument, "sampler: stop string %zu is %s (1 to %u bytes)", i,
                          !t ? "NULL" : len ? "too long" : "empty", kMaxStopBytes);
     s.stop_bytes += len;
-    s.max_stop_bytes = std::max(s.max_stop_bytes, (uint32_t)len);
   }
   s.n_stop_strings = (uint32_t)sp.n_stop_strings;
   if (sp.n_logit_bias && !sp.logit_bias) return Status(StatusCode::kInvalidArgument, "sampler: logit_bias is NULL");

@@ -31,8 +31,7 @@ struct SessionPlan {
   // Copied from qlite_sampler_params into the arena at creation (sizes only: the caller's
   // arrays are read once, by Session::Create).
   uint32_t n_stop_strings = 0;
-  uint64_t stop_bytes = 0;       // their bytes, together
-  uint32_t max_stop_bytes = 0;   // the longest
+  uint64_t stop_bytes = 0;  // their bytes, together
   uint32_t n_logit_bias = 0;
 };
 
