@@ -45,7 +45,7 @@ double DeviceReadBandwidth(const qlite_model_info& info) {
 
 int BenchCommand(int argc, char** argv) {
   SessionFlags f;
-  uint32_t n_prompt = 64, n_gen = 64, reps = 5;
+  uint32_t n_prompt = 64, n_gen = 64, reps = 5, n_turn = 0;
   for (int i = 1; i < argc; ++i) {
     int r = ParseSessionFlag(argc, argv, &i, &f);
     if (r < 0) return 2;
@@ -56,11 +56,17 @@ int BenchCommand(int argc, char** argv) {
     } else if (!std::strcmp(argv[i], "--gen-tokens") && i + 1 < argc) {
       if (!IntegerFlag("qlite bench", argv[i], argv[i + 1], 0, 1 << 24, &n_gen)) return 2;
       ++i;
+    } else if (!std::strcmp(argv[i], "--turn-tokens") && i + 1 < argc) {
+      if (!IntegerFlag("qlite bench", argv[i], argv[i + 1], 0, 1 << 24, &n_turn)) return 2;
+      ++i;
     } else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) {
       if (!IntegerFlag("qlite bench", argv[i], argv[i + 1], 1, 1 << 20, &reps)) return 2;
       ++i;
     } else if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
-      std::printf("usage: qlite bench -m model.qlm [--prompt-tokens 64] [--gen-tokens 64] [--reps 5] [flags]\n%s",
+      std::printf("usage: qlite bench -m model.qlm [--prompt-tokens 64] [--gen-tokens 64] [--reps 5] [flags]\n"
+                  "  --turn-tokens T   also time a chat turn of T tokens after the prompt: qlite_session_sync\n"
+                  "                    of the grown conversation (only the turn is processed) against\n"
+                  "                    prefilling the whole conversation again\n%s",
                   kSessionFlagsHelp);
       return 0;
     } else {
@@ -98,6 +104,28 @@ int BenchCommand(int argc, char** argv) {
     prefill.push_back(n_prompt / Seconds(t0, t1));
     if (n_gen) decode.push_back(n_gen / Seconds(t1, t2));
   }
+  // A chat turn: the conversation so far is held; the next one is the prompt plus n_turn tokens.
+  std::vector<double> turn_sync, turn_full;
+  std::vector<int32_t> grown = prompt;
+  for (uint32_t i = 0; i < n_turn; ++i) grown.push_back((int32_t)(((n_prompt + i) * 2654435761u) % info.vocab_size));
+  for (uint32_t r = 0; n_turn && r <= reps && rc == 0; ++r) {
+    qlite_session_reset(s);
+    if (qlite_prefill(s, prompt.data(), prompt.size()) != QLITE_OK) rc = 1;
+    size_t reused = 0;
+    auto t0 = std::chrono::steady_clock::now();
+    if (rc == 0 && qlite_session_sync(s, grown.data(), grown.size(), &reused) != QLITE_OK) rc = 1;
+    auto t1 = std::chrono::steady_clock::now();
+    qlite_session_reset(s);
+    if (rc == 0 && qlite_prefill(s, grown.data(), grown.size()) != QLITE_OK) rc = 1;
+    auto t2 = std::chrono::steady_clock::now();
+    if (rc == 0 && reused != prompt.size()) {
+      std::fprintf(stderr, "qlite bench: the turn reused %zu of %u positions\n", reused, n_prompt);
+      rc = 1;
+    }
+    if (r == 0) continue;
+    turn_sync.push_back(Seconds(t0, t1) * 1e3);
+    turn_full.push_back(Seconds(t1, t2) * 1e3);
+  }
   if (rc != 0) {
     std::fprintf(stderr, "qlite bench: %s\n", qlite_last_error());
   } else {
@@ -117,6 +145,10 @@ int BenchCommand(int argc, char** argv) {
                   info.n_slow_layout_tensors);
     std::printf("prefill %u tokens: %.1f tok/s   decode %u tokens: %.1f tok/s   (median of %u)\n", n_prompt,
                 Median(prefill), n_gen, Median(decode), reps);
+    if (n_turn)
+      std::printf("turn of %u tokens after %u: sync (prefix reused) %.2f ms, whole conversation re-prefilled "
+                  "%.2f ms (medians of %u)\n",
+                  n_turn, n_prompt, Median(turn_sync), Median(turn_full), reps);
     const double streamed = Median(decode) * info.decode_bytes / 1e9;
     if (const double peak = DeviceReadBandwidth(info)) {
       std::printf("device: decode reads %.1f MB/token = %.1f GB/s, %.0f%% of the %.1f GB/s measured read bandwidth\n",

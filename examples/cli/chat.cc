@@ -1,8 +1,7 @@
 // qlite chat: an interactive conversation. Each turn renders the whole conversation with the
 // model's own chat template through the C API (qlite_chat_apply_template: the file's Jinja
-// template, else ChatML, Gemma or plain turns by vocabulary) and prefills only the text the
-// session has not seen yet; a template that rewrites earlier turns (Qwen3 drops old reasoning)
-// makes the session start over from the whole text.
+// template, else ChatML, Gemma or plain turns by vocabulary) and hands its tokens to
+// qlite_session_sync, which prefills only what the session does not hold yet.
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -153,9 +152,13 @@ int ChatCommand(int argc, char** argv) {
     conv.contents.push_back(system);
   }
 
-  std::string line, seen;  // seen: the text whose tokens the session holds
+  std::string line;
   int rc = 0;
   std::vector<int32_t> ids;
+  int32_t bos_ids[2];
+  size_t n_bos = 0;  // the tokenizer's own rule: does this model start with BOS?
+  const bool starts_with_bos = info.bos_id >= 0 && qlite_tokenize(model, "", 0, 1, bos_ids, 2, &n_bos) == QLITE_OK &&
+                               n_bos == 1;
   while (rc == 0) {
     std::fprintf(stderr, "> ");
     if (!std::getline(std::cin, line) || line.empty()) break;
@@ -166,34 +169,23 @@ int ChatCommand(int argc, char** argv) {
       rc = 1;
       break;
     }
-    // Only the new text is prefilled. A turn cut off by -n (or ended by its end-of-turn token,
-    // which is sampled, not fed) is closed here: the template renders the stored reply with its
-    // end-of-turn marker, which starts the new text.
-    if (text.compare(0, seen.size(), seen) != 0) {
-      if (qlite_session_reset(s) != QLITE_OK) {
-        rc = 1;
-        break;
-      }
-      seen.clear();
-    }
-    const std::string fresh = text.substr(seen.size());
-    ids.resize(fresh.size() + 8);
+    // The whole conversation's tokens go to the session, which keeps the prefix it already
+    // holds (also after its window slid) and processes only the rest: normally the new turn.
+    // A turn cut off by -n (or ended by its end-of-turn token, which is sampled, not fed) is
+    // closed by the template's rendering of the stored reply; a template that rewrites earlier
+    // turns (Qwen3 drops old reasoning) sends the session back to where the text changed.
+    ids.resize(text.size() + 8);
     size_t n = 0;
-    if (qlite_tokenize(model, fresh.data(), fresh.size(), 0, ids.data(), ids.size(), &n) != QLITE_OK) {
+    if (qlite_tokenize(model, text.data(), text.size(), 0, ids.data(), ids.size(), &n) != QLITE_OK) {
       rc = 1;
       break;
     }
     ids.resize(n);
-    if (seen.empty() && info.bos_id >= 0 && (ids.empty() || ids[0] != info.bos_id)) {
-      int32_t bos[2];
-      size_t nb = 0;  // the tokenizer's own rule: does this model start with BOS?
-      if (qlite_tokenize(model, "", 0, 1, bos, 2, &nb) == QLITE_OK && nb == 1) ids.insert(ids.begin(), bos[0]);
-    }
-    if (!ids.empty() && qlite_prefill(s, ids.data(), ids.size()) != QLITE_OK) {
+    if (starts_with_bos && (ids.empty() || ids[0] != info.bos_id)) ids.insert(ids.begin(), info.bos_id);
+    if (qlite_session_sync(s, ids.data(), ids.size(), nullptr) != QLITE_OK) {
       rc = 1;
       break;
     }
-    seen = text;
     Utf8Out out;
     std::string reply;
     for (uint32_t t = 0; t < max_reply; ++t) {
@@ -208,7 +200,6 @@ int ChatCommand(int argc, char** argv) {
       const std::string piece = PieceOf(model, tok);
       out.Put(piece.data(), piece.size());
       reply += piece;
-      seen += piece;
       if (qlite_decode(s, tok) != QLITE_OK) {
         rc = 1;
         break;

@@ -42,6 +42,7 @@ int RunCommand(int argc, char** argv) {
   std::string prompt = "Once upon a time";
   uint32_t n = 128;
   bool stop_at_eos = true;
+  std::string save_state, load_state;
   for (int i = 1; i < argc; ++i) {
     int r = ParseSessionFlag(argc, argv, &i, &f);
     if (r < 0) return 2;
@@ -53,10 +54,16 @@ int RunCommand(int argc, char** argv) {
       ++i;
     } else if (!std::strcmp(argv[i], "--ignore-eos")) {
       stop_at_eos = false;
+    } else if (!std::strcmp(argv[i], "--save-state") && i + 1 < argc) {
+      save_state = argv[++i];
+    } else if (!std::strcmp(argv[i], "--load-state") && i + 1 < argc) {
+      load_state = argv[++i];
     } else if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
       std::printf("usage: qlite run -m model.qlm [-p PROMPT] [-n TOKENS] [--ignore-eos] [flags]\n"
-                  "  -p PROMPT   text to continue (\"\" starts from BOS alone)\n"
-                  "  -n TOKENS   tokens to generate (default 128)\n%s", kSessionFlagsHelp);
+                  "  -p PROMPT          text to continue (\"\" starts from BOS alone)\n"
+                  "  -n TOKENS          tokens to generate (default 128)\n"
+                  "  --load-state FILE  go on from a saved session (the prompt continues it, no BOS)\n"
+                  "  --save-state FILE  save the session after generating\n%s", kSessionFlagsHelp);
       return 0;
     } else {
       std::fprintf(stderr, "qlite run: unknown flag '%s' (see --help)\n", argv[i]);
@@ -66,12 +73,20 @@ int RunCommand(int argc, char** argv) {
   qlite_model* model = nullptr;
   qlite_session* session = nullptr;
   if (!OpenModelAndSession(f, &model, &session)) return 1;
+  if (!load_state.empty() && qlite_session_load_state_file(session, load_state.c_str()) != QLITE_OK) {
+    std::fprintf(stderr, "qlite run: cannot load %s: %s\n", load_state.c_str(), qlite_last_error());
+    qlite_session_free(session);
+    qlite_model_free(model);
+    return 1;
+  }
   std::fwrite(prompt.data(), 1, prompt.size(), stdout);
   std::fflush(stdout);
   qlite_generate_stats stats = {};
   qlite_status st = qlite_generate(session, prompt.c_str(), n, stop_at_eos, StreamPiece, nullptr, &stats);
   std::printf("\n");
   if (st != QLITE_OK) std::fprintf(stderr, "qlite run: %s\n", qlite_last_error());
+  if (st == QLITE_OK && !save_state.empty() && (st = qlite_session_save_state_file(session, save_state.c_str())) != QLITE_OK)
+    std::fprintf(stderr, "qlite run: cannot save %s: %s\n", save_state.c_str(), qlite_last_error());
   std::fprintf(stderr, "prefill: %u tokens, %.1f tok/s | decode: %u tokens, %.1f tok/s | peak memory %.1f MiB\n",
                stats.n_prompt_tokens, stats.prefill_seconds > 0 ? stats.n_prompt_tokens / stats.prefill_seconds : 0.0,
                stats.n_generated, stats.decode_seconds > 0 ? stats.n_generated / stats.decode_seconds : 0.0,

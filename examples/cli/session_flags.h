@@ -3,6 +3,7 @@
 // extra flags first and hands the rest here.
 #pragma once
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +21,8 @@ struct SessionFlags {
   qlite_model_params model_params = qlite_model_default_params();
   qlite_session_params session = qlite_session_default_params();
   std::vector<std::pair<std::string, float>> loras;  // --lora FILE[:SCALE], merged at load time
+  std::vector<std::string> stops;                     // --stop STR (repeatable)
+  std::vector<qlite_logit_bias> logit_bias;           // --logit-bias TOKEN=BIAS (repeatable)
 };
 
 // "path[:scale]" -> (path, scale); the suffix counts as a scale only when it is a number.
@@ -65,6 +68,8 @@ inline const char* kSessionFlagsHelp =
     "  --memory-budget SIZE    fail unless the whole run fits, e.g. 64M\n"
     "  --lora FILE[:SCALE]     LoRA adapter merged at load time (.qla, PEFT folder or GGUF LoRA); repeatable\n"
     "  --temp T --top-k K --top-p P --min-p P --repeat-penalty R --repeat-last-n N --seed S\n"
+    "  --stop STR              end generation where the text contains STR (not printed); repeatable\n"
+    "  --logit-bias TOKEN=BIAS add BIAS to a token's logit (-inf bans it); repeatable\n"
     "  --no-mmap --verify      read the file instead of mapping it; verify checksums\n"
     "  --device cpu|cuda[:N]   run on this CPU (default) or NVIDIA GPU N (a build with -DQLITE_CUDA=ON)\n";
 
@@ -165,6 +170,21 @@ inline int ParseSessionFlag(int argc, char** argv, int* i, SessionFlags* f) {
       std::fprintf(stderr, "qlite: --seed needs an unsigned integer, not '%s'\n", v);
       return -1;
     }
+  } else if (is("--stop")) {
+    if (!(v = value())) return -1;
+    f->stops.push_back(v);
+  } else if (is("--logit-bias")) {
+    if (!(v = value())) return -1;
+    const char* eq = std::strchr(v, '=');
+    uint64_t token = 0;
+    float bias = 0;
+    const std::string id(v, eq ? (size_t)(eq - v) : 0);
+    const bool ban = eq && (!std::strcmp(eq + 1, "-inf") || !std::strcmp(eq + 1, "-INF"));
+    if (!eq || !ParseUnsigned(id.c_str(), INT32_MAX, &token) || (!ban && !ParseReal(eq + 1, -1e6, 1e6, &bias))) {
+      std::fprintf(stderr, "qlite: --logit-bias needs TOKEN=BIAS (a token id, a number or -inf), not '%s'\n", v);
+      return -1;
+    }
+    f->logit_bias.push_back({(int32_t)token, ban ? -INFINITY : bias});
   } else if (is("--lora")) {
     if (!(v = value())) return -1;
     f->loras.push_back(SplitLoraSpec(v));
@@ -222,6 +242,12 @@ inline qlite_session* CreateSession(qlite_model* m, const SessionFlags& flags) {
   SessionFlags f = flags;
   std::vector<qlite_adapter*> adapters;
   if (!OpenAdapters(m, &f, &adapters)) return nullptr;
+  std::vector<const char*> stops;  // the session copies the lists at creation
+  for (const std::string& t : f.stops) stops.push_back(t.c_str());
+  f.session.sampler.stop_strings = stops.data();
+  f.session.sampler.n_stop_strings = stops.size();
+  f.session.sampler.logit_bias = f.logit_bias.data();
+  f.session.sampler.n_logit_bias = f.logit_bias.size();
   qlite_session* s = nullptr;
   if (qlite_session_create(m, &f.session, &s) != QLITE_OK) {
     std::fprintf(stderr, "qlite: cannot create a session: %s\n", qlite_last_error());

@@ -1,6 +1,7 @@
 // The C API: handles are the C++ objects themselves; every entry point checks its
 // pointers, catches everything, and turns Status into qlite_status + a thread-local message.
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <new>
 #include <string>
@@ -400,6 +401,104 @@ qlite_status qlite_generate_sized(qlite_session* session, const char* prompt, ui
       [&] { return Generate(*S(session), prompt, max_tokens, stop_at_eos != 0, callback, user_data, &stats); });
   if (out_stats) abi::WriteOut(stats, out_stats, struct_size);
   return status;
+}
+
+qlite_status qlite_session_append_text(qlite_session* session, const char* text, size_t text_len) {
+  QLITE_CHECK_ARG(session, "session is NULL");
+  QLITE_CHECK_LIVE(handles::CheckSession(session, __func__));
+  QLITE_CHECK_ARG(text || text_len == 0, "text is NULL");
+  return Guard([&] {
+    std::vector<int32_t> ids;
+    QLITE_RETURN_IF_ERROR(EncodeText(S(session)->model(), std::string(text ? text : "", text_len), false, &ids));
+    if (ids.empty()) return Status::Ok();
+    return S(session)->Prefill(ids.data(), ids.size());
+  });
+}
+
+qlite_status qlite_session_sync(qlite_session* session, const int32_t* tokens, size_t n_tokens, size_t* out_n_reused) {
+  QLITE_CHECK_ARG(session, "session is NULL");
+  QLITE_CHECK_LIVE(handles::CheckSession(session, __func__));
+  QLITE_CHECK_ARG(tokens, "tokens is NULL");
+  return Guard([&] { return S(session)->Sync(tokens, n_tokens, out_n_reused); });
+}
+
+qlite_status qlite_session_sync_text(qlite_session* session, const char* text, size_t text_len, int add_bos,
+                                     size_t* out_n_reused) {
+  QLITE_CHECK_ARG(session, "session is NULL");
+  QLITE_CHECK_LIVE(handles::CheckSession(session, __func__));
+  QLITE_CHECK_ARG(text || text_len == 0, "text is NULL");
+  return Guard([&] {
+    std::vector<int32_t> ids;
+    QLITE_RETURN_IF_ERROR(EncodeText(S(session)->model(), std::string(text ? text : "", text_len), add_bos != 0, &ids));
+    return S(session)->Sync(ids.data(), ids.size(), out_n_reused);
+  });
+}
+
+qlite_status qlite_session_seek(qlite_session* session, uint64_t n_past) {
+  QLITE_CHECK_ARG(session, "session is NULL");
+  QLITE_CHECK_LIVE(handles::CheckSession(session, __func__));
+  return Guard([&] { return S(session)->Seek(n_past); });
+}
+
+qlite_status qlite_session_state_size(const qlite_session* session, size_t* out_size) {
+  QLITE_CHECK_ARG(session, "session is NULL");
+  QLITE_CHECK_LIVE(handles::CheckSession(session, __func__));
+  QLITE_CHECK_ARG(out_size, "out_size is NULL");
+  return Guard([&] { return reinterpret_cast<const Session*>(session)->StateSize(out_size); });
+}
+
+qlite_status qlite_session_save_state(const qlite_session* session, void* buf, size_t capacity, size_t* out_size) {
+  QLITE_CHECK_ARG(session, "session is NULL");
+  QLITE_CHECK_LIVE(handles::CheckSession(session, __func__));
+  QLITE_CHECK_ARG(buf || capacity == 0, "buf is NULL");
+  return Guard([&] { return reinterpret_cast<const Session*>(session)->SaveState(buf, capacity, out_size); });
+}
+
+qlite_status qlite_session_load_state(qlite_session* session, const void* data, size_t size) {
+  QLITE_CHECK_ARG(session, "session is NULL");
+  QLITE_CHECK_LIVE(handles::CheckSession(session, __func__));
+  QLITE_CHECK_ARG(data || size == 0, "data is NULL");
+  return Guard([&] { return S(session)->LoadState(data, size); });
+}
+
+qlite_status qlite_session_save_state_file(const qlite_session* session, const char* path) {
+  QLITE_CHECK_ARG(session, "session is NULL");
+  QLITE_CHECK_LIVE(handles::CheckSession(session, __func__));
+  QLITE_CHECK_ARG(path, "path is NULL");
+  return Guard([&] {
+    const Session& s = *reinterpret_cast<const Session*>(session);
+    size_t size = 0;
+    QLITE_RETURN_IF_ERROR(s.StateSize(&size));
+    std::vector<uint8_t> buf(size);
+    QLITE_RETURN_IF_ERROR(s.SaveState(buf.data(), buf.size(), &size));
+    std::FILE* f = std::fopen(path, "wb");
+    if (!f) return StatusError(StatusCode::kIo, "cannot create %s", path);
+    const bool ok = std::fwrite(buf.data(), 1, size, f) == size;
+    if (std::fclose(f) != 0 || !ok) return StatusError(StatusCode::kIo, "cannot write %s", path);
+    return Status::Ok();
+  });
+}
+
+qlite_status qlite_session_load_state_file(qlite_session* session, const char* path) {
+  QLITE_CHECK_ARG(session, "session is NULL");
+  QLITE_CHECK_LIVE(handles::CheckSession(session, __func__));
+  QLITE_CHECK_ARG(path, "path is NULL");
+  return Guard([&] {
+    std::FILE* f = std::fopen(path, "rb");
+    if (!f) return StatusError(StatusCode::kIo, "cannot open %s", path);
+    std::vector<uint8_t> buf;
+    uint8_t chunk[1 << 16];
+    size_t got = 0;
+    // Read in chunks: a state is never larger than its session's cache, which bounds a file
+    // that is not one (LoadState then refuses it).
+    const size_t cap = S(session)->arena_capacity() + (size_t(1) << 20);
+    while ((got = std::fread(chunk, 1, sizeof(chunk), f)) > 0 && buf.size() <= cap) buf.insert(buf.end(), chunk, chunk + got);
+    const bool err = std::ferror(f) != 0;
+    std::fclose(f);
+    if (err) return StatusError(StatusCode::kIo, "cannot read %s", path);
+    if (buf.size() > cap) return StatusError(StatusCode::kFormat, "%s is too large to be this session's state", path);
+    return S(session)->LoadState(buf.data(), buf.size());
+  });
 }
 
 }  // extern "C"

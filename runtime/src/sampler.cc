@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace qlite {
@@ -59,6 +60,34 @@ Sampler::Sampler(int32_t vocab_size, const SamplerParams& params, void* scratch)
 void Sampler::Reset() {
   history_len_ = history_pos_ = 0;
   rng_.Seed(params_.seed);
+}
+
+size_t Sampler::StateBytes() const {
+  return sizeof(uint64_t) + 2 * sizeof(uint64_t) + history_.size() * sizeof(int32_t);
+}
+
+void Sampler::SaveState(uint8_t* out) const {
+  const uint64_t head[3] = {rng_.state(), history_len_, history_pos_};
+  std::memcpy(out, head, sizeof(head));
+  if (!history_.empty()) std::memcpy(out + sizeof(head), history_.p, history_.size() * sizeof(int32_t));
+}
+
+bool Sampler::LoadState(const uint8_t* in, size_t size) {
+  if (size != StateBytes()) return false;
+  uint64_t head[3];
+  std::memcpy(head, in, sizeof(head));
+  const size_t n = history_.size();
+  if (head[1] > n || (n ? head[2] >= n : head[2] != 0)) return false;
+  for (size_t i = 0; i < head[1]; ++i) {
+    int32_t t;
+    std::memcpy(&t, in + sizeof(head) + i * sizeof(int32_t), sizeof(t));
+    if (t < 0 || t >= vocab_) return false;
+  }
+  rng_.set_state(head[0]);
+  history_len_ = head[1];
+  history_pos_ = head[2];
+  if (n) std::memcpy(history_.p, in + sizeof(head), n * sizeof(int32_t));
+  return true;
 }
 
 void Sampler::Accept(int32_t token) {
@@ -153,9 +182,12 @@ size_t Sampler::Filter(const float* logits, Candidate* cand) {
 
 int32_t Sampler::Sample(const float* logits) {
   const float* l = logits;
-  if (params_.repeat_penalty != 1.0f && history_len_ > 0) {
+  if ((params_.repeat_penalty != 1.0f && history_len_ > 0) || n_bias_) {
     std::copy(logits, logits + vocab_, logits_.begin());
     ApplyRepeatPenalty(logits_.data());
+    for (size_t i = 0; i < n_bias_; ++i) {
+      if (bias_[i].token >= 0 && bias_[i].token < vocab_) logits_[bias_[i].token] += bias_[i].bias;
+    }
     l = logits_.data();
   }
   if (params_.temperature <= 0.0f) {

@@ -20,6 +20,12 @@ struct SamplerParams {
   uint64_t seed = 0;
 };
 
+// Added to a token's logit before sampling; -infinity bans the token.
+struct LogitBias {
+  int32_t token;
+  float bias;
+};
+
 // PCG32 (XSH-RR): small, fast and identical on every platform.
 class Pcg32 {
  public:
@@ -27,6 +33,8 @@ class Pcg32 {
   void Seed(uint64_t seed);
   uint32_t Next();
   float Uniform() { return static_cast<float>(Next() >> 8) * (1.0f / 16777216.0f); }  // [0, 1)
+  uint64_t state() const { return state_; }
+  void set_state(uint64_t state) { state_ = state; }
 
  private:
   uint64_t state_ = 0;
@@ -45,6 +53,20 @@ class Sampler {
   void Accept(int32_t token);
   // Clears history and reseeds.
   void Reset();
+  // Clears the history only (the random stream goes on).
+  void ClearHistory() { history_len_ = history_pos_ = 0; }
+  // Biases added to the (penalized) logits before every draw; the array must outlive the
+  // sampler (a session's arena). Tokens outside the vocabulary are ignored.
+  void SetLogitBias(const LogitBias* bias, size_t n) {
+    bias_ = bias;
+    n_bias_ = n;
+  }
+
+  // What saved state holds of the sampler (random stream, penalty history): its bytes, and
+  // writing/reading them. LoadState checks sizes and token ids and changes nothing on false.
+  size_t StateBytes() const;
+  void SaveState(uint8_t* out) const;
+  bool LoadState(const uint8_t* in, size_t size);
 
   const SamplerParams& params() const { return params_; }
   int32_t vocab_size() const { return vocab_; }
@@ -83,6 +105,8 @@ class Sampler {
   size_t history_len_ = 0, history_pos_ = 0;
   Array<uint32_t> seen_;     // per-token stamp: dedups the history without allocating
   uint32_t stamp_ = 0;
+  const LogitBias* bias_ = nullptr;
+  size_t n_bias_ = 0;
 };
 
 }  // namespace qlite

@@ -16,6 +16,7 @@ namespace {
 
 constexpr uint32_t kDefaultBatch = 64;
 constexpr uint32_t kMaxThreads = 256;
+constexpr uint32_t kMaxStopStrings = 256, kMaxStopBytes = 1024, kMaxLogitBias = 65536;
 
 uint32_t LayerSpan(const Model& m, uint32_t l) {
   return KvLayerSpan(m.config().context_length, m.layers()[l].sliding_window);
@@ -50,6 +51,34 @@ Status PlanSession(const Model& m, const qlite_session_params& p, SessionPlan* p
                        "sampler parameters out of range (temperature %g, top_p %g in (0,1], min_p %g in [0,1], "
                        "repeat_penalty %g > 0, repeat_last_n %d >= 0)",
                        sp.temperature, sp.top_p, sp.min_p, sp.repeat_penalty, sp.repeat_last_n);
+  if (sp.n_stop_strings && !sp.stop_strings)
+    return Status(StatusCode::kInvalidArgument, "sampler: stop_strings is NULL");
+  if (sp.n_stop_strings > kMaxStopStrings)
+    return StatusError(StatusCode::kInvalidArgument, "sampler: %zu stop strings (at most %u)", sp.n_stop_strings,
+                       kMaxStopStrings);
+  for (size_t i = 0; i < sp.n_stop_strings; ++i) {
+    const char* t = sp.stop_strings[i];
+    const size_t len = t ? strnlen(t, kMaxStopBytes + 1) : 0;
+    if (len == 0 || len > kMaxStopBytes)
+      return StatusError(StatusCode::kInvalidArgument, "sampler: stop string %zu is %s (1 to %u bytes)", i,
+                         !t ? "NULL" : len ? "too long" : "empty", kMaxStopBytes);
+    s.stop_bytes += len;
+  }
+  s.n_stop_strings = (uint32_t)sp.n_stop_strings;
+  if (sp.n_logit_bias && !sp.logit_bias) return Status(StatusCode::kInvalidArgument, "sampler: logit_bias is NULL");
+  if (sp.n_logit_bias > kMaxLogitBias)
+    return StatusError(StatusCode::kInvalidArgument, "sampler: %zu logit biases (at most %u)", sp.n_logit_bias,
+                       kMaxLogitBias);
+  for (size_t i = 0; i < sp.n_logit_bias; ++i) {
+    const qlite_logit_bias& b = sp.logit_bias[i];
+    if (b.token < 0 || (uint32_t)b.token >= c.vocab_size)
+      return StatusError(StatusCode::kInvalidArgument, "sampler: logit bias %zu: token %d outside the vocabulary (%u)",
+                         i, b.token, c.vocab_size);
+    if (std::isnan(b.bias) || b.bias == INFINITY)
+      return StatusError(StatusCode::kInvalidArgument, "sampler: logit bias %zu: %g (finite or -INFINITY)", i,
+                         b.bias);
+  }
+  s.n_logit_bias = (uint32_t)sp.n_logit_bias;
   // C callers may store any int in the enum: read its bytes, not the (UB) enum value.
   int kv_type = 0;
   static_assert(sizeof(p.kv_type) == sizeof(int), "qlite_kv_type is an int-sized enum");
@@ -74,6 +103,7 @@ void Session::Bind(Arena* a, SessionMemory* mem) {
   size_t mark = a->used();
   if (m.device()) {  // KV cache, activations and the forward pass's scratch live on the device
     BindSampler(a);
+    BindTokens(a);
     layers_ = a->Array<LayerWeights>(c.n_layers);
     mem->scratch = a->used() - mark;
     BindAdapterMemory(a, mem);
@@ -152,6 +182,7 @@ void Session::Bind(Arena* a, SessionMemory* mem) {
   scores_ = a->Array<float>((size_t)plan_.n_threads * max_att_queries_ * plan_.kv.window);
   pool_mem_ = a->Allocate(sizeof(arch::ThreadPool));
   BindSampler(a);
+  BindTokens(a);
   layers_ = a->Array<LayerWeights>(c.n_layers);
   mem->scratch = a->used() - mark + descriptors;
   BindAdapterMemory(a, mem);
@@ -239,6 +270,7 @@ Status Session::Create(const Model& model, const qlite_session_params& params, S
   try {
     if (s->pool_mem_) s->pool_ = new (s->pool_mem_) arch::ThreadPool(plan.n_threads, plan.cpu_mask);
     s->sampler_ = new (s->sampler_mem_) Sampler((int32_t)model.config().vocab_size, sp, s->sampler_scratch_);
+    s->CopySamplerLists(params.sampler);
     if (model.device()) {
       const Status st = model.device()->CreateSession(plan, &s->device_);
       if (!st.ok()) {
@@ -277,8 +309,10 @@ Status Session::Prefill(const int32_t* tokens, size_t n) {
     const float* logits = nullptr;
     QLITE_RETURN_IF_ERROR(device_->Forward(tokens, n, &logits));
     logits_ = const_cast<float*>(logits);
+    RecordTokens(pos_, tokens, n);
     pos_ += n;
   } else {
+    RecordTokens(pos_, tokens, n);
     for (size_t i = 0; i < n; i += plan_.max_batch) {
       Forward(tokens + i, std::min<size_t>(plan_.max_batch, n - i));
     }
@@ -296,6 +330,7 @@ Status Session::Sample(int32_t* out) {
 
 void Session::Reset() {
   pos_ = 0;
+  evicted_hash_ = kEvictedSeed;
   has_logits_ = false;
   sampler_->Reset();
   if (device_) device_->Reset();

@@ -28,6 +28,11 @@ struct SessionPlan {
   arch::KvType kv_type = arch::KvType::kF32;
   uint64_t adapter_bytes = 0;  // reserved for LoRA-merged tensor copies
   int32_t repeat_last_n = 0;  // sizes the sampler's history
+  // Copied from qlite_sampler_params into the arena at creation (sizes only: the caller's
+  // arrays are read once, by Session::Create).
+  uint32_t n_stop_strings = 0;
+  uint64_t stop_bytes = 0;  // their bytes, together
+  uint32_t n_logit_bias = 0;
 };
 
 Status PlanSession(const Model& model, const qlite_session_params& params, SessionPlan* plan);
@@ -67,6 +72,32 @@ class Session {
   const float* logits() const { return has_logits_ ? logits_ : nullptr; }
   Status Sample(int32_t* out);
   void Reset();
+
+  // Multi-turn (session_tokens.cc). The session remembers the token at every position whose
+  // keys it still holds (a ring shaped like the KV cache's widest one) and a hash of those it
+  // has evicted, so a whole conversation can be compared with what it holds.
+  // Goes back to position n (<= position()): exact, as if only the first n tokens had been
+  // fed, or kContext when keys position n would attend have been overwritten (SeekAllowed).
+  Status Seek(uint64_t n);
+  bool SeekAllowed(uint64_t n) const;
+  // Brings the session to hold exactly tokens[0, n): keeps the longest prefix it holds,
+  // processes the rest; re-prefills from scratch when the divergence lies where it cannot
+  // go back to. *reused: positions kept.
+  Status Sync(const int32_t* tokens, size_t n, size_t* reused);
+  // The token fed at `pos` (< position()), or -1 when that position has been evicted.
+  int32_t TokenAt(uint64_t pos) const;
+
+  // Stop strings (sampler parameters), copied at creation: the i-th is
+  // stop_text()[stop_offsets()[i], stop_offsets()[i + 1]).
+  size_t n_stop_strings() const { return plan_.n_stop_strings; }
+  const char* stop_text() const { return stop_text_; }
+  const uint32_t* stop_offsets() const { return stop_offsets_; }
+
+  // Saved state (session_state.cc): the bytes SaveState writes now, the writing, the loading
+  // (checked in full before anything changes).
+  Status StateSize(size_t* out) const;
+  Status SaveState(void* buf, size_t capacity, size_t* out_size) const;
+  Status LoadState(const void* data, size_t size);
   // Merges adapters into copies of the tensors they adapt (session_adapters.cc).
   Status SetAdapters(const Adapter* const* adapters, const float* scales, size_t n);
 
@@ -99,6 +130,13 @@ class Session {
   void AddResidual(const float* post_norm, size_t n);
   static void AttentionTask(void* ctx, size_t task, size_t thread);
   void UseBaseWeights();  // layers_ = the model's own views
+  void BindTokens(Arena* arena);
+  void CopySamplerLists(const qlite_sampler_params& params);
+  // Remembers tokens fed at positions first.. (folding the ones their slots evict into
+  // evicted_hash_).
+  void RecordTokens(uint64_t first, const int32_t* tokens, size_t n);
+  // Bytes of the saved state for position `pos` with or without logits (0 when too large).
+  size_t StateBytes(uint64_t pos, bool has_logits) const;
 
 
   const Model* model_;
@@ -135,6 +173,16 @@ class Session {
   uint64_t pos_ = 0;
   uint32_t max_att_queries_ = 1;  // query heads per attention task: scores_ / sink_q_ rows per thread
   ActivationObserver* observer_ = nullptr;
+  // The tokens of the positions held: a ring of the window's slots with the plan's sinks.
+  static constexpr uint64_t kEvictedSeed = 0x51c0ffee5eed0001ull;
+  KvRingShape token_ring_;
+  int32_t* tokens_ = nullptr;
+  uint64_t evicted_hash_ = kEvictedSeed;  // of the tokens at evicted positions, in order
+  // Stop strings: stop_text_[stop_offsets_[i], stop_offsets_[i + 1]) is the i-th.
+  char* stop_text_ = nullptr;
+  uint32_t* stop_offsets_ = nullptr;
+  LogitBias* logit_bias_ = nullptr;  // [plan_.n_logit_bias]
+  uint64_t adapter_hash_ = 0;  // identifies the merged adapter set (0 = base): saved states check it
   bool has_logits_ = false;
   bool long_rope_ = false;  // LongRoPE: rotates with the long factors (Model::UsesLongRope)
 };

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "adapter.h"
+#include "qlite/format/checksum.h"
 #include "qlite/format/lora.h"
 #include "qlite/format/model_file.h"
 #include "session.h"
@@ -55,6 +56,7 @@ Status Session::SetAdapters(const Adapter* const* adapters, const float* scales,
   Reset();  // cached keys/values were computed with the previous weights
   std::vector<std::pair<std::string, QuantizedView>> merged;  // what a device session uploads
   if (device_) QLITE_RETURN_IF_ERROR(device_->SetLayerWeights(merged));
+  adapter_hash_ = 0;
   if (n == 0) return Status::Ok();
   const uint64_t fp = model_->file().fingerprint();
   std::vector<ScaledLora> set;
@@ -111,10 +113,23 @@ Status Session::SetAdapters(const Adapter* const* adapters, const float* scales,
     *slot = ToWeightMatrix(v);
     merged.emplace_back(name, v);
   }
+  // Saved states record which merged weights their keys came from.
+  Xxh64Stream id(fp);
+  for (const ScaledLora& l : set) {
+    id.Update(&l.scale, sizeof(l.scale));
+    for (const LoraTensor& t : l.adapter->tensors) {
+      id.Update(t.target.data(), t.target.size() + 1);
+      id.Update(&t.factor, sizeof(t.factor));
+      if (!t.a.empty()) id.Update(t.a.data(), t.a.size() * sizeof(float));
+      if (!t.b.empty()) id.Update(t.b.data(), t.b.size() * sizeof(float));
+    }
+  }
+  adapter_hash_ = id.Digest() | 1;  // never 0 (the base)
   if (device_) {
     const Status s = device_->SetLayerWeights(merged);
     if (!s.ok()) {
       UseBaseWeights();
+      adapter_hash_ = 0;
       return s;
     }
   }

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "stop_matcher.h"
 #include "tokenizer.h"
 #include "utf8.h"
 
@@ -38,8 +39,9 @@ bool IsEndToken(const Model& model, int32_t token) {
 Status Generate(Session& session, const char* prompt, uint32_t max_tokens, bool stop_at_eos,
                 qlite_token_callback callback, void* user_data, qlite_generate_stats* stats) {
   std::vector<int32_t> ids;
-  QLITE_RETURN_IF_ERROR(EncodeText(session.model(), prompt, true, &ids));
-  if (ids.empty())
+  // BOS starts a session only: a prompt fed after positions continues the conversation.
+  QLITE_RETURN_IF_ERROR(EncodeText(session.model(), prompt, session.position() == 0, &ids));
+  if (ids.empty() && session.position() == 0)
     return StatusError(StatusCode::kInvalidArgument, "empty prompt and the model has no BOS token to start from");
   return GenerateFrom(session, ids.data(), ids.size(), max_tokens, stop_at_eos, callback, user_data, stats);
 }
@@ -49,15 +51,22 @@ Status GenerateFrom(Session& session, const int32_t* prompt, size_t n_prompt, ui
   using Clock = std::chrono::steady_clock;
   const Model& model = session.model();
   const Tokenizer& tok = model.tokenizer();
+  if (n_prompt == 0 && !session.logits())
+    return StatusError(StatusCode::kInvalidArgument, "no prompt and no logits to continue from: feed a token first");
   qlite_generate_stats st = {};
   st.n_prompt_tokens = (uint32_t)n_prompt;
-  Utf8Stream stream(tok.max_token_bytes() + 8);  // sized once: Push() never allocates
+  // Sized once: Push() never allocates in the token loop.
+  Utf8Stream stream(tok.max_token_bytes() + 8);
+  const bool stops = session.n_stop_strings() > 0;
+  StopMatcher matcher(session.stop_text(), session.stop_offsets(), session.n_stop_strings(),
+                      tok.max_token_bytes() + 16);
 
   const Clock::time_point t0 = Clock::now();
-  Status status = session.Prefill(prompt, n_prompt);
+  Status status = n_prompt ? session.Prefill(prompt, n_prompt) : Status::Ok();
   const Clock::time_point t1 = Clock::now();
   st.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
-  int32_t prev = prompt[n_prompt - 1];
+  int32_t prev = n_prompt ? prompt[n_prompt - 1] : session.TokenAt(session.position() - 1);
+  bool matched = false;
   // The token loop: sample, stream whole characters, feed. No allocation in here.
   for (uint32_t i = 0; status.ok() && i < max_tokens; ++i) {
     int32_t token = 0;
@@ -65,16 +74,25 @@ Status GenerateFrom(Session& session, const int32_t* prompt, size_t n_prompt, ui
     if (!status.ok()) break;
     if (stop_at_eos && IsEndToken(model, token)) break;
     ++st.n_generated;
-    const std::string_view piece = stream.Push(tok.TokenBytesAfter(prev, token));
+    std::string_view piece = stream.Push(tok.TokenBytesAfter(prev, token));
+    if (stops) piece = matcher.Push(piece, &matched);
     if (callback && callback(user_data, token, piece.data(), piece.size())) {
       status = StatusError(StatusCode::kCancelled, "generation stopped by the callback");
       break;
     }
+    if (matched) break;  // the stop string's last token is not fed
     status = session.Decode(token);  // fed even when last: the session can go on from here
     prev = token;
   }
-  const std::string_view rest = stream.Flush();
-  if (callback && !rest.empty()) callback(user_data, -1, rest.data(), rest.size());
+  if (!matched) {
+    std::string_view rest = stream.Flush();
+    if (stops) {
+      rest = matcher.Push(rest, &matched);
+      if (callback && !rest.empty()) callback(user_data, -1, rest.data(), rest.size());
+      rest = matcher.Flush();
+    }
+    if (callback && !rest.empty()) callback(user_data, -1, rest.data(), rest.size());
+  }
   st.decode_seconds = std::chrono::duration<double>(Clock::now() - t1).count();
   if (stats) *stats = st;
   return status;

@@ -55,6 +55,7 @@ elif [ "${CI:-}" = true ]; then
   echo "jni: $lora is missing" >&2; exit 1
 fi
 
+
 cp="$(cat "$build/ports/android/test_classpath.txt")"
 # -Xcheck:jni makes the JVM verify every JNI call the binding makes.
 "$JAVA_HOME/bin/java" -Xcheck:jni -Djava.library.path="$build/ports/android" "${props[@]}" \

@@ -29,6 +29,25 @@ grep -q "tok/s" run.out && fail "run: stats leaked to stdout"
   --repeat-penalty 1.1 --threads 2 --window 64 --kv-type q8 > run2.out 2>/dev/null || fail "run with sampler flags"
 grep -q "^Lily wanted to" run2.out || fail "run: prompt not echoed"
 
+# --stop: the text ends before the stop string (here part of the greedy text itself)
+stop="$(head -c 50 run.out | tail -c 12)"
+"$qlite" run -m cli_f32.qlm -p "" -n 40 --temp 0 --ignore-eos --stop "$stop" --stop "zzzz" > stop.out 2>/dev/null \
+  || fail "run --stop"
+[ "$(cat stop.out)" = "$(head -c 38 run.out)" ] || fail "run --stop: '$(cat stop.out)'"
+# --logit-bias: banning every token of the greedy text's first word changes it
+"$qlite" run -m cli_f32.qlm -p "" -n 4 --temp 0 --logit-bias 403=-inf > bias.out 2>/dev/null || fail "run --logit-bias"
+cmp -s bias.out run.out && fail "run --logit-bias changed nothing"
+"$qlite" run -m cli_f32.qlm -p "" --logit-bias x=1 > /dev/null 2>&1 && fail "run accepted a bad --logit-bias"
+# --save-state / --load-state: 20 + 20 tokens continue exactly as 40
+"$qlite" run -m cli_f32.qlm -p "" -n 20 --temp 0.8 --seed 5 --ignore-eos --save-state s.bin > a.out 2>/dev/null \
+  || fail "run --save-state"
+"$qlite" run -m cli_f32.qlm -p "" -n 20 --temp 0.8 --seed 5 --ignore-eos --load-state s.bin > b.out 2>/dev/null \
+  || fail "run --load-state"
+"$qlite" run -m cli_f32.qlm -p "" -n 40 --temp 0.8 --seed 5 --ignore-eos > ab.out 2>/dev/null || fail "run 40"
+[ "$(tr -d '\n' < a.out)$(tr -d '\n' < b.out)" = "$(tr -d '\n' < ab.out)" ] || fail "state: '$(cat a.out b.out)' != '$(cat ab.out)'"
+"$qlite" run -m cli_f32.qlm -p "" -n 1 --window 64 --load-state s.bin > /dev/null 2> state.err && fail "state: other window accepted"
+grep -q "parameters" state.err || fail "state: $(cat state.err)"
+
 # fit: the math, and the exit status against a budget
 "$qlite" fit -m cli_f32.qlm --window 128 --kv-type f16 > fit.out || fail fit
 grep -q "kv cache = layers 5 x 2 (K,V) x kv heads 4 x head dim 8 x window 128 x 2 B (f16) = 81920 B" fit.out \

@@ -2,6 +2,8 @@
 // and (on glibc) every malloc/calloc/realloc, and runs hundreds of decode steps.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <atomic>
 #include <cstdlib>
 #include <new>
@@ -135,15 +137,27 @@ TEST(ZeroAllocGenerate, GenerateLoopNeverAllocates) {
   ASSERT_EQ(qlite_model_open(path.c_str(), nullptr, &m), QLITE_OK);
   qlite_session_params p = qlite_session_default_params();
   p.window = 16;
-  qlite_session* s = nullptr;
-  ASSERT_EQ(qlite_session_create(m, &p, &s), QLITE_OK);
-  g_allocs = 0;
-  g_counting = true;
-  ASSERT_EQ(qlite_generate(s, "abc", 200, 0, Probe, nullptr, nullptr), QLITE_OK);
-  g_counting = false;
-  EXPECT_GE(g_at_first, 0);
-  EXPECT_EQ(g_at_last, g_at_first) << "allocations between the first and the last streamed token";
-  qlite_session_free(s);
+  // Stop strings whose starts keep appearing (held back, then flushed) and a logit bias.
+  const char* stops[] = {"a\x01\x02\x03", "b\x01\x02\x03"};
+  const qlite_logit_bias bias[] = {{3, -INFINITY}, {5, 1.5f}};
+  for (int lists = 0; lists < 2; ++lists) {
+    if (lists) {
+      p.sampler.stop_strings = stops;
+      p.sampler.n_stop_strings = 2;
+      p.sampler.logit_bias = bias;
+      p.sampler.n_logit_bias = 2;
+    }
+    qlite_session* s = nullptr;
+    ASSERT_EQ(qlite_session_create(m, &p, &s), QLITE_OK);
+    g_at_first = g_at_last = -1;
+    g_allocs = 0;
+    g_counting = true;
+    ASSERT_EQ(qlite_generate(s, "abc", 200, 0, Probe, nullptr, nullptr), QLITE_OK);
+    g_counting = false;
+    EXPECT_GE(g_at_first, 0);
+    EXPECT_EQ(g_at_last, g_at_first) << "allocations between the first and the last streamed token, lists " << lists;
+    qlite_session_free(s);
+  }
   qlite_model_free(m);
 }
 

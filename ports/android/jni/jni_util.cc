@@ -8,10 +8,7 @@ namespace {
 Cache g_cache;
 
 // Field order of QliteSession.Params (kept in sync with QliteSession.java).
-enum {
-  kThreads, kWindow, kSinkTokens, kKvType, kMaxBatch, kMemoryBudget, kTopK, kRepeatLastN, kSeed, kAdapterMemory,
-  kNLongs
-};
+enum { kThreads, kWindow, kSinkTokens, kKvType, kMaxBatch, kMemoryBudget, kTopK, kRepeatLastN, kSeed, kAdapterMemory, kNLongs };
 enum { kTemperature, kTopP, kMinP, kRepeatPenalty, kNFloats };
 
 bool InRange(jlong v, jlong lo, jlong hi) { return v >= lo && v <= hi; }
@@ -48,19 +45,6 @@ bool ReadBytes(JNIEnv* env, jbyteArray array, std::string* out) {
   out->assign(static_cast<size_t>(n), '\0');
   if (n > 0) env->GetByteArrayRegion(array, 0, n, reinterpret_cast<jbyte*>(&(*out)[0]));
   return !env->ExceptionCheck();
-}
-
-bool ReadAdapters(JNIEnv* env, jlongArray handles, std::vector<const qlite_adapter*>* out) {
-  if (handles == nullptr) {
-    Throw(env, QLITE_ERR_INVALID_ARGUMENT, "adapters is null");
-    return false;
-  }
-  std::vector<jlong> h(static_cast<size_t>(env->GetArrayLength(handles)));
-  if (!h.empty()) env->GetLongArrayRegion(handles, 0, static_cast<jsize>(h.size()), h.data());
-  if (env->ExceptionCheck()) return false;
-  out->clear();
-  for (jlong v : h) out->push_back(AdapterFrom(v));
-  return true;
 }
 
 bool ReadLongs(JNIEnv* env, jlongArray array, jsize n, jlong* out) {
@@ -112,11 +96,11 @@ bool ReadSessionParams(JNIEnv* env, jlongArray longs, jfloatArray floats, qlite_
   p.sampler.top_k = static_cast<int32_t>(l[kTopK]);
   p.sampler.repeat_last_n = static_cast<int32_t>(l[kRepeatLastN]);
   p.sampler.seed = static_cast<uint64_t>(l[kSeed]);
+  p.adapter_memory = static_cast<uint64_t>(l[kAdapterMemory]);
   p.sampler.temperature = f[kTemperature];
   p.sampler.top_p = f[kTopP];
   p.sampler.min_p = f[kMinP];
   p.sampler.repeat_penalty = f[kRepeatPenalty];
-  p.adapter_memory = static_cast<uint64_t>(l[kAdapterMemory]);
   *out = p;
   return true;
 }

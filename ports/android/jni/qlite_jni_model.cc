@@ -1,4 +1,4 @@
-// JNI entry points of org.qlite.Qlite and org.qlite.QliteModel, and JNI_OnLoad.
+// JNI entry points of org.qlite.Qlite, org.qlite.QliteModel and org.qlite.QliteAdapter, and JNI_OnLoad.
 #include <cstring>
 #include <string>
 #include <vector>
@@ -7,26 +7,11 @@
 #if __has_include("org_qlite_QliteModel.h")
 // javac -h output: a signature that drifts from the Java side fails to compile here.
 #include "org_qlite_Qlite.h"
-#include "org_qlite_QliteAdapter.h"
 #include "org_qlite_QliteModel.h"
+#include "org_qlite_QliteAdapter.h"
 #endif
 
 using namespace qlite_jni;
-
-namespace {
-
-// A Java utf8z() array as a C string: false, with INVALID_ARGUMENT thrown, unless it ends in
-// its only NUL.
-bool ReadCString(JNIEnv* env, jbyteArray z, const char* what, std::string* out) {
-  if (!ReadBytes(env, z, out)) return false;
-  if (out->empty() || out->back() != '\0' || std::strlen(out->c_str()) != out->size() - 1) {
-    Throw(env, QLITE_ERR_INVALID_ARGUMENT, (std::string(what) + " contains a NUL character").c_str());
-    return false;
-  }
-  return true;
-}
-
-}  // namespace
 
 extern "C" {
 
@@ -195,71 +180,66 @@ JNIEXPORT jstring JNICALL Java_org_qlite_QliteModel_nativeEstimateMemory(JNIEnv*
   return env->NewStringUTF(text);
 }
 
-JNIEXPORT jint JNICALL Java_org_qlite_QliteModel_nativeChatFormat(JNIEnv* env, jclass, jlong handle) {
-  qlite_chat_format format = QLITE_CHAT_FORMAT_PLAIN;
-  const qlite_status s = qlite_chat_get_format(ModelFrom(handle), &format);
-  if (s != QLITE_OK) ThrowStatus(env, s, "qlite_chat_get_format");
-  return static_cast<jint>(format);
+// Reads a byte[][] of NUL-terminated UTF-8 strings; false with an exception pending.
+static bool ReadStrings(JNIEnv* env, jobjectArray array, std::vector<std::string>* out) {
+  const jsize n = array ? env->GetArrayLength(array) : 0;
+  for (jsize i = 0; i < n; ++i) {
+    jbyteArray z = static_cast<jbyteArray>(env->GetObjectArrayElement(array, i));
+    if (env->ExceptionCheck()) return false;
+    std::string text;
+    const bool ok = ReadBytes(env, z, &text);
+    env->DeleteLocalRef(z);
+    if (!ok) return false;
+    if (text.empty() || text.back() != '\0') {
+      Throw(env, QLITE_ERR_INVALID_ARGUMENT, "string is not NUL-terminated");
+      return false;
+    }
+    out->push_back(text);
+  }
+  return true;
 }
 
 JNIEXPORT jbyteArray JNICALL Java_org_qlite_QliteModel_nativeApplyChatTemplate(JNIEnv* env, jclass, jlong handle,
-                                                                               jobjectArray roles_z,
-                                                                               jobjectArray contents_z,
+                                                                               jobjectArray roles,
+                                                                               jobjectArray contents,
                                                                                jboolean add_generation_prompt) {
   return Guard(env, "qlite_chat_apply_template", [&]() -> jbyteArray {
-    if (roles_z == nullptr || contents_z == nullptr || env->GetArrayLength(roles_z) != env->GetArrayLength(contents_z)) {
-      Throw(env, QLITE_ERR_INVALID_ARGUMENT, "qlite_chat_apply_template: roles and contents differ in length");
+    std::vector<std::string> r, c;
+    if (!ReadStrings(env, roles, &r) || !ReadStrings(env, contents, &c)) return nullptr;
+    if (r.size() != c.size()) {
+      Throw(env, QLITE_ERR_INVALID_ARGUMENT, "qlite_chat_apply_template: one content per role");
       return nullptr;
     }
-    const jsize n = env->GetArrayLength(roles_z);
-    std::vector<std::string> text(2 * static_cast<size_t>(n));
-    for (jsize i = 0; i < 2 * n; ++i) {
-      jobject a = env->GetObjectArrayElement(i < n ? roles_z : contents_z, i < n ? i : i - n);
-      if (env->ExceptionCheck()) return nullptr;
-      const bool ok = ReadCString(env, static_cast<jbyteArray>(a), i < n ? "role" : "content", &text[i]);
-      env->DeleteLocalRef(a);
-      if (!ok) return nullptr;
-    }
-    std::vector<qlite_chat_message> messages(static_cast<size_t>(n));
-    for (jsize i = 0; i < n; ++i) messages[i] = {text[i].c_str(), text[n + i].c_str()};
+    std::vector<qlite_chat_message> msgs(r.size());
+    for (size_t i = 0; i < r.size(); ++i) msgs[i] = {r[i].c_str(), c[i].c_str()};
     size_t len = 0;
-    qlite_status s = qlite_chat_apply_template(ModelFrom(handle), messages.data(), messages.size(),
-                                               add_generation_prompt ? 1 : 0, nullptr, 0, &len);
+    qlite_status s = qlite_chat_apply_template(ModelFrom(handle), msgs.data(), msgs.size(), add_generation_prompt,
+                                               nullptr, 0, &len);
     std::vector<char> buf(len + 1);
-    if (s == QLITE_OK) {
-      s = qlite_chat_apply_template(ModelFrom(handle), messages.data(), messages.size(),
-                                    add_generation_prompt ? 1 : 0, buf.data(), buf.size(), &len);
-    }
+    if (s == QLITE_OK)
+      s = qlite_chat_apply_template(ModelFrom(handle), msgs.data(), msgs.size(), add_generation_prompt, buf.data(),
+                                    buf.size(), &len);
     if (s != QLITE_OK) {
       ThrowStatus(env, s, "qlite_chat_apply_template");
       return nullptr;
     }
-    jbyteArray result = env->NewByteArray(static_cast<jsize>(len));
-    if (result == nullptr) return nullptr;
-    env->SetByteArrayRegion(result, 0, static_cast<jsize>(len), reinterpret_cast<const jbyte*>(buf.data()));
-    return result;
+    jbyteArray out = env->NewByteArray(static_cast<jsize>(len));
+    if (out == nullptr) return nullptr;
+    env->SetByteArrayRegion(out, 0, static_cast<jsize>(len), reinterpret_cast<const jbyte*>(buf.data()));
+    return out;
   });
 }
 
-JNIEXPORT jlong JNICALL Java_org_qlite_QliteModel_nativeAdaptersMemory(JNIEnv* env, jclass, jlong handle,
-                                                                       jlongArray adapters) {
-  return Guard(env, "qlite_adapters_memory", [&]() -> jlong {
-    std::vector<const qlite_adapter*> list;
-    if (!ReadAdapters(env, adapters, &list)) return 0;
-    uint64_t bytes = 0;
-    const qlite_status s = qlite_adapters_memory(ModelFrom(handle), list.data(), list.size(), &bytes);
-    if (s != QLITE_OK) ThrowStatus(env, s, "qlite_adapters_memory");
-    return static_cast<jlong>(bytes);
-  });
-}
-
-JNIEXPORT jlong JNICALL Java_org_qlite_QliteModel_nativeOpenAdapter(JNIEnv* env, jclass, jlong handle,
-                                                                    jbyteArray path_z) {
+JNIEXPORT jlong JNICALL Java_org_qlite_QliteAdapter_nativeOpen(JNIEnv* env, jclass, jlong model, jbyteArray path_z) {
   return Guard(env, "qlite_adapter_open", [&]() -> jlong {
     std::string path;
-    if (!ReadCString(env, path_z, "qlite_adapter_open: path", &path)) return 0;
+    if (!ReadBytes(env, path_z, &path)) return 0;
+    if (path.empty() || path.back() != '\0') {
+      Throw(env, QLITE_ERR_INVALID_ARGUMENT, "qlite_adapter_open: bad path");
+      return 0;
+    }
     qlite_adapter* adapter = nullptr;
-    const qlite_status s = qlite_adapter_open(ModelFrom(handle), path.c_str(), &adapter);
+    const qlite_status s = qlite_adapter_open(ModelFrom(model), path.c_str(), &adapter);
     if (s != QLITE_OK) {
       ThrowStatus(env, s, "qlite_adapter_open");
       return 0;
@@ -269,7 +249,7 @@ JNIEXPORT jlong JNICALL Java_org_qlite_QliteModel_nativeOpenAdapter(JNIEnv* env,
 }
 
 JNIEXPORT void JNICALL Java_org_qlite_QliteAdapter_nativeFree(JNIEnv*, jclass, jlong handle) {
-  qlite_adapter_free(AdapterFrom(handle));
+  qlite_adapter_free(reinterpret_cast<qlite_adapter*>(static_cast<intptr_t>(handle)));
 }
 
 }  // extern "C"

@@ -160,6 +160,12 @@ QLITE_EXPORT qlite_status qlite_token_to_piece(const qlite_model* model, int32_t
                                                size_t capacity, size_t* out_len);
 
 /* Session */
+/* Added to one token's logit before every draw (after the repetition penalty). */
+typedef struct qlite_logit_bias {
+  int32_t token;
+  float bias; /* finite, or -INFINITY: the token is never sampled */
+} qlite_logit_bias;
+
 /* Nested in qlite_session_params, whose struct_size covers it (see ABI above). */
 typedef struct qlite_sampler_params {
   float temperature;        /* 0 = greedy */
@@ -169,6 +175,16 @@ typedef struct qlite_sampler_params {
   float repeat_penalty;     /* 1 = off */
   int32_t repeat_last_n;    /* tokens considered by the penalty */
   uint64_t seed;
+  /* qlite_generate ends when its output text contains one of these (UTF-8, NUL-terminated,
+   * not empty; at most 256 of at most 1024 bytes each), matched across token boundaries; the
+   * stop string and what follows it are never passed to the callback. Text that could still
+   * start a stop string is held back until it cannot.
+   * Both arrays (and the strings) are copied into the session by qlite_session_create
+   * (counted by qlite_estimate_memory): they need not outlive that call. */
+  const char* const* stop_strings;
+  size_t n_stop_strings;
+  const qlite_logit_bias* logit_bias; /* tokens in the vocabulary; at most 65536 */
+  size_t n_logit_bias;
 } qlite_sampler_params;
 
 typedef struct qlite_session_params {
@@ -254,6 +270,56 @@ QLITE_EXPORT qlite_status qlite_get_logits(qlite_session* session, const float**
 /* Sample from the current logits with the session's sampler. */
 QLITE_EXPORT qlite_status qlite_sample(qlite_session* session, int32_t* out_token);
 
+/* Multi-turn sessions. A session remembers the token at each position whose keys its cache
+ * still holds, and a hash of the tokens at positions it has evicted when the window slid.
+ * Appending: qlite_prefill feeds tokens at the next positions (no BOS is ever added), and so
+ * does qlite_session_append_text with text. */
+QLITE_EXPORT qlite_status qlite_session_append_text(qlite_session* session, const char* text, size_t text_len);
+
+/* Brings the session to hold exactly tokens[0..n_tokens) (n_tokens >= 1: a whole conversation,
+ * BOS included if it starts with one) with the logits after the last one current, processing
+ * only what it does not already hold: the longest common prefix with the positions held is
+ * kept (qlite_session_seek) and the rest is fed. Once the window has slid, the kept sinks and
+ * window are compared token by token and the evicted positions by their hash; when the
+ * divergence lies where the session cannot go back to (an evicted position, or a seek
+ * qlite_session_seek refuses), the session is reset and the whole of tokens is prefilled.
+ * *out_n_reused (may be NULL) receives the positions kept (0 after such a re-prefill). The
+ * sampler's random stream is not reset. */
+QLITE_EXPORT qlite_status qlite_session_sync(qlite_session* session, const int32_t* tokens, size_t n_tokens,
+                                             size_t* out_n_reused);
+/* The same with text: tokenized with BOS when add_bos is set (as a fresh prompt would be). */
+QLITE_EXPORT qlite_status qlite_session_sync_text(qlite_session* session, const char* text, size_t text_len,
+                                                  int add_bos, size_t* out_n_reused);
+
+/* Truncates the session to its first n_past positions, exactly as if only those tokens had
+ * been fed (the penalty history is rebuilt; the random stream goes on); feed a token before
+ * sampling again. n_past == n_past of qlite_session_get_info is a no-op, 0 is a reset.
+ * QLITE_ERR_CONTEXT when the keys position n_past would attend to have been overwritten: once
+ * a layer's ring has wrapped (more positions fed than it holds; a sliding-window layer's ring
+ * is its window) only n_past <= its sinks can be reached, and a q4 cache's exact recent rows
+ * allow going back at most 32 positions. QLITE_ERR_UNSUPPORTED on a GPU session (0 < n_past <
+ * n_past now). QLITE_ERR_INVALID_ARGUMENT past the current position. */
+QLITE_EXPORT qlite_status qlite_session_seek(qlite_session* session, uint64_t n_past);
+
+/* Saved state: everything the session needs to go on exactly as if it had never stopped (KV
+ * cache positions in use, positions, the remembered tokens, the sampler's random stream and
+ * penalty history, the current logits). A state is bound to the model file (fingerprint and
+ * weights) and adapter set, and to the session parameters that shape the cache (window,
+ * sinks, kv_type, repeat_last_n); loading it into any other session gives QLITE_ERR_MISMATCH,
+ * a corrupt or truncated one QLITE_ERR_FORMAT, another state version QLITE_ERR_UNSUPPORTED,
+ * and the session is left unchanged. CPU sessions only (QLITE_ERR_UNSUPPORTED on a GPU).
+ * The size depends on the positions held: ask for it right before saving. */
+QLITE_EXPORT qlite_status qlite_session_state_size(const qlite_session* session, size_t* out_size);
+/* Writes the state into buf (no allocation); QLITE_ERR_OUT_OF_MEMORY when capacity is less
+ * than the size, which *out_size (may be NULL) receives either way. */
+QLITE_EXPORT qlite_status qlite_session_save_state(const qlite_session* session, void* buf, size_t capacity,
+                                                   size_t* out_size);
+/* Reads a state saved by qlite_session_save_state (the buffer is not kept). */
+QLITE_EXPORT qlite_status qlite_session_load_state(qlite_session* session, const void* data, size_t size);
+/* The same through a file (these allocate a buffer of the state's size). */
+QLITE_EXPORT qlite_status qlite_session_save_state_file(const qlite_session* session, const char* path);
+QLITE_EXPORT qlite_status qlite_session_load_state_file(qlite_session* session, const char* path);
+
 /* Streaming callback: piece bytes (whole UTF-8 characters only); return nonzero to stop. */
 typedef int (*qlite_token_callback)(void* user_data, int32_t token, const char* piece, size_t piece_len);
 
@@ -263,8 +329,13 @@ typedef struct qlite_generate_stats {
   double prefill_seconds, decode_seconds;
 } qlite_generate_stats;
 
-/* Tokenize prompt (with BOS), prefill, then sample up to max_tokens, streaming each piece.
- * Stops at EOS when stop_at_eos is set. */
+/* Tokenize prompt, prefill, then sample up to max_tokens, streaming each piece. The prompt
+ * gets BOS only when the session holds no positions; otherwise it continues the conversation
+ * (prompt "" then samples from the current logits). Stops at EOS when stop_at_eos is set, and
+ * at the session's stop strings (qlite_sampler_params): then the callback has received the
+ * text before the stop string and QLITE_OK is returned. A piece may carry bytes held back
+ * from earlier tokens (a possible stop string's start); `token` is the newest. Sampled tokens
+ * are fed to the session, except an end token and the one that completes a stop string. */
 QLITE_EXPORT qlite_status qlite_generate_sized(qlite_session* session, const char* prompt, uint32_t max_tokens,
                                                int stop_at_eos, qlite_token_callback callback, void* user_data,
                                                qlite_generate_stats* out_stats, size_t struct_size);

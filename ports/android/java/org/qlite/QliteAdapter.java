@@ -1,9 +1,10 @@
+// A LoRA adapter opened against a base model (qlite_adapter), for QliteSession.setAdapters.
 package org.qlite;
 
 /**
- * A LoRA adapter (a .qla file, a PEFT folder or a llama.cpp GGUF LoRA) opened against a base
- * model; {@link QliteSession#setAdapters} merges it into a session's weights. It keeps no
- * reference to the base and may be closed as soon as the sessions that use it have it merged.
+ * A LoRA adapter (.qla file, PEFT folder or GGUF LoRA) opened against a base model. It keeps
+ * no reference to the model; sessions keep merged copies, so it may be closed right after
+ * {@link QliteSession#setAdapters}.
  */
 public final class QliteAdapter implements AutoCloseable {
   static {
@@ -16,13 +17,21 @@ public final class QliteAdapter implements AutoCloseable {
     this.handle = handle;
   }
 
-  /**
-   * Reads the adapter at path for base (a .qla made for another base throws MISMATCH).
-   */
+  /** Opens path against base; a .qla made for another base throws MISMATCH. */
   public static QliteAdapter open(QliteModel base, String path) {
     Qlite.requireNonNull(base, "base");
     Qlite.requireNonNull(path, "path");
-    return new QliteAdapter(base.openAdapter(QliteModel.utf8z(path)));
+    long model = base.acquire();
+    try {
+      return new QliteAdapter(nativeOpen(model, QliteModel.utf8z(path)));
+    } finally {
+      base.release();
+    }
+  }
+
+  synchronized long liveHandle() {
+    if (handle == 0) throw new QliteException(QliteException.INVALID_ARGUMENT, "adapter is closed");
+    return handle;
   }
 
   @Override
@@ -33,22 +42,7 @@ public final class QliteAdapter implements AutoCloseable {
     }
   }
 
-  synchronized long liveHandle() {
-    if (handle == 0) {
-      throw new QliteException(QliteException.INVALID_ARGUMENT, "adapter is closed");
-    }
-    return handle;
-  }
-
-  static long[] handles(QliteAdapter[] adapters) {
-    Qlite.requireNonNull(adapters, "adapters");
-    long[] h = new long[adapters.length];
-    for (int i = 0; i < adapters.length; ++i) {
-      Qlite.requireNonNull(adapters[i], "adapters[" + i + "]");
-      h[i] = adapters[i].liveHandle();
-    }
-    return h;
-  }
+  private static native long nativeOpen(long model, byte[] pathZ);
 
   private static native void nativeFree(long handle);
 }

@@ -117,6 +117,30 @@ public final class QliteModel implements AutoCloseable {
     }
   }
 
+  /**
+   * The conversation rendered with the model's chat template (qlite_chat_apply_template):
+   * roles[i] / contents[i] are the messages; addGenerationPrompt opens the assistant's turn.
+   */
+  public String applyChatTemplate(String[] roles, String[] contents, boolean addGenerationPrompt) {
+    Qlite.requireNonNull(roles, "roles");
+    Qlite.requireNonNull(contents, "contents");
+    if (roles.length != contents.length || roles.length == 0) {
+      throw new QliteException(QliteException.INVALID_ARGUMENT, "one content per role, at least one message");
+    }
+    byte[][] r = new byte[roles.length][], c = new byte[roles.length][];
+    for (int i = 0; i < roles.length; ++i) {
+      Qlite.requireNonNull(roles[i], "role");
+      Qlite.requireNonNull(contents[i], "content");
+      r[i] = utf8z(roles[i]);
+      c[i] = utf8z(contents[i]);
+    }
+    byte[] text;
+    synchronized (this) {
+      text = nativeApplyChatTemplate(liveHandle(), r, c, addGenerationPrompt);
+    }
+    return new String(text, StandardCharsets.UTF_8);
+  }
+
   /** A new session with default parameters. */
   public QliteSession newSession() {
     return new QliteSession(this, new QliteSession.Params());
@@ -124,60 +148,6 @@ public final class QliteModel implements AutoCloseable {
 
   public QliteSession newSession(QliteSession.Params params) {
     return new QliteSession(this, params);
-  }
-
-  /** Chat formats (qlite_chat_format): which template applyChatTemplate uses. */
-  public static final int CHAT_FORMAT_TEMPLATE = 0, CHAT_FORMAT_CHATML = 1, CHAT_FORMAT_GEMMA = 2,
-      CHAT_FORMAT_PLAIN = 3;
-
-  /**
-   * The model file's own chat template (CHAT_FORMAT_TEMPLATE) or, for a file without one,
-   * the fallback its vocabulary calls for.
-   */
-  public int chatFormat() {
-    synchronized (this) {
-      return nativeChatFormat(liveHandle());
-    }
-  }
-
-  /**
-   * The conversation as the model's prompt text, rendered by its chat template as Hugging
-   * Face's apply_chat_template renders it; with the assistant turn's opening when
-   * addGenerationPrompt is set. Throws INVALID_ARGUMENT when the template rejects the
-   * conversation (e.g. roles that do not alternate), FORMAT when it cannot be rendered.
-   */
-  public String applyChatTemplate(ChatMessage[] messages, boolean addGenerationPrompt) {
-    Qlite.requireNonNull(messages, "messages");
-    if (messages.length == 0) {
-      throw new QliteException(QliteException.INVALID_ARGUMENT, "no messages");
-    }
-    byte[][] roles = new byte[messages.length][];
-    byte[][] contents = new byte[messages.length][];
-    for (int i = 0; i < messages.length; ++i) {
-      Qlite.requireNonNull(messages[i], "messages[" + i + "]");
-      roles[i] = utf8z(messages[i].role);
-      contents[i] = utf8z(messages[i].content);
-    }
-    byte[] text;
-    synchronized (this) {
-      text = nativeApplyChatTemplate(liveHandle(), roles, contents, addGenerationPrompt);
-    }
-    return new String(text, StandardCharsets.UTF_8);
-  }
-
-  /**
-   * Bytes of merged tensor copies a session needs for this set of adapters: reserve the
-   * largest set a session will use with {@link QliteSession.Params#adapterMemory}.
-   */
-  public long adaptersMemory(QliteAdapter... adapters) {
-    long[] h = QliteAdapter.handles(adapters);
-    synchronized (this) {
-      return nativeAdaptersMemory(liveHandle(), h);
-    }
-  }
-
-  synchronized long openAdapter(byte[] pathZ) {
-    return nativeOpenAdapter(liveHandle(), pathZ);
   }
 
   /** The memory a session with these parameters needs, as a human-readable breakdown. */
@@ -241,13 +211,6 @@ public final class QliteModel implements AutoCloseable {
   private static native byte[] nativeTokenBytes(long handle, int token);
 
   private static native String nativeEstimateMemory(long handle, long[] longs, float[] floats);
-
-  private static native int nativeChatFormat(long handle);
-
-  private static native byte[] nativeApplyChatTemplate(long handle, byte[][] rolesZ, byte[][] contentsZ,
-                                                       boolean addGenerationPrompt);
-
-  private static native long nativeAdaptersMemory(long handle, long[] adapters);
-
-  private static native long nativeOpenAdapter(long handle, byte[] pathZ);
+  private static native byte[] nativeApplyChatTemplate(long handle, byte[][] roles, byte[][] contents,
+      boolean addGenerationPrompt);
 }

@@ -55,11 +55,40 @@ public final class QliteSession implements AutoCloseable {
       return this;
     }
     public Params seed(long seed) { longs[SEED] = seed; return this; }
-    /** Bytes reserved for LoRA-merged tensor copies ({@link QliteModel#adaptersMemory}); 0 = none. */
+    /** Bytes reserved for LoRA-merged tensors (QliteSession.adaptersMemory); 0 = none. */
     public Params adapterMemory(long bytes) { longs[ADAPTER_MEMORY] = bytes; return this; }
+    /**
+     * Generation ends where the text contains one of these (matched across tokens, never
+     * passed to the callback); replaces any set before.
+     */
+    public Params stopStrings(String... stops) {
+      Qlite.requireNonNull(stops, "stops");
+      byte[][] z = new byte[stops.length][];
+      for (int i = 0; i < stops.length; ++i) {
+        Qlite.requireNonNull(stops[i], "stop string");
+        z[i] = QliteModel.utf8z(stops[i]);
+      }
+      stopsZ = z;
+      return this;
+    }
+    /** Adds bias to a token's logit before every draw; Float.NEGATIVE_INFINITY bans it. */
+    public Params logitBias(int token, float bias) {
+      biasTokens = java.util.Arrays.copyOf(biasTokens, biasTokens.length + 1);
+      biasValues = java.util.Arrays.copyOf(biasValues, biasValues.length + 1);
+      biasTokens[biasTokens.length - 1] = token;
+      biasValues[biasValues.length - 1] = bias;
+      return this;
+    }
+
+    private byte[][] stopsZ = new byte[0][];
+    private int[] biasTokens = new int[0];
+    private float[] biasValues = new float[0];
 
     long[] longs() { return longs.clone(); }
     float[] floats() { return floats.clone(); }
+    byte[][] stopsZ() { return stopsZ.clone(); }
+    int[] biasTokens() { return biasTokens.clone(); }
+    float[] biasValues() { return biasValues.clone(); }
 
     private static native void nativeDefaults(long[] longs, float[] floats);
   }
@@ -76,7 +105,8 @@ public final class QliteSession implements AutoCloseable {
     this.vocabSize = model.info().vocabSize;
     long modelHandle = model.acquire();
     try {
-      handle = nativeCreate(modelHandle, params.longs(), params.floats());
+      handle = nativeCreate(modelHandle, params.longs(), params.floats(), params.stopsZ(),
+          params.biasTokens(), params.biasValues());
     } catch (RuntimeException | Error e) {
       model.release();
       throw e;
@@ -92,20 +122,6 @@ public final class QliteSession implements AutoCloseable {
     nativeReset(liveHandle());
   }
 
-  /**
-   * Replaces the session's adapters (an empty array = the base model), each with a scale
-   * (scales null = all 1): merged into the session's adapter memory, and the KV cache is
-   * reset. The adapters may be closed afterwards.
-   */
-  public synchronized void setAdapters(QliteAdapter[] adapters, float[] scales) {
-    long[] h = QliteAdapter.handles(adapters);
-    if (scales != null && scales.length != h.length) {
-      throw new QliteException(QliteException.INVALID_ARGUMENT,
-          scales.length + " scales for " + h.length + " adapters");
-    }
-    nativeSetAdapters(liveHandle(), h, scales);
-  }
-
   /** Feeds tokens; the logits of the last one become current. */
   public synchronized void prefill(int[] tokens) {
     Qlite.requireNonNull(tokens, "tokens");
@@ -115,6 +131,84 @@ public final class QliteSession implements AutoCloseable {
   /** Feeds one token; its logits become current. */
   public synchronized void decode(int token) {
     nativeDecode(liveHandle(), token);
+  }
+
+  /** Positions fed since creation or the last reset (qlite_session_info.n_past). */
+  public synchronized long nPast() {
+    return nativeNPast(liveHandle());
+  }
+
+  /**
+   * Brings the session to hold exactly tokens (a whole conversation), processing only what
+   * it does not hold yet; returns the positions kept (qlite_session_sync).
+   */
+  public synchronized long sync(int[] tokens) {
+    Qlite.requireNonNull(tokens, "tokens");
+    return nativeSync(liveHandle(), tokens);
+  }
+
+  /** Truncates to the first nPast positions; CONTEXT where the window has evicted them. */
+  public synchronized void seek(long nPast) {
+    nativeSeek(liveHandle(), nPast);
+  }
+
+  /** The session's state (qlite_session_save_state), to restore with loadState. */
+  public synchronized byte[] saveState() {
+    return nativeSaveState(liveHandle());
+  }
+
+  /**
+   * Restores a saved state; another model, other parameters (MISMATCH) or a corrupt state
+   * (FORMAT) throw and leave the session unchanged.
+   */
+  public synchronized void loadState(byte[] state) {
+    Qlite.requireNonNull(state, "state");
+    nativeLoadState(liveHandle(), state);
+  }
+
+  /** The same through a file. */
+  public synchronized void saveState(String path) {
+    Qlite.requireNonNull(path, "path");
+    nativeStateFile(liveHandle(), QliteModel.utf8z(path), true);
+  }
+
+  public synchronized void loadState(String path) {
+    Qlite.requireNonNull(path, "path");
+    nativeStateFile(liveHandle(), QliteModel.utf8z(path), false);
+  }
+
+  /**
+   * Replaces the session's adapters (none = the base model), each with its scale (null = all
+   * 1); the session must have been created with enough adapterMemory. Resets the session.
+   */
+  public synchronized void setAdapters(QliteAdapter[] adapters, float[] scales) {
+    Qlite.requireNonNull(adapters, "adapters");
+    if (scales != null && scales.length != adapters.length) {
+      throw new QliteException(QliteException.INVALID_ARGUMENT, "one scale per adapter");
+    }
+    long[] handles = new long[adapters.length];
+    for (int i = 0; i < adapters.length; ++i) {
+      Qlite.requireNonNull(adapters[i], "adapter");
+      handles[i] = adapters[i].liveHandle();
+    }
+    nativeSetAdapters(liveHandle(), handles, scales);
+  }
+
+  /** Bytes of merged tensors a session needs for these adapters (qlite_adapters_memory). */
+  public static long adaptersMemory(QliteModel model, QliteAdapter... adapters) {
+    Qlite.requireNonNull(model, "model");
+    Qlite.requireNonNull(adapters, "adapters");
+    long[] handles = new long[adapters.length];
+    for (int i = 0; i < adapters.length; ++i) {
+      Qlite.requireNonNull(adapters[i], "adapter");
+      handles[i] = adapters[i].liveHandle();
+    }
+    long m = model.acquire();
+    try {
+      return nativeAdaptersMemory(m, handles);
+    } finally {
+      model.release();
+    }
   }
 
   /** Samples the next token from the current logits. */
@@ -140,7 +234,7 @@ public final class QliteSession implements AutoCloseable {
   }
 
   /**
-   * Tokenizes the prompt (with BOS), prefills it and samples up to maxTokens tokens, passing
+   * Tokenizes the prompt (with BOS when the session is empty, else continuing it), prefills it and samples up to maxTokens tokens, passing
    * each one to the callback (may be null), which can stop early by returning false. An
    * exception thrown by the callback stops generation and is rethrown here.
    */
@@ -237,13 +331,28 @@ public final class QliteSession implements AutoCloseable {
     }
   }
 
-  private static native long nativeCreate(long model, long[] longs, float[] floats);
+  private static native long nativeCreate(long model, long[] longs, float[] floats, byte[][] stopsZ,
+      int[] biasTokens, float[] biasValues);
+
+  private static native long nativeNPast(long handle);
+
+  private static native long nativeAdaptersMemory(long model, long[] adapters);
+
+  private static native long nativeSync(long handle, int[] tokens);
+
+  private static native void nativeSeek(long handle, long nPast);
+
+  private static native byte[] nativeSaveState(long handle);
+
+  private static native void nativeLoadState(long handle, byte[] state);
+
+  private static native void nativeStateFile(long handle, byte[] pathZ, boolean save);
+
+  private static native void nativeSetAdapters(long handle, long[] adapters, float[] scales);
 
   private static native void nativeFree(long handle);
 
   private static native void nativeReset(long handle);
-
-  private static native void nativeSetAdapters(long handle, long[] adapters, float[] scales);
 
   private static native void nativePrefill(long handle, int[] tokens);
 

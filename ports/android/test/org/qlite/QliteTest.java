@@ -299,59 +299,145 @@ public class QliteTest {
     expectStatus(QliteException.INVALID_ARGUMENT, () -> session.decode(1));
     model.close();
   }
-  @Test
-  public void chatTemplateRendersTheConversation() {
-    try (QliteModel model = openModel()) {
-      // stories260K stores no template and has no chat markers: the plain transcript.
-      assertEquals(QliteModel.CHAT_FORMAT_PLAIN, model.chatFormat());
-      ChatMessage[] chat = {new ChatMessage("system", "Be kind."), new ChatMessage("user", "Hi, Lily"),
-          new ChatMessage("assistant", "Hello \u00e9t\u00e9"), new ChatMessage("user", "Tell a story")};
-      assertEquals("Be kind.\nUser: Hi, Lily\nAssistant: Hello \u00e9t\u00e9\nUser: Tell a story\nAssistant:",
-          model.applyChatTemplate(chat, true));
-      assertEquals("User: Hi\n", model.applyChatTemplate(new ChatMessage[] {new ChatMessage("user", "Hi")}, false));
-      expectStatus(QliteException.INVALID_ARGUMENT, () -> model.applyChatTemplate(new ChatMessage[0], true));
-      expectStatus(QliteException.INVALID_ARGUMENT,
-          () -> model.applyChatTemplate(new ChatMessage[] {new ChatMessage("user", "a\u0000b")}, true));
+
+  // ---- conversations, stop strings, saved state, adapters, chat templates ----
+
+  private static String greedyText(QliteModel model, QliteSession.Params params, int n) {
+    try (QliteSession session = model.newSession(params)) {
+      StringBuilder text = new StringBuilder();
+      session.generate(PROMPT, n, false, (token, piece) -> {
+        text.append(piece);
+        return true;
+      });
+      return text.toString();
     }
   }
 
-  // A real LoRA adapter (PEFT folder) merged at load: greedy output equals the reference
-  // computed with the merged weights; scale 0 and an empty set give the base model back.
   @Test
-  public void adaptersChangeTheOutputAndComeOff() {
-    String lora = System.getProperty("qlite.test.lora", "");
-    if (lora.isEmpty()) skip("no adapter (qlite.test.lora)");
+  public void stopStringsEndTheTextBeforeThem() {
     try (QliteModel model = openModel()) {
-      int[] base;
+      String full = greedyText(model, greedy(), 60);
+      assertTrue(full, full.length() > 50);
+      String stop = full.substring(30, 42);
+      assertEquals(full.substring(0, full.indexOf(stop)),
+          greedyText(model, greedy().stopStrings(stop, "never\u0001"), 60));
+      // A bias that bans the first greedy token changes the text.
+      int first;
       try (QliteSession s = model.newSession(greedy())) {
-        base = generateIds(s, 32);
+        first = generateIds(s, 1)[0];
       }
-      try (QliteAdapter adapter = QliteAdapter.open(model, lora)) {
-        long bytes = model.adaptersMemory(adapter);
-        assertTrue(bytes > 0);
-        try (QliteSession s = model.newSession(greedy().adapterMemory(bytes))) {
-          s.setAdapters(new QliteAdapter[] {adapter}, null);
-          int[] adapted = generateIds(s, 32);
-          int[] expected = ids("qlite.test.lora_expected_ids");
-          if (expected != null && Boolean.getBoolean("qlite.test.exact")) {
-            assertArrayEquals(java.util.Arrays.copyOf(expected, 32), adapted);
-          }
-          assertFalse(java.util.Arrays.equals(base, adapted));
-          s.setAdapters(new QliteAdapter[] {adapter}, new float[] {0f});
-          assertArrayEquals(base, generateIds(s, 32));
-          s.setAdapters(new QliteAdapter[0], null);
-          assertArrayEquals(base, generateIds(s, 32));
-          expectStatus(QliteException.INVALID_ARGUMENT,
-              () -> s.setAdapters(new QliteAdapter[] {adapter}, new float[] {1f, 2f}));
-        }
-        // Without reserved adapter memory the merge has nowhere to go.
-        try (QliteSession s = model.newSession(greedy())) {
-          expectStatus(QliteException.OUT_OF_MEMORY, () -> s.setAdapters(new QliteAdapter[] {adapter}, null));
-        }
-        adapter.close();
-        expectStatus(QliteException.INVALID_ARGUMENT, () -> model.adaptersMemory(adapter));
+      String banned = greedyText(model, greedy().logitBias(first, Float.NEGATIVE_INFINITY), 8);
+      assertFalse(banned, full.startsWith(banned));
+      expectStatus(QliteException.INVALID_ARGUMENT, () -> model.newSession(greedy().stopStrings("")));
+      expectStatus(QliteException.INVALID_ARGUMENT,
+          () -> model.newSession(greedy().logitBias(-1, 1f)));
+    }
+  }
+
+  @Test
+  public void syncReusesTheHeldPrefixAndSeekGoesBack() {
+    try (QliteModel model = openModel(); QliteSession session = model.newSession(greedy())) {
+      int[] a = model.tokenize(PROMPT, true);
+      int[] ab = model.tokenize(PROMPT + " there was a cat", true);
+      assertEquals(0, session.sync(a));
+      assertEquals(a.length, session.nPast());
+      long reused = session.sync(ab);
+      assertTrue("reused " + reused, reused >= a.length - 1 && reused < ab.length);
+      float[] synced = session.logits();
+      session.seek(a.length);
+      assertEquals(a.length, session.nPast());
+      session.prefill(java.util.Arrays.copyOfRange(ab, a.length, ab.length));
+      assertArrayEquals(synced, session.logits(), 1e-4f);
+      try (QliteSession fresh = model.newSession(greedy())) {
+        fresh.prefill(ab);
+        assertArrayEquals(fresh.logits(), synced, 1e-4f);
       }
-      expectStatus(QliteException.IO, () -> QliteAdapter.open(model, lora + "-missing"));
+      expectStatus(QliteException.INVALID_ARGUMENT, () -> session.seek(ab.length + 1));
+    }
+  }
+
+  @Test
+  public void savedStateContinuesExactlyAndBadStatesThrow() throws IOException {
+    QliteSession.Params params = new QliteSession.Params().temperature(0.9f).seed(11).threads(2);
+    try (QliteModel model = openModel()) {
+      int[] whole;
+      byte[] state;
+      int[] head = new int[10];
+      try (QliteSession s = model.newSession(params)) {
+        s.prefill(model.tokenize(PROMPT, true));
+        for (int i = 0; i < head.length; ++i) {
+          head[i] = s.sample();
+          s.decode(head[i]);
+        }
+        state = s.saveState();
+        whole = new int[15];
+        for (int i = 0; i < whole.length; ++i) {
+          whole[i] = s.sample();
+          s.decode(whole[i]);
+        }
+      }
+      File file = File.createTempFile("qlite_state", ".bin");
+      try (QliteSession t = model.newSession(params)) {
+        t.loadState(state);
+        t.saveState(file.getPath());
+        for (int expected : whole) {
+          int got = t.sample();
+          assertEquals(expected, got);
+          t.decode(got);
+        }
+        t.loadState(file.getPath());
+        assertEquals(whole[0], t.sample());
+        byte[] bad = state.clone();
+        bad[bad.length / 2] ^= 1;
+        expectStatus(QliteException.FORMAT, () -> t.loadState(bad));
+        expectStatus(QliteException.FORMAT,
+            () -> t.loadState(java.util.Arrays.copyOf(state, state.length - 3)));
+      } finally {
+        file.delete();
+      }
+      try (QliteSession other = model.newSession(new QliteSession.Params().window(64))) {
+        expectStatus(QliteException.MISMATCH, () -> other.loadState(state));
+      }
+    }
+  }
+
+  @Test
+  public void adaptersChangeTheOutputAndScaleZeroIsTheBase() {
+    String lora = System.getProperty("qlite.test.lora", "");
+    if (lora.isEmpty() || !new File(lora).exists()) skip("no adapter (qlite.test.lora='" + lora + "')");
+    try (QliteModel model = openModel(); QliteAdapter adapter = QliteAdapter.open(model, lora)) {
+      long bytes = QliteSession.adaptersMemory(model, adapter);
+      assertTrue(bytes > 0);
+      int[] prompt = model.tokenize(PROMPT, true);
+      try (QliteSession s = model.newSession(greedy().adapterMemory(bytes))) {
+        s.prefill(prompt);
+        float[] base = s.logits();
+        s.setAdapters(new QliteAdapter[] {adapter}, new float[] {1f});
+        s.prefill(prompt);
+        float[] adapted = s.logits();
+        assertFalse(java.util.Arrays.equals(base, adapted));
+        s.setAdapters(new QliteAdapter[] {adapter}, new float[] {0f});
+        s.prefill(prompt);
+        assertArrayEquals(base, s.logits(), 0f);
+        expectStatus(QliteException.INVALID_ARGUMENT,
+            () -> s.setAdapters(new QliteAdapter[] {adapter}, new float[] {1f, 2f}));
+      }
+      try (QliteSession small = model.newSession(greedy())) {
+        expectStatus(QliteException.OUT_OF_MEMORY,
+            () -> small.setAdapters(new QliteAdapter[] {adapter}, null));
+      }
+    }
+  }
+
+  @Test
+  public void chatTemplateRendersTheConversation() {
+    try (QliteModel model = openModel()) {
+      String text = model.applyChatTemplate(new String[] {"user", "assistant", "user"},
+          new String[] {"Hi there", "Hello!", "How are you?"}, true);
+      assertTrue(text, text.indexOf("Hi there") < text.indexOf("Hello!"));
+      assertTrue(text, text.indexOf("Hello!") < text.indexOf("How are you?"));
+      expectStatus(QliteException.INVALID_ARGUMENT,
+          () -> model.applyChatTemplate(new String[] {"user"}, new String[0], true));
     }
   }
 }
