@@ -63,7 +63,8 @@ Status GenerateFrom(Session& session, const int32_t* prompt, size_t n_prompt, ui
     int32_t token = 0;
     status = session.Sample(&token);
     if (!status.ok()) break;
-    if (stop_at_eos && IsEndToken(model, token)) break;
+    // Under a grammar an end token is only sampled where the grammar may end: it ends the text.
+    if ((stop_at_eos || session.has_grammar()) && IsEndToken(model, token)) break;
     ++st.n_generated;
     const std::string_view piece = stream.Push(tok.TokenBytesAfter(prev, token));
     if (callback && callback(user_data, token, piece.data(), piece.size())) {
@@ -72,6 +73,7 @@ Status GenerateFrom(Session& session, const int32_t* prompt, size_t n_prompt, ui
     }
     status = session.Decode(token);  // fed even when last: the session can go on from here
     prev = token;
+    if (session.grammar_done()) break;  // nothing more can follow
   }
   const std::string_view rest = stream.Flush();
   if (callback && !rest.empty()) callback(user_data, -1, rest.data(), rest.size());
