@@ -1,6 +1,8 @@
 // The grammar compiler and matcher (runtime/src/grammar.h) on text, and JSON Schema to grammar.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -270,6 +272,35 @@ TEST(JsonSchema, CApiIsSnprintfLike) {
   EXPECT_NE(std::string(qlite_last_error()).find("pattern"), std::string::npos);
   EXPECT_EQ(qlite_json_schema_to_grammar(schema, strlen(schema), buf.data(), buf.size(), nullptr),
             QLITE_ERR_INVALID_ARGUMENT);
+}
+
+std::string RepoFile(const std::string& rel) {
+  const std::string f = __FILE__;
+  std::ifstream in(f.substr(0, f.find_last_of('/')) + "/../../" + rel);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_FALSE(ss.str().empty()) << rel;
+  return ss.str();
+}
+
+// The grammars and schemas in the repository (fuzz seeds, the tool-call example) work.
+TEST(GrammarFiles, CompileAndMatch) {
+  const Compiled arith = Must(RepoFile("tests/data/grammars/arithmetic.gbnf"));
+  EXPECT_TRUE(Whole(arith, "a+1= 2\n(x *3)/y= z\n"));
+  EXPECT_FALSE(Whole(arith, "a+= 2\n"));
+  const Compiled chess = Must(RepoFile("tests/data/grammars/chess.gbnf"));
+  EXPECT_TRUE(Whole(chess, "1. e4 e5\n2. Nf3 Nc6\n3. O-O exd4+\n"));
+  EXPECT_FALSE(Whole(chess, "1. e9 e5\n2. Nf3 Nc6\n"));
+  const Compiled list = Must(RepoFile("tests/data/grammars/list.gbnf"));
+  EXPECT_TRUE(Whole(list, "- one\n- two\n"));
+  EXPECT_FALSE(Whole(list, "- 1\n- 2\n- 3\n- 4\n- 5\n- 6\n"));
+  const Compiled person = Must(SchemaGrammar(RepoFile("tests/data/grammars/person.schema.json")));
+  EXPECT_TRUE(Whole(person, R"({"name": "Ann", "age": 31, "email": null, "address": {"city": "Oslo", "zip": "12345"},
+ "extra": {"h": 1.5}, "choice": [null]})"));
+  EXPECT_FALSE(Whole(person, R"({"name": "Ann", "age": 31, "choice": []})"));
+  const Compiled tool = Must(SchemaGrammar(RepoFile("examples/tool_call/get_weather.schema.json")));
+  EXPECT_TRUE(Whole(tool, R"({"tool": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}})"));
+  EXPECT_FALSE(Whole(tool, R"({"tool": "get_weather", "arguments": {"city": "Paris"}})"));
 }
 
 }  // namespace
