@@ -5,6 +5,8 @@
 set -u
 qlite="$1"; data="$2"; work="$3"
 templates="$(cd "$(dirname "$0")/../data/chat_templates" && pwd)"  # before the cd below
+grammars="$(cd "$(dirname "$0")/../data/grammars" && pwd)"
+tool_schema="$(cd "$(dirname "$0")/../../examples/tool_call" && pwd)/get_weather.schema.json"
 bin="$data/stories260K/stories260K.bin"
 if [ ! -f "$bin" ]; then
   echo "missing test data: $bin"
@@ -28,6 +30,18 @@ grep -q "tok/s" run.out && fail "run: stats leaked to stdout"
 "$qlite" run -m cli_f32.qlm -p "Lily wanted to" -n 8 --temp 0.8 --seed 3 --top-k 40 --top-p 0.95 --min-p 0.05 \
   --repeat-penalty 1.1 --threads 2 --window 64 --kv-type q8 > run2.out 2>/dev/null || fail "run with sampler flags"
 grep -q "^Lily wanted to" run2.out || fail "run: prompt not echoed"
+
+# run with a grammar or a JSON schema: the output follows it; a bad grammar is an error.
+"$qlite" run -m cli_f32.qlm -p "" -n 300 --seed 4 --json-schema "$tool_schema" > json.out 2>/dev/null || fail "run --json-schema"
+if command -v python3 > /dev/null; then
+  python3 -c 'import json; d = json.loads(open("json.out").read()); assert d["tool"] == "get_weather" and d["arguments"]["city"]' \
+    || fail "run --json-schema: $(cat json.out)"
+fi
+"$qlite" run -m cli_f32.qlm -p "" -n 200 --seed 5 --temp 1 --grammar "$grammars/list.gbnf" > list.out 2>/dev/null || fail "run --grammar"
+[ -z "$(grep -v '^- ' list.out | grep -v '^$')" ] || fail "run --grammar: $(cat list.out)"
+printf 'root ::= "a" |\n  (' > bad.gbnf
+"$qlite" run -m cli_f32.qlm -n 4 --grammar bad.gbnf > /dev/null 2> bad.err && fail "run: bad grammar accepted"
+grep -q "grammar:2:" bad.err || fail "run: bad grammar error without line:column: $(cat bad.err)"
 
 # fit: the math, and the exit status against a budget
 "$qlite" fit -m cli_f32.qlm --window 128 --kv-type f16 > fit.out || fail fit
