@@ -2,6 +2,7 @@
 #include "grammar.h"
 
 #include <algorithm>
+#include <cstdarg>
 #include <cstdio>
 #include <map>
 #include <unordered_map>
@@ -59,8 +60,7 @@ class Compiler {
  private:
   bool AtEnd() const { return i_ >= src_.size(); }
 
-  template <typename... A>
-  Status Error(size_t at, const char* fmt, A... args) const {
+  __attribute__((format(printf, 3, 4))) Status Error(size_t at, const char* fmt, ...) const {
     size_t line = 1, col = 1;
     for (size_t k = 0; k < at && k < src_.size(); ++k) {
       if (src_[k] == '\n') {
@@ -71,7 +71,10 @@ class Compiler {
       }
     }
     char msg[256];
-    std::snprintf(msg, sizeof(msg), fmt, args...);
+    va_list args;
+    va_start(args, fmt);
+    std::vsnprintf(msg, sizeof(msg), fmt, args);
+    va_end(args);
     return StatusError(StatusCode::kFormat, "grammar:%zu:%zu: %s", line, col, msg);
   }
 

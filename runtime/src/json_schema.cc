@@ -320,10 +320,23 @@ class Converter {
                                   "value", "member", "object", "array"};
 };
 
+// Grammars match code points: a string that is not UTF-8 could never be produced.
+bool IsUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const uint8_t c = uint8_t(s[i++]);
+    const int more = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
+    if (more < 0) return false;
+    for (int k = 0; k < more; ++k)
+      if (i >= s.size() || (uint8_t(s[i++]) & 0xC0) != 0x80) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 Status JsonSchemaToGrammar(std::string_view schema, std::string* out) {
   out->clear();
+  if (!IsUtf8(schema)) return Status(StatusCode::kFormat, "json schema: the text is not valid UTF-8");
   json::Value v;
   const std::string text(schema);
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) return Status(StatusCode::kFormat, "json schema: empty text");

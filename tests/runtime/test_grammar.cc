@@ -246,7 +246,8 @@ TEST(JsonSchema, RefusesWhatItCannotEnforce) {
                         Case{R"({"type":"array","maxItems":5000})", StatusCode::kUnsupported, "maxItems"},
                         Case{R"({"type":)", StatusCode::kFormat, "json schema"},
                         Case{R"({"enum":[]})", StatusCode::kFormat, "enum"},
-                        Case{"", StatusCode::kFormat, "empty"}}) {
+                        Case{"", StatusCode::kFormat, "empty"},
+                        Case{"{\"enum\":[\"a\xff\"]}", StatusCode::kFormat, "UTF-8"}}) {
     std::string out;
     const qlite::Status s = qlite::grammar::JsonSchemaToGrammar(c.schema, &out);
     EXPECT_EQ(s.code(), c.code) << c.schema << ": " << s.message();
