@@ -10,7 +10,7 @@
 #include <set>
 
 #include "import_common.h"
-#include "json.h"
+#include "qlite/format/json.h"
 #include "qlite/format/import.h"
 #include "safetensors.h"
 

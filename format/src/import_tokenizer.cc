@@ -9,7 +9,7 @@
 #include <unordered_map>
 
 #include "import_common.h"
-#include "json.h"
+#include "qlite/format/json.h"
 #include "qlite/format/import.h"
 
 namespace qlite {

@@ -1,4 +1,4 @@
-#include "json.h"
+#include "qlite/format/json.h"
 
 #include <cmath>
 #include <cstdlib>

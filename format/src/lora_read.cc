@@ -8,7 +8,7 @@
 #include "qlite/format/adapter_file.h"
 #include "gguf.h"
 #include "import_common.h"
-#include "json.h"
+#include "qlite/format/json.h"
 #include "qlite/format/lora.h"
 #include "qlite/format/model_file.h"
 #include "safetensors.h"

@@ -4,7 +4,7 @@
 
 #include "import_common.h"
 #include "qlite/format/quantize.h"
-#include "json.h"
+#include "qlite/format/json.h"
 
 namespace qlite {
 namespace safetensors {

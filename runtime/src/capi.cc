@@ -10,6 +10,7 @@
 #include "abi.h"
 #include "capi_internal.h"
 #include "device.h"
+#include "grammar.h"
 #include "handles.h"
 #include "memory_text.h"
 #include "model.h"
@@ -263,6 +264,7 @@ void qlite_session_default_params_sized(qlite_session_params* out, size_t struct
   p.sampler.repeat_penalty = 1.0f;
   p.sampler.repeat_last_n = 64;
   p.sampler.seed = 0;
+  p.grammar_memory = 0;
   abi::WriteOut(p, out, struct_size);
   out->struct_size = static_cast<uint32_t>(struct_size);  // the caller's layout, read back as such
 }
@@ -498,6 +500,40 @@ qlite_status qlite_session_load_state_file(qlite_session* session, const char* p
     if (err) return StatusError(StatusCode::kIo, "cannot read %s", path);
     if (buf.size() > cap) return StatusError(StatusCode::kFormat, "%s is too large to be this session's state", path);
     return S(session)->LoadState(buf.data(), buf.size());
+  });
+}
+
+qlite_status qlite_session_set_grammar(qlite_session* session, const char* grammar, size_t grammar_len) {
+  QLITE_CHECK_ARG(session, "session is NULL");
+  QLITE_CHECK_LIVE(handles::CheckSession(session, __func__));
+  QLITE_CHECK_ARG(grammar || grammar_len == 0, "grammar is NULL");
+  return Guard([&] { return S(session)->SetGrammar(std::string_view(grammar ? grammar : "", grammar_len)); });
+}
+
+qlite_status qlite_session_clear_grammar(qlite_session* session) {
+  QLITE_CHECK_ARG(session, "session is NULL");
+  QLITE_CHECK_LIVE(handles::CheckSession(session, __func__));
+  S(session)->ClearGrammar();
+  return QLITE_OK;
+}
+
+qlite_status qlite_json_schema_to_grammar(const char* schema, size_t schema_len, char* buf, size_t capacity,
+                                          size_t* out_len) {
+  QLITE_CHECK_ARG(out_len, "out_len is NULL");
+  *out_len = 0;
+  QLITE_CHECK_ARG(schema || schema_len == 0, "schema is NULL");
+  QLITE_CHECK_ARG(buf || capacity == 0, "buf is NULL with a nonzero capacity");
+  if (capacity > 0) buf[0] = '\0';
+  return Guard([&] {
+    std::string text;
+    QLITE_RETURN_IF_ERROR(grammar::JsonSchemaToGrammar(std::string_view(schema ? schema : "", schema_len), &text));
+    *out_len = text.size();
+    if (!buf) return Status::Ok();  // a size query
+    if (capacity <= text.size())
+      return StatusError(StatusCode::kOutOfMemory, "qlite_json_schema_to_grammar: the grammar needs %zu bytes and a NUL, buf has %zu",
+                         text.size(), capacity);
+    std::memcpy(buf, text.data(), text.size() + 1);
+    return Status::Ok();
   });
 }
 

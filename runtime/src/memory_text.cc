@@ -16,6 +16,7 @@ qlite_memory_estimate EstimateFor(const Model& model, const SessionMemory& mem) 
   e.activations = mem.activations;
   e.scratch = mem.scratch;
   e.adapters = mem.adapters;  // merged copies of adapted tensors (qlite_session_set_adapters)
+  e.grammar = mem.grammar;
   e.session_total = mem.total;
   e.total = e.session_total + e.weights_resident;
   if (model.device()) e.device = model.device()->weight_bytes() + mem.device;
@@ -49,6 +50,7 @@ std::string FormatEstimate(const qlite_memory_estimate& e) {
   line("activations", e.activations, "");
   line("scratch", e.scratch, "attention scores, rope, thread pool, sampler arrays");
   line("adapters", e.adapters, "LoRA-merged tensor copies (in the session)");
+  if (e.grammar) line("grammar", e.grammar, "grammar_memory + the vocabulary index it walks");
   line("session total", e.session_total, "allocated at session creation, fixed after");
   line("total", e.total, "session + resident weights");
   if (e.device) line("device", e.device, "GPU: weights + kv cache + activations");

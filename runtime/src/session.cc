@@ -41,6 +41,9 @@ Status PlanSession(const Model& m, const qlite_session_params& p, SessionPlan* p
   s.adapter_bytes = (p.adapter_memory + Arena::kAlign - 1) & ~uint64_t(Arena::kAlign - 1);
   if (s.adapter_bytes < p.adapter_memory || s.adapter_bytes > (SIZE_MAX >> 1))
     return StatusError(StatusCode::kInvalidArgument, "adapter_memory %llu too large", (unsigned long long)p.adapter_memory);
+  s.grammar_bytes = (p.grammar_memory + Arena::kAlign - 1) & ~uint64_t(Arena::kAlign - 1);
+  if (s.grammar_bytes < p.grammar_memory || s.grammar_bytes > (uint64_t(1) << 32))
+    return StatusError(StatusCode::kInvalidArgument, "grammar_memory %llu is over 4 GiB", (unsigned long long)p.grammar_memory);
   s.max_batch = p.max_batch ? p.max_batch : kDefaultBatch;
   s.repeat_last_n = p.sampler.repeat_last_n;
   if (s.max_batch > 65536) return StatusError(StatusCode::kInvalidArgument, "max_batch %u too large", s.max_batch);
@@ -107,6 +110,7 @@ void Session::Bind(Arena* a, SessionMemory* mem) {
     layers_ = a->Array<LayerWeights>(c.n_layers);
     mem->scratch = a->used() - mark;
     BindAdapterMemory(a, mem);
+    BindGrammar(a, mem);
     return;
   }
   const size_t B = plan_.max_batch, dim = c.dim, qd = m.q_dim(), kvd = m.kv_dim(), ffn = c.ffn_dim;
@@ -186,6 +190,7 @@ void Session::Bind(Arena* a, SessionMemory* mem) {
   layers_ = a->Array<LayerWeights>(c.n_layers);
   mem->scratch = a->used() - mark + descriptors;
   BindAdapterMemory(a, mem);
+  BindGrammar(a, mem);
 }
 
 void Session::BindSampler(Arena* a) {
@@ -259,6 +264,7 @@ Status Session::Create(const Model& model, const qlite_session_params& params, S
     return StatusError(StatusCode::kInternal, "session layout does not fit its own estimate");
   }
   s->UseBaseWeights();
+  if (s->grammar_index_mem_) s->BuildVocabIndex();
   SamplerParams sp;
   sp.temperature = params.sampler.temperature;
   sp.top_k = params.sampler.top_k;
@@ -324,6 +330,7 @@ Status Session::Prefill(const int32_t* tokens, size_t n) {
 
 Status Session::Sample(int32_t* out) {
   if (!has_logits_) return StatusError(StatusCode::kInvalidArgument, "no logits yet: feed a token first");
+  if (grammar_.active()) return SampleWithGrammar(out);
   *out = sampler_->Sample(logits_);
   return Status::Ok();
 }
@@ -333,6 +340,7 @@ void Session::Reset() {
   evicted_hash_ = kEvictedSeed;
   has_logits_ = false;
   sampler_->Reset();
+  if (grammar_.active()) grammar_.Reset();
   if (device_) device_->Reset();
 }
 

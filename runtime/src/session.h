@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "arena.h"
+#include "grammar.h"
 #include "device.h"
 #include "kv_cache.h"
 #include "qlite/base/kv_plan.h"
@@ -33,6 +34,7 @@ struct SessionPlan {
   uint32_t n_stop_strings = 0;
   uint64_t stop_bytes = 0;  // their bytes, together
   uint32_t n_logit_bias = 0;
+  uint64_t grammar_bytes = 0;  // grammar_memory: a compiled grammar and its matcher's state
 };
 
 Status PlanSession(const Model& model, const qlite_session_params& params, SessionPlan* plan);
@@ -41,6 +43,7 @@ Status PlanSession(const Model& model, const qlite_session_params& params, Sessi
 struct SessionMemory {
   uint64_t kv_cache = 0, activations = 0, scratch = 0;
   uint64_t adapters = 0;  // LoRA-merged tensor copies (in the arena)
+  uint64_t grammar = 0;   // grammar_memory plus the vocabulary index a grammar walks (in the arena)
   uint64_t arena = 0;  // the one region reserved (or the caller's buffer needed)
   uint64_t heap = 0;   // host memory outside the arena: a device backend's pinned buffers
   uint64_t total = 0;  // arena + heap
@@ -98,6 +101,13 @@ class Session {
   Status StateSize(size_t* out) const;
   Status SaveState(void* buf, size_t capacity, size_t* out_size) const;
   Status LoadState(const void* data, size_t size);
+  // Constrained output (session_grammar.cc): compiles `text` into the grammar memory; Sample
+  // then only returns tokens that keep the output in the grammar. Not on the token path.
+  Status SetGrammar(std::string_view text);
+  void ClearGrammar() { grammar_.Clear(); }
+  bool has_grammar() const { return grammar_.active(); }
+  // The output is a whole sentence of the grammar and nothing can follow it.
+  bool grammar_done() const { return grammar_.active() && grammar_.Done(); }
   // Merges adapters into copies of the tensors they adapt (session_adapters.cc).
   Status SetAdapters(const Adapter* const* adapters, const float* scales, size_t n);
 
@@ -118,6 +128,11 @@ class Session {
   void Bind(Arena* arena, SessionMemory* mem);
   void BindSampler(Arena* arena);
   void BindAdapterMemory(Arena* arena, SessionMemory* mem);
+  void BindGrammar(Arena* arena, SessionMemory* mem);
+  void BuildVocabIndex();
+  bool IsGrammarEnd(int32_t token) const;
+  bool GrammarAllows(int32_t token);
+  Status SampleWithGrammar(int32_t* out);
 
   // The forward pass over n <= max_batch tokens at positions pos_.. (forward.cc).
   void Forward(const int32_t* tokens, size_t n);
@@ -167,6 +182,13 @@ class Session {
   float* scores_ = nullptr;                // [n_threads][window]
   void *pool_mem_ = nullptr, *sampler_mem_ = nullptr;  // placement storage
   void* sampler_scratch_ = nullptr;                      // the sampler's arrays
+  // Constrained output: the matcher works in grammar_mem_; the vocabulary index, its walk
+  // states and the masked logits live in grammar_index_mem_.
+  grammar::Matcher grammar_;
+  grammar::VocabIndex vocab_index_;
+  grammar::State* grammar_walk_ = nullptr;
+  float* masked_logits_ = nullptr;
+  void *grammar_mem_ = nullptr, *grammar_index_mem_ = nullptr;
   // Attention job of the current chunk (read by AttentionTask).
   uint32_t att_layer_ = 0;
   uint32_t att_first_ = 0;  // first token of the chunk the job covers

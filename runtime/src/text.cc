@@ -72,7 +72,8 @@ Status GenerateFrom(Session& session, const int32_t* prompt, size_t n_prompt, ui
     int32_t token = 0;
     status = session.Sample(&token);
     if (!status.ok()) break;
-    if (stop_at_eos && IsEndToken(model, token)) break;
+    // Under a grammar an end token is only sampled where the grammar may end: it ends the text.
+    if ((stop_at_eos || session.has_grammar()) && IsEndToken(model, token)) break;
     ++st.n_generated;
     std::string_view piece = stream.Push(tok.TokenBytesAfter(prev, token));
     if (stops) piece = matcher.Push(piece, &matched);
@@ -83,6 +84,7 @@ Status GenerateFrom(Session& session, const int32_t* prompt, size_t n_prompt, ui
     if (matched) break;  // the stop string's last token is not fed
     status = session.Decode(token);  // fed even when last: the session can go on from here
     prev = token;
+    if (session.grammar_done()) break;  // nothing more can follow
   }
   if (!matched) {
     std::string_view rest = stream.Flush();

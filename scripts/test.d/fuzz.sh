@@ -12,7 +12,7 @@ build="${QLITE_FUZZ_BUILD_DIR:-$root/build-fuzz}"
 main_build="${QLITE_BUILD_DIR:-$root/build}"
 data="${QLITE_TEST_DATA:-$root/../shared/models}"
 seconds="${QLITE_FUZZ_SECONDS:-10}"
-all_targets=(qlm qlm_session qla gguf safetensors llama2c tokenizer cli_args chat_template)
+all_targets=(qlm qlm_session qla gguf safetensors llama2c tokenizer cli_args chat_template grammar json_schema)
 targets=("${all_targets[@]}")
 [ -n "${QLITE_FUZZ_ONLY:-}" ] && targets=("$QLITE_FUZZ_ONLY")
 start=$SECONDS
@@ -64,6 +64,10 @@ for f in "$root"/tests/data/chat_templates/*.jinja; do
     { printf "\\$(printf '%03o' "$sel")"; cat "$f"; } > "$seeds/chat_template/$(basename "$f" .jinja)_$sel"
   done
 done
+
+# Grammars and JSON schemas: the ones in the repository.
+cp "$root"/tests/data/grammars/*.gbnf "$seeds/grammar/"
+cp "$root"/tests/data/grammars/*.json "$root"/examples/tool_call/*.json "$seeds/json_schema/"
 
 export QLITE_FUZZ_DATA="$data"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"

@@ -5,6 +5,8 @@
 set -u
 qlite="$1"; data="$2"; work="$3"
 templates="$(cd "$(dirname "$0")/../data/chat_templates" && pwd)"  # before the cd below
+grammars="$(cd "$(dirname "$0")/../data/grammars" && pwd)"
+tool_schema="$(cd "$(dirname "$0")/../../examples/tool_call" && pwd)/get_weather.schema.json"
 bin="$data/stories260K/stories260K.bin"
 if [ ! -f "$bin" ]; then
   echo "missing test data: $bin"
@@ -47,6 +49,17 @@ cmp -s bias.out run.out && fail "run --logit-bias changed nothing"
 [ "$(tr -d '\n' < a.out)$(tr -d '\n' < b.out)" = "$(tr -d '\n' < ab.out)" ] || fail "state: '$(cat a.out b.out)' != '$(cat ab.out)'"
 "$qlite" run -m cli_f32.qlm -p "" -n 1 --window 64 --load-state s.bin > /dev/null 2> state.err && fail "state: other window accepted"
 grep -q "parameters" state.err || fail "state: $(cat state.err)"
+# run with a grammar or a JSON schema: the output follows it; a bad grammar is an error.
+"$qlite" run -m cli_f32.qlm -p "" -n 300 --seed 4 --json-schema "$tool_schema" > json.out 2>/dev/null || fail "run --json-schema"
+if command -v python3 > /dev/null; then
+  python3 -c 'import json; d = json.loads(open("json.out").read()); assert d["tool"] == "get_weather" and d["arguments"]["city"]' \
+    || fail "run --json-schema: $(cat json.out)"
+fi
+"$qlite" run -m cli_f32.qlm -p "" -n 200 --seed 5 --temp 1 --grammar "$grammars/list.gbnf" > list.out 2>/dev/null || fail "run --grammar"
+[ -z "$(grep -v '^- ' list.out | grep -v '^$')" ] || fail "run --grammar: $(cat list.out)"
+printf 'root ::= "a" |\n  (' > bad.gbnf
+"$qlite" run -m cli_f32.qlm -n 4 --grammar bad.gbnf > /dev/null 2> bad.err && fail "run: bad grammar accepted"
+grep -q "grammar:2:" bad.err || fail "run: bad grammar error without line:column: $(cat bad.err)"
 
 # fit: the math, and the exit status against a budget
 "$qlite" fit -m cli_f32.qlm --window 128 --kv-type f16 > fit.out || fail fit

@@ -8,7 +8,7 @@
 #include <iterator>
 
 #include "../../format/src/gguf.h"  // internal reader, tested directly
-#include "../../format/src/json.h"
+#include "qlite/format/json.h"
 
 namespace {
 namespace gguf = qlite::gguf;

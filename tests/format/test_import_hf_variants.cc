@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-#include "../../format/src/json.h"
+#include "qlite/format/json.h"
 #include "../../format/src/safetensors.h"
 #include "import_test_util.h"
 #include "qlite/format/import.h"

@@ -21,11 +21,14 @@ void FuzzLlama2c(const uint8_t* data, size_t size);     // llama2.c checkpoint i
 void FuzzTokenizer(const uint8_t* data, size_t size);   // encode + decode (round trip)
 void FuzzCliArgs(const uint8_t* data, size_t size);     // the CLI's flag parsers
 void FuzzChatTemplate(const uint8_t* data, size_t size); // Jinja chat template parse + render
+void FuzzGrammar(const uint8_t* data, size_t size);      // GBNF grammar compile + match
+void FuzzJsonSchema(const uint8_t* data, size_t size);   // JSON schema to grammar, which must compile
 
 inline constexpr Target kTargets[] = {
     {"qlm", FuzzQlm},           {"qlm_session", FuzzQlmSession}, {"qla", FuzzQla},
     {"gguf", FuzzGguf},         {"safetensors", FuzzSafetensors}, {"llama2c", FuzzLlama2c},
     {"tokenizer", FuzzTokenizer}, {"cli_args", FuzzCliArgs}, {"chat_template", FuzzChatTemplate},
+    {"grammar", FuzzGrammar},   {"json_schema", FuzzJsonSchema},
 };
 
 // A per-process scratch file or folder (tmpfs when there is one); importers take paths.

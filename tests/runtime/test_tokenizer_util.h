@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "../../format/src/json.h"
+#include "qlite/format/json.h"
 #include "../../runtime/src/tokenizer.h"
 #include "qlite/format/import.h"
 

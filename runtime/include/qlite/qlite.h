@@ -204,6 +204,11 @@ typedef struct qlite_session_params {
    * cores of different maximum frequency (big.LITTLE) the workers are pinned to the fastest,
    * elsewhere they are not pinned. The calling thread runs work too and is never pinned. */
   uint64_t cpu_mask;
+  /* Bytes reserved for a grammar (qlite_session_set_grammar): its compiled rules and the
+   * matcher's stacks. 0 = no grammar can be set. 256 KiB holds a tool call's JSON schema;
+   * a session with grammar memory also keeps an index of the vocabulary (about 16 bytes a
+   * token), counted in qlite_memory_estimate.grammar. */
+  uint64_t grammar_memory;
 } qlite_session_params;
 
 QLITE_EXPORT void qlite_session_default_params_sized(qlite_session_params* out, size_t struct_size);
@@ -227,6 +232,7 @@ typedef struct qlite_memory_estimate {
   uint64_t session_total;    /* host memory qlite_session_create reserves */
   uint64_t total;            /* session_total + weights_resident */
   uint64_t device;           /* GPU memory: the model's weights + this session's kv_cache and activations */
+  uint64_t grammar;          /* grammar_memory + the vocabulary index (part of session_total) */
 } qlite_memory_estimate;
 
 QLITE_EXPORT qlite_status qlite_estimate_memory_sized(const qlite_model* model,
@@ -345,6 +351,33 @@ static inline qlite_status qlite_generate(qlite_session* session, const char* pr
   return qlite_generate_sized(session, prompt, max_tokens, stop_at_eos, callback, user_data, out_stats,
                               sizeof *out_stats);
 }
+
+/* Constrained output. A grammar (GBNF as llama.cpp documents it, a subset: rules
+ * `name ::= ...`, sequences, `|`, `( )`, "literals" with escapes, [character classes] with
+ * ranges and [^negation], `.`, repetition `* + ? {m} {m,} {m,n}`, # comments; start rule
+ * `root`; no left recursion) restricts what qlite_sample returns: a token is sampled as usual,
+ * and when its bytes would leave the grammar every token that does is masked out and the
+ * sampling repeated. End tokens (EOS, end of turn) are allowed only where the grammar can end;
+ * once nothing else can follow, qlite_generate stops (and qlite_sample can only return EOS).
+ * The grammar follows the tokens qlite_sample returns; no step allocates.
+ * The text is compiled into the session's grammar memory (qlite_session_params.grammar_memory;
+ * none or too little: QLITE_ERR_OUT_OF_MEMORY with the size needed); nothing refers to
+ * `grammar` after the call. A bad grammar gives QLITE_ERR_FORMAT with line and column; on any
+ * error the session has no grammar. It replaces any earlier grammar and starts matching from
+ * the beginning; qlite_session_reset restarts it too. */
+QLITE_EXPORT qlite_status qlite_session_set_grammar(qlite_session* session, const char* grammar, size_t grammar_len);
+QLITE_EXPORT qlite_status qlite_session_clear_grammar(qlite_session* session);
+/* JSON Schema to grammar text, like snprintf (see qlite_chat_apply_template: *out_len gets the
+ * length, buf NULL with capacity 0 asks for it, a small buf gives QLITE_ERR_OUT_OF_MEMORY).
+ * Supported: type (object, array, string, integer, number, boolean, null, or a list),
+ * properties (generated in the schema's order), required, additionalProperties (false, true or
+ * a schema for maps), items, minItems/maxItems, minLength/maxLength, enum, const, anyOf,
+ * oneOf (as anyOf), and annotations (title, description, default, ...). Other keywords give
+ * QLITE_ERR_UNSUPPORTED naming the keyword and where; bad JSON gives QLITE_ERR_FORMAT. The
+ * empty schema {} gives any JSON value. Output is JSON with optional spaces and indentation;
+ * numbers have at most 16 digits before and after the point. */
+QLITE_EXPORT qlite_status qlite_json_schema_to_grammar(const char* schema, size_t schema_len, char* buf,
+                                                       size_t capacity, size_t* out_len);
 
 /* LoRA adapters merged at load time (format/LORA.md). qlite_adapter_open reads a .qla file
  * (bound to `base` by fingerprint: another base gives QLITE_ERR_MISMATCH), a PEFT folder or a

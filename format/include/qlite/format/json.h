@@ -1,5 +1,5 @@
 // A small, strict JSON parser for model metadata (config.json, tokenizer.json, safetensors
-// headers). Bounded: nesting depth is capped and every read is checked; errors say where.
+// headers) and JSON schemas. Bounded: nesting depth is capped and every read is checked; errors say where.
 #pragma once
 #include <cstdint>
 #include <string>
