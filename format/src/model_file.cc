@@ -71,7 +71,9 @@ void FillConfig(const fb::ModelConfig& f, ModelConfig* c) {
   if (f.no_rope()) c->no_rope.assign(f.no_rope()->begin(), f.no_rope()->end());
 }
 
-Status FillTokenizer(const fb::Tokenizer& f, uint32_t vocab, TokenizerData* t) {
+// What the reader guarantees of a Tokenizer table before anything views it: pieces for the
+// vocabulary, scores/kinds empty or one per piece, enum values in range, a bounded template.
+Status CheckTokenizerTable(const fb::Tokenizer& f, uint32_t vocab) {
   if (static_cast<int>(f.type()) > static_cast<int>(fb::TokenizerType::MAX))
     return Status(StatusCode::kFormat, "tokenizer: bad type");
   if (f.pieces()->size() != vocab)
@@ -82,34 +84,76 @@ Status FillTokenizer(const fb::Tokenizer& f, uint32_t vocab, TokenizerData* t) {
     return Status(StatusCode::kFormat, "tokenizer: kinds do not match vocab_size");
   if (f.unk_id() < -1 || f.unk_id() >= static_cast<int64_t>(vocab))
     return Status(StatusCode::kFormat, "tokenizer: unk_id outside vocab");
-  t->type = f.type();
-  t->pieces.reserve(vocab);
-  for (const flatbuffers::String* s : *f.pieces()) t->pieces.emplace_back(s->data(), s->size());
-  t->scores = ToVector(f.scores());
   if (f.kinds())
-    for (fb::TokenKind k : *f.kinds()) {
+    for (fb::TokenKind k : *f.kinds())
       if (static_cast<int>(k) > static_cast<int>(fb::TokenKind::MAX))
         return Status(StatusCode::kFormat, "tokenizer: bad token kind");
-      t->kinds.push_back(k);
-    }
-  if (f.merges())
-    for (const flatbuffers::String* s : *f.merges()) t->merges.emplace_back(s->data(), s->size());
-  t->add_bos = f.add_bos();
-  t->add_eos = f.add_eos();
-  t->add_dummy_prefix = f.add_dummy_prefix();
-  t->byte_fallback = f.byte_fallback();
-  if (f.pre_tokenizer()) t->pre_tokenizer = f.pre_tokenizer()->str();
-  if (f.chat_template()) {
-    if (f.chat_template()->size() > kMaxChatTemplateBytes)
-      return StatusError(StatusCode::kFormat, "tokenizer: chat template of %u bytes (at most %zu)",
-                         f.chat_template()->size(), kMaxChatTemplateBytes);
-    t->chat_template = f.chat_template()->str();
-  }
-  t->unk_id = f.unk_id();
+  if (f.chat_template() && f.chat_template()->size() > kMaxChatTemplateBytes)
+    return StatusError(StatusCode::kFormat, "tokenizer: chat template of %u bytes (at most %zu)",
+                       f.chat_template()->size(), kMaxChatTemplateBytes);
   return Status::Ok();
 }
 
 }  // namespace
+
+TokenizerView::TokenizerView(const TokenizerData& d)
+    : type(d.type),
+      add_bos(d.add_bos),
+      add_eos(d.add_eos),
+      add_dummy_prefix(d.add_dummy_prefix),
+      byte_fallback(d.byte_fallback),
+      pre_tokenizer(d.pre_tokenizer),
+      chat_template(d.chat_template),
+      unk_id(d.unk_id),
+      bos_id(d.bos_id),
+      eos_id(d.eos_id),
+      data_(&d),
+      scores_(reinterpret_cast<const uint8_t*>(d.scores.data())),
+      kinds_(reinterpret_cast<const uint8_t*>(d.kinds.data())),
+      n_scores_(d.scores.size()),
+      n_kinds_(d.kinds.size()) {}
+
+TokenizerView::TokenizerView(const fb::Tokenizer& t)
+    : type(t.type()),
+      add_bos(t.add_bos()),
+      add_eos(t.add_eos()),
+      add_dummy_prefix(t.add_dummy_prefix()),
+      byte_fallback(t.byte_fallback()),
+      pre_tokenizer(t.pre_tokenizer() ? Str(t.pre_tokenizer()) : std::string_view()),
+      chat_template(t.chat_template() ? Str(t.chat_template()) : std::string_view()),
+      unk_id(t.unk_id()),
+      fb_pieces_(t.pieces()),
+      fb_merges_(t.merges()),
+      scores_(t.scores() ? t.scores()->Data() : nullptr),
+      kinds_(t.kinds() ? t.kinds()->Data() : nullptr),
+      n_scores_(t.scores() ? t.scores()->size() : 0),
+      n_kinds_(t.kinds() ? t.kinds()->size() : 0) {}
+
+float TokenizerView::score(size_t i) const {
+  float f;
+  std::memcpy(&f, scores_ + i * sizeof(float), sizeof(float));
+  return f;
+}
+
+TokenizerData ModelFile::tokenizer() const {
+  TokenizerData d;
+  if (!has_tokenizer()) return d;
+  const TokenizerView v(*meta_->tokenizer());
+  d.type = v.type;
+  d.pieces.reserve(v.n_pieces());
+  for (size_t i = 0; i < v.n_pieces(); ++i) d.pieces.emplace_back(v.piece(i));
+  for (size_t i = 0; i < v.n_scores(); ++i) d.scores.push_back(v.score(i));
+  for (size_t i = 0; i < v.n_kinds(); ++i) d.kinds.push_back(v.kind(i));
+  for (size_t r = 0; r < v.n_merges(); ++r) d.merges.emplace_back(v.merge(r));
+  d.add_bos = v.add_bos;
+  d.add_eos = v.add_eos;
+  d.add_dummy_prefix = v.add_dummy_prefix;
+  d.byte_fallback = v.byte_fallback;
+  d.pre_tokenizer = v.pre_tokenizer;
+  d.chat_template = v.chat_template;
+  d.unk_id = v.unk_id;
+  return d;
+}
 
 ModelFile::~ModelFile() { Close(); }
 
@@ -122,7 +166,6 @@ void ModelFile::Close() {
   size_ = 0;
   meta_ = nullptr;
   config_ = ModelConfig();
-  tokenizer_ = TokenizerData();
   tensors_.clear();
   by_name_.clear();
 }
@@ -192,7 +235,7 @@ Status ModelFile::Load(const OpenOptions& options) {
                        meta_->format_version(), header_.version);
   FillConfig(*meta_->config(), &config_);
   QLITE_RETURN_IF_ERROR(CheckConfig(config_));
-  if (meta_->tokenizer()) QLITE_RETURN_IF_ERROR(FillTokenizer(*meta_->tokenizer(), config_.vocab_size, &tokenizer_));
+  if (meta_->tokenizer()) QLITE_RETURN_IF_ERROR(CheckTokenizerTable(*meta_->tokenizer(), config_.vocab_size));
 
   QLITE_RETURN_IF_ERROR(CheckLayerCount(config_, meta_->tensors()->size()));  // before ExpectedTensors
   tensors_.resize(meta_->tensors()->size());

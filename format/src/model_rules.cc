@@ -89,14 +89,14 @@ Status CheckLayerCount(const ModelConfig& c, uint64_t n_tensors) {
   return Status::Ok();
 }
 
-Status CheckTokenizer(const TokenizerData& t) {
-  const size_t n = t.pieces.size();
+Status CheckTokenizer(const TokenizerView& t) {
+  const size_t n = t.n_pieces();
   if (n == 0) return Status(StatusCode::kFormat, "tokenizer has no pieces");
   if (n > 0x7FFFFFFF) return Status(StatusCode::kFormat, "tokenizer has too many pieces");
-  if (!t.scores.empty() && t.scores.size() != n)
-    return StatusError(StatusCode::kFormat, "tokenizer: %zu scores for %zu pieces", t.scores.size(), n);
-  if (!t.kinds.empty() && t.kinds.size() != n)
-    return StatusError(StatusCode::kFormat, "tokenizer: %zu kinds for %zu pieces", t.kinds.size(), n);
+  if (t.n_scores() != 0 && t.n_scores() != n)
+    return StatusError(StatusCode::kFormat, "tokenizer: %zu scores for %zu pieces", t.n_scores(), n);
+  if (t.n_kinds() != 0 && t.n_kinds() != n)
+    return StatusError(StatusCode::kFormat, "tokenizer: %zu kinds for %zu pieces", t.n_kinds(), n);
   const struct {
     const char* what;
     int32_t id;
@@ -105,22 +105,24 @@ Status CheckTokenizer(const TokenizerData& t) {
     if (i.id < -1 || i.id >= static_cast<int64_t>(n))
       return StatusError(StatusCode::kFormat, "tokenizer: %s id %d out of range [0, %zu)", i.what, i.id, n);
   if (t.type == fb::TokenizerType::SentencePieceBPE) {
-    for (size_t i = 0; i < t.kinds.size(); ++i) {
-      const std::string& p = t.pieces[i];
+    for (size_t i = 0; i < t.n_kinds(); ++i) {
+      const std::string_view p = t.piece(i);
       auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f'); };
-      if (t.kinds[i] == fb::TokenKind::Byte &&
+      if (t.kind(i) == fb::TokenKind::Byte &&
           !(p.size() == 6 && p.compare(0, 3, "<0x") == 0 && hex(p[3]) && hex(p[4]) && p[5] == '>'))
         return StatusError(StatusCode::kFormat, "tokenizer: byte token %zu is not <0xNN>", i);
     }
   } else if (t.type == fb::TokenizerType::ByteLevelBPE) {
     PreTokenizer kind;
     if (!LookupPreTokenizer(t.pre_tokenizer, &kind))
-      return StatusError(StatusCode::kUnsupported, "byte-level BPE pre-tokenizer '%s' is not supported (%s)",
-                         t.pre_tokenizer.c_str(), kPreTokenizerNames);
-    for (size_t r = 0; r < t.merges.size(); ++r)
-      if (t.merges[r].find(' ', 1) == std::string::npos)
-        return StatusError(StatusCode::kFormat, "tokenizer: merge %zu '%s' is not 'left right'", r,
-                           t.merges[r].c_str());
+      return StatusError(StatusCode::kUnsupported, "byte-level BPE pre-tokenizer '%.*s' is not supported (%s)",
+                         static_cast<int>(t.pre_tokenizer.size()), t.pre_tokenizer.data(), kPreTokenizerNames);
+    for (size_t r = 0; r < t.n_merges(); ++r) {
+      const std::string_view m = t.merge(r);
+      if (m.find(' ', 1) == std::string_view::npos)
+        return StatusError(StatusCode::kFormat, "tokenizer: merge %zu '%.*s' is not 'left right'", r,
+                           static_cast<int>(m.size()), m.data());
+    }
   } else {
     return StatusError(StatusCode::kUnsupported, "tokenizer type %d is not supported", static_cast<int>(t.type));
   }

@@ -85,7 +85,6 @@ Status Model::OpenMemory(const void* data, size_t size, const ModelOpenOptions& 
 
 Status Model::Init(const ModelOpenOptions& options) {
   config_ = file_->config();
-  tokenizer_data_ = file_->tokenizer();
   const ModelConfig& c = config_;
   if (c.dim == 0 || c.n_layers == 0 || c.n_heads == 0 || c.n_kv_heads == 0 || c.head_dim == 0 ||
       c.ffn_dim == 0 || c.vocab_size == 0)
@@ -209,7 +208,11 @@ Status Model::Init(const ModelOpenOptions& options) {
   TokenizerSpecialIds special;
   special.bos = c.bos_id;
   special.eos = c.eos_id;
-  QLITE_RETURN_IF_ERROR(Tokenizer::Create(tokenizer_data_, special, &tokenizer_));
+  if (!file_->has_tokenizer()) return Status(StatusCode::kFormat, "model file has no tokenizer");
+  const TokenizerView tokenizer_view(*file_->meta()->tokenizer());  // views into the file, which the model keeps
+  tokenizer_.reset(new Tokenizer());
+  QLITE_RETURN_IF_ERROR(tokenizer_->Init(tokenizer_view, special));
+  chat_template_ = tokenizer_view.chat_template;
   // Layouts this CPU reads through an unpacking copy (a file converted with --layout auto on
   // another machine): said by `qlite bench`/`inspect`, since they cost speed silently.
   for (const LayerWeights& L : layers_) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "qlite/arch/matmul.h"
@@ -51,7 +52,6 @@ class Model {
   ~Model();
 
   const ModelConfig& config() const { return config_; }
-  const TokenizerData& tokenizer_data() const { return tokenizer_data_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   const std::vector<LayerWeights>& layers() const { return layers_; }
   const arch::WeightMatrix& output() const { return output_; }
@@ -73,7 +73,9 @@ class Model {
   }
   // The query-key dot product's scale.
   float attention_scale() const { return attention_scale_; }
-  bool has_chat_template() const { return !tokenizer_data_.chat_template.empty(); }
+  // The file's chat template (a view into the file; empty without one).
+  std::string_view chat_template() const { return chat_template_; }
+  bool has_chat_template() const { return !chat_template_.empty(); }
   uint64_t weight_bytes() const { return weight_bytes_; }
   uint64_t decode_bytes() const { return decode_bytes_; }  // weight bytes one decode token reads
   uint32_t n_slow_layout_tensors() const { return n_slow_layout_tensors_; }
@@ -96,7 +98,7 @@ class Model {
   std::unique_ptr<DeviceModel> device_;
   bool mapped_ = false;
   ModelConfig config_;
-  TokenizerData tokenizer_data_;
+  std::string_view chat_template_;
   std::unique_ptr<Tokenizer> tokenizer_;
   QuantizedView embedding_;
   const float* output_norm_ = nullptr;
