@@ -218,9 +218,10 @@ Status ModelFile::OpenMemory(const void* data, size_t size, const OpenOptions& o
   return s;
 }
 
-const TensorRef* ModelFile::FindTensor(const std::string& name) const {
-  auto it = by_name_.find(name);
-  return it == by_name_.end() ? nullptr : &tensors_[it->second];
+const TensorRef* ModelFile::FindTensor(std::string_view name) const {
+  const auto it = std::lower_bound(by_name_.begin(), by_name_.end(), name,
+                                   [this](uint32_t i, std::string_view n) { return tensors_[i].name < n; });
+  return it != by_name_.end() && tensors_[*it].name == name ? &tensors_[*it] : nullptr;
 }
 
 Status ModelFile::Load(const OpenOptions& options) {
@@ -238,28 +239,44 @@ Status ModelFile::Load(const OpenOptions& options) {
   if (meta_->tokenizer()) QLITE_RETURN_IF_ERROR(CheckTokenizerTable(*meta_->tokenizer(), config_.vocab_size));
 
   QLITE_RETURN_IF_ERROR(CheckLayerCount(config_, meta_->tensors()->size()));  // before ExpectedTensors
-  tensors_.resize(meta_->tensors()->size());
-  for (size_t i = 0; i < tensors_.size(); ++i) {
+  const size_t n = meta_->tensors()->size();
+  tensors_.resize(n);
+  by_name_.resize(n);
+  for (size_t i = 0; i < n; ++i) {
     const fb::Tensor& t = *meta_->tensors()->Get(static_cast<flatbuffers::uoffset_t>(i));
     Status s = LoadTensor(t, &tensors_[i]);
     if (!s.ok()) return Status(s.code(), "tensor " + t.name()->str() + ": " + s.message());
-    if (!by_name_.emplace(tensors_[i].name, i).second)
-      return StatusError(StatusCode::kFormat, "duplicate tensor %s", tensors_[i].name.c_str());
+    by_name_[i] = static_cast<uint32_t>(i);
   }
-  for (const ExpectedTensor& e : ExpectedTensors(config_)) {
-    const TensorRef* t = FindTensor(e.name);
-    if (!t) return StatusError(StatusCode::kFormat, "missing tensor %s", e.name.c_str());
-    if (t->shape != e.shape) return StatusError(StatusCode::kFormat, "tensor %s: shape does not match the config", e.name.c_str());
+  std::sort(by_name_.begin(), by_name_.end(), [this](uint32_t a, uint32_t b) {
+    return tensors_[a].name != tensors_[b].name ? tensors_[a].name < tensors_[b].name : a < b;
+  });
+  for (size_t i = 1; i < n; ++i) {
+    const std::string_view name = tensors_[by_name_[i]].name;
+    if (name == tensors_[by_name_[i - 1]].name)
+      return StatusError(StatusCode::kFormat, "duplicate tensor %.*s", static_cast<int>(name.size()), name.data());
   }
+  QLITE_RETURN_IF_ERROR(ForEachExpectedTensor(
+      config_,
+      [](void* self, std::string_view name, const uint64_t* shape, size_t rank) {
+        const TensorRef* t = static_cast<const ModelFile*>(self)->FindTensor(name);
+        const int len = static_cast<int>(name.size());
+        if (!t) return StatusError(StatusCode::kFormat, "missing tensor %.*s", len, name.data());
+        if (!t->shape.Equals(shape, rank))
+          return StatusError(StatusCode::kFormat, "tensor %.*s: shape does not match the config", len, name.data());
+        return Status::Ok();
+      },
+      this));
   if (options.verify_checksums) QLITE_RETURN_IF_ERROR(VerifyChecksums());
   return Status::Ok();
 }
 
 Status ModelFile::LoadTensor(const fb::Tensor& t, TensorRef* ref) const {
-  ref->name = t.name()->str();
-  ref->shape = ToVector(t.shape());
-  const size_t rank = ref->shape.size();
+  ref->name = std::string_view(t.name()->data(), t.name()->size());
+  const size_t rank = t.shape() ? t.shape()->size() : 0;
   if (rank < 1 || rank > 2) return StatusError(StatusCode::kFormat, "rank %zu not supported", rank);
+  std::memcpy(ref->shape.dims, t.shape()->Data(), rank * sizeof(uint64_t));  // bytewise: see ToVector
+  ref->shape.rank = rank;
   for (uint64_t d : ref->shape)
     if (d == 0 || d > kMaxElements) return Status(StatusCode::kFormat, "bad dimension");
   const uint64_t rows = rank == 2 ? ref->shape[0] : 1, cols = ref->shape.back();
@@ -343,7 +360,9 @@ Status ModelFile::VerifyChecksums() const {
       add(q->dq_offsets());
     }
     if (header_.version != 1) h = xxh.Digest();
-    if (h != t.checksum) return StatusError(StatusCode::kFormat, "tensor %s: checksum mismatch", t.name.c_str());
+    if (h != t.checksum)
+      return StatusError(StatusCode::kFormat, "tensor %.*s: checksum mismatch", static_cast<int>(t.name.size()),
+                         t.name.data());
   }
   return Status::Ok();
 }

@@ -1,5 +1,6 @@
 // What a model of a given config must contain (format/FORMAT.md's tensor table). Shared by
 // the converter (refuses inconsistent sources) and the reader (refuses inconsistent files).
+#include <cstdio>
 #include <string>
 
 #include "qlite/base/pretokenizers.h"
@@ -129,35 +130,54 @@ Status CheckTokenizer(const TokenizerView& t) {
   return Status::Ok();
 }
 
-std::vector<ExpectedTensor> ExpectedTensors(const ModelConfig& c) {
+Status ForEachExpectedTensor(const ModelConfig& c, ExpectedTensorFn fn, void* ctx) {
   const uint64_t dim = c.dim, q = uint64_t{c.n_heads} * c.head_dim, kv = uint64_t{c.n_kv_heads} * c.head_dim;
-  std::vector<ExpectedTensor> t = {{"token_embd", {c.vocab_size, dim}}, {"output_norm", {dim}}};
-  if (!c.tied_embeddings) t.push_back({"output", {c.vocab_size, dim}});
+  const uint64_t vd[2] = {c.vocab_size, dim};
+  QLITE_RETURN_IF_ERROR(fn(ctx, "token_embd", vd, 2));
+  QLITE_RETURN_IF_ERROR(fn(ctx, "output_norm", &dim, 1));
+  if (!c.tied_embeddings) QLITE_RETURN_IF_ERROR(fn(ctx, "output", vd, 2));
+  char name[64];  // "blk.<layer>." and the longest suffix
   for (uint32_t l = 0; l < c.n_layers; ++l) {
-    const std::string p = "blk." + std::to_string(l) + ".";
-    t.push_back({p + "attn_norm", {dim}});
-    t.push_back({p + "ffn_norm", {dim}});
-    t.push_back({p + "attn_q", {q, dim}});
-    t.push_back({p + "attn_k", {kv, dim}});
-    t.push_back({p + "attn_v", {kv, dim}});
-    t.push_back({p + "attn_output", {dim, q}});
-    t.push_back({p + "ffn_gate", {c.ffn_dim, dim}});
-    t.push_back({p + "ffn_up", {c.ffn_dim, dim}});
-    t.push_back({p + "ffn_down", {dim, c.ffn_dim}});
+    const int prefix = std::snprintf(name, sizeof(name), "blk.%u.", l);
+    auto tensor = [&](const char* suffix, std::initializer_list<uint64_t> shape) {
+      const int n = std::snprintf(name + prefix, sizeof(name) - prefix, "%s", suffix);
+      return fn(ctx, std::string_view(name, size_t(prefix + n)), shape.begin(), shape.size());
+    };
+    QLITE_RETURN_IF_ERROR(tensor("attn_norm", {dim}));
+    QLITE_RETURN_IF_ERROR(tensor("ffn_norm", {dim}));
+    QLITE_RETURN_IF_ERROR(tensor("attn_q", {q, dim}));
+    QLITE_RETURN_IF_ERROR(tensor("attn_k", {kv, dim}));
+    QLITE_RETURN_IF_ERROR(tensor("attn_v", {kv, dim}));
+    QLITE_RETURN_IF_ERROR(tensor("attn_output", {dim, q}));
+    QLITE_RETURN_IF_ERROR(tensor("ffn_gate", {c.ffn_dim, dim}));
+    QLITE_RETURN_IF_ERROR(tensor("ffn_up", {c.ffn_dim, dim}));
+    QLITE_RETURN_IF_ERROR(tensor("ffn_down", {dim, c.ffn_dim}));
     if (c.qkv_bias) {
-      t.push_back({p + "attn_q.bias", {q}});
-      t.push_back({p + "attn_k.bias", {kv}});
-      t.push_back({p + "attn_v.bias", {kv}});
+      QLITE_RETURN_IF_ERROR(tensor("attn_q.bias", {q}));
+      QLITE_RETURN_IF_ERROR(tensor("attn_k.bias", {kv}));
+      QLITE_RETURN_IF_ERROR(tensor("attn_v.bias", {kv}));
     }
     if (c.qk_norm) {
-      t.push_back({p + "attn_q_norm", {c.head_dim}});
-      t.push_back({p + "attn_k_norm", {c.head_dim}});
+      QLITE_RETURN_IF_ERROR(tensor("attn_q_norm", {c.head_dim}));
+      QLITE_RETURN_IF_ERROR(tensor("attn_k_norm", {c.head_dim}));
     }
     if (c.post_norms) {
-      t.push_back({p + "post_attention_norm", {dim}});
-      t.push_back({p + "post_ffw_norm", {dim}});
+      QLITE_RETURN_IF_ERROR(tensor("post_attention_norm", {dim}));
+      QLITE_RETURN_IF_ERROR(tensor("post_ffw_norm", {dim}));
     }
   }
+  return Status::Ok();
+}
+
+std::vector<ExpectedTensor> ExpectedTensors(const ModelConfig& c) {
+  std::vector<ExpectedTensor> t;
+  (void)ForEachExpectedTensor(
+      c,
+      [](void* out, std::string_view name, const uint64_t* shape, size_t rank) {
+        static_cast<std::vector<ExpectedTensor>*>(out)->push_back({std::string(name), {shape, shape + rank}});
+        return Status::Ok();
+      },
+      &t);
   return t;
 }
 

@@ -4,12 +4,13 @@
 // enum values, required tensors and their shapes for the config, and the tokenizer against
 // vocab_size. Options.verify_checksums additionally hashes every tensor (reads all data).
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <memory_resource>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "qlite/format/header.h"
@@ -20,9 +21,25 @@
 
 namespace qlite {
 
+// A tensor's dimensions: rank 1 or 2 (the reader refuses others), kept inline.
+struct TensorShape {
+  uint64_t dims[2] = {0, 0};
+  size_t rank = 0;
+  size_t size() const { return rank; }
+  const uint64_t* begin() const { return dims; }
+  const uint64_t* end() const { return dims + rank; }
+  uint64_t operator[](size_t i) const { return dims[i]; }
+  uint64_t back() const { return dims[rank - 1]; }
+  std::vector<uint64_t> ToVector() const { return std::vector<uint64_t>(begin(), end()); }
+  bool Equals(const uint64_t* shape, size_t n) const {
+    return n == rank && std::equal(begin(), end(), shape);
+  }
+  friend bool operator==(const TensorShape& a, const std::vector<uint64_t>& b) { return a.Equals(b.data(), b.size()); }
+};
+
 struct TensorRef {
-  std::string name;
-  std::vector<uint64_t> shape;
+  std::string_view name;  // into the file's metadata
+  TensorShape shape;
   fb::DType dtype = fb::DType::F32;
   QuantizedView view;  // over the file's bytes; F32/F16/BF16 use view.data only
   uint64_t data_bytes = 0;   // all regions (data, scales, mins, dq arrays)
@@ -46,6 +63,10 @@ Status CheckConfig(const ModelConfig& config);
 // ExpectedTensors builds a list that long: refuses more layers than `n_tensors`.
 Status CheckLayerCount(const ModelConfig& config, uint64_t n_tensors);
 std::vector<ExpectedTensor> ExpectedTensors(const ModelConfig& config);
+// Calls fn(ctx, name, shape, rank) for each tensor ExpectedTensors lists, in its order, and
+// stops at the first error; allocates nothing (the reader checks files with it).
+using ExpectedTensorFn = Status (*)(void* ctx, std::string_view name, const uint64_t* shape, size_t rank);
+Status ForEachExpectedTensor(const ModelConfig& config, ExpectedTensorFn fn, void* ctx);
 // A tokenizer's fields without a copy: over a TokenizerData or a file's Tokenizer table
 // (which must outlive it). The runtime's tokenizer is built from one; importers and the
 // runtime check one with CheckTokenizer.
@@ -96,7 +117,9 @@ bool IsAlwaysF32(const std::string& name, size_t rank);
 
 class ModelFile {
  public:
-  ModelFile() = default;
+  // The tensor table and its index come from `mem`, which must outlive the object.
+  explicit ModelFile(std::pmr::memory_resource* mem = std::pmr::get_default_resource())
+      : tensors_(mem), by_name_(mem) {}
   ~ModelFile();
   ModelFile(const ModelFile&) = delete;
   ModelFile& operator=(const ModelFile&) = delete;
@@ -118,8 +141,8 @@ class ModelFile {
   TokenizerData tokenizer() const;
   bool has_tokenizer() const { return meta_ && meta_->tokenizer(); }
   uint64_t fingerprint() const { return meta_ ? meta_->fingerprint() : 0; }
-  const std::vector<TensorRef>& tensors() const { return tensors_; }
-  const TensorRef* FindTensor(const std::string& name) const;
+  const std::pmr::vector<TensorRef>& tensors() const { return tensors_; }
+  const TensorRef* FindTensor(std::string_view name) const;
 
  private:
   Status Load(const OpenOptions& options);
@@ -132,8 +155,8 @@ class ModelFile {
   QlmHeader header_;
   const fb::Model* meta_ = nullptr;
   ModelConfig config_;
-  std::vector<TensorRef> tensors_;
-  std::unordered_map<std::string, size_t> by_name_;
+  std::pmr::vector<TensorRef> tensors_;
+  std::pmr::vector<uint32_t> by_name_;  // tensor indexes sorted by name
 };
 
 }  // namespace qlite
