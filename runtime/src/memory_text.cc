@@ -17,7 +17,8 @@ qlite_memory_estimate EstimateFor(const Model& model, const SessionMemory& mem) 
   e.scratch = mem.scratch;
   e.adapters = mem.adapters;  // merged copies of adapted tensors (qlite_session_set_adapters)
   e.session_total = mem.total;
-  e.total = e.session_total + e.weights_resident;
+  e.model_host = model.host_bytes();
+  e.total = e.session_total + e.weights_resident + e.model_host;
   if (model.device()) e.device = model.device()->weight_bytes() + mem.device;
   return e;
 }
@@ -50,7 +51,8 @@ std::string FormatEstimate(const qlite_memory_estimate& e) {
   line("scratch", e.scratch, "attention scores, rope, thread pool, sampler arrays");
   line("adapters", e.adapters, "LoRA-merged tensor copies (in the session)");
   line("session total", e.session_total, "allocated at session creation, fixed after");
-  line("total", e.total, "session + resident weights");
+  line("model (host)", e.model_host, "tensor table, tokenizer, layer views (qlite_model_memory)");
+  line("total", e.total, "session + resident weights + model");
   if (e.device) line("device", e.device, "GPU: weights + kv cache + activations");
   return s;
 }

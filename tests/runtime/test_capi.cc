@@ -240,7 +240,8 @@ TEST_F(CApi, EstimateIsWhatTheSessionReservesAndBudgetsFailWithTheBreakdown) {
                       2ull * config_.n_layers * config_.n_kv_heads * 32 * 4;
   EXPECT_EQ(e.kv_cache, kv);
   EXPECT_EQ(e.session_total, e.kv_cache + e.activations + e.scratch);
-  EXPECT_EQ(e.total, e.session_total + e.weights_resident);
+  EXPECT_GT(e.model_host, 0u);
+  EXPECT_EQ(e.total, e.session_total + e.weights_resident + e.model_host);
   char text[1024];
   ASSERT_EQ(qlite_format_memory_estimate(&e, text, sizeof(text)), QLITE_OK);
   EXPECT_NE(std::strstr(text, "kv cache"), nullptr);
