@@ -160,8 +160,9 @@ struct ThreadPool::Impl {
   }
 };
 
-ThreadPool::ThreadPool(size_t n_threads, uint64_t cpu_mask) : impl_(new Impl) {
-  if (n_threads == 0) n_threads = 1;
+// One thread needs no shared state: such a pool allocates nothing (firmware sessions).
+ThreadPool::ThreadPool(size_t n_threads, uint64_t cpu_mask) : impl_(n_threads > 1 ? new Impl : nullptr) {
+  if (!impl_) return;
   impl_->workers.reserve(n_threads - 1);
   for (size_t i = 1; i < n_threads; ++i) {
     const int cpu = cpu_mask ? NthCpu(cpu_mask, i - 1) : -1;
@@ -173,21 +174,22 @@ ThreadPool::ThreadPool(size_t n_threads, uint64_t cpu_mask) : impl_(new Impl) {
 }
 
 ThreadPool::~ThreadPool() {
+  if (!impl_) return;
   impl_->stop.store(true, std::memory_order_release);
   impl_->Publish(++impl_->last_epoch);
   for (auto& t : impl_->workers) t.join();
   delete impl_;
 }
 
-size_t ThreadPool::size() const { return impl_->workers.size() + 1; }
+size_t ThreadPool::size() const { return impl_ ? impl_->workers.size() + 1 : 1; }
 
 void ThreadPool::Run(size_t n_tasks, TaskFn fn, void* ctx) {
-  Impl& p = *impl_;
   if (n_tasks == 0) return;
-  if (p.workers.empty() || n_tasks == 1) {
+  if (!impl_ || impl_->workers.empty() || n_tasks == 1) {
     for (size_t t = 0; t < n_tasks; ++t) fn(ctx, t, 0);
     return;
   }
+  Impl& p = *impl_;
   const uint32_t e = ++p.last_epoch;
   p.fn = fn;
   p.ctx = ctx;

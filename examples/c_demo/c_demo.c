@@ -1,6 +1,7 @@
 /* Firmware-style use of the qlite C API, in plain C99: the model file is read into a static
- * array and used in place, and the whole session (KV cache, activations, scratch) lives in a
- * static buffer. This program calls no malloc itself; qlite sizes everything up front and
+ * array and used in place, the model's own memory (tensor table, tokenizer, layer views)
+ * lives in a second static buffer and the whole session (KV cache, activations, scratch) in
+ * a third. With one thread, opening and generating call no allocator at all. This program calls no malloc itself; qlite sizes everything up front and
  * fails cleanly, with the memory breakdown, when the buffer is too small.
  *
  * usage: qlite_c_demo model.qlm ["prompt"] [tokens]
@@ -13,9 +14,11 @@
 
 #define MODEL_CAPACITY (8u << 20)   /* enough for stories260K in any scheme */
 #define SESSION_CAPACITY (2u << 20)
+#define MODEL_HOST_CAPACITY (256u << 10) /* stories260K needs ~37 KiB (qlite_model_memory) */
 
 static unsigned char g_model[MODEL_CAPACITY] __attribute__((aligned(64)));
 static unsigned char g_session[SESSION_CAPACITY] __attribute__((aligned(64)));
+static unsigned char g_model_host[MODEL_HOST_CAPACITY] __attribute__((aligned(64)));
 
 static int print_piece(void* user, int32_t token, const char* piece, size_t len) {
   (void)user;
@@ -65,6 +68,8 @@ int main(int argc, char** argv) {
     fprintf(stderr, "cannot read %s into %u bytes\n", argv[1], MODEL_CAPACITY);
     return 1;
   }
+  mp.buffer = g_model_host;
+  mp.buffer_size = sizeof(g_model_host);
   if (qlite_model_open_memory(g_model, size, &mp, &model) != QLITE_OK) {
     fprintf(stderr, "model: %s\n", qlite_last_error());
     return 1;

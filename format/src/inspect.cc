@@ -94,7 +94,7 @@ void PrintModelInfo(const ModelFile& f, const InspectOptions& options, std::FILE
   if (options.tensors) {
     std::fprintf(out, "%-24s %-14s %-5s %-22s %-14s %12s\n", "tensor", "shape", "dtype", "quant", "layout", "bytes");
     for (const TensorRef& t : f.tensors())
-      std::fprintf(out, "%-24s %-14s %-5s %-22s %-14s %12" PRIu64 "\n", t.name.c_str(), ShapeText(t.shape).c_str(),
+      std::fprintf(out, "%-24s %-14s %-5s %-22s %-14s %12" PRIu64 "\n", std::string(t.name).c_str(), ShapeText(t.shape.ToVector()).c_str(),
                    fb::EnumNameDType(t.dtype), QuantText(t.view.spec).c_str(), fb::EnumNameLayout(t.view.spec.layout),
                    t.data_bytes);
   }

@@ -71,7 +71,9 @@ void FillConfig(const fb::ModelConfig& f, ModelConfig* c) {
   if (f.no_rope()) c->no_rope.assign(f.no_rope()->begin(), f.no_rope()->end());
 }
 
-Status FillTokenizer(const fb::Tokenizer& f, uint32_t vocab, TokenizerData* t) {
+// What the reader guarantees of a Tokenizer table before anything views it: pieces for the
+// vocabulary, scores/kinds empty or one per piece, enum values in range, a bounded template.
+Status CheckTokenizerTable(const fb::Tokenizer& f, uint32_t vocab) {
   if (static_cast<int>(f.type()) > static_cast<int>(fb::TokenizerType::MAX))
     return Status(StatusCode::kFormat, "tokenizer: bad type");
   if (f.pieces()->size() != vocab)
@@ -82,34 +84,76 @@ Status FillTokenizer(const fb::Tokenizer& f, uint32_t vocab, TokenizerData* t) {
     return Status(StatusCode::kFormat, "tokenizer: kinds do not match vocab_size");
   if (f.unk_id() < -1 || f.unk_id() >= static_cast<int64_t>(vocab))
     return Status(StatusCode::kFormat, "tokenizer: unk_id outside vocab");
-  t->type = f.type();
-  t->pieces.reserve(vocab);
-  for (const flatbuffers::String* s : *f.pieces()) t->pieces.emplace_back(s->data(), s->size());
-  t->scores = ToVector(f.scores());
   if (f.kinds())
-    for (fb::TokenKind k : *f.kinds()) {
+    for (fb::TokenKind k : *f.kinds())
       if (static_cast<int>(k) > static_cast<int>(fb::TokenKind::MAX))
         return Status(StatusCode::kFormat, "tokenizer: bad token kind");
-      t->kinds.push_back(k);
-    }
-  if (f.merges())
-    for (const flatbuffers::String* s : *f.merges()) t->merges.emplace_back(s->data(), s->size());
-  t->add_bos = f.add_bos();
-  t->add_eos = f.add_eos();
-  t->add_dummy_prefix = f.add_dummy_prefix();
-  t->byte_fallback = f.byte_fallback();
-  if (f.pre_tokenizer()) t->pre_tokenizer = f.pre_tokenizer()->str();
-  if (f.chat_template()) {
-    if (f.chat_template()->size() > kMaxChatTemplateBytes)
-      return StatusError(StatusCode::kFormat, "tokenizer: chat template of %u bytes (at most %zu)",
-                         f.chat_template()->size(), kMaxChatTemplateBytes);
-    t->chat_template = f.chat_template()->str();
-  }
-  t->unk_id = f.unk_id();
+  if (f.chat_template() && f.chat_template()->size() > kMaxChatTemplateBytes)
+    return StatusError(StatusCode::kFormat, "tokenizer: chat template of %u bytes (at most %zu)",
+                       f.chat_template()->size(), kMaxChatTemplateBytes);
   return Status::Ok();
 }
 
 }  // namespace
+
+TokenizerView::TokenizerView(const TokenizerData& d)
+    : type(d.type),
+      add_bos(d.add_bos),
+      add_eos(d.add_eos),
+      add_dummy_prefix(d.add_dummy_prefix),
+      byte_fallback(d.byte_fallback),
+      pre_tokenizer(d.pre_tokenizer),
+      chat_template(d.chat_template),
+      unk_id(d.unk_id),
+      bos_id(d.bos_id),
+      eos_id(d.eos_id),
+      data_(&d),
+      scores_(reinterpret_cast<const uint8_t*>(d.scores.data())),
+      kinds_(reinterpret_cast<const uint8_t*>(d.kinds.data())),
+      n_scores_(d.scores.size()),
+      n_kinds_(d.kinds.size()) {}
+
+TokenizerView::TokenizerView(const fb::Tokenizer& t)
+    : type(t.type()),
+      add_bos(t.add_bos()),
+      add_eos(t.add_eos()),
+      add_dummy_prefix(t.add_dummy_prefix()),
+      byte_fallback(t.byte_fallback()),
+      pre_tokenizer(t.pre_tokenizer() ? Str(t.pre_tokenizer()) : std::string_view()),
+      chat_template(t.chat_template() ? Str(t.chat_template()) : std::string_view()),
+      unk_id(t.unk_id()),
+      fb_pieces_(t.pieces()),
+      fb_merges_(t.merges()),
+      scores_(t.scores() ? t.scores()->Data() : nullptr),
+      kinds_(t.kinds() ? t.kinds()->Data() : nullptr),
+      n_scores_(t.scores() ? t.scores()->size() : 0),
+      n_kinds_(t.kinds() ? t.kinds()->size() : 0) {}
+
+float TokenizerView::score(size_t i) const {
+  float f;
+  std::memcpy(&f, scores_ + i * sizeof(float), sizeof(float));
+  return f;
+}
+
+TokenizerData ModelFile::tokenizer() const {
+  TokenizerData d;
+  if (!has_tokenizer()) return d;
+  const TokenizerView v(*meta_->tokenizer());
+  d.type = v.type;
+  d.pieces.reserve(v.n_pieces());
+  for (size_t i = 0; i < v.n_pieces(); ++i) d.pieces.emplace_back(v.piece(i));
+  for (size_t i = 0; i < v.n_scores(); ++i) d.scores.push_back(v.score(i));
+  for (size_t i = 0; i < v.n_kinds(); ++i) d.kinds.push_back(v.kind(i));
+  for (size_t r = 0; r < v.n_merges(); ++r) d.merges.emplace_back(v.merge(r));
+  d.add_bos = v.add_bos;
+  d.add_eos = v.add_eos;
+  d.add_dummy_prefix = v.add_dummy_prefix;
+  d.byte_fallback = v.byte_fallback;
+  d.pre_tokenizer = v.pre_tokenizer;
+  d.chat_template = v.chat_template;
+  d.unk_id = v.unk_id;
+  return d;
+}
 
 ModelFile::~ModelFile() { Close(); }
 
@@ -122,7 +166,6 @@ void ModelFile::Close() {
   size_ = 0;
   meta_ = nullptr;
   config_ = ModelConfig();
-  tokenizer_ = TokenizerData();
   tensors_.clear();
   by_name_.clear();
 }
@@ -175,9 +218,10 @@ Status ModelFile::OpenMemory(const void* data, size_t size, const OpenOptions& o
   return s;
 }
 
-const TensorRef* ModelFile::FindTensor(const std::string& name) const {
-  auto it = by_name_.find(name);
-  return it == by_name_.end() ? nullptr : &tensors_[it->second];
+const TensorRef* ModelFile::FindTensor(std::string_view name) const {
+  const auto it = std::lower_bound(by_name_.begin(), by_name_.end(), name,
+                                   [this](uint32_t i, std::string_view n) { return tensors_[i].name < n; });
+  return it != by_name_.end() && tensors_[*it].name == name ? &tensors_[*it] : nullptr;
 }
 
 Status ModelFile::Load(const OpenOptions& options) {
@@ -192,31 +236,47 @@ Status ModelFile::Load(const OpenOptions& options) {
                        meta_->format_version(), header_.version);
   FillConfig(*meta_->config(), &config_);
   QLITE_RETURN_IF_ERROR(CheckConfig(config_));
-  if (meta_->tokenizer()) QLITE_RETURN_IF_ERROR(FillTokenizer(*meta_->tokenizer(), config_.vocab_size, &tokenizer_));
+  if (meta_->tokenizer()) QLITE_RETURN_IF_ERROR(CheckTokenizerTable(*meta_->tokenizer(), config_.vocab_size));
 
   QLITE_RETURN_IF_ERROR(CheckLayerCount(config_, meta_->tensors()->size()));  // before ExpectedTensors
-  tensors_.resize(meta_->tensors()->size());
-  for (size_t i = 0; i < tensors_.size(); ++i) {
+  const size_t n = meta_->tensors()->size();
+  tensors_.resize(n);
+  by_name_.resize(n);
+  for (size_t i = 0; i < n; ++i) {
     const fb::Tensor& t = *meta_->tensors()->Get(static_cast<flatbuffers::uoffset_t>(i));
     Status s = LoadTensor(t, &tensors_[i]);
     if (!s.ok()) return Status(s.code(), "tensor " + t.name()->str() + ": " + s.message());
-    if (!by_name_.emplace(tensors_[i].name, i).second)
-      return StatusError(StatusCode::kFormat, "duplicate tensor %s", tensors_[i].name.c_str());
+    by_name_[i] = static_cast<uint32_t>(i);
   }
-  for (const ExpectedTensor& e : ExpectedTensors(config_)) {
-    const TensorRef* t = FindTensor(e.name);
-    if (!t) return StatusError(StatusCode::kFormat, "missing tensor %s", e.name.c_str());
-    if (t->shape != e.shape) return StatusError(StatusCode::kFormat, "tensor %s: shape does not match the config", e.name.c_str());
+  std::sort(by_name_.begin(), by_name_.end(), [this](uint32_t a, uint32_t b) {
+    return tensors_[a].name != tensors_[b].name ? tensors_[a].name < tensors_[b].name : a < b;
+  });
+  for (size_t i = 1; i < n; ++i) {
+    const std::string_view name = tensors_[by_name_[i]].name;
+    if (name == tensors_[by_name_[i - 1]].name)
+      return StatusError(StatusCode::kFormat, "duplicate tensor %.*s", static_cast<int>(name.size()), name.data());
   }
+  QLITE_RETURN_IF_ERROR(ForEachExpectedTensor(
+      config_,
+      [](void* self, std::string_view name, const uint64_t* shape, size_t rank) {
+        const TensorRef* t = static_cast<const ModelFile*>(self)->FindTensor(name);
+        const int len = static_cast<int>(name.size());
+        if (!t) return StatusError(StatusCode::kFormat, "missing tensor %.*s", len, name.data());
+        if (!t->shape.Equals(shape, rank))
+          return StatusError(StatusCode::kFormat, "tensor %.*s: shape does not match the config", len, name.data());
+        return Status::Ok();
+      },
+      this));
   if (options.verify_checksums) QLITE_RETURN_IF_ERROR(VerifyChecksums());
   return Status::Ok();
 }
 
 Status ModelFile::LoadTensor(const fb::Tensor& t, TensorRef* ref) const {
-  ref->name = t.name()->str();
-  ref->shape = ToVector(t.shape());
-  const size_t rank = ref->shape.size();
+  ref->name = std::string_view(t.name()->data(), t.name()->size());
+  const size_t rank = t.shape() ? t.shape()->size() : 0;
   if (rank < 1 || rank > 2) return StatusError(StatusCode::kFormat, "rank %zu not supported", rank);
+  std::memcpy(ref->shape.dims, t.shape()->Data(), rank * sizeof(uint64_t));  // bytewise: see ToVector
+  ref->shape.rank = rank;
   for (uint64_t d : ref->shape)
     if (d == 0 || d > kMaxElements) return Status(StatusCode::kFormat, "bad dimension");
   const uint64_t rows = rank == 2 ? ref->shape[0] : 1, cols = ref->shape.back();
@@ -300,7 +360,9 @@ Status ModelFile::VerifyChecksums() const {
       add(q->dq_offsets());
     }
     if (header_.version != 1) h = xxh.Digest();
-    if (h != t.checksum) return StatusError(StatusCode::kFormat, "tensor %s: checksum mismatch", t.name.c_str());
+    if (h != t.checksum)
+      return StatusError(StatusCode::kFormat, "tensor %.*s: checksum mismatch", static_cast<int>(t.name.size()),
+                         t.name.data());
   }
   return Status::Ok();
 }

@@ -1,5 +1,6 @@
 // What a model of a given config must contain (format/FORMAT.md's tensor table). Shared by
 // the converter (refuses inconsistent sources) and the reader (refuses inconsistent files).
+#include <cstdio>
 #include <string>
 
 #include "qlite/base/pretokenizers.h"
@@ -89,14 +90,14 @@ Status CheckLayerCount(const ModelConfig& c, uint64_t n_tensors) {
   return Status::Ok();
 }
 
-Status CheckTokenizer(const TokenizerData& t) {
-  const size_t n = t.pieces.size();
+Status CheckTokenizer(const TokenizerView& t) {
+  const size_t n = t.n_pieces();
   if (n == 0) return Status(StatusCode::kFormat, "tokenizer has no pieces");
   if (n > 0x7FFFFFFF) return Status(StatusCode::kFormat, "tokenizer has too many pieces");
-  if (!t.scores.empty() && t.scores.size() != n)
-    return StatusError(StatusCode::kFormat, "tokenizer: %zu scores for %zu pieces", t.scores.size(), n);
-  if (!t.kinds.empty() && t.kinds.size() != n)
-    return StatusError(StatusCode::kFormat, "tokenizer: %zu kinds for %zu pieces", t.kinds.size(), n);
+  if (t.n_scores() != 0 && t.n_scores() != n)
+    return StatusError(StatusCode::kFormat, "tokenizer: %zu scores for %zu pieces", t.n_scores(), n);
+  if (t.n_kinds() != 0 && t.n_kinds() != n)
+    return StatusError(StatusCode::kFormat, "tokenizer: %zu kinds for %zu pieces", t.n_kinds(), n);
   const struct {
     const char* what;
     int32_t id;
@@ -105,57 +106,78 @@ Status CheckTokenizer(const TokenizerData& t) {
     if (i.id < -1 || i.id >= static_cast<int64_t>(n))
       return StatusError(StatusCode::kFormat, "tokenizer: %s id %d out of range [0, %zu)", i.what, i.id, n);
   if (t.type == fb::TokenizerType::SentencePieceBPE) {
-    for (size_t i = 0; i < t.kinds.size(); ++i) {
-      const std::string& p = t.pieces[i];
+    for (size_t i = 0; i < t.n_kinds(); ++i) {
+      const std::string_view p = t.piece(i);
       auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f'); };
-      if (t.kinds[i] == fb::TokenKind::Byte &&
+      if (t.kind(i) == fb::TokenKind::Byte &&
           !(p.size() == 6 && p.compare(0, 3, "<0x") == 0 && hex(p[3]) && hex(p[4]) && p[5] == '>'))
         return StatusError(StatusCode::kFormat, "tokenizer: byte token %zu is not <0xNN>", i);
     }
   } else if (t.type == fb::TokenizerType::ByteLevelBPE) {
     PreTokenizer kind;
     if (!LookupPreTokenizer(t.pre_tokenizer, &kind))
-      return StatusError(StatusCode::kUnsupported, "byte-level BPE pre-tokenizer '%s' is not supported (%s)",
-                         t.pre_tokenizer.c_str(), kPreTokenizerNames);
-    for (size_t r = 0; r < t.merges.size(); ++r)
-      if (t.merges[r].find(' ', 1) == std::string::npos)
-        return StatusError(StatusCode::kFormat, "tokenizer: merge %zu '%s' is not 'left right'", r,
-                           t.merges[r].c_str());
+      return StatusError(StatusCode::kUnsupported, "byte-level BPE pre-tokenizer '%.*s' is not supported (%s)",
+                         static_cast<int>(t.pre_tokenizer.size()), t.pre_tokenizer.data(), kPreTokenizerNames);
+    for (size_t r = 0; r < t.n_merges(); ++r) {
+      const std::string_view m = t.merge(r);
+      if (m.find(' ', 1) == std::string_view::npos)
+        return StatusError(StatusCode::kFormat, "tokenizer: merge %zu '%.*s' is not 'left right'", r,
+                           static_cast<int>(m.size()), m.data());
+    }
   } else {
     return StatusError(StatusCode::kUnsupported, "tokenizer type %d is not supported", static_cast<int>(t.type));
   }
   return Status::Ok();
 }
 
-std::vector<ExpectedTensor> ExpectedTensors(const ModelConfig& c) {
+Status ForEachExpectedTensor(const ModelConfig& c, ExpectedTensorFn fn, void* ctx) {
   const uint64_t dim = c.dim, q = uint64_t{c.n_heads} * c.head_dim, kv = uint64_t{c.n_kv_heads} * c.head_dim;
-  std::vector<ExpectedTensor> t = {{"token_embd", {c.vocab_size, dim}}, {"output_norm", {dim}}};
-  if (!c.tied_embeddings) t.push_back({"output", {c.vocab_size, dim}});
+  const uint64_t vd[2] = {c.vocab_size, dim};
+  QLITE_RETURN_IF_ERROR(fn(ctx, "token_embd", vd, 2));
+  QLITE_RETURN_IF_ERROR(fn(ctx, "output_norm", &dim, 1));
+  if (!c.tied_embeddings) QLITE_RETURN_IF_ERROR(fn(ctx, "output", vd, 2));
+  char name[64];  // "blk.<layer>." and the longest suffix
   for (uint32_t l = 0; l < c.n_layers; ++l) {
-    const std::string p = "blk." + std::to_string(l) + ".";
-    t.push_back({p + "attn_norm", {dim}});
-    t.push_back({p + "ffn_norm", {dim}});
-    t.push_back({p + "attn_q", {q, dim}});
-    t.push_back({p + "attn_k", {kv, dim}});
-    t.push_back({p + "attn_v", {kv, dim}});
-    t.push_back({p + "attn_output", {dim, q}});
-    t.push_back({p + "ffn_gate", {c.ffn_dim, dim}});
-    t.push_back({p + "ffn_up", {c.ffn_dim, dim}});
-    t.push_back({p + "ffn_down", {dim, c.ffn_dim}});
+    const int prefix = std::snprintf(name, sizeof(name), "blk.%u.", l);
+    auto tensor = [&](const char* suffix, std::initializer_list<uint64_t> shape) {
+      const int n = std::snprintf(name + prefix, sizeof(name) - prefix, "%s", suffix);
+      return fn(ctx, std::string_view(name, size_t(prefix + n)), shape.begin(), shape.size());
+    };
+    QLITE_RETURN_IF_ERROR(tensor("attn_norm", {dim}));
+    QLITE_RETURN_IF_ERROR(tensor("ffn_norm", {dim}));
+    QLITE_RETURN_IF_ERROR(tensor("attn_q", {q, dim}));
+    QLITE_RETURN_IF_ERROR(tensor("attn_k", {kv, dim}));
+    QLITE_RETURN_IF_ERROR(tensor("attn_v", {kv, dim}));
+    QLITE_RETURN_IF_ERROR(tensor("attn_output", {dim, q}));
+    QLITE_RETURN_IF_ERROR(tensor("ffn_gate", {c.ffn_dim, dim}));
+    QLITE_RETURN_IF_ERROR(tensor("ffn_up", {c.ffn_dim, dim}));
+    QLITE_RETURN_IF_ERROR(tensor("ffn_down", {dim, c.ffn_dim}));
     if (c.qkv_bias) {
-      t.push_back({p + "attn_q.bias", {q}});
-      t.push_back({p + "attn_k.bias", {kv}});
-      t.push_back({p + "attn_v.bias", {kv}});
+      QLITE_RETURN_IF_ERROR(tensor("attn_q.bias", {q}));
+      QLITE_RETURN_IF_ERROR(tensor("attn_k.bias", {kv}));
+      QLITE_RETURN_IF_ERROR(tensor("attn_v.bias", {kv}));
     }
     if (c.qk_norm) {
-      t.push_back({p + "attn_q_norm", {c.head_dim}});
-      t.push_back({p + "attn_k_norm", {c.head_dim}});
+      QLITE_RETURN_IF_ERROR(tensor("attn_q_norm", {c.head_dim}));
+      QLITE_RETURN_IF_ERROR(tensor("attn_k_norm", {c.head_dim}));
     }
     if (c.post_norms) {
-      t.push_back({p + "post_attention_norm", {dim}});
-      t.push_back({p + "post_ffw_norm", {dim}});
+      QLITE_RETURN_IF_ERROR(tensor("post_attention_norm", {dim}));
+      QLITE_RETURN_IF_ERROR(tensor("post_ffw_norm", {dim}));
     }
   }
+  return Status::Ok();
+}
+
+std::vector<ExpectedTensor> ExpectedTensors(const ModelConfig& c) {
+  std::vector<ExpectedTensor> t;
+  (void)ForEachExpectedTensor(
+      c,
+      [](void* out, std::string_view name, const uint64_t* shape, size_t rank) {
+        static_cast<std::vector<ExpectedTensor>*>(out)->push_back({std::string(name), {shape, shape + rank}});
+        return Status::Ok();
+      },
+      &t);
   return t;
 }
 

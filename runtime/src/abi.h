@@ -22,10 +22,10 @@ struct Layout;
     static constexpr size_t kMinSize = offsetof(T, last) + sizeof(static_cast<T*>(nullptr)->last); \
     static constexpr const char* kName = #T;                                            \
   }
-QLITE_ABI_LAYOUT(qlite_model_params, device_index);
+QLITE_ABI_LAYOUT(qlite_model_params, buffer_size);
 QLITE_ABI_LAYOUT(qlite_model_info, n_slow_layout_tensors);
-QLITE_ABI_LAYOUT(qlite_session_params, cpu_mask);
-QLITE_ABI_LAYOUT(qlite_memory_estimate, device);
+QLITE_ABI_LAYOUT(qlite_session_params, grammar_memory);
+QLITE_ABI_LAYOUT(qlite_memory_estimate, model_host);
 QLITE_ABI_LAYOUT(qlite_session_info, n_past);
 QLITE_ABI_LAYOUT(qlite_generate_stats, decode_seconds);
 #undef QLITE_ABI_LAYOUT

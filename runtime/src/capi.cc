@@ -78,6 +78,8 @@ Status ToOptions(const qlite_model_params* params, ModelOpenOptions* out) {
   std::memcpy(&device, &p->device, sizeof(int));
   o.device = device;
   o.device_index = p->device_index;
+  o.buffer = p->buffer;
+  o.buffer_size = p->buffer_size;
   return Status::Ok();
 }
 
@@ -177,6 +179,18 @@ qlite_status qlite_model_open_memory(const void* data, size_t size, const qlite_
     handles::AddModel(m.get());
     *out_model = reinterpret_cast<qlite_model*>(m.release());
     return Status::Ok();
+  });
+}
+
+qlite_status qlite_model_memory(const void* data, size_t size, const qlite_model_params* params,
+                                uint64_t* out_bytes) {
+  QLITE_CHECK_ARG(data, "data is NULL");
+  QLITE_CHECK_ARG(out_bytes, "out_bytes is NULL");
+  *out_bytes = 0;
+  return Guard([&] {
+    ModelOpenOptions options;
+    QLITE_RETURN_IF_ERROR(ToOptions(params, &options));
+    return Model::MemoryNeeded(data, size, options, out_bytes);
   });
 }
 

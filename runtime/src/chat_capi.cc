@@ -9,6 +9,7 @@
 #include "chat_template.h"
 #include "handles.h"
 #include "model.h"
+#include "tokenizer.h"
 #include "qlite/qlite.h"
 
 using namespace qlite;
@@ -31,23 +32,19 @@ Status Arg(bool ok, const char* fn, const char* what) {
   return ok ? Status::Ok() : Status(StatusCode::kInvalidArgument, std::string(fn) + ": " + what);
 }
 
-bool HasPiece(const TokenizerData& t, const char* piece) {
-  for (const std::string& p : t.pieces)
-    if (p == piece) return true;
-  return false;
-}
+bool HasPiece(const Tokenizer& t, const char* piece) { return t.Find(piece) >= 0; }
 
 qlite_chat_format FormatOf(const Model& m) {
-  const TokenizerData& t = m.tokenizer_data();
-  if (!t.chat_template.empty()) return QLITE_CHAT_FORMAT_TEMPLATE;
+  const Tokenizer& t = m.tokenizer();
+  if (m.has_chat_template()) return QLITE_CHAT_FORMAT_TEMPLATE;
   if (HasPiece(t, "<|im_start|>") && HasPiece(t, "<|im_end|>")) return QLITE_CHAT_FORMAT_CHATML;
   if (HasPiece(t, "<start_of_turn>") && HasPiece(t, "<end_of_turn>")) return QLITE_CHAT_FORMAT_GEMMA;
   return QLITE_CHAT_FORMAT_PLAIN;
 }
 
 std::string PieceText(const Model& m, int32_t id) {
-  const std::vector<std::string>& pieces = m.tokenizer_data().pieces;
-  return id >= 0 && size_t(id) < pieces.size() ? pieces[size_t(id)] : std::string();
+  const Tokenizer& t = m.tokenizer();
+  return t.Valid(id) ? std::string(t.Piece(id)) : std::string();
 }
 
 // Checks the arguments every render shares, renders, and copies out as snprintf would.
@@ -106,7 +103,7 @@ qlite_status qlite_chat_apply_template(const qlite_model* model, const qlite_cha
     const Model& m = *reinterpret_cast<const Model*>(model);
     std::string_view source;
     switch (FormatOf(m)) {
-      case QLITE_CHAT_FORMAT_TEMPLATE: source = m.tokenizer_data().chat_template; break;
+      case QLITE_CHAT_FORMAT_TEMPLATE: source = m.chat_template(); break;
       case QLITE_CHAT_FORMAT_CHATML: source = chat::kChatMLTemplate; break;
       case QLITE_CHAT_FORMAT_GEMMA: source = chat::kGemmaTemplate; break;
       case QLITE_CHAT_FORMAT_PLAIN: source = chat::kPlainTemplate; break;

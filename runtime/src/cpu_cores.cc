@@ -5,21 +5,26 @@
 #include <thread>
 
 #if defined(__linux__)
+#include <fcntl.h>
 #include <sched.h>
+#include <unistd.h>
 #endif
 
 namespace qlite {
 
 #if defined(__linux__)
 namespace {
+// Read with open/read, not stdio: session creation calls no allocator (fopen mallocs).
 uint64_t MaxFrequencyKhz(int cpu) {
   char path[96];
   std::snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/cpufreq/cpuinfo_max_freq", cpu);
-  FILE* f = std::fopen(path, "r");
-  if (!f) return 0;
-  unsigned long long khz = 0;
-  if (std::fscanf(f, "%llu", &khz) != 1) khz = 0;
-  std::fclose(f);
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char text[32];
+  const ssize_t n = ::read(fd, text, sizeof(text) - 1);
+  ::close(fd);
+  uint64_t khz = 0;
+  for (ssize_t i = 0; i < n && text[i] >= '0' && text[i] <= '9'; ++i) khz = khz * 10 + uint64_t(text[i] - '0');
   return khz;
 }
 }  // namespace

@@ -2,8 +2,9 @@
 #include "handles.h"
 
 #include <mutex>
+#include <new>
 #include <string>
-#include <unordered_map>
+#include <vector>
 
 #include "adapter.h"
 #include "model.h"
@@ -22,13 +23,81 @@ struct Entry {
   bool freed = false;           // a model freed by its owner while sessions still use it
 };
 
+// Pointer -> Entry by linear probing. The first slots live in static storage, so opening a
+// model or creating a session calls no allocator until more than kInline / 2 handles live
+// (firmware callers that give qlite every byte up front); past that the table grows on the heap.
+class HandleTable {
+ public:
+  Entry* Find(const void* p) {
+    for (size_t i = Home(p);; i = (i + 1) & (cap_ - 1)) {
+      if (slots_[i].key == p) return &slots_[i].entry;
+      if (!slots_[i].key) return nullptr;
+    }
+  }
+  Entry& operator[](const void* p) {
+    if (Entry* e = Find(p)) return *e;
+    if ((count_ + 1) * 2 > cap_) Grow();
+    size_t i = Home(p);
+    while (slots_[i].key) i = (i + 1) & (cap_ - 1);
+    slots_[i].key = p;
+    slots_[i].entry = Entry{};
+    ++count_;
+    return slots_[i].entry;
+  }
+  void erase(const void* p) {
+    size_t i = Home(p);
+    while (slots_[i].key != p) {
+      if (!slots_[i].key) return;
+      i = (i + 1) & (cap_ - 1);
+    }
+    // Backward-shift deletion: later slots of the run move up where their home allows.
+    for (size_t j = (i + 1) & (cap_ - 1); slots_[j].key; j = (j + 1) & (cap_ - 1)) {
+      const size_t home = Home(slots_[j].key);
+      if (((j - home) & (cap_ - 1)) >= ((j - i) & (cap_ - 1))) {
+        slots_[i] = slots_[j];
+        i = j;
+      }
+    }
+    slots_[i] = Slot{};
+    --count_;
+  }
+
+ private:
+  struct Slot {
+    const void* key = nullptr;
+    Entry entry{};
+  };
+  static constexpr size_t kInline = 256;
+  size_t Home(const void* p) const {
+    const uint64_t h = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)) * 0x9E3779B97F4A7C15ull;
+    return static_cast<size_t>(h >> 32) & (cap_ - 1);
+  }
+  void Grow() {
+    std::vector<Slot> old(slots_, slots_ + cap_);
+    heap_.assign(cap_ * 2, Slot{});
+    slots_ = heap_.data();
+    cap_ *= 2;
+    count_ = 0;
+    for (const Slot& s : old)
+      if (s.key) (*this)[s.key] = s.entry;
+  }
+
+  Slot inline_[kInline];
+  std::vector<Slot> heap_;
+  Slot* slots_ = inline_;
+  size_t cap_ = kInline;
+  size_t count_ = 0;
+};
+
 struct Registry {
   std::mutex mu;
-  std::unordered_map<const void*, Entry> live;
+  HandleTable live;
 };
 
 Registry& R() {
-  static Registry* r = new Registry;  // never destroyed: handles may be freed during exit
+  // Static storage, never destroyed (handles may be freed during exit) and never allocated.
+  alignas(Registry) static unsigned char storage[sizeof(Registry)];
+  static Registry* r = ::new (storage) Registry;
   return *r;
 }
 
@@ -41,8 +110,8 @@ Status Dead(const char* function, Kind k) {
 
 // With the lock held: the live entry of kind k, or null.
 Entry* Find(const void* p, Kind k) {
-  auto it = R().live.find(p);
-  return it != R().live.end() && it->second.kind == k ? &it->second : nullptr;
+  Entry* e = R().live.Find(p);
+  return e && e->kind == k ? e : nullptr;
 }
 
 }  // namespace

@@ -18,7 +18,8 @@ qlite_memory_estimate EstimateFor(const Model& model, const SessionMemory& mem) 
   e.adapters = mem.adapters;  // merged copies of adapted tensors (qlite_session_set_adapters)
   e.grammar = mem.grammar;
   e.session_total = mem.total;
-  e.total = e.session_total + e.weights_resident;
+  e.model_host = model.host_bytes();
+  e.total = e.session_total + e.weights_resident + e.model_host;
   if (model.device()) e.device = model.device()->weight_bytes() + mem.device;
   return e;
 }
@@ -52,7 +53,8 @@ std::string FormatEstimate(const qlite_memory_estimate& e) {
   line("adapters", e.adapters, "LoRA-merged tensor copies (in the session)");
   if (e.grammar) line("grammar", e.grammar, "grammar_memory + the vocabulary index it walks");
   line("session total", e.session_total, "allocated at session creation, fixed after");
-  line("total", e.total, "session + resident weights");
+  line("model (host)", e.model_host, "tensor table, tokenizer, layer views (qlite_model_memory)");
+  line("total", e.total, "session + resident weights + model");
   if (e.device) line("device", e.device, "GPU: weights + kv cache + activations");
   return s;
 }

@@ -47,7 +47,7 @@ const uint8_t* Place(const std::vector<uint8_t>& bytes, uint8_t* base, uint64_t*
 }  // namespace
 
 void Session::UseBaseWeights() {
-  const std::vector<LayerWeights>& base = model_->layers();
+  const auto& base = model_->layers();
   for (size_t l = 0; l < base.size(); ++l) layers_[l] = base[l];
 }
 

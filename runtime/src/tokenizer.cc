@@ -12,7 +12,7 @@ namespace qlite {
 namespace {
 
 // "<0xNN>" -> NN, else -1.
-int ParseByteToken(const std::string& p) {
+int ParseByteToken(std::string_view p) {
   if (p.size() != 6 || p[0] != '<' || p[1] != '0' || p[2] != 'x' || p[5] != '>') return -1;
   auto hex = [](char c) {
     if (c >= '0' && c <= '9') return c - '0';
@@ -25,7 +25,7 @@ int ParseByteToken(const std::string& p) {
 }
 
 // Kinds for hand-built vocabularies that come without them (importers always set them).
-fb::TokenKind GuessKind(const std::string& p, fb::TokenizerType type) {
+fb::TokenKind GuessKind(std::string_view p, fb::TokenizerType type) {
   if (p == "<unk>") return fb::TokenKind::Unknown;
   if (p == "<s>" || p == "</s>") return fb::TokenKind::Control;
   if (type == fb::TokenizerType::SentencePieceBPE && ParseByteToken(p) >= 0) return fb::TokenKind::Byte;
@@ -46,28 +46,57 @@ int32_t FirstOf(const Tokenizer& t, std::initializer_list<const char*> names) {
 
 }  // namespace
 
+Tokenizer::Tokenizer(std::pmr::memory_resource* mem)
+    : owned_pieces_(mem),
+      pieces_(mem),
+      scores_(mem),
+      kinds_(mem),
+      all_(mem),
+      normal_(mem),
+      specials_(mem),
+      merges_(mem),
+      bytes_(mem),
+      bytes_off_(mem) {}
+
 Status Tokenizer::Create(const TokenizerData& data, const TokenizerSpecialIds& special,
                          std::unique_ptr<Tokenizer>* out) {
-  const size_t n = data.pieces.size();
-  QLITE_RETURN_IF_ERROR(CheckTokenizer(data));  // the converter's rules (format/model_rules.cc)
   std::unique_ptr<Tokenizer> t(new Tokenizer());
-  t->type_ = data.type;
-  t->pieces_ = data.pieces;
-  t->scores_ = data.scores;
-  if (t->scores_.empty()) t->scores_.assign(n, 0.0f);
-  t->kinds_ = data.kinds;
-  if (t->kinds_.empty()) {
-    t->kinds_.resize(n);
-    for (size_t i = 0; i < n; ++i) t->kinds_[i] = GuessKind(data.pieces[i], data.type);
-  }
-  t->add_bos_ = data.add_bos;
-  t->add_eos_ = data.add_eos;
-  t->add_dummy_prefix_ = data.add_dummy_prefix;
-  t->byte_fallback_ = data.byte_fallback;
+  QLITE_RETURN_IF_ERROR(t->Build(TokenizerView(data), special, /*copy_pieces=*/true));
+  *out = std::move(t);
+  return Status::Ok();
+}
 
-  t->all_.Build(&t->pieces_, [](int32_t) { return true; });
-  const std::vector<fb::TokenKind>& kinds = t->kinds_;
-  t->normal_.Build(&t->pieces_, [&kinds](int32_t id) {
+Status Tokenizer::Init(const TokenizerView& view, const TokenizerSpecialIds& special) {
+  return Build(view, special, /*copy_pieces=*/false);
+}
+
+Status Tokenizer::Build(const TokenizerView& data, const TokenizerSpecialIds& special, bool copy_pieces) {
+  QLITE_RETURN_IF_ERROR(CheckTokenizer(data));  // the converter's rules (format/model_rules.cc)
+  const size_t n = data.n_pieces();
+  type_ = data.type;
+  pieces_.resize(n);
+  if (copy_pieces) {
+    size_t total = 0;
+    for (size_t i = 0; i < n; ++i) total += data.piece(i).size();
+    owned_pieces_.reserve(total);
+    for (size_t i = 0; i < n; ++i) owned_pieces_.append(data.piece(i));
+    for (size_t i = 0, off = 0; i < n; off += pieces_[i].size(), ++i)
+      pieces_[i] = std::string_view(owned_pieces_.data() + off, data.piece(i).size());
+  } else {
+    for (size_t i = 0; i < n; ++i) pieces_[i] = data.piece(i);
+  }
+  scores_.resize(n);
+  for (size_t i = 0; i < n; ++i) scores_[i] = data.n_scores() ? data.score(i) : 0.0f;
+  kinds_.resize(n);
+  for (size_t i = 0; i < n; ++i) kinds_[i] = data.n_kinds() ? data.kind(i) : GuessKind(pieces_[i], data.type);
+  add_bos_ = data.add_bos;
+  add_eos_ = data.add_eos;
+  add_dummy_prefix_ = data.add_dummy_prefix;
+  byte_fallback_ = data.byte_fallback;
+
+  all_.Build(pieces_.data(), n, [](int32_t) { return true; });
+  const fb::TokenKind* kinds = kinds_.data();
+  normal_.Build(pieces_.data(), n, [kinds](int32_t id) {
     return kinds[id] == fb::TokenKind::Normal || kinds[id] == fb::TokenKind::UserDefined;
   });
 
@@ -80,40 +109,45 @@ Status Tokenizer::Create(const TokenizerData& data, const TokenizerSpecialIds& s
   QLITE_RETURN_IF_ERROR(check_id(special.bos, "BOS"));
   QLITE_RETURN_IF_ERROR(check_id(special.eos, "EOS"));
   // The model's ids first, then the tokenizer source's, then the usual spellings.
-  t->bos_ = special.bos >= 0 ? special.bos
-          : data.bos_id >= 0 ? data.bos_id
-                             : FirstOf(*t, {"<s>", "<|begin_of_text|>", "<|startoftext|>"});
-  t->eos_ = special.eos >= 0 ? special.eos
-          : data.eos_id >= 0 ? data.eos_id
-                             : FirstOf(*t, {"</s>", "<|end_of_text|>", "<|endoftext|>"});
-  t->unk_ = data.unk_id;
-  if (t->unk_ < 0) {
-    for (size_t i = 0; i < n && t->unk_ < 0; ++i) {
-      if (t->kinds_[i] == fb::TokenKind::Unknown) t->unk_ = static_cast<int32_t>(i);
-    }
+  bos_ = special.bos >= 0 ? special.bos
+       : data.bos_id >= 0 ? data.bos_id
+                          : FirstOf(*this, {"<s>", "<|begin_of_text|>", "<|startoftext|>"});
+  eos_ = special.eos >= 0 ? special.eos
+       : data.eos_id >= 0 ? data.eos_id
+                          : FirstOf(*this, {"</s>", "<|end_of_text|>", "<|endoftext|>"});
+  unk_ = data.unk_id;
+  for (size_t i = 0; i < n && unk_ < 0; ++i) {
+    if (kinds_[i] == fb::TokenKind::Unknown) unk_ = static_cast<int32_t>(i);
   }
 
-  // Pieces matched literally in the input, longest first: control pieces (when the
-  // caller asks) and user-defined ones (always, as SentencePiece and llama.cpp do).
+  // Pieces matched literally in the input, longest first (ties: lower id first): control
+  // pieces (when the caller asks) and user-defined ones (always, as SentencePiece and
+  // llama.cpp do). Counted first so the list is one block; std::sort needs no buffer.
+  auto is_special = [this](size_t i) {
+    const fb::TokenKind k = kinds_[i];
+    return (k == fb::TokenKind::Control || k == fb::TokenKind::UserDefined) && !pieces_[i].empty();
+  };
+  size_t n_special = 0;
+  for (size_t i = 0; i < n; ++i) n_special += is_special(i);
+  specials_.reserve(n_special);
   for (size_t i = 0; i < n; ++i) {
-    const fb::TokenKind k = t->kinds_[i];
-    if ((k != fb::TokenKind::Control && k != fb::TokenKind::UserDefined) || data.pieces[i].empty()) continue;
-    t->specials_.push_back(static_cast<int32_t>(i));
-    t->special_first_byte_[static_cast<uint8_t>(data.pieces[i][0])] = true;
+    if (!is_special(i)) continue;
+    specials_.push_back(static_cast<int32_t>(i));
+    special_first_byte_[static_cast<uint8_t>(pieces_[i][0])] = true;
   }
-  std::stable_sort(t->specials_.begin(), t->specials_.end(), [&t](int32_t a, int32_t b) {
-    return t->pieces_[a].size() > t->pieces_[b].size();
+  std::sort(specials_.begin(), specials_.end(), [this](int32_t a, int32_t b) {
+    const size_t la = pieces_[a].size(), lb = pieces_[b].size();
+    return la != lb ? la > lb : a < b;
   });
 
   if (data.type == fb::TokenizerType::SentencePieceBPE) {
-    QLITE_RETURN_IF_ERROR(t->InitSpm());
+    QLITE_RETURN_IF_ERROR(InitSpm());
   } else if (data.type == fb::TokenizerType::ByteLevelBPE) {
-    QLITE_RETURN_IF_ERROR(t->InitByteLevel(data));
+    QLITE_RETURN_IF_ERROR(InitByteLevel(data));
   } else {
     return StatusError(StatusCode::kUnsupported, "tokenizer type %d is not supported", static_cast<int>(data.type));
   }
-  t->InitBytes();
-  *out = std::move(t);
+  InitBytes();
   return Status::Ok();
 }
 
@@ -128,42 +162,41 @@ Status Tokenizer::InitSpm() {
   return Status::Ok();
 }
 
-Status Tokenizer::InitByteLevel(const TokenizerData& data) {
+Status Tokenizer::InitByteLevel(const TokenizerView& data) {
   QLITE_RETURN_IF_ERROR(ParsePreTokenizer(data.pre_tokenizer, &pretok_));
   ignore_merges_ = pretok_ == PreTokenizer::kLlama3;
   nfc_ = pretok_ == PreTokenizer::kQwen2;
-  std::string ch;
   for (int b = 0; b < 256; ++b) {
-    ch.clear();
-    Utf8Append(ByteToUnicode(static_cast<uint8_t>(b)), &ch);
-    byte_token_[b] = all_.Find(ch);
+    char ch[4];
+    byte_token_[b] = all_.Find(std::string_view(ch, Utf8Encode(ByteToUnicode(static_cast<uint8_t>(b)), ch)));
   }
-  merges_.reserve(data.merges.size());
-  std::string joined;
-  for (size_t r = 0; r < data.merges.size(); ++r) {
-    const std::string& m = data.merges[r];
+  const size_t n_merges = data.n_merges();
+  merges_.Reserve(n_merges);
+  for (size_t r = 0; r < n_merges; ++r) {
+    const std::string_view m = data.merge(r);
     const size_t sp = m.find(' ', 1);
-    if (sp == std::string::npos) {
-      return StatusError(StatusCode::kFormat, "tokenizer: merge %zu '%s' is not 'left right'", r, m.c_str());
+    if (sp == std::string_view::npos) {
+      return StatusError(StatusCode::kFormat, "tokenizer: merge %zu '%.*s' is not 'left right'", r,
+                         static_cast<int>(m.size()), m.data());
     }
-    const std::string_view left(m.data(), sp), right(m.data() + sp + 1, m.size() - sp - 1);
-    joined.assign(left.data(), left.size());
-    joined.append(right.data(), right.size());
-    const int32_t a = all_.Find(left), b = all_.Find(right), c = all_.Find(joined);
+    const std::string_view left = m.substr(0, sp), right = m.substr(sp + 1);
+    const int32_t a = all_.Find(left), b = all_.Find(right), c = all_.FindConcat(left, right);
     if (a < 0 || b < 0 || c < 0) continue;  // a merge whose result is not in the vocab never fires
-    const uint64_t key = (static_cast<uint64_t>(a) << 32) | static_cast<uint32_t>(b);
-    merges_.emplace(key, Merge{static_cast<int32_t>(r), c});  // first (lowest rank) wins
+    merges_.Insert(a, b, MergeTable::Merge{static_cast<int32_t>(r), c});  // first (lowest rank) wins
   }
   return Status::Ok();
 }
 
 void Tokenizer::InitBytes() {
   const size_t n = pieces_.size();
+  // A token's bytes never outnumber its piece's: U+2581, <0xNN> and byte-level chars shrink.
+  size_t bound = 0;
+  for (size_t i = 0; i < n; ++i) bound += pieces_[i].size();
+  bytes_.reserve(bound);
   bytes_off_.assign(n + 1, 0);
-  bytes_.clear();
   for (size_t i = 0; i < n; ++i) {
     bytes_off_[i] = static_cast<uint32_t>(bytes_.size());
-    const std::string& p = pieces_[i];
+    const std::string_view p = pieces_[i];
     const fb::TokenKind k = kinds_[i];
     if (k == fb::TokenKind::Control) {
       // no bytes: BOS/EOS and chat markers are not text
@@ -182,13 +215,13 @@ void Tokenizer::InitBytes() {
         }
       }
     } else if (k == fb::TokenKind::UserDefined) {
-      bytes_ += p;  // added tokens are stored as plain text
+      bytes_.insert(bytes_.end(), p.begin(), p.end());  // added tokens are stored as plain text
     } else {
       for (size_t pos = 0; pos < p.size();) {
         const size_t start = pos;
         const int b = UnicodeToByte(Utf8Next(p, &pos));
         if (b >= 0) bytes_.push_back(static_cast<char>(b));
-        else bytes_.append(p, start, pos - start);  // not a byte-level char: keep it
+        else bytes_.insert(bytes_.end(), p.begin() + start, p.begin() + pos);  // not a byte-level char: keep it
       }
     }
     max_token_bytes_ = std::max<size_t>(max_token_bytes_, bytes_.size() - bytes_off_[i]);
@@ -200,7 +233,7 @@ int32_t Tokenizer::MatchSpecial(std::string_view text, size_t pos, bool control,
   if (!special_first_byte_[static_cast<uint8_t>(text[pos])]) return -1;
   for (int32_t id : specials_) {
     if (!control && kinds_[id] == fb::TokenKind::Control) continue;
-    const std::string& p = pieces_[id];
+    const std::string_view p = pieces_[id];
     if (text.compare(pos, p.size(), p) == 0) {
       *len = p.size();
       return id;

@@ -1,5 +1,6 @@
 // Tokenizer: SentencePiece-style BPE (Llama 1/2, llama2.c) and byte-level BPE (GPT-2,
-// Llama 3, Qwen2, SmolLM), built from the TokenizerData a model file or importer provides.
+// Llama 3, Qwen2, SmolLM), built in place over a model file's tokenizer table (TokenizerView:
+// pieces are views into the file) or from an importer's TokenizerData (pieces copied).
 //
 // Semantics follow llama.cpp: SentencePiece text gets U+2581 for spaces and a dummy-prefix
 // space at the start and after each special token (no whitespace collapsing, no Unicode
@@ -13,17 +14,19 @@
 // Not covered: WordPiece/Unigram models, SentencePiece user-defined-piece scoring subtleties,
 // HF normalizers other than the above, pre-tokenizers other than gpt2/llama3/qwen2/smollm.
 //
-// Encoding is not on the per-token path and may allocate. Decoding is: every token's bytes
+// Construction takes every block (piece views, scores, kinds, indexes, token bytes) once from
+// the memory resource it is given. Encoding is not on the per-token path and may allocate. Decoding is: every token's bytes
 // are precomputed at Create(), so TokenBytes() is a lookup and Utf8Stream (utf8.h) turns
 // them into whole characters without allocating. Encode/Decode are const: thread-safe.
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <memory_resource>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
+#include "qlite/format/model_file.h"
 #include "qlite/format/source_model.h"
 #include "qlite/base/status.h"
 #include "tokenizer_index.h"
@@ -46,6 +49,12 @@ struct EncodeOptions {
 
 class Tokenizer {
  public:
+  // Blocks come from `mem`, which must outlive the tokenizer.
+  explicit Tokenizer(std::pmr::memory_resource* mem = std::pmr::get_default_resource());
+  // Builds over `view`'s pieces, which must outlive the tokenizer (a file's table does: the
+  // model keeps the file); the merges are read only here.
+  Status Init(const TokenizerView& view, const TokenizerSpecialIds& special);
+  // Copies the pieces: `data` may go away afterwards.
   static Status Create(const TokenizerData& data, const TokenizerSpecialIds& special,
                        std::unique_ptr<Tokenizer>* out);
 
@@ -67,7 +76,7 @@ class Tokenizer {
 
   bool Valid(int32_t id) const { return id >= 0 && id < vocab_size(); }
   int32_t vocab_size() const { return static_cast<int32_t>(pieces_.size()); }
-  const std::string& Piece(int32_t id) const { return pieces_[id]; }
+  std::string_view Piece(int32_t id) const { return pieces_[id]; }
   fb::TokenKind Kind(int32_t id) const { return kinds_[id]; }
   float Score(int32_t id) const { return scores_[id]; }
   int32_t bos_id() const { return bos_; }
@@ -78,13 +87,13 @@ class Tokenizer {
   // Vocabulary lookup of an exact piece; -1 if absent.
   int32_t Find(std::string_view piece) const { return all_.Find(piece); }
 
- Tokenizer(const Tokenizer&) = delete;
+  Tokenizer(const Tokenizer&) = delete;
   Tokenizer& operator=(const Tokenizer&) = delete;
 
  private:
-  Tokenizer() = default;
+  Status Build(const TokenizerView& view, const TokenizerSpecialIds& special, bool copy_pieces);
   Status InitSpm();
-  Status InitByteLevel(const TokenizerData& data);
+  Status InitByteLevel(const TokenizerView& view);
   void InitBytes();
 
   // Raw text fragment (no special tokens) -> ids.
@@ -96,15 +105,16 @@ class Tokenizer {
   int32_t MatchSpecial(std::string_view text, size_t pos, bool control, size_t* len) const;
 
   fb::TokenizerType type_ = fb::TokenizerType::SentencePieceBPE;
-  std::vector<std::string> pieces_;
-  std::vector<float> scores_;
-  std::vector<fb::TokenKind> kinds_;
+  std::pmr::string owned_pieces_;  // Create(TokenizerData)'s copy of the piece bytes
+  std::pmr::vector<std::string_view> pieces_;
+  std::pmr::vector<float> scores_;
+  std::pmr::vector<fb::TokenKind> kinds_;
   bool add_bos_ = true, add_eos_ = false, add_dummy_prefix_ = true, byte_fallback_ = true;
   int32_t bos_ = -1, eos_ = -1, unk_ = -1;
 
   PieceIndex all_;       // every piece
   PieceIndex normal_;    // pieces BPE may produce (normal and user-defined)
-  std::vector<int32_t> specials_;        // control + user-defined pieces, longest first
+  std::pmr::vector<int32_t> specials_;   // control + user-defined pieces, longest first
   bool special_first_byte_[256] = {};
   int32_t byte_token_[256];              // byte -> token (<0xNN> or byte-level char)
 
@@ -112,14 +122,11 @@ class Tokenizer {
   PreTokenizer pretok_ = PreTokenizer::kGpt2;
   bool ignore_merges_ = false;           // Llama 3: a word found in the vocab is one token
   bool nfc_ = false;                     // Qwen2/Qwen3: text is normalized to NFC first
-  struct Merge {
-    int32_t rank, id;
-  };
-  std::unordered_map<uint64_t, Merge> merges_;  // (left id << 32 | right id) -> merge
+  MergeTable merges_;
 
   // Decoded bytes of every token: bytes_[bytes_off_[id], bytes_off_[id + 1]).
-  std::string bytes_;
-  std::vector<uint32_t> bytes_off_;
+  std::pmr::vector<char> bytes_;
+  std::pmr::vector<uint32_t> bytes_off_;
   size_t max_token_bytes_ = 0;
 };
 

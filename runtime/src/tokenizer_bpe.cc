@@ -66,11 +66,8 @@ Status Tokenizer::EncodeBpeWord(std::string_view word, std::vector<int32_t>* out
   std::priority_queue<Cand, std::vector<Cand>, CandOrder> queue;
   auto try_add = [&](int left, int right) {
     if (left < 0 || right < 0) return;
-    const uint64_t key = (static_cast<uint64_t>(sym[left].id) << 32) | static_cast<uint32_t>(sym[right].id);
-    const auto it = merges_.find(key);
-    if (it != merges_.end()) {
-      queue.push(Cand{it->second.rank, left, right, sym[left].id, sym[right].id, it->second.id});
-    }
+    if (const MergeTable::Merge* m = merges_.Find(sym[left].id, sym[right].id))
+      queue.push(Cand{m->rank, left, right, sym[left].id, sym[right].id, m->id});
   };
   for (size_t i = 1; i < sym.size(); ++i) try_add(static_cast<int>(i) - 1, static_cast<int>(i));
 

@@ -114,10 +114,10 @@ void SplitRange(PreTokenizer kind, const Text& full, size_t begin, size_t end, s
 
 }  // namespace
 
-Status ParsePreTokenizer(const std::string& name, PreTokenizer* out) {
+Status ParsePreTokenizer(std::string_view name, PreTokenizer* out) {
   if (LookupPreTokenizer(name, out)) return Status::Ok();
-  return StatusError(StatusCode::kUnsupported, "byte-level BPE pre-tokenizer '%s' is not supported (%s)", name.c_str(),
-                     kPreTokenizerNames);
+  return StatusError(StatusCode::kUnsupported, "byte-level BPE pre-tokenizer '%.*s' is not supported (%s)",
+                     static_cast<int>(name.size()), name.data(), kPreTokenizerNames);
 }
 
 void PreTokenize(PreTokenizer kind, std::string_view text, std::vector<std::string_view>* words) {

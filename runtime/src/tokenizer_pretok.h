@@ -13,7 +13,7 @@ namespace qlite {
 
 // Name as stored in TokenizerData::pre_tokenizer ("gpt2", "llama3", "qwen2", "smollm";
 // empty means gpt2). Unknown names are an error rather than a silent mis-tokenization.
-Status ParsePreTokenizer(const std::string& name, PreTokenizer* out);
+Status ParsePreTokenizer(std::string_view name, PreTokenizer* out);
 
 // GPT-2's byte <-> printable code point mapping used by byte-level vocabularies:
 // printable Latin-1 bytes map to themselves, the other 68 bytes to U+0100.. in order.

@@ -23,6 +23,8 @@ inline size_t Utf8SeqLen(uint8_t lead) {
 // yields U+FFFD and advances one byte (never reads past s.size()).
 uint32_t Utf8Next(std::string_view s, size_t* pos);
 
+// Writes the UTF-8 encoding of `cp` (cp <= 0x10FFFF); returns its length.
+size_t Utf8Encode(uint32_t cp, char out[4]);
 // Appends the UTF-8 encoding of `cp` (cp <= 0x10FFFF).
 void Utf8Append(uint32_t cp, std::string* out);
 

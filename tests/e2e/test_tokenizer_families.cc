@@ -32,7 +32,7 @@ std::string Show(const Tokenizer& t, const std::vector<int32_t>& ids) {
   std::string s;
   for (int32_t id : ids) {
     s += std::to_string(id);
-    if (t.Valid(id)) s += "'" + t.Piece(id) + "'";
+    if (t.Valid(id)) s += "'" + std::string(t.Piece(id)) + "'";
     s += ' ';
   }
   return s;

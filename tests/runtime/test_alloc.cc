@@ -5,6 +5,10 @@
 #include <cmath>
 
 #include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
 #include <cstdlib>
 #include <new>
 
@@ -206,6 +210,74 @@ TEST(ZeroAllocAdapters, DecodeWithAdaptersNeverAllocates) {
   EXPECT_EQ(g_allocs.load(), 0) << "heap allocations while decoding with adapters";
   qlite_session_free(s);
   qlite_adapter_free(a);
+  qlite_model_free(m);
+}
+
+}  // namespace
+
+// Firmware: the model and the session each in one caller buffer. Opening, creating, prefill,
+// decode and sample call no allocator at all; a model buffer one byte short is refused.
+namespace {
+
+std::vector<char> ReadAll(const std::string& path) {
+  std::vector<char> data;
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return data;
+  char chunk[65536];
+  for (size_t n; (n = std::fread(chunk, 1, sizeof(chunk), f)) > 0;) data.insert(data.end(), chunk, chunk + n);
+  std::fclose(f);
+  return data;
+}
+
+TEST(ZeroAllocFirmware, ModelAndSessionInCallerBuffers) {
+  qlite::ModelConfig c = qlite_test::TinyConfig();
+  const std::string path = qlite_test::TempPath("alloc_fw.qlm");
+  ASSERT_TRUE(qlite_test::WriteModel(c, qlite_test::RandomWeights(c, 6), path, qlite::fb::DType::I4).ok());
+  std::vector<char> file = ReadAll(path);
+  ASSERT_FALSE(file.empty());
+  std::vector<uint64_t> aligned((file.size() + 7) / 8);  // open_memory wants 8-byte alignment
+  std::memcpy(aligned.data(), file.data(), file.size());
+
+  qlite_model_params mp = qlite_model_default_params();
+  std::vector<char> model_buf(1 << 22);
+  mp.buffer = model_buf.data() + 5;  // any address: the size is exact for this one
+  uint64_t need = 0;
+  ASSERT_EQ(qlite_model_memory(aligned.data(), file.size(), &mp, &need), QLITE_OK) << qlite_last_error();
+  ASSERT_GT(need, 0u);
+  ASSERT_LE(need + 5, model_buf.size());
+
+  qlite_model* m = nullptr;
+  mp.buffer_size = need - 1;
+  EXPECT_EQ(qlite_model_open_memory(aligned.data(), file.size(), &mp, &m), QLITE_ERR_OUT_OF_MEMORY);
+  EXPECT_EQ(m, nullptr);
+  EXPECT_NE(std::string(qlite_last_error()).find(std::to_string(need)), std::string::npos) << qlite_last_error();
+
+  qlite_session_params p = qlite_session_default_params();
+  p.n_threads = 1;
+  p.window = 16;
+  std::vector<char> session_buf(1 << 22);
+  p.buffer = session_buf.data();
+  p.buffer_size = session_buf.size();
+  mp.buffer_size = need;
+  qlite_session* s = nullptr;
+  const int32_t prompt[] = {1, 270, 280, 290};
+  int32_t token = 0;
+  g_allocs = 0;
+  g_counting = true;
+  const qlite_status open = qlite_model_open_memory(aligned.data(), file.size(), &mp, &m);
+  const qlite_status create = open == QLITE_OK ? qlite_session_create(m, &p, &s) : open;
+  bool ok = create == QLITE_OK && qlite_prefill(s, prompt, 4) == QLITE_OK;
+  for (int i = 0; i < 20 && ok; ++i) ok = qlite_sample(s, &token) == QLITE_OK && qlite_decode(s, token) == QLITE_OK;
+  g_counting = false;
+  ASSERT_EQ(open, QLITE_OK) << qlite_last_error();
+  ASSERT_EQ(create, QLITE_OK) << qlite_last_error();
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(g_allocs.load(), 0) << "allocator calls while opening, creating and generating in caller buffers";
+
+  qlite_memory_estimate e;
+  ASSERT_EQ(qlite_estimate_memory(m, &p, &e), QLITE_OK);
+  EXPECT_GE(e.model_host, need);  // the worst-case pad over any address
+  qlite_session_free(s);
   qlite_model_free(m);
 }
 

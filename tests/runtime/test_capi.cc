@@ -240,7 +240,8 @@ TEST_F(CApi, EstimateIsWhatTheSessionReservesAndBudgetsFailWithTheBreakdown) {
                       2ull * config_.n_layers * config_.n_kv_heads * 32 * 4;
   EXPECT_EQ(e.kv_cache, kv);
   EXPECT_EQ(e.session_total, e.kv_cache + e.activations + e.scratch);
-  EXPECT_EQ(e.total, e.session_total + e.weights_resident);
+  EXPECT_GT(e.model_host, 0u);
+  EXPECT_EQ(e.total, e.session_total + e.weights_resident + e.model_host);
   char text[1024];
   ASSERT_EQ(qlite_format_memory_estimate(&e, text, sizeof(text)), QLITE_OK);
   EXPECT_NE(std::strstr(text, "kv cache"), nullptr);
@@ -460,9 +461,9 @@ TEST_F(CApi, GenerateStreamsAndStops) {
 // The growing-struct rule (qlite.h, "Structs that can grow"), as an older and a newer caller
 // would exercise it: each simulated by the struct_size it passes.
 TEST_F(CApi, StructsCanGrow) {
-  // The API 0.1 layout: the fields up to cpu_mask. An older caller's struct ends there; what
-  // lies past it in memory is not the caller's and must be ignored (here: 0xFF bytes).
-  const size_t v01 = offsetof(qlite_session_params, cpu_mask) + sizeof(uint64_t);
+  // The API 0.1 layout: the fields up to grammar_memory. An older caller's struct ends there;
+  // what lies past it in memory is not the caller's and must be ignored (here: 0xFF bytes).
+  const size_t v01 = offsetof(qlite_session_params, grammar_memory) + sizeof(uint64_t);
   std::vector<unsigned char> older(sizeof(qlite_session_params) + 64, 0xFF);
   qlite_session_params base = qlite_session_default_params();
   base.window = 24;

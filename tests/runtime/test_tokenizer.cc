@@ -63,7 +63,7 @@ std::vector<int32_t> Enc(const Tokenizer& t, const std::string& text, bool bos =
 
 std::vector<std::string> Pieces(const Tokenizer& t, const std::vector<int32_t>& ids) {
   std::vector<std::string> v;
-  for (int32_t id : ids) v.push_back(t.Piece(id));
+  for (int32_t id : ids) v.emplace_back(t.Piece(id));
   return v;
 }
 

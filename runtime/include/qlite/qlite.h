@@ -113,6 +113,14 @@ typedef struct qlite_model_params {
    * build or the machine has no such GPU or the GPU backend cannot run the model. */
   qlite_device device;
   int32_t device_index;
+  /* Where the model's own host memory comes from (tensor table, tokenizer indexes, layer
+   * views, RoPE tables, the model object): NULL (default) = the heap; else buffer_size bytes
+   * the caller owns, which must outlive the model and stay untouched while it lives
+   * (qlite_model_free does not free it). With a buffer, qlite_model_open_memory calls no
+   * system allocator on the CPU. Too small: QLITE_ERR_OUT_OF_MEMORY, the message saying how
+   * many bytes it needs; qlite_model_memory gives that size up front. */
+  void* buffer;
+  size_t buffer_size;
 } qlite_model_params;
 
 QLITE_EXPORT void qlite_model_default_params_sized(qlite_model_params* out, size_t struct_size);
@@ -128,6 +136,12 @@ QLITE_EXPORT qlite_status qlite_model_open_memory(const void* data, size_t size,
                                                   const qlite_model_params* params,
                                                   qlite_model** out_model);
 QLITE_EXPORT void qlite_model_free(qlite_model* model);
+/* Bytes qlite_model_params.buffer must hold to open data/size with params: measured by an
+ * open on the heap (the file is validated as by qlite_model_open_memory; buffer_size is
+ * ignored). Exact for params->buffer's address when it is set (the buffer is aligned to 64
+ * bytes inside), else enough for any address (63 bytes more at most). */
+QLITE_EXPORT qlite_status qlite_model_memory(const void* data, size_t size, const qlite_model_params* params,
+                                             uint64_t* out_bytes);
 
 typedef struct qlite_model_info {
   uint32_t struct_size;
@@ -230,9 +244,10 @@ typedef struct qlite_memory_estimate {
   uint64_t scratch;
   uint64_t adapters;
   uint64_t session_total;    /* host memory qlite_session_create reserves */
-  uint64_t total;            /* session_total + weights_resident */
+  uint64_t total;            /* session_total + weights_resident + model_host */
   uint64_t device;           /* GPU memory: the model's weights + this session's kv_cache and activations */
   uint64_t grammar;          /* grammar_memory + the vocabulary index (part of session_total) */
+  uint64_t model_host;       /* the model's own host memory (what qlite_model_memory gives) */
 } qlite_memory_estimate;
 
 QLITE_EXPORT qlite_status qlite_estimate_memory_sized(const qlite_model* model,
