@@ -1,6 +1,6 @@
 // Per-target building blocks shared by the per-scheme kernel TUs (matmul_int4.cc, ...):
 // layouts, scales, block decoding, int8 block dot products. The kernels built on them are in
-// matmul_q8-inl.h (int8 activations) and matmul_f32-inl.h (float activations, GEMM).
+// matmul_q8-inl.h (GEMV) and matmul_gemm_q8-inl.h (GEMM), both on int8 activations.
 // Included once per Highway target after foreach_target.h, hence the toggling guard.
 //
 // Structure of every kernel: for each row, walk its 32-element blocks; a block's scale is

@@ -5,7 +5,6 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "matmul-inl.h"
-#include "matmul_f32-inl.h"
 #include "matmul_gemm_q8-inl.h"
 #include "matmul_lanes16-inl.h"
 #include "matmul_q8-inl.h"
@@ -15,16 +14,13 @@ namespace qlite {
 namespace arch {
 namespace HWY_NAMESPACE {
 
+// Integer weights take int8 activations only (float-activation Gemv/Gemm on them run the
+// scalar reference, matmul.cc).
 template <WeightType kType>
 internal::RowKernels Make(WeightLayout layout) {
-  if (layout == WeightLayout::kInterleave16x4) {
-    return Lanes16Kernels<kType, &GemvIntRows<kType>, &GemvQ8IntRows<kType>,
-                          &GemmRows<&DequantIntRowChunk<kType>>, &GemmQ8IntRows<kType>>();
-  }
+  if (layout == WeightLayout::kInterleave16x4) return Lanes16Kernels<kType, &GemvQ8IntRows<kType>, &GemmQ8IntRows<kType>>();
   internal::RowKernels k;
-  k.gemv = &GemvIntRows<kType>;
   k.gemv_q8 = &GemvQ8IntRows<kType>;
-  k.gemm = &GemmRows<&DequantIntRowChunk<kType>>;
   k.gemm_q8 = &GemmQ8IntRows<kType>;
   return k;
 }

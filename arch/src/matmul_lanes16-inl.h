@@ -10,7 +10,7 @@
 // AVX2/AVX3 read it in place too for GemvQ8 (maddubs + madd per 4-byte lane,
 // GemvQ8Lanes16X86), and so does AArch64 with SDOT (by element: 4 rows' words against one
 // word of activations, GemvQ8Lanes16A64). Everything else (their GEMMs, every other target,
-// Arm without SDOT, the float-activation kernels) runs its RowMajor code on a copy of 16
+// Arm without SDOT) runs its RowMajor code on a copy of 16
 // rows x up to kUnpackBlocks blocks in a 48 KiB stack buffer (*Unpacked): correct
 // everywhere, at the price of copying each weight byte once more.
 #if defined(QLITE_ARCH_SRC_MATMUL_LANES16_INL_H_) == defined(HWY_TARGET_TOGGLE)
@@ -149,31 +149,12 @@ HWY_INLINE void ForEachUnpacked(const WeightMatrix& w, size_t batch, float* y, s
   }
 }
 
-template <internal::GemvRowsFn kInner>
-void GemvUnpacked(const WeightMatrix& w, const float* x, float* y, size_t r0, size_t r1) {
-  ForEachUnpacked(w, 1, y, 0, r0, r1, [&](const WeightMatrix& v, size_t b0, float* out, size_t) {
-    kInner(v, x + 32 * b0, out, 0, v.rows);
-  });
-}
-
 template <internal::GemvQ8RowsFn kInner>
 void GemvQ8Unpacked(const WeightMatrix& w, const QuantizedActivations& x, float* y, size_t r0,
                     size_t r1) {
   ForEachUnpacked(w, 1, y, 0, r0, r1, [&](const WeightMatrix& v, size_t b0, float* out, size_t) {
     kInner(v, OffsetActivations(x, b0, v.cols), out, 0, v.rows);
   });
-}
-
-template <internal::GemmRowsFn kInner>
-void GemmUnpacked(const WeightMatrix& w, const float* x, size_t batch, size_t x_stride, float* y,
-                  size_t y_stride, size_t r0, size_t r1) {
-  for (size_t t = 0; t < batch; t += kUnpackTokens) {
-    const size_t nt = std::min(kUnpackTokens, batch - t);
-    ForEachUnpacked(w, nt, y + t * y_stride, y_stride, r0, r1,
-                    [&](const WeightMatrix& v, size_t b0, float* out, size_t out_stride) {
-                      kInner(v, x + t * x_stride + 32 * b0, nt, x_stride, out, out_stride, 0, v.rows);
-                    });
-  }
 }
 
 template <internal::GemmQ8RowsFn kInner>
@@ -468,12 +449,9 @@ void GemvQ8Lanes16A64(const WeightMatrix& w, const QuantizedActivations& x, floa
 #endif  // QLITE_A64
 
 // The kernels for an Interleave16x4 matrix of kType on this target.
-template <WeightType kType, internal::GemvRowsFn kGemv, internal::GemvQ8RowsFn kGemvQ8,
-          internal::GemmRowsFn kGemm, internal::GemmQ8RowsFn kGemmQ8>
+template <WeightType kType, internal::GemvQ8RowsFn kGemvQ8, internal::GemmQ8RowsFn kGemmQ8>
 internal::RowKernels Lanes16Kernels() {
   internal::RowKernels k;
-  k.gemv = &GemvUnpacked<kGemv>;
-  k.gemm = &GemmUnpacked<kGemm>;
 #if QLITE_VNNI512
   k.gemv_q8 = &GemvQ8Lanes16<kType>;
   k.gemm_q8 = kGemmQ8;  // reads the layout directly (DecodeVnniGroup)

@@ -163,60 +163,6 @@ QLITE_VNNI_ATTR HWY_INLINE __m512 Sixteen4Bit(const uint8_t* HWY_RESTRICT p,
   return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), fs, acc);
 }
 
-// Interleave4x32 4-bit, four rows at once: each 64-byte load holds block b of the four rows
-// (row k in 128-bit lane k), dotted with block b's activations broadcast to every lane.
-// Four blocks reduce to element 4k + j = row k, block b + j; `f4` holds the scales in that
-// order (per 4 blocks: row 0's four, row 1's, ...).
-template <WeightType kType>
-QLITE_VNNI_ATTR HWY_INLINE __m512i Interleaved4BitDots(const uint8_t* HWY_RESTRICT p,
-                                                      const int8_t* HWY_RESTRICT xq,
-                                                      __m512i nf4_biased) {
-  const __m512i xa = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xq)));
-  const __m512i xb = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xq + 16)));
-  return DotNibbles<kType>(_mm512_loadu_si512(p), xa, xb, nf4_biased);
-}
-
-template <WeightType kType>
-QLITE_VNNI_ATTR void GemvQ8Interleaved4Rows(const WeightMatrix& w, const QuantizedActivations& x,
-                                            float* y, size_t r, __m512i nf4) {
-  const size_t nb = (w.cols + 31) / 32;
-  HWY_ALIGN float f[4][kChunkBlocks];
-  HWY_ALIGN float f4[4 * kChunkBlocks];
-  const uint8_t* group = static_cast<const uint8_t*>(w.data) + (r / 4) * 4 * w.row_stride;
-  float corr[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-  for (size_t b0 = 0; b0 < nb; b0 += kChunkBlocks) {
-    const size_t b1 = std::min(nb, b0 + kChunkBlocks);
-    for (size_t k = 0; k < 4; ++k) corr[k] += PrepareChunk<kType>(w, x, r + k, b0, b1, f[k]);
-    const size_t n4 = (b1 - b0) / 4 * 4;
-    for (size_t i = 0; i < n4; i += 4) {
-      for (size_t k = 0; k < 4; ++k) _mm_store_ps(f4 + 4 * i + 4 * k, _mm_load_ps(f[k] + i));
-    }
-    size_t b = b0;
-    for (; b + 4 <= b1; b += 4) {
-      const uint8_t* p = group + b * 64;
-      const __m512i s = LaneSums4(Interleaved4BitDots<kType>(p, x.q + 32 * b, nf4),
-                                  Interleaved4BitDots<kType>(p + 64, x.q + 32 * b + 32, nf4),
-                                  Interleaved4BitDots<kType>(p + 128, x.q + 32 * b + 64, nf4),
-                                  Interleaved4BitDots<kType>(p + 192, x.q + 32 * b + 96, nf4));
-      acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_load_ps(f4 + 4 * (b - b0)), acc0);
-      std::swap(acc0, acc1);
-    }
-    for (; b < b1; ++b) {  // the last blocks one at a time: lane k = row k
-      const __m512i d = Interleaved4BitDots<kType>(group + b * 64, x.q + 32 * b, nf4);
-      const __m512 fb = _mm512_setr_ps(f[0][b - b0], f[0][b - b0], f[0][b - b0], f[0][b - b0],
-                                       f[1][b - b0], f[1][b - b0], f[1][b - b0], f[1][b - b0],
-                                       f[2][b - b0], f[2][b - b0], f[2][b - b0], f[2][b - b0],
-                                       f[3][b - b0], f[3][b - b0], f[3][b - b0], f[3][b - b0]);
-      acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), fb, acc0);
-    }
-  }
-  HWY_ALIGN float lanes[16];
-  _mm512_store_ps(lanes, _mm512_add_ps(acc0, acc1));
-  for (size_t k = 0; k < 4; ++k) {
-    y[r + k] = lanes[4 * k] + lanes[4 * k + 1] + lanes[4 * k + 2] + lanes[4 * k + 3] + corr[k];
-  }
-}
 #endif
 
 template <WeightType kType>
@@ -246,13 +192,6 @@ QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivat
   const bool f16_per_block = !w.per_tensor && w.group_size == 32 && w.scale_type == ScaleType::kF16;
 #endif
   for (size_t r = r0; r < r1; ++r) {
-#if QLITE_VNNI512
-    if (kType != WeightType::kI8 && w.layout == WeightLayout::kInterleave4x32 && r % 4 == 0 && r + 4 <= r1) {
-      GemvQ8Interleaved4Rows<kType>(w, x, y, r, nf4);  // NF4 table built once per call
-      r += 3;
-      continue;
-    }
-#endif
     size_t step;
     const uint8_t* row = RowBase(w, r, bb, &step);
 #if QLITE_A64

@@ -41,7 +41,7 @@ std::vector<MatrixSpec> MixedSpecs(size_t cols) {
           Spec(WeightType::kI8, 5, cols, 32, ScaleType::kF32, kIl4),
           Spec(WeightType::kNF4, 67, cols, 0, ScaleType::kF16, kRm),
           Spec(WeightType::kF16, 3, cols, 32, ScaleType::kF16, kRm),
-          Spec(WeightType::kF32, 41, cols, 32, ScaleType::kF16, kIl4),
+          Spec(WeightType::kF32, 41, cols, 32, ScaleType::kF16, kRm),
           Spec(WeightType::kBF16, 18, cols, 32, ScaleType::kF16, kRm),
           Spec(WeightType::kI4, 9, cols, 16, ScaleType::kF16, kRm),  // scalar path
           Spec(WeightType::kU4, 130, cols - 32, 32, ScaleType::kF16, kIl4)};
