@@ -18,7 +18,7 @@
 
 #include "hwy/highway.h"
 #include "matmul_internal.h"
-#include "qlite/arch/reference.h"
+#include "qlite/base/weight_codes.h"
 
 // x86 targets with 256-bit integer ops get hand-written int8 dot products (Highway 1.0.3
 // has no u8*s8 pairwise multiply-add); every other target uses the portable Highway path.
@@ -50,7 +50,7 @@ constexpr size_t kChunkBlocks = 64;  // blocks per scale chunk (2048 columns)
 HWY_INLINE const uint8_t* RowBase(const WeightMatrix& w, size_t r, size_t block_bytes,
                                   size_t* step) {
   const uint8_t* base = static_cast<const uint8_t*>(w.data);
-  if (w.layout != WeightLayout::kInterleave4x32) {  // Interleave16x4: matmul_lanes16-inl.h
+  if (w.layout != WeightLayout::kInterleave4x32) {  // Interleave16x4: matmul_interleave16x4-inl.h
     *step = block_bytes;
     return base + r * w.row_stride;
   }
@@ -137,7 +137,7 @@ HWY_INLINE void DecodeCodes(const uint8_t* HWY_RESTRICT p, int8_t* HWY_RESTRICT 
   const size_t N = hn::Lanes(d8);
   uint8_t* u = reinterpret_cast<uint8_t*>(out);
   if (kType == WeightType::kNF4 && N == 16) {  // nibble -> int8 level via a byte shuffle
-    const auto table = hn::LoadU(d8, reinterpret_cast<const uint8_t*>(ref::kNF4Int8));
+    const auto table = hn::LoadU(d8, reinterpret_cast<const uint8_t*>(kNF4Int8));
     const auto v = hn::LoadU(d8, p);
     hn::StoreU(hn::TableLookupBytes(table, hn::And(v, hn::Set(d8, 0xF))), d8, u);
     hn::StoreU(hn::TableLookupBytes(table, hn::ShiftRight<4>(v)), d8, u + 16);
@@ -149,7 +149,7 @@ HWY_INLINE void DecodeCodes(const uint8_t* HWY_RESTRICT p, int8_t* HWY_RESTRICT 
     hn::StoreU(hn::ShiftRight<4>(v), d8, u + 16 + k);
   }
   if (kType == WeightType::kNF4) {
-    for (size_t i = 0; i < 32; ++i) out[i] = ref::kNF4Int8[u[i]];
+    for (size_t i = 0; i < 32; ++i) out[i] = kNF4Int8[u[i]];
   }
 }
 

@@ -50,7 +50,7 @@ struct Q8Token {
 template <WeightType kType>
 HWY_INLINE void DecodeTile(const WeightMatrix& w, size_t rt, size_t nr, size_t b0, size_t b1,
                            Q8Tile* HWY_RESTRICT tile) {
-  const size_t bb = ref::BlockBytes(kType);
+  const size_t bb = BlockBytes(kType);
   const size_t n = b1 - b0;
   std::memset(tile->scales, 0, sizeof(tile->scales));
   std::memset(tile->mins, 0, sizeof(tile->mins));

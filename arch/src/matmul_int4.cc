@@ -6,7 +6,7 @@
 #include "hwy/highway.h"
 #include "matmul-inl.h"
 #include "matmul_gemm_q8-inl.h"
-#include "matmul_lanes16-inl.h"
+#include "matmul_interleave16x4-inl.h"
 #include "matmul_q8-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -18,7 +18,9 @@ namespace HWY_NAMESPACE {
 // scalar reference, matmul.cc).
 template <WeightType kType>
 internal::RowKernels Make(WeightLayout layout) {
-  if (layout == WeightLayout::kInterleave16x4) return Lanes16Kernels<kType, &GemvQ8IntRows<kType>, &GemmQ8IntRows<kType>>();
+  if (layout == WeightLayout::kInterleave16x4) {
+    return Interleave16x4Kernels<kType, &GemvQ8IntRows<kType>, &GemmQ8IntRows<kType>>();
+  }
   internal::RowKernels k;
   k.gemv_q8 = &GemvQ8IntRows<kType>;
   k.gemm_q8 = &GemmQ8IntRows<kType>;

@@ -169,18 +169,18 @@ template <WeightType kType>
 QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivations& x, float* y, size_t r0,
                    size_t r1) {
   const size_t nb = (w.cols + 31) / 32;
-  const size_t bb = ref::BlockBytes(kType);
+  const size_t bb = BlockBytes(kType);
   HWY_ALIGN float f[kChunkBlocks];
 #if QLITE_VNNI512
   alignas(64) uint8_t table_bytes[64];
-  for (int i = 0; i < 64; ++i) table_bytes[i] = static_cast<uint8_t>(ref::kNF4Int8[i & 15] + 128);
+  for (int i = 0; i < 64; ++i) table_bytes[i] = static_cast<uint8_t>(kNF4Int8[i & 15] + 128);
   const __m512i nf4 = _mm512_load_si512(table_bytes);
   const __m512i perm = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
 #elif QLITE_X86_256
   const hn::Full256<float> df;
   const hn::Full256<int32_t> d32;
   alignas(32) int8_t table_bytes[32];
-  for (int i = 0; i < 32; ++i) table_bytes[i] = ref::kNF4Int8[i & 15];
+  for (int i = 0; i < 32; ++i) table_bytes[i] = kNF4Int8[i & 15];
   const __m256i nf4 = _mm256_load_si256(reinterpret_cast<const __m256i*>(table_bytes));
 #else
   const hn::CappedTag<int32_t, 8> d32;

@@ -118,6 +118,17 @@ void LimitArmDotExtensionsForTest(unsigned mask);
 // file for the machine they run on.
 WeightLayout PreferredLayout(WeightType type);
 
+// Bytes of one stored 32-element block (a partial last block of F32/F16/BF16 is shorter).
+inline size_t BlockBytes(WeightType t) {
+  switch (t) {
+    case WeightType::kF32: return 128;
+    case WeightType::kF16:
+    case WeightType::kBF16: return 64;
+    case WeightType::kI8: return 32;
+    default: return 16;
+  }
+}
+
 // Flattened index of the scale (or min) of row r, group g (g = 0 when group_size >= cols).
 inline size_t ScaleIndex(const WeightMatrix& w, size_t r, size_t g) {
   if (w.per_tensor) return 0;
