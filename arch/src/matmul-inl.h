@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "hwy/highway.h"
 #include "matmul_internal.h"
@@ -267,6 +268,76 @@ HWY_INLINE hn::Vec<D32> DotBlockPortable(D32 d32, const int8_t* HWY_RESTRICT w,
   return hn::Add(s0, s1);
 #endif
 }
+
+// ------------------------------------------------------------ per-target block dots
+// The int8 block dot the generic GemvQ8 and the GEMM are written against: 32 weights x 32
+// activations -> f32 partial sums in a BlockDotTag vector. AVX2 and up multiply u8 x s8
+// pairs (maddubs, which Highway 1.0.3 lacks) and take 4-bit RowMajor 8 blocks per step
+// (Wide4BitBlocks); every other target uses the portable widening multiply. AVX3_DL's VNNI
+// and AArch64's SDOT/SMMLA kernels are separate (matmul_q8-inl.h, matmul_a64-inl.h).
+#if QLITE_X86_256
+using BlockDotTag = hn::Full256<float>;
+
+template <WeightType kType>
+struct BlockDecoder {
+  HWY_INLINE BlockDecoder()
+      : nf4(_mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kNF4Int8)))) {}
+  __m256i nf4;  // NF4 codes -> int8 levels (pshufb table)
+  // The stored block at p (packed codes) against 32 activations.
+  HWY_INLINE hn::Vec<BlockDotTag> Dot(const uint8_t* HWY_RESTRICT p, const int8_t* HWY_RESTRICT xq) const {
+    const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
+    return hn::Vec256<float>{_mm256_cvtepi32_ps(DotBlockX86<kType>(LoadBlockX86<kType>(p, nf4), xv))};
+  }
+  // Codes as DecodeCodes writes them (32-byte aligned) against 32 activations.
+  static HWY_INLINE hn::Vec<BlockDotTag> DotCodes(const int8_t* HWY_RESTRICT codes, const int8_t* HWY_RESTRICT xq) {
+    const __m256i wv = _mm256_load_si256(reinterpret_cast<const __m256i*>(codes));
+    const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
+    return hn::Vec256<float>{_mm256_cvtepi32_ps(DotBlockX86<kType>(wv, xv))};
+  }
+};
+
+// 4-bit RowMajor blocks [*b, b1) of a chunk starting at b0, 8 then 4 at a time against the
+// nibble-ordered activations xn (f: the chunk's folded scales); *b is left at the first
+// block not taken.
+template <WeightType kType>
+HWY_INLINE hn::Vec<BlockDotTag> Wide4BitBlocks(const uint8_t* HWY_RESTRICT row, const int8_t* HWY_RESTRICT xn,
+                                               const float* HWY_RESTRICT f, size_t b0, size_t b1, size_t* b_io,
+                                               hn::Vec<BlockDotTag> acc, const BlockDecoder<kType>& dec) {
+  size_t b = *b_io;
+  __m256 a0 = acc.raw, a1 = _mm256_setzero_ps();
+  for (; b + 8 <= b1; b += 8) {
+    a0 = Eight4BitX86<kType>(row + b * 16, xn + 32 * b, f + b - b0, dec.nf4, a0);
+    std::swap(a0, a1);
+  }
+  for (; b + 4 <= b1; b += 4) {
+    a0 = Pair4BitX86<kType>(row + b * 16, xn + 32 * b, f + b - b0, dec.nf4, a0);
+    a1 = Pair4BitX86<kType>(row + (b + 2) * 16, xn + 32 * b + 32, f + b + 2 - b0, dec.nf4, a1);
+  }
+  *b_io = b;
+  return hn::Vec256<float>{_mm256_add_ps(a0, a1)};
+}
+#else
+using BlockDotTag = hn::Rebind<float, hn::CappedTag<int32_t, 8>>;
+
+template <WeightType kType>
+struct BlockDecoder {
+  HWY_INLINE hn::Vec<BlockDotTag> Dot(const uint8_t* HWY_RESTRICT p, const int8_t* HWY_RESTRICT xq) const {
+    HWY_ALIGN int8_t codes[32];
+    DecodeCodes<kType>(p, codes);
+    return DotCodes(codes, xq);
+  }
+  static HWY_INLINE hn::Vec<BlockDotTag> DotCodes(const int8_t* HWY_RESTRICT codes, const int8_t* HWY_RESTRICT xq) {
+    const hn::Rebind<int32_t, BlockDotTag> d32;
+    return hn::ConvertTo(BlockDotTag(), DotBlockPortable(d32, codes, xq));
+  }
+};
+
+template <WeightType kType>
+HWY_INLINE hn::Vec<BlockDotTag> Wide4BitBlocks(const uint8_t*, const int8_t*, const float*, size_t, size_t, size_t*,
+                                               hn::Vec<BlockDotTag> acc, const BlockDecoder<kType>&) {
+  return acc;  // no wider path: every block goes through BlockDecoder::Dot
+}
+#endif
 
 }  // namespace HWY_NAMESPACE
 }  // namespace arch

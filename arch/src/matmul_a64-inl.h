@@ -1,5 +1,5 @@
 // Per-target int8 block dot products for AArch64, in NEON intrinsics (Highway 1.0.3 has no
-// int8 dot product op). Used by GemvQ8IntRows (matmul_q8-inl.h) and GemmQ8IntRows
+// int8 dot product op). Used by GemvQ8RowsA64 (matmul_q8-inl.h) and GemmQ8RowsTiled
 // (matmul_gemm_q8-inl.h) on the NEON and SVE targets: every SVE CPU has NEON, and phones'
 // SVE vectors are 128-bit like these. Three levels, chosen per call from ArmDotExtensions():
 // - widening multiplies (every A64 CPU, Raspberry Pi 3/4): products in int16, pairwise

@@ -19,11 +19,11 @@ namespace HWY_NAMESPACE {
 template <WeightType kType>
 internal::RowKernels Make(WeightLayout layout) {
   if (layout == WeightLayout::kInterleave16x4) {
-    return Interleave16x4Kernels<kType, &GemvQ8IntRows<kType>, &GemmQ8IntRows<kType>>();
+    return Interleave16x4Kernels<kType, kGemvQ8IntRows<kType>, kGemmQ8IntRows<kType>>();
   }
   internal::RowKernels k;
-  k.gemv_q8 = &GemvQ8IntRows<kType>;
-  k.gemm_q8 = &GemmQ8IntRows<kType>;
+  k.gemv_q8 = kGemvQ8IntRows<kType>;
+  k.gemm_q8 = kGemmQ8IntRows<kType>;
   return k;
 }
 

@@ -45,21 +45,21 @@ struct Interleave16x4Scratch {
   alignas(64) float run[kInterleave16x4Rows * kUnpackBlocks];  // decoded scales, file order
 };
 
-// Rows [r0, r1) of one group (r1 - r0 <= 16), blocks [b0, b0 + n) as a RowMajor matrix
-// with f32 scales per block, in `s`. Words move 4 x 4 at a time (a 128-bit transpose).
-HWY_INLINE WeightMatrix UnpackInterleave16x4Rows(const WeightMatrix& w, size_t r0, size_t r1, size_t b0,
-                                      size_t n, Interleave16x4Scratch* HWY_RESTRICT s) {
-  const size_t bb = BlockBytes(w.type);
-  const size_t nr = r1 - r0, stride = n * bb, words = stride / 4, first = b0 * bb / 4;
-  const uint8_t* group = static_cast<const uint8_t*>(w.data) + (r0 / 16) * 16 * w.row_stride;
-  const size_t lane0 = r0 % 16;
+// Rows lane0..lane0+nr of a group, words [first, first + words) each, into codes (row i
+// at i * stride): 4 x 4 words at a time through a 128-bit transpose; the scalar target one
+// word at a time.
 #if HWY_TARGET == HWY_SCALAR
+HWY_INLINE void GatherRowWords(const uint8_t* HWY_RESTRICT group, size_t first, size_t words, size_t lane0,
+                               size_t nr, size_t stride, uint8_t* HWY_RESTRICT codes) {
   for (size_t i = 0; i < nr; ++i) {
     for (size_t k = 0; k < words; ++k) {
-      std::memcpy(s->codes + i * stride + 4 * k, group + (first + k) * 64 + (lane0 + i) * 4, 4);
+      std::memcpy(codes + i * stride + 4 * k, group + (first + k) * 64 + (lane0 + i) * 4, 4);
     }
   }
+}
 #else
+HWY_INLINE void GatherRowWords(const uint8_t* HWY_RESTRICT group, size_t first, size_t words, size_t lane0,
+                               size_t nr, size_t stride, uint8_t* HWY_RESTRICT codes) {
   const hn::Full128<uint32_t> d;
   const hn::Repartition<uint64_t, decltype(d)> d64;
   const hn::Repartition<uint8_t, decltype(d)> d8;
@@ -75,7 +75,7 @@ HWY_INLINE WeightMatrix UnpackInterleave16x4Rows(const WeightMatrix& w, size_t r
       // Lane q + j's words k..k+3 (no arrays of vectors: SVE's are sizeless).
       auto put = [&](size_t j, hn::Vec<decltype(d64)> v) HWY_ATTR {
         if (q + j < lane0 || q + j >= lane0 + nr) return;
-        hn::StoreU(hn::BitCast(d8, v), d8, s->codes + (q + j - lane0) * stride + 4 * k);
+        hn::StoreU(hn::BitCast(d8, v), d8, codes + (q + j - lane0) * stride + 4 * k);
       };
       put(0, hn::InterleaveLower(d64, t0, t1));
       put(1, hn::InterleaveUpper(d64, t0, t1));
@@ -83,7 +83,18 @@ HWY_INLINE WeightMatrix UnpackInterleave16x4Rows(const WeightMatrix& w, size_t r
       put(3, hn::InterleaveUpper(d64, t2, t3));
     }
   }
+}
 #endif
+
+// Rows [r0, r1) of one group (r1 - r0 <= 16), blocks [b0, b0 + n) as a RowMajor matrix
+// with f32 scales per block, in `s`.
+HWY_INLINE WeightMatrix UnpackInterleave16x4Rows(const WeightMatrix& w, size_t r0, size_t r1, size_t b0,
+                                                 size_t n, Interleave16x4Scratch* HWY_RESTRICT s) {
+  const size_t bb = BlockBytes(w.type);
+  const size_t nr = r1 - r0, stride = n * bb, words = stride / 4, first = b0 * bb / 4;
+  const uint8_t* group = static_cast<const uint8_t*>(w.data) + (r0 / 16) * 16 * w.row_stride;
+  const size_t lane0 = r0 % 16;
+  GatherRowWords(group, first, words, lane0, nr, stride, s->codes);
   // Scales (and mins): the group's entries for these blocks are one run of 16 per scale
   // group, decoded at once, then spread to the rows.
   for (int pass = 0; pass < (w.type == WeightType::kU4 ? 2 : 1); ++pass) {

@@ -163,64 +163,31 @@ QLITE_VNNI_ATTR HWY_INLINE __m512 Sixteen4Bit(const uint8_t* HWY_RESTRICT p,
   return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), fs, acc);
 }
 
-#endif
-
+// GemvQ8 for RowMajor (and Interleave4x32, read with a block stride) on AVX3_DL: 4-bit
+// RowMajor takes 16 and 4 blocks per 64-byte load against the nibble-ordered activations,
+// everything else two pairs of blocks per step through 512-bit dpbusd.
 template <WeightType kType>
-QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivations& x, float* y, size_t r0,
-                   size_t r1) {
+QLITE_VNNI_ATTR void GemvQ8RowsVnni(const WeightMatrix& w, const QuantizedActivations& x, float* y, size_t r0,
+                                    size_t r1) {
   const size_t nb = (w.cols + 31) / 32;
   const size_t bb = BlockBytes(kType);
   HWY_ALIGN float f[kChunkBlocks];
-#if QLITE_VNNI512
   alignas(64) uint8_t table_bytes[64];
   for (int i = 0; i < 64; ++i) table_bytes[i] = static_cast<uint8_t>(kNF4Int8[i & 15] + 128);
   const __m512i nf4 = _mm512_load_si512(table_bytes);
   const __m512i perm = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-#elif QLITE_X86_256
-  const hn::Full256<float> df;
-  const hn::Full256<int32_t> d32;
-  alignas(32) int8_t table_bytes[32];
-  for (int i = 0; i < 32; ++i) table_bytes[i] = kNF4Int8[i & 15];
-  const __m256i nf4 = _mm256_load_si256(reinterpret_cast<const __m256i*>(table_bytes));
-#else
-  const hn::CappedTag<int32_t, 8> d32;
-  const hn::Rebind<float, decltype(d32)> df;
-  HWY_ALIGN int8_t codes[32];
-#endif
-#if QLITE_A64
-  const bool sdot = (ArmDotExtensions() & kArmDotProd) != 0;
-  const bool f16_per_block = !w.per_tensor && w.group_size == 32 && w.scale_type == ScaleType::kF16;
-#endif
+  const __m512i zero = _mm512_setzero_si512();
   for (size_t r = r0; r < r1; ++r) {
     size_t step;
     const uint8_t* row = RowBase(w, r, bb, &step);
-#if QLITE_A64
-    if (f16_per_block) {
-      y[r] = RowF16ScalesBestA64<kType>(sdot, w, x, row, step, r);
-      continue;
-    }
-#endif
     float corr = 0.0f;
-#if QLITE_VNNI512
-    const __m512i zero = _mm512_setzero_si512();
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-#else
-    auto acc = hn::Zero(df);
-#if QLITE_X86_256
-    __m256 acc_pair0 = _mm256_setzero_ps(), acc_pair1 = _mm256_setzero_ps();
-#endif
-#if QLITE_A64
-    float32x4_t acc_a64 = vdupq_n_f32(0.0f);
-#endif
-#endif
     for (size_t b0 = 0; b0 < nb; b0 += kChunkBlocks) {
       const size_t b1 = std::min(nb, b0 + kChunkBlocks);
       corr += PrepareChunk<kType>(w, x, r, b0, b1, f);
       size_t b = b0;
-#if QLITE_VNNI512
       if (kType != WeightType::kI8 && step == 16) {
-        // 4-bit RowMajor: 4 blocks per 64-byte load, against the activations in nibble
-        // order (b is a multiple of 4 here: chunks start at multiples of 64).
+        // 4-bit RowMajor: b is a multiple of 4 here (chunks start at multiples of 64).
         for (; b + 16 <= b1; b += 16) {
           acc0 = Sixteen4Bit<kType>(row + b * 16, x.q_nibbles + 32 * b, f + b - b0, nf4, acc0);
           std::swap(acc0, acc1);
@@ -232,10 +199,8 @@ QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivat
       for (; b + 4 <= b1; b += 4) {  // two independent pairs per iteration
         const __m512i w01 = LoadPairVnni<kType>(row + b * step, row + (b + 1) * step, nf4);
         const __m512i w23 = LoadPairVnni<kType>(row + (b + 2) * step, row + (b + 3) * step, nf4);
-        const __m512i x01 = _mm512_loadu_si512(x.q + 32 * b);
-        const __m512i x23 = _mm512_loadu_si512(x.q + 32 * b + 64);
-        const __m512i d01 = _mm512_dpbusd_epi32(zero, w01, x01);
-        const __m512i d23 = _mm512_dpbusd_epi32(zero, w23, x23);
+        const __m512i d01 = _mm512_dpbusd_epi32(zero, w01, _mm512_loadu_si512(x.q + 32 * b));
+        const __m512i d23 = _mm512_dpbusd_epi32(zero, w23, _mm512_loadu_si512(x.q + 32 * b + 64));
         const __m512 f01 = _mm512_permutexvar_ps(perm, _mm512_castps128_ps512(_mm_castpd_ps(
                                                            _mm_load_sd(reinterpret_cast<const double*>(f + b - b0)))));
         const __m512 f23 = _mm512_permutexvar_ps(perm, _mm512_castps128_ps512(_mm_castpd_ps(
@@ -250,50 +215,82 @@ QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivat
         const __m512i d = _mm512_dpbusd_epi32(zero, wv, xv);
         acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_set1_ps(f[b - b0]), acc0);
       }
-#else
-#if QLITE_X86_256
-      if (kType != WeightType::kI8 && step == 16) {
-        for (; b + 8 <= b1; b += 8) {
-          acc_pair0 = Eight4BitX86<kType>(row + b * 16, x.q_nibbles + 32 * b, f + b - b0, nf4, acc_pair0);
-          std::swap(acc_pair0, acc_pair1);
-        }
-        for (; b + 4 <= b1; b += 4) {
-          acc_pair0 = Pair4BitX86<kType>(row + b * 16, x.q_nibbles + 32 * b, f + b - b0, nf4, acc_pair0);
-          acc_pair1 = Pair4BitX86<kType>(row + (b + 2) * 16, x.q_nibbles + 32 * b + 32, f + b + 2 - b0, nf4, acc_pair1);
-        }
-      }
-#endif
-#if QLITE_A64
-      acc_a64 = RowChunkBestA64<kType>(sdot, row + b * step, step, x.q + 32 * b, f + b - b0, b1 - b, acc_a64);
-      b = b1;
-#endif
-      for (; b < b1; ++b) {
-        const uint8_t* p = row + b * step;
-#if QLITE_X86_256
-        const __m256i wv = LoadBlockX86<kType>(p, nf4);
-        const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + 32 * b));
-        const hn::Vec256<int32_t> s{DotBlockX86<kType>(wv, xv)};
-#else
-        DecodeCodes<kType>(p, codes);
-        const auto s = DotBlockPortable(d32, codes, x.q + 32 * b);
-#endif
-        acc = hn::MulAdd(hn::ConvertTo(df, s), hn::Set(df, f[b - b0]), acc);
-      }
-#endif
     }
-#if QLITE_VNNI512
-    const float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-#elif QLITE_X86_256
-    acc = hn::Add(acc, hn::Vec256<float>{_mm256_add_ps(acc_pair0, acc_pair1)});
-    const float sum = hn::GetLane(hn::SumOfLanes(df, acc));
-#elif QLITE_A64  // RowChunkBestA64 took every block: the portable `acc` stayed zero
-    const float sum = vaddvq_f32(acc_a64);
-#else
-    const float sum = hn::GetLane(hn::SumOfLanes(df, acc));
-#endif
-    y[r] = sum + corr;
+    y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + corr;
   }
 }
+#endif  // QLITE_VNNI512
+
+#if QLITE_A64
+// GemvQ8 on AArch64: whole chunks through the NEON/SDOT row kernels (matmul_a64-inl.h), f16
+// per-block scales read in place.
+template <WeightType kType>
+void GemvQ8RowsA64(const WeightMatrix& w, const QuantizedActivations& x, float* y, size_t r0, size_t r1) {
+  const size_t nb = (w.cols + 31) / 32;
+  const size_t bb = BlockBytes(kType);
+  HWY_ALIGN float f[kChunkBlocks];
+  const bool sdot = (ArmDotExtensions() & kArmDotProd) != 0;
+  const bool f16_per_block = !w.per_tensor && w.group_size == 32 && w.scale_type == ScaleType::kF16;
+  for (size_t r = r0; r < r1; ++r) {
+    size_t step;
+    const uint8_t* row = RowBase(w, r, bb, &step);
+    if (f16_per_block) {
+      y[r] = RowF16ScalesBestA64<kType>(sdot, w, x, row, step, r);
+      continue;
+    }
+    float corr = 0.0f;
+    float32x4_t acc = vdupq_n_f32(0.0f);
+    for (size_t b0 = 0; b0 < nb; b0 += kChunkBlocks) {
+      const size_t b1 = std::min(nb, b0 + kChunkBlocks);
+      corr += PrepareChunk<kType>(w, x, r, b0, b1, f);
+      acc = RowChunkBestA64<kType>(sdot, row + b0 * step, step, x.q + 32 * b0, f, b1 - b0, acc);
+    }
+    y[r] = vaddvq_f32(acc) + corr;
+  }
+}
+#endif  // QLITE_A64
+
+// GemvQ8 for every other target: Wide4BitBlocks takes what the target can do many blocks at a
+// time (AVX2/AVX3: 4-bit RowMajor, 8 and 4 blocks per step), then one block per int8 dot
+// (PackedBlockDot: maddubs on x86, the portable widening multiply elsewhere).
+template <WeightType kType>
+void GemvQ8RowsGeneric(const WeightMatrix& w, const QuantizedActivations& x, float* y, size_t r0, size_t r1) {
+  const size_t nb = (w.cols + 31) / 32;
+  const size_t bb = BlockBytes(kType);
+  const BlockDotTag df;
+  HWY_ALIGN float f[kChunkBlocks];
+  const BlockDecoder<kType> decoder;
+  for (size_t r = r0; r < r1; ++r) {
+    size_t step;
+    const uint8_t* row = RowBase(w, r, bb, &step);
+    float corr = 0.0f;
+    auto acc = hn::Zero(df), acc_wide = hn::Zero(df);
+    for (size_t b0 = 0; b0 < nb; b0 += kChunkBlocks) {
+      const size_t b1 = std::min(nb, b0 + kChunkBlocks);
+      corr += PrepareChunk<kType>(w, x, r, b0, b1, f);
+      size_t b = b0;
+      if (kType != WeightType::kI8 && step == 16) {
+        acc_wide = Wide4BitBlocks<kType>(row, x.q_nibbles, f, b0, b1, &b, acc_wide, decoder);
+      }
+      for (; b < b1; ++b) {
+        acc = hn::MulAdd(decoder.Dot(row + b * step, x.q + 32 * b), hn::Set(df, f[b - b0]), acc);
+      }
+    }
+    y[r] = hn::GetLane(hn::SumOfLanes(df, hn::Add(acc, acc_wide))) + corr;
+  }
+}
+
+// The GemvQ8 kernel each target runs for RowMajor and Interleave4x32.
+#if QLITE_VNNI512
+template <WeightType kType>
+constexpr internal::GemvQ8RowsFn kGemvQ8IntRows = &GemvQ8RowsVnni<kType>;
+#elif QLITE_A64
+template <WeightType kType>
+constexpr internal::GemvQ8RowsFn kGemvQ8IntRows = &GemvQ8RowsA64<kType>;
+#else
+template <WeightType kType>
+constexpr internal::GemvQ8RowsFn kGemvQ8IntRows = &GemvQ8RowsGeneric<kType>;
+#endif
 
 }  // namespace HWY_NAMESPACE
 }  // namespace arch
