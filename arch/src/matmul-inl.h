@@ -244,10 +244,10 @@ HWY_INLINE __m256 Eight4BitX86(const uint8_t* HWY_RESTRICT p, const int8_t* HWY_
 // Portable: int32 sum over a block of w*x (exact), as a vector of partial sums: int16
 // pairwise multiply-add, for SSE4, armv7 and the scalar target (AVX2 and up and AArch64 have
 // their own int8 dots).
+#if HWY_TARGET == HWY_SCALAR
 template <class D32>
 HWY_INLINE hn::Vec<D32> DotBlockPortable(D32 d32, const int8_t* HWY_RESTRICT w,
                                          const int8_t* HWY_RESTRICT x) {
-#if HWY_TARGET == HWY_SCALAR
   const hn::Rebind<int8_t, D32> d8;
   auto s = hn::Zero(d32);
   for (size_t i = 0; i < 32; ++i) {
@@ -255,7 +255,11 @@ HWY_INLINE hn::Vec<D32> DotBlockPortable(D32 d32, const int8_t* HWY_RESTRICT w,
                            hn::PromoteTo(d32, hn::LoadU(d8, x + i))));
   }
   return s;
+}
 #else
+template <class D32>
+HWY_INLINE hn::Vec<D32> DotBlockPortable(D32 d32, const int8_t* HWY_RESTRICT w,
+                                         const int8_t* HWY_RESTRICT x) {
   const hn::Repartition<int16_t, D32> d16;
   const hn::Rebind<int8_t, decltype(d16)> d8;
   const size_t N = hn::Lanes(d16);
@@ -266,8 +270,8 @@ HWY_INLINE hn::Vec<D32> DotBlockPortable(D32 d32, const int8_t* HWY_RESTRICT w,
     s0 = hn::ReorderWidenMulAccumulate(d32, a, b, s0, s1);
   }
   return hn::Add(s0, s1);
-#endif
 }
+#endif
 
 // ------------------------------------------------------------ per-target block dots
 // The int8 block dot the generic GemvQ8 and the GEMM are written against: 32 weights x 32

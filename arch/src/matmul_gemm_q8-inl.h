@@ -211,6 +211,20 @@ template <WeightType kType>
 constexpr internal::GemmQ8RowsFn kGemmQ8IntRows = &GemmQ8RowsTiled<kType>;
 #endif
 
+// The kernels for integer weights of kType in `layout` on this target. Integer weights take
+// int8 activations only (float-activation Gemv/Gemm on them run the scalar reference,
+// matmul.cc).
+template <WeightType kType>
+internal::RowKernels IntegerKernels(WeightLayout layout) {
+  if (layout == WeightLayout::kInterleave16x4) {
+    return Interleave16x4Kernels<kType, kGemvQ8IntRows<kType>, kGemmQ8IntRows<kType>>();
+  }
+  internal::RowKernels k;
+  k.gemv_q8 = kGemvQ8IntRows<kType>;
+  k.gemm_q8 = kGemmQ8IntRows<kType>;
+  return k;
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace arch
 }  // namespace qlite

@@ -4,32 +4,16 @@
 #define HWY_TARGET_INCLUDE "matmul_int8.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
-#include "matmul-inl.h"
-#include "matmul_gemm_q8-inl.h"
-#include "matmul_interleave16x4-inl.h"
-#include "matmul_q8-inl.h"
+#include "matmul_gemm_q8-inl.h"  // and the headers below it
 
 HWY_BEFORE_NAMESPACE();
 namespace qlite {
 namespace arch {
 namespace HWY_NAMESPACE {
 
-// Integer weights take int8 activations only (float-activation Gemv/Gemm on them run the
-// scalar reference, matmul.cc).
-template <WeightType kType>
-internal::RowKernels Make(WeightLayout layout) {
-  if (layout == WeightLayout::kInterleave16x4) {
-    return Interleave16x4Kernels<kType, kGemvQ8IntRows<kType>, kGemmQ8IntRows<kType>>();
-  }
-  internal::RowKernels k;
-  k.gemv_q8 = kGemvQ8IntRows<kType>;
-  k.gemm_q8 = kGemmQ8IntRows<kType>;
-  return k;
-}
-
 internal::RowKernels Int8KernelsFor(WeightType type, WeightLayout layout) {
   switch (type) {
-    case WeightType::kI8: return Make<WeightType::kI8>(layout);
+    case WeightType::kI8: return IntegerKernels<WeightType::kI8>(layout);
     default: return internal::RowKernels();
   }
 }
