@@ -67,7 +67,7 @@ class Tokenizer {
     return std::string_view(bytes_.data() + bytes_off_[id], bytes_off_[id + 1] - bytes_off_[id]);
   }
   // Every token's bytes, back to back (TokenBytes views into it).
-  std::string_view all_token_bytes() const { return bytes_; }
+  std::string_view all_token_bytes() const { return std::string_view(bytes_.data(), bytes_.size()); }
   // As TokenBytes, but drops the dummy-prefix space of the first piece after BOS
   // (llama2.c's rule; SentencePiece only).
   std::string_view TokenBytesAfter(int32_t prev, int32_t id) const;

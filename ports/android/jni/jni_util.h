@@ -34,7 +34,6 @@ void ThrowStatus(JNIEnv* env, qlite_status status, const char* function);
 
 inline qlite_model* ModelFrom(jlong h) { return reinterpret_cast<qlite_model*>(static_cast<intptr_t>(h)); }
 inline qlite_session* SessionFrom(jlong h) { return reinterpret_cast<qlite_session*>(static_cast<intptr_t>(h)); }
-inline qlite_adapter* AdapterFrom(jlong h) { return reinterpret_cast<qlite_adapter*>(static_cast<intptr_t>(h)); }
 inline jlong ToHandle(const void* p) { return static_cast<jlong>(reinterpret_cast<intptr_t>(p)); }
 
 // Copies a Java byte[] (e.g. NUL-terminated UTF-8) out; false with an exception pending on error.
@@ -42,9 +41,6 @@ bool ReadBytes(JNIEnv* env, jbyteArray array, std::string* out);
 // Reads exactly n elements of a long[] / float[]; false with an exception pending on error.
 bool ReadLongs(JNIEnv* env, jlongArray array, jsize n, jlong* out);
 bool ReadFloats(JNIEnv* env, jfloatArray array, jsize n, jfloat* out);
-
-// Adapter handles from a long[] (QliteAdapter.handles); false with an exception pending.
-bool ReadAdapters(JNIEnv* env, jlongArray handles, std::vector<const qlite_adapter*>* out);
 
 // Session parameters from QliteSession.Params' arrays (layout in QliteSession.java).
 bool ReadSessionParams(JNIEnv* env, jlongArray longs, jfloatArray floats, qlite_session_params* out);

@@ -247,23 +247,6 @@ JNIEXPORT void JNICALL Java_org_qlite_QliteSession_nativeReset(JNIEnv* env, jcla
   if (s != QLITE_OK) ThrowStatus(env, s, "qlite_session_reset");
 }
 
-JNIEXPORT void JNICALL Java_org_qlite_QliteSession_nativeSetAdapters(JNIEnv* env, jclass, jlong handle,
-                                                                    jlongArray adapters, jfloatArray scales) {
-  Guard(env, "qlite_session_set_adapters", [&]() -> int {
-    std::vector<const qlite_adapter*> list;
-    std::vector<float> factors;
-    if (!ReadAdapters(env, adapters, &list)) return 0;
-    if (scales != nullptr) {
-      factors.resize(list.size());
-      if (!ReadFloats(env, scales, static_cast<jsize>(list.size()), factors.data())) return 0;
-    }
-    const qlite_status s = qlite_session_set_adapters(SessionFrom(handle), list.data(),
-                                                      scales ? factors.data() : nullptr, list.size());
-    if (s != QLITE_OK) ThrowStatus(env, s, "qlite_session_set_adapters");
-    return 0;
-  });
-}
-
 JNIEXPORT void JNICALL Java_org_qlite_QliteSession_nativePrefill(JNIEnv* env, jclass, jlong handle, jintArray tokens) {
   if (tokens == nullptr) return Throw(env, QLITE_ERR_INVALID_ARGUMENT, "qlite_prefill: tokens is null");
   const jsize n = env->GetArrayLength(tokens);
