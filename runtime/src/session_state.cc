@@ -70,6 +70,10 @@ size_t Session::StateBytes(uint64_t pos, bool has_logits) const {
 
 Status Session::StateSize(size_t* out) const {
   if (device_) return Status(StatusCode::kUnsupported, "saving the state of a GPU session is not supported");
+  // The grammar's matcher state is not part of a saved state: a restored session would
+  // constrain from the grammar's start, mid-output. Refused rather than inexact.
+  if (has_grammar())
+    return Status(StatusCode::kUnsupported, "a session with a grammar cannot be saved: clear the grammar first");
   *out = StateBytes(pos_, has_logits_);
   return Status::Ok();
 }
@@ -117,6 +121,8 @@ Status Session::SaveState(void* buf, size_t capacity, size_t* out_size) const {
 
 Status Session::LoadState(const void* data, size_t size) {
   if (device_) return Status(StatusCode::kUnsupported, "loading the state of a GPU session is not supported");
+  if (has_grammar())
+    return Status(StatusCode::kUnsupported, "a session with a grammar cannot load a state: clear the grammar first");
   const uint8_t* in = static_cast<const uint8_t*>(data);
   StateHeader h;
   if (size < sizeof(h))

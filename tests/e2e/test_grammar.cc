@@ -156,6 +156,11 @@ TEST_F(Grammar, GbnfGrammarAndReset) {
   qlite_model_info info;
   ASSERT_EQ(qlite_model_get_info(model_, &info), QLITE_OK);
   EXPECT_EQ(t, info.eos_id);
+  // A saved state holds no matcher state: saving or loading with a grammar set is refused.
+  size_t state_size = 0;
+  EXPECT_EQ(qlite_session_state_size(s, &state_size), QLITE_ERR_UNSUPPORTED);
+  char state_byte = 0;
+  EXPECT_EQ(qlite_session_load_state(s, &state_byte, 1), QLITE_ERR_UNSUPPORTED);
   // Cleared: unconstrained again (the story continues with letters, not this grammar).
   ASSERT_EQ(qlite_session_clear_grammar(s), QLITE_OK);
   ASSERT_EQ(qlite_session_reset(s), QLITE_OK);

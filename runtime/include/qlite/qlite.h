@@ -328,7 +328,8 @@ QLITE_EXPORT qlite_status qlite_session_seek(qlite_session* session, uint64_t n_
  * weights) and adapter set, and to the session parameters that shape the cache (window,
  * sinks, kv_type, repeat_last_n); loading it into any other session gives QLITE_ERR_MISMATCH,
  * a corrupt or truncated one QLITE_ERR_FORMAT, another state version QLITE_ERR_UNSUPPORTED,
- * and the session is left unchanged. CPU sessions only (QLITE_ERR_UNSUPPORTED on a GPU).
+ * and the session is left unchanged. CPU sessions without a grammar only (QLITE_ERR_UNSUPPORTED
+ * on a GPU or while a grammar is set: its matcher state is not saved).
  * The size depends on the positions held: ask for it right before saving. */
 QLITE_EXPORT qlite_status qlite_session_state_size(const qlite_session* session, size_t* out_size);
 /* Writes the state into buf (no allocation); QLITE_ERR_OUT_OF_MEMORY when capacity is less
