@@ -1354,6 +1354,24 @@ const Value* DictFind(const ValueDict& d, const std::string& key) {
   return nullptr;
 }
 
+// Whether `v` holds `target` (a namespace's dict) anywhere inside it: storing it there would
+// make a reference cycle, which shared ownership never frees. *budget bounds the walk over
+// shared containers; running out counts as reaching (the assignment is refused).
+bool Reaches(const Value& v, const ValueDict* target, size_t* budget) {
+  if (!v.dict && !v.list && !v.self) return false;  // scalars hold nothing
+  if (*budget == 0) return true;
+  --*budget;
+  if (v.dict) {
+    if (v.dict.get() == target) return true;
+    for (const auto& kv : *v.dict)
+      if (Reaches(kv.second, target, budget)) return true;
+  }
+  if (v.list)
+    for (const Value& item : *v.list)
+      if (Reaches(item, target, budget)) return true;
+  return v.self && Reaches(*v.self, target, budget);
+}
+
 void DictSet(ValueDict* d, const std::string& key, Value v) {
   for (auto& kv : *d)
     if (kv.first == key) {
@@ -2626,6 +2644,8 @@ class Renderer {
         if (n->flag) {  // ns.attr = v
           Value ns = Lookup(n->names[0]);
           if (ns.kind != Value::kNamespace) return Fail(n->pos, "cannot assign attribute on non-namespace object");
+          size_t budget = 100000;
+          if (Reaches(v, ns.dict.get(), &budget)) return Fail(n->pos, "a namespace cannot hold itself");
           DictSet(ns.dict.get(), n->names[1], std::move(v));
           return true;
         }
