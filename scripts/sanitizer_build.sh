@@ -1,11 +1,9 @@
 #!/usr/bin/env bash
-# One clang configuration per sanitizer: scripts/sanitize_all.sh (the whole suite under ASan +
-# UBSan), scripts/tsan.sh (the threaded tests under TSan), scripts/test.d/fuzz.sh (fuzz).
-#   address: ASan + UBSan (float-cast-overflow included, first report stops), libFuzzer
-#            coverage, every Highway target, tests and examples.
+# The clang configurations of scripts/tsan.sh (the threaded tests under TSan) and
+# scripts/test.d/fuzz.sh (the libFuzzer targets); scripts/test.d/asan.sh builds with gcc.
 #   thread:  TSan, Highway's baseline target only (the threading, not the kernels, is tested).
 #   fuzz:    the libFuzzer targets alone (ASan + UBSan, Highway's baseline target: builds fast).
-# usage: sanitizer_build.sh address|thread|fuzz BUILD_DIR [TARGET...]   (no target: everything)
+# usage: sanitizer_build.sh thread|fuzz BUILD_DIR [TARGET...]   (no target: everything)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 kind=$1 build=$2
@@ -13,10 +11,9 @@ shift 2
 jobs="${QLITE_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 command -v clang++ >/dev/null || bash "$root/scripts/setup.sh" clang
 case $kind in
-  address) flags=(-DQLITE_FUZZ=ON) ;;
   fuzz) flags=(-DQLITE_FUZZ=ON -DQLITE_HWY_BASELINE_ONLY=ON -DQLITE_BUILD_TESTS=OFF -DQLITE_BUILD_EXAMPLES=OFF) ;;
   thread) flags=(-DQLITE_TSAN=ON -DQLITE_HWY_BASELINE_ONLY=ON -DQLITE_BUILD_EXAMPLES=OFF) ;;
-  *) echo "sanitizer_build.sh: unknown sanitizer '$kind' (address or thread)" >&2; exit 2 ;;
+  *) echo "sanitizer_build.sh: unknown sanitizer '$kind' (thread or fuzz)" >&2; exit 2 ;;
 esac
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
