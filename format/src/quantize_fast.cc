@@ -262,9 +262,9 @@ bool AllFiniteImpl(const float* src, uint64_t n) {
   uint64_t i = 0;
   for (; i + N <= n; i += N) {
     const auto e = hn::And(hn::BitCast(du, hn::LoadU(df, src + i)), exp_mask);
-    bad = hn::Or(bad, hn::VecFromMask(du, e == exp_mask));
+    bad = hn::Or(bad, hn::VecFromMask(du, hn::Eq(e, exp_mask)));
   }
-  bool ok = hn::AllTrue(du, bad == hn::Zero(du));
+  bool ok = hn::AllTrue(du, hn::Eq(bad, hn::Zero(du)));
   for (; i < n; ++i) ok = ok && std::isfinite(src[i]);
   return ok;
 }
