@@ -9,7 +9,10 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${QLITE_ASAN_BUILD_DIR:-$root/build-asan}"
 jobs="${QLITE_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 start=$SECONDS
+# -O1 -g1 (ASan's recommended optimization, line tables only): half the compile time of
+# RelWithDebInfo's -O2 -g on the Highway kernel TUs, with the same reports.
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQLITE_ASAN=ON \
+  -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
   -DQLITE_BUILD_EXAMPLES=ON -DQLITE_BUILD_TESTS=ON -DQLITE_BUILD_BENCH=OFF -DQLITE_INSTALL=OFF >/dev/null
 cmake --build "$build" -j "$jobs"
 echo "asan: built in $((SECONDS - start)) s"
