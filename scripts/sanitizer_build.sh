@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The clang configurations of scripts/tsan.sh (the threaded tests under TSan) and
+# The clang configurations of scripts/test.d/tsan.sh (the threaded tests under TSan) and
 # scripts/test.d/fuzz.sh (the libFuzzer targets); scripts/test.d/asan.sh builds with gcc.
 #   thread:  TSan, Highway's baseline target only (the threading, not the kernels, is tested).
 #   fuzz:    the libFuzzer targets alone (ASan + UBSan, Highway's baseline target: builds fast).

@@ -94,8 +94,9 @@ float I4Scale(const float* p, uint64_t n) {
 }
 
 // x86-64 Linux: an AVX2 copy beside the baseline one, chosen when the library loads. The
-// same IEEE operations (no FMA contraction), so the same scales on every machine.
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__)
+// same IEEE operations (no FMA contraction), so the same scales on every machine. Not under
+// TSan, which instruments the clone's resolver that the loader runs before TSan is set up.
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(QLITE_TSAN_BUILD)
 #define QLITE_X86_AVX2_CLONE __attribute__((target_clones("avx2", "default")))
 #else
 #define QLITE_X86_AVX2_CLONE
