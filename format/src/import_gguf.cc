@@ -176,7 +176,7 @@ Status SameBytes(const gguf::File& f, const gguf::TensorInfo& a, const gguf::Ten
 
 
 // The F32 tensor `name` of n values (a RoPE factor table) into *out; absent = left empty.
-Status ReadFactors(const gguf::File& f, const char* name, uint32_t n, std::vector<float>* out) {
+Status ReadFactors(const gguf::File& f, const char* name, uint32_t n, std::pmr::vector<float>* out) {
   const gguf::TensorInfo* t = f.FindTensor(name);
   if (!t) return Status::Ok();
   if (t->type != gguf::kF32 || t->n_elements != n || t->n_bytes != uint64_t{n} * 4)

@@ -66,7 +66,7 @@ std::string MapName(const std::string& hf, fb::Arch arch) {
 }
 
 // A JSON array of finite numbers (RoPE factors), at most kMaxFactors of them.
-Status GetFloats(const json::Value& obj, const char* key, const std::string& path, std::vector<float>* out) {
+Status GetFloats(const json::Value& obj, const char* key, const std::string& path, std::pmr::vector<float>* out) {
   constexpr size_t kMaxFactors = 1 << 16;
   const json::Value* v = obj.Find(key);
   if (!v || !v->IsArray() || v->array.empty() || v->array.size() > kMaxFactors)

@@ -22,11 +22,10 @@ constexpr uint64_t kMaxElements = uint64_t{1} << 48;
 // Copied bytewise: the verifier checks a vector's 4-byte length alignment, not its elements',
 // so a crafted file can place a [ulong] off 8-byte alignment (a typed load would be undefined,
 // and a fault on strict-alignment CPUs). Little-endian hosts, as everywhere in the format.
-template <class T>
-std::vector<T> ToVector(const flatbuffers::Vector<T>* v) {
-  std::vector<T> out(v ? v->size() : 0);
-  if (!out.empty()) std::memcpy(out.data(), v->Data(), out.size() * sizeof(T));
-  return out;
+template <class T, class Vector>
+void CopyVector(const flatbuffers::Vector<T>* v, Vector* out) {
+  out->resize(v ? v->size() : 0);
+  if (!out->empty()) std::memcpy(out->data(), v->Data(), out->size() * sizeof(T));
 }
 
 void FillConfig(const fb::ModelConfig& f, ModelConfig* c) {
@@ -50,17 +49,17 @@ void FillConfig(const fb::ModelConfig& f, ModelConfig* c) {
     c->rope_original_context = r->original_context();
     c->rotary_dim = r->rotary_dim();
     c->rope_local_theta = r->local_theta();
-    c->rope_freq_factors = ToVector(r->freq_factors());
-    c->rope_long_freq_factors = ToVector(r->long_freq_factors());
+    CopyVector(r->freq_factors(), &c->rope_freq_factors);
+    CopyVector(r->long_freq_factors(), &c->rope_long_freq_factors);
     c->rope_attn_factor = r->attn_factor();
   }
-  c->sliding_window = ToVector(f.sliding_window());
+  CopyVector(f.sliding_window(), &c->sliding_window);
   c->tied_embeddings = f.tied_embeddings();
   c->qkv_bias = f.qkv_bias();
   c->bos_id = f.bos_id();
   c->eos_id = f.eos_id();
   c->pad_id = f.pad_id();
-  c->eot_ids = ToVector(f.eot_ids());
+  CopyVector(f.eot_ids(), &c->eot_ids);
   c->qk_norm = f.qk_norm();
   c->post_norms = f.post_norms();
   c->ffn_activation = f.ffn_activation();
@@ -275,7 +274,7 @@ Status ModelFile::LoadTensor(const fb::Tensor& t, TensorRef* ref) const {
   ref->name = std::string_view(t.name()->data(), t.name()->size());
   const size_t rank = t.shape() ? t.shape()->size() : 0;
   if (rank < 1 || rank > 2) return StatusError(StatusCode::kFormat, "rank %zu not supported", rank);
-  std::memcpy(ref->shape.dims, t.shape()->Data(), rank * sizeof(uint64_t));  // bytewise: see ToVector
+  std::memcpy(ref->shape.dims, t.shape()->Data(), rank * sizeof(uint64_t));  // bytewise: see CopyVector
   ref->shape.rank = rank;
   for (uint64_t d : ref->shape)
     if (d == 0 || d > kMaxElements) return Status(StatusCode::kFormat, "bad dimension");

@@ -44,7 +44,7 @@ Status CheckConfig(const ModelConfig& c) {
   if (!(c.rope_local_theta >= 0.0f && c.rope_local_theta < 1e30f))
     return Status(StatusCode::kFormat, "config: bad rope local_theta");
   const size_t pairs = (c.rotary_dim ? c.rotary_dim : c.head_dim) / 2;
-  for (const std::vector<float>* f : {&c.rope_freq_factors, &c.rope_long_freq_factors}) {
+  for (const std::pmr::vector<float>* f : {&c.rope_freq_factors, &c.rope_long_freq_factors}) {
     if (!f->empty() && f->size() != pairs)
       return StatusError(StatusCode::kFormat, "config: %zu RoPE frequency factors for %zu frequencies", f->size(), pairs);
     for (float v : *f)

@@ -142,14 +142,16 @@ std::vector<uint8_t> ModelWriter::BuildMeta() const {
   flatbuffers::FlatBufferBuilder b(1 << 16);
   const ModelConfig& c = config_;
 
-  auto factors = c.rope_freq_factors.empty() ? 0 : b.CreateVector(c.rope_freq_factors);
-  auto long_factors = c.rope_long_freq_factors.empty() ? 0 : b.CreateVector(c.rope_long_freq_factors);
+  auto factors = c.rope_freq_factors.empty() ? 0 : b.CreateVector(c.rope_freq_factors.data(), c.rope_freq_factors.size());
+  auto long_factors = c.rope_long_freq_factors.empty()
+                          ? 0 : b.CreateVector(c.rope_long_freq_factors.data(), c.rope_long_freq_factors.size());
   auto rope = fb::CreateRopeConfig(b, c.rope_theta, c.rope_style, c.rope_scaling, c.rope_factor,
                                    c.rope_low_freq_factor, c.rope_high_freq_factor, c.rope_original_context,
                                    c.rotary_dim, c.rope_local_theta, factors, long_factors, c.rope_attn_factor);
-  auto no_rope = c.no_rope.empty() ? 0 : b.CreateVector(c.no_rope);
-  auto windows = c.sliding_window.empty() ? 0 : b.CreateVector(c.sliding_window);
-  auto eots = c.eot_ids.empty() ? 0 : b.CreateVector(c.eot_ids);
+  const std::vector<uint8_t> no_rope_flags(c.no_rope.begin(), c.no_rope.end());
+  auto no_rope = no_rope_flags.empty() ? 0 : b.CreateVector(no_rope_flags);
+  auto windows = c.sliding_window.empty() ? 0 : b.CreateVector(c.sliding_window.data(), c.sliding_window.size());
+  auto eots = c.eot_ids.empty() ? 0 : b.CreateVector(c.eot_ids.data(), c.eot_ids.size());
   fb::ModelConfigBuilder cb(b);
   cb.add_arch(c.arch);
   cb.add_dim(c.dim);

@@ -46,7 +46,7 @@ TEST(ImportFamilies, Gemma3Config) {
   EXPECT_EQ(c.ffn_activation, qlite::fb::Activation::GeluTanh);
   EXPECT_FLOAT_EQ(c.embedding_scale, std::sqrt(32.0f));
   EXPECT_FLOAT_EQ(c.attn_scale, 1.0f / std::sqrt(48.0f));
-  EXPECT_EQ(c.sliding_window, (std::vector<uint32_t>{6, 6, 0}));
+  EXPECT_EQ(c.sliding_window, (std::pmr::vector<uint32_t>{6, 6, 0}));
   EXPECT_FLOAT_EQ(c.rope_theta, 1e6f);
   EXPECT_FLOAT_EQ(c.rope_local_theta, 1e4f);
   EXPECT_EQ(c.rope_style, qlite::fb::RopeStyle::RotateHalf);

@@ -114,7 +114,7 @@ TEST_F(HfVariants, ConfigDialects) {
   SourceModel m;
   ASSERT_EQ(with("\"LlamaForCausalLM\"", "\"MistralForCausalLM\"], \"sliding_window\": 256, \"x\": [0", &m), "");
   EXPECT_EQ(m.config.arch, qlite::fb::Arch::Mistral);
-  EXPECT_EQ(m.config.sliding_window, std::vector<uint32_t>(5, 256));
+  EXPECT_EQ(m.config.sliding_window, std::pmr::vector<uint32_t>(5, 256));
   ASSERT_EQ(with("\"rope_scaling\": null",
                  "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0, \"low_freq_factor\": 1.0, "
                  "\"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 8192}",
@@ -131,7 +131,7 @@ TEST_F(HfVariants, ConfigDialects) {
             std::string::npos);
   ASSERT_EQ(with("\"eos_token_id\": 2", "\"eos_token_id\": [2, 3]", &m), "");
   EXPECT_EQ(m.config.eos_id, 2);
-  EXPECT_EQ(m.config.eot_ids, std::vector<int32_t>{3});
+  EXPECT_EQ(m.config.eot_ids, std::pmr::vector<int32_t>{3});
   // Qwen2 always has q/k/v biases; this checkpoint has none.
   EXPECT_NE(with("\"LlamaForCausalLM\"", "\"Qwen2ForCausalLM\"", &m).find("missing tensor blk.0.attn_q.bias"),
             std::string::npos);

@@ -104,7 +104,7 @@ TEST_F(ModelFileTest, RoundTrip) {
     EXPECT_EQ(f.header().data_offset % 16384, 0u);
     EXPECT_EQ(f.fingerprint(), sum.fingerprint);
     EXPECT_EQ(f.config().ffn_dim, 172u);
-    EXPECT_EQ(f.config().eot_ids, std::vector<int32_t>{3});
+    EXPECT_EQ(f.config().eot_ids, std::pmr::vector<int32_t>{3});
     EXPECT_EQ(f.tokenizer().pieces, src.tokenizer.pieces);
     EXPECT_EQ(f.tokenizer().chat_template, "{{ messages }}");
     EXPECT_EQ(f.meta()->provenance()->source()->str(), "tiny.bin");

@@ -229,8 +229,24 @@ std::vector<char> ReadAll(const std::string& path) {
   return data;
 }
 
-TEST(ZeroAllocFirmware, ModelAndSessionInCallerBuffers) {
+// Llama-shaped, and with the per-layer and per-frequency arrays of Gemma/Mistral/Phi-style
+// configs (sliding windows, RoPE frequency factors, several end-of-turn ids).
+qlite::ModelConfig FirmwareConfig(bool per_layer_arrays) {
   qlite::ModelConfig c = qlite_test::TinyConfig();
+  if (per_layer_arrays) {
+    c.sliding_window = {8, 0};
+    c.rope_local_theta = 10000.0f;
+    c.rope_theta = 1e6f;
+    c.rope_freq_factors.assign(c.head_dim / 2, 1.5f);
+    c.eot_ids = {3, 2};
+  }
+  return c;
+}
+
+class ZeroAllocFirmware : public ::testing::TestWithParam<bool> {};
+
+TEST_P(ZeroAllocFirmware, ModelAndSessionInCallerBuffers) {
+  qlite::ModelConfig c = FirmwareConfig(GetParam());
   const std::string path = qlite_test::TempPath("alloc_fw.qlm");
   ASSERT_TRUE(qlite_test::WriteModel(c, qlite_test::RandomWeights(c, 6), path, qlite::fb::DType::I4).ok());
   std::vector<char> file = ReadAll(path);
@@ -280,5 +296,8 @@ TEST(ZeroAllocFirmware, ModelAndSessionInCallerBuffers) {
   qlite_session_free(s);
   qlite_model_free(m);
 }
+
+INSTANTIATE_TEST_SUITE_P(Configs, ZeroAllocFirmware, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "PerLayerArrays" : "Llama"; });
 
 }  // namespace

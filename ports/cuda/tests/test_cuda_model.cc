@@ -124,7 +124,8 @@ TEST(CudaModel, SyntheticModelsMatchCpuForwardPass) {
     ModelConfig c;
     c.dim = 96, c.n_layers = 2, c.n_heads = 6, c.n_kv_heads = 2, c.head_dim = 16;
     c.ffn_dim = 172, c.vocab_size = 77, c.context_length = 256;
-    c.tied_embeddings = sc.tied, c.qkv_bias = sc.qkv_bias, c.sliding_window = sc.sliding;
+    c.tied_embeddings = sc.tied, c.qkv_bias = sc.qkv_bias;
+    c.sliding_window.assign(sc.sliding.begin(), sc.sliding.end());
     c.rope_style = sc.rotate_half ? qlite::fb::RopeStyle::RotateHalf : qlite::fb::RopeStyle::Interleaved;
     QuantSpec w, e;
     w.dtype = sc.weights, e.dtype = sc.embed;

@@ -35,7 +35,7 @@ std::string ConvertStories(const std::string& bin, const std::string& tok, DType
                            const std::vector<uint32_t>& sliding_window = {}) {
   qlite::SourceModel src;
   EXPECT_TRUE(qlite::ImportLlama2c(bin, tok, &src).ok());
-  src.config.sliding_window = sliding_window;
+  src.config.sliding_window.assign(sliding_window.begin(), sliding_window.end());
   qlite::ConvertOptions opts;
   opts.weights.dtype = opts.embeddings.dtype = dtype;
   const std::string path = (std::filesystem::temp_directory_path() /

@@ -117,9 +117,10 @@ bool IsAlwaysF32(const std::string& name, size_t rank);
 
 class ModelFile {
  public:
-  // The tensor table and its index come from `mem`, which must outlive the object.
+  // The config's arrays, the tensor table and its index come from `mem`, which must outlive
+  // the object.
   explicit ModelFile(std::pmr::memory_resource* mem = std::pmr::get_default_resource())
-      : tensors_(mem), by_name_(mem) {}
+      : config_(mem), tensors_(mem), by_name_(mem) {}
   ~ModelFile();
   ModelFile(const ModelFile&) = delete;
   ModelFile& operator=(const ModelFile&) = delete;
