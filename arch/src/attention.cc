@@ -326,137 +326,34 @@ HWY_INLINE void WeightedSum(const float* HWY_RESTRICT p, const T* HWY_RESTRICT v
   }
 }
 
-// M query heads (rows of q, M <= 4) against each cached row, the row read once for all:
-// scores[j * n + t] = scale * row_scale[t] * q_j·k[t].
-template <size_t M, typename T>
-HWY_INLINE void ScoresM(const float* HWY_RESTRICT q, const T* HWY_RESTRICT k, size_t hd, size_t n,
-                        float scale, const float* HWY_RESTRICT row_scale, float* HWY_RESTRICT scores) {
-  static_assert(M >= 1 && M <= 4, "up to 4 queries at a time");
-  const hn::ScalableTag<float> d;
-  const size_t N = hn::Lanes(d);
-  const float* HWY_RESTRICT q0 = q;
-  const float* HWY_RESTRICT q1 = q + (M > 1 ? hd : 0);
-  const float* HWY_RESTRICT q2 = q + (M > 2 ? 2 * hd : 0);
-  const float* HWY_RESTRICT q3 = q + (M > 3 ? 3 * hd : 0);
-  for (size_t t = 0; t < n; ++t) {
-    const T* HWY_RESTRICT kt = k + t * hd;
-    auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
-    size_t i = 0;
-    for (; i + N <= hd; i += N) {
-      const auto kv = LoadF(d, kt + i);
-      a0 = hn::MulAdd(hn::LoadU(d, q0 + i), kv, a0);
-      if (M > 1) a1 = hn::MulAdd(hn::LoadU(d, q1 + i), kv, a1);
-      if (M > 2) a2 = hn::MulAdd(hn::LoadU(d, q2 + i), kv, a2);
-      if (M > 3) a3 = hn::MulAdd(hn::LoadU(d, q3 + i), kv, a3);
-    }
-    float sums[4];
-    if (M > 2) {
-      Reduce4(d, a0, a1, a2, a3, sums);
-    } else {
-      sums[0] = ReduceSum(d, a0);
-      sums[1] = M > 1 ? ReduceSum(d, a1) : 0.0f;
-    }
-    float s0 = sums[0], s1 = sums[1], s2 = M > 2 ? sums[2] : 0.0f, s3 = M > 3 ? sums[3] : 0.0f;
-    for (; i < hd; ++i) {
-      const float kf = ToF(kt[i]);
-      s0 += q0[i] * kf;
-      s1 += q1[i] * kf;
-      s2 += q2[i] * kf;
-      s3 += q3[i] * kf;
-    }
-    const float rs = row_scale ? scale * row_scale[t] : scale;
-    scores[t] = s0 * rs;
-    if (M > 1) scores[n + t] = s1 * rs;
-    if (M > 2) scores[2 * n + t] = s2 * rs;
-    if (M > 3) scores[3 * n + t] = s3 * rs;
-  }
-}
-
-// out_j = sum_t p_j[t] * row_scale[t] * v[t] for M <= 4 queries, each V row read once.
-template <size_t M, typename T>
-HWY_INLINE void WeightedSumM(const float* HWY_RESTRICT p, const T* HWY_RESTRICT v, size_t hd, size_t n,
-                             const float* HWY_RESTRICT row_scale, float* HWY_RESTRICT out) {
-  const hn::ScalableTag<float> d;
-  const size_t N = hn::Lanes(d);
-  std::fill(out, out + M * hd, 0.0f);
-  float* HWY_RESTRICT o0 = out;
-  float* HWY_RESTRICT o1 = out + (M > 1 ? hd : 0);
-  float* HWY_RESTRICT o2 = out + (M > 2 ? 2 * hd : 0);
-  float* HWY_RESTRICT o3 = out + (M > 3 ? 3 * hd : 0);
-  for (size_t t = 0; t < n; ++t) {
-    const float rs = row_scale ? row_scale[t] : 1.0f;
-    const float w0 = p[t] * rs;
-    const float w1 = M > 1 ? p[n + t] * rs : 0.0f;
-    const float w2 = M > 2 ? p[2 * n + t] * rs : 0.0f;
-    const float w3 = M > 3 ? p[3 * n + t] * rs : 0.0f;
-    const auto p0 = hn::Set(d, w0), p1 = hn::Set(d, w1), p2 = hn::Set(d, w2), p3 = hn::Set(d, w3);
-    const T* HWY_RESTRICT vt = v + t * hd;
-    size_t i = 0;
-    for (; i + N <= hd; i += N) {
-      const auto vv = LoadF(d, vt + i);
-      hn::StoreU(hn::MulAdd(p0, vv, hn::LoadU(d, o0 + i)), d, o0 + i);
-      if (M > 1) hn::StoreU(hn::MulAdd(p1, vv, hn::LoadU(d, o1 + i)), d, o1 + i);
-      if (M > 2) hn::StoreU(hn::MulAdd(p2, vv, hn::LoadU(d, o2 + i)), d, o2 + i);
-      if (M > 3) hn::StoreU(hn::MulAdd(p3, vv, hn::LoadU(d, o3 + i)), d, o3 + i);
-    }
-    for (; i < hd; ++i) {
-      const float vf = ToF(vt[i]);
-      o0[i] += w0 * vf;
-      if (M > 1) o1[i] += w1 * vf;
-      if (M > 2) o2[i] += w2 * vf;
-      if (M > 3) o3[i] += w3 * vf;
-    }
-  }
-}
-
-// Up to 4 queries sharing one K/V head: scores, softmax per query, weighted sums.
-template <size_t M, typename TK, typename TV>
-HWY_INLINE void GroupChunk(const float* HWY_RESTRICT q, size_t hd, const TK* k, const float* ks,
-                           const TV* v, const float* vs, size_t n, float scale, float softcap,
-                           float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
-  ScoresM<M>(q, k, hd, n, scale, ks, scores);
-  if (softcap > 0.0f) SoftCapInPlace(scores, M * n, softcap);
-  for (size_t j = 0; j < M; ++j) SoftmaxInPlace(scores + j * n, n);
-  WeightedSumM<M>(scores, v, hd, n, vs, out);
-}
-
+// One query over n rows of one head: scores (the first min(n_sinks, n) with sink_q, if
+// given), soft cap, softmax, weighted sum of V.
 template <typename TK, typename TV>
-HWY_INLINE void Group(const float* HWY_RESTRICT q, size_t n_q, size_t hd, const TK* k, const float* ks,
-                      const TV* v, const float* vs, size_t n, float scale, float softcap,
-                      const float* sink_q, size_t n_sinks, float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
-  size_t j = 0;
-  for (; j + 4 <= n_q; j += 4)
-    GroupChunk<4>(q + j * hd, hd, k, ks, v, vs, n, scale, softcap, scores + j * n, out + j * hd);
-  switch (n_q - j) {
-    case 3: GroupChunk<3>(q + j * hd, hd, k, ks, v, vs, n, scale, softcap, scores + j * n, out + j * hd); break;
-    case 2: GroupChunk<2>(q + j * hd, hd, k, ks, v, vs, n, scale, softcap, scores + j * n, out + j * hd); break;
-    case 1:  // a lone query: the 4-rows-at-a-time single-query kernels
-      Scores(q + j * hd, k, hd, n, scale, ks, scores + j * n);
-      if (sink_q) Scores(sink_q, k, hd, std::min(n_sinks, n), scale, ks, scores + j * n);
-      if (softcap > 0.0f) SoftCapInPlace(scores + j * n, n, softcap);
-      SoftmaxInPlace(scores + j * n, n);
-      std::fill(out + j * hd, out + (j + 1) * hd, 0.0f);
-      WeightedSum(scores + j * n, v, hd, n, vs, out + j * hd);
-      break;
-    default: break;
-  }
+HWY_INLINE void Head(const float* HWY_RESTRICT q, size_t hd, const TK* k, const float* ks, const TV* v,
+                     const float* vs, size_t n, float scale, float softcap, const float* sink_q, size_t n_sinks,
+                     float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
+  Scores(q, k, hd, n, scale, ks, scores);
+  if (sink_q) Scores(sink_q, k, hd, std::min(n_sinks, n), scale, ks, scores);
+  if (softcap > 0.0f) SoftCapInPlace(scores, n, softcap);
+  SoftmaxInPlace(scores, n);
+  std::fill(out, out + hd, 0.0f);
+  WeightedSum(scores, v, hd, n, vs, out);
 }
 
 template <typename TK>
-HWY_INLINE void GroupV(const float* q, size_t n_q, size_t hd, const TK* k, const float* ks,
-                       const KvHeadView& v, size_t n, float scale, float softcap, const float* sink_q,
-                       size_t n_sinks, float* scores, float* out) {
+HWY_INLINE void HeadV(const float* q, size_t hd, const TK* k, const float* ks, const KvHeadView& v, size_t n,
+                      float scale, float softcap, const float* sink_q, size_t n_sinks, float* scores, float* out) {
   const float* vs = v.type == KvType::kQ8 ? v.scales : nullptr;
   switch (v.type) {
     case KvType::kF32:
-      Group(q, n_q, hd, k, ks, static_cast<const float*>(v.data), vs, n, scale, softcap, sink_q, n_sinks, scores, out);
+      Head(q, hd, k, ks, static_cast<const float*>(v.data), vs, n, scale, softcap, sink_q, n_sinks, scores, out);
       break;
     case KvType::kF16:
-      Group(q, n_q, hd, k, ks, static_cast<const hwy::float16_t*>(v.data), vs, n, scale, softcap, sink_q, n_sinks,
-            scores, out);
+      Head(q, hd, k, ks, static_cast<const hwy::float16_t*>(v.data), vs, n, scale, softcap, sink_q, n_sinks, scores,
+           out);
       break;
     case KvType::kQ8:
-      Group(q, n_q, hd, k, ks, static_cast<const int8_t*>(v.data), vs, n, scale, softcap, sink_q, n_sinks, scores, out);
+      Head(q, hd, k, ks, static_cast<const int8_t*>(v.data), vs, n, scale, softcap, sink_q, n_sinks, scores, out);
       break;
     case KvType::kQ4:  // with a kQ4 K (AttentionQ4)
       break;
@@ -715,47 +612,34 @@ void AttentionSegmentsT(const float* HWY_RESTRICT q, size_t n_q, size_t hd, cons
   }
 }
 
-// kQ4 K and V (one cache type per session): each query over the sinks (with sink_q) and the
-// other rows as two segments.
-void AttentionQ4(const float* HWY_RESTRICT q, size_t n_q, size_t hd, const KvHeadView& k, const KvHeadView& v,
-                 size_t n, float scale, float softcap, const float* sink_q, size_t n_sinks,
-                 float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
-  const size_t sinks = sink_q && n_q == 1 ? std::min(n_sinks, n) : 0;
-  KvSegment segments[2];
-  segments[0] = {k, v, 0, sinks, sink_q};
-  segments[1] = {k, v, sinks, n - sinks, nullptr};
-  for (size_t j = 0; j < n_q; ++j)
-    AttentionSegmentsT(q + j * hd, 1, hd, segments, 2, scale, softcap, scores + j * n, out + j * hd);
-}
-
-void AttentionGroupT(const float* HWY_RESTRICT q, size_t n_q, size_t hd, const KvHeadView& k,
-                     const KvHeadView& v, size_t n_slots, float scale, float softcap, const float* sink_q,
-                     size_t n_sinks, float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
-  if (k.type == KvType::kQ4) {  // V is kQ4 too (one cache type per session)
-    AttentionQ4(q, n_q, hd, k, v, n_slots, scale, softcap, sink_q, n_sinks, scores, out);
+// One query head. kQ4 K and V (one cache type per session): the sinks (with sink_q) and
+// the other rows as two segments.
+void AttentionHeadT(const float* HWY_RESTRICT q, size_t hd, const KvHeadView& k, const KvHeadView& v,
+                    size_t n_slots, float scale, float softcap, const float* sink_q, size_t n_sinks,
+                    float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
+  if (k.type == KvType::kQ4) {
+    const size_t sinks = sink_q ? std::min(n_sinks, n_slots) : 0;
+    KvSegment segments[2];
+    segments[0] = {k, v, 0, sinks, sink_q};
+    segments[1] = {k, v, sinks, n_slots - sinks, nullptr};
+    AttentionSegmentsT(q, 1, hd, segments, 2, scale, softcap, scores, out);
     return;
   }
   const float* ks = k.type == KvType::kQ8 ? k.scales : nullptr;
   switch (k.type) {
     case KvType::kF32:
-      GroupV(q, n_q, hd, static_cast<const float*>(k.data), ks, v, n_slots, scale, softcap, sink_q, n_sinks, scores, out);
+      HeadV(q, hd, static_cast<const float*>(k.data), ks, v, n_slots, scale, softcap, sink_q, n_sinks, scores, out);
       break;
     case KvType::kF16:
-      GroupV(q, n_q, hd, static_cast<const hwy::float16_t*>(k.data), ks, v, n_slots, scale, softcap, sink_q, n_sinks,
-             scores, out);
+      HeadV(q, hd, static_cast<const hwy::float16_t*>(k.data), ks, v, n_slots, scale, softcap, sink_q, n_sinks,
+            scores, out);
       break;
     case KvType::kQ8:
-      GroupV(q, n_q, hd, static_cast<const int8_t*>(k.data), ks, v, n_slots, scale, softcap, sink_q, n_sinks, scores, out);
+      HeadV(q, hd, static_cast<const int8_t*>(k.data), ks, v, n_slots, scale, softcap, sink_q, n_sinks, scores, out);
       break;
     case KvType::kQ4:
       break;
   }
-}
-
-void AttentionHeadT(const float* HWY_RESTRICT q, size_t hd, const KvHeadView& k, const KvHeadView& v,
-                    size_t n_slots, float scale, float softcap, const float* sink_q, size_t n_sinks,
-                    float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
-  AttentionGroupT(q, 1, hd, k, v, n_slots, scale, softcap, sink_q, n_sinks, scores, out);
 }
 
 }  // namespace HWY_NAMESPACE
@@ -769,7 +653,6 @@ namespace arch {
 
 HWY_EXPORT(KvStoreT);
 HWY_EXPORT(AttentionHeadT);
-HWY_EXPORT(AttentionGroupT);
 HWY_EXPORT(AttentionSegmentsT);
 
 void KvStore(const float* src, size_t head_dim, KvType type, void* data, float* scales, size_t slot) {
@@ -780,11 +663,6 @@ void AttentionHead(const float* q, size_t head_dim, const KvHeadView& k, const K
                    size_t n_sinks) {
   HWY_DYNAMIC_DISPATCH(AttentionHeadT)(q, head_dim, k, v, n_slots, scale, softcap, sink_q, n_sinks, scores, out);
 }
-void AttentionGroup(const float* q, size_t n_q, size_t head_dim, const KvHeadView& k,
-                    const KvHeadView& v, size_t n_slots, float scale, float* scores, float* out, float softcap) {
-  HWY_DYNAMIC_DISPATCH(AttentionGroupT)(q, n_q, head_dim, k, v, n_slots, scale, softcap, nullptr, 0, scores, out);
-}
-
 void AttentionSegments(const float* q, size_t n_q, size_t head_dim, const KvSegment* segments, size_t n_segments,
                        float scale, float* scores, float* out, float softcap) {
   HWY_DYNAMIC_DISPATCH(AttentionSegmentsT)(q, n_q, head_dim, segments, n_segments, scale, softcap, scores, out);

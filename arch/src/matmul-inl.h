@@ -1,6 +1,6 @@
 // Per-target building blocks shared by the per-scheme kernel TUs (matmul_int4.cc, ...):
 // layouts, scales, block decoding, int8 block dot products. The kernels built on them are in
-// matmul_q8-inl.h (int8 activations) and matmul_f32-inl.h (float activations, GEMM).
+// matmul_q8-inl.h (GEMV) and matmul_gemm_q8-inl.h (GEMM), both on int8 activations.
 // Included once per Highway target after foreach_target.h, hence the toggling guard.
 //
 // Structure of every kernel: for each row, walk its 32-element blocks; a block's scale is
@@ -15,10 +15,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "hwy/highway.h"
 #include "matmul_internal.h"
-#include "qlite/arch/reference.h"
+#include "qlite/base/weight_codes.h"
 
 // x86 targets with 256-bit integer ops get hand-written int8 dot products (Highway 1.0.3
 // has no u8*s8 pairwise multiply-add); every other target uses the portable Highway path.
@@ -50,7 +51,7 @@ constexpr size_t kChunkBlocks = 64;  // blocks per scale chunk (2048 columns)
 HWY_INLINE const uint8_t* RowBase(const WeightMatrix& w, size_t r, size_t block_bytes,
                                   size_t* step) {
   const uint8_t* base = static_cast<const uint8_t*>(w.data);
-  if (w.layout != WeightLayout::kInterleave4x32) {  // Interleave16x4: matmul_lanes16-inl.h
+  if (w.layout != WeightLayout::kInterleave4x32) {  // Interleave16x4: matmul_interleave16x4-inl.h
     *step = block_bytes;
     return base + r * w.row_stride;
   }
@@ -137,7 +138,7 @@ HWY_INLINE void DecodeCodes(const uint8_t* HWY_RESTRICT p, int8_t* HWY_RESTRICT 
   const size_t N = hn::Lanes(d8);
   uint8_t* u = reinterpret_cast<uint8_t*>(out);
   if (kType == WeightType::kNF4 && N == 16) {  // nibble -> int8 level via a byte shuffle
-    const auto table = hn::LoadU(d8, reinterpret_cast<const uint8_t*>(ref::kNF4Int8));
+    const auto table = hn::LoadU(d8, reinterpret_cast<const uint8_t*>(kNF4Int8));
     const auto v = hn::LoadU(d8, p);
     hn::StoreU(hn::TableLookupBytes(table, hn::And(v, hn::Set(d8, 0xF))), d8, u);
     hn::StoreU(hn::TableLookupBytes(table, hn::ShiftRight<4>(v)), d8, u + 16);
@@ -149,7 +150,7 @@ HWY_INLINE void DecodeCodes(const uint8_t* HWY_RESTRICT p, int8_t* HWY_RESTRICT 
     hn::StoreU(hn::ShiftRight<4>(v), d8, u + 16 + k);
   }
   if (kType == WeightType::kNF4) {
-    for (size_t i = 0; i < 32; ++i) out[i] = ref::kNF4Int8[u[i]];
+    for (size_t i = 0; i < 32; ++i) out[i] = kNF4Int8[u[i]];
   }
 }
 
@@ -243,10 +244,10 @@ HWY_INLINE __m256 Eight4BitX86(const uint8_t* HWY_RESTRICT p, const int8_t* HWY_
 // Portable: int32 sum over a block of w*x (exact), as a vector of partial sums: int16
 // pairwise multiply-add, for SSE4, armv7 and the scalar target (AVX2 and up and AArch64 have
 // their own int8 dots).
+#if HWY_TARGET == HWY_SCALAR
 template <class D32>
 HWY_INLINE hn::Vec<D32> DotBlockPortable(D32 d32, const int8_t* HWY_RESTRICT w,
                                          const int8_t* HWY_RESTRICT x) {
-#if HWY_TARGET == HWY_SCALAR
   const hn::Rebind<int8_t, D32> d8;
   auto s = hn::Zero(d32);
   for (size_t i = 0; i < 32; ++i) {
@@ -254,7 +255,11 @@ HWY_INLINE hn::Vec<D32> DotBlockPortable(D32 d32, const int8_t* HWY_RESTRICT w,
                            hn::PromoteTo(d32, hn::LoadU(d8, x + i))));
   }
   return s;
+}
 #else
+template <class D32>
+HWY_INLINE hn::Vec<D32> DotBlockPortable(D32 d32, const int8_t* HWY_RESTRICT w,
+                                         const int8_t* HWY_RESTRICT x) {
   const hn::Repartition<int16_t, D32> d16;
   const hn::Rebind<int8_t, decltype(d16)> d8;
   const size_t N = hn::Lanes(d16);
@@ -265,8 +270,78 @@ HWY_INLINE hn::Vec<D32> DotBlockPortable(D32 d32, const int8_t* HWY_RESTRICT w,
     s0 = hn::ReorderWidenMulAccumulate(d32, a, b, s0, s1);
   }
   return hn::Add(s0, s1);
-#endif
 }
+#endif
+
+// ------------------------------------------------------------ per-target block dots
+// The int8 block dot the generic GemvQ8 and the GEMM are written against: 32 weights x 32
+// activations -> f32 partial sums in a BlockDotTag vector. AVX2 and up multiply u8 x s8
+// pairs (maddubs, which Highway 1.0.3 lacks) and take 4-bit RowMajor 8 blocks per step
+// (Wide4BitBlocks); every other target uses the portable widening multiply. AVX3_DL's VNNI
+// and AArch64's SDOT/SMMLA kernels are separate (matmul_q8-inl.h, matmul_a64-inl.h).
+#if QLITE_X86_256
+using BlockDotTag = hn::Full256<float>;
+
+template <WeightType kType>
+struct BlockDecoder {
+  HWY_INLINE BlockDecoder()
+      : nf4(_mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kNF4Int8)))) {}
+  __m256i nf4;  // NF4 codes -> int8 levels (pshufb table)
+  // The stored block at p (packed codes) against 32 activations.
+  HWY_INLINE hn::Vec<BlockDotTag> Dot(const uint8_t* HWY_RESTRICT p, const int8_t* HWY_RESTRICT xq) const {
+    const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
+    return hn::Vec256<float>{_mm256_cvtepi32_ps(DotBlockX86<kType>(LoadBlockX86<kType>(p, nf4), xv))};
+  }
+  // Codes as DecodeCodes writes them (32-byte aligned) against 32 activations.
+  static HWY_INLINE hn::Vec<BlockDotTag> DotCodes(const int8_t* HWY_RESTRICT codes, const int8_t* HWY_RESTRICT xq) {
+    const __m256i wv = _mm256_load_si256(reinterpret_cast<const __m256i*>(codes));
+    const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
+    return hn::Vec256<float>{_mm256_cvtepi32_ps(DotBlockX86<kType>(wv, xv))};
+  }
+};
+
+// 4-bit RowMajor blocks [*b, b1) of a chunk starting at b0, 8 then 4 at a time against the
+// nibble-ordered activations xn (f: the chunk's folded scales); *b is left at the first
+// block not taken.
+template <WeightType kType>
+HWY_INLINE hn::Vec<BlockDotTag> Wide4BitBlocks(const uint8_t* HWY_RESTRICT row, const int8_t* HWY_RESTRICT xn,
+                                               const float* HWY_RESTRICT f, size_t b0, size_t b1, size_t* b_io,
+                                               hn::Vec<BlockDotTag> acc, const BlockDecoder<kType>& dec) {
+  size_t b = *b_io;
+  __m256 a0 = acc.raw, a1 = _mm256_setzero_ps();
+  for (; b + 8 <= b1; b += 8) {
+    a0 = Eight4BitX86<kType>(row + b * 16, xn + 32 * b, f + b - b0, dec.nf4, a0);
+    std::swap(a0, a1);
+  }
+  for (; b + 4 <= b1; b += 4) {
+    a0 = Pair4BitX86<kType>(row + b * 16, xn + 32 * b, f + b - b0, dec.nf4, a0);
+    a1 = Pair4BitX86<kType>(row + (b + 2) * 16, xn + 32 * b + 32, f + b + 2 - b0, dec.nf4, a1);
+  }
+  *b_io = b;
+  return hn::Vec256<float>{_mm256_add_ps(a0, a1)};
+}
+#else
+using BlockDotTag = hn::Rebind<float, hn::CappedTag<int32_t, 8>>;
+
+template <WeightType kType>
+struct BlockDecoder {
+  HWY_INLINE hn::Vec<BlockDotTag> Dot(const uint8_t* HWY_RESTRICT p, const int8_t* HWY_RESTRICT xq) const {
+    HWY_ALIGN int8_t codes[32];
+    DecodeCodes<kType>(p, codes);
+    return DotCodes(codes, xq);
+  }
+  static HWY_INLINE hn::Vec<BlockDotTag> DotCodes(const int8_t* HWY_RESTRICT codes, const int8_t* HWY_RESTRICT xq) {
+    const hn::Rebind<int32_t, BlockDotTag> d32;
+    return hn::ConvertTo(BlockDotTag(), DotBlockPortable(d32, codes, xq));
+  }
+};
+
+template <WeightType kType>
+HWY_INLINE hn::Vec<BlockDotTag> Wide4BitBlocks(const uint8_t*, const int8_t*, const float*, size_t, size_t, size_t*,
+                                               hn::Vec<BlockDotTag> acc, const BlockDecoder<kType>&) {
+  return acc;  // no wider path: every block goes through BlockDecoder::Dot
+}
+#endif
 
 }  // namespace HWY_NAMESPACE
 }  // namespace arch

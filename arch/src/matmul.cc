@@ -36,11 +36,6 @@ void RefGemmRows(const WeightMatrix& w, const float* x, size_t batch, size_t x_s
                  size_t y_stride, size_t r0, size_t r1) {
   for (size_t b = 0; b < batch; ++b) RefGemvRows(w, x + b * x_stride, y + b * y_stride, r0, r1);
 }
-void RefGemmQ8Rows(const WeightMatrix& w, const QuantizedActivations* x, size_t batch, float* y,
-                   size_t y_stride, size_t r0, size_t r1) {
-  for (size_t b = 0; b < batch; ++b) RefGemvQ8Rows(w, x[b], y + b * y_stride, r0, r1);
-}
-
 }  // namespace
 
 RowKernels internal::SelectKernels(const WeightMatrix& w) {
@@ -68,7 +63,12 @@ RowKernels internal::SelectKernels(const WeightMatrix& w) {
     default:
       break;
   }
-  if (!k.gemv) k = RowKernels{&RefGemvRows, &RefGemvQ8Rows, &RefGemmRows, &RefGemmQ8Rows};
+  // What the SIMD kernels leave out runs on the scalar reference: the operations the runtime
+  // never pairs with this weight family (float activations on integer weights, int8
+  // activations on float weights), odd group sizes, compiled-out schemes.
+  if (!k.gemv) k.gemv = &RefGemvRows;
+  if (!k.gemv_q8) k.gemv_q8 = &RefGemvQ8Rows;
+  if (!k.gemm) k.gemm = &RefGemmRows;
   return k;
 }
 
@@ -105,7 +105,7 @@ void RunTask(void* ctx, size_t task, size_t /*thread*/) {
     case 3:
       if (j.k.gemm_q8) {
         j.k.gemm_q8(*j.w, j.xq, j.batch, j.y, j.y_stride, r0, r1);
-      } else {  // float weights: no decode to share across tokens
+      } else {  // no SIMD GEMM for these weights: GemvQ8 per token
         for (size_t b = 0; b < j.batch; ++b) j.k.gemv_q8(*j.w, j.xq[b], j.y + b * j.y_stride, r0, r1);
       }
       break;
@@ -154,7 +154,7 @@ const char* CheckWeightMatrix(const WeightMatrix& w) {
   const bool quantized = w.type == WeightType::kI8 || w.type == WeightType::kI4 ||
                          w.type == WeightType::kU4 || w.type == WeightType::kNF4;
   if (!quantized) {
-    return w.layout == WeightLayout::kInterleave16x4 ? "Interleave16x4 is for integer types" : nullptr;
+    return w.layout != WeightLayout::kRowMajor ? "interleaved layouts are for integer types" : nullptr;
   }
   if (!w.scales) return "no scales";
   if (!w.per_tensor && w.group_size == 0) return "group_size 0";

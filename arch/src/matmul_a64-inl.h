@@ -1,5 +1,5 @@
 // Per-target int8 block dot products for AArch64, in NEON intrinsics (Highway 1.0.3 has no
-// int8 dot product op). Used by GemvQ8IntRows (matmul_q8-inl.h) and GemmQ8IntRows
+// int8 dot product op). Used by GemvQ8RowsA64 (matmul_q8-inl.h) and GemmQ8RowsTiled
 // (matmul_gemm_q8-inl.h) on the NEON and SVE targets: every SVE CPU has NEON, and phones'
 // SVE vectors are 128-bit like these. Three levels, chosen per call from ArmDotExtensions():
 // - widening multiplies (every A64 CPU, Raspberry Pi 3/4): products in int16, pairwise
@@ -146,7 +146,7 @@ template <WeightType kType, bool kSdot>
 HWY_INLINE float32x4_t RowChunkA64(const uint8_t* HWY_RESTRICT row, size_t step,
                                    const int8_t* HWY_RESTRICT xq, const float* HWY_RESTRICT f,
                                    size_t n, float32x4_t acc) {
-  const int8x16_t nf4 = vld1q_s8(ref::kNF4Int8);
+  const int8x16_t nf4 = vld1q_s8(kNF4Int8);
   size_t b = 0;
   for (; b + 4 <= n; b += 4) {
     const int32x4_t s = FourBlocksA64<kType, kSdot>(row + b * step, step, xq + 32 * b, nf4);
@@ -170,7 +170,7 @@ HWY_INLINE float RowF16ScalesA64(const WeightMatrix& w, const QuantizedActivatio
   const uint16_t* wm = kType == WeightType::kU4
                            ? static_cast<const uint16_t*>(w.mins) + ScaleIndex(w, r, 0)
                            : nullptr;
-  const int8x16_t nf4 = vld1q_s8(ref::kNF4Int8);
+  const int8x16_t nf4 = vld1q_s8(kNF4Int8);
   float32x4_t acc = vdupq_n_f32(0.0f), corr = vdupq_n_f32(0.0f);
   size_t b = 0;
   for (; b + 4 <= nb; b += 4) {
@@ -187,10 +187,10 @@ HWY_INLINE float RowF16ScalesA64(const WeightMatrix& w, const QuantizedActivatio
   }
   float sum = vaddvq_f32(acc), c = vaddvq_f32(corr);
   for (; b < nb; ++b) {
-    const float f = ref::F32FromF16(ws[b]) * x.scales[b];
+    const float f = F32FromF16(ws[b]) * x.scales[b];
     sum += static_cast<float>(vaddvq_s32(DotStoredBlockA64<kType, kSdot>(row + b * step, x.q + 32 * b, nf4))) * f;
     if (kType == WeightType::kI4) c += f * static_cast<float>(x.sums[b]);
-    if (kType == WeightType::kU4) c += ref::F32FromF16(wm[b]) * x.scales[b] * static_cast<float>(x.sums[b]);
+    if (kType == WeightType::kU4) c += F32FromF16(wm[b]) * x.scales[b] * static_cast<float>(x.sums[b]);
   }
   // As PrepareChunk: NF4 levels are 127x, I4 codes carry +8, U4 adds min * sum(x).
   if (kType == WeightType::kNF4) return sum * (1.0f / 127.0f);

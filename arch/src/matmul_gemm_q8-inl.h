@@ -4,7 +4,7 @@
 // step, each weight load serving two tokens), int32 per block, scaled and accumulated in f32:
 // maddubs (x86), NEON/SDOT/SMMLA (AArch64, matmul_a64-inl.h) or portable per block. AVX3_DL
 // has its own kernel (16 rows per VNNI vector, matmul_gemm_vnni-inl.h). The same per-block
-// arithmetic as GemvQ8IntRows, so results match it up to f32 rounding.
+// arithmetic as the GemvQ8 kernels, so results match them up to f32 rounding.
 #if defined(QLITE_ARCH_SRC_MATMUL_GEMM_Q8_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef QLITE_ARCH_SRC_MATMUL_GEMM_Q8_INL_H_
 #undef QLITE_ARCH_SRC_MATMUL_GEMM_Q8_INL_H_
@@ -47,10 +47,21 @@ struct Q8Token {
   float corr[4];
 };
 
+// AArch64's tile kernels read a block's 4 row scales as one vector: a block-major copy.
+#if QLITE_A64
+HWY_INLINE void StoreBlockMajorScales(Q8Tile* HWY_RESTRICT tile) {
+  for (size_t i = 0; i < kQ8TileBlocks; ++i) {
+    for (size_t k = 0; k < 4; ++k) tile->scales_t[i][k] = tile->scales[k][i];
+  }
+}
+#else
+HWY_INLINE void StoreBlockMajorScales(Q8Tile*) {}
+#endif
+
 template <WeightType kType>
 HWY_INLINE void DecodeTile(const WeightMatrix& w, size_t rt, size_t nr, size_t b0, size_t b1,
                            Q8Tile* HWY_RESTRICT tile) {
-  const size_t bb = ref::BlockBytes(kType);
+  const size_t bb = BlockBytes(kType);
   const size_t n = b1 - b0;
   std::memset(tile->scales, 0, sizeof(tile->scales));
   std::memset(tile->mins, 0, sizeof(tile->mins));
@@ -75,11 +86,7 @@ HWY_INLINE void DecodeTile(const WeightMatrix& w, size_t rt, size_t nr, size_t b
       }
     }
   }
-#if QLITE_A64
-  for (size_t i = 0; i < kQ8TileBlocks; ++i) {
-    for (size_t k = 0; k < 4; ++k) tile->scales_t[i][k] = tile->scales[k][i];
-  }
-#endif
+  StoreBlockMajorScales(tile);
 }
 
 template <WeightType kType>
@@ -105,27 +112,15 @@ HWY_INLINE void PrepareToken(const Q8Tile& tile, const QuantizedActivations& x, 
   }
 }
 
-// kTok (1 or 2) tokens x 4 rows, one block per int8 dot (maddubs on x86, portable
-// elsewhere; AArch64 uses TileTokensBestA64). Named accumulators, no arrays: SVE vectors
+// kTok (1 or 2) tokens x 4 rows, one block per int8 dot (BlockDecoder::DotCodes; AArch64
+// uses TileTokensBestA64). Named accumulators, no arrays: SVE vectors
 // cannot be array elements.
 template <WeightType kType, size_t kTok>
 HWY_INLINE void BlockTokens(const Q8Tile& tile, const QuantizedActivations* x,
                             const Q8Token* tok, size_t b0, size_t n, float (*HWY_RESTRICT out)[4]) {
-#if QLITE_X86_256
-  const hn::Full256<float> df;
-#else
-  const hn::CappedTag<int32_t, 8> d32;
-  const hn::Rebind<float, decltype(d32)> df;
-#endif
-  auto dot = [&](const int8_t* HWY_RESTRICT wq, const int8_t* HWY_RESTRICT xq) HWY_ATTR {
-#if QLITE_X86_256
-    const __m256i wv = _mm256_load_si256(reinterpret_cast<const __m256i*>(wq));
-    const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
-    return hn::Vec256<float>{_mm256_cvtepi32_ps(DotBlockX86<kType>(wv, xv))};
-#else
-    return hn::ConvertTo(df, DotBlockPortable(d32, wq, xq));
-#endif
-  };
+  const BlockDotTag df;
+  auto dot = [](const int8_t* HWY_RESTRICT wq, const int8_t* HWY_RESTRICT xq)
+                 HWY_ATTR { return BlockDecoder<kType>::DotCodes(wq, xq); };
   auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
   auto c0 = hn::Zero(df), c1 = hn::Zero(df), c2 = hn::Zero(df), c3 = hn::Zero(df);
   const size_t j1 = kTok > 1 ? 1 : 0;
@@ -161,19 +156,31 @@ HWY_INLINE void BlockTokens(const Q8Tile& tile, const QuantizedActivations* x,
   }
 }
 
-template <WeightType kType>
-QLITE_VNNI_ATTR void GemmQ8IntRows(const WeightMatrix& w, const QuantizedActivations* x,
-                                   size_t batch, float* y, size_t y_stride, size_t r0, size_t r1) {
-#if QLITE_VNNI512
-  GemmQ8VnniRows<kType>(w, x, batch, y, y_stride, r0, r1);
+#if QLITE_A64
+// kTok tokens x the tile's 4 rows through NEON/SDOT/SMMLA (matmul_a64-inl.h).
+template <WeightType kType, size_t kTok>
+HWY_INLINE void TileTokens(const Q8Tile& tile, const QuantizedActivations* x, const Q8Token* tok, size_t b0,
+                           size_t n, float (*HWY_RESTRICT out)[4]) {
+  const TileA64 ta{{tile.codes[0], tile.codes[1], tile.codes[2], tile.codes[3]}, tile.scales_t, n};
+  const TokensA64 xt{x[0].q + 32 * b0, tok[0].xs, x[kTok - 1].q + 32 * b0, tok[kTok - 1].xs};
+  TileTokensBestA64<kType, kTok>(ArmDotExtensions(), ta, xt, out);
+}
 #else
+template <WeightType kType, size_t kTok>
+HWY_INLINE void TileTokens(const Q8Tile& tile, const QuantizedActivations* x, const Q8Token* tok, size_t b0,
+                           size_t n, float (*HWY_RESTRICT out)[4]) {
+  BlockTokens<kType, kTok>(tile, x, tok, b0, n, out);
+}
+#endif
+
+// The tiled GEMM: per 4-row tile and chunk of blocks, decode once, then two tokens at a time.
+template <WeightType kType>
+void GemmQ8RowsTiled(const WeightMatrix& w, const QuantizedActivations* x, size_t batch, float* y, size_t y_stride,
+                     size_t r0, size_t r1) {
   const size_t nb = (w.cols + 31) / 32;
   Q8Tile tile;
   Q8Token tok[2];
   HWY_ALIGN float s[2][4];
-#if QLITE_A64
-  const unsigned ext = ArmDotExtensions();
-#endif
   for (size_t rt = r0; rt < r1; rt += 4) {
     const size_t nr = std::min<size_t>(4, r1 - rt);
     for (size_t t = 0; t < batch; ++t) {
@@ -185,22 +192,37 @@ QLITE_VNNI_ATTR void GemmQ8IntRows(const WeightMatrix& w, const QuantizedActivat
       for (size_t t = 0; t < batch; t += 2) {  // two tokens at a time, then the odd one
         const size_t nt = std::min<size_t>(2, batch - t);
         for (size_t j = 0; j < nt; ++j) PrepareToken<kType>(tile, x[t + j], b0, n, &tok[j]);
-#if QLITE_A64
-        const TileA64 ta{{tile.codes[0], tile.codes[1], tile.codes[2], tile.codes[3]}, tile.scales_t, n};
-        const TokensA64 xt{x[t].q + 32 * b0, tok[0].xs, x[t + nt - 1].q + 32 * b0, tok[nt - 1].xs};
-        if (nt == 2) TileTokensBestA64<kType, 2>(ext, ta, xt, s);
-        else TileTokensBestA64<kType, 1>(ext, ta, xt, s);
-#else
-        if (nt == 2) BlockTokens<kType, 2>(tile, x + t, tok, b0, n, s);
-        else BlockTokens<kType, 1>(tile, x + t, tok, b0, n, s);
-#endif
+        if (nt == 2) TileTokens<kType, 2>(tile, x + t, tok, b0, n, s);
+        else TileTokens<kType, 1>(tile, x + t, tok, b0, n, s);
         for (size_t j = 0; j < nt; ++j) {
           for (size_t k = 0; k < nr; ++k) y[(t + j) * y_stride + rt + k] += s[j][k] + tok[j].corr[k];
         }
       }
     }
   }
+}
+
+// The GemmQ8 kernel each target runs (AVX3_DL: 16 rows per VNNI vector instead).
+#if QLITE_VNNI512
+template <WeightType kType>
+constexpr internal::GemmQ8RowsFn kGemmQ8IntRows = &GemmQ8VnniRows<kType>;
+#else
+template <WeightType kType>
+constexpr internal::GemmQ8RowsFn kGemmQ8IntRows = &GemmQ8RowsTiled<kType>;
 #endif
+
+// The kernels for integer weights of kType in `layout` on this target. Integer weights take
+// int8 activations only (float-activation Gemv/Gemm on them run the scalar reference,
+// matmul.cc).
+template <WeightType kType>
+internal::RowKernels IntegerKernels(WeightLayout layout) {
+  if (layout == WeightLayout::kInterleave16x4) {
+    return Interleave16x4Kernels<kType, kGemvQ8IntRows<kType>, kGemmQ8IntRows<kType>>();
+  }
+  internal::RowKernels k;
+  k.gemv_q8 = kGemvQ8IntRows<kType>;
+  k.gemm_q8 = kGemmQ8IntRows<kType>;
+  return k;
 }
 
 }  // namespace HWY_NAMESPACE

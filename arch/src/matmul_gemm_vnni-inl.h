@@ -24,7 +24,7 @@
 
 #include "hwy/highway.h"
 #include "matmul-inl.h"
-#include "matmul_lanes16-inl.h"
+#include "matmul_interleave16x4-inl.h"
 #include "matmul_q8-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -122,7 +122,7 @@ QLITE_VNNI_ATTR HWY_INLINE void StoreTileCodes(__m512i v, size_t j, __m512i nf4,
 // Interleave16x4 (FORMAT.md): the file already holds the row vectors, and a block's 16
 // scales side by side; rg is a multiple of 16 and padding rows decode to zero.
 template <WeightType kType>
-QLITE_VNNI_ATTR HWY_INLINE void DecodeLanes16Group(const WeightMatrix& w, size_t rg, size_t b0,
+QLITE_VNNI_ATTR HWY_INLINE void DecodeInterleave16x4Group(const WeightMatrix& w, size_t rg, size_t b0,
                                                    size_t n, size_t g, __m512i nf4,
                                                    VnniTile* HWY_RESTRICT tile) {
   constexpr size_t kWords = PackedBlockBytes<kType>() / 4;
@@ -132,8 +132,8 @@ QLITE_VNNI_ATTR HWY_INLINE void DecodeLanes16Group(const WeightMatrix& w, size_t
     for (size_t j = 0; j < kWords; ++j) {
       StoreTileCodes<kType>(_mm512_loadu_si512(p + (b * kWords + j) * 64), j, nf4, tile->codes[g][b]);
     }
-    _mm512_store_ps(tile->scales[g][b], _mm512_mul_ps(Lanes16Scales(w, w.scales, rg / 16, b0 + b), k));
-    if (kType == WeightType::kU4) _mm512_store_ps(tile->mins[g][b], Lanes16Scales(w, w.mins, rg / 16, b0 + b));
+    _mm512_store_ps(tile->scales[g][b], _mm512_mul_ps(Interleave16x4Scales(w, w.scales, rg / 16, b0 + b), k));
+    if (kType == WeightType::kU4) _mm512_store_ps(tile->mins[g][b], Interleave16x4Scales(w, w.mins, rg / 16, b0 + b));
   }
 }
 
@@ -148,8 +148,8 @@ QLITE_VNNI_ATTR HWY_INLINE void DecodeVnniGroup(const WeightMatrix& w, size_t rg
   constexpr size_t kPer = 64 / kBlockBytes;  // blocks per row vector: 4 (4-bit) or 2 (I8)
   const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
   const __m512i nf4 = _mm512_xor_si512(
-      _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ref::kNF4Int8))), bias);
-  if (w.layout == WeightLayout::kInterleave16x4) return DecodeLanes16Group<kType>(w, rg, b0, n, g, nf4, tile);
+      _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kNF4Int8))), bias);
+  if (w.layout == WeightLayout::kInterleave16x4) return DecodeInterleave16x4Group<kType>(w, rg, b0, n, g, nf4, tile);
   const uint8_t* rows[kVnniRows];
   size_t step = 0;
   for (size_t i = 0; i < nr; ++i) rows[i] = RowBase(w, rg + i, kBlockBytes, &step);

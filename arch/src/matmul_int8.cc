@@ -4,34 +4,16 @@
 #define HWY_TARGET_INCLUDE "matmul_int8.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
-#include "matmul-inl.h"
-#include "matmul_f32-inl.h"
-#include "matmul_gemm_q8-inl.h"
-#include "matmul_lanes16-inl.h"
-#include "matmul_q8-inl.h"
+#include "matmul_gemm_q8-inl.h"  // and the headers below it
 
 HWY_BEFORE_NAMESPACE();
 namespace qlite {
 namespace arch {
 namespace HWY_NAMESPACE {
 
-template <WeightType kType>
-internal::RowKernels Make(WeightLayout layout) {
-  if (layout == WeightLayout::kInterleave16x4) {
-    return Lanes16Kernels<kType, &GemvIntRows<kType>, &GemvQ8IntRows<kType>,
-                          &GemmRows<&DequantIntRowChunk<kType>>, &GemmQ8IntRows<kType>>();
-  }
-  internal::RowKernels k;
-  k.gemv = &GemvIntRows<kType>;
-  k.gemv_q8 = &GemvQ8IntRows<kType>;
-  k.gemm = &GemmRows<&DequantIntRowChunk<kType>>;
-  k.gemm_q8 = &GemmQ8IntRows<kType>;
-  return k;
-}
-
 internal::RowKernels Int8KernelsFor(WeightType type, WeightLayout layout) {
   switch (type) {
-    case WeightType::kI8: return Make<WeightType::kI8>(layout);
+    case WeightType::kI8: return IntegerKernels<WeightType::kI8>(layout);
     default: return internal::RowKernels();
   }
 }

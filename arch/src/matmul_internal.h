@@ -36,8 +36,8 @@ RowKernels SelectKernels(const WeightMatrix& w);
 // y[b * y_stride + r] = NaN for r < rows, b < batch (what a bad matrix or input gets).
 void FillNaN(float* y, size_t rows, size_t batch, size_t y_stride);
 
-// Row ranges handed to kernels start at multiples of this: whole Interleave4x32 groups and
-// GEMM tiles (4), whole Interleave16x4 groups (16), so no group is read by two tasks.
+// Row ranges handed to kernels start at multiples of this: whole GEMM tiles (4, also whole
+// Interleave4x32 groups), whole Interleave16x4 groups (16), so no group is read by two tasks.
 inline size_t RowAlignment(const WeightMatrix& w) {
   return w.layout == WeightLayout::kInterleave16x4 ? 16 : 4;
 }

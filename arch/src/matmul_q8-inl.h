@@ -163,125 +163,31 @@ QLITE_VNNI_ATTR HWY_INLINE __m512 Sixteen4Bit(const uint8_t* HWY_RESTRICT p,
   return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), fs, acc);
 }
 
-// Interleave4x32 4-bit, four rows at once: each 64-byte load holds block b of the four rows
-// (row k in 128-bit lane k), dotted with block b's activations broadcast to every lane.
-// Four blocks reduce to element 4k + j = row k, block b + j; `f4` holds the scales in that
-// order (per 4 blocks: row 0's four, row 1's, ...).
+// GemvQ8 for RowMajor (and Interleave4x32, read with a block stride) on AVX3_DL: 4-bit
+// RowMajor takes 16 and 4 blocks per 64-byte load against the nibble-ordered activations,
+// everything else two pairs of blocks per step through 512-bit dpbusd.
 template <WeightType kType>
-QLITE_VNNI_ATTR HWY_INLINE __m512i Interleaved4BitDots(const uint8_t* HWY_RESTRICT p,
-                                                      const int8_t* HWY_RESTRICT xq,
-                                                      __m512i nf4_biased) {
-  const __m512i xa = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xq)));
-  const __m512i xb = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xq + 16)));
-  return DotNibbles<kType>(_mm512_loadu_si512(p), xa, xb, nf4_biased);
-}
-
-template <WeightType kType>
-QLITE_VNNI_ATTR void GemvQ8Interleaved4Rows(const WeightMatrix& w, const QuantizedActivations& x,
-                                            float* y, size_t r, __m512i nf4) {
+QLITE_VNNI_ATTR void GemvQ8RowsVnni(const WeightMatrix& w, const QuantizedActivations& x, float* y, size_t r0,
+                                    size_t r1) {
   const size_t nb = (w.cols + 31) / 32;
-  HWY_ALIGN float f[4][kChunkBlocks];
-  HWY_ALIGN float f4[4 * kChunkBlocks];
-  const uint8_t* group = static_cast<const uint8_t*>(w.data) + (r / 4) * 4 * w.row_stride;
-  float corr[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-  for (size_t b0 = 0; b0 < nb; b0 += kChunkBlocks) {
-    const size_t b1 = std::min(nb, b0 + kChunkBlocks);
-    for (size_t k = 0; k < 4; ++k) corr[k] += PrepareChunk<kType>(w, x, r + k, b0, b1, f[k]);
-    const size_t n4 = (b1 - b0) / 4 * 4;
-    for (size_t i = 0; i < n4; i += 4) {
-      for (size_t k = 0; k < 4; ++k) _mm_store_ps(f4 + 4 * i + 4 * k, _mm_load_ps(f[k] + i));
-    }
-    size_t b = b0;
-    for (; b + 4 <= b1; b += 4) {
-      const uint8_t* p = group + b * 64;
-      const __m512i s = LaneSums4(Interleaved4BitDots<kType>(p, x.q + 32 * b, nf4),
-                                  Interleaved4BitDots<kType>(p + 64, x.q + 32 * b + 32, nf4),
-                                  Interleaved4BitDots<kType>(p + 128, x.q + 32 * b + 64, nf4),
-                                  Interleaved4BitDots<kType>(p + 192, x.q + 32 * b + 96, nf4));
-      acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_load_ps(f4 + 4 * (b - b0)), acc0);
-      std::swap(acc0, acc1);
-    }
-    for (; b < b1; ++b) {  // the last blocks one at a time: lane k = row k
-      const __m512i d = Interleaved4BitDots<kType>(group + b * 64, x.q + 32 * b, nf4);
-      const __m512 fb = _mm512_setr_ps(f[0][b - b0], f[0][b - b0], f[0][b - b0], f[0][b - b0],
-                                       f[1][b - b0], f[1][b - b0], f[1][b - b0], f[1][b - b0],
-                                       f[2][b - b0], f[2][b - b0], f[2][b - b0], f[2][b - b0],
-                                       f[3][b - b0], f[3][b - b0], f[3][b - b0], f[3][b - b0]);
-      acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), fb, acc0);
-    }
-  }
-  HWY_ALIGN float lanes[16];
-  _mm512_store_ps(lanes, _mm512_add_ps(acc0, acc1));
-  for (size_t k = 0; k < 4; ++k) {
-    y[r + k] = lanes[4 * k] + lanes[4 * k + 1] + lanes[4 * k + 2] + lanes[4 * k + 3] + corr[k];
-  }
-}
-#endif
-
-template <WeightType kType>
-QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivations& x, float* y, size_t r0,
-                   size_t r1) {
-  const size_t nb = (w.cols + 31) / 32;
-  const size_t bb = ref::BlockBytes(kType);
+  const size_t bb = BlockBytes(kType);
   HWY_ALIGN float f[kChunkBlocks];
-#if QLITE_VNNI512
   alignas(64) uint8_t table_bytes[64];
-  for (int i = 0; i < 64; ++i) table_bytes[i] = static_cast<uint8_t>(ref::kNF4Int8[i & 15] + 128);
+  for (int i = 0; i < 64; ++i) table_bytes[i] = static_cast<uint8_t>(kNF4Int8[i & 15] + 128);
   const __m512i nf4 = _mm512_load_si512(table_bytes);
   const __m512i perm = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-#elif QLITE_X86_256
-  const hn::Full256<float> df;
-  const hn::Full256<int32_t> d32;
-  alignas(32) int8_t table_bytes[32];
-  for (int i = 0; i < 32; ++i) table_bytes[i] = ref::kNF4Int8[i & 15];
-  const __m256i nf4 = _mm256_load_si256(reinterpret_cast<const __m256i*>(table_bytes));
-#else
-  const hn::CappedTag<int32_t, 8> d32;
-  const hn::Rebind<float, decltype(d32)> df;
-  HWY_ALIGN int8_t codes[32];
-#endif
-#if QLITE_A64
-  const bool sdot = (ArmDotExtensions() & kArmDotProd) != 0;
-  const bool f16_per_block = !w.per_tensor && w.group_size == 32 && w.scale_type == ScaleType::kF16;
-#endif
+  const __m512i zero = _mm512_setzero_si512();
   for (size_t r = r0; r < r1; ++r) {
-#if QLITE_VNNI512
-    if (kType != WeightType::kI8 && w.layout == WeightLayout::kInterleave4x32 && r % 4 == 0 && r + 4 <= r1) {
-      GemvQ8Interleaved4Rows<kType>(w, x, y, r, nf4);  // NF4 table built once per call
-      r += 3;
-      continue;
-    }
-#endif
     size_t step;
     const uint8_t* row = RowBase(w, r, bb, &step);
-#if QLITE_A64
-    if (f16_per_block) {
-      y[r] = RowF16ScalesBestA64<kType>(sdot, w, x, row, step, r);
-      continue;
-    }
-#endif
     float corr = 0.0f;
-#if QLITE_VNNI512
-    const __m512i zero = _mm512_setzero_si512();
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-#else
-    auto acc = hn::Zero(df);
-#if QLITE_X86_256
-    __m256 acc_pair0 = _mm256_setzero_ps(), acc_pair1 = _mm256_setzero_ps();
-#endif
-#if QLITE_A64
-    float32x4_t acc_a64 = vdupq_n_f32(0.0f);
-#endif
-#endif
     for (size_t b0 = 0; b0 < nb; b0 += kChunkBlocks) {
       const size_t b1 = std::min(nb, b0 + kChunkBlocks);
       corr += PrepareChunk<kType>(w, x, r, b0, b1, f);
       size_t b = b0;
-#if QLITE_VNNI512
       if (kType != WeightType::kI8 && step == 16) {
-        // 4-bit RowMajor: 4 blocks per 64-byte load, against the activations in nibble
-        // order (b is a multiple of 4 here: chunks start at multiples of 64).
+        // 4-bit RowMajor: b is a multiple of 4 here (chunks start at multiples of 64).
         for (; b + 16 <= b1; b += 16) {
           acc0 = Sixteen4Bit<kType>(row + b * 16, x.q_nibbles + 32 * b, f + b - b0, nf4, acc0);
           std::swap(acc0, acc1);
@@ -293,10 +199,8 @@ QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivat
       for (; b + 4 <= b1; b += 4) {  // two independent pairs per iteration
         const __m512i w01 = LoadPairVnni<kType>(row + b * step, row + (b + 1) * step, nf4);
         const __m512i w23 = LoadPairVnni<kType>(row + (b + 2) * step, row + (b + 3) * step, nf4);
-        const __m512i x01 = _mm512_loadu_si512(x.q + 32 * b);
-        const __m512i x23 = _mm512_loadu_si512(x.q + 32 * b + 64);
-        const __m512i d01 = _mm512_dpbusd_epi32(zero, w01, x01);
-        const __m512i d23 = _mm512_dpbusd_epi32(zero, w23, x23);
+        const __m512i d01 = _mm512_dpbusd_epi32(zero, w01, _mm512_loadu_si512(x.q + 32 * b));
+        const __m512i d23 = _mm512_dpbusd_epi32(zero, w23, _mm512_loadu_si512(x.q + 32 * b + 64));
         const __m512 f01 = _mm512_permutexvar_ps(perm, _mm512_castps128_ps512(_mm_castpd_ps(
                                                            _mm_load_sd(reinterpret_cast<const double*>(f + b - b0)))));
         const __m512 f23 = _mm512_permutexvar_ps(perm, _mm512_castps128_ps512(_mm_castpd_ps(
@@ -311,50 +215,82 @@ QLITE_VNNI_ATTR void GemvQ8IntRows(const WeightMatrix& w, const QuantizedActivat
         const __m512i d = _mm512_dpbusd_epi32(zero, wv, xv);
         acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_set1_ps(f[b - b0]), acc0);
       }
-#else
-#if QLITE_X86_256
-      if (kType != WeightType::kI8 && step == 16) {
-        for (; b + 8 <= b1; b += 8) {
-          acc_pair0 = Eight4BitX86<kType>(row + b * 16, x.q_nibbles + 32 * b, f + b - b0, nf4, acc_pair0);
-          std::swap(acc_pair0, acc_pair1);
-        }
-        for (; b + 4 <= b1; b += 4) {
-          acc_pair0 = Pair4BitX86<kType>(row + b * 16, x.q_nibbles + 32 * b, f + b - b0, nf4, acc_pair0);
-          acc_pair1 = Pair4BitX86<kType>(row + (b + 2) * 16, x.q_nibbles + 32 * b + 32, f + b + 2 - b0, nf4, acc_pair1);
-        }
-      }
-#endif
-#if QLITE_A64
-      acc_a64 = RowChunkBestA64<kType>(sdot, row + b * step, step, x.q + 32 * b, f + b - b0, b1 - b, acc_a64);
-      b = b1;
-#endif
-      for (; b < b1; ++b) {
-        const uint8_t* p = row + b * step;
-#if QLITE_X86_256
-        const __m256i wv = LoadBlockX86<kType>(p, nf4);
-        const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q + 32 * b));
-        const hn::Vec256<int32_t> s{DotBlockX86<kType>(wv, xv)};
-#else
-        DecodeCodes<kType>(p, codes);
-        const auto s = DotBlockPortable(d32, codes, x.q + 32 * b);
-#endif
-        acc = hn::MulAdd(hn::ConvertTo(df, s), hn::Set(df, f[b - b0]), acc);
-      }
-#endif
     }
-#if QLITE_VNNI512
-    const float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-#elif QLITE_X86_256
-    acc = hn::Add(acc, hn::Vec256<float>{_mm256_add_ps(acc_pair0, acc_pair1)});
-    const float sum = hn::GetLane(hn::SumOfLanes(df, acc));
-#elif QLITE_A64  // RowChunkBestA64 took every block: the portable `acc` stayed zero
-    const float sum = vaddvq_f32(acc_a64);
-#else
-    const float sum = hn::GetLane(hn::SumOfLanes(df, acc));
-#endif
-    y[r] = sum + corr;
+    y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + corr;
   }
 }
+#endif  // QLITE_VNNI512
+
+#if QLITE_A64
+// GemvQ8 on AArch64: whole chunks through the NEON/SDOT row kernels (matmul_a64-inl.h), f16
+// per-block scales read in place.
+template <WeightType kType>
+void GemvQ8RowsA64(const WeightMatrix& w, const QuantizedActivations& x, float* y, size_t r0, size_t r1) {
+  const size_t nb = (w.cols + 31) / 32;
+  const size_t bb = BlockBytes(kType);
+  HWY_ALIGN float f[kChunkBlocks];
+  const bool sdot = (ArmDotExtensions() & kArmDotProd) != 0;
+  const bool f16_per_block = !w.per_tensor && w.group_size == 32 && w.scale_type == ScaleType::kF16;
+  for (size_t r = r0; r < r1; ++r) {
+    size_t step;
+    const uint8_t* row = RowBase(w, r, bb, &step);
+    if (f16_per_block) {
+      y[r] = RowF16ScalesBestA64<kType>(sdot, w, x, row, step, r);
+      continue;
+    }
+    float corr = 0.0f;
+    float32x4_t acc = vdupq_n_f32(0.0f);
+    for (size_t b0 = 0; b0 < nb; b0 += kChunkBlocks) {
+      const size_t b1 = std::min(nb, b0 + kChunkBlocks);
+      corr += PrepareChunk<kType>(w, x, r, b0, b1, f);
+      acc = RowChunkBestA64<kType>(sdot, row + b0 * step, step, x.q + 32 * b0, f, b1 - b0, acc);
+    }
+    y[r] = vaddvq_f32(acc) + corr;
+  }
+}
+#endif  // QLITE_A64
+
+// GemvQ8 for every other target: Wide4BitBlocks takes what the target can do many blocks at a
+// time (AVX2/AVX3: 4-bit RowMajor, 8 and 4 blocks per step), then one block per int8 dot
+// (PackedBlockDot: maddubs on x86, the portable widening multiply elsewhere).
+template <WeightType kType>
+void GemvQ8RowsGeneric(const WeightMatrix& w, const QuantizedActivations& x, float* y, size_t r0, size_t r1) {
+  const size_t nb = (w.cols + 31) / 32;
+  const size_t bb = BlockBytes(kType);
+  const BlockDotTag df;
+  HWY_ALIGN float f[kChunkBlocks];
+  const BlockDecoder<kType> decoder;
+  for (size_t r = r0; r < r1; ++r) {
+    size_t step;
+    const uint8_t* row = RowBase(w, r, bb, &step);
+    float corr = 0.0f;
+    auto acc = hn::Zero(df), acc_wide = hn::Zero(df);
+    for (size_t b0 = 0; b0 < nb; b0 += kChunkBlocks) {
+      const size_t b1 = std::min(nb, b0 + kChunkBlocks);
+      corr += PrepareChunk<kType>(w, x, r, b0, b1, f);
+      size_t b = b0;
+      if (kType != WeightType::kI8 && step == 16) {
+        acc_wide = Wide4BitBlocks<kType>(row, x.q_nibbles, f, b0, b1, &b, acc_wide, decoder);
+      }
+      for (; b < b1; ++b) {
+        acc = hn::MulAdd(decoder.Dot(row + b * step, x.q + 32 * b), hn::Set(df, f[b - b0]), acc);
+      }
+    }
+    y[r] = hn::GetLane(hn::SumOfLanes(df, hn::Add(acc, acc_wide))) + corr;
+  }
+}
+
+// The GemvQ8 kernel each target runs for RowMajor and Interleave4x32.
+#if QLITE_VNNI512
+template <WeightType kType>
+constexpr internal::GemvQ8RowsFn kGemvQ8IntRows = &GemvQ8RowsVnni<kType>;
+#elif QLITE_A64
+template <WeightType kType>
+constexpr internal::GemvQ8RowsFn kGemvQ8IntRows = &GemvQ8RowsA64<kType>;
+#else
+template <WeightType kType>
+constexpr internal::GemvQ8RowsFn kGemvQ8IntRows = &GemvQ8RowsGeneric<kType>;
+#endif
 
 }  // namespace HWY_NAMESPACE
 }  // namespace arch

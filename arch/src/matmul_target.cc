@@ -58,9 +58,9 @@ const char* DispatchedTargetName() {
 WeightLayout PreferredLayout(WeightType type) {
   const int64_t target = HWY_DYNAMIC_DISPATCH(CurrentTarget)();
   const bool four_bit = type == WeightType::kI4 || type == WeightType::kU4 || type == WeightType::kNF4;
-  // The targets with their own Interleave16x4 GemvQ8 (matmul_lanes16-inl.h); on AVX2/AVX3 it
+  // The targets with their own Interleave16x4 GemvQ8 (matmul_interleave16x4-inl.h); on AVX2/AVX3 it
   // beats RowMajor for 4-bit weights, while I8 decodes as fast either way and prefills
-  // slower through the unpacking GEMM (arch/BENCHMARKS.md round 5).
+  // slower through the unpacking GEMM than RowMajor (arch/BENCHMARKS.md, layout table).
 #if HWY_COMPILER_GCC || HWY_COMPILER_CLANG
   if (target == HWY_AVX3_DL && type != WeightType::kF32 && type != WeightType::kF16 && type != WeightType::kBF16) {
     return WeightLayout::kInterleave16x4;

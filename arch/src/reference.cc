@@ -9,32 +9,6 @@ namespace qlite {
 namespace arch {
 namespace ref {
 
-const float kNF4[16] = {-1.0f, -0.6961928009986877f, -0.5250730514526367f,
-                        -0.39491748809814453f, -0.28444138169288635f, -0.18477343022823334f,
-                        -0.09105003625154495f, 0.0f, 0.07958029955625534f,
-                        0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
-                        0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
-const int8_t kNF4Int8[16] = {-127, -88, -67, -50, -36, -23, -12, 0,
-                             10,   20,  31,  43,  56,  71,  92,  127};
-
-float F32FromF16(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
-  const uint32_t exp = (h >> 10) & 0x1F, mant = h & 0x3FF;
-  float f;
-  if (exp == 0) {
-    f = std::ldexp(static_cast<float>(mant), -24);  // subnormal or zero
-  } else if (exp == 31) {
-    f = mant ? NAN : INFINITY;
-  } else {
-    f = std::ldexp(static_cast<float>(mant | 0x400), static_cast<int>(exp) - 25);
-  }
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  bits |= sign;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
 uint16_t F16FromF32(float f) {
   uint32_t bits;
   std::memcpy(&bits, &f, 4);
@@ -55,29 +29,12 @@ uint16_t F16FromF32(float f) {
   return sign | static_cast<uint16_t>(((e + 14) << 10) | (mant & 0x3FF));
 }
 
-float F32FromBF16(uint16_t h) {
-  const uint32_t bits = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
 uint16_t BF16FromF32(float f) {
   uint32_t bits;
   std::memcpy(&bits, &f, 4);
   if (std::isnan(f)) return static_cast<uint16_t>((bits >> 16) | 0x40);
   bits += 0x7FFF + ((bits >> 16) & 1);
   return static_cast<uint16_t>(bits >> 16);
-}
-
-size_t BlockBytes(WeightType t) {
-  switch (t) {
-    case WeightType::kF32: return 128;
-    case WeightType::kF16:
-    case WeightType::kBF16: return 64;
-    case WeightType::kI8: return 32;
-    default: return 16;
-  }
 }
 
 namespace {
@@ -157,7 +114,7 @@ float Weight(const WeightMatrix& w, size_t r, size_t c) {
     case WeightType::kI8: return Code(w, r, c) * Scale(w, r, c);
     case WeightType::kI4: return (Code(w, r, c) - 8) * Scale(w, r, c);
     case WeightType::kU4: return Code(w, r, c) * Scale(w, r, c) + Min(w, r, c);
-    case WeightType::kNF4: return kNF4[Code(w, r, c)] * Scale(w, r, c);
+    case WeightType::kNF4: return kNF4Levels[Code(w, r, c)] * Scale(w, r, c);
   }
   return 0.0f;
 }

@@ -187,7 +187,8 @@ constexpr const char* kUsage =
     "          [--reps N] [--mem-mb M] [--probe-mb P] [--batch B] [--layout L] [--hot] [--quick]\n"
     "          [--probe-only] [--target AVX2|SSE4|...] [--arm-dot none|sdot|all]\n"
     "  q8: GemvQ8 (int8 activations), f32: Gemv, gemm: Gemm over --batch tokens,\n"
-    "  gemmq8: GemmQ8 over --batch tokens. --mem-mb: weight working set per scheme;\n"
+    "  gemmq8: GemmQ8 over --batch tokens (q8/gemmq8 time the integer schemes, f32/gemm the\n"
+    "  float ones: the pairs the runtime runs). --mem-mb: weight working set per scheme;\n"
     "  --probe-mb: read-probe buffer (default min(M, 96), keep it well above the LLC);\n"
     "  --probe-only: only the read-probe rows (scripts/bench_models.sh uses them).\n"
     "  --layout: rowmajor (default), interleave4 or interleave16 (FORMAT.md Layout).\n"
@@ -433,7 +434,12 @@ int main(int argc, char** argv) {
       repeats = 100;
       set_bytes *= repeats;
     }
+    const bool integer = scheme->type == WeightType::kI4 || scheme->type == WeightType::kU4 ||
+                         scheme->type == WeightType::kNF4 || scheme->type == WeightType::kI8;
     for (const std::string& op : ops) {
+      // The runtime pairs integer weights with int8 activations and float weights with f32
+      // ones; the other pairs run the scalar reference, not worth timing.
+      if (integer != (op == "q8" || op == "gemmq8")) continue;
       for (size_t ti = 0; ti < threads.size(); ++ti) {
         ThreadPool pool(threads[ti]);
         std::vector<double> t, cpu, read, ratio, cpu_ratio;

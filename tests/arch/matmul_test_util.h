@@ -56,8 +56,8 @@ struct OwnedMatrix {
     return std::string(TypeName(w.type)) + " " + std::to_string(w.rows) + "x" +
            std::to_string(w.cols) + " g" + (w.per_tensor ? std::string("T") : std::to_string(w.group_size)) +
            " s" + std::to_string(static_cast<int>(w.scale_type)) +
-           (w.layout == WeightLayout::kInterleave4x32   ? " il4"
-            : w.layout == WeightLayout::kInterleave16x4 ? " il16"
+           (w.layout == WeightLayout::kInterleave4x32   ? " interleave4x32"
+            : w.layout == WeightLayout::kInterleave16x4 ? " interleave16x4"
                                                         : "");
   }
 };
@@ -69,7 +69,7 @@ inline std::vector<uint8_t> Interleave(const std::vector<uint8_t>& rm, WeightTyp
   const size_t groups = (rows + 3) / 4;
   std::vector<uint8_t> out(groups * 4 * stride, 0);
   const size_t nb = (cols + 31) / 32;
-  const size_t bb = ref::BlockBytes(t);
+  const size_t bb = qlite::arch::BlockBytes(t);
   for (size_t g = 0; g < groups; ++g) {
     size_t off = g * 4 * stride;
     for (size_t b = 0; b < nb; ++b) {

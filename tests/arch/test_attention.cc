@@ -260,27 +260,22 @@ TEST(Attention, KvStoreQ4MatchesReference) {
 }
 
 // kQ4 attention (rotated queries, decoded rows, output rotated back) against the reference
-// on the same stored rows, single heads with sinks and softcap, and GQA groups.
+// on the same stored rows, single heads with sinks and softcap (GQA groups: SegmentsMatchReference).
 TEST(Attention, Q4MatchesReferenceOnSameStorage) {
   std::mt19937 rng(18);
   ForEachHwyTarget([&] {
     for (size_t hd : {size_t{8}, size_t{16}, size_t{40}, size_t{64}, size_t{96}, size_t{128}}) {
       for (size_t n : {size_t{1}, size_t{7}, size_t{64}, size_t{301}}) {
         SCOPED_TRACE(testing::Message() << "hd=" << hd << " n=" << n);
-        const auto q = RandomVec(rng, 4 * hd), q_sink = RandomVec(rng, hd);
+        const auto q = RandomVec(rng, hd), q_sink = RandomVec(rng, hd);
         const Cache k = MakeCache(KvType::kQ4, hd, n, RandomVec(rng, n * hd));
         const Cache v = MakeCache(KvType::kQ4, hd, n, RandomVec(rng, n * hd));
         const float scale = 4.0f / std::sqrt(static_cast<float>(hd));
-        std::vector<float> s_got(4 * n), s_want(n), got(4 * hd), want(hd);
+        std::vector<float> s_got(n), s_want(n), got(hd), want(hd);
         AttentionHead(q.data(), hd, k.View(), v.View(), n, scale, s_got.data(), got.data(), 3.0f, q_sink.data(), 4);
         ref::AttentionHead(q.data(), hd, k.View(), v.View(), n, scale, s_want.data(), want.data(), 3.0f, q_sink.data(), 4);
         for (size_t t = 0; t < n; ++t) ASSERT_NEAR(s_got[t], s_want[t], 1e-6f + 1e-5f * s_want[t]) << t;
         for (size_t i = 0; i < hd; ++i) ASSERT_NEAR(got[i], want[i], 2e-5f) << i;
-        AttentionGroup(q.data(), 4, hd, k.View(), v.View(), n, scale, s_got.data(), got.data());
-        for (size_t j = 0; j < 4; ++j) {
-          ref::AttentionHead(q.data() + j * hd, hd, k.View(), v.View(), n, scale, s_want.data(), want.data());
-          for (size_t i = 0; i < hd; ++i) ASSERT_NEAR(got[j * hd + i], want[i], 2e-5f) << j << "," << i;
-        }
       }
     }
   });
@@ -367,33 +362,6 @@ TEST(Attention, QuantizedCacheWithinDerivedBound) {
           EXPECT_LE(worst, bound);
           // The bound is not vacuous: it stays well below the size of the outputs' spread.
           EXPECT_LT(bound, type == KvType::kF16 ? 1e-2 : 1e-1);
-        }
-      }
-    }
-  });
-}
-
-// A GQA group through AttentionGroup equals the reference run once per query head.
-TEST(Attention, GroupMatchesPerHeadReference) {
-  std::mt19937 rng(14);
-  ForEachHwyTarget([&] {
-    for (KvType type : {KvType::kF32, KvType::kF16, KvType::kQ8}) {
-      for (size_t hd : {size_t{7}, size_t{64}, size_t{128}}) {
-        for (size_t n : {size_t{1}, size_t{63}, size_t{300}}) {
-          for (size_t n_q : {1, 2, 3, 4, 7}) {
-            SCOPED_TRACE(testing::Message() << Name(type) << " hd=" << hd << " n=" << n << " n_q=" << n_q);
-            const auto q = RandomVec(rng, n_q * hd);
-            const Cache k = MakeCache(type, hd, n, RandomVec(rng, n * hd));
-            const Cache v = MakeCache(type, hd, n, RandomVec(rng, n * hd));
-            const float scale = 2.0f / std::sqrt(static_cast<float>(hd));
-            std::vector<float> scores(n_q * n), got(n_q * hd), s(n), want(hd);
-            AttentionGroup(q.data(), n_q, hd, k.View(), v.View(), n, scale, scores.data(), got.data());
-            for (size_t j = 0; j < n_q; ++j) {
-              ref::AttentionHead(q.data() + j * hd, hd, k.View(), v.View(), n, scale, s.data(), want.data());
-              for (size_t t = 0; t < n; ++t) ASSERT_NEAR(scores[j * n + t], s[t], 1e-6f + 1e-5f * s[t]);
-              for (size_t i = 0; i < hd; ++i) ASSERT_NEAR(got[j * hd + i], want[i], 2e-5f) << j << "," << i;
-            }
-          }
         }
       }
     }

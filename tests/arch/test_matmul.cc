@@ -31,8 +31,8 @@ bool IsQuantized(WeightType t) {
 const WeightLayout kAllLayouts[] = {WeightLayout::kRowMajor, WeightLayout::kInterleave4x32,
                                     WeightLayout::kInterleave16x4};
 
-// Interleave16x4 is for the integer types only (FORMAT.md).
-bool LayoutFits(WeightType t, WeightLayout l) { return l != WeightLayout::kInterleave16x4 || IsQuantized(t); }
+// The interleaved layouts are for the integer types only (FORMAT.md).
+bool LayoutFits(WeightType t, WeightLayout l) { return l == WeightLayout::kRowMajor || IsQuantized(t); }
 
 // Shapes: rows not a multiple of 4 or 16 (37: two 16-row groups and a partial third),
 // cols 172/100/2048/4300 (4300: several 32-block chunks, the last partial), cols not a

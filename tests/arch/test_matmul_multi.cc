@@ -30,21 +30,21 @@ MatrixSpec Spec(WeightType t, size_t rows, size_t cols, size_t group, ScaleType 
 // A mixed set over one input: odd row counts, one big matrix beside small ones (q/k/v-like),
 // every type, a group size the SIMD kernels leave to the scalar path, one matrix narrower
 // than the input.
-constexpr WeightLayout kRm = WeightLayout::kRowMajor, kIl4 = WeightLayout::kInterleave4x32,
-                       kIl16 = WeightLayout::kInterleave16x4;
+constexpr WeightLayout kRm = WeightLayout::kRowMajor, kInterleave4 = WeightLayout::kInterleave4x32,
+                       kInterleave16 = WeightLayout::kInterleave16x4;
 
 std::vector<MatrixSpec> MixedSpecs(size_t cols) {
-  return {Spec(WeightType::kI4, 45, cols, 32, ScaleType::kF16, kIl16),
-          Spec(WeightType::kI8, 19, cols, 64, ScaleType::kU8, kIl16),
-          Spec(WeightType::kI4, 301, cols, 32, ScaleType::kF16, kIl4),
+  return {Spec(WeightType::kI4, 45, cols, 32, ScaleType::kF16, kInterleave16),
+          Spec(WeightType::kI8, 19, cols, 64, ScaleType::kU8, kInterleave16),
+          Spec(WeightType::kI4, 301, cols, 32, ScaleType::kF16, kInterleave4),
           Spec(WeightType::kU4, 37, cols, 64, ScaleType::kU8, kRm),
-          Spec(WeightType::kI8, 5, cols, 32, ScaleType::kF32, kIl4),
+          Spec(WeightType::kI8, 5, cols, 32, ScaleType::kF32, kInterleave4),
           Spec(WeightType::kNF4, 67, cols, 0, ScaleType::kF16, kRm),
           Spec(WeightType::kF16, 3, cols, 32, ScaleType::kF16, kRm),
-          Spec(WeightType::kF32, 41, cols, 32, ScaleType::kF16, kIl4),
+          Spec(WeightType::kF32, 41, cols, 32, ScaleType::kF16, kRm),
           Spec(WeightType::kBF16, 18, cols, 32, ScaleType::kF16, kRm),
           Spec(WeightType::kI4, 9, cols, 16, ScaleType::kF16, kRm),  // scalar path
-          Spec(WeightType::kU4, 130, cols - 32, 32, ScaleType::kF16, kIl4)};
+          Spec(WeightType::kU4, 130, cols - 32, 32, ScaleType::kF16, kInterleave4)};
 }
 
 struct Set {
@@ -125,7 +125,7 @@ TEST(MatmulMulti, ManyMatricesAndEmptyOnes) {
   std::vector<MatrixSpec> specs;
   for (size_t i = 0; i < 19; ++i) {
     specs.push_back(Spec(i % 2 ? WeightType::kI8 : WeightType::kI4, 4 * i + 1, 64, 32, ScaleType::kF16,
-                         i % 3 == 0 ? kIl4 : i % 3 == 1 ? kIl16 : kRm));
+                         i % 3 == 0 ? kInterleave4 : i % 3 == 1 ? kInterleave16 : kRm));
   }
   specs[7].rows = 0;
   std::mt19937 rng(4);
@@ -147,7 +147,7 @@ TEST(MatmulMulti, BadMatrixGetsNaNAlone) {
   ThreadPool pool3(3);
   std::mt19937 rng(5);
   Set set({Spec(WeightType::kU4, 40, 64, 32, ScaleType::kF16, kRm),
-           Spec(WeightType::kU4, 24, 64, 32, ScaleType::kF16, kIl4),
+           Spec(WeightType::kU4, 24, 64, 32, ScaleType::kF16, kInterleave4),
            Spec(WeightType::kI4, 33, 96, 32, ScaleType::kF16, kRm),
            Spec(WeightType::kI8, 50, 64, 32, ScaleType::kF16, kRm)},
           &rng);

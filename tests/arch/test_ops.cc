@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <string>
+#include <vector>
 
+#include "qlite/arch/matmul.h"
 #include "qlite/arch/ops.h"
 #include "qlite/arch/ops_reference.h"
 #include "test_ops_util.h"
@@ -26,9 +29,21 @@ void ExpectClose(const std::vector<float>& got, const std::vector<float>& want, 
   }
 }
 
+// ForEachHwyTarget really moves the dispatcher to each target in turn (else every
+// per-target test would run one target several times), and on x86-64 that is more than one.
 TEST(Ops, RunsOnSeveralTargets) {
-  const size_t n = ForEachHwyTarget([] {});
-  EXPECT_GE(n, 1u);
+  std::vector<std::string> dispatched;
+  const size_t n = ForEachHwyTarget([&] { dispatched.push_back(qlite::arch::DispatchedTargetName()); });
+  ASSERT_EQ(dispatched.size(), n);
+  std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
+  if (targets.empty()) targets.push_back(HWY_STATIC_TARGET);
+  ASSERT_EQ(targets.size(), n);
+  for (size_t i = 0; i < n; ++i) EXPECT_EQ(dispatched[i], hwy::TargetName(targets[i])) << i;
+#if HWY_ARCH_X86_64
+  if (hwy::SupportedTargets() & HWY_AVX2) {
+    EXPECT_GE(n, 2u);  // at least SSE4 and AVX2
+  }
+#endif
   std::printf("Highway targets tested: %zu\n", n);
 }
 

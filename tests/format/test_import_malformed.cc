@@ -176,8 +176,9 @@ TEST(ImportMalformed, Llama2c) {
   EXPECT_NE(s.message().find("tokenizer"), std::string::npos) << s.message();
 }
 
-// Random byte flips in real tokenizer files and a safetensors header: no crash, and a
-// file that still imports loads every tensor.
+// Random byte flips in real tokenizer files and a safetensors header: no crash, every
+// rejection says why, a file that still imports loads each tensor to its full shape or says
+// why not, and some flips are caught (the unflipped files import: the control).
 TEST(ImportMalformed, BitFlippedTokenizersAndSafetensors) {
   QLITE_REQUIRE_DATA(model, "stories260K/tok512.model");
   TempDir dir;
@@ -192,25 +193,50 @@ TEST(ImportMalformed, BitFlippedTokenizersAndSafetensors) {
   const std::string json = qlite_test::ReadBytes(qlite_test::DataPath("stories260K-hf/tokenizer.json"));
   const std::string st = qlite_test::ReadBytes(qlite_test::DataPath("stories260K-hf/model.safetensors"));
   const std::string config = qlite_test::ReadBytes(qlite_test::DataPath("stories260K-hf/config.json"));
+  size_t rejected = 0;
+  // ok, or an error with a message; counts the errors.
+  auto check = [&](const qlite::Status& s, const char* what) {
+    if (s.ok()) return;
+    ++rejected;
+    EXPECT_FALSE(s.message().empty()) << what;
+  };
   qlite::TokenizerData t;
+  ASSERT_TRUE(qlite::ImportSentencePieceModel(dir.Write("f.model", sp), &t).ok());
+  ASSERT_TRUE(qlite::ImportLlama2cTokenizer(dir.Write("f.bin", bin), &t).ok());
+  ASSERT_TRUE(qlite::ImportHuggingFaceTokenizer(dir.Write("tokenizer.json", json), &t).ok());
   for (int iter = 0; iter < 100; ++iter) {
-    (void)qlite::ImportSentencePieceModel(dir.Write("f.model", flipped(sp, sp.size())), &t).ok();
-    (void)qlite::ImportLlama2cTokenizer(dir.Write("f.bin", flipped(bin, bin.size())), &t).ok();
-    (void)qlite::ImportHuggingFaceTokenizer(dir.Write("tokenizer.json", flipped(json, json.size())), &t).ok();
+    check(qlite::ImportSentencePieceModel(dir.Write("f.model", flipped(sp, sp.size())), &t), "sentencepiece");
+    check(qlite::ImportLlama2cTokenizer(dir.Write("f.bin", flipped(bin, bin.size())), &t), "llama2c tokenizer");
+    check(qlite::ImportHuggingFaceTokenizer(dir.Write("tokenizer.json", flipped(json, json.size())), &t),
+          "tokenizer.json");
   }
+  EXPECT_GT(rejected, 0u) << "no flipped tokenizer was rejected";
   TempDir hf;
   hf.Write("config.json", config);
   hf.Write("tokenizer.model", sp);
+  hf.Write("model.safetensors", st);
+  SourceModel control;
+  ASSERT_TRUE(qlite::ImportHuggingFace(hf.path(), &control).ok());
   uint64_t header_len = 0;
   std::memcpy(&header_len, st.data(), 8);
+  rejected = 0;
   for (int iter = 0; iter < 40; ++iter) {
     hf.Write("model.safetensors", flipped(st, size_t(header_len) + 8));
     SourceModel m;
-    if (qlite::ImportHuggingFace(hf.path(), &m).ok()) {
-      std::vector<float> v;
-      for (const auto& tensor : m.tensors) (void)tensor.load(&v).ok();
+    const qlite::Status s = qlite::ImportHuggingFace(hf.path(), &m);
+    check(s, "safetensors header");
+    if (!s.ok()) continue;
+    std::vector<float> v;
+    for (const auto& tensor : m.tensors) {
+      const qlite::Status ls = tensor.load(&v);
+      check(ls, tensor.name.c_str());
+      if (!ls.ok()) continue;
+      uint64_t n = 1;
+      for (uint64_t d : tensor.shape) n *= d;
+      EXPECT_EQ(v.size(), n) << tensor.name;
     }
   }
+  EXPECT_GT(rejected, 0u) << "no flipped safetensors header was rejected";
 }
 
 }  // namespace

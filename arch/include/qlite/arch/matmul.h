@@ -14,7 +14,9 @@ enum class WeightType : uint8_t { kF32, kF16, kBF16, kI8, kI4, kU4, kNF4 };
 enum class ScaleType : uint8_t { kF32, kF16, kU8 /* double-quantized */ };
 // FORMAT.md's Layout. Interleave16x4 (integer types): 16 rows per group, the same 4-byte
 // word of the 16 rows stored together, scales grouped the same way; data and scales hold
-// rows rounded up to 16 (the padding rows' outputs are never written).
+// rows rounded up to 16 (the padding rows' outputs are never written). Interleave4x32
+// (integer types) is read for files that use it, through the RowMajor kernels walking its
+// blocks with a stride: it has no kernel of its own and PreferredLayout never picks it.
 enum class WeightLayout : uint8_t { kRowMajor, kInterleave4x32, kInterleave16x4 };
 
 struct WeightMatrix {
@@ -53,15 +55,17 @@ QuantizedActivations BindQuantizedActivations(void* buffer, size_t n);
 void QuantizeActivations(const float* x, size_t n, QuantizedActivations* out);
 
 // Kernels: Highway, one TU per scheme family (QLITE_KERNELS_INT4/INT8/FLOAT), target chosen
-// once per call. SIMD paths need each 32-block to have one scale (group_size a multiple
-// of 32, or >= cols, or per_tensor); other group sizes and compiled-out schemes run the
-// scalar reference (reference.h), correct but slow. Results do not depend on the pool size.
+// once per call. Integer weights have SIMD kernels for int8 activations (GemvQ8, GemmQ8),
+// float weights for f32 activations (Gemv, Gemm): the pairs the runtime runs. The other
+// pairs, group sizes where a 32-block has several scales (SIMD needs group_size a multiple
+// of 32, or >= cols, or per_tensor) and compiled-out schemes run the scalar reference
+// (reference.h), correct but slow. Results do not depend on the pool size.
 // Accuracy vs reference.h: f32 accumulation, |err| <~ 2e-5 * sum_c |W[r][c] x[c]|.
 // NF4 in GemvQ8 uses the levels rounded to int8 (ref::kNF4Int8 = round(127 * NF4) with the
 // scale divided by 127), each off by at most 0.4663/127 of the scale:
 // |GemvQ8 - exact NF4| <= 0.00368 * sum_c scale(r,c) * |x[c]| (plus the f32 term above).
 
-// y[r] = sum_c W[r][c] * x[c], float activations (weights dequantized in registers).
+// y[r] = sum_c W[r][c] * x[c], float activations.
 void Gemv(const WeightMatrix& w, const float* x, float* y, ThreadPool* pool);
 // Same with int8 activations: integer dot products per block, accumulated in int32, scaled.
 void GemvQ8(const WeightMatrix& w, const QuantizedActivations& x, float* y, ThreadPool* pool);
@@ -89,7 +93,8 @@ void GemmQ8(const WeightMatrix& w, const QuantizedActivations* x, size_t batch, 
             size_t y_stride, ThreadPool* pool);
 
 // nullptr when `w` is usable by the kernels, else why not (missing scales/mins/dq arrays,
-// dq_block 0, group_size 0 without per_tensor, row_stride below FORMAT.md's). Loaders call
+// dq_block 0, group_size 0 without per_tensor, row_stride below FORMAT.md's, a float type
+// in an interleaved layout). Loaders call
 // it once per tensor; Gemv/GemvQ8/Gemm also check and write NaN outputs instead of
 // reading out of bounds (GemvQ8 also when x.n < cols).
 const char* CheckWeightMatrix(const WeightMatrix& w);
@@ -112,6 +117,17 @@ void LimitArmDotExtensionsForTest(unsigned mask);
 // prefills through the copy, and is not timed, arch/BENCHMARKS.md). For converters writing a
 // file for the machine they run on.
 WeightLayout PreferredLayout(WeightType type);
+
+// Bytes of one stored 32-element block (a partial last block of F32/F16/BF16 is shorter).
+inline size_t BlockBytes(WeightType t) {
+  switch (t) {
+    case WeightType::kF32: return 128;
+    case WeightType::kF16:
+    case WeightType::kBF16: return 64;
+    case WeightType::kI8: return 32;
+    default: return 16;
+  }
+}
 
 // Flattened index of the scale (or min) of row r, group g (g = 0 when group_size >= cols).
 inline size_t ScaleIndex(const WeightMatrix& w, size_t r, size_t g) {

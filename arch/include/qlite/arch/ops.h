@@ -116,12 +116,6 @@ constexpr size_t kMaxKvSegments = 8;
 // [n_q][sum of the segments' n]; kQ4 rows are decoded once for up to 4 queries.
 void AttentionSegments(const float* q, size_t n_q, size_t head_dim, const KvSegment* segments, size_t n_segments,
                        float scale, float* scores, float* out, float softcap = 0.0f);
-// The n_q query heads that share one KV head (a GQA group): q and out are [n_q][head_dim],
-// scores is scratch [n_q][n_slots]. Same result as AttentionHead per query, but each cached
-// row is read once per 4 queries, which matters because decode attention is memory-bound.
-void AttentionGroup(const float* q, size_t n_q, size_t head_dim, const KvHeadView& k,
-                    const KvHeadView& v, size_t n_slots, float scale, float* scores, float* out,
-                    float softcap = 0.0f);
 
 }  // namespace arch
 }  // namespace qlite

@@ -6,24 +6,16 @@
 #include <cstdint>
 
 #include "qlite/arch/matmul.h"
+#include "qlite/base/weight_codes.h"
 
 namespace qlite {
 namespace arch {
 namespace ref {
 
-// QLoRA's NF4 levels (index 7 is exactly 0).
-extern const float kNF4[16];
-// kNF4 * 127 rounded: the int8 table the int8-activation kernels use instead of kNF4, so
-// their NF4 weights differ from kNF4 by at most 0.5/127 * scale (see NF4Q8MaxError).
-extern const int8_t kNF4Int8[16];
-
-float F32FromF16(uint16_t h);
+// NF4 tables and f16/bf16 decoding: qlite/base/weight_codes.h (shared with the kernels).
 uint16_t F16FromF32(float f);  // round to nearest even
-float F32FromBF16(uint16_t h);
 uint16_t BF16FromF32(float f);  // round to nearest even
 
-// Bytes of one stored 32-element block (a partial last block of F32/F16/BF16 is shorter).
-size_t BlockBytes(WeightType t);
 // Scale / min of element (r, c).
 float Scale(const WeightMatrix& w, size_t r, size_t c);
 float Min(const WeightMatrix& w, size_t r, size_t c);

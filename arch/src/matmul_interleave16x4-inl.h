@@ -4,20 +4,20 @@
 // on AVX3_DL a vpdpbusd against 4 activations broadcast to every lane adds 4 products to 16
 // rows' dot products, and after a block's 4 (4-bit) or 8 (I8) words each lane holds its
 // row's whole block dot: one conversion and one multiply-add per 16 rows and block, no
-// horizontal sums, no nibble shuffles of the activations (GemvQ8Lanes16; the prefill GEMM
+// horizontal sums, no nibble shuffles of the activations (GemvQ8Interleave16x4; the prefill GEMM
 // reads the same vectors into its tile, matmul_gemm_vnni-inl.h).
 //
 // AVX2/AVX3 read it in place too for GemvQ8 (maddubs + madd per 4-byte lane,
-// GemvQ8Lanes16X86), and so does AArch64 with SDOT (by element: 4 rows' words against one
-// word of activations, GemvQ8Lanes16A64). Everything else (their GEMMs, every other target,
-// Arm without SDOT, the float-activation kernels) runs its RowMajor code on a copy of 16
+// GemvQ8Interleave16x4X86), and so does AArch64 with SDOT (by element: 4 rows' words against one
+// word of activations, GemvQ8Interleave16x4A64). Everything else (their GEMMs, every other target,
+// Arm without SDOT) runs its RowMajor code on a copy of 16
 // rows x up to kUnpackBlocks blocks in a 48 KiB stack buffer (*Unpacked): correct
 // everywhere, at the price of copying each weight byte once more.
-#if defined(QLITE_ARCH_SRC_MATMUL_LANES16_INL_H_) == defined(HWY_TARGET_TOGGLE)
-#ifdef QLITE_ARCH_SRC_MATMUL_LANES16_INL_H_
-#undef QLITE_ARCH_SRC_MATMUL_LANES16_INL_H_
+#if defined(QLITE_ARCH_SRC_MATMUL_INTERLEAVE16X4_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef QLITE_ARCH_SRC_MATMUL_INTERLEAVE16X4_INL_H_
+#undef QLITE_ARCH_SRC_MATMUL_INTERLEAVE16X4_INL_H_
 #else
-#define QLITE_ARCH_SRC_MATMUL_LANES16_INL_H_
+#define QLITE_ARCH_SRC_MATMUL_INTERLEAVE16X4_INL_H_
 #endif
 
 #include <algorithm>
@@ -33,33 +33,33 @@ namespace arch {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-constexpr size_t kLanes16 = 16;       // rows per group
+constexpr size_t kInterleave16x4Rows = 16;       // rows per group
 constexpr size_t kUnpackBlocks = 64;  // blocks per unpacked chunk (a multiple of 4: q_nibbles)
 constexpr size_t kUnpackTokens = 64;  // tokens per unpacked chunk in the GEMM wrappers (prefill batches)
 
-struct Lanes16Scratch {
-  alignas(64) uint8_t codes[kLanes16 * kUnpackBlocks * 32];  // 16 KiB: I8's 32 B per block
-  alignas(64) float scales[kLanes16 * kUnpackBlocks];
-  alignas(64) float mins[kLanes16 * kUnpackBlocks];
-  alignas(64) float part[kUnpackTokens * kLanes16];
-  alignas(64) float run[kLanes16 * kUnpackBlocks];  // decoded scales, file order
+struct Interleave16x4Scratch {
+  alignas(64) uint8_t codes[kInterleave16x4Rows * kUnpackBlocks * 32];  // 16 KiB: I8's 32 B per block
+  alignas(64) float scales[kInterleave16x4Rows * kUnpackBlocks];
+  alignas(64) float mins[kInterleave16x4Rows * kUnpackBlocks];
+  alignas(64) float part[kUnpackTokens * kInterleave16x4Rows];
+  alignas(64) float run[kInterleave16x4Rows * kUnpackBlocks];  // decoded scales, file order
 };
 
-// Rows [r0, r1) of one group (r1 - r0 <= 16), blocks [b0, b0 + n) as a RowMajor matrix
-// with f32 scales per block, in `s`. Words move 4 x 4 at a time (a 128-bit transpose).
-HWY_INLINE WeightMatrix UnpackLanes16(const WeightMatrix& w, size_t r0, size_t r1, size_t b0,
-                                      size_t n, Lanes16Scratch* HWY_RESTRICT s) {
-  const size_t bb = ref::BlockBytes(w.type);
-  const size_t nr = r1 - r0, stride = n * bb, words = stride / 4, first = b0 * bb / 4;
-  const uint8_t* group = static_cast<const uint8_t*>(w.data) + (r0 / 16) * 16 * w.row_stride;
-  const size_t lane0 = r0 % 16;
+// Rows lane0..lane0+nr of a group, words [first, first + words) each, into codes (row i
+// at i * stride): 4 x 4 words at a time through a 128-bit transpose; the scalar target one
+// word at a time.
 #if HWY_TARGET == HWY_SCALAR
+HWY_INLINE void GatherRowWords(const uint8_t* HWY_RESTRICT group, size_t first, size_t words, size_t lane0,
+                               size_t nr, size_t stride, uint8_t* HWY_RESTRICT codes) {
   for (size_t i = 0; i < nr; ++i) {
     for (size_t k = 0; k < words; ++k) {
-      std::memcpy(s->codes + i * stride + 4 * k, group + (first + k) * 64 + (lane0 + i) * 4, 4);
+      std::memcpy(codes + i * stride + 4 * k, group + (first + k) * 64 + (lane0 + i) * 4, 4);
     }
   }
+}
 #else
+HWY_INLINE void GatherRowWords(const uint8_t* HWY_RESTRICT group, size_t first, size_t words, size_t lane0,
+                               size_t nr, size_t stride, uint8_t* HWY_RESTRICT codes) {
   const hn::Full128<uint32_t> d;
   const hn::Repartition<uint64_t, decltype(d)> d64;
   const hn::Repartition<uint8_t, decltype(d)> d8;
@@ -75,7 +75,7 @@ HWY_INLINE WeightMatrix UnpackLanes16(const WeightMatrix& w, size_t r0, size_t r
       // Lane q + j's words k..k+3 (no arrays of vectors: SVE's are sizeless).
       auto put = [&](size_t j, hn::Vec<decltype(d64)> v) HWY_ATTR {
         if (q + j < lane0 || q + j >= lane0 + nr) return;
-        hn::StoreU(hn::BitCast(d8, v), d8, s->codes + (q + j - lane0) * stride + 4 * k);
+        hn::StoreU(hn::BitCast(d8, v), d8, codes + (q + j - lane0) * stride + 4 * k);
       };
       put(0, hn::InterleaveLower(d64, t0, t1));
       put(1, hn::InterleaveUpper(d64, t0, t1));
@@ -83,7 +83,18 @@ HWY_INLINE WeightMatrix UnpackLanes16(const WeightMatrix& w, size_t r0, size_t r
       put(3, hn::InterleaveUpper(d64, t2, t3));
     }
   }
+}
 #endif
+
+// Rows [r0, r1) of one group (r1 - r0 <= 16), blocks [b0, b0 + n) as a RowMajor matrix
+// with f32 scales per block, in `s`.
+HWY_INLINE WeightMatrix UnpackInterleave16x4Rows(const WeightMatrix& w, size_t r0, size_t r1, size_t b0,
+                                                 size_t n, Interleave16x4Scratch* HWY_RESTRICT s) {
+  const size_t bb = BlockBytes(w.type);
+  const size_t nr = r1 - r0, stride = n * bb, words = stride / 4, first = b0 * bb / 4;
+  const uint8_t* group = static_cast<const uint8_t*>(w.data) + (r0 / 16) * 16 * w.row_stride;
+  const size_t lane0 = r0 % 16;
+  GatherRowWords(group, first, words, lane0, nr, stride, s->codes);
   // Scales (and mins): the group's entries for these blocks are one run of 16 per scale
   // group, decoded at once, then spread to the rows.
   for (int pass = 0; pass < (w.type == WeightType::kU4 ? 2 : 1); ++pass) {
@@ -130,30 +141,23 @@ HWY_INLINE QuantizedActivations OffsetActivations(const QuantizedActivations& x,
 template <class Run>
 HWY_INLINE void ForEachUnpacked(const WeightMatrix& w, size_t batch, float* y, size_t y_stride,
                                 size_t r0, size_t r1, const Run& run) {
-  Lanes16Scratch s;
+  Interleave16x4Scratch s;
   const size_t nb = (w.cols + 31) / 32;
   for (size_t g0 = r0; g0 < r1;) {
     const size_t g1 = std::min(r1, (g0 / 16 + 1) * 16);
     for (size_t b0 = 0; b0 < nb; b0 += kUnpackBlocks) {
-      const WeightMatrix v = UnpackLanes16(w, g0, g1, b0, std::min(kUnpackBlocks, nb - b0), &s);
+      const WeightMatrix v = UnpackInterleave16x4Rows(w, g0, g1, b0, std::min(kUnpackBlocks, nb - b0), &s);
       if (b0 == 0) {
         run(v, b0, y + g0, y_stride);
         continue;
       }
-      run(v, b0, s.part, kLanes16);
+      run(v, b0, s.part, kInterleave16x4Rows);
       for (size_t t = 0; t < batch; ++t) {
-        for (size_t i = 0; i < g1 - g0; ++i) y[t * y_stride + g0 + i] += s.part[t * kLanes16 + i];
+        for (size_t i = 0; i < g1 - g0; ++i) y[t * y_stride + g0 + i] += s.part[t * kInterleave16x4Rows + i];
       }
     }
     g0 = g1;
   }
-}
-
-template <internal::GemvRowsFn kInner>
-void GemvUnpacked(const WeightMatrix& w, const float* x, float* y, size_t r0, size_t r1) {
-  ForEachUnpacked(w, 1, y, 0, r0, r1, [&](const WeightMatrix& v, size_t b0, float* out, size_t) {
-    kInner(v, x + 32 * b0, out, 0, v.rows);
-  });
 }
 
 template <internal::GemvQ8RowsFn kInner>
@@ -162,18 +166,6 @@ void GemvQ8Unpacked(const WeightMatrix& w, const QuantizedActivations& x, float*
   ForEachUnpacked(w, 1, y, 0, r0, r1, [&](const WeightMatrix& v, size_t b0, float* out, size_t) {
     kInner(v, OffsetActivations(x, b0, v.cols), out, 0, v.rows);
   });
-}
-
-template <internal::GemmRowsFn kInner>
-void GemmUnpacked(const WeightMatrix& w, const float* x, size_t batch, size_t x_stride, float* y,
-                  size_t y_stride, size_t r0, size_t r1) {
-  for (size_t t = 0; t < batch; t += kUnpackTokens) {
-    const size_t nt = std::min(kUnpackTokens, batch - t);
-    ForEachUnpacked(w, nt, y + t * y_stride, y_stride, r0, r1,
-                    [&](const WeightMatrix& v, size_t b0, float* out, size_t out_stride) {
-                      kInner(v, x + t * x_stride + 32 * b0, nt, x_stride, out, out_stride, 0, v.rows);
-                    });
-  }
 }
 
 template <internal::GemmQ8RowsFn kInner>
@@ -191,31 +183,31 @@ void GemmQ8Unpacked(const WeightMatrix& w, const QuantizedActivations* x, size_t
 }
 
 // The 16 scales (or mins) of block b for group g, decoded to f32.
-HWY_INLINE void Lanes16ScaleArray(const WeightMatrix& w, const void* src, size_t g, size_t b,
+HWY_INLINE void Interleave16x4ScaleArray(const WeightMatrix& w, const void* src, size_t g, size_t b,
                                   float* HWY_RESTRICT out) {
   if (w.per_tensor) {
     DecodeScales(w, src, 0, 1, out);
-    for (size_t i = 1; i < kLanes16; ++i) out[i] = out[0];
+    for (size_t i = 1; i < kInterleave16x4Rows; ++i) out[i] = out[0];
     return;
   }
-  DecodeScales(w, src, ScaleIndex(w, 16 * g, GroupOfBlock(w, b)), kLanes16, out);
+  DecodeScales(w, src, ScaleIndex(w, 16 * g, GroupOfBlock(w, b)), kInterleave16x4Rows, out);
 }
 
-// Packed bytes per 32-element block (ref::BlockBytes, as a constant for these kernels).
+// Packed bytes per 32-element block (BlockBytes, as a constant for these kernels).
 template <WeightType kType>
 constexpr size_t PackedBlockBytes() {
   return kType == WeightType::kI8 ? 32 : 16;
 }
 
 #if QLITE_X86_256
-// Block b of the group at `p`, kLanes16PrefetchBytes ahead: the stream is one run per
+// Block b of the group at `p`, kInterleave16x4PrefetchBytes ahead: the stream is one run per
 // matrix, and asking ahead keeps more misses in flight than the hardware prefetcher alone
 // (one core's bandwidth).
-constexpr size_t kLanes16PrefetchBytes = 4096;
+constexpr size_t kInterleave16x4PrefetchBytes = 4096;
 template <WeightType kType>
-HWY_INLINE void PrefetchLanes16Ahead(const uint8_t* p, size_t b) {
+HWY_INLINE void PrefetchInterleave16x4Ahead(const uint8_t* p, size_t b) {
   constexpr size_t kBlockRun = PackedBlockBytes<kType>() * 16;
-  const char* ahead = reinterpret_cast<const char*>(p) + b * kBlockRun + kLanes16PrefetchBytes;
+  const char* ahead = reinterpret_cast<const char*>(p) + b * kBlockRun + kInterleave16x4PrefetchBytes;
   for (size_t q = 0; q < kBlockRun; q += 64) _mm_prefetch(ahead + q, _MM_HINT_T0);
 }
 #endif
@@ -226,25 +218,25 @@ HWY_INLINE void PrefetchLanes16Ahead(const uint8_t* p, size_t b) {
 // products (|q x| <= 15 x 127) add up over a block's 8 maddubs in int16 (<= 30480) before
 // one madd; signed I8/NF4 use |w| and x carrying w's sign, one madd per word.
 template <WeightType kType>
-void GemvQ8Lanes16X86(const WeightMatrix& w, const QuantizedActivations& x, float* y, size_t r0,
+void GemvQ8Interleave16x4X86(const WeightMatrix& w, const QuantizedActivations& x, float* y, size_t r0,
                       size_t r1) {
   constexpr bool kUnsigned4 = kType == WeightType::kI4 || kType == WeightType::kU4;
   constexpr size_t kWords = PackedBlockBytes<kType>() / 4;  // 64-byte runs per block
   const size_t nb = (w.cols + 31) / 32;
   const __m256i low4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
-  const __m256i nf4 = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ref::kNF4Int8)));
+  const __m256i nf4 = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kNF4Int8)));
   const float k = kType == WeightType::kNF4 ? 1.0f / 127.0f : 1.0f;
   const int32_t off = static_cast<int32_t>(CodeOffset<kType>());
-  HWY_ALIGN float scales[kLanes16], mins[kLanes16], out[kLanes16];
+  HWY_ALIGN float scales[kInterleave16x4Rows], mins[kInterleave16x4Rows], out[kInterleave16x4Rows];
   for (size_t g = r0 / 16; g * 16 < r1; ++g) {
     const uint8_t* p = static_cast<const uint8_t*>(w.data) + g * 16 * w.row_stride;
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     __m256 acc_min[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     for (size_t b = 0; b < nb; ++b) {
-      PrefetchLanes16Ahead<kType>(p, b);
+      PrefetchInterleave16x4Ahead<kType>(p, b);
       const int32_t* xq = reinterpret_cast<const int32_t*>(x.q + 32 * b);
-      Lanes16ScaleArray(w, w.scales, g, b, scales);
-      if (kType == WeightType::kU4) Lanes16ScaleArray(w, w.mins, g, b, mins);
+      Interleave16x4ScaleArray(w, w.scales, g, b, scales);
+      if (kType == WeightType::kU4) Interleave16x4ScaleArray(w, w.mins, g, b, mins);
       const __m256 xs = _mm256_set1_ps(x.scales[b] * k);
       for (size_t h = 0; h < 2; ++h) {  // rows 8h..8h+7
         const uint8_t* ph = p + b * kWords * 64 + 32 * h;
@@ -285,21 +277,21 @@ void GemvQ8Lanes16X86(const WeightMatrix& w, const QuantizedActivations& x, floa
 
 #if QLITE_VNNI512
 // Scales (or mins) of block b for the 16 rows of group `g`, as f32 lanes: f16/f32 straight
-// from the file, per-tensor and U8 scales through Lanes16ScaleArray.
-HWY_INLINE __m512 Lanes16Scales(const WeightMatrix& w, const void* src, size_t g, size_t b) {
+// from the file, per-tensor and U8 scales through Interleave16x4ScaleArray.
+HWY_INLINE __m512 Interleave16x4Scales(const WeightMatrix& w, const void* src, size_t g, size_t b) {
   const size_t first = ScaleIndex(w, 16 * g, GroupOfBlock(w, b));
   if (!w.per_tensor && w.scale_type == ScaleType::kF16) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(src) + first)));
   }
   if (!w.per_tensor && w.scale_type == ScaleType::kF32) return _mm512_loadu_ps(static_cast<const float*>(src) + first);
-  HWY_ALIGN float s[kLanes16];
-  Lanes16ScaleArray(w, src, g, b, s);
+  HWY_ALIGN float s[kInterleave16x4Rows];
+  Interleave16x4ScaleArray(w, src, g, b, s);
   return _mm512_load_ps(s);
 }
 
 // Block b's 64-byte word k for the group at `p` (4-bit: 4 words per block, I8: 8).
 template <WeightType kType>
-HWY_INLINE __m512i LoadLanes16Word(const uint8_t* HWY_RESTRICT p, size_t b, size_t k) {
+HWY_INLINE __m512i LoadInterleave16x4Word(const uint8_t* HWY_RESTRICT p, size_t b, size_t k) {
   return _mm512_loadu_si512(p + (b * (PackedBlockBytes<kType>() / 4) + k) * 64);
 }
 
@@ -307,13 +299,13 @@ HWY_INLINE __m512i LoadLanes16Word(const uint8_t* HWY_RESTRICT p, size_t b, size
 // nibbles in place (v & 0xF0 = 16 q), so their dot is 16x too large: the 16 is taken out of
 // the scale, and the low nibbles' partial sum is shifted left 4 before the two are added.
 template <WeightType kType>
-QLITE_VNNI_ATTR void GemvQ8Lanes16(const WeightMatrix& w, const QuantizedActivations& x, float* y,
+QLITE_VNNI_ATTR void GemvQ8Interleave16x4(const WeightMatrix& w, const QuantizedActivations& x, float* y,
                                    size_t r0, size_t r1) {
   const size_t nb = (w.cols + 31) / 32;
   const __m512i low4 = _mm512_set1_epi8(0x0F), high4 = _mm512_set1_epi8(static_cast<char>(0xF0));
   const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
   const __m512i nf4 = _mm512_xor_si512(
-      _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ref::kNF4Int8))), bias);
+      _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kNF4Int8))), bias);
   constexpr bool kSixteen = kType == WeightType::kI4 || kType == WeightType::kU4;
   const float k = kType == WeightType::kNF4 ? 1.0f / 127.0f : kSixteen ? 1.0f / 16.0f : 1.0f;
   const int32_t off = static_cast<int32_t>(CodeOffset<kType>());
@@ -322,19 +314,19 @@ QLITE_VNNI_ATTR void GemvQ8Lanes16(const WeightMatrix& w, const QuantizedActivat
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     for (size_t b = 0; b < nb; ++b) {
       const int32_t* xq = reinterpret_cast<const int32_t*>(x.q + 32 * b);
-      PrefetchLanes16Ahead<kType>(p, b);
+      PrefetchInterleave16x4Ahead<kType>(p, b);
       __m512i d0 = _mm512_set1_epi32(-off * x.sums[b]), d1 = _mm512_setzero_si512();
       if (kType == WeightType::kI8) {
         for (size_t j = 0; j < 8; j += 2) {
-          d0 = _mm512_dpbusd_epi32(d0, _mm512_xor_si512(LoadLanes16Word<kType>(p, b, j), bias), _mm512_set1_epi32(xq[j]));
-          d1 = _mm512_dpbusd_epi32(d1, _mm512_xor_si512(LoadLanes16Word<kType>(p, b, j + 1), bias),
+          d0 = _mm512_dpbusd_epi32(d0, _mm512_xor_si512(LoadInterleave16x4Word<kType>(p, b, j), bias), _mm512_set1_epi32(xq[j]));
+          d1 = _mm512_dpbusd_epi32(d1, _mm512_xor_si512(LoadInterleave16x4Word<kType>(p, b, j + 1), bias),
                                    _mm512_set1_epi32(xq[j + 1]));
         }
         d0 = _mm512_add_epi32(d0, d1);
       } else {
         // Word j: elements 4j..4j+3 in the low nibbles, 16+4j.. in the high ones.
         for (size_t j = 0; j < 4; ++j) {
-          const __m512i v = LoadLanes16Word<kType>(p, b, j);
+          const __m512i v = LoadInterleave16x4Word<kType>(p, b, j);
           __m512i lo = _mm512_and_si512(v, low4), hi;
           if (kSixteen) {
             hi = _mm512_and_si512(v, high4);
@@ -348,10 +340,10 @@ QLITE_VNNI_ATTR void GemvQ8Lanes16(const WeightMatrix& w, const QuantizedActivat
         d0 = kSixteen ? _mm512_add_epi32(_mm512_slli_epi32(d0, 4), d1) : _mm512_add_epi32(d0, d1);
       }
       const __m512 xs = _mm512_set1_ps(x.scales[b] * k);
-      acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), _mm512_mul_ps(Lanes16Scales(w, w.scales, g, b), xs), acc0);
+      acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), _mm512_mul_ps(Interleave16x4Scales(w, w.scales, g, b), xs), acc0);
       if (kType == WeightType::kU4) {
         const __m512 xsum = _mm512_set1_ps(x.scales[b] * static_cast<float>(x.sums[b]));
-        acc1 = _mm512_fmadd_ps(Lanes16Scales(w, w.mins, g, b), xsum, acc1);
+        acc1 = _mm512_fmadd_ps(Interleave16x4Scales(w, w.mins, g, b), xsum, acc1);
       } else {
         std::swap(acc0, acc1);
       }
@@ -369,7 +361,7 @@ QLITE_VNNI_ATTR void GemvQ8Lanes16(const WeightMatrix& w, const QuantizedActivat
 // vectors of 4 rows (rows 4q..4q+3 in vector q), each dotted (SDOT by element) with 4-byte
 // word kLane of xlo (low nibbles; I8 words 0..3) and of xhi (high nibbles; I8 words 4..7).
 template <WeightType kType, int kLane>
-HWY_INLINE void Lanes16WordA64(const uint8_t* HWY_RESTRICT run, int8x16_t xlo, int8x16_t xhi,
+HWY_INLINE void Interleave16x4WordA64(const uint8_t* HWY_RESTRICT run, int8x16_t xlo, int8x16_t xhi,
                                int8x16_t nf4, int32x4_t& d0, int32x4_t& d1, int32x4_t& d2,
                                int32x4_t& d3) {
   auto one = [&](const uint8_t* q, int32x4_t& d) HWY_ATTR {
@@ -395,8 +387,8 @@ HWY_INLINE void Lanes16WordA64(const uint8_t* HWY_RESTRICT run, int8x16_t xlo, i
 }
 
 // Block b's 16 scales (or mins) of group g as four vectors of 4 rows: F16 straight from the
-// file (`f16`: per block, side by side), anything else through Lanes16ScaleArray (`tmp`).
-HWY_INLINE void Lanes16ScalesA64(const WeightMatrix& w, const void* src, size_t g, size_t b,
+// file (`f16`: per block, side by side), anything else through Interleave16x4ScaleArray (`tmp`).
+HWY_INLINE void Interleave16x4ScalesA64(const WeightMatrix& w, const void* src, size_t g, size_t b,
                                  bool f16, float* HWY_RESTRICT tmp, float32x4_t& s0,
                                  float32x4_t& s1, float32x4_t& s2, float32x4_t& s3) {
   if (f16) {
@@ -409,7 +401,7 @@ HWY_INLINE void Lanes16ScalesA64(const WeightMatrix& w, const void* src, size_t 
     s3 = vcvt_high_f32_f16(h1);
     return;
   }
-  Lanes16ScaleArray(w, src, g, b, tmp);
+  Interleave16x4ScaleArray(w, src, g, b, tmp);
   s0 = vld1q_f32(tmp);
   s1 = vld1q_f32(tmp + 4);
   s2 = vld1q_f32(tmp + 8);
@@ -420,15 +412,15 @@ HWY_INLINE void Lanes16ScalesA64(const WeightMatrix& w, const void* src, size_t 
 // lane holds one row's dot, no horizontal sums, one conversion and FMA per 4 rows and
 // block). Without SDOT: kFallback (the unpacking path).
 template <WeightType kType, internal::GemvQ8RowsFn kFallback>
-void GemvQ8Lanes16A64(const WeightMatrix& w, const QuantizedActivations& x, float* y, size_t r0,
+void GemvQ8Interleave16x4A64(const WeightMatrix& w, const QuantizedActivations& x, float* y, size_t r0,
                       size_t r1) {
   if (!(ArmDotExtensions() & kArmDotProd)) return kFallback(w, x, y, r0, r1);
   const size_t nb = (w.cols + 31) / 32;
-  const int8x16_t nf4 = vld1q_s8(ref::kNF4Int8);
+  const int8x16_t nf4 = vld1q_s8(kNF4Int8);
   const float k = kType == WeightType::kNF4 ? 1.0f / 127.0f : 1.0f;
   const int32_t off = static_cast<int32_t>(CodeOffset<kType>());
   const bool f16 = !w.per_tensor && w.scale_type == ScaleType::kF16;
-  HWY_ALIGN float scales[kLanes16], out[kLanes16];
+  HWY_ALIGN float scales[kInterleave16x4Rows], out[kInterleave16x4Rows];
   for (size_t g = r0 / 16; g * 16 < r1; ++g) {
     const uint8_t* p = static_cast<const uint8_t*>(w.data) + g * 16 * w.row_stride;
     float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, a2 = a0, a3 = a0;  // rows 4q..4q+3
@@ -438,19 +430,19 @@ void GemvQ8Lanes16A64(const WeightMatrix& w, const QuantizedActivations& x, floa
       const int32x4_t init = vdupq_n_s32(-off * x.sums[b]);
       int32x4_t d0 = init, d1 = init, d2 = init, d3 = init;
       const uint8_t* run = p + b * PackedBlockBytes<kType>() * 16;
-      Lanes16WordA64<kType, 0>(run, xlo, xhi, nf4, d0, d1, d2, d3);
-      Lanes16WordA64<kType, 1>(run + 64, xlo, xhi, nf4, d0, d1, d2, d3);
-      Lanes16WordA64<kType, 2>(run + 128, xlo, xhi, nf4, d0, d1, d2, d3);
-      Lanes16WordA64<kType, 3>(run + 192, xlo, xhi, nf4, d0, d1, d2, d3);
+      Interleave16x4WordA64<kType, 0>(run, xlo, xhi, nf4, d0, d1, d2, d3);
+      Interleave16x4WordA64<kType, 1>(run + 64, xlo, xhi, nf4, d0, d1, d2, d3);
+      Interleave16x4WordA64<kType, 2>(run + 128, xlo, xhi, nf4, d0, d1, d2, d3);
+      Interleave16x4WordA64<kType, 3>(run + 192, xlo, xhi, nf4, d0, d1, d2, d3);
       float32x4_t s0, s1, s2, s3;
-      Lanes16ScalesA64(w, w.scales, g, b, f16, scales, s0, s1, s2, s3);
+      Interleave16x4ScalesA64(w, w.scales, g, b, f16, scales, s0, s1, s2, s3);
       const float xs = x.scales[b] * k;
       a0 = vfmaq_f32(a0, vcvtq_f32_s32(d0), vmulq_n_f32(s0, xs));
       a1 = vfmaq_f32(a1, vcvtq_f32_s32(d1), vmulq_n_f32(s1, xs));
       a2 = vfmaq_f32(a2, vcvtq_f32_s32(d2), vmulq_n_f32(s2, xs));
       a3 = vfmaq_f32(a3, vcvtq_f32_s32(d3), vmulq_n_f32(s3, xs));
       if (kType == WeightType::kU4) {
-        Lanes16ScalesA64(w, w.mins, g, b, f16, scales, s0, s1, s2, s3);
+        Interleave16x4ScalesA64(w, w.mins, g, b, f16, scales, s0, s1, s2, s3);
         const float xsum = x.scales[b] * static_cast<float>(x.sums[b]);
         m0 = vfmaq_n_f32(m0, s0, xsum);
         m1 = vfmaq_n_f32(m1, s1, xsum);
@@ -468,20 +460,17 @@ void GemvQ8Lanes16A64(const WeightMatrix& w, const QuantizedActivations& x, floa
 #endif  // QLITE_A64
 
 // The kernels for an Interleave16x4 matrix of kType on this target.
-template <WeightType kType, internal::GemvRowsFn kGemv, internal::GemvQ8RowsFn kGemvQ8,
-          internal::GemmRowsFn kGemm, internal::GemmQ8RowsFn kGemmQ8>
-internal::RowKernels Lanes16Kernels() {
+template <WeightType kType, internal::GemvQ8RowsFn kGemvQ8, internal::GemmQ8RowsFn kGemmQ8>
+internal::RowKernels Interleave16x4Kernels() {
   internal::RowKernels k;
-  k.gemv = &GemvUnpacked<kGemv>;
-  k.gemm = &GemmUnpacked<kGemm>;
 #if QLITE_VNNI512
-  k.gemv_q8 = &GemvQ8Lanes16<kType>;
+  k.gemv_q8 = &GemvQ8Interleave16x4<kType>;
   k.gemm_q8 = kGemmQ8;  // reads the layout directly (DecodeVnniGroup)
 #elif QLITE_X86_256
-  k.gemv_q8 = &GemvQ8Lanes16X86<kType>;
+  k.gemv_q8 = &GemvQ8Interleave16x4X86<kType>;
   k.gemm_q8 = &GemmQ8Unpacked<kGemmQ8>;
 #elif QLITE_A64
-  k.gemv_q8 = &GemvQ8Lanes16A64<kType, &GemvQ8Unpacked<kGemvQ8>>;
+  k.gemv_q8 = &GemvQ8Interleave16x4A64<kType, &GemvQ8Unpacked<kGemvQ8>>;
   k.gemm_q8 = &GemmQ8Unpacked<kGemmQ8>;
 #else
   k.gemv_q8 = &GemvQ8Unpacked<kGemvQ8>;
