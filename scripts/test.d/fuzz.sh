@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The libFuzzer targets (tests/fuzz) under ASan + UBSan, built with clang in build-fuzz;
 # each target first replays its regression inputs (tests/fuzz/regressions/<target>, every
-# past finding), then fuzzes for QLITE_FUZZ_SECONDS (default 10) from seeds made of
+# past finding), then fuzzes for QLITE_FUZZ_SECONDS (default 30) from seeds made of
 # ../shared/models. A finding fails the run and is left in build-fuzz/artifacts/.
 # A longer run, one target:  QLITE_FUZZ_SECONDS=3600 QLITE_FUZZ_ONLY=gguf bash scripts/test.d/fuzz.sh
 # QLITE_SKIP_FUZZ=1 skips.
@@ -11,7 +11,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${QLITE_FUZZ_BUILD_DIR:-$root/build-fuzz}"
 main_build="${QLITE_BUILD_DIR:-$root/build}"
 data="${QLITE_TEST_DATA:-$root/../shared/models}"
-seconds="${QLITE_FUZZ_SECONDS:-10}"
+seconds="${QLITE_FUZZ_SECONDS:-30}"
 all_targets=(qlm qlm_session qla gguf safetensors llama2c tokenizer cli_args chat_template grammar json_schema)
 targets=("${all_targets[@]}")
 [ -n "${QLITE_FUZZ_ONLY:-}" ] && targets=("$QLITE_FUZZ_ONLY")
