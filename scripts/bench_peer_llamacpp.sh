@@ -71,8 +71,13 @@ lbench="$peer/llama.cpp/build/bin/llama-bench"
 if [ ! -x "$lbench" ]; then
   say "building llama-bench (CPU only, Release, GGML_NATIVE=ON, -j$jobs)"
   commit="$(sed -n 's/.*llama.cpp commit \([^,]*\),.*/\1/p' "$peer/llama.cpp/VERSION")"
+  # CPUs that list AMX (Sapphire Rapids and later) under a hypervisor that does not grant the
+  # AMX tile state: -march=native turns on ggml's AMX path, and llama-bench dies with SIGILL
+  # at its first batched matmul. Those builds leave AMX out (AVX-512, VNNI and BF16 stay).
+  noamx=""
+  grep -qw amx_tile /proc/cpuinfo 2>/dev/null && noamx="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
   cmake -S "$src" -B "$peer/llama.cpp/build" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
-    -DGGML_NATIVE=ON -DGGML_BLAS=OFF -DGGML_CUDA=OFF -DGGML_VULKAN=OFF -DGGML_METAL=OFF \
+    -DCMAKE_C_FLAGS="$noamx" -DCMAKE_CXX_FLAGS="$noamx" -DGGML_NATIVE=ON -DGGML_BLAS=OFF -DGGML_CUDA=OFF -DGGML_VULKAN=OFF -DGGML_METAL=OFF \
     -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
     -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_BUILD_COMMIT="${commit:-unknown}" \
     -DLLAMA_BUILD_NUMBER=0 >"$peer/llama.cpp/configure.log"
