@@ -9,10 +9,11 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${QLITE_ASAN_BUILD_DIR:-$root/build-asan}"
 jobs="${QLITE_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 start=$SECONDS
-# -O1 -g1 (ASan's recommended optimization, line tables only): half the compile time of
-# RelWithDebInfo's -O2 -g on the Highway kernel TUs, with the same reports.
+# -g1 (line tables only): a quarter less compile time on the Highway kernel TUs than
+# RelWithDebInfo's full -g, with the same reports and stack lines. Not -O1: it compiles
+# little faster and runs the CLI test 15x slower.
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQLITE_ASAN=ON \
-  -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
+  -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
   -DQLITE_BUILD_EXAMPLES=ON -DQLITE_BUILD_TESTS=ON -DQLITE_BUILD_BENCH=OFF -DQLITE_INSTALL=OFF >/dev/null
 cmake --build "$build" -j "$jobs"
 echo "asan: built in $((SECONDS - start)) s"
