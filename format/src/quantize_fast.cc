@@ -34,21 +34,32 @@ bool I8CodesFastImpl(const float*, uint64_t, uint64_t, uint64_t, const float*, u
 constexpr int kCandidates = 5;
 constexpr float kDivisors[kCandidates] = {8.0f, 7.75f, 7.5f, 7.25f, 7.0f};
 
-// The I4 search with one group per lane (value i of every lane's group gathered at once), its
-// squared errors summed in float. A float sum of 32..128 squares is within 2e-6 (relative)
-// of the exact sum, and the reference's double sums within 1e-13: a candidate whose float
-// sum is below every other's by more than 1e-5 (relative) is the one the reference picks.
-// Otherwise, or when the group's magnitude leaves that bound's range (tiny sums lose
-// relative precision in float, huge ones overflow), the group goes to `reference`.
+// The I4 search with one group per lane (value i of every lane's group gathered at once).
+// Candidate k's squared error is measured in units of its step d_k = mx / -k: with t = x * inv_k
+// and r its code (round to nearest, at most 7), S_k = sum (t - r)^2 in float, and the
+// reference's error (double sum of float e = x - r*d_k) is d_k^2 * S_k up to the bound below.
+// d_k^2 = mx^2 / k^2 (1 +- 2u), so W_k = S_k / k^2 orders the candidates as the reference's
+// sums do, mx^2 being common to all. The reference picks candidate b when every other W_k
+// exceeds W_b by more than both their error bounds; otherwise the group goes to `reference`.
+// Error of W_k against the reference's sum / mx^2 (u = 2^-24, n = len): t is within 2.01u of
+// x/d_k, so |t - x/d_k| <= 16.1u (|t| <= 8(1 + 2.01u)); r*d_k and x - r*d_k round within 8.5u
+// d_k; |t - r| and |e/d_k| are at most 1.01 (the clamp at 7), so each square differs by at
+// most 2.02 * 24.6u < 50u (a tie t = m + 0.5 rounded to even, not away, squares the same
+// 0.5); float squares, sums and W's products add (n + 3)u relative and the float comparison
+// u. Tolerance per candidate: n * 64u / k^2 + (n + 16)u * W_k.
+// Values whose magnitude leaves [1e-30, 1e15] (steps near float's subnormals or overflow)
+// go to `reference` as well.
 bool I4ScalesFastImpl(const float* src, uint64_t n_groups, uint64_t len, float (*reference)(const float*, uint64_t),
                       float* scales) {
   const hn::ScalableTag<float> df;
   const hn::RebindToSigned<decltype(df)> di;
   const size_t N = hn::Lanes(df);
   const auto idx = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(len)));
-  const auto zero = hn::Zero(df), half = hn::Set(df, 0.5f), neg_half = hn::Set(df, -0.5f);
-  const auto hi_code = hn::Set(df, 7.0f);
-  HWY_ALIGN float mx_lanes[kMaxLanes], d_lanes[kCandidates][kMaxLanes], err_lanes[kCandidates][kMaxLanes];
+  const auto zero = hn::Zero(df), hi_code = hn::Set(df, 7.0f);
+  constexpr float kU = 1.0f / 16777216.0f;  // 2^-24
+  const auto abs_tol = hn::Set(df, float(len) * 64.0f * kU);
+  const auto rel_tol = hn::Set(df, float(len + 16) * kU);
+  HWY_ALIGN float d_lanes[kMaxLanes], clear_lanes[kMaxLanes];
   HWY_ALIGN float tr[kMaxLen * kMaxLanes];  // tr[i * N + j]: value i of group g + j
   uint64_t g = 0;
   for (; N <= kMaxLanes && len <= kMaxLen && g + N <= n_groups; g += N) {
@@ -67,6 +78,7 @@ bool I4ScalesFastImpl(const float* src, uint64_t n_groups, uint64_t len, float (
     }
     decltype(mx) d[kCandidates], inv[kCandidates], err[kCandidates];
 #if HWY_ARCH_ARM_V7  // Div is an estimate there; the reference's divisions are exact
+    HWY_ALIGN float mx_lanes[kMaxLanes];
     hn::Store(mx, df, mx_lanes);
     for (int k = 0; k < kCandidates; ++k) {
       HWY_ALIGN float dk[kMaxLanes], ik[kMaxLanes];
@@ -82,32 +94,43 @@ bool I4ScalesFastImpl(const float* src, uint64_t n_groups, uint64_t len, float (
     for (int k = 0; k < kCandidates; ++k) err[k] = zero;
     for (uint64_t i = 0; i < len; ++i) {
       const auto x = hn::Load(df, tr + i * N);
-      // RoundI's +-0.5 follows the sign of x*inv, the same for every candidate (all inv
-      // share mx's sign); where a product is +-0 either way rounds to code 8.
-      const auto t0 = hn::Mul(x, inv[0]);
-      const auto h = hn::IfThenElse(t0 >= zero, half, neg_half);
       for (int k = 0; k < kCandidates; ++k) {
-        // |t| <= k(1 + 3 ulp): RoundI's +-1e6 clamp and the code's lower clamp (t - 0.5 >
-        // -9 truncates to -8 or more) are idle; t + 0.5 reaches 8 and is clamped to 7.
-        const auto t = k == 0 ? t0 : hn::Mul(x, inv[k]);
-        const auto r = hn::Min(hn::Trunc(hn::Add(t, h)), hi_code);  // code - 8
-        const auto e = hn::Sub(x, hn::Mul(r, d[k]));
+        // |t| <= k(1 + 2.01u): the code's lower clamp is idle, and the upper one (7) only
+        // matters where t can reach 7.5.
+        const auto t = hn::Mul(x, inv[k]);
+        auto r = hn::Round(t);
+        if (kDivisors[k] >= 7.5f) r = hn::Min(r, hi_code);
+        const auto e = hn::Sub(t, r);
         err[k] = hn::MulAdd(e, e, err[k]);
       }
     }
+    // W_k, its tolerance, and the first candidate of least W (the reference's order).
+    decltype(mx) w[kCandidates], tol[kCandidates];
     for (int k = 0; k < kCandidates; ++k) {
-      hn::Store(d[k], df, d_lanes[k]);
-      hn::Store(err[k], df, err_lanes[k]);
+      const auto inv_k2 = hn::Set(df, 1.0f / (kDivisors[k] * kDivisors[k]));
+      w[k] = hn::Mul(err[k], inv_k2);
+      tol[k] = hn::MulAdd(rel_tol, w[k], hn::Mul(abs_tol, inv_k2));
     }
-    for (size_t j = 0; j < N; ++j) {
-      int best = 0;
-      for (int k = 1; k < kCandidates; ++k)
-        if (err_lanes[k][j] < err_lanes[best][j]) best = k;
-      const double bound = double(err_lanes[best][j]) * (1.0 + 1e-5);
-      bool clear = err_lanes[best][j] >= 1e-30f;
-      for (int k = 0; k < kCandidates && clear; ++k) clear = k == best || double(err_lanes[k][j]) > bound;
-      scales[g + j] = clear ? d_lanes[best][j] : reference(base + j * len, len);
+    auto best_w = w[0], best_d = d[0], best_tol = tol[0], best_k = zero;
+    for (int k = 1; k < kCandidates; ++k) {
+      const auto m = w[k] < best_w;
+      best_w = hn::IfThenElse(m, w[k], best_w);
+      best_d = hn::IfThenElse(m, d[k], best_d);
+      best_tol = hn::IfThenElse(m, tol[k], best_tol);
+      best_k = hn::IfThenElse(m, hn::Set(df, float(k)), best_k);
     }
+    auto clear = hn::Eq(best_k, best_k);
+    for (int k = 0; k < kCandidates; ++k) {
+      const auto apart = hn::Sub(w[k], best_w) > hn::Add(tol[k], best_tol);
+      clear = hn::And(clear, hn::Or(apart, hn::Eq(best_k, hn::Set(df, float(k)))));
+    }
+    if (hn::AllTrue(df, clear)) {
+      hn::StoreU(best_d, df, scales + g);
+      continue;
+    }
+    hn::Store(best_d, df, d_lanes);
+    hn::Store(hn::IfThenElseZero(clear, hn::Set(df, 1.0f)), df, clear_lanes);
+    for (size_t j = 0; j < N; ++j) scales[g + j] = clear_lanes[j] != 0.0f ? d_lanes[j] : reference(base + j * len, len);
   }
   for (; g < n_groups; ++g) scales[g] = reference(src + g * len, len);
   return true;
