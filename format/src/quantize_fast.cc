@@ -154,9 +154,10 @@ bool I8ScalesFastImpl(const float* src, uint64_t n_groups, uint64_t len, float* 
   return true;
 }
 
-// Per row: the largest |error| and the squared errors in double lanes. The stored value
-// minus the source value is exact in float (round to nearest keeps them within a factor of
-// two, or the stored value is 0), so |e| and e*e (exact in double) are the reference's.
+// Per row: the largest |error| and the squared errors in double lanes (two sums, lower and
+// upper half, so consecutive additions do not wait on each other). The stored value minus
+// the source value is exact in float (round to nearest keeps them within a factor of two,
+// or the stored value is 0), so |e| and e*e (exact in double) are the reference's.
 #if HWY_HAVE_FLOAT64
 template <class DF>
 using ErrSum = hn::Vec<hn::Repartition<double, DF>>;
@@ -165,18 +166,17 @@ HWY_INLINE ErrSum<DF> ZeroSum(DF) {
   return hn::Zero(hn::Repartition<double, DF>());
 }
 template <class DF>
-HWY_INLINE void AddError(DF, hn::Vec<DF> e, hn::Vec<DF>& max, ErrSum<DF>& sum) {
+HWY_INLINE void AddError(DF, hn::Vec<DF> e, hn::Vec<DF>& max, ErrSum<DF>& sum_lo, ErrSum<DF>& sum_hi) {
   const hn::Repartition<double, DF> dd;
   const hn::Half<DF> dh;
   max = hn::Max(max, hn::Abs(e));
   const auto lo = hn::PromoteTo(dd, hn::LowerHalf(dh, e)), hi = hn::PromoteTo(dd, hn::UpperHalf(dh, e));
-  sum = hn::MulAdd(lo, lo, sum);
-  sum = hn::MulAdd(hi, hi, sum);
+  sum_lo = hn::MulAdd(lo, lo, sum_lo);
+  sum_hi = hn::MulAdd(hi, hi, sum_hi);
 }
 template <class DF>
-HWY_INLINE void FinishError(DF df, hn::Vec<DF> max, ErrSum<DF> sum, double* max_abs, double* sum_sq) {
-  *max_abs = std::max(*max_abs, double(hn::GetLane(hn::MaxOfLanes(df, max))));
-  *sum_sq += hn::GetLane(hn::SumOfLanes(hn::Repartition<double, DF>(), sum));
+HWY_INLINE double SumOf(DF, ErrSum<DF> sum) {
+  return hn::GetLane(hn::SumOfLanes(hn::Repartition<double, DF>(), sum));
 }
 #else
 template <class DF>
@@ -186,27 +186,36 @@ HWY_INLINE double ZeroSum(DF) {
   return 0.0;
 }
 template <class DF>
-HWY_INLINE void AddError(DF df, hn::Vec<DF> e, hn::Vec<DF>& max, double& sum) {
+HWY_INLINE void AddError(DF df, hn::Vec<DF> e, hn::Vec<DF>& max, double& sum_lo, double& sum_hi) {
   max = hn::Max(max, hn::Abs(e));
   HWY_ALIGN float lanes[kMaxLanes];
   hn::Store(e, df, lanes);
-  for (size_t j = 0; j < hn::Lanes(df); ++j) sum += double(lanes[j]) * double(lanes[j]);
+  const size_t half = hn::Lanes(df) / 2;
+  for (size_t j = 0; j < half; ++j) sum_lo += double(lanes[j]) * double(lanes[j]);
+  for (size_t j = half; j < hn::Lanes(df); ++j) sum_hi += double(lanes[j]) * double(lanes[j]);
 }
 template <class DF>
-HWY_INLINE void FinishError(DF df, hn::Vec<DF> max, double sum, double* max_abs, double* sum_sq) {
-  *max_abs = std::max(*max_abs, double(hn::GetLane(hn::MaxOfLanes(df, max))));
-  *sum_sq += sum;
+HWY_INLINE double SumOf(DF, double sum) {
+  return sum;
 }
 #endif
+template <class DF>
+HWY_INLINE void FinishError(DF df, hn::Vec<DF> max, const ErrSum<DF>* sums, int n_sums, double* max_abs,
+                            double* sum_sq) {
+  *max_abs = std::max(*max_abs, double(hn::GetLane(hn::MaxOfLanes(df, max))));
+  double row = 0.0;
+  for (int i = 0; i < n_sums; ++i) row += SumOf(df, sums[i]);
+  *sum_sq += row;
+}
 
-// One value's code as CodeOf computes it: RoundI(x * inv) (clamped to +-1e6, +-0.5 by the
-// sign, truncated); the caller adds the offset and clamps.
-template <class DF, class DI>
-HWY_INLINE hn::Vec<DI> RoundCode(DF df, DI di, hn::Vec<DF> x, hn::Vec<DF> inv) {
-  auto t = hn::Mul(x, inv);
-  t = hn::Min(hn::Max(t, hn::Set(df, -1e6f)), hn::Set(df, 1e6f));
-  const auto h = hn::IfThenElse(t >= hn::Zero(df), hn::Set(df, 0.5f), hn::Set(df, -0.5f));
-  return hn::ConvertTo(di, hn::Add(t, h));
+// One value's code minus its offset, as a float: CodeOf's RoundI(x * inv) (+-0.5 by the
+// sign, truncated) clamped to [lo, hi]. Clamping before rounding gives the same code
+// (rounding is monotone and keeps the integer bounds), and [lo, hi] lies within RoundI's
+// +-1e6 clamp.
+template <class DF>
+HWY_INLINE hn::Vec<DF> RoundCode(DF df, hn::Vec<DF> x, hn::Vec<DF> inv, hn::Vec<DF> lo, hn::Vec<DF> hi) {
+  const auto t = hn::Min(hn::Max(hn::Mul(x, inv), lo), hi);
+  return hn::Trunc(hn::Add(t, hn::CopySignToAbs(hn::Set(df, 0.5f), t)));
 }
 
 // 16 lanes at most: one I4 byte holds values j and j + 16 of a 32-value block.
@@ -219,29 +228,30 @@ bool I4CodesFastImpl(const float* src, uint64_t rows, uint64_t cols, uint64_t le
   const hn::Rebind<uint8_t, D16> d8;
   const size_t N = hn::Lanes(df);
   const uint64_t gpr = cols / len, stride = cols / 2;
-  const auto c0 = hn::Set(di, 0), c8 = hn::Set(di, 8), c15 = hn::Set(di, 15);
+  const auto c8 = hn::Set(di, 8);
+  const auto lo = hn::Set(df, -8.0f), hi = hn::Set(df, 7.0f);
   for (uint64_t r = 0; r < rows; ++r) {
     const float* row = src + r * cols;
     uint8_t* out = data + r * stride;
     auto emax = hn::Zero(df);
-    auto esum = ZeroSum(df);
+    ErrSum<D16> esum[4] = {ZeroSum(df), ZeroSum(df), ZeroSum(df), ZeroSum(df)};
     for (uint64_t k = 0; k < gpr; ++k) {
       const float s = scales[r * gpr + k];
       const auto vs = hn::Set(df, s), vinv = hn::Set(df, s != 0.0f ? 1.0f / s : 0.0f);
       for (uint64_t b = k * len; b < (k + 1) * len; b += 32) {
         for (size_t j = 0; j < 16; j += N) {
           const auto xl = hn::LoadU(df, row + b + j), xh = hn::LoadU(df, row + b + 16 + j);
-          const auto ql = hn::Min(hn::Max(hn::Add(RoundCode(df, di, xl, vinv), c8), c0), c15);
-          const auto qh = hn::Min(hn::Max(hn::Add(RoundCode(df, di, xh, vinv), c8), c0), c15);
+          const auto rl = RoundCode(df, xl, vinv, lo, hi), rh = RoundCode(df, xh, vinv, lo, hi);
+          const auto ql = hn::Add(hn::ConvertTo(di, rl), c8), qh = hn::Add(hn::ConvertTo(di, rh), c8);
           hn::StoreU(hn::DemoteTo(d8, hn::Or(ql, hn::ShiftLeft<4>(qh))), d8, out + b / 2 + j);
           if (max_abs) {
-            AddError(df, hn::Sub(hn::Mul(hn::ConvertTo(df, hn::Sub(ql, c8)), vs), xl), emax, esum);
-            AddError(df, hn::Sub(hn::Mul(hn::ConvertTo(df, hn::Sub(qh, c8)), vs), xh), emax, esum);
+            AddError(df, hn::Sub(hn::Mul(rl, vs), xl), emax, esum[0], esum[1]);
+            AddError(df, hn::Sub(hn::Mul(rh, vs), xh), emax, esum[2], esum[3]);
           }
         }
       }
     }
-    if (max_abs) FinishError(df, emax, esum, max_abs, sum_sq);
+    if (max_abs) FinishError(df, emax, esum, 4, max_abs, sum_sq);
   }
   return true;
 }
@@ -253,23 +263,23 @@ bool I8CodesFastImpl(const float* src, uint64_t rows, uint64_t cols, uint64_t le
   const hn::Rebind<int8_t, D16> d8;
   const size_t N = hn::Lanes(df);
   const uint64_t gpr = cols / len;
-  const auto lo = hn::Set(di, -127), hi = hn::Set(di, 127);
+  const auto lo = hn::Set(df, -127.0f), hi = hn::Set(df, 127.0f);
   for (uint64_t r = 0; r < rows; ++r) {
     const float* row = src + r * cols;
     int8_t* out = reinterpret_cast<int8_t*>(data + r * cols);
     auto emax = hn::Zero(df);
-    auto esum = ZeroSum(df);
+    ErrSum<D16> esum[2] = {ZeroSum(df), ZeroSum(df)};
     for (uint64_t k = 0; k < gpr; ++k) {
       const float s = scales[r * gpr + k];
       const auto vs = hn::Set(df, s), vinv = hn::Set(df, s != 0.0f ? 1.0f / s : 0.0f);
       for (uint64_t c = k * len; c < (k + 1) * len; c += N) {
         const auto x = hn::LoadU(df, row + c);
-        const auto q = hn::Min(hn::Max(RoundCode(df, di, x, vinv), lo), hi);
-        hn::StoreU(hn::DemoteTo(d8, q), d8, out + c);
-        if (max_abs) AddError(df, hn::Sub(hn::Mul(hn::ConvertTo(df, q), vs), x), emax, esum);
+        const auto q = RoundCode(df, x, vinv, lo, hi);
+        hn::StoreU(hn::DemoteTo(d8, hn::ConvertTo(di, q)), d8, out + c);
+        if (max_abs) AddError(df, hn::Sub(hn::Mul(q, vs), x), emax, esum[0], esum[1]);
       }
     }
-    if (max_abs) FinishError(df, emax, esum, max_abs, sum_sq);
+    if (max_abs) FinishError(df, emax, esum, 2, max_abs, sum_sq);
   }
   return true;
 }
