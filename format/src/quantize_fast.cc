@@ -268,18 +268,72 @@ bool AllFiniteImpl(const float* src, uint64_t n) {
 
 void F16ToF32Impl(const void* src, uint64_t n, float* dst) {
   const hn::ScalableTag<float> df;
+  const hn::RebindToUnsigned<decltype(df)> du;
   const hn::Rebind<hwy::float16_t, decltype(df)> dh;
   const size_t N = hn::Lanes(df);
   const auto* p = static_cast<const hwy::float16_t*>(src);
+  // Highway's PromoteTo without F16C (SSSE3, SSE4) reads Inf and NaN halves as 2^16 * (1 +
+  // mantissa / 1024); no finite half reaches 2^16, so setting those lanes' exponent bits
+  // gives Inf and NaN everywhere (and changes nothing where PromoteTo got them right).
+  const auto promote = [&](hn::Vec<decltype(dh)> h) {
+    const auto v = hn::PromoteTo(df, h);
+    const auto special = hn::BitCast(df, hn::Or(hn::BitCast(du, v), hn::Set(du, 0x7f800000u)));
+    return hn::IfThenElse(hn::Abs(v) >= hn::Set(df, 65536.0f), special, v);
+  };
   uint64_t i = 0;
-  for (; i + N <= n; i += N) hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, p + i)), df, dst + i);
+  for (; i + N <= n; i += N) hn::StoreU(promote(hn::LoadU(dh, p + i)), df, dst + i);
   if (i < n) {  // the tail through a padded copy
     HWY_ALIGN hwy::float16_t in[kMaxLanes] = {};
     HWY_ALIGN float out[kMaxLanes];
     std::memcpy(in, p + i, (n - i) * 2);
-    hn::Store(hn::PromoteTo(df, hn::Load(dh, in)), df, out);
+    hn::Store(promote(hn::Load(dh, in)), df, out);
     std::memcpy(dst + i, out, (n - i) * 4);
   }
+}
+
+// F32ToF16's rounding in integer lanes: to nearest even, a carry into the exponent rounding
+// up to the next binade (or Inf), subnormals by a per-lane shift, NaN quieted.
+void F32ToF16Impl(const float* src, uint64_t n, void* dst, float* decoded) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const hn::Rebind<uint16_t, decltype(df)> d16;
+  const size_t N = hn::Lanes(df);
+  const auto one = hn::Set(di, 1), zero = hn::Zero(di), inf = hn::Set(di, 0x7c00);
+  auto encode = [&](hn::Vec<decltype(df)> v) {
+    const auto x = hn::BitCast(di, v);
+    const auto sign = hn::And(hn::ShiftRight<16>(x), hn::Set(di, 0x8000));
+    const auto exp = hn::And(hn::ShiftRight<23>(x), hn::Set(di, 0xff));
+    const auto mant = hn::And(x, hn::Set(di, 0x7fffff));
+    const auto e = hn::Sub(exp, hn::Set(di, 112));  // the f16 exponent field
+    auto normal = hn::Or(hn::ShiftLeft<10>(e), hn::ShiftRight<13>(mant));
+    const auto rem = hn::And(mant, hn::Set(di, 0x1fff)), half = hn::Set(di, 0x1000);
+    auto odd = hn::Eq(hn::And(normal, one), one);
+    normal = hn::Add(normal, hn::IfThenElseZero(hn::Or(rem > half, hn::And(hn::Eq(rem, half), odd)), one));
+    // e in [-10, 0]: the significand with its leading 1, shifted right by 14 - e.
+    const auto shift = hn::Min(hn::Max(hn::Sub(hn::Set(di, 14), e), hn::Set(di, 14)), hn::Set(di, 24));
+    const auto m = hn::Or(mant, hn::Set(di, 0x800000));
+    auto sub = m >> shift;
+    const auto sub_rem = hn::And(m, hn::Sub(one << shift, one));
+    const auto sub_half = one << hn::Sub(shift, one);
+    odd = hn::Eq(hn::And(sub, one), one);
+    sub = hn::Add(sub, hn::IfThenElseZero(hn::Or(sub_rem > sub_half, hn::And(hn::Eq(sub_rem, sub_half), odd)), one));
+    auto h = hn::IfThenElse(e > zero, normal, hn::IfThenElseZero(e > hn::Set(di, -11), sub));
+    h = hn::IfThenElse(e > hn::Set(di, 30), inf, h);
+    const auto nan = hn::And(hn::Eq(exp, hn::Set(di, 0xff)), hn::Ne(mant, zero));
+    h = hn::IfThenElse(nan, hn::Set(di, 0x7e00), h);
+    return hn::DemoteTo(d16, hn::Or(sign, h));
+  };
+  auto* out = static_cast<uint8_t*>(dst);
+  uint64_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(encode(hn::LoadU(df, src + i)), d16, reinterpret_cast<uint16_t*>(out + 2 * i));
+  if (i < n) {  // the tail through a padded copy
+    HWY_ALIGN float in[kMaxLanes] = {};
+    HWY_ALIGN uint16_t halves[kMaxLanes];
+    std::memcpy(in, src + i, (n - i) * 4);
+    hn::Store(encode(hn::Load(df, in)), d16, halves);
+    std::memcpy(out + 2 * i, halves, (n - i) * 2);
+  }
+  F16ToF32Impl(dst, n, decoded);
 }
 
 }  // namespace HWY_NAMESPACE
@@ -297,6 +351,7 @@ HWY_EXPORT(I4CodesFastImpl);
 HWY_EXPORT(I8CodesFastImpl);
 HWY_EXPORT(AllFiniteImpl);
 HWY_EXPORT(F16ToF32Impl);
+HWY_EXPORT(F32ToF16Impl);
 
 bool I4ScalesFast(const float* src, uint64_t n_groups, uint64_t len, float (*reference)(const float*, uint64_t),
                   float* scales) {
@@ -315,6 +370,9 @@ bool I8CodesFast(const float* src, uint64_t rows, uint64_t cols, uint64_t len, c
 }
 bool AllFinite(const float* src, uint64_t n) { return HWY_DYNAMIC_DISPATCH(AllFiniteImpl)(src, n); }
 void F16ToF32(const void* src, uint64_t n, float* dst) { HWY_DYNAMIC_DISPATCH(F16ToF32Impl)(src, n, dst); }
+void F32ToF16(const float* src, uint64_t n, void* dst, float* decoded) {
+  HWY_DYNAMIC_DISPATCH(F32ToF16Impl)(src, n, dst, decoded);
+}
 
 }  // namespace quant
 }  // namespace qlite

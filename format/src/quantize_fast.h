@@ -33,4 +33,8 @@ bool AllFinite(const float* src, uint64_t n);
 // n IEEE half-precision values (little-endian host, any alignment) to float, exactly.
 void F16ToF32(const void* src, uint64_t n, float* dst);
 
+// n floats to half precision (little-endian, any alignment) rounded as qlite::F32ToF16
+// rounds them, and the halves' float values into `decoded` (which may be src).
+void F32ToF16(const float* src, uint64_t n, void* dst, float* decoded);
+
 }  // namespace qlite::quant

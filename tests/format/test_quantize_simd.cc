@@ -161,5 +161,67 @@ TEST(QuantizeSimd, I4ScaleSearchMatchesTheRule) {
   EXPECT_GT(targets, 0);
 }
 
+// The SIMD f16 -> f32 decoding (GGUF f16 tensors, f16 scales) equals F16ToF32 for every
+// half on every target, Inf and NaN included (the converter refuses those), NaN payloads
+// aside.
+TEST(QuantizeSimd, F16DecodingMatchesTheScalarOne) {
+  std::vector<uint16_t> halves(1 << 16);
+  for (uint32_t h = 0; h < halves.size(); ++h) halves[h] = static_cast<uint16_t>(h);
+  int targets = 0;
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    ++targets;
+    std::vector<float> got(halves.size() - 1);  // an odd length: a tail
+    quant::F16ToF32(halves.data(), got.size(), got.data());
+    for (size_t h = 0; h < got.size(); ++h) {
+      const float want = F16ToF32(halves[h]);  // NaN payloads may be quieted
+      ASSERT_TRUE(std::isnan(want) ? std::isnan(got[h]) : std::memcmp(&got[h], &want, 4) == 0)
+          << hwy::TargetName(target) << " half 0x" << std::hex << h;
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
+  EXPECT_GT(targets, 0);
+}
+
+// The SIMD f32 -> f16 encoding stores F32ToF16's halves on every target: every exponent
+// (subnormal results, overflow to Inf, Inf, NaN), the rounding ties, random bit patterns,
+// and lengths that leave a tail.
+TEST(QuantizeSimd, F16EncodingMatchesTheScalarOne) {
+  std::vector<float> x;
+  auto push = [&](uint32_t bits) {
+    float f;
+    std::memcpy(&f, &bits, 4);
+    x.push_back(f);
+  };
+  for (uint32_t sign : {0u, 0x80000000u})
+    for (uint32_t exp = 0; exp < 256; ++exp)
+      for (uint32_t mant : {0u, 1u, 0xfffu, 0x1000u, 0x1001u, 0x1fffu, 0x2000u, 0x3000u, 0x5000u, 0x7fe000u,
+                            0x7fefffu, 0x7ff000u, 0x7fffffu, 0x400000u, 0x401000u, 0x123456u})
+        push(sign | exp << 23 | mant);
+  for (uint32_t exp = 100; exp < 114; ++exp)  // subnormal halves: ties at every shift
+    for (uint32_t k = 0; k < 64; ++k) push(exp << 23 | (k << (exp < 103 ? 20 : 14 - (113 - exp) + 9)));
+  std::mt19937 rng(7);
+  for (int i = 0; i < 1 << 16; ++i) push(static_cast<uint32_t>(rng()));
+  int targets = 0;
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    ++targets;
+    for (size_t n : {x.size(), x.size() - 1, size_t{3}}) {
+      std::vector<uint8_t> halves(2 * n);
+      std::vector<float> decoded(n);
+      quant::F32ToF16(x.data(), n, halves.data(), decoded.data());
+      for (size_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, &halves[2 * i], 2);
+        ASSERT_EQ(h, F32ToF16(x[i])) << hwy::TargetName(target) << " value " << x[i] << " index " << i;
+        const float want = F16ToF32(h);
+        ASSERT_EQ(0, std::memcmp(&decoded[i], &want, 4)) << hwy::TargetName(target) << " index " << i;
+      }
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
+  EXPECT_GT(targets, 0);
+}
+
 }  // namespace
 }  // namespace qlite
