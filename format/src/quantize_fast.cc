@@ -39,14 +39,14 @@ constexpr float kDivisors[kCandidates] = {8.0f, 7.75f, 7.5f, 7.25f, 7.0f};
 // and r its code (round to nearest, at most 7), S_k = sum (t - r)^2 in float, and the
 // reference's error (double sum of float e = x - r*d_k) is d_k^2 * S_k up to the bound below.
 // d_k^2 = mx^2 / k^2 (1 +- 2u), so W_k = S_k / k^2 orders the candidates as the reference's
-// sums do, mx^2 being common to all. The reference picks candidate b when every other W_k
-// exceeds W_b by more than both their error bounds; otherwise the group goes to `reference`.
-// Error of W_k against the reference's sum / mx^2 (u = 2^-24, n = len): t is within 2.01u of
-// x/d_k, so |t - x/d_k| <= 16.1u (|t| <= 8(1 + 2.01u)); r*d_k and x - r*d_k round within 8.5u
-// d_k; |t - r| and |e/d_k| are at most 1.01 (the clamp at 7), so each square differs by at
-// most 2.02 * 24.6u < 50u (a tie t = m + 0.5 rounded to even, not away, squares the same
-// 0.5); float squares, sums and W's products add (n + 3)u relative and the float comparison
-// u. Tolerance per candidate: n * 64u / k^2 + (n + 16)u * W_k.
+// sums do, mx^2 being common to all. When every other W_k exceeds the least, W_b, by more
+// than both their tolerances, b is the reference's choice; otherwise the group goes to
+// `reference`. Error of W_k against the reference's sum / mx^2 (u = 2^-24, n = len): t is
+// within 2.01u of x/d_k, so |t - x/d_k| <= 16.1u (|t| <= 8(1 + 2.01u)); r*d_k and x - r*d_k
+// round within 9.1u d_k; |t - r| and |e/d_k| are at most 1.01 (the clamp at 7), so each
+// square differs by at most 2.02 * 25.2u < 51u (a tie t = m + 0.5 rounded to even, not
+// away, squares the same 0.5); float squares, sums and W's products add (n + 3)u relative
+// and the float comparison u. Tolerance per candidate: n * 64u / k^2 + (n + 16)u * W_k.
 // Values whose magnitude leaves [1e-30, 1e15] (steps near float's subnormals or overflow)
 // go to `reference` as well.
 bool I4ScalesFastImpl(const float* src, uint64_t n_groups, uint64_t len, float (*reference)(const float*, uint64_t),
@@ -305,7 +305,7 @@ void F32ToF16Impl(const float* src, uint64_t n, void* dst, float* decoded) {
     const auto exp = hn::And(hn::ShiftRight<23>(x), hn::Set(di, 0xff));
     const auto mant = hn::And(x, hn::Set(di, 0x7fffff));
     const auto e = hn::Sub(exp, hn::Set(di, 112));  // the f16 exponent field
-    auto normal = hn::Or(hn::ShiftLeft<10>(e), hn::ShiftRight<13>(mant));
+    auto normal = hn::Or(hn::ShiftLeft<10>(hn::Max(e, zero)), hn::ShiftRight<13>(mant));  // used where e > 0
     const auto rem = hn::And(mant, hn::Set(di, 0x1fff)), half = hn::Set(di, 0x1000);
     auto odd = hn::Eq(hn::And(normal, one), one);
     normal = hn::Add(normal, hn::IfThenElseZero(hn::Or(rem > half, hn::And(hn::Eq(rem, half), odd)), one));
