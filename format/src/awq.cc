@@ -39,7 +39,8 @@ Status LoadMatrix(const SourceTensor& t, std::vector<float>* w) {
   return Status::Ok();
 }
 
-// Replaces t's loader by one that applies fn to the values; t loses its stored scheme.
+// Replaces t's loader by one that applies fn to the values; t loses its stored scheme and its
+// row-range reader (which would read the values before fn).
 template <class Fn>
 void Transform(SourceTensor* t, Fn fn) {
   auto inner = t->load;
@@ -52,6 +53,7 @@ void Transform(SourceTensor* t, Fn fn) {
   t->has_stored_scheme = false;
   t->stored_exact = false;
   t->load_stored = nullptr;
+  t->load_rows = nullptr;
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // ConvertModel: SourceModel -> .qlm through a bounded pipeline: worker threads load and
-// hash, quantize (large tensors in row pieces) and measure tensors; the calling thread
-// writes them in name order and folds their hashes into the fingerprint, so the file does
-// not depend on the thread count.
+// hash, quantize (large tensors in row pieces; sources that read row ranges in cache-sized
+// row blocks, never whole) and measure tensors; the calling thread writes them in name order
+// and folds their hashes into the fingerprint, so the file does not depend on the thread count.
 #include "qlite/format/convert.h"
 
 #include "qlite/qlite_version.h"
@@ -150,6 +150,9 @@ struct TensorJob {
   const InputStats* input_stats = nullptr;
   uint64_t piece_rows = 0;
   size_t n_pieces = 1;
+  bool streamed = false;  // decoded by ConvertTensor in row blocks (load_rows), never whole
+  uint64_t block_rows = 0;  // a multiple of 16
+
 
   std::vector<float> values;        // to be quantized (after any LoRA merge)
   std::vector<uint64_t> row_hashes;  // XXH64 of each row's source f32 values, before any merge
@@ -166,22 +169,24 @@ struct TensorJob {
 
 Status LoadTensor(const ConvertOptions& options, TensorJob* job) {
   const SourceTensor& t = *job->src;
-  Status s = t.load(&job->values);
-  if (!s.ok()) return Status(s.code(), "loading " + job->name + ": " + s.message());
-  if (job->values.size() != job->rows * job->cols)
-    return StatusError(StatusCode::kMismatch, "tensor %s: loader gave %zu values for %llu", job->name.c_str(),
-                       job->values.size(), static_cast<unsigned long long>(job->rows * job->cols));
   job->row_hashes.resize(job->rows);
-  if (options.merge) {  // applied after hashing: the fingerprint keeps the source's values
+  if (!job->streamed) {
+    Status s = t.load(&job->values);
+    if (!s.ok()) return Status(s.code(), "loading " + job->name + ": " + s.message());
+    if (job->values.size() != job->rows * job->cols)
+      return StatusError(StatusCode::kMismatch, "tensor %s: loader gave %zu values for %llu", job->name.c_str(),
+                         job->values.size(), static_cast<unsigned long long>(job->rows * job->cols));
+  }
+  if (options.merge && !job->streamed) {  // applied after hashing: the fingerprint keeps the source's values
     for (uint64_t r = 0; r < job->rows; ++r)
       job->row_hashes[r] = Xxh64(job->values.data() + r * job->cols, job->cols * sizeof(float));  // LE hosts
     job->rows_hashed = true;
     const std::vector<float> unmerged = job->values;
-    s = options.merge(job->name, t.shape, &job->values);
+    Status s = options.merge(job->name, t.shape, &job->values);
     if (!s.ok()) return Status(s.code(), "merging adapters into " + job->name + ": " + s.message());
     job->merged = job->values != unmerged;
   }
-  if (job->n_pieces > 1) {  // pieces are quantized into their slices of the whole tensor
+  if (job->n_pieces > 1 || job->streamed) {  // pieces and blocks are quantized into their slices
     QuantizedTensor& q = job->q;
     quant::StartTensor(job->spec, job->rows, job->cols, &q);
     q.data.resize(StoredRows(job->spec, job->rows) * q.row_stride);
@@ -193,9 +198,54 @@ Status LoadTensor(const ConvertOptions& options, TensorJob* job) {
   return Status::Ok();
 }
 
+// A quantizer's error for `rows` rows of a tensor from row `first`: a non-finite value is
+// named by its row in the whole tensor.
+Status QuantizeError(const TensorJob& job, uint64_t first, const float* values, uint64_t rows, const Status& s) {
+  for (uint64_t i = 0; i < rows * job.cols; ++i)
+    if (!std::isfinite(values[i]))
+      return StatusError(s.code(), "quantizing %s: non-finite value (%g) at row %llu col %llu", job.name.c_str(),
+                         values[i], static_cast<unsigned long long>(first + i / job.cols),
+                         static_cast<unsigned long long>(i % job.cols));
+  return Status(s.code(), "quantizing " + job.name + ": " + s.message());
+}
+
+// Copies the bytes of `part`, rows from `first` of the tensor, into their slices of `whole`
+// (row groups of 16 start on a multiple of 16 rows: every layout's slice is contiguous).
+void CopyRows(const QuantizedTensor& part, uint64_t first, QuantizedTensor* whole) {
+  const uint64_t scale_bytes = ScaleTypeBytes(whole->spec.scale_type), gpr = GroupsPerRow(whole->spec, whole->cols);
+  std::copy(part.data.begin(), part.data.end(), whole->data.begin() + first * whole->row_stride);
+  std::copy(part.scales.begin(), part.scales.end(), whole->scales.begin() + first * gpr * scale_bytes);
+  std::copy(part.mins.begin(), part.mins.end(), whole->mins.begin() + first * gpr * scale_bytes);
+}
+
+// Quantizes piece `piece` of a streamed tensor in blocks of rows decoded into one buffer per
+// thread (ConvertOptions::block_values: they stay in cache from the decode to the codes).
+// The error sums and row hashes are those of the piece at once (rows in order).
+Status ConvertStreamed(TensorJob* job, size_t piece) {
+  const uint64_t first = piece * job->piece_rows, end = std::min(job->rows, first + job->piece_rows);
+  const uint64_t block = job->block_rows;
+  thread_local std::vector<float> values;
+  values.resize(std::min(block, end - first) * job->cols);
+  ErrorSum& e = job->errors[piece];
+  QuantizedTensor part;
+  for (uint64_t r0 = first; r0 < end; r0 += block) {
+    const uint64_t rows = std::min(block, end - r0);
+    Status s = job->src->load_rows(r0, rows, values.data());
+    if (!s.ok()) return Status(s.code(), "loading " + job->name + ": " + s.message());
+    bool measured = false;
+    s = quant::QuantizeMeasured(values.data(), rows, job->cols, job->spec, &part, &e.max_abs, &e.sum_sq,
+                                job->row_hashes.data() + r0, &measured);
+    if (!s.ok()) return QuantizeError(*job, r0, values.data(), rows, s);
+    if (!measured) QLITE_RETURN_IF_ERROR(MeasureError(part, values.data(), &e));
+    CopyRows(part, r0, &job->q);
+  }
+  return Status::Ok();
+}
+
 // Quantizes piece `piece` of a loaded tensor (rows piece*piece_rows.., or the whole tensor)
 // and measures its error: the one place that decides how a tensor's values are stored.
 Status ConvertTensor(TensorJob* job, size_t piece) {
+  if (job->streamed) return ConvertStreamed(job, piece);
   const SourceTensor& t = *job->src;
   const uint64_t first = piece * job->piece_rows;
   const uint64_t rows = std::min(job->rows - first, job->piece_rows);
@@ -220,14 +270,9 @@ Status ConvertTensor(TensorJob* job, size_t piece) {
     s = quant::QuantizeMeasured(values, rows, job->cols, job->spec, &q, &e.max_abs, &e.sum_sq, row_hashes,
                                 &measured);
   }
-  if (!s.ok()) return Status(s.code(), "quantizing " + job->name + ": " + s.message());
+  if (!s.ok()) return QuantizeError(*job, first, values, rows, s);
   if (!measured) QLITE_RETURN_IF_ERROR(MeasureError(q, values, &job->errors[piece]));
-  if (job->n_pieces > 1) {
-    const uint64_t scale_bytes = ScaleTypeBytes(job->spec.scale_type), gpr = GroupsPerRow(job->spec, job->cols);
-    std::copy(part.data.begin(), part.data.end(), job->q.data.begin() + first * job->q.row_stride);
-    std::copy(part.scales.begin(), part.scales.end(), job->q.scales.begin() + first * gpr * scale_bytes);
-    std::copy(part.mins.begin(), part.mins.end(), job->q.mins.begin() + first * gpr * scale_bytes);
-  }
+  if (job->n_pieces > 1) CopyRows(part, first, &job->q);
   return Status::Ok();
 }
 
@@ -277,7 +322,7 @@ class Pipeline {
       }
       if (next_load_ < jobs_.size() && next_load_ < next_write_ + window_) {
         TensorJob& job = jobs_[next_load_++];
-        TakeBuffer(&job);
+        if (!job.streamed) TakeBuffer(&job);
         lock.unlock();
         Status s = Run([&] { return LoadTensor(options_, &job); });
         lock.lock();
@@ -418,6 +463,9 @@ Status ConvertModel(const SourceModel& source, const ConvertOptions& options, co
     if (splittable && job.rows * job.cols > 2 * options.piece_values)
       job.piece_rows = std::max<uint64_t>(16, options.piece_values / job.cols / 16 * 16);
     job.n_pieces = static_cast<size_t>((job.rows + job.piece_rows - 1) / job.piece_rows);
+    // Streamed in row blocks where nothing needs the whole tensor's values at once.
+    job.streamed = splittable && t->load_rows && !options.merge && !job.calibration;
+    job.block_rows = std::max<uint64_t>(16, options.block_values / std::max<uint64_t>(1, job.cols) / 16 * 16);
     jobs.push_back(std::move(job));
   }
 

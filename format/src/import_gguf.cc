@@ -227,6 +227,33 @@ Status GemmaSettings(const gguf::File& f, const std::string& arch, ModelConfig* 
   return Status::Ok();
 }
 
+// The f32 values [first, first + count) of a tensor of `type` at abs_offset (first and count
+// whole blocks), read in chunks of whole blocks through one buffer per thread: the raw bytes
+// stay in cache and no tensor-sized buffer is allocated (and zeroed) per load.
+Status LoadValues(const std::string& path, uint64_t abs_offset, uint32_t type, uint64_t first, uint64_t count,
+                  const std::string& name, float* dst) {
+  uint64_t be = 0, bb = 0;
+  if (!gguf::BlockLayout(type, &be, &bb) || first % be != 0 || count % be != 0)
+    return StatusError(StatusCode::kFormat, "tensor %s: values %llu..%llu are not whole blocks", name.c_str(),
+                       (unsigned long long)first, (unsigned long long)(first + count));
+  thread_local std::vector<uint8_t> raw;
+  const uint64_t chunk_blocks = std::max<uint64_t>(1, (uint64_t{1} << 20) / bb);
+  const uint64_t n_blocks = count / be, first_block = first / be;
+  raw.resize(std::min(n_blocks, chunk_blocks) * bb);
+  for (uint64_t b = 0; b < n_blocks; b += chunk_blocks) {
+    const uint64_t blocks = std::min(chunk_blocks, n_blocks - b);
+    QLITE_RETURN_IF_ERROR(ii::ReadAt(path, abs_offset + (first_block + b) * bb, blocks * bb, raw.data()));
+    Status s = gguf::Dequantize(type, raw.data(), blocks * be, dst + b * be);
+    if (!s.ok()) return Status(s.code(), "tensor " + name + ": " + s.message());
+  }
+  return Status::Ok();
+}
+
+Status TensorBytesError(const std::string& name, uint64_t n_bytes, uint64_t n) {
+  return StatusError(StatusCode::kFormat, "tensor %s: %llu bytes do not hold %llu values", name.c_str(),
+                     (unsigned long long)n_bytes, (unsigned long long)n);
+}
+
 // One qlite tensor from rows [first, first + rows) of a GGUF tensor (all of it when rows
 // is its row count; 1-D tensors pass rows 0): a sub-range of its bytes, since ggml rows are
 // contiguous whole blocks. Loads lazily, dequantized or (load_stored) transcoded exactly.
@@ -249,28 +276,24 @@ Status AddTensor(const gguf::File& f, const gguf::TensorInfo& t, const std::stri
   }
   const uint32_t type = t.type;
   const std::string path = f.path;
-  st.load = [path, abs_offset, n_bytes, n, type, name](std::vector<float>* dst) -> Status {
-    // In chunks of whole blocks through one buffer per thread: the raw bytes stay in cache
-    // and no tensor-sized buffer is allocated (and zeroed) per load.
-    uint64_t be = 0, bb = 0;
-    if (!gguf::BlockLayout(type, &be, &bb) || n % be != 0 || n / be * bb != n_bytes)
-      return StatusError(StatusCode::kFormat, "tensor %s: %llu bytes do not hold %llu values", name.c_str(),
-                         (unsigned long long)n_bytes, (unsigned long long)n);
-    thread_local std::vector<uint8_t> raw;
-    const uint64_t chunk_blocks = std::max<uint64_t>(1, (uint64_t{1} << 20) / bb);
-    raw.resize(std::min(n_bytes, chunk_blocks * bb));
+  uint64_t be = 0, bb = 0;
+  const bool blocks_whole = gguf::BlockLayout(type, &be, &bb) && n % be == 0 && n / be * bb == n_bytes;
+  st.load = [path, abs_offset, n_bytes, n, type, name, blocks_whole](std::vector<float>* dst) -> Status {
+    if (!blocks_whole) return TensorBytesError(name, n_bytes, n);
     dst->resize(n);
-    for (uint64_t b = 0; b < n / be; b += chunk_blocks) {
-      const uint64_t blocks = std::min(chunk_blocks, n / be - b);
-      QLITE_RETURN_IF_ERROR(ii::ReadAt(path, abs_offset + b * bb, blocks * bb, raw.data()));
-      Status s = gguf::Dequantize(type, raw.data(), blocks * be, dst->data() + b * be);
-      if (!s.ok()) return Status(s.code(), "tensor " + name + ": " + s.message());
-    }
-    return Status::Ok();
+    return LoadValues(path, abs_offset, type, 0, n, name, dst->data());
   };
+  const uint64_t cols = t.ne.empty() ? 0 : t.ne[0], n_rows = cols ? n / cols : 0;
+  if (blocks_whole && cols && cols % be == 0)  // rows start on block boundaries
+    st.load_rows = [path, abs_offset, n_rows, cols, type, name](uint64_t first, uint64_t count, float* dst) -> Status {
+      if (first > n_rows || count > n_rows - first)
+        return StatusError(StatusCode::kInvalidArgument, "tensor %s: rows %llu..%llu of %llu", name.c_str(),
+                           (unsigned long long)first, (unsigned long long)(first + count),
+                           (unsigned long long)n_rows);
+      return LoadValues(path, abs_offset, type, first * cols, count * cols, name, dst);
+    };
   st.has_stored_scheme = gguf::NearestScheme(type, &st.stored_scheme, &st.stored_exact);
   if (st.has_stored_scheme && st.stored_exact && !IsFloatType(st.stored_scheme.dtype)) {
-    const uint64_t cols = t.ne[0], n_rows = n / cols;
     st.load_stored = [path, abs_offset, n_bytes, n_rows, cols, type, name](QuantizedTensor* dst) -> Status {
       std::vector<uint8_t> raw(n_bytes);
       QLITE_RETURN_IF_ERROR(ii::ReadAt(path, abs_offset, n_bytes, raw.data()));

@@ -149,11 +149,7 @@ void EncodeValues(std::vector<float>* v, const QuantSpec& spec, Round mode, std:
     std::memcpy(out->data(), p, n * 4);
   } else if (spec.scale_type == fb::DType::F16) {
     out->resize(n * 2);
-    for (size_t i = 0; i < n; ++i) {
-      const uint16_t h = F32ToF16(p[i]);
-      std::memcpy(out->data() + 2 * i, &h, 2);
-      p[i] = F16ToF32(h);
-    }
+    quant::F32ToF16(p, n, out->data(), p);  // SIMD, F32ToF16's halves
   } else {  // U8 with a f32 scale and offset per dq_block values
     out->resize(n);
     for (size_t b = 0; b < n; b += spec.dq_block) {

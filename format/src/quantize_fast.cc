@@ -34,21 +34,32 @@ bool I8CodesFastImpl(const float*, uint64_t, uint64_t, uint64_t, const float*, u
 constexpr int kCandidates = 5;
 constexpr float kDivisors[kCandidates] = {8.0f, 7.75f, 7.5f, 7.25f, 7.0f};
 
-// The I4 search with one group per lane (value i of every lane's group gathered at once), its
-// squared errors summed in float. A float sum of 32..128 squares is within 2e-6 (relative)
-// of the exact sum, and the reference's double sums within 1e-13: a candidate whose float
-// sum is below every other's by more than 1e-5 (relative) is the one the reference picks.
-// Otherwise, or when the group's magnitude leaves that bound's range (tiny sums lose
-// relative precision in float, huge ones overflow), the group goes to `reference`.
+// The I4 search with one group per lane (value i of every lane's group gathered at once).
+// Candidate k's squared error is measured in units of its step d_k = mx / -k: with t = x * inv_k
+// and r its code (round to nearest, at most 7), S_k = sum (t - r)^2 in float, and the
+// reference's error (double sum of float e = x - r*d_k) is d_k^2 * S_k up to the bound below.
+// d_k^2 = mx^2 / k^2 (1 +- 2u), so W_k = S_k / k^2 orders the candidates as the reference's
+// sums do, mx^2 being common to all. When every other W_k exceeds the least, W_b, by more
+// than both their tolerances, b is the reference's choice; otherwise the group goes to
+// `reference`. Error of W_k against the reference's sum / mx^2 (u = 2^-24, n = len): t is
+// within 2.01u of x/d_k, so |t - x/d_k| <= 16.1u (|t| <= 8(1 + 2.01u)); r*d_k and x - r*d_k
+// round within 9.1u d_k; |t - r| and |e/d_k| are at most 1.01 (the clamp at 7), so each
+// square differs by at most 2.02 * 25.2u < 51u (a tie t = m + 0.5 rounded to even, not
+// away, squares the same 0.5); float squares, sums and W's products add (n + 3)u relative
+// and the float comparison u. Tolerance per candidate: n * 64u / k^2 + (n + 16)u * W_k.
+// Values whose magnitude leaves [1e-30, 1e15] (steps near float's subnormals or overflow)
+// go to `reference` as well.
 bool I4ScalesFastImpl(const float* src, uint64_t n_groups, uint64_t len, float (*reference)(const float*, uint64_t),
                       float* scales) {
   const hn::ScalableTag<float> df;
   const hn::RebindToSigned<decltype(df)> di;
   const size_t N = hn::Lanes(df);
   const auto idx = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(len)));
-  const auto zero = hn::Zero(df), half = hn::Set(df, 0.5f), neg_half = hn::Set(df, -0.5f);
-  const auto hi_code = hn::Set(df, 7.0f);
-  HWY_ALIGN float mx_lanes[kMaxLanes], d_lanes[kCandidates][kMaxLanes], err_lanes[kCandidates][kMaxLanes];
+  const auto zero = hn::Zero(df), hi_code = hn::Set(df, 7.0f);
+  constexpr float kU = 1.0f / 16777216.0f;  // 2^-24
+  const auto abs_tol = hn::Set(df, float(len) * 64.0f * kU);
+  const auto rel_tol = hn::Set(df, float(len + 16) * kU);
+  HWY_ALIGN float d_lanes[kMaxLanes], clear_lanes[kMaxLanes];
   HWY_ALIGN float tr[kMaxLen * kMaxLanes];  // tr[i * N + j]: value i of group g + j
   uint64_t g = 0;
   for (; N <= kMaxLanes && len <= kMaxLen && g + N <= n_groups; g += N) {
@@ -67,6 +78,7 @@ bool I4ScalesFastImpl(const float* src, uint64_t n_groups, uint64_t len, float (
     }
     decltype(mx) d[kCandidates], inv[kCandidates], err[kCandidates];
 #if HWY_ARCH_ARM_V7  // Div is an estimate there; the reference's divisions are exact
+    HWY_ALIGN float mx_lanes[kMaxLanes];
     hn::Store(mx, df, mx_lanes);
     for (int k = 0; k < kCandidates; ++k) {
       HWY_ALIGN float dk[kMaxLanes], ik[kMaxLanes];
@@ -82,32 +94,43 @@ bool I4ScalesFastImpl(const float* src, uint64_t n_groups, uint64_t len, float (
     for (int k = 0; k < kCandidates; ++k) err[k] = zero;
     for (uint64_t i = 0; i < len; ++i) {
       const auto x = hn::Load(df, tr + i * N);
-      // RoundI's +-0.5 follows the sign of x*inv, the same for every candidate (all inv
-      // share mx's sign); where a product is +-0 either way rounds to code 8.
-      const auto t0 = hn::Mul(x, inv[0]);
-      const auto h = hn::IfThenElse(t0 >= zero, half, neg_half);
       for (int k = 0; k < kCandidates; ++k) {
-        // |t| <= k(1 + 3 ulp): RoundI's +-1e6 clamp and the code's lower clamp (t - 0.5 >
-        // -9 truncates to -8 or more) are idle; t + 0.5 reaches 8 and is clamped to 7.
-        const auto t = k == 0 ? t0 : hn::Mul(x, inv[k]);
-        const auto r = hn::Min(hn::Trunc(hn::Add(t, h)), hi_code);  // code - 8
-        const auto e = hn::Sub(x, hn::Mul(r, d[k]));
+        // |t| <= k(1 + 2.01u): the code's lower clamp is idle, and the upper one (7) only
+        // matters where t can reach 7.5.
+        const auto t = hn::Mul(x, inv[k]);
+        auto r = hn::Round(t);
+        if (kDivisors[k] >= 7.5f) r = hn::Min(r, hi_code);
+        const auto e = hn::Sub(t, r);
         err[k] = hn::MulAdd(e, e, err[k]);
       }
     }
+    // W_k, its tolerance, and the first candidate of least W (the reference's order).
+    decltype(mx) w[kCandidates], tol[kCandidates];
     for (int k = 0; k < kCandidates; ++k) {
-      hn::Store(d[k], df, d_lanes[k]);
-      hn::Store(err[k], df, err_lanes[k]);
+      const auto inv_k2 = hn::Set(df, 1.0f / (kDivisors[k] * kDivisors[k]));
+      w[k] = hn::Mul(err[k], inv_k2);
+      tol[k] = hn::MulAdd(rel_tol, w[k], hn::Mul(abs_tol, inv_k2));
     }
-    for (size_t j = 0; j < N; ++j) {
-      int best = 0;
-      for (int k = 1; k < kCandidates; ++k)
-        if (err_lanes[k][j] < err_lanes[best][j]) best = k;
-      const double bound = double(err_lanes[best][j]) * (1.0 + 1e-5);
-      bool clear = err_lanes[best][j] >= 1e-30f;
-      for (int k = 0; k < kCandidates && clear; ++k) clear = k == best || double(err_lanes[k][j]) > bound;
-      scales[g + j] = clear ? d_lanes[best][j] : reference(base + j * len, len);
+    auto best_w = w[0], best_d = d[0], best_tol = tol[0], best_k = zero;
+    for (int k = 1; k < kCandidates; ++k) {
+      const auto m = w[k] < best_w;
+      best_w = hn::IfThenElse(m, w[k], best_w);
+      best_d = hn::IfThenElse(m, d[k], best_d);
+      best_tol = hn::IfThenElse(m, tol[k], best_tol);
+      best_k = hn::IfThenElse(m, hn::Set(df, float(k)), best_k);
     }
+    auto clear = hn::Eq(best_k, best_k);
+    for (int k = 0; k < kCandidates; ++k) {
+      const auto apart = hn::Sub(w[k], best_w) > hn::Add(tol[k], best_tol);
+      clear = hn::And(clear, hn::Or(apart, hn::Eq(best_k, hn::Set(df, float(k)))));
+    }
+    if (hn::AllTrue(df, clear)) {
+      hn::StoreU(best_d, df, scales + g);
+      continue;
+    }
+    hn::Store(best_d, df, d_lanes);
+    hn::Store(hn::IfThenElseZero(clear, hn::Set(df, 1.0f)), df, clear_lanes);
+    for (size_t j = 0; j < N; ++j) scales[g + j] = clear_lanes[j] != 0.0f ? d_lanes[j] : reference(base + j * len, len);
   }
   for (; g < n_groups; ++g) scales[g] = reference(src + g * len, len);
   return true;
@@ -131,59 +154,34 @@ bool I8ScalesFastImpl(const float* src, uint64_t n_groups, uint64_t len, float* 
   return true;
 }
 
-// Per row: the largest |error| and the squared errors in double lanes. The stored value
-// minus the source value is exact in float (round to nearest keeps them within a factor of
-// two, or the stored value is 0), so |e| and e*e (exact in double) are the reference's.
-#if HWY_HAVE_FLOAT64
+// Per row: the largest |error| (exact: the stored value minus the source value is exact in
+// float, round to nearest keeping them within a factor of two or the stored value being 0)
+// and the squared errors, summed in float lanes (relative error at most 2^-24 times the
+// values per lane: under 1e-5 for rows of 2048 in 16 lanes), the lanes in double: the
+// report's rms, not stored.
 template <class DF>
-using ErrSum = hn::Vec<hn::Repartition<double, DF>>;
-template <class DF>
-HWY_INLINE ErrSum<DF> ZeroSum(DF) {
-  return hn::Zero(hn::Repartition<double, DF>());
-}
-template <class DF>
-HWY_INLINE void AddError(DF, hn::Vec<DF> e, hn::Vec<DF>& max, ErrSum<DF>& sum) {
-  const hn::Repartition<double, DF> dd;
-  const hn::Half<DF> dh;
+HWY_INLINE void AddError(DF, hn::Vec<DF> e, hn::Vec<DF>& max, hn::Vec<DF>& sum) {
   max = hn::Max(max, hn::Abs(e));
-  const auto lo = hn::PromoteTo(dd, hn::LowerHalf(dh, e)), hi = hn::PromoteTo(dd, hn::UpperHalf(dh, e));
-  sum = hn::MulAdd(lo, lo, sum);
-  sum = hn::MulAdd(hi, hi, sum);
+  sum = hn::MulAdd(e, e, sum);
 }
 template <class DF>
-HWY_INLINE void FinishError(DF df, hn::Vec<DF> max, ErrSum<DF> sum, double* max_abs, double* sum_sq) {
+HWY_INLINE void FinishError(DF df, hn::Vec<DF> max, hn::Vec<DF> sum, double* max_abs, double* sum_sq) {
   *max_abs = std::max(*max_abs, double(hn::GetLane(hn::MaxOfLanes(df, max))));
-  *sum_sq += hn::GetLane(hn::SumOfLanes(hn::Repartition<double, DF>(), sum));
-}
-#else
-template <class DF>
-using ErrSum = double;
-template <class DF>
-HWY_INLINE double ZeroSum(DF) {
-  return 0.0;
-}
-template <class DF>
-HWY_INLINE void AddError(DF df, hn::Vec<DF> e, hn::Vec<DF>& max, double& sum) {
-  max = hn::Max(max, hn::Abs(e));
   HWY_ALIGN float lanes[kMaxLanes];
-  hn::Store(e, df, lanes);
-  for (size_t j = 0; j < hn::Lanes(df); ++j) sum += double(lanes[j]) * double(lanes[j]);
+  hn::Store(sum, df, lanes);
+  double row = 0.0;
+  for (size_t j = 0; j < hn::Lanes(df); ++j) row += lanes[j];
+  *sum_sq += row;
 }
-template <class DF>
-HWY_INLINE void FinishError(DF df, hn::Vec<DF> max, double sum, double* max_abs, double* sum_sq) {
-  *max_abs = std::max(*max_abs, double(hn::GetLane(hn::MaxOfLanes(df, max))));
-  *sum_sq += sum;
-}
-#endif
 
-// One value's code as CodeOf computes it: RoundI(x * inv) (clamped to +-1e6, +-0.5 by the
-// sign, truncated); the caller adds the offset and clamps.
-template <class DF, class DI>
-HWY_INLINE hn::Vec<DI> RoundCode(DF df, DI di, hn::Vec<DF> x, hn::Vec<DF> inv) {
-  auto t = hn::Mul(x, inv);
-  t = hn::Min(hn::Max(t, hn::Set(df, -1e6f)), hn::Set(df, 1e6f));
-  const auto h = hn::IfThenElse(t >= hn::Zero(df), hn::Set(df, 0.5f), hn::Set(df, -0.5f));
-  return hn::ConvertTo(di, hn::Add(t, h));
+// One value's code minus its offset, as a float: CodeOf's RoundI(x * inv) (+-0.5 by the
+// sign, truncated) clamped to [lo, hi]. Clamping before rounding gives the same code
+// (rounding is monotone and keeps the integer bounds), and [lo, hi] lies within RoundI's
+// +-1e6 clamp.
+template <class DF>
+HWY_INLINE hn::Vec<DF> RoundCode(DF df, hn::Vec<DF> x, hn::Vec<DF> inv, hn::Vec<DF> lo, hn::Vec<DF> hi) {
+  const auto t = hn::Min(hn::Max(hn::Mul(x, inv), lo), hi);
+  return hn::Trunc(hn::Add(t, hn::CopySignToAbs(hn::Set(df, 0.5f), t)));
 }
 
 // 16 lanes at most: one I4 byte holds values j and j + 16 of a 32-value block.
@@ -196,29 +194,29 @@ bool I4CodesFastImpl(const float* src, uint64_t rows, uint64_t cols, uint64_t le
   const hn::Rebind<uint8_t, D16> d8;
   const size_t N = hn::Lanes(df);
   const uint64_t gpr = cols / len, stride = cols / 2;
-  const auto c0 = hn::Set(di, 0), c8 = hn::Set(di, 8), c15 = hn::Set(di, 15);
+  const auto c8 = hn::Set(di, 8);
+  const auto lo = hn::Set(df, -8.0f), hi = hn::Set(df, 7.0f);
   for (uint64_t r = 0; r < rows; ++r) {
     const float* row = src + r * cols;
     uint8_t* out = data + r * stride;
-    auto emax = hn::Zero(df);
-    auto esum = ZeroSum(df);
+    auto emax = hn::Zero(df), esum_l = hn::Zero(df), esum_h = hn::Zero(df);
     for (uint64_t k = 0; k < gpr; ++k) {
       const float s = scales[r * gpr + k];
       const auto vs = hn::Set(df, s), vinv = hn::Set(df, s != 0.0f ? 1.0f / s : 0.0f);
       for (uint64_t b = k * len; b < (k + 1) * len; b += 32) {
         for (size_t j = 0; j < 16; j += N) {
           const auto xl = hn::LoadU(df, row + b + j), xh = hn::LoadU(df, row + b + 16 + j);
-          const auto ql = hn::Min(hn::Max(hn::Add(RoundCode(df, di, xl, vinv), c8), c0), c15);
-          const auto qh = hn::Min(hn::Max(hn::Add(RoundCode(df, di, xh, vinv), c8), c0), c15);
+          const auto rl = RoundCode(df, xl, vinv, lo, hi), rh = RoundCode(df, xh, vinv, lo, hi);
+          const auto ql = hn::Add(hn::ConvertTo(di, rl), c8), qh = hn::Add(hn::ConvertTo(di, rh), c8);
           hn::StoreU(hn::DemoteTo(d8, hn::Or(ql, hn::ShiftLeft<4>(qh))), d8, out + b / 2 + j);
           if (max_abs) {
-            AddError(df, hn::Sub(hn::Mul(hn::ConvertTo(df, hn::Sub(ql, c8)), vs), xl), emax, esum);
-            AddError(df, hn::Sub(hn::Mul(hn::ConvertTo(df, hn::Sub(qh, c8)), vs), xh), emax, esum);
+            AddError(df, hn::Sub(hn::Mul(rl, vs), xl), emax, esum_l);
+            AddError(df, hn::Sub(hn::Mul(rh, vs), xh), emax, esum_h);
           }
         }
       }
     }
-    if (max_abs) FinishError(df, emax, esum, max_abs, sum_sq);
+    if (max_abs) FinishError(df, emax, hn::Add(esum_l, esum_h), max_abs, sum_sq);
   }
   return true;
 }
@@ -230,20 +228,19 @@ bool I8CodesFastImpl(const float* src, uint64_t rows, uint64_t cols, uint64_t le
   const hn::Rebind<int8_t, D16> d8;
   const size_t N = hn::Lanes(df);
   const uint64_t gpr = cols / len;
-  const auto lo = hn::Set(di, -127), hi = hn::Set(di, 127);
+  const auto lo = hn::Set(df, -127.0f), hi = hn::Set(df, 127.0f);
   for (uint64_t r = 0; r < rows; ++r) {
     const float* row = src + r * cols;
     int8_t* out = reinterpret_cast<int8_t*>(data + r * cols);
-    auto emax = hn::Zero(df);
-    auto esum = ZeroSum(df);
+    auto emax = hn::Zero(df), esum = hn::Zero(df);
     for (uint64_t k = 0; k < gpr; ++k) {
       const float s = scales[r * gpr + k];
       const auto vs = hn::Set(df, s), vinv = hn::Set(df, s != 0.0f ? 1.0f / s : 0.0f);
       for (uint64_t c = k * len; c < (k + 1) * len; c += N) {
         const auto x = hn::LoadU(df, row + c);
-        const auto q = hn::Min(hn::Max(RoundCode(df, di, x, vinv), lo), hi);
-        hn::StoreU(hn::DemoteTo(d8, q), d8, out + c);
-        if (max_abs) AddError(df, hn::Sub(hn::Mul(hn::ConvertTo(df, q), vs), x), emax, esum);
+        const auto q = RoundCode(df, x, vinv, lo, hi);
+        hn::StoreU(hn::DemoteTo(d8, hn::ConvertTo(di, q)), d8, out + c);
+        if (max_abs) AddError(df, hn::Sub(hn::Mul(q, vs), x), emax, esum);
       }
     }
     if (max_abs) FinishError(df, emax, esum, max_abs, sum_sq);
@@ -271,18 +268,72 @@ bool AllFiniteImpl(const float* src, uint64_t n) {
 
 void F16ToF32Impl(const void* src, uint64_t n, float* dst) {
   const hn::ScalableTag<float> df;
+  const hn::RebindToUnsigned<decltype(df)> du;
   const hn::Rebind<hwy::float16_t, decltype(df)> dh;
   const size_t N = hn::Lanes(df);
   const auto* p = static_cast<const hwy::float16_t*>(src);
+  // Highway's PromoteTo without F16C (SSSE3, SSE4) reads Inf and NaN halves as 2^16 * (1 +
+  // mantissa / 1024); no finite half reaches 2^16, so setting those lanes' exponent bits
+  // gives Inf and NaN everywhere (and changes nothing where PromoteTo got them right).
+  const auto promote = [&](hn::Vec<decltype(dh)> h) {
+    const auto v = hn::PromoteTo(df, h);
+    const auto special = hn::BitCast(df, hn::Or(hn::BitCast(du, v), hn::Set(du, 0x7f800000u)));
+    return hn::IfThenElse(hn::Abs(v) >= hn::Set(df, 65536.0f), special, v);
+  };
   uint64_t i = 0;
-  for (; i + N <= n; i += N) hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, p + i)), df, dst + i);
+  for (; i + N <= n; i += N) hn::StoreU(promote(hn::LoadU(dh, p + i)), df, dst + i);
   if (i < n) {  // the tail through a padded copy
     HWY_ALIGN hwy::float16_t in[kMaxLanes] = {};
     HWY_ALIGN float out[kMaxLanes];
     std::memcpy(in, p + i, (n - i) * 2);
-    hn::Store(hn::PromoteTo(df, hn::Load(dh, in)), df, out);
+    hn::Store(promote(hn::Load(dh, in)), df, out);
     std::memcpy(dst + i, out, (n - i) * 4);
   }
+}
+
+// F32ToF16's rounding in integer lanes: to nearest even, a carry into the exponent rounding
+// up to the next binade (or Inf), subnormals by a per-lane shift, NaN quieted.
+void F32ToF16Impl(const float* src, uint64_t n, void* dst, float* decoded) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const hn::Rebind<uint16_t, decltype(df)> d16;
+  const size_t N = hn::Lanes(df);
+  const auto one = hn::Set(di, 1), zero = hn::Zero(di), inf = hn::Set(di, 0x7c00);
+  auto encode = [&](hn::Vec<decltype(df)> v) {
+    const auto x = hn::BitCast(di, v);
+    const auto sign = hn::And(hn::ShiftRight<16>(x), hn::Set(di, 0x8000));
+    const auto exp = hn::And(hn::ShiftRight<23>(x), hn::Set(di, 0xff));
+    const auto mant = hn::And(x, hn::Set(di, 0x7fffff));
+    const auto e = hn::Sub(exp, hn::Set(di, 112));  // the f16 exponent field
+    auto normal = hn::Or(hn::ShiftLeft<10>(hn::Max(e, zero)), hn::ShiftRight<13>(mant));  // used where e > 0
+    const auto rem = hn::And(mant, hn::Set(di, 0x1fff)), half = hn::Set(di, 0x1000);
+    auto odd = hn::Eq(hn::And(normal, one), one);
+    normal = hn::Add(normal, hn::IfThenElseZero(hn::Or(rem > half, hn::And(hn::Eq(rem, half), odd)), one));
+    // e in [-10, 0]: the significand with its leading 1, shifted right by 14 - e.
+    const auto shift = hn::Min(hn::Max(hn::Sub(hn::Set(di, 14), e), hn::Set(di, 14)), hn::Set(di, 24));
+    const auto m = hn::Or(mant, hn::Set(di, 0x800000));
+    auto sub = m >> shift;
+    const auto sub_rem = hn::And(m, hn::Sub(one << shift, one));
+    const auto sub_half = one << hn::Sub(shift, one);
+    odd = hn::Eq(hn::And(sub, one), one);
+    sub = hn::Add(sub, hn::IfThenElseZero(hn::Or(sub_rem > sub_half, hn::And(hn::Eq(sub_rem, sub_half), odd)), one));
+    auto h = hn::IfThenElse(e > zero, normal, hn::IfThenElseZero(e > hn::Set(di, -11), sub));
+    h = hn::IfThenElse(e > hn::Set(di, 30), inf, h);
+    const auto nan = hn::And(hn::Eq(exp, hn::Set(di, 0xff)), hn::Ne(mant, zero));
+    h = hn::IfThenElse(nan, hn::Set(di, 0x7e00), h);
+    return hn::DemoteTo(d16, hn::Or(sign, h));
+  };
+  auto* out = static_cast<uint8_t*>(dst);
+  uint64_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(encode(hn::LoadU(df, src + i)), d16, reinterpret_cast<uint16_t*>(out + 2 * i));
+  if (i < n) {  // the tail through a padded copy
+    HWY_ALIGN float in[kMaxLanes] = {};
+    HWY_ALIGN uint16_t halves[kMaxLanes];
+    std::memcpy(in, src + i, (n - i) * 4);
+    hn::Store(encode(hn::Load(df, in)), d16, halves);
+    std::memcpy(out + 2 * i, halves, (n - i) * 2);
+  }
+  F16ToF32Impl(dst, n, decoded);
 }
 
 }  // namespace HWY_NAMESPACE
@@ -300,6 +351,7 @@ HWY_EXPORT(I4CodesFastImpl);
 HWY_EXPORT(I8CodesFastImpl);
 HWY_EXPORT(AllFiniteImpl);
 HWY_EXPORT(F16ToF32Impl);
+HWY_EXPORT(F32ToF16Impl);
 
 bool I4ScalesFast(const float* src, uint64_t n_groups, uint64_t len, float (*reference)(const float*, uint64_t),
                   float* scales) {
@@ -318,6 +370,9 @@ bool I8CodesFast(const float* src, uint64_t rows, uint64_t cols, uint64_t len, c
 }
 bool AllFinite(const float* src, uint64_t n) { return HWY_DYNAMIC_DISPATCH(AllFiniteImpl)(src, n); }
 void F16ToF32(const void* src, uint64_t n, float* dst) { HWY_DYNAMIC_DISPATCH(F16ToF32Impl)(src, n, dst); }
+void F32ToF16(const float* src, uint64_t n, void* dst, float* decoded) {
+  HWY_DYNAMIC_DISPATCH(F32ToF16Impl)(src, n, dst, decoded);
+}
 
 }  // namespace quant
 }  // namespace qlite

@@ -21,7 +21,7 @@ bool I8ScalesFast(const float* src, uint64_t n_groups, uint64_t len, float* scal
 // Codes of a [rows, cols] I4 (I8) matrix against its decoded group scales (row-major, len
 // per group; cols a multiple of len, len of 32), packed RowMajor into rows*row_stride bytes
 // of `data`. With max_abs/sum_sq non-null, also the error of the stored values against src,
-// each row's squared errors summed in lanes and then added to *sum_sq in row order.
+// each row's squared errors summed in float lanes and then added to *sum_sq in row order.
 bool I4CodesFast(const float* src, uint64_t rows, uint64_t cols, uint64_t len, const float* scales, uint8_t* data,
                  double* max_abs, double* sum_sq);
 bool I8CodesFast(const float* src, uint64_t rows, uint64_t cols, uint64_t len, const float* scales, uint8_t* data,
@@ -32,5 +32,9 @@ bool AllFinite(const float* src, uint64_t n);
 
 // n IEEE half-precision values (little-endian host, any alignment) to float, exactly.
 void F16ToF32(const void* src, uint64_t n, float* dst);
+
+// n floats to half precision (little-endian, any alignment) rounded as qlite::F32ToF16
+// rounds them, and the halves' float values into `decoded` (which may be src).
+void F32ToF16(const float* src, uint64_t n, void* dst, float* decoded);
 
 }  // namespace qlite::quant

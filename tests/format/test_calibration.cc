@@ -3,6 +3,7 @@
 // rounding.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -171,6 +172,11 @@ SourceModel OneLayer(std::mt19937* rng) {
       *out = v;
       return Status::Ok();
     };
+    const uint64_t cols = shape.back();
+    t.load_rows = [v, cols](uint64_t first, uint64_t count, float* out) {  // as a GGUF source reads them
+      std::copy(v.begin() + first * cols, v.begin() + (first + count) * cols, out);
+      return Status::Ok();
+    };
     m.tensors.push_back(t);
   };
   add("blk.0.attn_norm", {32}, 1.0f);
@@ -224,6 +230,15 @@ TEST(Awq, FoldsExactlyBeforeRounding) {
   int moved = 0;
   for (const auto& [input, alpha] : alphas) moved += alpha > 0.0f;
   EXPECT_GT(moved, 0) << "no input was scaled: the test would prove nothing";
+  // A row-range reader left on a tensor reads what its loader gives (the converter streams
+  // such tensors from it).
+  for (const SourceTensor& t : scaled.tensors) {
+    if (!t.load_rows) continue;
+    const std::vector<float> all = Load(scaled, t.name);
+    std::vector<float> rows(all.size());
+    ASSERT_TRUE(t.load_rows(0, all.size() / t.shape.back(), rows.data()).ok());
+    EXPECT_EQ(rows, all) << t.name;
+  }
 
   // Norm folded into q/k/v: W' diag(g') == W diag(g).
   for (const char* part : {"attn_q", "attn_k", "attn_v"}) {

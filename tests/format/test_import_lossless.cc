@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <random>
 
 #include "../../format/src/gguf.h"  // internal: block layouts and the transcoder, tested directly
@@ -308,6 +311,59 @@ TEST(LosslessImport, WeightsFlagForcesItsScheme) {
   for (const qlite::ConversionStat& st : c.summary.conversions)
     if (st.source_dtype == "Q4_1") forced_reported = !st.kept && st.max_abs_error > 0;
   EXPECT_TRUE(forced_reported);
+}
+
+// A GGUF tensor's row ranges hold what its whole load holds, for every block type; ranges
+// past the end are refused.
+TEST(LosslessImport, RowRangesMatchTheWholeTensor) {
+  qlite_test::TempDir dir;
+  qlite::SourceModel m;
+  const qlite::Status s = qlite::ImportGguf(dir.Write("mixed.gguf", MixedGguf()), &m);
+  ASSERT_TRUE(s.ok()) << s.message();
+  for (const qlite::SourceTensor& t : m.tensors) {
+    SCOPED_TRACE(t.name + " " + t.source_dtype);
+    ASSERT_TRUE(t.load_rows);
+    const std::vector<float> all = qlite_test::Load(t);
+    const uint64_t cols = t.shape.back(), rows = all.size() / cols;
+    for (uint64_t first : {uint64_t{0}, rows / 3, rows - 1})
+      for (uint64_t count : {uint64_t{1}, rows - first}) {
+        std::vector<float> got(count * cols);
+        ASSERT_TRUE(t.load_rows(first, count, got.data()).ok());
+        EXPECT_TRUE(BitEqual(got, std::vector<float>(all.begin() + first * cols, all.begin() + (first + count) * cols)))
+            << first << " + " << count;
+      }
+    std::vector<float> sink(2 * cols);
+    EXPECT_FALSE(t.load_rows(rows - 1, 2, sink.data()).ok());
+    EXPECT_FALSE(t.load_rows(rows + 1, 0, sink.data()).ok());
+  }
+}
+
+// Requantized GGUF tensors are decoded in row blocks; the file is the one whole tensors give.
+TEST(LosslessImport, StreamedConversionMatchesWholeTensors) {
+  qlite_test::TempDir dir;
+  setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
+  qlite::ConvertOptions o = KeepOptions();
+  o.keep_source_weights = o.keep_source_embeddings = false;
+  qlite::SourceModel whole;
+  qlite::Status s = qlite::ImportGguf(dir.Write("mixed.gguf", MixedGguf()), &whole);
+  ASSERT_TRUE(s.ok()) << s.message();
+  for (qlite::SourceTensor& t : whole.tensors) t.load_rows = nullptr;
+  s = qlite::ConvertModel(whole, o, dir.File("whole.qlm"), nullptr, nullptr);
+  ASSERT_TRUE(s.ok()) << s.message();
+  for (uint64_t piece : {uint64_t{700}, uint64_t{1} << 40})
+    for (uint64_t block : {uint64_t{1}, uint64_t{1} << 17}) {
+      o.piece_values = piece;
+      o.block_values = block;
+      o.threads = 3;
+      Converted streamed;
+      ImportAndConvert(dir.File("mixed.gguf"), o, dir.File("streamed.qlm"), &streamed);
+      if (HasFatalFailure()) break;
+      std::ifstream a(dir.File("whole.qlm"), std::ios::binary), b(dir.File("streamed.qlm"), std::ios::binary);
+      const std::string want((std::istreambuf_iterator<char>(a)), {}), got((std::istreambuf_iterator<char>(b)), {});
+      EXPECT_FALSE(want.empty());
+      EXPECT_TRUE(want == got) << "pieces of " << piece << ", blocks of " << block;
+    }
+  unsetenv("SOURCE_DATE_EPOCH");
 }
 
 TEST(LosslessImport, MergedTensorsAreRequantizedInTheKeptScheme) {

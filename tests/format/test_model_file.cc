@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <set>
 
 #include "qlite/format/checksum.h"
 #include "qlite/format/convert.h"
@@ -159,8 +160,51 @@ TEST_F(ModelFileTest, RoundTrip) {
   std::remove(p2.c_str());
 }
 
+// The same values read in row ranges as well: the converter streams them in row blocks.
+SourceModel WithRowRanges(SourceModel m) {
+  for (SourceTensor& t : m.tensors) {
+    const uint64_t cols = t.shape.back();
+    t.load_rows = [load = t.load, cols](uint64_t first, uint64_t count, float* out) {
+      std::vector<float> all;
+      QLITE_RETURN_IF_ERROR(load(&all));
+      std::copy(all.begin() + first * cols, all.begin() + (first + count) * cols, out);
+      return Status::Ok();
+    };
+  }
+  return m;
+}
+
+// The fingerprint changes when any one value of any tensor changes by one bit (too little
+// to change what 4 bits store), whether the tensor is loaded whole or streamed in row blocks.
+TEST_F(ModelFileTest, FingerprintChangesWithAnyTensorValue) {
+  const SourceModel base = qlite_test::TinyModel();
+  ConvertSummary ref;
+  ASSERT_TRUE(ConvertModel(base, opts_, path_, nullptr, &ref).ok());
+  ConvertSummary again;
+  ASSERT_TRUE(ConvertModel(WithRowRanges(base), opts_, path_, nullptr, &again).ok());
+  EXPECT_EQ(again.fingerprint, ref.fingerprint);
+  std::set<uint64_t> seen = {ref.fingerprint};
+  for (size_t i = 0; i < base.tensors.size(); ++i) {
+    SourceModel m = base;
+    m.tensors[i].load = [load = base.tensors[i].load](std::vector<float>* v) {
+      QLITE_RETURN_IF_ERROR(load(v));
+      uint32_t bits;
+      std::memcpy(&bits, &(*v)[v->size() / 2], 4);
+      bits ^= 1;  // the lowest mantissa bit of a middle value
+      std::memcpy(&(*v)[v->size() / 2], &bits, 4);
+      return Status::Ok();
+    };
+    ConvertSummary whole, streamed;
+    ASSERT_TRUE(ConvertModel(m, opts_, path_, nullptr, &whole).ok());
+    ASSERT_TRUE(ConvertModel(WithRowRanges(m), opts_, path_, nullptr, &streamed).ok());
+    EXPECT_TRUE(seen.insert(whole.fingerprint).second) << m.tensors[i].name;
+    EXPECT_EQ(streamed.fingerprint, whole.fingerprint) << m.tensors[i].name;
+  }
+}
+
 // The file must not depend on how many workers converted it, nor on how large tensors were
-// cut into row pieces: one worker converting whole tensors is the reference.
+// cut into row pieces, nor on a source's rows being decoded in blocks: one worker converting
+// whole tensors is the reference.
 TEST_F(ModelFileTest, SameBytesForAnyThreadCountAndPieceSize) {
   setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
   const SourceModel src = qlite_test::TinyModel(3);
@@ -179,6 +223,7 @@ TEST_F(ModelFileTest, SameBytesForAnyThreadCountAndPieceSize) {
   dq.layout = fb::Layout::RowMajor;
   QuantSpec f16;
   f16.dtype = fb::DType::F16;
+  const SourceModel streamed = WithRowRanges(src);
   for (const QuantSpec& spec : {group_f16, u4, dq, f16, opts_.embeddings}) {
     ConvertOptions o = opts_;
     o.weights = spec;
@@ -189,22 +234,26 @@ TEST_F(ModelFileTest, SameBytesForAnyThreadCountAndPieceSize) {
     const std::vector<uint8_t> ref = ReadAll(ref_path);
     ASSERT_FALSE(ref.empty());
     for (uint32_t threads : {1u, 2u, 3u, 8u})
-      for (uint64_t piece : {uint64_t{1} << 40, uint64_t{700}, uint64_t{1}}) {
-        o.threads = threads;
-        o.piece_values = piece;
-        size_t calls = 0;
-        ConvertSummary sum;
-        ASSERT_TRUE(ConvertModel(src, o, path_, [&](size_t done, size_t, const std::string&) { calls = done; }, &sum)
-                        .ok());
-        EXPECT_EQ(ReadAll(path_), ref) << QuantText(spec) << ", " << threads << " threads, pieces of " << piece;
-        EXPECT_EQ(calls, src.tensors.size());
-        EXPECT_EQ(sum.fingerprint, ref_sum.fingerprint);
-        ASSERT_EQ(sum.conversions.size(), ref_sum.conversions.size());
-        for (size_t i = 0; i < sum.conversions.size(); ++i) {
-          EXPECT_EQ(sum.conversions[i].values, ref_sum.conversions[i].values);
-          EXPECT_EQ(sum.conversions[i].max_abs_error, ref_sum.conversions[i].max_abs_error);
+      for (uint64_t piece : {uint64_t{1} << 40, uint64_t{700}, uint64_t{1}})
+        for (uint64_t block : {uint64_t{0}, uint64_t{1}, uint64_t{1} << 17}) {  // 0: whole tensors
+          o.threads = threads;
+          o.piece_values = piece;
+          o.block_values = block;
+          size_t calls = 0;
+          ConvertSummary sum;
+          ASSERT_TRUE(ConvertModel(block ? streamed : src, o, path_,
+                                   [&](size_t done, size_t, const std::string&) { calls = done; }, &sum)
+                          .ok());
+          EXPECT_EQ(ReadAll(path_), ref) << QuantText(spec) << ", " << threads << " threads, pieces of " << piece
+                                         << ", blocks of " << block;
+          EXPECT_EQ(calls, src.tensors.size());
+          EXPECT_EQ(sum.fingerprint, ref_sum.fingerprint);
+          ASSERT_EQ(sum.conversions.size(), ref_sum.conversions.size());
+          for (size_t i = 0; i < sum.conversions.size(); ++i) {
+            EXPECT_EQ(sum.conversions[i].values, ref_sum.conversions[i].values);
+            EXPECT_EQ(sum.conversions[i].max_abs_error, ref_sum.conversions[i].max_abs_error);
+          }
         }
-      }
   }
   unsetenv("SOURCE_DATE_EPOCH");
   std::remove(ref_path.c_str());

@@ -51,6 +51,10 @@ struct ConvertOptions {
   // Tensors of more than twice this many values are quantized in row pieces of about this
   // size by several workers. The file does not depend on it (tests make it small).
   uint64_t piece_values = uint64_t{1} << 22;
+  // Sources that read row ranges (SourceTensor::load_rows) are decoded in blocks of whole
+  // 16-row groups of about this many values (small enough to stay in cache; at least 16
+  // rows). The file does not depend on it either.
+  uint64_t block_values = uint64_t{1} << 17;
 };
 
 // What conversion did to the tensors of one source dtype stored in one scheme, and the

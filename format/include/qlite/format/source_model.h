@@ -74,6 +74,11 @@ struct SourceTensor {
   // `out` may arrive holding another tensor's values (the converter reuses buffers): set
   // its whole contents (resize or assign), never append.
   std::function<Status(std::vector<float>* out)> load;
+  // Optional, for sources whose rows can be read on their own (GGUF): rows [first, first +
+  // count) of load's values, count * cols floats into out. The converter then decodes a
+  // tensor in row blocks that stay in cache instead of holding all its f32 values. Whatever
+  // replaces `load` (a transform of the values) clears or replaces this too.
+  std::function<Status(uint64_t first, uint64_t count, float* out)> load_rows{};
   // Sources that store a tensor in a scheme of their own (GGUF: F16, Q4_0, Q4_K, ...): the
   // qlite scheme nearest it (RowMajor), whether that scheme holds every stored value
   // exactly, and, for quantized storage it holds exactly, a loader that encodes the stored

@@ -66,6 +66,7 @@ class ModelWriter {
   Status AddTensor(const std::string& name, const std::vector<uint64_t>& shape, const QuantizedTensor& t,
                    const uint64_t* checksum);
   Status WriteRegion(const std::vector<uint8_t>& bytes, Region* region);
+  void StartWriteback();
   std::vector<uint8_t> BuildMeta() const;
 
   std::string path_, tmp_path_, data_path_;
@@ -73,6 +74,7 @@ class ModelWriter {
   std::FILE* data_file_ = nullptr;  // the whole file; data streamed from data_offset_
   uint64_t data_offset_ = 0;        // reserved gap for header + meta
   uint64_t data_size_ = 0;
+  uint64_t writeback_at_ = 0;  // data_size_ when write-back was last started
   std::vector<Entry> entries_;
   ModelConfig config_;
   TokenizerData tokenizer_;
