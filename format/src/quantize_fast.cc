@@ -278,7 +278,7 @@ void F16ToF32Impl(const void* src, uint64_t n, float* dst) {
   const auto promote = [&](hn::Vec<decltype(dh)> h) {
     const auto v = hn::PromoteTo(df, h);
     const auto special = hn::BitCast(df, hn::Or(hn::BitCast(du, v), hn::Set(du, 0x7f800000u)));
-    return hn::IfThenElse(hn::Abs(v) >= hn::Set(df, 65536.0f), special, v);
+    return hn::IfThenElse(hn::Ge(hn::Abs(v), hn::Set(df, 65536.0f)), special, v);
   };
   uint64_t i = 0;
   for (; i + N <= n; i += N) hn::StoreU(promote(hn::LoadU(dh, p + i)), df, dst + i);
@@ -308,17 +308,17 @@ void F32ToF16Impl(const float* src, uint64_t n, void* dst, float* decoded) {
     auto normal = hn::Or(hn::ShiftLeft<10>(hn::Max(e, zero)), hn::ShiftRight<13>(mant));  // used where e > 0
     const auto rem = hn::And(mant, hn::Set(di, 0x1fff)), half = hn::Set(di, 0x1000);
     auto odd = hn::Eq(hn::And(normal, one), one);
-    normal = hn::Add(normal, hn::IfThenElseZero(hn::Or(rem > half, hn::And(hn::Eq(rem, half), odd)), one));
+    normal = hn::Add(normal, hn::IfThenElseZero(hn::Or(hn::Gt(rem, half), hn::And(hn::Eq(rem, half), odd)), one));
     // e in [-10, 0]: the significand with its leading 1, shifted right by 14 - e.
     const auto shift = hn::Min(hn::Max(hn::Sub(hn::Set(di, 14), e), hn::Set(di, 14)), hn::Set(di, 24));
     const auto m = hn::Or(mant, hn::Set(di, 0x800000));
-    auto sub = m >> shift;
-    const auto sub_rem = hn::And(m, hn::Sub(one << shift, one));
-    const auto sub_half = one << hn::Sub(shift, one);
+    auto sub = hn::Shr(m, shift);
+    const auto sub_rem = hn::And(m, hn::Sub(hn::Shl(one, shift), one));
+    const auto sub_half = hn::Shl(one, hn::Sub(shift, one));
     odd = hn::Eq(hn::And(sub, one), one);
-    sub = hn::Add(sub, hn::IfThenElseZero(hn::Or(sub_rem > sub_half, hn::And(hn::Eq(sub_rem, sub_half), odd)), one));
-    auto h = hn::IfThenElse(e > zero, normal, hn::IfThenElseZero(e > hn::Set(di, -11), sub));
-    h = hn::IfThenElse(e > hn::Set(di, 30), inf, h);
+    sub = hn::Add(sub, hn::IfThenElseZero(hn::Or(hn::Gt(sub_rem, sub_half), hn::And(hn::Eq(sub_rem, sub_half), odd)), one));
+    auto h = hn::IfThenElse(hn::Gt(e, zero), normal, hn::IfThenElseZero(hn::Gt(e, hn::Set(di, -11)), sub));
+    h = hn::IfThenElse(hn::Gt(e, hn::Set(di, 30)), inf, h);
     const auto nan = hn::And(hn::Eq(exp, hn::Set(di, 0xff)), hn::Ne(mant, zero));
     h = hn::IfThenElse(nan, hn::Set(di, 0x7e00), h);
     return hn::DemoteTo(d16, hn::Or(sign, h));
