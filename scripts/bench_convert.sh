@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# qlite convert against llama.cpp's llama-quantize on the same f16 GGUF (examples/BENCHMARKS.md,
-# "Conversion"). The engines run alternately (A B, then B A, ...) so drift of a shared machine
+# qlite convert against llama.cpp's llama-quantize on the same f16 GGUF (BENCHMARKS.md,
+# "Conversion against llama-quantize"). The engines run alternately (A B, then B A, ...) so drift of a shared machine
 # hits both; medians of wall time and peak RSS per engine, bits and threads. Not part of CI.
 #
 #   scripts/bench_convert.sh [--threads "1 2"] [--bits "q4 q8"] [--rounds 3] [--no-build] [--setup-only]

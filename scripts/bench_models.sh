@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Whole-model benchmarks (examples/BENCHMARKS.md): makes the TinyLlama-shaped synthetic
+# Whole-model benchmarks (BENCHMARKS.md): makes the TinyLlama-shaped synthetic
 # models and converts SmolLM2-135M into a cache folder (never the repo), then runs
 # `qlite bench` at each thread count. Each run's bandwidth ceiling comes from the read probe
 # of qlite_bench_kernels (best of its variants) run right before it: on a shared machine the

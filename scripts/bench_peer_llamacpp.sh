@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# llama.cpp and qlite measured back to back on the same shapes and bits (examples/BENCHMARKS.md,
-# "Against llama.cpp"). The machine's bandwidth drifts within minutes, so the engines run
+# llama.cpp and qlite measured back to back on the same shapes and bits (BENCHMARKS.md,
+# "Whole model against llama.cpp"). The machine's bandwidth drifts within minutes, so the engines run
 # alternately (A B, then B A, ...) and the ratio is taken per round. Not part of CI.
 #
 #   scripts/bench_peer_llamacpp.sh [--threads "1 2"] [--bits "q4 q8"] [--rounds 3] [--reps 3]

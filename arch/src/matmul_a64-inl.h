@@ -161,7 +161,7 @@ HWY_INLINE float32x4_t RowChunkA64(const uint8_t* HWY_RESTRICT row, size_t step,
 
 // GemvQ8 of row r with one F16 scale per block (group 32, what the converter writes): the
 // scales are converted and multiplied in the dot loop, four blocks per vector, instead of
-// through PrepareChunk's buffers (0.05-0.25 instructions per weight, arch/BENCHMARKS.md).
+// through PrepareChunk's buffers (0.05-0.25 instructions per weight, BENCHMARKS.md).
 template <WeightType kType, bool kSdot>
 HWY_INLINE float RowF16ScalesA64(const WeightMatrix& w, const QuantizedActivations& x,
                                  const uint8_t* HWY_RESTRICT row, size_t step, size_t r) {

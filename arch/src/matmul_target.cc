@@ -60,7 +60,7 @@ WeightLayout PreferredLayout(WeightType type) {
   const bool four_bit = type == WeightType::kI4 || type == WeightType::kU4 || type == WeightType::kNF4;
   // The targets with their own Interleave16x4 GemvQ8 (matmul_interleave16x4-inl.h); on AVX2/AVX3 it
   // beats RowMajor for 4-bit weights, while I8 decodes as fast either way and prefills
-  // slower through the unpacking GEMM than RowMajor (arch/BENCHMARKS.md, layout table).
+  // slower through the unpacking GEMM than RowMajor (BENCHMARKS.md, kernels).
 #if HWY_COMPILER_GCC || HWY_COMPILER_CLANG
   if (target == HWY_AVX3_DL && type != WeightType::kF32 && type != WeightType::kF16 && type != WeightType::kBF16) {
     return WeightLayout::kInterleave16x4;

@@ -114,7 +114,7 @@ void LimitArmDotExtensionsForTest(unsigned mask);
 // dispatched target has its own kernel for it and that beats RowMajor (AVX-512 VNNI: every
 // integer type; AVX2/AVX3: the 4-bit types), else RowMajor (other targets run Interleave16x4
 // through a copy to RowMajor: correct but slower; AArch64 with SDOT decodes it in place but
-// prefills through the copy, and is not timed, arch/BENCHMARKS.md). For converters writing a
+// prefills through the copy, and is not timed, BENCHMARKS.md). For converters writing a
 // file for the machine they run on.
 WeightLayout PreferredLayout(WeightType type);
 
