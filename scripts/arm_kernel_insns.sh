@@ -26,10 +26,18 @@ cmake --build "$build" -j "${QLITE_JOBS:-2}" --target qlite_kernel_loop >/dev/nu
 bin="$build/examples/bench/qlite_kernel_loop"
 qemu="$(command -v qemu-aarch64-static || command -v qemu-aarch64)"
 
-count() {  # cpu args...: instructions the program executed
+# The program's own code: the first executable mapping in qemu's memory map (`-d page`), so
+# instructions of the loader, libc and libhwy (whose count varies from run to run by 1e4-4e4)
+# are left out and the difference of two runs is the kernel's alone.
+text=$("$qemu" -d page -D /dev/fd/3 "$bin" --iters 0 --rows 16 --cols 32 3>&1 >/dev/null |
+  awk '!t && $3 == "r-x" && $1 ~ /^[0-9a-f]+-[0-9a-f]+$/ { split($1, r, "-"); t = "0x" r[1] "+0x" $2 }
+       END { print t }')
+[ -n "$text" ] || { echo "arm_kernel_insns: no executable mapping in qemu's page log" >&2; exit 1; }
+
+count() {  # cpu args...: instructions executed inside $text (one "Trace" line each: -singlestep)
   local cpu=$1
   shift
-  QEMU_CPU="$cpu" "$qemu" -singlestep -d exec,nochain -D /dev/fd/3 "$bin" "$@" 3>&1 >/dev/null |
+  QEMU_CPU="$cpu" "$qemu" -singlestep -d exec,nochain -dfilter "$text" -D /dev/fd/3 "$bin" "$@" 3>&1 >/dev/null |
     grep -c '^Trace'
 }
 
@@ -42,6 +50,7 @@ for c in "${cases[@]}"; do
   base=$(count "$cpu" "${args[@]}" --iters 0)
   with=$(count "$cpu" "${args[@]}" --iters "$iters")
   per_iter=$(( (with - base) / iters ))
+  [ "$per_iter" -gt 0 ] || { echo "arm_kernel_insns: no kernel instructions counted for $c" >&2; exit 1; }
   tokens=$([ "$op" = gemmq8 ] && echo "$batch" || echo 1)
   per_w=$(awk -v n="$per_iter" -v w="$((rows * cols * tokens))" 'BEGIN { printf "%.3f", n / w }')
   printf '%-11s %-5s %-6s %-7s %5s %-12s %12d %10s\n' "$cpu" "$dot" "$scheme" "$op" "$batch" "$layout" "$per_iter" "$per_w"

@@ -86,22 +86,41 @@ HWY_INLINE int32x4_t SdotLane(int32x4_t acc, int8x16_t a, int8x16_t b) {
 #endif
 }
 
+// A block of 4-bit codes (0..15) without SDOT: products widened to int16, four per lane
+// (<= 4 x 15 x 128 = 7680).
+HWY_INLINE int16x8_t DotNibbleBlock16A64(int8x16_t w0, int8x16_t w1, int8x16_t x0, int8x16_t x1) {
+  int16x8_t s = vmull_s8(vget_low_s8(w0), vget_low_s8(x0));
+  s = vmlal_high_s8(s, w0, x0);
+  s = vmlal_s8(s, vget_low_s8(w1), vget_low_s8(x1));
+  return vmlal_high_s8(s, w1, x1);
+}
+
 // sum_i w[i] * x[i] over one 32-value block (w0/x0 the first 16 values), as 4 int32 lanes.
 template <WeightType kType, bool kSdot>
 HWY_INLINE int32x4_t DotBlockA64(int8x16_t w0, int8x16_t w1, int8x16_t x0, int8x16_t x1) {
   if constexpr (kSdot) {
     return Sdot(Sdot(vdupq_n_s32(0), w0, x0), w1, x1);
   } else if constexpr (kType == WeightType::kI4 || kType == WeightType::kU4) {
-    // Codes 0..15: four products per int16 lane stay within 4 * 15 * 128 = 7680.
-    int16x8_t s = vmull_s8(vget_low_s8(w0), vget_low_s8(x0));
-    s = vmlal_high_s8(s, w0, x0);
-    s = vmlal_s8(s, vget_low_s8(w1), vget_low_s8(x1));
-    return vpaddlq_s16(vmlal_high_s8(s, w1, x1));
+    return vpaddlq_s16(DotNibbleBlock16A64(w0, w1, x0, x1));
   } else {  // full int8 range: one product per int16 lane
     int32x4_t s = vpaddlq_s16(vmull_s8(vget_low_s8(w0), vget_low_s8(x0)));
     s = vpadalq_s16(s, vmull_high_s8(w0, x0));
     s = vpadalq_s16(s, vmull_s8(vget_low_s8(w1), vget_low_s8(x1)));
     return vpadalq_s16(s, vmull_high_s8(w1, x1));
+  }
+}
+
+// The block's two halves as codes (I8: as stored; 4-bit: low and high nibbles, NF4 levels).
+template <WeightType kType>
+HWY_INLINE void LoadStoredBlockA64(const uint8_t* HWY_RESTRICT p, int8x16_t nf4, int8x16_t& w0, int8x16_t& w1) {
+  if constexpr (kType == WeightType::kI8) {
+    w0 = vld1q_s8(reinterpret_cast<const int8_t*>(p));
+    w1 = vld1q_s8(reinterpret_cast<const int8_t*>(p) + 16);
+  } else {
+    const uint8x16_t v = vld1q_u8(p);
+    const uint8x16_t lo = vandq_u8(v, vdupq_n_u8(0x0F)), hi = vshrq_n_u8(v, 4);
+    w0 = kType == WeightType::kNF4 ? vqtbl1q_s8(nf4, lo) : vreinterpretq_s8_u8(lo);
+    w1 = kType == WeightType::kNF4 ? vqtbl1q_s8(nf4, hi) : vreinterpretq_s8_u8(hi);
   }
 }
 
@@ -111,32 +130,30 @@ template <WeightType kType, bool kSdot>
 HWY_INLINE int32x4_t DotStoredBlockA64(const uint8_t* HWY_RESTRICT p, const int8_t* HWY_RESTRICT xq,
                                        int8x16_t nf4) {
   int8x16_t w0, w1;
-  if constexpr (kType == WeightType::kI8) {
-    w0 = vld1q_s8(reinterpret_cast<const int8_t*>(p));
-    w1 = vld1q_s8(reinterpret_cast<const int8_t*>(p) + 16);
-  } else {
-    const uint8x16_t v = vld1q_u8(p);
-    const uint8x16_t lo = vandq_u8(v, vdupq_n_u8(0x0F)), hi = vshrq_n_u8(v, 4);
-    if constexpr (kType == WeightType::kNF4) {
-      w0 = vqtbl1q_s8(nf4, lo);
-      w1 = vqtbl1q_s8(nf4, hi);
-    } else {
-      w0 = vreinterpretq_s8_u8(lo);
-      w1 = vreinterpretq_s8_u8(hi);
-    }
-  }
+  LoadStoredBlockA64<kType>(p, nf4, w0, w1);
   return DotBlockA64<kType, kSdot>(w0, w1, vld1q_s8(xq), vld1q_s8(xq + 16));
 }
 
-// The sums of four consecutive blocks (`step` bytes apart) in lanes 0..3.
+// The sums of four consecutive blocks (`step` bytes apart) in lanes 0..3. I4/U4 without SDOT
+// stay in int16 through two pairwise adds (16 products per lane, <= 30720) before widening.
 template <WeightType kType, bool kSdot>
 HWY_INLINE int32x4_t FourBlocksA64(const uint8_t* HWY_RESTRICT p, size_t step,
                                    const int8_t* HWY_RESTRICT xq, int8x16_t nf4) {
-  const int32x4_t d0 = DotStoredBlockA64<kType, kSdot>(p, xq, nf4);
-  const int32x4_t d1 = DotStoredBlockA64<kType, kSdot>(p + step, xq + 32, nf4);
-  const int32x4_t d2 = DotStoredBlockA64<kType, kSdot>(p + 2 * step, xq + 64, nf4);
-  const int32x4_t d3 = DotStoredBlockA64<kType, kSdot>(p + 3 * step, xq + 96, nf4);
-  return vpaddq_s32(vpaddq_s32(d0, d1), vpaddq_s32(d2, d3));
+  if constexpr (!kSdot && (kType == WeightType::kI4 || kType == WeightType::kU4)) {
+    auto block = [&](size_t i) HWY_ATTR {
+      int8x16_t w0, w1;
+      LoadStoredBlockA64<kType>(p + i * step, nf4, w0, w1);
+      return DotNibbleBlock16A64(w0, w1, vld1q_s8(xq + 32 * i), vld1q_s8(xq + 32 * i + 16));
+    };
+    const int16x8_t d01 = vpaddq_s16(block(0), block(1)), d23 = vpaddq_s16(block(2), block(3));
+    return vpaddlq_s16(vpaddq_s16(d01, d23));
+  } else {
+    const int32x4_t d0 = DotStoredBlockA64<kType, kSdot>(p, xq, nf4);
+    const int32x4_t d1 = DotStoredBlockA64<kType, kSdot>(p + step, xq + 32, nf4);
+    const int32x4_t d2 = DotStoredBlockA64<kType, kSdot>(p + 2 * step, xq + 64, nf4);
+    const int32x4_t d3 = DotStoredBlockA64<kType, kSdot>(p + 3 * step, xq + 96, nf4);
+    return vpaddq_s32(vpaddq_s32(d0, d1), vpaddq_s32(d2, d3));
+  }
 }
 
 // GemvQ8, blocks [0, n) of one row from `row` (block b at row + b * step), activations `xq`
@@ -159,51 +176,52 @@ HWY_INLINE float32x4_t RowChunkA64(const uint8_t* HWY_RESTRICT row, size_t step,
   return acc;
 }
 
-// GemvQ8 of row r with one F16 scale per block (group 32, what the converter writes): the
-// scales are converted and multiplied in the dot loop, four blocks per vector, instead of
-// through PrepareChunk's buffers (0.05-0.25 instructions per weight, BENCHMARKS.md).
-template <WeightType kType, bool kSdot>
-HWY_INLINE float RowF16ScalesA64(const WeightMatrix& w, const QuantizedActivations& x,
-                                 const uint8_t* HWY_RESTRICT row, size_t step, size_t r) {
+// GemvQ8 of rows r..r + kRows - 1 (`rows[i]`: row r + i's first block) with one F16 scale
+// per block (group 32, what the converter writes): the scales are converted and multiplied in
+// the dot loop, four blocks per vector, instead of through PrepareChunk's buffers, and two
+// rows share each load of the activations.
+template <WeightType kType, bool kSdot, size_t kRows>
+HWY_INLINE void RowsF16ScalesA64(const WeightMatrix& w, const QuantizedActivations& x,
+                                 const uint8_t* const* rows, size_t step, size_t r, float* HWY_RESTRICT y) {
   const size_t nb = (w.cols + 31) / 32;
-  const uint16_t* ws = static_cast<const uint16_t*>(w.scales) + ScaleIndex(w, r, 0);
-  const uint16_t* wm = kType == WeightType::kU4
-                           ? static_cast<const uint16_t*>(w.mins) + ScaleIndex(w, r, 0)
-                           : nullptr;
+  const uint16_t* ws[kRows];
+  const uint16_t* wm[kRows];
+  for (size_t i = 0; i < kRows; ++i) {
+    ws[i] = static_cast<const uint16_t*>(w.scales) + ScaleIndex(w, r + i, 0);
+    wm[i] = kType == WeightType::kU4 ? static_cast<const uint16_t*>(w.mins) + ScaleIndex(w, r + i, 0) : nullptr;
+  }
   const int8x16_t nf4 = vld1q_s8(kNF4Int8);
-  float32x4_t acc = vdupq_n_f32(0.0f), corr = vdupq_n_f32(0.0f);
+  float32x4_t acc[kRows], corr[kRows];
+  for (size_t i = 0; i < kRows; ++i) acc[i] = corr[i] = vdupq_n_f32(0.0f);
   size_t b = 0;
   for (; b + 4 <= nb; b += 4) {
-    const int32x4_t s = FourBlocksA64<kType, kSdot>(row + b * step, step, x.q + 32 * b, nf4);
     const float32x4_t xs = vld1q_f32(x.scales + b);
-    const float32x4_t f = vmulq_f32(vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(ws + b))), xs);
-    acc = vfmaq_f32(acc, vcvtq_f32_s32(s), f);
-    if constexpr (kType == WeightType::kI4) {
-      corr = vfmaq_f32(corr, f, vcvtq_f32_s32(vld1q_s32(x.sums + b)));
-    } else if constexpr (kType == WeightType::kU4) {
-      const float32x4_t m = vmulq_f32(vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(wm + b))), xs);
-      corr = vfmaq_f32(corr, m, vcvtq_f32_s32(vld1q_s32(x.sums + b)));
+    const float32x4_t sums = vcvtq_f32_s32(vld1q_s32(x.sums + b));
+    for (size_t i = 0; i < kRows; ++i) {
+      const int32x4_t s = FourBlocksA64<kType, kSdot>(rows[i] + b * step, step, x.q + 32 * b, nf4);
+      const float32x4_t f = vmulq_f32(vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(ws[i] + b))), xs);
+      acc[i] = vfmaq_f32(acc[i], vcvtq_f32_s32(s), f);
+      if constexpr (kType == WeightType::kI4) {
+        corr[i] = vfmaq_f32(corr[i], f, sums);
+      } else if constexpr (kType == WeightType::kU4) {
+        corr[i] = vfmaq_f32(corr[i], vmulq_f32(vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(wm[i] + b))), xs), sums);
+      }
     }
   }
-  float sum = vaddvq_f32(acc), c = vaddvq_f32(corr);
-  for (; b < nb; ++b) {
-    const float f = F32FromF16(ws[b]) * x.scales[b];
-    sum += static_cast<float>(vaddvq_s32(DotStoredBlockA64<kType, kSdot>(row + b * step, x.q + 32 * b, nf4))) * f;
-    if (kType == WeightType::kI4) c += f * static_cast<float>(x.sums[b]);
-    if (kType == WeightType::kU4) c += F32FromF16(wm[b]) * x.scales[b] * static_cast<float>(x.sums[b]);
+  for (size_t i = 0; i < kRows; ++i) {
+    float sum = vaddvq_f32(acc[i]), c = vaddvq_f32(corr[i]);
+    for (size_t j = b; j < nb; ++j) {
+      const float f = F32FromF16(ws[i][j]) * x.scales[j];
+      sum += static_cast<float>(vaddvq_s32(DotStoredBlockA64<kType, kSdot>(rows[i] + j * step, x.q + 32 * j, nf4))) * f;
+      if (kType == WeightType::kI4) c += f * static_cast<float>(x.sums[j]);
+      if (kType == WeightType::kU4) c += F32FromF16(wm[i][j]) * x.scales[j] * static_cast<float>(x.sums[j]);
+    }
+    // As PrepareChunk: NF4 levels are 127x, I4 codes carry +8, U4 adds min * sum(x).
+    if (kType == WeightType::kNF4) sum *= 1.0f / 127.0f;
+    if (kType == WeightType::kI4) sum -= 8.0f * c;
+    if (kType == WeightType::kU4) sum += c;
+    y[i] = sum;
   }
-  // As PrepareChunk: NF4 levels are 127x, I4 codes carry +8, U4 adds min * sum(x).
-  if (kType == WeightType::kNF4) return sum * (1.0f / 127.0f);
-  if (kType == WeightType::kI4) return sum - 8.0f * c;
-  if (kType == WeightType::kU4) return sum + c;
-  return sum;
-}
-
-template <WeightType kType>
-HWY_INLINE float RowF16ScalesBestA64(bool sdot, const WeightMatrix& w, const QuantizedActivations& x,
-                                     const uint8_t* HWY_RESTRICT row, size_t step, size_t r) {
-  return sdot ? RowF16ScalesA64<kType, true>(w, x, row, step, r)
-              : RowF16ScalesA64<kType, false>(w, x, row, step, r);
 }
 
 // GemvQ8 for one row chunk at the best level this CPU has.

@@ -231,11 +231,21 @@ void GemvQ8RowsA64(const WeightMatrix& w, const QuantizedActivations& x, float* 
   HWY_ALIGN float f[kChunkBlocks];
   const bool sdot = (ArmDotExtensions() & kArmDotProd) != 0;
   const bool f16_per_block = !w.per_tensor && w.group_size == 32 && w.scale_type == ScaleType::kF16;
-  for (size_t r = r0; r < r1; ++r) {
+  size_t r = r0;
+  if (f16_per_block) {
+    for (; r + 2 <= r1; r += 2) {
+      size_t step;
+      const uint8_t* rows[2] = {RowBase(w, r, bb, &step), RowBase(w, r + 1, bb, &step)};
+      if (sdot) RowsF16ScalesA64<kType, true, 2>(w, x, rows, step, r, y + r);
+      else RowsF16ScalesA64<kType, false, 2>(w, x, rows, step, r, y + r);
+    }
+  }
+  for (; r < r1; ++r) {
     size_t step;
     const uint8_t* row = RowBase(w, r, bb, &step);
     if (f16_per_block) {
-      y[r] = RowF16ScalesBestA64<kType>(sdot, w, x, row, step, r);
+      if (sdot) RowsF16ScalesA64<kType, true, 1>(w, x, &row, step, r, y + r);
+      else RowsF16ScalesA64<kType, false, 1>(w, x, &row, step, r, y + r);
       continue;
     }
     float corr = 0.0f;

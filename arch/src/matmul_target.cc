@@ -58,13 +58,16 @@ const char* DispatchedTargetName() {
 WeightLayout PreferredLayout(WeightType type) {
   const int64_t target = HWY_DYNAMIC_DISPATCH(CurrentTarget)();
   const bool four_bit = type == WeightType::kI4 || type == WeightType::kU4 || type == WeightType::kNF4;
-  // The targets with their own Interleave16x4 GemvQ8 (matmul_interleave16x4-inl.h); on AVX2/AVX3 it
-  // beats RowMajor for 4-bit weights, while I8 decodes as fast either way and prefills
-  // slower through the unpacking GEMM than RowMajor (BENCHMARKS.md, kernels).
+  const bool integer = type != WeightType::kF32 && type != WeightType::kF16 && type != WeightType::kBF16;
+  // The targets that read Interleave16x4 in place (matmul_interleave16x4-inl.h): AVX3_DL (GEMV and
+  // GEMM) and every AArch64 target (both, with or without SDOT) for all integer types; on
+  // AVX2/AVX3 it beats RowMajor for 4-bit weights, while I8 decodes as fast either way and
+  // prefills slower through the unpacking GEMM (BENCHMARKS.md, kernels).
 #if HWY_COMPILER_GCC || HWY_COMPILER_CLANG
-  if (target == HWY_AVX3_DL && type != WeightType::kF32 && type != WeightType::kF16 && type != WeightType::kBF16) {
-    return WeightLayout::kInterleave16x4;
-  }
+  if (target == HWY_AVX3_DL && integer) return WeightLayout::kInterleave16x4;
+#endif
+#if HWY_ARCH_ARM_A64
+  if (integer) return WeightLayout::kInterleave16x4;
 #endif
   if ((target == HWY_AVX2 || target == HWY_AVX3) && four_bit) return WeightLayout::kInterleave16x4;
   return WeightLayout::kRowMajor;

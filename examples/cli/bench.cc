@@ -141,7 +141,7 @@ int BenchCommand(int argc, char** argv) {
                                                    : "f32");
     if (info.n_slow_layout_tensors)
       std::printf("note: %u weight tensors are in a layout this CPU reads through an unpacking copy; "
-                  "convert with --layout rowmajor for the portable speed\n",
+                  "convert with --layout auto for a file made for this CPU\n",
                   info.n_slow_layout_tensors);
     std::printf("prefill %u tokens: %.1f tok/s   decode %u tokens: %.1f tok/s   (median of %u)\n", n_prompt,
                 Median(prefill), n_gen, Median(decode), reps);

@@ -44,7 +44,7 @@ int RunInspect(int argc, char** argv) {
   if (qlite_model_open(path.c_str(), nullptr, &model) == QLITE_OK && qlite_model_get_info(model, &info) == QLITE_OK &&
       info.n_slow_layout_tensors) {
     std::printf("note: %u weight tensors are in a layout this CPU reads through an unpacking copy "
-                "(slower than rowmajor here); convert with --layout rowmajor for files that travel\n",
+                "(slower than rowmajor here); convert with --layout auto for a file made for this CPU\n",
                 info.n_slow_layout_tensors);
   }
   qlite_model_free(model);

@@ -14,7 +14,7 @@
 namespace qlite_cli {
 
 struct QuantFlags {
-  std::string weights, embed, granularity = "group", scale_type = "f16", layout = "rowmajor";
+  std::string weights, embed, granularity = "group", scale_type = "f16", layout;
   std::vector<std::string> tensor_weights;  // NAME=SCHEME
   uint32_t group_size = 32;
 };
@@ -34,9 +34,11 @@ inline const char* kQuantFlagsHelp =
     "  --group-size N          32 (default), 64 or 128\n"
     "  --granularity G         group (default), row or tensor\n"
     "  --scale-type T          f16 (default), f32, or dq (u8 double-quantized scales)\n"
-    "  --layout L              rowmajor (default), interleave4 (4-row interleaved blocks),\n"
-    "                          interleave16 (16-row lanes: fastest on AVX-512 VNNI CPUs, slower\n"
-    "                          elsewhere), or auto: the fastest on this CPU (for a file used here)\n";
+    "  --layout L              interleave16 (default for integer weights: 16-row lanes, read in\n"
+    "                          place on x86 with AVX2 and on every 64-bit Arm CPU), rowmajor (the\n"
+    "                          default for float weights and double-quantized scales; what\n"
+    "                          32-bit Arm and pre-AVX2 x86 read fastest), interleave4 (4-row\n"
+    "                          interleaved blocks), or auto: the fastest on this CPU\n";
 
 inline bool ParseQuantScheme(const std::string& s, qlite::fb::DType* dtype) {
   using qlite::fb::DType;
@@ -92,6 +94,15 @@ inline int ParseQuantFlag(int argc, char** argv, int* i, QuantFlags* f, const ch
   return 1;
 }
 
+// No --layout: Interleave16x4 where the scheme has it (integer weights whose scales can be
+// regrouped), read in place by the x86 AVX2/AVX-512 and every AArch64 CPU's kernels, so one
+// file is fast on a Pi 4, a Pi 5, a phone and a PC; RowMajor otherwise.
+inline qlite::fb::Layout DefaultLayout(const qlite::QuantSpec& s) {
+  const bool lanes = !qlite::IsFloatType(s.dtype) &&
+                     !(s.scale_type == qlite::fb::DType::U8 && s.granularity != qlite::fb::Granularity::PerTensor);
+  return lanes ? qlite::fb::Layout::Interleave16x4 : qlite::fb::Layout::RowMajor;
+}
+
 // --layout auto: what arch::PreferredLayout picks on this CPU for weights of `d`.
 inline qlite::fb::Layout AutoLayout(qlite::fb::DType d) {
   using qlite::arch::WeightType;
@@ -135,7 +146,7 @@ inline bool QuantFlagsToOptions(const QuantFlags& f, qlite::ConvertOptions* opti
   if (layout == "rowmajor") w.layout = qlite::fb::Layout::RowMajor;
   else if (layout == "interleave4") w.layout = qlite::fb::Layout::Interleave4x32;
   else if (layout == "interleave16") w.layout = qlite::fb::Layout::Interleave16x4;
-  else if (layout != "auto") return bad("--layout", f.layout);
+  else if (layout != "auto" && !layout.empty()) return bad("--layout", f.layout);
   w.group_size = f.group_size;
   const std::string embed = f.embed.empty() ? (IsFourBit(w.dtype) ? "q8" : weights) : f.embed;
   options->embeddings = w;
@@ -146,7 +157,13 @@ inline bool QuantFlagsToOptions(const QuantFlags& f, qlite::ConvertOptions* opti
   if (e == qlite::fb::DType::F32 || e == qlite::fb::DType::F16 || e == qlite::fb::DType::BF16)
     options->embeddings.layout = qlite::fb::Layout::RowMajor;
   std::string layout_text = layout;
-  if (layout == "auto") {  // per part: e.g. 4-bit projections interleaved, a q8 head not
+  if (layout.empty()) {
+    options->weights.layout = DefaultLayout(options->weights);
+    options->embeddings.layout = DefaultLayout(options->embeddings);
+    layout_text = LayoutName(options->weights.layout);
+    if (options->embeddings.layout != options->weights.layout)
+      layout_text += " (embeddings " + LayoutName(options->embeddings.layout) + ")";
+  } else if (layout == "auto") {  // per part: e.g. 4-bit projections interleaved, a q8 head not
     options->weights.layout = AutoLayout(options->weights.dtype);
     options->embeddings.layout = AutoLayout(options->embeddings.dtype);
     layout_text = LayoutName(options->weights.layout);
@@ -160,6 +177,7 @@ inline bool QuantFlagsToOptions(const QuantFlags& f, qlite::ConvertOptions* opti
     if (!ParseQuantScheme(tw.substr(eq + 1), &spec.dtype)) return bad("--tensor-weights scheme", tw.substr(eq + 1));
     if (qlite::IsFloatType(spec.dtype)) spec.layout = qlite::fb::Layout::RowMajor;
     else if (layout == "auto") spec.layout = AutoLayout(spec.dtype);
+    else if (layout.empty()) spec.layout = DefaultLayout(spec);
     options->tensor_weights.emplace_back(tw.substr(0, eq), spec);
     overrides += " --tensor-weights " + tw;
   }

@@ -73,6 +73,11 @@ for arch in $arches; do
         QEMU_CPU=cortex-a76 QLITE_EXPECT_TARGET=NEON QLITE_EXPECT_ARM_DOT=1 \
           run_ctest "$dir/$sub" "aarch64 -cpu cortex-a76 ($sub)"
       done
+      # The instruction-count script (scripts/arm_kernel_insns.sh, BENCHMARKS.md) still runs:
+      # one tiny GEMV and GEMM case per Arm level (seconds; the real counts take minutes).
+      cmake -S "$root" -B "$dir" -DQLITE_BUILD_EXAMPLES=ON >/dev/null
+      QLITE_INSN_ROWS=16 QLITE_INSN_COLS=64 QLITE_INSN_ITERS=1 bash scripts/arm_kernel_insns.sh "$dir" \
+        cortex-a72:none:i4:q8 cortex-a76:sdot:i4:gemmq8:3:interleave16 || failed+=("arm_kernel_insns.sh")
       # Highway has targets for fixed SVE vector lengths that "max" (512-bit) never selects:
       # SVE2_128 is what Armv9 phones (Cortex-X2/A710 and later) run, SVE_256 Neoverse V1.
       # The kernel tests cover them at little cost.

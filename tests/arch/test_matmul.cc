@@ -274,6 +274,51 @@ TEST(Matmul, GemmQ8MatchesReference) {
   }
 }
 
+// The largest products the int8 kernels can meet: every code at its extreme and every
+// activation at +-127, so the int16 sums of the widening (no SDOT) paths are at their bound
+// (4-bit: 16 products of 15 x 127 per lane; I8 and NF4: two of 128 x 127). Exact integers,
+// so GemvQ8 and GemmQ8 must agree with the reference to f32 rounding.
+TEST(Matmul, ExtremeCodesDoNotOverflow) {
+  const size_t rows = 32, cols = 512, nb = cols / 32;
+  for (WeightType t : {WeightType::kI4, WeightType::kU4, WeightType::kNF4, WeightType::kI8}) {
+    for (WeightLayout layout : kAllLayouts) {
+      for (const uint8_t code : {uint8_t{0x00}, uint8_t{0xFF}, uint8_t{0x80}}) {
+        for (const float sign : {1.0f, -1.0f}) {
+          WeightMatrix w;
+          w.type = t;
+          w.layout = layout;
+          w.rows = rows;
+          w.cols = cols;
+          w.row_stride = t == WeightType::kI8 ? cols : cols / 2;
+          w.group_size = 32;
+          w.scale_type = ScaleType::kF16;
+          std::vector<uint8_t> data(rows * w.row_stride, code);
+          std::vector<uint16_t> scales(rows * nb, 0x3C00), mins(rows * nb, 0xBC00);  // 1.0, -1.0
+          w.data = data.data();
+          w.scales = scales.data();
+          w.mins = t == WeightType::kU4 ? mins.data() : nullptr;
+          QBuf xq(cols);
+          const std::vector<float> x(cols, sign);
+          ref::QuantizeActivations(x.data(), cols, &xq.q);
+          std::vector<float> want(rows);
+          ref::GemvQ8(w, xq.q, want.data());
+          const QuantizedActivations batch[3] = {xq.q, xq.q, xq.q};
+          ForEachTarget([&] {
+            std::vector<float> y(rows, NAN), yb(3 * rows, NAN);
+            qlite::arch::GemvQ8(w, xq.q, y.data(), nullptr);
+            qlite::arch::GemmQ8(w, batch, 3, yb.data(), rows, nullptr);
+            for (size_t r = 0; r < rows; ++r) {
+              const double tol = 1e-5 * (std::fabs(want[r]) + cols);
+              ASSERT_NEAR(y[r], want[r], tol) << int(t) << " layout " << int(layout) << " code " << int(code) << " row " << r;
+              for (size_t b = 0; b < 3; ++b) ASSERT_NEAR(yb[b * rows + r], want[r], tol) << int(t) << " token " << b;
+            }
+          });
+        }
+      }
+    }
+  }
+}
+
 TEST(Matmul, ThreadsGiveIdenticalResults) {
   ThreadPool pool2(2), pool3(3);
   for (WeightType t : kAllTypes) for (WeightLayout layout : {WeightLayout::kRowMajor, WeightLayout::kInterleave16x4}) {
