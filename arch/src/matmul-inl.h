@@ -38,6 +38,13 @@
 #else
 #define QLITE_A64 0
 #endif
+// Every NEON target, AArch64 or armv7: Interleave16x4's kernels (matmul_interleave16x4-inl.h).
+#undef QLITE_NEON
+#if QLITE_A64 || (HWY_ARCH_ARM_V7 && HWY_TARGET == HWY_NEON)
+#define QLITE_NEON 1
+#else
+#define QLITE_NEON 0
+#endif
 
 HWY_BEFORE_NAMESPACE();
 namespace qlite {

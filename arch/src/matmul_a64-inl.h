@@ -21,7 +21,7 @@
 #include "hwy/highway.h"
 #include "matmul-inl.h"
 
-#if QLITE_A64
+#if QLITE_NEON
 #include <arm_neon.h>
 #endif
 

@@ -8,11 +8,11 @@
 // reads the same vectors into its tile, matmul_gemm_vnni-inl.h).
 //
 // AVX2/AVX3 read it in place too for GemvQ8 (maddubs + madd per 4-byte lane,
-// GemvQ8Interleave16x4X86), and so does every AArch64 CPU for GemvQ8 and GemmQ8
-// (GemmQ8Interleave16x4A64: SDOT by element, 4 rows' words against one word of activations,
-// or widening multiplies where there is no SDOT, Raspberry Pi 4). Everything else (AVX2's
-// GEMM, pre-AVX2 x86, armv7) runs its RowMajor code on a copy of 16 rows x up to
-// kUnpackBlocks blocks in a 48 KiB stack buffer (*Unpacked): correct everywhere, at the
+// GemvQ8Interleave16x4X86), and so does every NEON CPU, AArch64 and armv7, for GemvQ8 and
+// GemmQ8 (GemmQ8Interleave16x4Neon: SDOT by element, 4 rows' words against one word of
+// activations, or widening multiplies where there is no SDOT: Raspberry Pi 4, 32-bit Arm).
+// Everything else (AVX2's GEMM, pre-AVX2 x86) runs its RowMajor code on a copy of 16 rows x
+// up to kUnpackBlocks blocks in a 48 KiB stack buffer (*Unpacked): correct everywhere, at the
 // price of copying each weight byte once more.
 #if defined(QLITE_ARCH_SRC_MATMUL_INTERLEAVE16X4_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef QLITE_ARCH_SRC_MATMUL_INTERLEAVE16X4_INL_H_
@@ -357,55 +357,81 @@ QLITE_VNNI_ATTR void GemvQ8Interleave16x4(const WeightMatrix& w, const Quantized
 }
 #endif  // QLITE_VNNI512
 
+#if QLITE_NEON
+// NEON on AArch64 and armv7 alike (32-bit Raspberry Pi OS on a Pi 4 runs the same code), with
+// the few operations armv7 lacks in small helpers; SDOT and f16 scale loads on AArch64 only.
 #if QLITE_A64
+HWY_INLINE int8x16_t Nf4LevelsNeon(int8x16_t table, uint8x16_t codes) { return vqtbl1q_s8(table, codes); }
+HWY_INLINE int32x4_t PairwiseAddNeon(int32x4_t a, int32x4_t b) { return vpaddq_s32(a, b); }
+template <int kJ>
+HWY_INLINE int8x16_t WordBroadcastNeon(int8x16_t x) {
+  return vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(x), kJ));
+}
+#else
+HWY_INLINE int8x16_t Nf4LevelsNeon(int8x16_t table, uint8x16_t codes) {
+  const int8x8x2_t t = {{vget_low_s8(table), vget_high_s8(table)}};
+  return vcombine_s8(vtbl2_s8(t, vreinterpret_s8_u8(vget_low_u8(codes))),
+                     vtbl2_s8(t, vreinterpret_s8_u8(vget_high_u8(codes))));
+}
+HWY_INLINE int32x4_t PairwiseAddNeon(int32x4_t a, int32x4_t b) {
+  return vcombine_s32(vpadd_s32(vget_low_s32(a), vget_high_s32(a)), vpadd_s32(vget_low_s32(b), vget_high_s32(b)));
+}
+template <int kJ>
+HWY_INLINE int8x16_t WordBroadcastNeon(int8x16_t x) {
+  const int32x4_t v = vreinterpretq_s32_s8(x);
+  return vreinterpretq_s8_s32(vdupq_lane_s32(kJ < 2 ? vget_low_s32(v) : vget_high_s32(v), kJ & 1));
+}
+#endif
+
 // Word j of a block for 4 rows (16 bytes, one row per 4-byte lane) as int8 codes: `lo`
 // meets activation word j (elements 4j..4j+3), `hi` word j + 4 (elements 16 + 4j..). 4-bit:
 // the low and high nibbles of one 16-byte load; I8: words j and j + 4, 256 bytes apart.
 template <WeightType kType>
-HWY_INLINE void Interleave16x4WordA64(const uint8_t* HWY_RESTRICT word, int8x16_t nf4, int8x16_t& lo,
-                                      int8x16_t& hi) {
+HWY_INLINE void Interleave16x4WordNeon(const uint8_t* HWY_RESTRICT word, int8x16_t nf4, int8x16_t& lo,
+                                       int8x16_t& hi) {
   if constexpr (kType == WeightType::kI8) {
     lo = vld1q_s8(reinterpret_cast<const int8_t*>(word));
     hi = vld1q_s8(reinterpret_cast<const int8_t*>(word) + 256);
   } else {
     const uint8x16_t v = vld1q_u8(word);
     const uint8x16_t l = vandq_u8(v, vdupq_n_u8(0x0F)), h = vshrq_n_u8(v, 4);
-    lo = kType == WeightType::kNF4 ? vqtbl1q_s8(nf4, l) : vreinterpretq_s8_u8(l);
-    hi = kType == WeightType::kNF4 ? vqtbl1q_s8(nf4, h) : vreinterpretq_s8_u8(h);
+    lo = kType == WeightType::kNF4 ? Nf4LevelsNeon(nf4, l) : vreinterpretq_s8_u8(l);
+    hi = kType == WeightType::kNF4 ? Nf4LevelsNeon(nf4, h) : vreinterpretq_s8_u8(h);
   }
 }
 
 // Word kJ of the block against kTok tokens (xlo[t], xhi[t]): SDOT by element, 4 rows' words
-// against one word of activations, decoded once for all tokens.
+// against one word of activations, decoded once for all tokens (AArch64 only).
+#if QLITE_A64
 template <WeightType kType, int kJ, size_t kTok>
-HWY_INLINE void SdotWordA64(const uint8_t* HWY_RESTRICT run, const int8x16_t* xlo, const int8x16_t* xhi,
-                            int8x16_t nf4, int32x4_t* d) {
+HWY_INLINE void SdotWordNeon(const uint8_t* HWY_RESTRICT run, const int8x16_t* xlo, const int8x16_t* xhi,
+                             int8x16_t nf4, int32x4_t* d) {
   int8x16_t lo, hi;
-  Interleave16x4WordA64<kType>(run + 64 * kJ, nf4, lo, hi);
+  Interleave16x4WordNeon<kType>(run + 64 * kJ, nf4, lo, hi);
   for (size_t t = 0; t < kTok; ++t) d[t] = SdotLane<kJ>(SdotLane<kJ>(d[t], lo, xlo[t]), hi, xhi[t]);
 }
+#else
+template <WeightType kType, int kJ, size_t kTok>
+void SdotWordNeon(const uint8_t* run, const int8x16_t* xlo, const int8x16_t* xhi, int8x16_t nf4, int32x4_t* d);
+#endif
 
 // Word kJ without SDOT: widening multiplies against the activation word broadcast to every
 // lane; int16 lanes 0..7 of s01 are rows 0 and 1 (4 bytes each), of s23 rows 2 and 3.
 // 4-bit codes (|q x| <= 15 x 127) add up in int16 over the block's 8 products per lane;
 // full-range codes (I8, NF4 levels: |q x| <= 128 x 127) two per lane, then into int32.
-template <int kJ>
-HWY_INLINE int8x16_t WordBroadcastA64(int8x16_t x) {
-  return vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(x), kJ));
-}
 template <WeightType kType, int kJ, size_t kTok>
-HWY_INLINE void WideWordA64(const uint8_t* HWY_RESTRICT run, const int8x16_t* xlo, const int8x16_t* xhi,
+HWY_INLINE void WideWordNeon(const uint8_t* HWY_RESTRICT run, const int8x16_t* xlo, const int8x16_t* xhi,
                             int8x16_t nf4, int16x8_t* s01, int16x8_t* s23, int32x4_t* a01, int32x4_t* a23) {
   int8x16_t lo, hi;
-  Interleave16x4WordA64<kType>(run + 64 * kJ, nf4, lo, hi);
+  Interleave16x4WordNeon<kType>(run + 64 * kJ, nf4, lo, hi);
   for (size_t t = 0; t < kTok; ++t) {
-    const int8x16_t xl = WordBroadcastA64<kJ>(xlo[t]), xh = WordBroadcastA64<kJ>(xhi[t]);
+    const int8x16_t xl = WordBroadcastNeon<kJ>(xlo[t]), xh = WordBroadcastNeon<kJ>(xhi[t]);
     if constexpr (kType == WeightType::kI4 || kType == WeightType::kU4) {
       s01[t] = vmlal_s8(vmlal_s8(s01[t], vget_low_s8(lo), vget_low_s8(xl)), vget_low_s8(hi), vget_low_s8(xh));
-      s23[t] = vmlal_high_s8(vmlal_high_s8(s23[t], lo, xl), hi, xh);
+      s23[t] = vmlal_s8(vmlal_s8(s23[t], vget_high_s8(lo), vget_high_s8(xl)), vget_high_s8(hi), vget_high_s8(xh));
     } else {
       a01[t] = vpadalq_s16(a01[t], vmlal_s8(vmull_s8(vget_low_s8(lo), vget_low_s8(xl)), vget_low_s8(hi), vget_low_s8(xh)));
-      a23[t] = vpadalq_s16(a23[t], vmlal_high_s8(vmull_high_s8(lo, xl), hi, xh));
+      a23[t] = vpadalq_s16(a23[t], vmlal_s8(vmull_s8(vget_high_s8(lo), vget_high_s8(xl)), vget_high_s8(hi), vget_high_s8(xh)));
     }
   }
 }
@@ -413,13 +439,13 @@ HWY_INLINE void WideWordA64(const uint8_t* HWY_RESTRICT run, const int8x16_t* xl
 // One block's dots for 4 rows and kTok tokens: d[t] lane i += row i . token t. `run`: the
 // block's first word at the rows' 16-byte slice.
 template <WeightType kType, bool kSdot, size_t kTok>
-HWY_INLINE void Interleave16x4RowsA64(const uint8_t* HWY_RESTRICT run, const int8x16_t* xlo,
+HWY_INLINE void Interleave16x4RowsNeon(const uint8_t* HWY_RESTRICT run, const int8x16_t* xlo,
                                       const int8x16_t* xhi, int8x16_t nf4, int32x4_t* d) {
   if constexpr (kSdot) {
-    SdotWordA64<kType, 0, kTok>(run, xlo, xhi, nf4, d);
-    SdotWordA64<kType, 1, kTok>(run, xlo, xhi, nf4, d);
-    SdotWordA64<kType, 2, kTok>(run, xlo, xhi, nf4, d);
-    SdotWordA64<kType, 3, kTok>(run, xlo, xhi, nf4, d);
+    SdotWordNeon<kType, 0, kTok>(run, xlo, xhi, nf4, d);
+    SdotWordNeon<kType, 1, kTok>(run, xlo, xhi, nf4, d);
+    SdotWordNeon<kType, 2, kTok>(run, xlo, xhi, nf4, d);
+    SdotWordNeon<kType, 3, kTok>(run, xlo, xhi, nf4, d);
   } else {
     int16x8_t s01[kTok], s23[kTok];
     int32x4_t a01[kTok], a23[kTok];
@@ -427,121 +453,142 @@ HWY_INLINE void Interleave16x4RowsA64(const uint8_t* HWY_RESTRICT run, const int
       s01[t] = s23[t] = vdupq_n_s16(0);
       a01[t] = a23[t] = vdupq_n_s32(0);
     }
-    WideWordA64<kType, 0, kTok>(run, xlo, xhi, nf4, s01, s23, a01, a23);
-    WideWordA64<kType, 1, kTok>(run, xlo, xhi, nf4, s01, s23, a01, a23);
-    WideWordA64<kType, 2, kTok>(run, xlo, xhi, nf4, s01, s23, a01, a23);
-    WideWordA64<kType, 3, kTok>(run, xlo, xhi, nf4, s01, s23, a01, a23);
+    WideWordNeon<kType, 0, kTok>(run, xlo, xhi, nf4, s01, s23, a01, a23);
+    WideWordNeon<kType, 1, kTok>(run, xlo, xhi, nf4, s01, s23, a01, a23);
+    WideWordNeon<kType, 2, kTok>(run, xlo, xhi, nf4, s01, s23, a01, a23);
+    WideWordNeon<kType, 3, kTok>(run, xlo, xhi, nf4, s01, s23, a01, a23);
     for (size_t t = 0; t < kTok; ++t) {
       if constexpr (kType == WeightType::kI4 || kType == WeightType::kU4) {
         a01[t] = vpaddlq_s16(s01[t]);
         a23[t] = vpaddlq_s16(s23[t]);
       }
-      d[t] = vaddq_s32(d[t], vpaddq_s32(a01[t], a23[t]));
+      d[t] = vaddq_s32(d[t], PairwiseAddNeon(a01[t], a23[t]));
     }
   }
 }
 
-// Block b's 16 scales (or mins) of group g as four vectors of 4 rows: F16 straight from the
-// file (kF16: per block, side by side), anything else through Interleave16x4ScaleArray (`tmp`).
-template <bool kF16>
-HWY_INLINE void Interleave16x4ScalesA64(const WeightMatrix& w, const void* src, size_t g, size_t b,
-                                        float* HWY_RESTRICT tmp, float32x4_t* s) {
-  if constexpr (kF16) {
-    const uint16_t* h = static_cast<const uint16_t*>(src) + ScaleIndex(w, 16 * g, GroupOfBlock(w, b));
-    const float16x8_t h0 = vreinterpretq_f16_u16(vld1q_u16(h));
-    const float16x8_t h1 = vreinterpretq_f16_u16(vld1q_u16(h + 8));
-    s[0] = vcvt_f32_f16(vget_low_f16(h0));
-    s[1] = vcvt_high_f32_f16(h0);
-    s[2] = vcvt_f32_f16(vget_low_f16(h1));
-    s[3] = vcvt_high_f32_f16(h1);
+// Block b's scales (or mins) of group g for rows 4 q0 .. 4 (q0 + kVecs) - 1, as kVecs vectors
+// of 4 rows: F16 straight from the file (kF16: per block, side by side; AArch64), anything
+// else through Interleave16x4ScaleArray (`tmp`).
+template <bool kF16, size_t kVecs>
+HWY_INLINE void Interleave16x4ScalesNeon(const WeightMatrix& w, const void* src, size_t g, size_t b, size_t q0,
+                                         float* HWY_RESTRICT tmp, float32x4_t* s) {
+  if constexpr (kF16 && QLITE_A64) {
+    const uint16_t* h = static_cast<const uint16_t*>(src) + ScaleIndex(w, 16 * g, GroupOfBlock(w, b)) + 4 * q0;
+    for (size_t q = 0; q < kVecs; q += 2) {
+      const float16x8_t v = vreinterpretq_f16_u16(vld1q_u16(h + 4 * q));
+      s[q] = vcvt_f32_f16(vget_low_f16(v));
+      s[q + 1] = vcvt_f32_f16(vget_high_f16(v));
+    }
     return;
   }
   Interleave16x4ScaleArray(w, src, g, b, tmp);
-  for (size_t q = 0; q < 4; ++q) s[q] = vld1q_f32(tmp + 4 * q);
+  for (size_t q = 0; q < kVecs; ++q) s[q] = vld1q_f32(tmp + 4 * (q0 + q));
 }
 
 // The 16 rows of group g against kTok tokens x[0..kTok), read in place (like the VNNI kernel:
 // each lane holds one row's dot, no horizontal sums, one conversion and FMA per 4 rows,
-// block and token): out[16 t + i] = row 16 g + i . token t.
-template <WeightType kType, bool kSdot, bool kF16, size_t kTok>
-void Interleave16x4GroupA64(const WeightMatrix& w, const QuantizedActivations* x, size_t g,
-                            float* HWY_RESTRICT out) {
+// block and token): out[16 t + i] = row 16 g + i . token t. kVecs 4-row vectors per pass over
+// the blocks: all 4 for one or two tokens; 2 for four tokens, whose accumulators would not
+// fit the 32 registers for 16 rows (the group stays in L1 for the second pass).
+template <WeightType kType, bool kSdot, bool kF16, size_t kTok, size_t kVecs>
+void Interleave16x4GroupNeon(const WeightMatrix& w, const QuantizedActivations* x, size_t g,
+                             float* HWY_RESTRICT out) {
   const size_t nb = (w.cols + 31) / 32;
   const int8x16_t nf4 = vld1q_s8(kNF4Int8);
   const float k = kType == WeightType::kNF4 ? 1.0f / 127.0f : 1.0f;
   const int32_t off = static_cast<int32_t>(CodeOffset<kType>());
   HWY_ALIGN float tmp[kInterleave16x4Rows];
   const uint8_t* p = static_cast<const uint8_t*>(w.data) + g * 16 * w.row_stride;
-  float32x4_t acc[kTok][4], min_acc[kTok][4];  // rows 4q..4q+3; U4: min * sum(x)
-  for (size_t t = 0; t < kTok; ++t) {
-    for (size_t q = 0; q < 4; ++q) acc[t][q] = min_acc[t][q] = vdupq_n_f32(0.0f);
-  }
-  for (size_t b = 0; b < nb; ++b) {
-    int8x16_t xlo[kTok], xhi[kTok];
-    int32x4_t init[kTok];
-    float xs[kTok];
+  // The tokens' arrays in locals: the stores below (scales, spills) could alias the structs.
+  const int8_t* xq[kTok];
+  const float* xsc[kTok];
+  const int32_t* xsums[kTok];
+  for (size_t t = 0; t < kTok; ++t) xq[t] = x[t].q, xsc[t] = x[t].scales, xsums[t] = x[t].sums;
+  for (size_t q0 = 0; q0 < 4; q0 += kVecs) {
+    float32x4_t acc[kTok][kVecs], min_acc[kTok][kVecs];  // rows 4(q0 + q)..; U4: min * sum(x)
     for (size_t t = 0; t < kTok; ++t) {
-      xlo[t] = vld1q_s8(x[t].q + 32 * b);
-      xhi[t] = vld1q_s8(x[t].q + 32 * b + 16);
-      init[t] = vdupq_n_s32(-off * x[t].sums[b]);
-      xs[t] = x[t].scales[b] * k;
+      for (size_t q = 0; q < kVecs; ++q) acc[t][q] = min_acc[t][q] = vdupq_n_f32(0.0f);
     }
-    const uint8_t* run = p + b * PackedBlockBytes<kType>() * 16;
-    int32x4_t d[4][kTok];
-    for (size_t q = 0; q < 4; ++q) {
-      for (size_t t = 0; t < kTok; ++t) d[q][t] = init[t];
-      Interleave16x4RowsA64<kType, kSdot, kTok>(run + 16 * q, xlo, xhi, nf4, d[q]);
-    }
-    float32x4_t s[4];
-    Interleave16x4ScalesA64<kF16>(w, w.scales, g, b, tmp, s);
-    for (size_t t = 0; t < kTok; ++t) {
-      for (size_t q = 0; q < 4; ++q) acc[t][q] = vfmaq_f32(acc[t][q], vcvtq_f32_s32(d[q][t]), vmulq_n_f32(s[q], xs[t]));
-    }
-    if (kType == WeightType::kU4) {
-      Interleave16x4ScalesA64<kF16>(w, w.mins, g, b, tmp, s);
+    for (size_t b = 0; b < nb; ++b) {
+      int8x16_t xlo[kTok], xhi[kTok];
+      int32x4_t init[kTok];
+      float xs[kTok];
       for (size_t t = 0; t < kTok; ++t) {
-        const float xsum = x[t].scales[b] * static_cast<float>(x[t].sums[b]);
-        for (size_t q = 0; q < 4; ++q) min_acc[t][q] = vfmaq_n_f32(min_acc[t][q], s[q], xsum);
+        xlo[t] = vld1q_s8(xq[t] + 32 * b);
+        xhi[t] = vld1q_s8(xq[t] + 32 * b + 16);
+        init[t] = vdupq_n_s32(-off * xsums[t][b]);
+        xs[t] = xsc[t][b] * k;
+      }
+      const uint8_t* run = p + b * PackedBlockBytes<kType>() * 16 + 16 * q0;
+      int32x4_t d[kVecs][kTok];
+      for (size_t q = 0; q < kVecs; ++q) {
+        for (size_t t = 0; t < kTok; ++t) d[q][t] = init[t];
+        Interleave16x4RowsNeon<kType, kSdot, kTok>(run + 16 * q, xlo, xhi, nf4, d[q]);
+      }
+      float32x4_t s[kVecs];
+      Interleave16x4ScalesNeon<kF16, kVecs>(w, w.scales, g, b, q0, tmp, s);
+      for (size_t t = 0; t < kTok; ++t) {
+        for (size_t q = 0; q < kVecs; ++q) acc[t][q] = vfmaq_f32(acc[t][q], vcvtq_f32_s32(d[q][t]), vmulq_n_f32(s[q], xs[t]));
+      }
+      if (kType == WeightType::kU4) {
+        Interleave16x4ScalesNeon<kF16, kVecs>(w, w.mins, g, b, q0, tmp, s);
+        for (size_t t = 0; t < kTok; ++t) {
+          const float xsum = xsc[t][b] * static_cast<float>(xsums[t][b]);
+          for (size_t q = 0; q < kVecs; ++q) min_acc[t][q] = vfmaq_f32(min_acc[t][q], s[q], vdupq_n_f32(xsum));
+        }
       }
     }
-  }
-  for (size_t t = 0; t < kTok; ++t) {
-    for (size_t q = 0; q < 4; ++q) vst1q_f32(out + 16 * t + 4 * q, vaddq_f32(acc[t][q], min_acc[t][q]));
+    for (size_t t = 0; t < kTok; ++t) {
+      for (size_t q = 0; q < kVecs; ++q) vst1q_f32(out + 16 * t + 4 * (q0 + q), vaddq_f32(acc[t][q], min_acc[t][q]));
+    }
   }
 }
 
-// GemmQ8 (and GemvQ8, batch 1) reading Interleave16x4 in place on every AArch64 CPU, SDOT
-// where it has it: group by group, two tokens at a time (each word decoded once for both),
+using Interleave16x4GroupFn = void (*)(const WeightMatrix&, const QuantizedActivations*, size_t, float*);
+template <WeightType kType, size_t kTok, size_t kVecs = 4>
+Interleave16x4GroupFn Interleave16x4GroupPick(bool sdot, bool f16) {
+  if constexpr (QLITE_A64) {
+    if (sdot) {
+      return f16 ? &Interleave16x4GroupNeon<kType, true, true, kTok, kVecs>
+                 : &Interleave16x4GroupNeon<kType, true, false, kTok, kVecs>;
+    }
+  }
+  return f16 ? &Interleave16x4GroupNeon<kType, false, true, kTok, kVecs>
+             : &Interleave16x4GroupNeon<kType, false, false, kTok, kVecs>;
+}
+
+// GemmQ8 (and GemvQ8, batch 1) reading Interleave16x4 in place on every NEON CPU, SDOT
+// where it has it: group by group, four tokens at a time (each word decoded once for all),
 // so a group's weights come from memory once and from L1 for the other tokens.
 template <WeightType kType>
-void GemmQ8Interleave16x4A64(const WeightMatrix& w, const QuantizedActivations* x, size_t batch, float* y,
+void GemmQ8Interleave16x4Neon(const WeightMatrix& w, const QuantizedActivations* x, size_t batch, float* y,
                              size_t y_stride, size_t r0, size_t r1) {
-  using GroupFn = void (*)(const WeightMatrix&, const QuantizedActivations*, size_t, float*);
   const bool sdot = (ArmDotExtensions() & kArmDotProd) != 0;
-  const bool f16 = !w.per_tensor && w.scale_type == ScaleType::kF16;
-  const GroupFn one = sdot ? (f16 ? &Interleave16x4GroupA64<kType, true, true, 1> : &Interleave16x4GroupA64<kType, true, false, 1>)
-                           : (f16 ? &Interleave16x4GroupA64<kType, false, true, 1> : &Interleave16x4GroupA64<kType, false, false, 1>);
-  const GroupFn two = sdot ? (f16 ? &Interleave16x4GroupA64<kType, true, true, 2> : &Interleave16x4GroupA64<kType, true, false, 2>)
-                           : (f16 ? &Interleave16x4GroupA64<kType, false, true, 2> : &Interleave16x4GroupA64<kType, false, false, 2>);
-  HWY_ALIGN float out[2 * kInterleave16x4Rows];
+  const bool f16 = QLITE_A64 && !w.per_tensor && w.scale_type == ScaleType::kF16;
+  const Interleave16x4GroupFn one = Interleave16x4GroupPick<kType, 1>(sdot, f16);
+  const Interleave16x4GroupFn two = Interleave16x4GroupPick<kType, 2>(sdot, f16);
+  const Interleave16x4GroupFn four = Interleave16x4GroupPick<kType, 4, 2>(sdot, f16);
+  HWY_ALIGN float out[4 * kInterleave16x4Rows];
   for (size_t g = r0 / 16; g * 16 < r1; ++g) {
     const size_t first = std::max(r0, g * 16), end = std::min(r1, g * 16 + 16);
-    for (size_t t = 0; t < batch; t += 2) {
-      const size_t nt = std::min<size_t>(2, batch - t);
-      (nt == 2 ? two : one)(w, x + t, g, out);
+    for (size_t t = 0; t < batch;) {
+      const size_t nt = batch - t >= 4 ? 4 : batch - t >= 2 ? 2 : 1;
+      (nt == 4 ? four : nt == 2 ? two : one)(w, x + t, g, out);
       for (size_t j = 0; j < nt; ++j) {
         for (size_t r = first; r < end; ++r) y[(t + j) * y_stride + r] = out[16 * j + r - g * 16];
       }
+      t += nt;
     }
   }
 }
 
 template <WeightType kType>
-void GemvQ8Interleave16x4A64(const WeightMatrix& w, const QuantizedActivations& x, float* y, size_t r0,
+void GemvQ8Interleave16x4Neon(const WeightMatrix& w, const QuantizedActivations& x, float* y, size_t r0,
                              size_t r1) {
-  GemmQ8Interleave16x4A64<kType>(w, &x, 1, y, 0, r0, r1);
+  GemmQ8Interleave16x4Neon<kType>(w, &x, 1, y, 0, r0, r1);
 }
-#endif  // QLITE_A64
+#endif  // QLITE_NEON
 
 // The kernels for an Interleave16x4 matrix of kType on this target.
 template <WeightType kType, internal::GemvQ8RowsFn kGemvQ8, internal::GemmQ8RowsFn kGemmQ8>
@@ -553,9 +600,9 @@ internal::RowKernels Interleave16x4Kernels() {
 #elif QLITE_X86_256
   k.gemv_q8 = &GemvQ8Interleave16x4X86<kType>;
   k.gemm_q8 = &GemmQ8Unpacked<kGemmQ8>;
-#elif QLITE_A64
-  k.gemv_q8 = &GemvQ8Interleave16x4A64<kType>;
-  k.gemm_q8 = &GemmQ8Interleave16x4A64<kType>;
+#elif QLITE_NEON
+  k.gemv_q8 = &GemvQ8Interleave16x4Neon<kType>;
+  k.gemm_q8 = &GemmQ8Interleave16x4Neon<kType>;
 #else
   k.gemv_q8 = &GemvQ8Unpacked<kGemvQ8>;
   k.gemm_q8 = &GemmQ8Unpacked<kGemmQ8>;

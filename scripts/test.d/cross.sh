@@ -78,6 +78,8 @@ for arch in $arches; do
       cmake -S "$root" -B "$dir" -DQLITE_BUILD_EXAMPLES=ON >/dev/null
       QLITE_INSN_ROWS=16 QLITE_INSN_COLS=64 QLITE_INSN_ITERS=1 bash scripts/arm_kernel_insns.sh "$dir" \
         cortex-a72:none:i4:q8 cortex-a76:sdot:i4:gemmq8:3:interleave16 || failed+=("arm_kernel_insns.sh")
+      # ...and its llama.cpp peer (fetches llama-cpp-python's sdist, builds ggml's CPU backend).
+      QLITE_JOBS="$jobs" bash scripts/arm_peer_insns.sh --self-test || failed+=("arm_peer_insns.sh")
       # Highway has targets for fixed SVE vector lengths that "max" (512-bit) never selects:
       # SVE2_128 is what Armv9 phones (Cortex-X2/A710 and later) run, SVE_256 Neoverse V1.
       # The kernel tests cover them at little cost.
