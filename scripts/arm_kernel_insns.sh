@@ -8,8 +8,8 @@
 #
 #   scripts/arm_kernel_insns.sh BUILD_DIR [CASE...]
 #   CASE = cpu:arm-dot:scheme:op[:batch[:layout]], e.g. cortex-a76:sdot:i4:q8
-# BUILD_DIR: an aarch64 cross build (ports/rpi/aarch64-linux-gnu.cmake) with
-# QLITE_BUILD_EXAMPLES=ON; qlite_kernel_loop is built there first. Default cases: GemvQ8 and
+# BUILD_DIR: an aarch64 or armhf cross build (ports/rpi/*.cmake) with QLITE_BUILD_EXAMPLES=ON
+# (armhf: cpu cortex-a7 or cortex-a15, arm-dot none); qlite_kernel_loop is built there first. Default cases: GemvQ8 and
 # GemmQ8 (batch 8) for i4 and i8 at each level (a72: widening, a76: SDOT, max: SMMLA).
 set -euo pipefail
 build="${1:?usage: $0 BUILD_DIR [cpu:arm-dot:scheme:op[:batch[:layout]] ...]}"
@@ -24,13 +24,19 @@ if [ ${#cases[@]} -eq 0 ]; then
 fi
 cmake --build "$build" -j "${QLITE_JOBS:-2}" --target qlite_kernel_loop >/dev/null
 bin="$build/examples/bench/qlite_kernel_loop"
-qemu="$(command -v qemu-aarch64-static || command -v qemu-aarch64)"
+# qemu for the build's architecture (ELF e_machine: 0xb7 AArch64, else 32-bit Arm).
+if [ "$(od -An -tx1 -j18 -N1 "$bin" | tr -d ' ')" = b7 ]; then
+  qemu="$(command -v qemu-aarch64-static || command -v qemu-aarch64)"
+else
+  qemu="$(command -v qemu-arm-static || command -v qemu-arm)"
+fi
 
-# The program's own code: the first executable mapping in qemu's memory map (`-d page`), so
+# The program's own code: the first executable mapping in qemu's memory map (`-d page`; on
+# 32-bit Arm after the kernel helper page at 0xffff0000), so
 # instructions of the loader, libc and libhwy (whose count varies from run to run by 1e4-4e4)
 # are left out and the difference of two runs is the kernel's alone.
 text=$("$qemu" -d page -D /dev/fd/3 "$bin" --iters 0 --rows 16 --cols 32 3>&1 >/dev/null |
-  awk '!t && $3 == "r-x" && $1 ~ /^[0-9a-f]+-[0-9a-f]+$/ { split($1, r, "-"); t = "0x" r[1] "+0x" $2 }
+  awk '!t && $3 == "r-x" && $1 ~ /^[0-9a-f]+-[0-9a-f]+$/ && $1 !~ /^ffff0000-/ { split($1, r, "-"); t = "0x" r[1] "+0x" $2 }
        END { print t }')
 [ -n "$text" ] || { echo "arm_kernel_insns: no executable mapping in qemu's page log" >&2; exit 1; }
 

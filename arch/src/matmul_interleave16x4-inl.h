@@ -363,6 +363,7 @@ QLITE_VNNI_ATTR void GemvQ8Interleave16x4(const WeightMatrix& w, const Quantized
 #if QLITE_A64
 HWY_INLINE int8x16_t Nf4LevelsNeon(int8x16_t table, uint8x16_t codes) { return vqtbl1q_s8(table, codes); }
 HWY_INLINE int32x4_t PairwiseAddNeon(int32x4_t a, int32x4_t b) { return vpaddq_s32(a, b); }
+HWY_INLINE int8x16x2_t LoadBlockNeon(const int8_t* p) { return vld1q_s8_x2(p); }  // one ld1 of 32 bytes
 template <int kJ>
 HWY_INLINE int8x16_t WordBroadcastNeon(int8x16_t x) {
   return vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(x), kJ));
@@ -373,6 +374,7 @@ HWY_INLINE int8x16_t Nf4LevelsNeon(int8x16_t table, uint8x16_t codes) {
   return vcombine_s8(vtbl2_s8(t, vreinterpret_s8_u8(vget_low_u8(codes))),
                      vtbl2_s8(t, vreinterpret_s8_u8(vget_high_u8(codes))));
 }
+HWY_INLINE int8x16x2_t LoadBlockNeon(const int8_t* p) { return int8x16x2_t{{vld1q_s8(p), vld1q_s8(p + 16)}}; }
 HWY_INLINE int32x4_t PairwiseAddNeon(int32x4_t a, int32x4_t b) {
   return vcombine_s32(vpadd_s32(vget_low_s32(a), vget_high_s32(a)), vpadd_s32(vget_low_s32(b), vget_high_s32(b)));
 }
@@ -468,13 +470,14 @@ HWY_INLINE void Interleave16x4RowsNeon(const uint8_t* HWY_RESTRICT run, const in
 }
 
 // Block b's scales (or mins) of group g for rows 4 q0 .. 4 (q0 + kVecs) - 1, as kVecs vectors
-// of 4 rows: F16 straight from the file (kF16: per block, side by side; AArch64), anything
-// else through Interleave16x4ScaleArray (`tmp`).
+// of 4 rows: with kF16 (AArch64; F16 scales, one per block: what the converter writes) straight
+// from the file, where block b's 16 are side by side at `f16 + 16 b`; anything else through
+// Interleave16x4ScaleArray (`tmp`).
 template <bool kF16, size_t kVecs>
-HWY_INLINE void Interleave16x4ScalesNeon(const WeightMatrix& w, const void* src, size_t g, size_t b, size_t q0,
-                                         float* HWY_RESTRICT tmp, float32x4_t* s) {
+HWY_INLINE void Interleave16x4ScalesNeon(const WeightMatrix& w, const void* src, const uint16_t* f16, size_t g,
+                                         size_t b, size_t q0, float* HWY_RESTRICT tmp, float32x4_t* s) {
   if constexpr (kF16 && QLITE_A64) {
-    const uint16_t* h = static_cast<const uint16_t*>(src) + ScaleIndex(w, 16 * g, GroupOfBlock(w, b)) + 4 * q0;
+    const uint16_t* h = f16 + 16 * b + 4 * q0;
     for (size_t q = 0; q < kVecs; q += 2) {
       const float16x8_t v = vreinterpretq_f16_u16(vld1q_u16(h + 4 * q));
       s[q] = vcvt_f32_f16(vget_low_f16(v));
@@ -505,6 +508,10 @@ void Interleave16x4GroupNeon(const WeightMatrix& w, const QuantizedActivations* 
   const float* xsc[kTok];
   const int32_t* xsums[kTok];
   for (size_t t = 0; t < kTok; ++t) xq[t] = x[t].q, xsc[t] = x[t].scales, xsums[t] = x[t].sums;
+  // kF16: the group's first F16 scale (and min); block b's 16 follow at 16 b.
+  const size_t first_scale = kF16 ? ScaleIndex(w, 16 * g, 0) : 0;
+  const uint16_t* scales_f16 = static_cast<const uint16_t*>(w.scales) + first_scale;
+  const uint16_t* mins_f16 = kType == WeightType::kU4 ? static_cast<const uint16_t*>(w.mins) + first_scale : nullptr;
   for (size_t q0 = 0; q0 < 4; q0 += kVecs) {
     float32x4_t acc[kTok][kVecs], min_acc[kTok][kVecs];  // rows 4(q0 + q)..; U4: min * sum(x)
     for (size_t t = 0; t < kTok; ++t) {
@@ -515,8 +522,9 @@ void Interleave16x4GroupNeon(const WeightMatrix& w, const QuantizedActivations* 
       int32x4_t init[kTok];
       float xs[kTok];
       for (size_t t = 0; t < kTok; ++t) {
-        xlo[t] = vld1q_s8(xq[t] + 32 * b);
-        xhi[t] = vld1q_s8(xq[t] + 32 * b + 16);
+        const int8x16x2_t v = LoadBlockNeon(xq[t] + 32 * b);
+        xlo[t] = v.val[0];
+        xhi[t] = v.val[1];
         init[t] = vdupq_n_s32(-off * xsums[t][b]);
         xs[t] = xsc[t][b] * k;
       }
@@ -527,12 +535,12 @@ void Interleave16x4GroupNeon(const WeightMatrix& w, const QuantizedActivations* 
         Interleave16x4RowsNeon<kType, kSdot, kTok>(run + 16 * q, xlo, xhi, nf4, d[q]);
       }
       float32x4_t s[kVecs];
-      Interleave16x4ScalesNeon<kF16, kVecs>(w, w.scales, g, b, q0, tmp, s);
+      Interleave16x4ScalesNeon<kF16, kVecs>(w, w.scales, scales_f16, g, b, q0, tmp, s);
       for (size_t t = 0; t < kTok; ++t) {
         for (size_t q = 0; q < kVecs; ++q) acc[t][q] = vfmaq_f32(acc[t][q], vcvtq_f32_s32(d[q][t]), vmulq_n_f32(s[q], xs[t]));
       }
       if (kType == WeightType::kU4) {
-        Interleave16x4ScalesNeon<kF16, kVecs>(w, w.mins, g, b, q0, tmp, s);
+        Interleave16x4ScalesNeon<kF16, kVecs>(w, w.mins, mins_f16, g, b, q0, tmp, s);
         for (size_t t = 0; t < kTok; ++t) {
           const float xsum = xsc[t][b] * static_cast<float>(xsums[t][b]);
           for (size_t q = 0; q < kVecs; ++q) min_acc[t][q] = vfmaq_f32(min_acc[t][q], s[q], vdupq_n_f32(xsum));
@@ -565,7 +573,7 @@ template <WeightType kType>
 void GemmQ8Interleave16x4Neon(const WeightMatrix& w, const QuantizedActivations* x, size_t batch, float* y,
                              size_t y_stride, size_t r0, size_t r1) {
   const bool sdot = (ArmDotExtensions() & kArmDotProd) != 0;
-  const bool f16 = QLITE_A64 && !w.per_tensor && w.scale_type == ScaleType::kF16;
+  const bool f16 = QLITE_A64 && !w.per_tensor && w.scale_type == ScaleType::kF16 && w.group_size == 32;
   const Interleave16x4GroupFn one = Interleave16x4GroupPick<kType, 1>(sdot, f16);
   const Interleave16x4GroupFn two = Interleave16x4GroupPick<kType, 2>(sdot, f16);
   const Interleave16x4GroupFn four = Interleave16x4GroupPick<kType, 4, 2>(sdot, f16);

@@ -60,14 +60,14 @@ WeightLayout PreferredLayout(WeightType type) {
   const bool four_bit = type == WeightType::kI4 || type == WeightType::kU4 || type == WeightType::kNF4;
   const bool integer = type != WeightType::kF32 && type != WeightType::kF16 && type != WeightType::kBF16;
   // The targets that read Interleave16x4 in place (matmul_interleave16x4-inl.h): AVX3_DL (GEMV and
-  // GEMM) and every AArch64 target (both, with or without SDOT) for all integer types; on
+  // GEMM) and every NEON target, AArch64 or armv7 (both, with or without SDOT), for all integer types; on
   // AVX2/AVX3 it beats RowMajor for 4-bit weights, while I8 decodes as fast either way and
   // prefills slower through the unpacking GEMM (BENCHMARKS.md, kernels).
 #if HWY_COMPILER_GCC || HWY_COMPILER_CLANG
   if (target == HWY_AVX3_DL && integer) return WeightLayout::kInterleave16x4;
 #endif
-#if HWY_ARCH_ARM_A64
-  if (integer) return WeightLayout::kInterleave16x4;
+#if HWY_ARCH_ARM
+  if (integer && target != HWY_SCALAR && target != HWY_EMU128) return WeightLayout::kInterleave16x4;
 #endif
   if ((target == HWY_AVX2 || target == HWY_AVX3) && four_bit) return WeightLayout::kInterleave16x4;
   return WeightLayout::kRowMajor;

@@ -97,6 +97,12 @@ grep -q "perplexity 5.36" ppl.out || fail "perplexity: $(cat ppl.out)"
 grep -q "delta ppl +0.000%" kl_same.out && grep -q "KL divergence 0.000000 .*top-1 agreement 100.000%" kl_same.out \
   || fail "kl-base against itself: $(cat kl_same.out)"
 "$qlite" convert "$bin" --tokenizer "$data/stories260K/tok512.bin" --weights q4 -q -o cli_q4.qlm > /dev/null || fail "convert q4"
+# Integer weights are interleave16 unless told (read in place on x86 with AVX2 and on every
+# NEON CPU); double-quantized scales cannot be regrouped by 16 rows, so those stay rowmajor.
+"$qlite" inspect cli_q4.qlm | grep -q -- '--layout interleave16"' || fail "convert: q4 not interleave16 by default"
+"$qlite" convert "$bin" --tokenizer "$data/stories260K/tok512.bin" --weights q4 --scale-type dq -q -o cli_dq.qlm \
+  > cli_dq.out || fail "convert dq"
+grep -q "I4 group 32 U8/dq256 RowMajor" cli_dq.out || fail "convert dq: $(cat cli_dq.out)"
 "$qlite" perplexity -m cli_q4.qlm -f "$data/eval/stories_eval.txt" --kl-base cli_f32.qlm > kl_q4.out || fail "kl-base q4"
 grep -q "base perplexity 5.36" kl_q4.out || fail "kl-base: base ppl: $(cat kl_q4.out)"
 grep -q "delta ppl +[1-9]" kl_q4.out && grep -q "KL divergence 0.[0-9]*[1-9]" kl_q4.out \

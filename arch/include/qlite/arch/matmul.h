@@ -111,8 +111,8 @@ unsigned ArmDotExtensions();
 // Tests: use at most `mask` of them (so the fallbacks run on a CPU that has more); ~0u resets.
 void LimitArmDotExtensionsForTest(unsigned mask);
 // The layout weights of `type` run fastest in on this CPU: Interleave16x4 where the
-// dispatched target reads it in place and that beats RowMajor (AVX-512 VNNI and every AArch64
-// CPU: every integer type; AVX2/AVX3: the 4-bit types), else RowMajor (other targets run
+// dispatched target reads it in place and that beats RowMajor (AVX-512 VNNI and every NEON
+// CPU, AArch64 or armv7: every integer type; AVX2/AVX3: the 4-bit types), else RowMajor (other targets run
 // Interleave16x4 through a copy to RowMajor: correct but slower). For converters writing a
 // file for the machine they run on.
 WeightLayout PreferredLayout(WeightType type);
