@@ -30,6 +30,29 @@ namespace qlite {
 namespace arch {
 namespace HWY_NAMESPACE {
 
+#if QLITE_NEON
+// NF4 codes to their kNF4Int8 levels (a 16-entry table lookup; armv7 has only 8-byte tables).
+#if QLITE_A64
+HWY_INLINE int8x16_t Nf4LevelsNeon(int8x16_t table, uint8x16_t codes) { return vqtbl1q_s8(table, codes); }
+#else
+HWY_INLINE int8x16_t Nf4LevelsNeon(int8x16_t table, uint8x16_t codes) {
+  const int8x8x2_t t = {{vget_low_s8(table), vget_high_s8(table)}};
+  return vcombine_s8(vtbl2_s8(t, vreinterpret_s8_u8(vget_low_u8(codes))),
+                     vtbl2_s8(t, vreinterpret_s8_u8(vget_high_u8(codes))));
+}
+#endif
+
+// 16 bytes of 4-bit codes as int8: `lo` the low nibbles, `hi` the high ones (I4/U4 0..15,
+// NF4 kNF4Int8 levels), for both layouts' kernels.
+template <WeightType kType>
+HWY_INLINE void NibbleCodesNeon(const uint8_t* HWY_RESTRICT p, int8x16_t nf4, int8x16_t& lo, int8x16_t& hi) {
+  const uint8x16_t v = vld1q_u8(p);
+  const uint8x16_t l = vandq_u8(v, vdupq_n_u8(0x0F)), h = vshrq_n_u8(v, 4);
+  lo = kType == WeightType::kNF4 ? Nf4LevelsNeon(nf4, l) : vreinterpretq_s8_u8(l);
+  hi = kType == WeightType::kNF4 ? Nf4LevelsNeon(nf4, h) : vreinterpretq_s8_u8(h);
+}
+#endif  // QLITE_NEON
+
 #if QLITE_A64
 // The assembler directive before SDOT/SMMLA: the rest of the file then assembles as Armv8.6-A
 // with both (and crypto; LLVM 14 ignores a bare ".arch armv8.6-a" in inline asm), plus this
@@ -117,10 +140,7 @@ HWY_INLINE void LoadStoredBlockA64(const uint8_t* HWY_RESTRICT p, int8x16_t nf4,
     w0 = vld1q_s8(reinterpret_cast<const int8_t*>(p));
     w1 = vld1q_s8(reinterpret_cast<const int8_t*>(p) + 16);
   } else {
-    const uint8x16_t v = vld1q_u8(p);
-    const uint8x16_t lo = vandq_u8(v, vdupq_n_u8(0x0F)), hi = vshrq_n_u8(v, 4);
-    w0 = kType == WeightType::kNF4 ? vqtbl1q_s8(nf4, lo) : vreinterpretq_s8_u8(lo);
-    w1 = kType == WeightType::kNF4 ? vqtbl1q_s8(nf4, hi) : vreinterpretq_s8_u8(hi);
+    NibbleCodesNeon<kType>(p, nf4, w0, w1);
   }
 }
 

@@ -361,7 +361,6 @@ QLITE_VNNI_ATTR void GemvQ8Interleave16x4(const WeightMatrix& w, const Quantized
 // NEON on AArch64 and armv7 alike (32-bit Raspberry Pi OS on a Pi 4 runs the same code), with
 // the few operations armv7 lacks in small helpers; SDOT and f16 scale loads on AArch64 only.
 #if QLITE_A64
-HWY_INLINE int8x16_t Nf4LevelsNeon(int8x16_t table, uint8x16_t codes) { return vqtbl1q_s8(table, codes); }
 HWY_INLINE int32x4_t PairwiseAddNeon(int32x4_t a, int32x4_t b) { return vpaddq_s32(a, b); }
 HWY_INLINE int8x16x2_t LoadBlockNeon(const int8_t* p) { return vld1q_s8_x2(p); }  // one ld1 of 32 bytes
 template <int kJ>
@@ -369,11 +368,6 @@ HWY_INLINE int8x16_t WordBroadcastNeon(int8x16_t x) {
   return vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(x), kJ));
 }
 #else
-HWY_INLINE int8x16_t Nf4LevelsNeon(int8x16_t table, uint8x16_t codes) {
-  const int8x8x2_t t = {{vget_low_s8(table), vget_high_s8(table)}};
-  return vcombine_s8(vtbl2_s8(t, vreinterpret_s8_u8(vget_low_u8(codes))),
-                     vtbl2_s8(t, vreinterpret_s8_u8(vget_high_u8(codes))));
-}
 HWY_INLINE int8x16x2_t LoadBlockNeon(const int8_t* p) { return int8x16x2_t{{vld1q_s8(p), vld1q_s8(p + 16)}}; }
 HWY_INLINE int32x4_t PairwiseAddNeon(int32x4_t a, int32x4_t b) {
   return vcombine_s32(vpadd_s32(vget_low_s32(a), vget_high_s32(a)), vpadd_s32(vget_low_s32(b), vget_high_s32(b)));
@@ -395,10 +389,7 @@ HWY_INLINE void Interleave16x4WordNeon(const uint8_t* HWY_RESTRICT word, int8x16
     lo = vld1q_s8(reinterpret_cast<const int8_t*>(word));
     hi = vld1q_s8(reinterpret_cast<const int8_t*>(word) + 256);
   } else {
-    const uint8x16_t v = vld1q_u8(word);
-    const uint8x16_t l = vandq_u8(v, vdupq_n_u8(0x0F)), h = vshrq_n_u8(v, 4);
-    lo = kType == WeightType::kNF4 ? Nf4LevelsNeon(nf4, l) : vreinterpretq_s8_u8(l);
-    hi = kType == WeightType::kNF4 ? Nf4LevelsNeon(nf4, h) : vreinterpretq_s8_u8(h);
+    NibbleCodesNeon<kType>(word, nf4, lo, hi);
   }
 }
 
