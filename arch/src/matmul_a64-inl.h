@@ -231,10 +231,10 @@ HWY_INLINE void RowsF16ScalesA64(const WeightMatrix& w, const QuantizedActivatio
   for (size_t i = 0; i < kRows; ++i) {
     float sum = vaddvq_f32(acc[i]), c = vaddvq_f32(corr[i]);
     for (size_t j = b; j < nb; ++j) {
-      const float f = F32FromF16(ws[i][j]) * x.scales[j];
+      const float f = F16ToF32(ws[i][j]) * x.scales[j];
       sum += static_cast<float>(vaddvq_s32(DotStoredBlockA64<kType, kSdot>(rows[i] + j * step, x.q + 32 * j, nf4))) * f;
       if (kType == WeightType::kI4) c += f * static_cast<float>(x.sums[j]);
-      if (kType == WeightType::kU4) c += F32FromF16(wm[i][j]) * x.scales[j] * static_cast<float>(x.sums[j]);
+      if (kType == WeightType::kU4) c += F16ToF32(wm[i][j]) * x.scales[j] * static_cast<float>(x.sums[j]);
     }
     // As PrepareChunk: NF4 levels are 127x, I4 codes carry +8, U4 adds min * sum(x).
     if (kType == WeightType::kNF4) sum *= 1.0f / 127.0f;

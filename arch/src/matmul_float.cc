@@ -40,7 +40,7 @@ HWY_INLINE float ScalarW(const uint8_t* p, size_t i) {
   } else {
     uint16_t h;
     std::memcpy(&h, p + 2 * i, 2);
-    return kType == WeightType::kF16 ? F32FromF16(h) : F32FromBF16(h);
+    return kType == WeightType::kF16 ? F16ToF32(h) : BF16ToF32(h);
   }
 }
 

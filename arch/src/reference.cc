@@ -9,34 +9,6 @@ namespace qlite {
 namespace arch {
 namespace ref {
 
-uint16_t F16FromF32(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  const uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000);
-  const float a = std::fabs(f);
-  if (std::isnan(a)) return sign | 0x7E00;
-  if (a >= 65520.0f) return sign | 0x7C00;  // rounds to infinity
-  if (a < 6.103515625e-05f) {                // subnormal: units of 2^-24
-    return sign | static_cast<uint16_t>(std::nearbyint(a * 16777216.0f));
-  }
-  int e;
-  const float m = std::frexp(a, &e);  // a = m * 2^e, m in [0.5, 1)
-  uint32_t mant = static_cast<uint32_t>(std::nearbyint(m * 2048.0f));  // 11 bits
-  if (mant == 2048) {
-    mant = 1024;
-    ++e;
-  }
-  return sign | static_cast<uint16_t>(((e + 14) << 10) | (mant & 0x3FF));
-}
-
-uint16_t BF16FromF32(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  if (std::isnan(f)) return static_cast<uint16_t>((bits >> 16) | 0x40);
-  bits += 0x7FFF + ((bits >> 16) & 1);
-  return static_cast<uint16_t>(bits >> 16);
-}
-
 namespace {
 
 size_t ElemBytes(WeightType t) {
@@ -68,7 +40,7 @@ float LoadScale(const WeightMatrix& w, const void* p, size_t r, size_t c) {
   const size_t i = ScaleIndex(w, r, w.per_tensor ? 0 : c / w.group_size);
   switch (w.scale_type) {
     case ScaleType::kF32: return static_cast<const float*>(p)[i];
-    case ScaleType::kF16: return F32FromF16(static_cast<const uint16_t*>(p)[i]);
+    case ScaleType::kF16: return F16ToF32(static_cast<const uint16_t*>(p)[i]);
     case ScaleType::kU8: {
       const size_t d = DqFirstBlock(w, p) + i / w.dq_block;
       return static_cast<const uint8_t*>(p)[i] * w.dq_scales[d] + w.dq_offsets[d];
@@ -109,7 +81,7 @@ float Weight(const WeightMatrix& w, size_t r, size_t c) {
     case WeightType::kBF16: {
       uint16_t h;
       std::memcpy(&h, BlockPtr(w, r, c / 32) + 2 * j, 2);
-      return w.type == WeightType::kF16 ? F32FromF16(h) : F32FromBF16(h);
+      return w.type == WeightType::kF16 ? F16ToF32(h) : BF16ToF32(h);
     }
     case WeightType::kI8: return Code(w, r, c) * Scale(w, r, c);
     case WeightType::kI4: return (Code(w, r, c) - 8) * Scale(w, r, c);

@@ -77,8 +77,8 @@ int main(int argc, char** argv) {
   for (uint8_t& b : data) b = static_cast<uint8_t>(rng());
   std::vector<uint16_t> scales(stored_rows * groups), mins(stored_rows * groups);
   for (size_t i = 0; i < scales.size(); ++i) {
-    scales[i] = qlite::arch::ref::F16FromF32(0.01f + 0.001f * static_cast<float>(rng() % 16));
-    mins[i] = qlite::arch::ref::F16FromF32(-0.05f);
+    scales[i] = qlite::F32ToF16(0.01f + 0.001f * static_cast<float>(rng() % 16));
+    mins[i] = qlite::F32ToF16(-0.05f);
   }
   qlite::arch::WeightMatrix w;
   w.type = type;

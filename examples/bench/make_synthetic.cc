@@ -49,7 +49,7 @@ bool SetShape(const std::string& name, qlite::ModelConfig* c) {
   } else {
     return false;
   }
-  c->rope_style = qlite::fb::RopeStyle::RotateHalf;  // both come from HF checkpoints
+  c->rope_style = qlite::RopeStyle::RotateHalf;  // both come from HF checkpoints
   return true;
 }
 
@@ -114,7 +114,7 @@ int Usage(const char* msg, const char* arg) {
 int Main(int argc, char** argv) {
   qlite::ModelConfig c;
   c.bos_id = 1, c.eos_id = 2;
-  c.rope_style = qlite::fb::RopeStyle::RotateHalf;
+  c.rope_style = qlite::RopeStyle::RotateHalf;
   qlite_cli::QuantFlags quant;
   std::string out, shape;
   uint64_t seed = 1;

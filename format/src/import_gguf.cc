@@ -192,7 +192,7 @@ Status ReadFactors(const gguf::File& f, const char* name, uint32_t n, std::pmr::
 // 27B models: 46 layers for gemma2, 62 for gemma3), and the soft-capping (gemma2: 50 on
 // attention scores and 30 on logits unless the keys say otherwise; gemma3: logits only).
 Status GemmaSettings(const gguf::File& f, const std::string& arch, ModelConfig* c) {
-  const bool gemma2 = c->arch == fb::Arch::Gemma2;
+  const bool gemma2 = c->arch == Arch::Gemma2;
   if (!c->sliding_window.empty()) {
     const gguf::KeyValue* pattern = f.Find(arch + ".attention.sliding_window_pattern");
     if (pattern && pattern->type == gguf::ValueType::Array) {
@@ -326,23 +326,23 @@ Status ImportGguf(const std::string& path, SourceModel* out) {
   const std::string arch = arch_kv->str;
   ModelConfig& c = m.config;
   if (arch == "llama" || arch == "mistral" || arch == "smollm3") {
-    c.arch = arch == "llama" ? fb::Arch::Llama : arch == "mistral" ? fb::Arch::Mistral : fb::Arch::SmolLM3;
-    c.rope_style = fb::RopeStyle::Interleaved;
+    c.arch = arch == "llama" ? Arch::Llama : arch == "mistral" ? Arch::Mistral : Arch::SmolLM3;
+    c.rope_style = RopeStyle::Interleaved;
   } else if (arch == "qwen2" || arch == "qwen3") {
-    c.arch = arch == "qwen2" ? fb::Arch::Qwen2 : fb::Arch::Qwen3;
-    c.rope_style = fb::RopeStyle::RotateHalf;
+    c.arch = arch == "qwen2" ? Arch::Qwen2 : Arch::Qwen3;
+    c.rope_style = RopeStyle::RotateHalf;
     c.qkv_bias = arch == "qwen2";
     c.qk_norm = arch == "qwen3";
   } else if (arch == "gemma2" || arch == "gemma3") {
     // llama.cpp's converter already added Gemma's 1 to every norm weight (qlite's convention).
-    c.arch = arch == "gemma2" ? fb::Arch::Gemma2 : fb::Arch::Gemma3;
-    c.rope_style = fb::RopeStyle::RotateHalf;
+    c.arch = arch == "gemma2" ? Arch::Gemma2 : Arch::Gemma3;
+    c.rope_style = RopeStyle::RotateHalf;
     c.qk_norm = arch == "gemma3";
     c.post_norms = true;
-    c.ffn_activation = fb::Activation::GeluTanh;
+    c.ffn_activation = Activation::GeluTanh;
   } else if (arch == "phi3") {
-    c.arch = fb::Arch::Phi3;
-    c.rope_style = fb::RopeStyle::RotateHalf;
+    c.arch = Arch::Phi3;
+    c.rope_style = RopeStyle::RotateHalf;
   } else {
     return StatusError(StatusCode::kUnsupported, "%s: unsupported architecture %s", path.c_str(), arch.c_str());
   }
@@ -376,13 +376,13 @@ Status ImportGguf(const std::string& path, SourceModel* out) {
   c.norm_eps = float(eps);
   c.context_length = uint32_t(ctx);
   c.rotary_dim = rot > 0 && uint32_t(rot) != c.head_dim ? uint32_t(rot) : 0;
-  const bool gemma = c.arch == fb::Arch::Gemma2 || c.arch == fb::Arch::Gemma3;
+  const bool gemma = c.arch == Arch::Gemma2 || c.arch == Arch::Gemma3;
   if (gemma && window == 0) window = 4096;  // llama.cpp's default for Gemma
   // llama.cpp ignores Phi-3's sliding window (phi3.cpp), so the file runs as it does there.
-  if (window > 0 && c.arch != fb::Arch::Phi3 && c.n_layers <= 4096)
+  if (window > 0 && c.arch != Arch::Phi3 && c.n_layers <= 4096)
     c.sliding_window.assign(c.n_layers, uint32_t(window));
   if (gemma) QLITE_RETURN_IF_ERROR(GemmaSettings(*f, arch, &c));
-  if (c.arch == fb::Arch::SmolLM3 && c.n_layers <= 4096) {
+  if (c.arch == Arch::SmolLM3 && c.n_layers <= 4096) {
     // llama.cpp (smollm3.cpp): every 4th layer has no RoPE; no key records it.
     c.no_rope.assign(c.n_layers, false);
     for (uint32_t l = 3; l < c.n_layers; l += 4) c.no_rope[l] = true;
@@ -390,7 +390,7 @@ Status ImportGguf(const std::string& path, SourceModel* out) {
   }
   if (const gguf::KeyValue* st = f->Find(arch + ".rope.scaling.type"); st && st->type == gguf::ValueType::String) {
     if (st->str == "linear") {
-      c.rope_scaling = fb::RopeScaling::Linear;
+      c.rope_scaling = RopeScaling::Linear;
       c.rope_factor = scale_factor > 0 ? float(scale_factor) : 1.0f;
     } else if (st->str != "none") {
       return StatusError(StatusCode::kUnsupported, "%s: unsupported rope scaling %s", path.c_str(), st->str.c_str());
@@ -401,13 +401,13 @@ Status ImportGguf(const std::string& path, SourceModel* out) {
   const uint32_t pairs = (c.rotary_dim ? c.rotary_dim : c.head_dim) / 2;
   QLITE_RETURN_IF_ERROR(ReadFactors(*f, "rope_freqs.weight", pairs, &c.rope_freq_factors));
   if (f->FindTensor("rope_factors_long.weight") || f->FindTensor("rope_factors_short.weight")) {
-    if (c.rope_scaling != fb::RopeScaling::None || !c.rope_freq_factors.empty())
+    if (c.rope_scaling != RopeScaling::None || !c.rope_freq_factors.empty())
       return StatusError(StatusCode::kUnsupported, "%s: LongRoPE factors with other RoPE scaling", path.c_str());
     QLITE_RETURN_IF_ERROR(ReadFactors(*f, "rope_factors_short.weight", pairs, &c.rope_freq_factors));
     QLITE_RETURN_IF_ERROR(ReadFactors(*f, "rope_factors_long.weight", pairs, &c.rope_long_freq_factors));
     if (c.rope_freq_factors.empty() || c.rope_long_freq_factors.empty())
       return StatusError(StatusCode::kFormat, "%s: LongRoPE needs both rope_factors_short and rope_factors_long", path.c_str());
-    c.rope_scaling = fb::RopeScaling::LongRope;
+    c.rope_scaling = RopeScaling::LongRope;
     c.rope_original_context = uint32_t(orig_ctx > 0 ? orig_ctx : ctx);
     if (c.rope_original_context == 0)
       return StatusError(StatusCode::kFormat, "%s: LongRoPE without an original context length", path.c_str());
@@ -447,8 +447,8 @@ Status ImportGguf(const std::string& path, SourceModel* out) {
       continue;  // read into the config above
     const std::string name = ii::EndsWith(t.name, ".weight") ? t.name.substr(0, t.name.size() - 7) : t.name;
     const std::vector<std::pair<std::string, uint64_t>>* parts = nullptr;
-    if (c.arch == fb::Arch::Phi3 && ii::EndsWith(name, ".attn_qkv")) parts = &qkv_parts;
-    if (c.arch == fb::Arch::Phi3 && ii::EndsWith(name, ".ffn_up") && t.ne.size() == 2 && t.ne[1] == 2 * uint64_t{c.ffn_dim})
+    if (c.arch == Arch::Phi3 && ii::EndsWith(name, ".attn_qkv")) parts = &qkv_parts;
+    if (c.arch == Arch::Phi3 && ii::EndsWith(name, ".ffn_up") && t.ne.size() == 2 && t.ne[1] == 2 * uint64_t{c.ffn_dim})
       parts = &gate_up_parts;
     if (!parts) {
       QLITE_RETURN_IF_ERROR(AddTensor(*f, t, name, 0, t.ne.size() == 2 ? t.ne[1] : 0, &m.tensors));

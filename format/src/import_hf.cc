@@ -27,12 +27,12 @@ Status ReadJson(const std::string& path, json::Value* v) {
   return Status::Ok();
 }
 
-bool IsGemma(fb::Arch arch) { return arch == fb::Arch::Gemma2 || arch == fb::Arch::Gemma3; }
+bool IsGemma(Arch arch) { return arch == Arch::Gemma2 || arch == Arch::Gemma3; }
 
 // HF parameter name -> qlite name; "" for names to drop, "?" for unknown ones. Gemma's
 // post_attention_layernorm is the attention's post-norm (Llama's is the pre-FFN norm).
 // Phi-3's fused tensors map to attn_qkv / ffn_gate_up, split later.
-std::string MapName(const std::string& hf, fb::Arch arch) {
+std::string MapName(const std::string& hf, Arch arch) {
   static const std::map<std::string, std::string> kLayer = {
       {"input_layernorm.weight", "attn_norm"},        {"post_attention_layernorm.weight", "ffn_norm"},
       {"self_attn.q_proj.weight", "attn_q"},          {"self_attn.k_proj.weight", "attn_k"},
@@ -85,7 +85,7 @@ Status GetFloats(const json::Value& obj, const char* key, const std::string& pat
 // factor given or derived as transformers does: sqrt(1 + ln(f) / ln(original)) with f the
 // rope object's factor or max_position_embeddings / original.
 Status ParseLongRope(const json::Value& rs, const json::Value& cfg, const std::string& path, ModelConfig* c) {
-  c->rope_scaling = fb::RopeScaling::LongRope;
+  c->rope_scaling = RopeScaling::LongRope;
   QLITE_RETURN_IF_ERROR(GetFloats(rs, "short_factor", path, &c->rope_freq_factors));
   QLITE_RETURN_IF_ERROR(GetFloats(rs, "long_factor", path, &c->rope_long_freq_factors));
   uint32_t original = c->context_length;
@@ -111,12 +111,12 @@ Status ParseRopeScaling(const json::Value& rs, const json::Value& cfg, const std
   QLITE_RETURN_IF_ERROR(json::GetString(rs, "rope_type", &type));
   QLITE_RETURN_IF_ERROR(json::GetFloat(rs, "factor", &c->rope_factor));
   // transformers reads Phi-3's old "su" and "yarn" names as longrope.
-  if (type == "longrope" || (c->arch == fb::Arch::Phi3 && (type == "su" || type == "yarn"))) {
+  if (type == "longrope" || (c->arch == Arch::Phi3 && (type == "su" || type == "yarn"))) {
     QLITE_RETURN_IF_ERROR(ParseLongRope(rs, cfg, path, c));
   } else if (type == "linear") {
-    c->rope_scaling = fb::RopeScaling::Linear;
+    c->rope_scaling = RopeScaling::Linear;
   } else if (type == "llama3") {
-    c->rope_scaling = fb::RopeScaling::Llama3;
+    c->rope_scaling = RopeScaling::Llama3;
     QLITE_RETURN_IF_ERROR(json::GetFloat(rs, "low_freq_factor", &c->rope_low_freq_factor));
     QLITE_RETURN_IF_ERROR(json::GetFloat(rs, "high_freq_factor", &c->rope_high_freq_factor));
     QLITE_RETURN_IF_ERROR(json::GetUint(rs, "original_max_position_embeddings", &c->rope_original_context));
@@ -140,7 +140,7 @@ Status ParseRotaryPart(const json::Value& obj, const std::string& path, ModelCon
 }
 
 Status ParseRope(const json::Value& cfg, const std::string& path, ModelConfig* c) {
-  const bool gemma3 = c->arch == fb::Arch::Gemma3;
+  const bool gemma3 = c->arch == Arch::Gemma3;
   if (gemma3) c->rope_theta = 1e6f, c->rope_local_theta = 1e4f;  // transformers' defaults
   QLITE_RETURN_IF_ERROR(ParseRotaryPart(cfg, path, c));
   const json::Value* params = cfg.Find("rope_parameters");
@@ -180,7 +180,7 @@ Status ParseWindows(const json::Value& cfg, const std::string& path, ModelConfig
     QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "sliding_window", &window));
   std::vector<bool> sliding(c->n_layers, false);
   const json::Value* types = cfg.Find("layer_types");  // transformers' Mistral ignores it
-  if (types && types->IsArray() && c->arch != fb::Arch::Mistral) {
+  if (types && types->IsArray() && c->arch != Arch::Mistral) {
     if (types->array.size() != c->n_layers)
       return StatusError(StatusCode::kFormat, "%s: layer_types has %zu entries for %u layers", path.c_str(),
                          types->array.size(), c->n_layers);
@@ -192,14 +192,14 @@ Status ParseWindows(const json::Value& cfg, const std::string& path, ModelConfig
       sliding[l] = t.string == "sliding_attention";
     }
   } else if (IsGemma(c->arch)) {
-    uint32_t pattern = c->arch == fb::Arch::Gemma3 ? 6 : 2;
+    uint32_t pattern = c->arch == Arch::Gemma3 ? 6 : 2;
     QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "sliding_window_pattern", &pattern));
     if (pattern == 0) return StatusError(StatusCode::kFormat, "%s: sliding_window_pattern is 0", path.c_str());
     for (uint32_t l = 0; l < c->n_layers; ++l) sliding[l] = (l + 1) % pattern != 0;
   } else {
-    bool use_window = c->arch == fb::Arch::Mistral || c->arch == fb::Arch::Phi3;
+    bool use_window = c->arch == Arch::Mistral || c->arch == Arch::Phi3;
     uint32_t first_window_layer = 0;
-    if (c->arch == fb::Arch::Qwen2 || c->arch == fb::Arch::Qwen3) {
+    if (c->arch == Arch::Qwen2 || c->arch == Arch::Qwen3) {
       QLITE_RETURN_IF_ERROR(json::GetBool(cfg, "use_sliding_window", &use_window));
       QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "max_window_layers", &first_window_layer));
     }
@@ -214,7 +214,7 @@ Status ParseWindows(const json::Value& cfg, const std::string& path, ModelConfig
 // Gemma 2 and 3's settings beyond the Llama layer; the ones qlite does not run are refused.
 // Gemma 2 soft-caps attention scores (50) and logits (30) unless the config says null.
 Status ParseGemma(const json::Value& cfg, const std::string& path, ModelConfig* c) {
-  c->qk_norm = c->arch == fb::Arch::Gemma3;
+  c->qk_norm = c->arch == Arch::Gemma3;
   c->post_norms = true;
   c->embedding_scale = float(std::sqrt(double(c->dim)));
   float query_scalar = 256;
@@ -225,8 +225,8 @@ Status ParseGemma(const json::Value& cfg, const std::string& path, ModelConfig* 
   QLITE_RETURN_IF_ERROR(json::GetString(cfg, "hidden_activation", &act));
   if (act != "gelu_pytorch_tanh")
     return StatusError(StatusCode::kUnsupported, "%s: unsupported hidden_activation %s", path.c_str(), act.c_str());
-  c->ffn_activation = fb::Activation::GeluTanh;
-  if (c->arch == fb::Arch::Gemma2) c->final_softcap = 30.0f, c->attn_softcap = 50.0f;  // transformers' defaults
+  c->ffn_activation = Activation::GeluTanh;
+  if (c->arch == Arch::Gemma2) c->final_softcap = 30.0f, c->attn_softcap = 50.0f;  // transformers' defaults
   for (auto [key, cap] : {std::make_pair("final_logit_softcapping", &c->final_softcap),
                           std::make_pair("attn_logit_softcapping", &c->attn_softcap)}) {
     const json::Value* v = cfg.Find(key);
@@ -271,14 +271,14 @@ Status ParseConfig(const std::string& path, ModelConfig* c, bool* tie_known) {
   std::string arch = archs && archs->IsArray() && !archs->array.empty() && archs->array[0].IsString()
                          ? archs->array[0].string
                          : "";
-  if (arch == "LlamaForCausalLM") c->arch = fb::Arch::Llama;
-  else if (arch == "MistralForCausalLM") c->arch = fb::Arch::Mistral;
-  else if (arch == "Qwen2ForCausalLM") c->arch = fb::Arch::Qwen2;
-  else if (arch == "Qwen3ForCausalLM") c->arch = fb::Arch::Qwen3;
-  else if (arch == "Gemma3ForCausalLM") c->arch = fb::Arch::Gemma3;
-  else if (arch == "Gemma2ForCausalLM") c->arch = fb::Arch::Gemma2;
-  else if (arch == "Phi3ForCausalLM") c->arch = fb::Arch::Phi3;
-  else if (arch == "SmolLM3ForCausalLM") c->arch = fb::Arch::SmolLM3;
+  if (arch == "LlamaForCausalLM") c->arch = Arch::Llama;
+  else if (arch == "MistralForCausalLM") c->arch = Arch::Mistral;
+  else if (arch == "Qwen2ForCausalLM") c->arch = Arch::Qwen2;
+  else if (arch == "Qwen3ForCausalLM") c->arch = Arch::Qwen3;
+  else if (arch == "Gemma3ForCausalLM") c->arch = Arch::Gemma3;
+  else if (arch == "Gemma2ForCausalLM") c->arch = Arch::Gemma2;
+  else if (arch == "Phi3ForCausalLM") c->arch = Arch::Phi3;
+  else if (arch == "SmolLM3ForCausalLM") c->arch = Arch::SmolLM3;
   else return StatusError(StatusCode::kUnsupported, "%s: unsupported architecture %s", path.c_str(), arch.c_str());
   QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "hidden_size", &c->dim));
   QLITE_RETURN_IF_ERROR(json::GetUint(cfg, "intermediate_size", &c->ffn_dim));
@@ -296,11 +296,11 @@ Status ParseConfig(const std::string& path, ModelConfig* c, bool* tie_known) {
   c->tied_embeddings = gemma;  // Gemma2Config's and Gemma3TextConfig's default
   *tie_known = gemma || (cfg.Find("tie_word_embeddings") && cfg.Find("tie_word_embeddings")->IsBool());
   QLITE_RETURN_IF_ERROR(json::GetBool(cfg, "tie_word_embeddings", &c->tied_embeddings));
-  c->rope_style = fb::RopeStyle::RotateHalf;
-  c->qkv_bias = c->arch == fb::Arch::Qwen2;
+  c->rope_style = RopeStyle::RotateHalf;
+  c->qkv_bias = c->arch == Arch::Qwen2;
   // attention_bias also puts a bias on o_proj: such a model fails on that tensor.
-  if (c->arch != fb::Arch::Qwen2) QLITE_RETURN_IF_ERROR(json::GetBool(cfg, "attention_bias", &c->qkv_bias));
-  c->qk_norm = c->arch == fb::Arch::Qwen3;
+  if (c->arch != Arch::Qwen2) QLITE_RETURN_IF_ERROR(json::GetBool(cfg, "attention_bias", &c->qkv_bias));
+  c->qk_norm = c->arch == Arch::Qwen3;
   if (gemma) {
     QLITE_RETURN_IF_ERROR(ParseGemma(cfg, path, c));
   } else {
@@ -310,7 +310,7 @@ Status ParseConfig(const std::string& path, ModelConfig* c, bool* tie_known) {
   }
   QLITE_RETURN_IF_ERROR(ParseRope(cfg, path, c));
   QLITE_RETURN_IF_ERROR(ParseWindows(cfg, path, c));
-  if (c->arch == fb::Arch::SmolLM3) QLITE_RETURN_IF_ERROR(ParseNoRope(cfg, path, c));
+  if (c->arch == Arch::SmolLM3) QLITE_RETURN_IF_ERROR(ParseNoRope(cfg, path, c));
   QLITE_RETURN_IF_ERROR(json::GetInt(cfg, "bos_token_id", &c->bos_id));
   QLITE_RETURN_IF_ERROR(json::GetInt(cfg, "pad_token_id", &c->pad_id));
   if (const json::Value* eos = cfg.Find("eos_token_id"); eos && eos->IsArray()) {  // [eos, eot, ...]

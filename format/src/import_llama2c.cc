@@ -39,7 +39,7 @@ Status ImportLlama2c(const std::string& checkpoint, const std::string& tokenizer
   m.source_path = checkpoint;
   m.source_format = "llama2c";
   ModelConfig& c = m.config;
-  c.arch = fb::Arch::Llama;
+  c.arch = Arch::Llama;
   c.dim = uint32_t(dim);
   c.ffn_dim = uint32_t(hidden);
   c.n_layers = uint32_t(layers);
@@ -48,7 +48,7 @@ Status ImportLlama2c(const std::string& checkpoint, const std::string& tokenizer
   c.head_dim = uint32_t(dim / heads);
   c.vocab_size = uint32_t(vocab);
   c.context_length = uint32_t(seq_len);
-  c.rope_style = fb::RopeStyle::Interleaved;
+  c.rope_style = RopeStyle::Interleaved;
   c.tied_embeddings = shared;
 
   // Walk the stacked tensors in file order, recording each layer slice's offset.

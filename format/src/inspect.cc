@@ -54,14 +54,15 @@ void PrintModelInfo(const ModelFile& f, const InspectOptions& options, std::FILE
                h.data_offset, h.segment_alignment, h.tensor_alignment);
   const ModelConfig& c = f.config();
   std::fprintf(out, "config: arch %s, dim %u, layers %u, heads %u (kv %u, head_dim %u), ffn %u, vocab %u, context %u\n",
-               fb::EnumNameArch(c.arch), c.dim, c.n_layers, c.n_heads, c.n_kv_heads, c.head_dim, c.ffn_dim,
+               ArchName(c.arch), c.dim, c.n_layers, c.n_heads, c.n_kv_heads, c.head_dim, c.ffn_dim,
                c.vocab_size, c.context_length);
   std::fprintf(out, "        norm_eps %g, rope theta %g style %s scaling %s (factor %g), rotary_dim %u, tied %s, qkv_bias %s\n",
-               c.norm_eps, c.rope_theta, fb::EnumNameRopeStyle(c.rope_style), fb::EnumNameRopeScaling(c.rope_scaling),
+               c.norm_eps, c.rope_theta, fb::EnumNameRopeStyle(static_cast<fb::RopeStyle>(c.rope_style)),
+               fb::EnumNameRopeScaling(static_cast<fb::RopeScaling>(c.rope_scaling)),
                c.rope_factor, c.rotary_dim, c.tied_embeddings ? "yes" : "no", c.qkv_bias ? "yes" : "no");
   std::fprintf(out, "        qk_norm %s, post_norms %s, ffn %s, embedding_scale %g, attn_scale %g\n",
                c.qk_norm ? "yes" : "no", c.post_norms ? "yes" : "no",
-               c.ffn_activation == fb::Activation::GeluTanh ? "GeGLU (tanh GELU)" : "SwiGLU",
+               c.ffn_activation == Activation::GeluTanh ? "GeGLU (tanh GELU)" : "SwiGLU",
                c.embedding_scale, c.attn_scale > 0 ? c.attn_scale : 1.0 / std::sqrt(double(c.head_dim ? c.head_dim : 1)));
   if (c.attn_softcap > 0 || c.final_softcap > 0)
     std::fprintf(out, "        softcap attention %g, final %g\n", c.attn_softcap, c.final_softcap);

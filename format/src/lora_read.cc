@@ -42,13 +42,13 @@ void PermuteRows(LoraTensor* t, uint32_t heads, uint32_t hd, bool to_interleaved
 }
 
 // q/k rows come in `source` order; the base wants base.rope_style.
-void ToBaseOrder(LoraAdapter* a, fb::RopeStyle source, const ModelConfig& base) {
+void ToBaseOrder(LoraAdapter* a, RopeStyle source, const ModelConfig& base) {
   if (source == base.rope_style) return;
   for (LoraTensor& t : a->tensors) {
     const size_t dot = t.target.rfind('.');
     const std::string kind = t.target.substr(dot + 1);
-    if (kind == "attn_q") PermuteRows(&t, base.n_heads, base.head_dim, base.rope_style == fb::RopeStyle::Interleaved);
-    if (kind == "attn_k") PermuteRows(&t, base.n_kv_heads, base.head_dim, base.rope_style == fb::RopeStyle::Interleaved);
+    if (kind == "attn_q") PermuteRows(&t, base.n_heads, base.head_dim, base.rope_style == RopeStyle::Interleaved);
+    if (kind == "attn_k") PermuteRows(&t, base.n_kv_heads, base.head_dim, base.rope_style == RopeStyle::Interleaved);
   }
 }
 
@@ -200,7 +200,7 @@ Status ReadPeft(const std::string& dir, const ModelConfig& base, LoraAdapter* ou
     }
     out->tensors.push_back(std::move(t));
   }
-  ToBaseOrder(out, fb::RopeStyle::RotateHalf, base);  // PEFT trains on HF-layout weights
+  ToBaseOrder(out, RopeStyle::RotateHalf, base);  // PEFT trains on HF-layout weights
   return Finish(out, base);
 }
 
@@ -254,7 +254,7 @@ Status ReadGgufLora(const std::string& path, const ModelConfig& base, LoraAdapte
     }
     out->tensors.push_back(std::move(t));
   }
-  ToBaseOrder(out, fb::RopeStyle::Interleaved, base);  // llama.cpp permutes q/k to Meta order
+  ToBaseOrder(out, RopeStyle::Interleaved, base);  // llama.cpp permutes q/k to Meta order
   return Finish(out, base);
 }
 

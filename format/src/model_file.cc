@@ -28,8 +28,15 @@ void CopyVector(const flatbuffers::Vector<T>* v, Vector* out) {
   if (!out->empty()) std::memcpy(out->data(), v->Data(), out->size() * sizeof(T));
 }
 
+// ModelConfig's enums carry the schema's values (model_rules.cc refuses the ones out of range).
+static_assert(static_cast<int>(Arch::MAX) == static_cast<int>(fb::Arch::MAX) &&
+                  static_cast<int>(RopeStyle::MAX) == static_cast<int>(fb::RopeStyle::MAX) &&
+                  static_cast<int>(RopeScaling::MAX) == static_cast<int>(fb::RopeScaling::MAX) &&
+                  static_cast<int>(Activation::MAX) == static_cast<int>(fb::Activation::MAX),
+              "ModelConfig enums and the schema differ");
+
 void FillConfig(const fb::ModelConfig& f, ModelConfig* c) {
-  c->arch = f.arch();
+  c->arch = static_cast<Arch>(f.arch());
   c->dim = f.dim();
   c->n_layers = f.n_layers();
   c->n_heads = f.n_heads();
@@ -41,8 +48,8 @@ void FillConfig(const fb::ModelConfig& f, ModelConfig* c) {
   c->norm_eps = f.norm_eps();
   if (const fb::RopeConfig* r = f.rope()) {
     c->rope_theta = r->theta();
-    c->rope_style = r->style();
-    c->rope_scaling = r->scaling();
+    c->rope_style = static_cast<RopeStyle>(r->style());
+    c->rope_scaling = static_cast<RopeScaling>(r->scaling());
     c->rope_factor = r->factor();
     c->rope_low_freq_factor = r->low_freq_factor();
     c->rope_high_freq_factor = r->high_freq_factor();
@@ -62,7 +69,7 @@ void FillConfig(const fb::ModelConfig& f, ModelConfig* c) {
   CopyVector(f.eot_ids(), &c->eot_ids);
   c->qk_norm = f.qk_norm();
   c->post_norms = f.post_norms();
-  c->ffn_activation = f.ffn_activation();
+  c->ffn_activation = static_cast<Activation>(f.ffn_activation());
   c->embedding_scale = f.embedding_scale();
   c->attn_scale = f.attn_scale();
   c->attn_softcap = f.attn_softcap();

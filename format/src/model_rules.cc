@@ -50,15 +50,15 @@ Status CheckConfig(const ModelConfig& c) {
     for (float v : *f)
       if (!(v > 0.0f && v < 1e30f)) return Status(StatusCode::kFormat, "config: bad RoPE frequency factor");
   }
-  if (c.rope_scaling == fb::RopeScaling::LongRope &&
+  if (c.rope_scaling == RopeScaling::LongRope &&
       (c.rope_freq_factors.empty() || c.rope_long_freq_factors.empty() || c.rope_original_context == 0))
     return Status(StatusCode::kFormat, "config: LongRope needs short and long factors and original_context");
-  if (c.rope_scaling != fb::RopeScaling::LongRope && !c.rope_long_freq_factors.empty())
+  if (c.rope_scaling != RopeScaling::LongRope && !c.rope_long_freq_factors.empty())
     return Status(StatusCode::kFormat, "config: long RoPE factors without LongRope scaling");
-  if ((c.rope_scaling == fb::RopeScaling::Linear || c.rope_scaling == fb::RopeScaling::Llama3) &&
+  if ((c.rope_scaling == RopeScaling::Linear || c.rope_scaling == RopeScaling::Llama3) &&
       !(c.rope_factor > 0.0f && c.rope_factor < 1e30f))
     return Status(StatusCode::kFormat, "config: bad RoPE scaling factor");
-  if (c.rope_scaling == fb::RopeScaling::Llama3 &&
+  if (c.rope_scaling == RopeScaling::Llama3 &&
       ((c.rope_original_context == 0 && c.context_length == 0) || !(c.rope_low_freq_factor > 0.0f) ||
        !(c.rope_high_freq_factor > c.rope_low_freq_factor) || !(c.rope_high_freq_factor < 1e30f)))
     return Status(StatusCode::kFormat, "config: bad llama3 RoPE scaling parameters");
@@ -70,10 +70,10 @@ Status CheckConfig(const ModelConfig& c) {
     return Status(StatusCode::kFormat, "config: no_rope needs one entry per layer");
   if (!(c.embedding_scale > 0.0f && c.embedding_scale < 1e6f) || !(c.attn_scale >= 0.0f && c.attn_scale < 1e6f))
     return Status(StatusCode::kFormat, "config: bad embedding_scale or attn_scale");
-  if (static_cast<int>(c.arch) > static_cast<int>(fb::Arch::MAX) ||
-      static_cast<int>(c.rope_style) > static_cast<int>(fb::RopeStyle::MAX) ||
-      static_cast<int>(c.rope_scaling) > static_cast<int>(fb::RopeScaling::MAX) ||
-      static_cast<int>(c.ffn_activation) > static_cast<int>(fb::Activation::MAX))
+  if (static_cast<int>(c.arch) > static_cast<int>(Arch::MAX) ||
+      static_cast<int>(c.rope_style) > static_cast<int>(RopeStyle::MAX) ||
+      static_cast<int>(c.rope_scaling) > static_cast<int>(RopeScaling::MAX) ||
+      static_cast<int>(c.ffn_activation) > static_cast<int>(Activation::MAX))
     return Status(StatusCode::kFormat, "config: enum value out of range");
   const int64_t v = c.vocab_size;
   for (int32_t id : {c.bos_id, c.eos_id, c.pad_id})

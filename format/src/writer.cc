@@ -158,15 +158,16 @@ std::vector<uint8_t> ModelWriter::BuildMeta() const {
   auto factors = c.rope_freq_factors.empty() ? 0 : b.CreateVector(c.rope_freq_factors.data(), c.rope_freq_factors.size());
   auto long_factors = c.rope_long_freq_factors.empty()
                           ? 0 : b.CreateVector(c.rope_long_freq_factors.data(), c.rope_long_freq_factors.size());
-  auto rope = fb::CreateRopeConfig(b, c.rope_theta, c.rope_style, c.rope_scaling, c.rope_factor,
-                                   c.rope_low_freq_factor, c.rope_high_freq_factor, c.rope_original_context,
-                                   c.rotary_dim, c.rope_local_theta, factors, long_factors, c.rope_attn_factor);
+  auto rope = fb::CreateRopeConfig(b, c.rope_theta, static_cast<fb::RopeStyle>(c.rope_style),
+                                   static_cast<fb::RopeScaling>(c.rope_scaling), c.rope_factor, c.rope_low_freq_factor,
+                                   c.rope_high_freq_factor, c.rope_original_context, c.rotary_dim, c.rope_local_theta,
+                                   factors, long_factors, c.rope_attn_factor);
   const std::vector<uint8_t> no_rope_flags(c.no_rope.begin(), c.no_rope.end());
   auto no_rope = no_rope_flags.empty() ? 0 : b.CreateVector(no_rope_flags);
   auto windows = c.sliding_window.empty() ? 0 : b.CreateVector(c.sliding_window.data(), c.sliding_window.size());
   auto eots = c.eot_ids.empty() ? 0 : b.CreateVector(c.eot_ids.data(), c.eot_ids.size());
   fb::ModelConfigBuilder cb(b);
-  cb.add_arch(c.arch);
+  cb.add_arch(static_cast<fb::Arch>(c.arch));
   cb.add_dim(c.dim);
   cb.add_n_layers(c.n_layers);
   cb.add_n_heads(c.n_heads);
@@ -186,7 +187,7 @@ std::vector<uint8_t> ModelWriter::BuildMeta() const {
   if (!c.eot_ids.empty()) cb.add_eot_ids(eots);
   cb.add_qk_norm(c.qk_norm);
   cb.add_post_norms(c.post_norms);
-  cb.add_ffn_activation(c.ffn_activation);
+  cb.add_ffn_activation(static_cast<fb::Activation>(c.ffn_activation));
   cb.add_embedding_scale(c.embedding_scale);
   cb.add_attn_scale(c.attn_scale);
   cb.add_attn_softcap(c.attn_softcap);

@@ -93,7 +93,7 @@ void Session::RopeTables(size_t n) {
 }
 
 arch::RopePairing Session::RopePairing() const {
-  return model_->config().rope_style == fb::RopeStyle::RotateHalf ? arch::RopePairing::kRotateHalf
+  return model_->config().rope_style == RopeStyle::RotateHalf ? arch::RopePairing::kRotateHalf
                                                                   : arch::RopePairing::kInterleaved;
 }
 
@@ -145,7 +145,7 @@ void Session::Forward(const int32_t* tokens, size_t n) {
     const arch::WeightMatrix* gate_up[] = {&L.gate, &L.up};
     float* gate_up_out[] = {gate_, up_};
     Linears(gate_up, 2, xn_, n, gate_up_out);
-    const bool gelu = c.ffn_activation == fb::Activation::GeluTanh;
+    const bool gelu = c.ffn_activation == Activation::GeluTanh;
     for (size_t b = 0; b < n; ++b) {
       if (gelu) arch::GeluTanhMul(gate_ + b * ffn, up_ + b * ffn, ffn);
       else arch::SiluMul(gate_ + b * ffn, up_ + b * ffn, ffn);

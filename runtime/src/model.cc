@@ -271,8 +271,8 @@ Status Model::Init(const ModelOpenOptions& options) {
     L.rope = c.no_rope.empty() || !c.no_rope[l];
   }
   arch::RopeScaling scaling;
-  scaling.type = c.rope_scaling == fb::RopeScaling::Linear   ? arch::RopeScalingType::kLinear
-                 : c.rope_scaling == fb::RopeScaling::Llama3 ? arch::RopeScalingType::kLlama3
+  scaling.type = c.rope_scaling == RopeScaling::Linear   ? arch::RopeScalingType::kLinear
+                 : c.rope_scaling == RopeScaling::Llama3 ? arch::RopeScalingType::kLlama3
                                                              : arch::RopeScalingType::kNone;
   scaling.factor = c.rope_factor;
   scaling.low_freq_factor = c.rope_low_freq_factor;
@@ -284,7 +284,7 @@ Status Model::Init(const ModelOpenOptions& options) {
   inv_freq_.resize(pairs);
   if (!arch::RopeInvFreq(c.rope_theta, rotary_dim_, scaling, inv_freq_.data()))
     return StatusError(StatusCode::kFormat, "invalid RoPE parameters (theta %g, factor %g)", c.rope_theta, c.rope_factor);
-  if (c.rope_scaling == fb::RopeScaling::LongRope) {
+  if (c.rope_scaling == RopeScaling::LongRope) {
     scaling.freq_factors = c.rope_long_freq_factors.data();
     inv_freq_long_.resize(pairs);
     if (!arch::RopeInvFreq(c.rope_theta, rotary_dim_, scaling, inv_freq_long_.data()))

@@ -113,7 +113,7 @@ inline void PutScales(std::vector<uint8_t>* dst, const std::vector<float>& v, Sc
   for (size_t i = 0; i < v.size(); ++i) {
     if (st == ScaleType::kF32) std::memcpy(dst->data() + 4 * i, &v[i], 4);
     if (st == ScaleType::kF16) {
-      const uint16_t h = ref::F16FromF32(v[i]);
+      const uint16_t h = qlite::F32ToF16(v[i]);
       std::memcpy(dst->data() + 2 * i, &h, 2);
     }
   }
@@ -145,7 +145,7 @@ inline OwnedMatrix MakeMatrix(const MatrixSpec& s, std::mt19937* rng) {
         case WeightType::kBF16:
           if (!pad) {
             const float f = unit(*rng);
-            const uint16_t h = s.type == WeightType::kF16 ? ref::F16FromF32(f) : ref::BF16FromF32(f);
+            const uint16_t h = s.type == WeightType::kF16 ? qlite::F32ToF16(f) : qlite::F32ToBF16(f);
             std::memcpy(row + 2 * c, &h, 2);
           }
           break;

@@ -39,7 +39,7 @@ TEST(Hardening, ConverterRefusesWhatTheRuntimeRefuses) {
   }
   {
     qlite::ModelConfig c = qlite_test::TinyConfig();
-    c.rope_scaling = qlite::fb::RopeScaling::Linear;
+    c.rope_scaling = qlite::RopeScaling::Linear;
     c.rope_factor = 0.0f;
     EXPECT_TRUE(Contains(ConvertError(qlite_test::TinyModel(1, c), out), "RoPE scaling factor"));
   }

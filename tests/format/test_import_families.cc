@@ -41,15 +41,15 @@ TEST(ImportFamilies, Gemma3Config) {
   qlite::Status s = qlite::ImportHuggingFace(FamilyDir("gemma3"), &m);
   ASSERT_TRUE(s.ok()) << s.message();
   const qlite::ModelConfig& c = m.config;
-  EXPECT_EQ(c.arch, qlite::fb::Arch::Gemma3);
+  EXPECT_EQ(c.arch, qlite::Arch::Gemma3);
   EXPECT_TRUE(c.qk_norm && c.post_norms && c.tied_embeddings && !c.qkv_bias);
-  EXPECT_EQ(c.ffn_activation, qlite::fb::Activation::GeluTanh);
+  EXPECT_EQ(c.ffn_activation, qlite::Activation::GeluTanh);
   EXPECT_FLOAT_EQ(c.embedding_scale, std::sqrt(32.0f));
   EXPECT_FLOAT_EQ(c.attn_scale, 1.0f / std::sqrt(48.0f));
   EXPECT_EQ(c.sliding_window, (std::pmr::vector<uint32_t>{6, 6, 0}));
   EXPECT_FLOAT_EQ(c.rope_theta, 1e6f);
   EXPECT_FLOAT_EQ(c.rope_local_theta, 1e4f);
-  EXPECT_EQ(c.rope_style, qlite::fb::RopeStyle::RotateHalf);
+  EXPECT_EQ(c.rope_style, qlite::RopeStyle::RotateHalf);
 }
 
 // config.json as Gemma 3's Hub files have it (before transformers 5): rope_theta,
@@ -106,7 +106,7 @@ TEST(ImportFamilies, ConfigChecksTheLayerFields) {
   EXPECT_TRUE(refused([](qlite::ModelConfig* c) { c->attn_scale = -1; }));
   EXPECT_TRUE(refused([](qlite::ModelConfig* c) { c->attn_scale = INFINITY; }));
   EXPECT_TRUE(refused([](qlite::ModelConfig* c) { c->rope_local_theta = NAN; }));
-  EXPECT_TRUE(refused([](qlite::ModelConfig* c) { c->ffn_activation = static_cast<qlite::fb::Activation>(9); }));
+  EXPECT_TRUE(refused([](qlite::ModelConfig* c) { c->ffn_activation = static_cast<qlite::Activation>(9); }));
   EXPECT_TRUE(refused([](qlite::ModelConfig* c) { c->attn_softcap = NAN; }));
   EXPECT_TRUE(refused([](qlite::ModelConfig* c) { c->final_softcap = -30; }));
   EXPECT_TRUE(refused([](qlite::ModelConfig* c) { c->no_rope = {true}; }));  // 3 layers
@@ -116,18 +116,18 @@ TEST(ImportFamilies, ConfigChecksTheLayerFields) {
     c->rope_freq_factors[3] = 0.0f;
   }));
   EXPECT_TRUE(refused([](qlite::ModelConfig* c) {  // LongRope without long factors
-    c->rope_scaling = qlite::fb::RopeScaling::LongRope;
+    c->rope_scaling = qlite::RopeScaling::LongRope;
     c->rope_freq_factors.assign(32, 1.0f);
     c->rope_original_context = 16;
   }));
   EXPECT_TRUE(refused([](qlite::ModelConfig* c) { c->rope_long_freq_factors.assign(32, 1.0f); }));  // without LongRope
   EXPECT_TRUE(refused([](qlite::ModelConfig* c) { c->rope_attn_factor = 0; }));
   EXPECT_TRUE(refused([](qlite::ModelConfig* c) {
-    c->rope_scaling = qlite::fb::RopeScaling::Linear;
+    c->rope_scaling = qlite::RopeScaling::Linear;
     c->rope_factor = 0;
   }));
   EXPECT_FALSE(refused([](qlite::ModelConfig* c) {
-    c->rope_scaling = qlite::fb::RopeScaling::LongRope;
+    c->rope_scaling = qlite::RopeScaling::LongRope;
     c->rope_freq_factors.assign(32, 1.0f);
     c->rope_long_freq_factors.assign(32, 4.0f);
     c->rope_original_context = 16;

@@ -113,18 +113,18 @@ TEST_F(HfVariants, ConfigDialects) {
   };
   SourceModel m;
   ASSERT_EQ(with("\"LlamaForCausalLM\"", "\"MistralForCausalLM\"], \"sliding_window\": 256, \"x\": [0", &m), "");
-  EXPECT_EQ(m.config.arch, qlite::fb::Arch::Mistral);
+  EXPECT_EQ(m.config.arch, qlite::Arch::Mistral);
   EXPECT_EQ(m.config.sliding_window, std::pmr::vector<uint32_t>(5, 256));
   ASSERT_EQ(with("\"rope_scaling\": null",
                  "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0, \"low_freq_factor\": 1.0, "
                  "\"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 8192}",
                  &m),
             "");
-  EXPECT_EQ(m.config.rope_scaling, qlite::fb::RopeScaling::Llama3);
+  EXPECT_EQ(m.config.rope_scaling, qlite::RopeScaling::Llama3);
   EXPECT_EQ(m.config.rope_factor, 8.0f);
   EXPECT_EQ(m.config.rope_original_context, 8192u);
   ASSERT_EQ(with("\"rope_scaling\": null", "\"rope_scaling\": {\"type\": \"linear\", \"factor\": 2.0}", &m), "");
-  EXPECT_EQ(m.config.rope_scaling, qlite::fb::RopeScaling::Linear);
+  EXPECT_EQ(m.config.rope_scaling, qlite::RopeScaling::Linear);
   EXPECT_EQ(m.config.rope_factor, 2.0f);
   EXPECT_NE(with("\"rope_scaling\": null", "\"rope_scaling\": {\"type\": \"yarn\", \"factor\": 2.0}", &m)
                 .find("unsupported rope_scaling type yarn"),

@@ -55,7 +55,7 @@ TEST(ImportModels, Llama2cConfig) {
   EXPECT_EQ(c.vocab_size, 512u);
   EXPECT_EQ(c.context_length, 512u);
   EXPECT_TRUE(c.tied_embeddings);
-  EXPECT_EQ(c.rope_style, qlite::fb::RopeStyle::Interleaved);
+  EXPECT_EQ(c.rope_style, qlite::RopeStyle::Interleaved);
   EXPECT_EQ(c.bos_id, 1);
   EXPECT_EQ(c.eos_id, 2);
   EXPECT_EQ(m.tokenizer.pieces.size(), 512u);
@@ -101,7 +101,7 @@ TEST(ImportModels, HfEqualsLlama2cAfterRotateHalfPermutation) {
   SourceModel a = MustImportLlama2c(), b;
   qlite::Status s = qlite::ImportHuggingFace(qlite_test::DataPath("stories260K-hf"), &b);
   ASSERT_TRUE(s.ok()) << s.message();
-  EXPECT_EQ(b.config.rope_style, qlite::fb::RopeStyle::RotateHalf);
+  EXPECT_EQ(b.config.rope_style, qlite::RopeStyle::RotateHalf);
   EXPECT_EQ(b.config.dim, a.config.dim);
   EXPECT_EQ(b.config.ffn_dim, a.config.ffn_dim);
   EXPECT_EQ(b.config.n_layers, a.config.n_layers);
@@ -190,7 +190,7 @@ TEST(ImportModels, SmolLM2Gguf) {
   EXPECT_EQ(c.ffn_dim, 1536u);
   EXPECT_EQ(c.vocab_size, 49152u);
   EXPECT_TRUE(c.tied_embeddings);
-  EXPECT_EQ(c.rope_style, qlite::fb::RopeStyle::Interleaved);
+  EXPECT_EQ(c.rope_style, qlite::RopeStyle::Interleaved);
   EXPECT_EQ(m.tokenizer.type, qlite::fb::TokenizerType::ByteLevelBPE);
   EXPECT_EQ(m.tokenizer.pieces.size(), 49152u);
   // Every tensor dequantizes to finite values with a sane spread (one layer, plus embeddings).

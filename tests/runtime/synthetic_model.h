@@ -223,8 +223,8 @@ class Reference {
     for (uint32_t h = 0; h < n_heads; ++h) {
       for (uint32_t i = 0; i < rot / 2; ++i) {
         double f = 1.0 / std::pow((double)c_.rope_theta, 2.0 * i / rot);
-        if (c_.rope_scaling == qlite::fb::RopeScaling::Linear) f /= c_.rope_factor;
-        if (c_.rope_scaling == qlite::fb::RopeScaling::Llama3) {  // Llama 3.1's rope_scaling
+        if (c_.rope_scaling == qlite::RopeScaling::Linear) f /= c_.rope_factor;
+        if (c_.rope_scaling == qlite::RopeScaling::Llama3) {  // Llama 3.1's rope_scaling
           const double old_ctx = c_.rope_original_context, wavelen = 2 * M_PI / f;
           const double lo = old_ctx / c_.rope_low_freq_factor, hi = old_ctx / c_.rope_high_freq_factor;
           if (wavelen > lo) {
@@ -236,7 +236,7 @@ class Reference {
           }
         }
         const double a = pos * f, cs = std::cos(a), sn = std::sin(a);
-        const bool half = c_.rope_style == qlite::fb::RopeStyle::RotateHalf;
+        const bool half = c_.rope_style == qlite::RopeStyle::RotateHalf;
         double* p0 = &(*x)[h * hd + (half ? i : 2 * i)];
         double* p1 = &(*x)[h * hd + (half ? i + rot / 2 : 2 * i + 1)];
         const double a0 = *p0, a1 = *p1;

@@ -29,9 +29,9 @@ std::vector<Case> Cases() {
   cases.push_back({"llama_gqa_tied", TinyConfig()});
   {
     ModelConfig c = TinyConfig();  // Qwen2: q/k/v biases, HF rotate-half RoPE, MQA, q_dim != dim
-    c.arch = fb::Arch::Qwen2;
+    c.arch = Arch::Qwen2;
     c.qkv_bias = true;
-    c.rope_style = fb::RopeStyle::RotateHalf;
+    c.rope_style = RopeStyle::RotateHalf;
     c.n_heads = 4;
     c.n_kv_heads = 1;
     c.head_dim = 16;
@@ -42,7 +42,7 @@ std::vector<Case> Cases() {
   }
   {
     ModelConfig c = TinyConfig();  // Mistral: sliding window on one layer
-    c.arch = fb::Arch::Mistral;
+    c.arch = Arch::Mistral;
     c.sliding_window = {6, 0};
     c.n_kv_heads = 4;  // MHA
     cases.push_back({"mistral_sliding_mha", c});
@@ -50,14 +50,14 @@ std::vector<Case> Cases() {
   {
     ModelConfig c = TinyConfig();  // partial rotary dims + linear scaling
     c.rotary_dim = 4;
-    c.rope_scaling = fb::RopeScaling::Linear;
+    c.rope_scaling = RopeScaling::Linear;
     c.rope_factor = 2.0f;
     cases.push_back({"partial_rotary_linear_scaling", c});
   }
   {
     ModelConfig c = TinyConfig();  // Llama 3.1 RoPE scaling (some frequencies in each band)
     c.rope_theta = 500000.0f;
-    c.rope_scaling = fb::RopeScaling::Llama3;
+    c.rope_scaling = RopeScaling::Llama3;
     c.rope_factor = 8.0f;
     c.rope_low_freq_factor = 1.0f;
     c.rope_high_freq_factor = 16.0f;

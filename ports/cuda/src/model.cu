@@ -16,9 +16,9 @@ std::vector<float> InverseFrequencies(const ModelConfig& c, uint32_t rotary_dim)
   const double pi = 3.14159265358979323846;
   for (uint32_t i = 0; i < rotary_dim / 2; ++i) {
     double f = std::pow(static_cast<double>(c.rope_theta), -2.0 * i / rotary_dim);
-    if (c.rope_scaling == fb::RopeScaling::Linear) {
+    if (c.rope_scaling == RopeScaling::Linear) {
       f /= c.rope_factor;
-    } else if (c.rope_scaling == fb::RopeScaling::Llama3) {
+    } else if (c.rope_scaling == RopeScaling::Llama3) {
       const double orig = c.rope_original_context;
       const double low_wavelen = orig / c.rope_low_freq_factor;
       const double high_wavelen = orig / c.rope_high_freq_factor;
@@ -49,19 +49,19 @@ Status ValidateConfig(const ModelConfig& c) {
   // Llama 3 GGUFs' rope_freqs): refused, never run as a Llama layer.
   const char* missing = c.qk_norm ? "per-head q/k norms"
                         : c.post_norms ? "post-attention/feed-forward norms"
-                        : c.ffn_activation != fb::Activation::SiLU ? "a feed-forward activation other than SiLU"
+                        : c.ffn_activation != Activation::SiLU ? "a feed-forward activation other than SiLU"
                         : c.embedding_scale != 1.0f ? "an embedding scale"
                         : c.attn_scale != 0.0f ? "a query scale other than 1/sqrt(head_dim)"
                         : c.rope_local_theta > 0.0f ? "a separate RoPE base for local layers"
                         : c.attn_softcap > 0.0f || c.final_softcap > 0.0f ? "logit soft-capping"
                         : !c.no_rope.empty() ? "layers without RoPE"
-                        : !c.rope_freq_factors.empty() || c.rope_scaling == fb::RopeScaling::LongRope ||
+                        : !c.rope_freq_factors.empty() || c.rope_scaling == RopeScaling::LongRope ||
                                   c.rope_attn_factor != 1.0f
                             ? "RoPE frequency factors"
                             : nullptr;
   if (missing) {
     return StatusError(StatusCode::kUnsupported, "CUDA port: the model needs %s (%s family); run it on the CPU",
-                       missing, fb::EnumNameArch(c.arch));
+                       missing, ArchName(c.arch));
   }
   if (c.head_dim > 256) {
     return StatusError(StatusCode::kUnsupported, "CUDA port: head_dim %u > 256", c.head_dim);

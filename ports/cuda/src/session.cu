@@ -251,7 +251,7 @@ void CudaSession::Enqueue(size_t n) {
   Positions positions;
   positions.pos_dev = io_dev_;
   LaunchEmbed(m.embed_, tokens, n, x_, dim_stride_, st);
-  const RopeParams rope{m.inv_freq_, m.rotary_dim_, c.rope_style == fb::RopeStyle::RotateHalf};
+  const RopeParams rope{m.inv_freq_, m.rotary_dim_, c.rope_style == RopeStyle::RotateHalf};
   const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   for (uint32_t l = 0; l < c.n_layers; ++l) {
     const CudaModel::Layer& L = layers_[l];

@@ -22,13 +22,6 @@ uint16_t ReadU16(const uint8_t* p) {
   std::memcpy(&h, p, 2);
   return h;
 }
-float Bf16ToFloat(uint16_t b) {
-  uint32_t u = static_cast<uint32_t>(b) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
 // Bytes of stored values per 32-element block on the device.
 uint32_t BlockBytes(DevType t) {
   switch (t) {
@@ -55,7 +48,7 @@ Status PrepareFloat(const QuantizedView& v, HostMatrix* out) {
     uint8_t* dst = out->data.data() + r * d.row_stride;
     if (v.spec.dtype == DType::BF16) {
       for (uint64_t c = 0; c < v.cols; ++c) {
-        const float f = Bf16ToFloat(ReadU16(src + 2 * c));
+        const float f = BF16ToF32(ReadU16(src + 2 * c));
         std::memcpy(dst + 4 * c, &f, 4);
       }
     } else {
@@ -71,7 +64,7 @@ Status ReadScaleArray(const QuantizedView& v, const uint8_t* src, uint64_t count
   out->resize(count);
   switch (v.spec.scale_type) {
     case DType::F16:
-      for (uint64_t i = 0; i < count; ++i) (*out)[i] = HalfBitsToFloat(ReadU16(src + 2 * i));
+      for (uint64_t i = 0; i < count; ++i) (*out)[i] = F16ToF32(ReadU16(src + 2 * i));
       return Status::Ok();
     case DType::F32:
       for (uint64_t i = 0; i < count; ++i) (*out)[i] = ReadF32(src + 4 * i);
@@ -167,8 +160,8 @@ Status PrepareQuantized(const QuantizedView& v, HostMatrix* out) {
     for (uint32_t g = 0; g < d.groups; ++g) {
       const uint64_t i = ScaleIndex(v.spec, stored_per_row, r, g);  // PerTensor: always 0
       const size_t o = r * d.groups + g;
-      out->scales[o] = FloatToHalfBits(s[i]);
-      if (d.type == DevType::kU4) out->mins[o] = FloatToHalfBits(m[i]);
+      out->scales[o] = F32ToF16(s[i]);
+      if (d.type == DevType::kU4) out->mins[o] = F32ToF16(m[i]);
     }
   }
   return Status::Ok();
@@ -209,52 +202,16 @@ Status PrepareMatrix(const QuantizedView& v, HostMatrix* out) {
 float DecodeElement(const MatrixDesc& m, uint32_t row, uint32_t col) {
   const uint8_t* p = m.data + static_cast<size_t>(row) * m.row_stride;
   if (m.type == DevType::kF32) return ReadF32(p + 4 * col);
-  if (m.type == DevType::kF16) return HalfBitsToFloat(ReadU16(p + 2 * col));
+  if (m.type == DevType::kF16) return F16ToF32(ReadU16(p + 2 * col));
   const size_t g = static_cast<size_t>(row) * m.groups + col / m.group_size;
-  const float s = HalfBitsToFloat(m.scales[g]);
+  const float s = F16ToF32(m.scales[g]);
   if (m.type == DevType::kI8) return static_cast<int8_t>(p[col]) * s;
   const uint32_t j = col % 32;
   const uint8_t byte = p[(col / 32) * 16 + j % 16];
   const int q = j < 16 ? (byte & 15) : (byte >> 4);
   if (m.type == DevType::kI4) return (q - 8) * s;
   if (m.type == DevType::kNF4) return m.nf4[q] * s;
-  return q * s + HalfBitsToFloat(m.mins[g]);  // kU4
-}
-
-float HalfBitsToFloat(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
-  const uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-  uint32_t bits;
-  if (exp == 0) {
-    const float f = std::ldexp(static_cast<float>(mant), -24);
-    std::memcpy(&bits, &f, 4);
-    bits |= sign;
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000u | (mant << 13);
-  } else {
-    bits = sign | ((exp + 112) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-uint16_t FloatToHalfBits(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000);
-  x &= 0x7fffffffu;
-  if (x >= 0x7f800000u) return sign | 0x7c00 | (x > 0x7f800000u ? 0x200 : 0);  // inf / nan
-  if (x >= 0x477ff000u) return sign | 0x7c00;  // rounds past 65504
-  if (x < 0x38800000u) {                       // half subnormal (or zero)
-    float a;
-    std::memcpy(&a, &x, 4);
-    return sign | static_cast<uint16_t>(std::nearbyint(a * 16777216.0f));
-  }
-  uint32_t base = (x - 0x38000000u) >> 13;  // rebias exponent, keep 10 mantissa bits
-  const uint32_t rem = x & 0x1fff;
-  if (rem > 0x1000 || (rem == 0x1000 && (base & 1))) ++base;  // round to nearest even
-  return sign | static_cast<uint16_t>(base);
+  return q * s + F16ToF32(m.mins[g]);  // kU4
 }
 
 }  // namespace cuda

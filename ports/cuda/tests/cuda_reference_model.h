@@ -126,7 +126,7 @@ class RefModel {
   }
   void Rope(double* head) {
     const uint32_t rot = static_cast<uint32_t>(inv_freq_.size() * 2);
-    const bool half = c_.rope_style == qlite::fb::RopeStyle::RotateHalf;
+    const bool half = c_.rope_style == qlite::RopeStyle::RotateHalf;
     for (uint32_t i = 0; i < rot / 2; ++i) {
       const uint32_t a = half ? i : 2 * i, b = half ? i + rot / 2 : 2 * i + 1;
       const double ang = double(pos_) * inv_freq_[i];

@@ -126,7 +126,7 @@ TEST(CudaModel, SyntheticModelsMatchCpuForwardPass) {
     c.ffn_dim = 172, c.vocab_size = 77, c.context_length = 256;
     c.tied_embeddings = sc.tied, c.qkv_bias = sc.qkv_bias;
     c.sliding_window.assign(sc.sliding.begin(), sc.sliding.end());
-    c.rope_style = sc.rotate_half ? qlite::fb::RopeStyle::RotateHalf : qlite::fb::RopeStyle::Interleaved;
+    c.rope_style = sc.rotate_half ? qlite::RopeStyle::RotateHalf : qlite::RopeStyle::Interleaved;
     QuantSpec w, e;
     w.dtype = sc.weights, e.dtype = sc.embed;
     w.granularity = e.granularity = sc.group ? qlite::fb::Granularity::Group : qlite::fb::Granularity::PerRow;

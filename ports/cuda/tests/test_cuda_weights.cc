@@ -15,36 +15,36 @@ namespace {
 using namespace qlite_cuda_test;
 using qlite::StatusCode;
 using qlite::cuda::DecodeElement;
-using qlite::cuda::FloatToHalfBits;
-using qlite::cuda::HalfBitsToFloat;
+using F32ToF16;
+using F16ToF32;
 using qlite::cuda::HostMatrix;
 using qlite::cuda::PrepareMatrix;
 using qlite::fb::Granularity;
 using qlite::fb::Layout;
 
 TEST(CudaHalf, KnownValues) {
-  EXPECT_EQ(FloatToHalfBits(1.0f), 0x3C00);
-  EXPECT_EQ(FloatToHalfBits(-2.0f), 0xC000);
-  EXPECT_EQ(FloatToHalfBits(0.1f), 0x2E66);
-  EXPECT_EQ(FloatToHalfBits(65504.0f), 0x7BFF);
-  EXPECT_EQ(FloatToHalfBits(65520.0f), 0x7C00);         // rounds to infinity
-  EXPECT_EQ(FloatToHalfBits(std::ldexp(1.0f, -24)), 0x0001);  // smallest subnormal
-  EXPECT_EQ(FloatToHalfBits(std::ldexp(1.0f, -26)), 0x0000);  // rounds to zero
-  EXPECT_EQ(FloatToHalfBits(1.0f + std::ldexp(1.0f, -11)), 0x3C00);  // tie -> even
-  EXPECT_EQ(FloatToHalfBits(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3C02);  // tie -> even (up)
-  EXPECT_EQ(FloatToHalfBits(INFINITY), 0x7C00);
-  EXPECT_EQ(FloatToHalfBits(NAN) & 0x7C00, 0x7C00);
-  EXPECT_NE(FloatToHalfBits(NAN) & 0x3FF, 0);
+  EXPECT_EQ(F32ToF16(1.0f), 0x3C00);
+  EXPECT_EQ(F32ToF16(-2.0f), 0xC000);
+  EXPECT_EQ(F32ToF16(0.1f), 0x2E66);
+  EXPECT_EQ(F32ToF16(65504.0f), 0x7BFF);
+  EXPECT_EQ(F32ToF16(65520.0f), 0x7C00);         // rounds to infinity
+  EXPECT_EQ(F32ToF16(std::ldexp(1.0f, -24)), 0x0001);  // smallest subnormal
+  EXPECT_EQ(F32ToF16(std::ldexp(1.0f, -26)), 0x0000);  // rounds to zero
+  EXPECT_EQ(F32ToF16(1.0f + std::ldexp(1.0f, -11)), 0x3C00);  // tie -> even
+  EXPECT_EQ(F32ToF16(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3C02);  // tie -> even (up)
+  EXPECT_EQ(F32ToF16(INFINITY), 0x7C00);
+  EXPECT_EQ(F32ToF16(NAN) & 0x7C00, 0x7C00);
+  EXPECT_NE(F32ToF16(NAN) & 0x3FF, 0);
 }
 
 TEST(CudaHalf, EveryFiniteHalfRoundTrips) {
   for (uint32_t h = 0; h < 0x10000; ++h) {
     if ((h & 0x7C00) == 0x7C00) continue;  // inf / nan
-    const float f = HalfBitsToFloat(static_cast<uint16_t>(h));
-    ASSERT_EQ(FloatToHalfBits(f), h) << "half 0x" << std::hex << h << " = " << f;
+    const float f = F16ToF32(static_cast<uint16_t>(h));
+    ASSERT_EQ(F32ToF16(f), h) << "half 0x" << std::hex << h << " = " << f;
   }
-  EXPECT_EQ(HalfBitsToFloat(0x3555), 0.333251953125f);
-  EXPECT_EQ(HalfBitsToFloat(0x0001), std::ldexp(1.0f, -24));
+  EXPECT_EQ(F16ToF32(0x3555), 0.333251953125f);
+  EXPECT_EQ(F16ToF32(0x0001), std::ldexp(1.0f, -24));
 }
 
 // (dtype, layout, granularity + group size, scale type, cols)
@@ -163,7 +163,7 @@ TEST(CudaModelConfig, UnsupportedLayerPartsAreRefused) {
   std::vector<std::pair<const char*, qlite::ModelConfig>> cases(9, {"", base});
   cases[0].first = "q/k norms", cases[0].second.qk_norm = true;
   cases[1].first = "post-attention", cases[1].second.post_norms = true;
-  cases[2].first = "activation", cases[2].second.ffn_activation = qlite::fb::Activation::GeluTanh;
+  cases[2].first = "activation", cases[2].second.ffn_activation = qlite::Activation::GeluTanh;
   cases[3].first = "embedding scale", cases[3].second.embedding_scale = 25.3f;
   cases[4].first = "query scale", cases[4].second.attn_scale = 0.0625f;
   cases[5].first = "local layers", cases[5].second.rope_local_theta = 10000.0f;

@@ -3,6 +3,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "qlite/base/weight_codes.h"  // F16ToF32, F32ToF16 (KV rows, scales)
+
 namespace qlite {
 namespace arch {
 
@@ -52,10 +54,6 @@ bool RopeInvFreq(float theta, size_t rotary_dim, const RopeScaling& scaling, flo
 // Both are multiplied by mscale (LongRoPE's attention factor; 1 otherwise).
 void RopeCosSin(size_t pos, const float* inv_freq, size_t n_pairs, float* cos, float* sin,
                 float mscale = 1.0f);
-
-// IEEE binary16 <-> f32 (bits as uint16_t; round to nearest even, inf/NaN kept).
-float F16ToF32(uint16_t h);
-uint16_t F32ToF16(float f);
 
 // KV cache storage for one (layer, kv head): n_slots rows of head_dim values.
 // kQ4: each row is first rotated by a normalized Walsh-Hadamard transform (blocks of the

@@ -12,9 +12,7 @@ namespace qlite {
 namespace arch {
 namespace ref {
 
-// NF4 tables and f16/bf16 decoding: qlite/base/weight_codes.h (shared with the kernels).
-uint16_t F16FromF32(float f);  // round to nearest even
-uint16_t BF16FromF32(float f);  // round to nearest even
+// NF4 tables and f16/bf16 conversions: qlite/base/weight_codes.h (shared with the kernels).
 
 // Scale / min of element (r, c).
 float Scale(const WeightMatrix& w, size_t r, size_t c);

@@ -8,6 +8,7 @@
 
 #include "qlite/format/qlite_generated.h"
 #include "qlite/base/status.h"
+#include "qlite/base/weight_codes.h"  // F16ToF32, F32ToF16, BF16ToF32, F32ToBF16
 
 namespace qlite {
 
@@ -63,12 +64,6 @@ uint64_t StoredRows(const QuantSpec& spec, uint64_t rows);
 // Checks that a spec is a supported combination (dtype, granularity, group size, scale
 // type, dq_block, layout); the same rules Quantize and the reader apply.
 Status ValidateSpec(const QuantSpec& spec);
-
-// Scalar conversions used by the float stores (round-to-nearest-even).
-uint16_t F32ToF16(float f);
-float F16ToF32(uint16_t h);
-uint16_t F32ToBF16(float f);
-float BF16ToF32(uint16_t h);
 
 // Scale text of a scheme for reports: "group 32 F16", "PerRow U8/dq256"; "-" for float types.
 std::string QuantText(const QuantSpec& spec);

@@ -49,9 +49,5 @@ Status PrepareMatrix(const QuantizedView& view, HostMatrix* out);
 // Reference decode of one element of a device-layout matrix (host; tests and embeddings).
 float DecodeElement(const MatrixDesc& m, uint32_t row, uint32_t col);
 
-// f16 <-> f32 on the host (round to nearest even).
-uint16_t FloatToHalfBits(float f);
-float HalfBitsToFloat(uint16_t h);
-
 }  // namespace cuda
 }  // namespace qlite
