@@ -1,11 +1,11 @@
-// Highway KV-cache ops: KvStore (f32 / f16 / per-slot int8) and AttentionHead (with optional
-// score soft-capping and a separately rotated query for the attention-sink slots).
-// AttentionHead vectorizes across head_dim and walks four cached rows at a time so the
-// FMA chains overlap; K/V are widened to f32 on load (f16 via PromoteTo, int8 via
-// PromoteTo + ConvertTo, the q8 per-slot scale applied to the score / the weight).
-// AttentionSegments attends rows held in several stores (the runtime's kQ4 ring plus f16
-// copies of its newest positions and sinks) under one softmax, decoding each 4-bit row once
-// for up to four queries of a GQA group.
+// Highway KV-cache ops: KvStore (f32 / f16 / per-slot int8 / Hadamard-rotated int4) and
+// AttentionSegments: queries of one GQA group over rows held in several stores (the runtime's
+// kQ4 ring plus f16 copies of its newest positions and sinks) under one softmax, with optional
+// score soft-capping and separately rotated queries for the attention-sink rows. It
+// vectorizes across head_dim and walks four cached rows at a time so the FMA chains overlap;
+// K/V are widened to f32 on load (f16 via PromoteTo, int8 via PromoteTo + ConvertTo, the q8
+// per-slot scale applied to the score / the weight), and each 4-bit row is decoded once for up
+// to four queries. AttentionHead is one query through it.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -326,40 +326,6 @@ HWY_INLINE void WeightedSum(const float* HWY_RESTRICT p, const T* HWY_RESTRICT v
   }
 }
 
-// One query over n rows of one head: scores (the first min(n_sinks, n) with sink_q, if
-// given), soft cap, softmax, weighted sum of V.
-template <typename TK, typename TV>
-HWY_INLINE void Head(const float* HWY_RESTRICT q, size_t hd, const TK* k, const float* ks, const TV* v,
-                     const float* vs, size_t n, float scale, float softcap, const float* sink_q, size_t n_sinks,
-                     float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
-  Scores(q, k, hd, n, scale, ks, scores);
-  if (sink_q) Scores(sink_q, k, hd, std::min(n_sinks, n), scale, ks, scores);
-  if (softcap > 0.0f) SoftCapInPlace(scores, n, softcap);
-  SoftmaxInPlace(scores, n);
-  std::fill(out, out + hd, 0.0f);
-  WeightedSum(scores, v, hd, n, vs, out);
-}
-
-template <typename TK>
-HWY_INLINE void HeadV(const float* q, size_t hd, const TK* k, const float* ks, const KvHeadView& v, size_t n,
-                      float scale, float softcap, const float* sink_q, size_t n_sinks, float* scores, float* out) {
-  const float* vs = v.type == KvType::kQ8 ? v.scales : nullptr;
-  switch (v.type) {
-    case KvType::kF32:
-      Head(q, hd, k, ks, static_cast<const float*>(v.data), vs, n, scale, softcap, sink_q, n_sinks, scores, out);
-      break;
-    case KvType::kF16:
-      Head(q, hd, k, ks, static_cast<const hwy::float16_t*>(v.data), vs, n, scale, softcap, sink_q, n_sinks, scores,
-           out);
-      break;
-    case KvType::kQ8:
-      Head(q, hd, k, ks, static_cast<const int8_t*>(v.data), vs, n, scale, softcap, sink_q, n_sinks, scores, out);
-      break;
-    case KvType::kQ4:  // with a kQ4 K (AttentionQ4)
-      break;
-  }
-}
-
 // scores[t] = scale * q·row_t over rows of any kQ4 group size (q already rotated): groups of
 // 32 straight from the codes, smaller groups through a decoded row.
 HWY_INLINE void ScoresQ4Any(const float* HWY_RESTRICT q, const uint8_t* HWY_RESTRICT codes,
@@ -612,36 +578,6 @@ void AttentionSegmentsT(const float* HWY_RESTRICT q, size_t n_q, size_t hd, cons
   }
 }
 
-// One query head. kQ4 K and V (one cache type per session): the sinks (with sink_q) and
-// the other rows as two segments.
-void AttentionHeadT(const float* HWY_RESTRICT q, size_t hd, const KvHeadView& k, const KvHeadView& v,
-                    size_t n_slots, float scale, float softcap, const float* sink_q, size_t n_sinks,
-                    float* HWY_RESTRICT scores, float* HWY_RESTRICT out) {
-  if (k.type == KvType::kQ4) {
-    const size_t sinks = sink_q ? std::min(n_sinks, n_slots) : 0;
-    KvSegment segments[2];
-    segments[0] = {k, v, 0, sinks, sink_q};
-    segments[1] = {k, v, sinks, n_slots - sinks, nullptr};
-    AttentionSegmentsT(q, 1, hd, segments, 2, scale, softcap, scores, out);
-    return;
-  }
-  const float* ks = k.type == KvType::kQ8 ? k.scales : nullptr;
-  switch (k.type) {
-    case KvType::kF32:
-      HeadV(q, hd, static_cast<const float*>(k.data), ks, v, n_slots, scale, softcap, sink_q, n_sinks, scores, out);
-      break;
-    case KvType::kF16:
-      HeadV(q, hd, static_cast<const hwy::float16_t*>(k.data), ks, v, n_slots, scale, softcap, sink_q, n_sinks,
-            scores, out);
-      break;
-    case KvType::kQ8:
-      HeadV(q, hd, static_cast<const int8_t*>(k.data), ks, v, n_slots, scale, softcap, sink_q, n_sinks, scores, out);
-      break;
-    case KvType::kQ4:
-      break;
-  }
-}
-
 }  // namespace HWY_NAMESPACE
 }  // namespace arch
 }  // namespace qlite
@@ -652,20 +588,22 @@ namespace qlite {
 namespace arch {
 
 HWY_EXPORT(KvStoreT);
-HWY_EXPORT(AttentionHeadT);
 HWY_EXPORT(AttentionSegmentsT);
 
 void KvStore(const float* src, size_t head_dim, KvType type, void* data, float* scales, size_t slot) {
   HWY_DYNAMIC_DISPATCH(KvStoreT)(src, head_dim, type, data, scales, slot);
 }
-void AttentionHead(const float* q, size_t head_dim, const KvHeadView& k, const KvHeadView& v,
-                   size_t n_slots, float scale, float* scores, float* out, float softcap, const float* sink_q,
-                   size_t n_sinks) {
-  HWY_DYNAMIC_DISPATCH(AttentionHeadT)(q, head_dim, k, v, n_slots, scale, softcap, sink_q, n_sinks, scores, out);
-}
 void AttentionSegments(const float* q, size_t n_q, size_t head_dim, const KvSegment* segments, size_t n_segments,
                        float scale, float* scores, float* out, float softcap) {
   HWY_DYNAMIC_DISPATCH(AttentionSegmentsT)(q, n_q, head_dim, segments, n_segments, scale, softcap, scores, out);
+}
+// One query head: the sinks (scored with sink_q) and the other rows as two segments.
+void AttentionHead(const float* q, size_t head_dim, const KvHeadView& k, const KvHeadView& v,
+                   size_t n_slots, float scale, float* scores, float* out, float softcap, const float* sink_q,
+                   size_t n_sinks) {
+  const size_t sinks = sink_q ? std::min(n_sinks, n_slots) : 0;
+  const KvSegment segments[2] = {{k, v, 0, sinks, sink_q}, {k, v, sinks, n_slots - sinks, nullptr}};
+  AttentionSegments(q, 1, head_dim, segments, 2, scale, scores, out, softcap);
 }
 
 }  // namespace arch

@@ -53,15 +53,14 @@ float LoadScale(const WeightMatrix& w, const void* p, size_t r, size_t c) {
 uint8_t StoredByte(const WeightMatrix& w, size_t r, size_t b, size_t k) {
   if (w.layout != WeightLayout::kInterleave16x4) return BlockPtr(w, r, b)[k];
   const size_t o = b * BlockBytes(w.type) + k;  // byte o of the row: word o / 4
-  return static_cast<const uint8_t*>(w.data)[(r / 16) * 16 * w.row_stride + (o / 4) * 64 + (r % 16) * 4 + o % 4];
+  return static_cast<const uint8_t*>(w.data)[Interleave16x4ByteOffset(r, o, w.row_stride)];
 }
 
 // Raw stored code of (r, c) for the integer types.
 int Code(const WeightMatrix& w, size_t r, size_t c) {
   const size_t j = c % 32;
   if (w.type == WeightType::kI8) return static_cast<int8_t>(StoredByte(w, r, c / 32, j));
-  const uint8_t byte = StoredByte(w, r, c / 32, j % 16);
-  return j < 16 ? (byte & 0xF) : (byte >> 4);
+  return Code4(StoredByte(w, r, c / 32, j % 16), j);
 }
 
 }  // namespace

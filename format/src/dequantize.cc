@@ -79,19 +79,15 @@ Status DequantizeRow(const QuantizedView& v, uint64_t row, float* dst) {
       const uint64_t b = c / 32, j = c % 32;
       // Stored byte k of the row's RowMajor block b (FORMAT.md, per layout).
       auto byte = [&](uint64_t k) -> uint8_t {
-        if (layout == fb::Layout::Interleave4x32)
-          return v.data[(row / 4) * 4 * v.row_stride + b * 4 * bb + (row % 4) * bb + k];
-        if (layout == fb::Layout::Interleave16x4) {
-          const uint64_t o = b * bb + k;
-          return v.data[(row / 16) * 16 * v.row_stride + (o / 4) * 64 + (row % 16) * 4 + o % 4];
-        }
+        if (layout == fb::Layout::Interleave4x32) return v.data[Interleave4x32ByteOffset(row, b * bb + k, v.row_stride, bb)];
+        if (layout == fb::Layout::Interleave16x4) return v.data[Interleave16x4ByteOffset(row, b * bb + k, v.row_stride)];
         return rp[b * bb + k];
       };
       if (t == fb::DType::I8) {
         dst[c] = static_cast<int8_t>(byte(j)) * s;
         continue;
       }
-      const int q = j < 16 ? (byte(j) & 15) : (byte(j - 16) >> 4);
+      const int q = Code4(byte(j % 16), j);
       dst[c] = t == fb::DType::I4 ? (q - 8) * s : t == fb::DType::U4 ? q * s + m : kNf4Levels[q] * s;
     }
   }

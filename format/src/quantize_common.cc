@@ -46,9 +46,8 @@ uint64_t NumScales(const QuantSpec& spec, uint64_t rows, uint64_t cols) {
 }
 
 uint64_t ScaleIndex(const QuantSpec& spec, uint64_t groups_per_row, uint64_t row, uint64_t group) {
-  if (spec.granularity == fb::Granularity::PerTensor) return 0;
-  if (spec.layout != fb::Layout::Interleave16x4) return row * groups_per_row + group;
-  return ((row / 16) * groups_per_row + group) * 16 + row % 16;
+  return ScaleIndexOf(spec.granularity == fb::Granularity::PerTensor, spec.layout == fb::Layout::Interleave16x4,
+                      groups_per_row, row, group);
 }
 
 uint64_t ScaleTypeBytes(fb::DType t) {

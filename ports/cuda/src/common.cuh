@@ -58,8 +58,7 @@ __device__ __forceinline__ float DecodeAt(const MatrixDesc& m, uint32_t row, uin
   const float s = HalfToFloat(m.scales[g]);
   if (m.type == DevType::kI8) return static_cast<int8_t>(p[col]) * s;
   const uint32_t j = col % 32;
-  const uint8_t byte = p[(col / 32) * 16 + j % 16];
-  const int q = j < 16 ? (byte & 15) : (byte >> 4);
+  const int q = Code4(p[(col / 32) * 16 + j % 16], j);
   if (m.type == DevType::kI4) return (q - 8) * s;
   if (m.type == DevType::kNF4) return m.nf4[q] * s;
   return q * s + HalfToFloat(m.mins[g]);

@@ -116,11 +116,11 @@ Status PrepareQuantized(const QuantizedView& v, HostMatrix* out) {
   for (uint64_t r = 0; r < v.rows; ++r) {
     uint8_t* dst = out->data.data() + r * d.row_stride;
     if (layout == fb::Layout::Interleave4x32) {
-      const uint8_t* group = v.data + (r / 4) * 4 * v.row_stride;
-      for (uint32_t b = 0; b < d.blocks; ++b) std::memcpy(dst + b * bb, group + (b * 4 + r % 4) * bb, bb);
+      for (uint32_t b = 0; b < d.blocks; ++b)
+        std::memcpy(dst + b * bb, v.data + Interleave4x32ByteOffset(r, b * bb, v.row_stride, bb), bb);
     } else if (layout == fb::Layout::Interleave16x4) {
-      const uint8_t* group = v.data + (r / 16) * 16 * v.row_stride;
-      for (uint32_t w = 0; w < d.row_stride / 4; ++w) std::memcpy(dst + 4 * w, group + (w * 16 + r % 16) * 4, 4);
+      for (uint32_t w = 0; w < d.row_stride / 4; ++w)
+        std::memcpy(dst + 4 * w, v.data + Interleave16x4ByteOffset(r, 4 * w, v.row_stride), 4);
     } else {
       std::memcpy(dst, v.data + r * v.row_stride, d.row_stride);
     }
@@ -207,8 +207,7 @@ float DecodeElement(const MatrixDesc& m, uint32_t row, uint32_t col) {
   const float s = F16ToF32(m.scales[g]);
   if (m.type == DevType::kI8) return static_cast<int8_t>(p[col]) * s;
   const uint32_t j = col % 32;
-  const uint8_t byte = p[(col / 32) * 16 + j % 16];
-  const int q = j < 16 ? (byte & 15) : (byte >> 4);
+  const int q = Code4(p[(col / 32) * 16 + j % 16], j);
   if (m.type == DevType::kI4) return (q - 8) * s;
   if (m.type == DevType::kNF4) return m.nf4[q] * s;
   return q * s + F16ToF32(m.mins[g]);  // kU4

@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "qlite/base/block_layout.h"
+
 namespace qlite {
 namespace arch {
 
@@ -130,10 +132,8 @@ inline size_t BlockBytes(WeightType t) {
 
 // Flattened index of the scale (or min) of row r, group g (g = 0 when group_size >= cols).
 inline size_t ScaleIndex(const WeightMatrix& w, size_t r, size_t g) {
-  if (w.per_tensor) return 0;
-  const size_t gpr = (w.cols + w.group_size - 1) / w.group_size;
-  if (w.layout != WeightLayout::kInterleave16x4) return r * gpr + g;
-  return ((r / 16) * gpr + g) * 16 + r % 16;
+  return ScaleIndexOf(w.per_tensor, w.layout == WeightLayout::kInterleave16x4, (w.cols + w.group_size - 1) / w.group_size,
+                      r, g);
 }
 
 // a / b, as a shift when b is a power of two (group sizes and dq blocks usually are): scales

@@ -6,11 +6,7 @@
 #pragma once
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define QLITE_HOST_DEVICE __host__ __device__ __forceinline__
-#else
-#define QLITE_HOST_DEVICE inline
-#endif
+#include "qlite/base/host_device.h"
 
 namespace qlite {
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "qlite/format/qlite_generated.h"
+#include "qlite/base/block_layout.h"
 #include "qlite/base/status.h"
 #include "qlite/base/weight_codes.h"  // F16ToF32, F32ToF16, BF16ToF32, F32ToBF16
 
