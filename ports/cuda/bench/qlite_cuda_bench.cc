@@ -44,7 +44,7 @@ QuantizedTensor RandomWeights(uint64_t rows, uint64_t cols, DType dtype, std::mt
   }
   t.scales.resize(rows * blocks * 2);
   for (size_t i = 0; i < rows * blocks; ++i) {
-    const uint16_t h = F32ToF16(0.002f + 0.002f * ((*rng)() % 1000) / 1000.0f);
+    const uint16_t h = qlite::F32ToF16(0.002f + 0.002f * ((*rng)() % 1000) / 1000.0f);
     std::memcpy(&t.scales[2 * i], &h, 2);
   }
   return t;

@@ -54,7 +54,7 @@ inline void EncodeScales(const QuantSpec& s, const std::vector<float>& vals,
   const size_t n = vals.size();
   if (s.scale_type == DType::F16) {
     out->resize(2 * n);
-    for (size_t i = 0; i < n; ++i) Put(out, i, F32ToF16(vals[i]));
+    for (size_t i = 0; i < n; ++i) Put(out, i, qlite::F32ToF16(vals[i]));
   } else if (s.scale_type == DType::F32) {
     out->resize(4 * n);
     for (size_t i = 0; i < n; ++i) Put(out, i, vals[i]);
@@ -90,7 +90,7 @@ inline QuantizedTensor RandomTensor(uint64_t rows, uint64_t cols, const QuantSpe
       if (spec.dtype == DType::F32) {
         Put(&t.data, i, f);
       } else if (spec.dtype == DType::F16) {
-        Put(&t.data, i, F32ToF16(f));
+        Put(&t.data, i, qlite::F32ToF16(f));
       } else {
         uint32_t b;
         std::memcpy(&b, &f, 4);
@@ -143,7 +143,7 @@ inline float ReadScale(const QuantizedView& v, const uint8_t* arr, uint64_t i) {
   if (v.spec.scale_type == DType::F16) {
     uint16_t h;
     std::memcpy(&h, arr + 2 * i, 2);
-    return F16ToF32(h);
+    return qlite::F16ToF32(h);
   }
   if (v.spec.scale_type == DType::F32) {
     float f;
@@ -165,7 +165,7 @@ inline float SpecDecode(const QuantizedView& v, uint64_t row, uint64_t col) {
     }
     uint16_t h;
     std::memcpy(&h, p + 2 * col, 2);
-    if (v.spec.dtype == DType::F16) return F16ToF32(h);
+    if (v.spec.dtype == DType::F16) return qlite::F16ToF32(h);
     const uint32_t b = static_cast<uint32_t>(h) << 16;
     float f;
     std::memcpy(&f, &b, 4);
@@ -197,7 +197,7 @@ template <typename T>
 std::vector<T> KvRound(const T* x, size_t n, qlite::cuda::KvCacheType type) {
   std::vector<T> out(x, x + n);
   if (type == qlite::cuda::KvCacheType::kF16) {
-    for (T& v : out) v = F16ToF32(F32ToF16(float(v)));
+    for (T& v : out) v = qlite::F16ToF32(qlite::F32ToF16(float(v)));
   } else if (type == qlite::cuda::KvCacheType::kQ8) {
     float amax = 0.0f;
     for (T v : out) amax = std::max(amax, std::fabs(float(v)));

@@ -294,8 +294,8 @@ TEST(CudaAttention, RopeStoreAndRingAttentionMatchCpu) {
               uint16_t vgot, kbits;
               std::memcpy(&vgot, &vb[e * 2], 2);
               std::memcpy(&kbits, &kb[e * 2], 2);
-              ASSERT_EQ(vgot, F32ToF16(vin[j])) << "v pos " << pos << " dim " << j;
-              kgot = F16ToF32(kbits);
+              ASSERT_EQ(vgot, qlite::F32ToF16(vin[j])) << "v pos " << pos << " dim " << j;
+              kgot = qlite::F16ToF32(kbits);
             } else {
               const float inv = vmax > 0.0f ? 127.0f / vmax : 0.0f;
               const long want = std::min(127L, std::max(-127L, std::lrint(vin[j] * inv)));

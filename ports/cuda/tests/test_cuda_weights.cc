@@ -15,8 +15,8 @@ namespace {
 using namespace qlite_cuda_test;
 using qlite::StatusCode;
 using qlite::cuda::DecodeElement;
-using F32ToF16;
-using F16ToF32;
+using qlite::F32ToF16;
+using qlite::F16ToF32;
 using qlite::cuda::HostMatrix;
 using qlite::cuda::PrepareMatrix;
 using qlite::fb::Granularity;
