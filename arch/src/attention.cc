@@ -151,7 +151,7 @@ HWY_INLINE void ScoresQ4(const float* HWY_RESTRICT q, const uint8_t* HWY_RESTRIC
   for (; t < n; ++t) {
     float shift;
     const auto r = row_dot(t, &shift);
-    scores[t] = (ReduceSum(d, r) - shift) * scale;
+    scores[t] = (LaneSum(d, r) - shift) * scale;
   }
 }
 
@@ -281,7 +281,7 @@ HWY_INLINE void Scores(const float* HWY_RESTRICT q, const T* HWY_RESTRICT k, siz
     auto a = hn::Zero(d);
     size_t i = 0;
     for (; i + N <= hd; i += N) a = hn::MulAdd(hn::LoadU(d, q + i), LoadF(d, kt + i), a);
-    float s = ReduceSum(d, a);
+    float s = LaneSum(d, a);
     for (; i < hd; ++i) s += q[i] * ToF(kt[i]);
     scores[t] = s;
   }
@@ -343,7 +343,7 @@ HWY_INLINE void ScoresQ4Any(const float* HWY_RESTRICT q, const uint8_t* HWY_REST
     auto a = hn::Zero(d);
     size_t i = 0;
     for (; i + N <= hd; i += N) a = hn::MulAdd(hn::LoadU(d, q + i), hn::LoadU(d, row + i), a);
-    float dot = ReduceSum(d, a);
+    float dot = LaneSum(d, a);
     for (; i < hd; ++i) dot += q[i] * row[i];
     scores[t] = dot * scale;
   }

@@ -20,31 +20,7 @@
 #include "hwy/highway.h"
 #include "matmul_internal.h"
 #include "qlite/base/weight_codes.h"
-
-// x86 targets with 256-bit integer ops get hand-written int8 dot products (Highway 1.0.3
-// has no u8*s8 pairwise multiply-add); every other target uses the portable Highway path.
-#undef QLITE_X86_256
-#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-#define QLITE_X86_256 1
-#else
-#define QLITE_X86_256 0
-#endif
-// AArch64 targets (NEON; SVE CPUs have NEON too) get NEON-intrinsic int8 dot products with
-// SDOT/SMMLA chosen at run time (matmul_a64-inl.h); armv7 uses the portable path.
-#undef QLITE_A64
-#if HWY_ARCH_ARM_A64 && (HWY_TARGET == HWY_NEON || HWY_TARGET == HWY_SVE || HWY_TARGET == HWY_SVE2 || \
-                         HWY_TARGET == HWY_SVE_256 || HWY_TARGET == HWY_SVE2_128)
-#define QLITE_A64 1
-#else
-#define QLITE_A64 0
-#endif
-// Every NEON target, AArch64 or armv7: Interleave16x4's kernels (matmul_interleave16x4-inl.h).
-#undef QLITE_NEON
-#if QLITE_A64 || (HWY_ARCH_ARM_V7 && HWY_TARGET == HWY_NEON)
-#define QLITE_NEON 1
-#else
-#define QLITE_NEON 0
-#endif
+#include "target_family-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace qlite {

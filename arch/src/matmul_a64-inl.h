@@ -1,5 +1,5 @@
-// Per-target int8 block dot products for AArch64, in NEON intrinsics (Highway 1.0.3 has no
-// int8 dot product op). Used by GemvQ8RowsA64 (matmul_q8-inl.h) and GemmQ8RowsTiled
+// Per-target int8 block dot products for AArch64, in NEON intrinsics (Highway's NEON targets
+// have no SDOT, lane-indexed SDOT or SMMLA, up to 1.3 at least: arch/README.md). Used by GemvQ8RowsA64 (matmul_q8-inl.h) and GemmQ8RowsTiled
 // (matmul_gemm_q8-inl.h) on the NEON and SVE targets: every SVE CPU has NEON, and phones'
 // SVE vectors are 128-bit like these. Three levels, chosen per call from ArmDotExtensions():
 // - widening multiplies (every A64 CPU, Raspberry Pi 3/4): products in int16, pairwise
@@ -55,27 +55,12 @@ HWY_INLINE void NibbleCodesNeon(const uint8_t* HWY_RESTRICT p, int8x16_t nf4, in
 
 #if QLITE_A64
 // The assembler directive before SDOT/SMMLA: the rest of the file then assembles as Armv8.6-A
-// with both (and crypto; LLVM 14 ignores a bare ".arch armv8.6-a" in inline asm), plus this
-// target's extensions and the build's SVE: a superset of what the compiler emits for the
-// functions after it (GCC repeats its own .arch only when the target changes), so nothing it
-// generates stops assembling.
-#undef QLITE_A64_BUILD_SVE
+// with every extension a Highway target compiles for (crypto, fp16, bf16, dot product, i8mm,
+// SVE2 with AES; LLVM 14 ignores a bare ".arch armv8.6-a" in inline asm): a superset of what
+// the compiler emits for the functions after it (GCC repeats its own .arch only when the
+// target changes), so nothing it generates stops assembling, whatever the Highway release.
 #undef QLITE_A64_ASM_ARCH
-#if defined(__ARM_FEATURE_SVE2)
-#define QLITE_A64_BUILD_SVE "+sve2"
-#elif defined(__ARM_FEATURE_SVE)
-#define QLITE_A64_BUILD_SVE "+sve"
-#else
-#define QLITE_A64_BUILD_SVE ""
-#endif
-#undef QLITE_A64_TARGET_EXT
-#ifdef HWY_TARGET_STR
-#define QLITE_A64_TARGET_EXT HWY_TARGET_STR
-#else
-#define QLITE_A64_TARGET_EXT ""
-#endif
-#define QLITE_A64_ASM_ARCH \
-  ".arch armv8.6-a+crypto+dotprod+i8mm" QLITE_A64_TARGET_EXT QLITE_A64_BUILD_SVE "\n\t"
+#define QLITE_A64_ASM_ARCH ".arch armv8.6-a+crypto+fp16+bf16+dotprod+i8mm+sve2-aes\n\t"
 
 // acc + per int32 lane the sum of four int8 products (SDOT).
 HWY_INLINE int32x4_t Sdot(int32x4_t acc, int8x16_t a, int8x16_t b) {

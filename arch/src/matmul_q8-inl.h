@@ -19,22 +19,8 @@ namespace arch {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// ------------------------------------------------------------ int weights, int8 x
-// Signed weights (I8, NF4) on AVX3_DL are fed to the u8 x s8 dot product (VNNI) biased by
-// +128; like I4's -8 that offset is removed with the activation block sums.
-// Highway 1.0.3's AVX3_DL compile flags name "avxvnni" (VEX, which this target's CPUs need
-// not have) instead of "avx512vnni", which its run-time check does require: add it here,
-// and only use 512-bit dpbusd (never VEX-encodable).
-#undef QLITE_VNNI512
-#undef QLITE_VNNI_ATTR
-#if HWY_TARGET == HWY_AVX3_DL && (HWY_COMPILER_GCC || HWY_COMPILER_CLANG)
-#define QLITE_VNNI512 1
-#define QLITE_VNNI_ATTR __attribute__((target(HWY_TARGET_STR ",avx512vnni")))
-#else
-#define QLITE_VNNI512 0
-#define QLITE_VNNI_ATTR
-#endif
-
+// The offset a code's int8 value carries in the dot products, removed through the
+// activation block sums: I4's stored +8, and VNNI's +128 bias of signed weights.
 template <WeightType kType>
 constexpr float CodeOffset() {
   if (kType == WeightType::kI4) return 8.0f;

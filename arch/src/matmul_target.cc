@@ -5,12 +5,25 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "qlite/arch/matmul.h"
+#include "target_family-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace qlite {
 namespace arch {
 namespace HWY_NAMESPACE {
 int64_t CurrentTarget() { return HWY_TARGET; }
+
+// The targets that read Interleave16x4 in place (matmul_interleave16x4-inl.h): VNNI (GEMV and
+// GEMM) and every NEON target, AArch64 or armv7 (with or without SDOT), for all integer types;
+// on AVX2/AVX3 it beats RowMajor for 4-bit weights, while I8 decodes as fast either way and
+// prefills slower through the unpacking GEMM (BENCHMARKS.md, kernels).
+WeightLayout PreferredLayoutFor(WeightType type) {
+  const bool four_bit = type == WeightType::kI4 || type == WeightType::kU4 || type == WeightType::kNF4;
+  const bool integer = four_bit || type == WeightType::kI8;
+  if (integer && (QLITE_VNNI512 || QLITE_NEON)) return WeightLayout::kInterleave16x4;
+  if (four_bit && QLITE_X86_256) return WeightLayout::kInterleave16x4;
+  return WeightLayout::kRowMajor;
+}
 }  // namespace HWY_NAMESPACE
 }  // namespace arch
 }  // namespace qlite
@@ -25,6 +38,7 @@ HWY_AFTER_NAMESPACE();
 namespace qlite {
 namespace arch {
 HWY_EXPORT(CurrentTarget);
+HWY_EXPORT(PreferredLayoutFor);
 
 namespace {
 // What the CPU has (matmul_a64-inl.h uses it on every AArch64 build).
@@ -55,23 +69,7 @@ void LimitArmDotExtensionsForTest(unsigned mask) { g_arm_dot_limit.store(mask, s
 const char* DispatchedTargetName() {
   return hwy::TargetName(HWY_DYNAMIC_DISPATCH(CurrentTarget)());
 }
-WeightLayout PreferredLayout(WeightType type) {
-  const int64_t target = HWY_DYNAMIC_DISPATCH(CurrentTarget)();
-  const bool four_bit = type == WeightType::kI4 || type == WeightType::kU4 || type == WeightType::kNF4;
-  const bool integer = type != WeightType::kF32 && type != WeightType::kF16 && type != WeightType::kBF16;
-  // The targets that read Interleave16x4 in place (matmul_interleave16x4-inl.h): AVX3_DL (GEMV and
-  // GEMM) and every NEON target, AArch64 or armv7 (both, with or without SDOT), for all integer types; on
-  // AVX2/AVX3 it beats RowMajor for 4-bit weights, while I8 decodes as fast either way and
-  // prefills slower through the unpacking GEMM (BENCHMARKS.md, kernels).
-#if HWY_COMPILER_GCC || HWY_COMPILER_CLANG
-  if (target == HWY_AVX3_DL && integer) return WeightLayout::kInterleave16x4;
-#endif
-#if HWY_ARCH_ARM
-  if (integer && target != HWY_SCALAR && target != HWY_EMU128) return WeightLayout::kInterleave16x4;
-#endif
-  if ((target == HWY_AVX2 || target == HWY_AVX3) && four_bit) return WeightLayout::kInterleave16x4;
-  return WeightLayout::kRowMajor;
-}
+WeightLayout PreferredLayout(WeightType type) { return HWY_DYNAMIC_DISPATCH(PreferredLayoutFor)(type); }
 }  // namespace arch
 }  // namespace qlite
 #endif

@@ -14,6 +14,7 @@
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
 #include "qlite/arch/ops.h"
+#include "target_family-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace qlite {
@@ -22,7 +23,7 @@ namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 template <class D>
-HWY_INLINE float ReduceSum(D d, hn::Vec<D> v) {
+HWY_INLINE float LaneSum(D d, hn::Vec<D> v) {
   return hn::GetLane(hn::SumOfLanes(d, v));
 }
 
@@ -32,8 +33,7 @@ HWY_INLINE float ReduceSum(D d, hn::Vec<D> v) {
 template <class D>
 HWY_INLINE void Reduce4(D d, hn::Vec<D> a0, hn::Vec<D> a1, hn::Vec<D> a2, hn::Vec<D> a3,
                         float* HWY_RESTRICT out) {
-#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX2 || \
-    HWY_TARGET == HWY_SSE4 || HWY_TARGET == HWY_SSSE3 || HWY_TARGET == HWY_NEON
+#if QLITE_X86_128 || QLITE_NEON_128
   const hn::Repartition<uint64_t, D> du;
   // Per block: [a0_0+a0_2, a1_0+a1_2, a0_1+a0_3, a1_1+a1_3], likewise for a2/a3.
   const auto t01 = hn::BitCast(du, hn::Add(hn::InterleaveLower(d, a0, a1), hn::InterleaveUpper(d, a0, a1)));
@@ -41,22 +41,22 @@ HWY_INLINE void Reduce4(D d, hn::Vec<D> a0, hn::Vec<D> a1, hn::Vec<D> a2, hn::Ve
   // Per block: [a0, a1, a2, a3] partial sums.
   const auto s = hn::Add(hn::BitCast(d, hn::InterleaveLower(du, t01, t23)),
                          hn::BitCast(d, hn::InterleaveUpper(du, t01, t23)));
-#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+#if QLITE_X86_512
   const hn::Half<D> dh;
   const hn::Half<decltype(dh)> dq;
   const auto h = hn::Add(hn::LowerHalf(dh, s), hn::UpperHalf(dh, s));
   hn::StoreU(hn::Add(hn::LowerHalf(dq, h), hn::UpperHalf(dq, h)), dq, out);
-#elif HWY_TARGET == HWY_AVX2
+#elif QLITE_X86_256
   const hn::Half<D> dh;
   hn::StoreU(hn::Add(hn::LowerHalf(dh, s), hn::UpperHalf(dh, s)), dh, out);
 #else
   hn::StoreU(s, d, out);
 #endif
 #else
-  out[0] = ReduceSum(d, a0);
-  out[1] = ReduceSum(d, a1);
-  out[2] = ReduceSum(d, a2);
-  out[3] = ReduceSum(d, a3);
+  out[0] = LaneSum(d, a0);
+  out[1] = LaneSum(d, a1);
+  out[2] = LaneSum(d, a2);
+  out[3] = LaneSum(d, a3);
 #endif
 }
 
@@ -142,7 +142,7 @@ HWY_INLINE void SoftmaxInPlace(float* HWY_RESTRICT x, size_t n) {
     hn::StoreU(e, d, x + i);
     vsum = hn::Add(vsum, e);
   }
-  float sum = ReduceSum(d, vsum);
+  float sum = LaneSum(d, vsum);
   for (; i < n; ++i) {
     x[i] = std::exp(x[i] - mx);
     sum += x[i];

@@ -33,7 +33,7 @@ void RmsNormT(const float* x, const float* HWY_RESTRICT weight, float* out, size
     const auto a = hn::LoadU(d, x + i);
     s0 = hn::MulAdd(a, a, s0);
   }
-  float ss = ReduceSum(d, hn::Add(s0, s1));
+  float ss = LaneSum(d, hn::Add(s0, s1));
   for (; i < n; ++i) ss += x[i] * x[i];
   const float inv = 1.0f / std::sqrt(ss / static_cast<float>(n ? n : 1) + eps);
   const auto vinv = hn::Set(d, inv);

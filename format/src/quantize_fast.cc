@@ -19,9 +19,12 @@ namespace hn = hwy::HWY_NAMESPACE;
 constexpr size_t kMaxLanes = 64;  // floats in the widest vector (2048-bit SVE)
 constexpr uint64_t kMaxLen = 128;  // the largest group
 
-// Vectors of run-time length (SVE, RVV) cannot be kept in arrays and structs as below: those
+// Sizeless vectors (SVE, also the fixed-width SVE_256/SVE2_128 targets, which Highway 1.3
+// no longer counts as scalable; RVV) cannot be kept in arrays and structs as below: those
 // targets (and the one-lane HWY_SCALAR) report false and Quantize takes its scalar stages.
-#if HWY_HAVE_SCALABLE || HWY_TARGET == HWY_SCALAR
+#define QLITE_SIZELESS_VECTORS \
+  (HWY_HAVE_SCALABLE || (HWY_TARGET & (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128)))
+#if QLITE_SIZELESS_VECTORS || HWY_TARGET == HWY_SCALAR
 bool I4ScalesFastImpl(const float*, uint64_t, uint64_t, float (*)(const float*, uint64_t), float*) { return false; }
 bool I8ScalesFastImpl(const float*, uint64_t, uint64_t, float*) { return false; }
 bool I4CodesFastImpl(const float*, uint64_t, uint64_t, uint64_t, const float*, uint8_t*, double*, double*) {
@@ -248,7 +251,7 @@ bool I8CodesFastImpl(const float* src, uint64_t rows, uint64_t cols, uint64_t le
   return true;
 }
 
-#endif  // HWY_HAVE_SCALABLE || HWY_TARGET == HWY_SCALAR
+#endif  // QLITE_SIZELESS_VECTORS || HWY_TARGET == HWY_SCALAR
 
 bool AllFiniteImpl(const float* src, uint64_t n) {
   const hn::ScalableTag<float> df;

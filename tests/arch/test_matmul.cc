@@ -387,6 +387,29 @@ TEST(Matmul, PreferredLayoutIsValidForEveryType) {
   });
 }
 
+// Every target of a family with its own integer kernels is recognized as one (the kernels and
+// PreferredLayout ask the same target_family-inl.h): 4-bit weights prefer Interleave16x4 on
+// every Arm target but the emulated ones and on x86 from AVX2 up, whatever the target is
+// called in the Highway release built against (a target a family check missed would run the
+// portable kernels, correct but several times slower, and this fails instead).
+TEST(Matmul, PreferredLayoutNamesEveryTargetsFamily) {
+  std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
+  for (int64_t target : targets) {
+    hwy::SetSupportedTargetsForTest(target);
+    const bool emulated = target == HWY_SCALAR || target == HWY_EMU128;
+    bool fast = false;
+#if HWY_ARCH_ARM
+    fast = !emulated;
+#elif HWY_ARCH_X86
+    fast = !emulated && target <= HWY_AVX2;
+#endif
+    EXPECT_EQ(qlite::arch::PreferredLayout(WeightType::kI4),
+              fast ? WeightLayout::kInterleave16x4 : WeightLayout::kRowMajor)
+        << hwy::TargetName(target);
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
 // The Arm dot-product levels the kernels use are what the CPU (or qemu's model of one) has:
 // scripts/test.d/cross.sh sets QLITE_EXPECT_ARM_DOT (0 Cortex-A72, 1 Cortex-A76, 3 "max"),
 // so a detection that silently fell back to widening multiplies would fail here.
