@@ -13,6 +13,7 @@
 # Env: QLITE_CACHE (default ~/.cache/qlite): the source, prefixes and builds go under
 #      $QLITE_CACHE/highway-SUITE.
 set -euo pipefail
+shopt -s inherit_errexit
 root="$(cd "$(dirname "$0")/.." && pwd)"
 suite="${1:-sid}"
 work="${QLITE_CACHE:-$HOME/.cache/qlite}/highway-$suite"
@@ -21,7 +22,7 @@ mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial"
 say() { echo "== $*" >&2; }
 
 # --- 1. Highway's source from the suite ----------------------------------------------------
-src="$(find "$work" -maxdepth 1 -type d -name 'highway-*' | head -1)"
+src="$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'highway-*' | head -1)"
 if [ -z "$src" ]; then
   echo "deb-src http://deb.debian.org/debian $suite main" >"$work/apt/sources.list"
   apt_opts=(-o "Dir::Etc::SourceList=$work/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
@@ -29,7 +30,7 @@ if [ -z "$src" ]; then
   apt-get "${apt_opts[@]}" update -qq
   (cd "$work" && apt-get "${apt_opts[@]}" source -qq --download-only highway)
   tar -xf "$(ls "$work"/highway_*.orig.tar.* | head -1)" -C "$work"
-  src="$(find "$work" -maxdepth 1 -type d -name 'highway-*' | head -1)"
+  src="$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'highway-*' | head -1)"
 fi
 say "Highway source: $src"
 
@@ -63,8 +64,9 @@ command -v ccache >/dev/null && launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DC
 qlite_build() {  # dir prefix [cmake args...]
   local dir="$1" prefix="$2"; shift 2
   cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=Release -DQLITE_BUILD_TESTS=ON -DQLITE_BUILD_EXAMPLES=OFF \
-    -DCMAKE_PREFIX_PATH="$prefix" "${launcher[@]}" "$@" >/dev/null
-  grep -q "^hwy_DIR:PATH=$prefix/" "$dir/CMakeCache.txt" || { echo "check_highway: $dir did not find $prefix" >&2; exit 1; }
+    -DCMAKE_PREFIX_PATH="$prefix" -Dhwy_DIR="$(dirname "$(find "$prefix" -name hwy-config.cmake | head -1)")" \
+    "${launcher[@]}" "$@" >/dev/null
+  grep -q "^hwy_DIR:[A-Z]*=$prefix/" "$dir/CMakeCache.txt" || { echo "check_highway: $dir did not find $prefix" >&2; exit 1; }
   cmake --build "$dir" -j "$jobs" --target "${tests[@]}" >/dev/null
 }
 failed=0
@@ -82,7 +84,8 @@ run_tests() {  # label dir [qemu cpu]
       cmd=(env QEMU_CPU="$cpu" "$qemu" "${cmd[@]}")
     fi
     if out="$("${cmd[@]}" 2>&1)"; then
-      echo "$label $t: ok ($(grep -o '^target [A-Za-z0-9_]*' <<<"$out" | head -1 | cut -d' ' -f2)$(grep -o '[0-9]* tests\? from' <<<"$out" | head -1 | sed 's/ from//; s/^/, /'))"
+      local target; target="$(grep -o '^target [A-Za-z0-9_]*' <<<"$out" | head -1 || true)"
+      echo "$label $t: ok${target:+ ($target)}"
     else
       echo "$label $t: FAILED"; grep -E "FAILED|Failure" <<<"$out" | head -5; failed=1
     fi

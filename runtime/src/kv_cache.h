@@ -86,8 +86,8 @@ struct KvLayer {
     auto ranges = [&](arch::KvHeadView kv_k, arch::KvHeadView kv_v, uint64_t first, uint64_t count, uint64_t ring) {
       if (count == 0) return;
       const uint64_t start = (first - sinks) % ring, head = std::min(count, ring - start);
-      out[n++] = {kv_k, kv_v, sinks + start, head, nullptr};
-      if (count > head) out[n++] = {kv_k, kv_v, sinks, count - head, nullptr};
+      out[n++] = {kv_k, kv_v, static_cast<size_t>(sinks + start), static_cast<size_t>(head), nullptr};
+      if (count > head) out[n++] = {kv_k, kv_v, static_cast<size_t>(sinks), static_cast<size_t>(count - head), nullptr};
     };
     ranges(kq, vq, pos + 1 - windowed, windowed - recent, slots - sinks);
     ranges(ke, ve, pos + 1 - recent, recent, exact_ring);
