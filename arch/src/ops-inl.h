@@ -22,7 +22,7 @@ namespace arch {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Not named ReduceSum: Highway releases after 1.0.3 have hn::ReduceSum, which argument-
+// Not named ReduceSum: newer Highway releases (1.2, 1.3) have hn::ReduceSum, which argument-
 // dependent lookup would also find, making every call ambiguous (and 1.0.3 lacks it).
 template <class D>
 HWY_INLINE float LaneSum(D d, hn::Vec<D> v) {
