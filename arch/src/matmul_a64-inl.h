@@ -1,7 +1,8 @@
 // Per-target int8 block dot products for AArch64, in NEON intrinsics (Highway's NEON targets
-// have no SDOT, lane-indexed SDOT or SMMLA, up to 1.3 at least: arch/README.md). Used by GemvQ8RowsA64 (matmul_q8-inl.h) and GemmQ8RowsTiled
-// (matmul_gemm_q8-inl.h) on the NEON and SVE targets: every SVE CPU has NEON, and phones'
-// SVE vectors are 128-bit like these. Three levels, chosen per call from ArmDotExtensions():
+// have no SDOT, lane-indexed SDOT or SMMLA, up to 1.3 at least: arch/README.md). Used by
+// GemvQ8RowsA64 (matmul_q8-inl.h) and GemmQ8RowsTiled (matmul_gemm_q8-inl.h) on the NEON and
+// SVE targets: every SVE CPU has NEON, and phones' SVE vectors are 128-bit like these. Three
+// levels, chosen per call from ArmDotExtensions():
 // - widening multiplies (every A64 CPU, Raspberry Pi 3/4): products in int16, pairwise
 //   added into int32;
 // - SDOT (FEAT_DotProd): four int8 products per int32 lane in one instruction;

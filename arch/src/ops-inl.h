@@ -62,16 +62,6 @@ HWY_INLINE void Reduce4(D d, hn::Vec<D> a0, hn::Vec<D> a1, hn::Vec<D> a2, hn::Ve
 #endif
 }
 
-// a / b: x86/NEON vectors have operator/, sizeless SVE/RVV vectors only Div().
-template <class V>
-HWY_INLINE V DivV(V a, V b) {
-#if HWY_TARGET & (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV)
-  return hn::Div(a, b);
-#else
-  return a / b;
-#endif
-}
-
 // Highway's Exp/Tanh convert their argument to int on the way; an inf, NaN or huge argument
 // is out of int range, which emulated targets (EMU128, SCALAR) do with a plain C++ cast:
 // undefined behaviour. The argument is clamped to [lo, hi] first (where the function has

@@ -68,7 +68,7 @@ void GatedMulT(float* HWY_RESTRICT gate, const float* HWY_RESTRICT up, size_t n)
     auto z = g;
     if (kGelu) z = hn::Mul(g, hn::MulAdd(hn::Mul(g, g), c1, c0));
     const auto e = ExpOfAny(d, hn::Min(hn::Neg(z), clamp));
-    hn::StoreU(hn::Mul(DivV(g, hn::Add(one, e)), hn::LoadU(d, up + i)), d, gate + i);
+    hn::StoreU(hn::Mul(hn::Div(g, hn::Add(one, e)), hn::LoadU(d, up + i)), d, gate + i);
   }
   for (; i < n; ++i) {
     const float g = gate[i], z = kGelu ? g * (kTwoSqrt2OverPi + kTwoSqrt2OverPi * kCubic * g * g) : g;
