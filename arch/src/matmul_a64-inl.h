@@ -26,6 +26,16 @@
 #include <arm_neon.h>
 #endif
 
+// GCC: a function compiled without the instruction scheduling pass that runs before register
+// allocation (where it raises register pressure into spills; the later pass still runs).
+#ifndef QLITE_NO_PRE_RA_SCHEDULE
+#if defined(__GNUC__) && !defined(__clang__)
+#define QLITE_NO_PRE_RA_SCHEDULE __attribute__((optimize("no-schedule-insns")))
+#else
+#define QLITE_NO_PRE_RA_SCHEDULE
+#endif
+#endif
+
 HWY_BEFORE_NAMESPACE();
 namespace qlite {
 namespace arch {

@@ -362,13 +362,11 @@ QLITE_VNNI_ATTR void GemvQ8Interleave16x4(const WeightMatrix& w, const Quantized
 // the few operations armv7 lacks in small helpers; SDOT and f16 scale loads on AArch64 only.
 #if QLITE_A64
 HWY_INLINE int32x4_t PairwiseAddNeon(int32x4_t a, int32x4_t b) { return vpaddq_s32(a, b); }
-HWY_INLINE int8x16x2_t LoadBlockNeon(const int8_t* p) { return vld1q_s8_x2(p); }  // one ld1 of 32 bytes
 template <int kJ>
 HWY_INLINE int8x16_t WordBroadcastNeon(int8x16_t x) {
   return vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(x), kJ));
 }
 #else
-HWY_INLINE int8x16x2_t LoadBlockNeon(const int8_t* p) { return int8x16x2_t{{vld1q_s8(p), vld1q_s8(p + 16)}}; }
 HWY_INLINE int32x4_t PairwiseAddNeon(int32x4_t a, int32x4_t b) {
   return vcombine_s32(vpadd_s32(vget_low_s32(a), vget_high_s32(a)), vpadd_s32(vget_low_s32(b), vget_high_s32(b)));
 }
@@ -486,8 +484,8 @@ HWY_INLINE void Interleave16x4ScalesNeon(const WeightMatrix& w, const void* src,
 // the blocks: all 4 for one or two tokens; 2 for four tokens, whose accumulators would not
 // fit the 32 registers for 16 rows (the group stays in L1 for the second pass).
 template <WeightType kType, bool kSdot, bool kF16, size_t kTok, size_t kVecs>
-void Interleave16x4GroupNeon(const WeightMatrix& w, const QuantizedActivations* x, size_t g,
-                             float* HWY_RESTRICT out) {
+HWY_INLINE void Interleave16x4GroupBody(const WeightMatrix& w, const QuantizedActivations* x, size_t g,
+                                        float* HWY_RESTRICT out) {
   const size_t nb = (w.cols + 31) / 32;
   const int8x16_t nf4 = vld1q_s8(kNF4Int8);
   const float k = kType == WeightType::kNF4 ? 1.0f / 127.0f : 1.0f;
@@ -495,17 +493,18 @@ void Interleave16x4GroupNeon(const WeightMatrix& w, const QuantizedActivations* 
   HWY_ALIGN float tmp[kInterleave16x4Rows];
   const uint8_t* p = static_cast<const uint8_t*>(w.data) + g * 16 * w.row_stride;
   // The tokens' arrays in locals: the stores below (scales, spills) could alias the structs.
-  const int8_t* xq[kTok];
   const float* xsc[kTok];
   const int32_t* xsums[kTok];
-  for (size_t t = 0; t < kTok; ++t) xq[t] = x[t].q, xsc[t] = x[t].scales, xsums[t] = x[t].sums;
+  for (size_t t = 0; t < kTok; ++t) xsc[t] = x[t].scales, xsums[t] = x[t].sums;
   // kF16: the group's first F16 scale (and min); block b's 16 follow at 16 b.
   const size_t first_scale = kF16 ? ScaleIndex(w, 16 * g, 0) : 0;
   const uint16_t* scales_f16 = static_cast<const uint16_t*>(w.scales) + first_scale;
   const uint16_t* mins_f16 = kType == WeightType::kU4 ? static_cast<const uint16_t*>(w.mins) + first_scale : nullptr;
   for (size_t q0 = 0; q0 < 4; q0 += kVecs) {
     float32x4_t acc[kTok][kVecs], min_acc[kTok][kVecs];  // rows 4(q0 + q)..; U4: min * sum(x)
+    const int8_t* xq[kTok];  // block b's activations, advanced per block
     for (size_t t = 0; t < kTok; ++t) {
+      xq[t] = x[t].q;
       for (size_t q = 0; q < kVecs; ++q) acc[t][q] = min_acc[t][q] = vdupq_n_f32(0.0f);
     }
     for (size_t b = 0; b < nb; ++b) {
@@ -513,9 +512,9 @@ void Interleave16x4GroupNeon(const WeightMatrix& w, const QuantizedActivations* 
       int32x4_t init[kTok];
       float xs[kTok];
       for (size_t t = 0; t < kTok; ++t) {
-        const int8x16x2_t v = LoadBlockNeon(xq[t] + 32 * b);
-        xlo[t] = v.val[0];
-        xhi[t] = v.val[1];
+        xlo[t] = vld1q_s8(xq[t]);
+        xhi[t] = vld1q_s8(xq[t] + 16);
+        xq[t] += 32;
         init[t] = vdupq_n_s32(-off * xsums[t][b]);
         xs[t] = xsc[t][b] * k;
       }
@@ -544,17 +543,37 @@ void Interleave16x4GroupNeon(const WeightMatrix& w, const QuantizedActivations* 
   }
 }
 
+// One token: SDOT or widening multiplies.
+template <WeightType kType, bool kSdot, bool kF16>
+void Interleave16x4GroupNeon(const WeightMatrix& w, const QuantizedActivations* x, size_t g, float* HWY_RESTRICT out) {
+  Interleave16x4GroupBody<kType, kSdot, kF16, 1, 4>(w, x, g, out);
+}
+
+// Several tokens, SDOT only. Without GCC's pre-register-allocation scheduler: it hoists every
+// decoded weight word of the block ahead of the dots (16 registers for two 4-row vectors) and
+// spills the accumulators: 15 loads and stores per block and 14 % more instructions for four
+// tokens (scripts/arm_kernel_insns.sh). Clang schedules after allocation only.
+template <WeightType kType, bool kF16, size_t kTok, size_t kVecs>
+QLITE_NO_PRE_RA_SCHEDULE void Interleave16x4GroupSdotTokens(const WeightMatrix& w, const QuantizedActivations* x,
+                                                            size_t g, float* HWY_RESTRICT out) {
+  Interleave16x4GroupBody<kType, true, kF16, kTok, kVecs>(w, x, g, out);
+}
+
 using Interleave16x4GroupFn = void (*)(const WeightMatrix&, const QuantizedActivations*, size_t, float*);
-template <WeightType kType, size_t kTok, size_t kVecs = 4>
-Interleave16x4GroupFn Interleave16x4GroupPick(bool sdot, bool f16) {
+template <WeightType kType>
+Interleave16x4GroupFn Interleave16x4GroupOne(bool sdot, bool f16) {
   if constexpr (QLITE_A64) {
-    if (sdot) {
-      return f16 ? &Interleave16x4GroupNeon<kType, true, true, kTok, kVecs>
-                 : &Interleave16x4GroupNeon<kType, true, false, kTok, kVecs>;
-    }
+    if (sdot) return f16 ? &Interleave16x4GroupNeon<kType, true, true> : &Interleave16x4GroupNeon<kType, true, false>;
   }
-  return f16 ? &Interleave16x4GroupNeon<kType, false, true, kTok, kVecs>
-             : &Interleave16x4GroupNeon<kType, false, false, kTok, kVecs>;
+  return f16 ? &Interleave16x4GroupNeon<kType, false, true> : &Interleave16x4GroupNeon<kType, false, false>;
+}
+template <WeightType kType, size_t kTok, size_t kVecs>
+Interleave16x4GroupFn Interleave16x4GroupTokens(bool f16) {
+  if constexpr (QLITE_A64) {
+    return f16 ? &Interleave16x4GroupSdotTokens<kType, true, kTok, kVecs>
+               : &Interleave16x4GroupSdotTokens<kType, false, kTok, kVecs>;
+  }
+  return nullptr;
 }
 
 // GemmQ8 (and GemvQ8, batch 1) reading Interleave16x4 in place on every NEON CPU, SDOT
@@ -566,11 +585,11 @@ void GemmQ8Interleave16x4Neon(const WeightMatrix& w, const QuantizedActivations*
                              size_t y_stride, size_t r0, size_t r1) {
   const bool sdot = (ArmDotExtensions() & kArmDotProd) != 0;
   const bool f16 = QLITE_A64 && !w.per_tensor && w.scale_type == ScaleType::kF16 && w.group_size == 32;
-  const Interleave16x4GroupFn one = Interleave16x4GroupPick<kType, 1>(sdot, f16);
-  const Interleave16x4GroupFn two = Interleave16x4GroupPick<kType, 2>(sdot, f16);
+  const Interleave16x4GroupFn one = Interleave16x4GroupOne<kType>(sdot, f16);
+  const Interleave16x4GroupFn two = Interleave16x4GroupTokens<kType, 2, 4>(f16);
   // Several tokens a pass with SDOT only: the widening path's int16 sums per token do not fit
   // the registers twice (Cortex-A72: 0.48 instructions per weight and token for two, 0.33 for one).
-  const Interleave16x4GroupFn four = Interleave16x4GroupPick<kType, 4, 2>(sdot, f16);
+  const Interleave16x4GroupFn four = Interleave16x4GroupTokens<kType, 4, 2>(f16);
   const size_t most = sdot ? 4 : 1;
   HWY_ALIGN float out[4 * kInterleave16x4Rows];
   for (size_t g = r0 / 16; g * 16 < r1; ++g) {
