@@ -10,7 +10,8 @@
 // AVX2/AVX3 read it in place too for GemvQ8 (maddubs + madd per 4-byte lane,
 // GemvQ8Interleave16x4X86), and so does every NEON CPU, AArch64 and armv7, for GemvQ8 and
 // GemmQ8 (GemmQ8Interleave16x4Neon: SDOT by element, 4 rows' words against one word of
-// activations, or widening multiplies where there is no SDOT: Raspberry Pi 4, 32-bit Arm).
+// activations, or widening multiplies where there is no SDOT: Raspberry Pi 4, 32-bit Arm;
+// SMMLA on two rows' zipped words and paired tokens where the CPU has i8mm).
 // Everything else (AVX2's GEMM, pre-AVX2 x86) runs its RowMajor code on a copy of 16 rows x
 // up to kUnpackBlocks blocks in a 48 KiB stack buffer (*Unpacked): correct everywhere, at the
 // price of copying each weight byte once more.
@@ -467,6 +468,10 @@ HWY_INLINE void Interleave16x4ScalesNeon(const WeightMatrix& w, const void* src,
                                          size_t b, size_t q0, float* HWY_RESTRICT tmp, float32x4_t* s) {
   if constexpr (kF16 && QLITE_A64) {
     const uint16_t* h = f16 + 16 * b + 4 * q0;
+    if constexpr (kVecs == 1) {
+      s[0] = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(h)));
+      return;
+    }
     for (size_t q = 0; q < kVecs; q += 2) {
       const float16x8_t v = vreinterpretq_f16_u16(vld1q_u16(h + 4 * q));
       s[q] = vcvt_f32_f16(vget_low_f16(v));
@@ -576,10 +581,163 @@ Interleave16x4GroupFn Interleave16x4GroupTokens(bool f16) {
   return nullptr;
 }
 
-// GemmQ8 (and GemvQ8, batch 1) reading Interleave16x4 in place on every NEON CPU, SDOT
-// where it has it: group by group, four tokens at a time with SDOT (each word decoded once for
-// all four), one at a time without,
-// so a group's weights come from memory once and from L1 for the other tokens.
+#if QLITE_A64
+// GemmQ8 with SMMLA (FEAT_I8MM): a 2-row x 2-token product of 8 values per instruction, twice
+// an SDOT's work. Each operand half must be 8 consecutive values of one row or token, where
+// Interleave16x4 keeps 4 (a word): per 4-row vector, words k and k + 1 are zipped into two
+// rows' 8 values (a zip per 16 weight bytes, shared by 8 tokens), and the tokens are paired
+// once per chunk of blocks (TokenPairBlock), so the loop over them is loads and SMMLAs.
+constexpr size_t kMmlaBlocks = 64;      // blocks per chunk: 64 x 4 token pairs x 112 B = 28 KiB
+constexpr size_t kMmlaPanelGroups = 8;  // 128 rows x 64 blocks of int4: 128 KiB, L2, reused by each 8 tokens
+
+// One block of two tokens a and b in SMMLA's operand and output order.
+struct TokenPairBlock {
+  int8_t x[4][16];   // slice s: a's values 8s..8s+7, then b's
+  float xs[4];       // [a, b, a, b] activation scales (NF4: / 127)
+  int32_t init[4];   // [a, b, a, b] -code offset * sum(x)
+  float xsum[4];     // [a, b, a, b] scale * sum(x) (U4: the mins' factor)
+};
+
+// Tokens x[0..8) as 4 pairs, blocks [b0, b0 + n): pairs[4 i + p] = pair p's block b0 + i.
+template <WeightType kType>
+HWY_INLINE void PairTokens(const QuantizedActivations* x, size_t b0, size_t n, TokenPairBlock* HWY_RESTRICT pairs) {
+  const float k = kType == WeightType::kNF4 ? 1.0f / 127.0f : 1.0f;
+  const int32_t off = static_cast<int32_t>(CodeOffset<kType>());
+  for (size_t p = 0; p < 4; ++p) {
+    const QuantizedActivations& a = x[2 * p];
+    const QuantizedActivations& b = x[2 * p + 1];
+    for (size_t i = 0; i < n; ++i) {
+      const size_t blk = b0 + i;
+      TokenPairBlock& o = pairs[4 * i + p];
+      for (size_t h = 0; h < 2; ++h) {  // values 0..15, then 16..31
+        const int64x2_t va = vreinterpretq_s64_s8(vld1q_s8(a.q + 32 * blk + 16 * h));
+        const int64x2_t vb = vreinterpretq_s64_s8(vld1q_s8(b.q + 32 * blk + 16 * h));
+        vst1q_s8(o.x[2 * h], vreinterpretq_s8_s64(vzip1q_s64(va, vb)));
+        vst1q_s8(o.x[2 * h + 1], vreinterpretq_s8_s64(vzip2q_s64(va, vb)));
+      }
+      const float xa = a.scales[blk], xb = b.scales[blk];
+      const int32_t sa = a.sums[blk], sb = b.sums[blk];
+      const float xs[4] = {xa * k, xb * k, xa * k, xb * k};
+      const int32_t init[4] = {-off * sa, -off * sb, -off * sa, -off * sb};
+      const float xsum[4] = {xa * static_cast<float>(sa), xb * static_cast<float>(sb), xa * static_cast<float>(sa),
+                             xb * static_cast<float>(sb)};
+      std::memcpy(o.xs, xs, sizeof(xs));
+      std::memcpy(o.init, init, sizeof(init));
+      std::memcpy(o.xsum, xsum, sizeof(xsum));
+    }
+  }
+}
+
+// The 16 rows of group g against 8 paired tokens over blocks [b0, b0 + n): out[16 t + i] = that
+// chunk's part of row 16 g + i . token t. One 4-row vector per pass: its block's 8 zipped
+// operands, 8 accumulators and one pair's operands fit the registers (not U4, whose mins take
+// 8 more). Compiled without GCC's pre-allocation scheduler, as Interleave16x4GroupSdotTokens.
+template <WeightType kType, bool kF16>
+QLITE_NO_PRE_RA_SCHEDULE void Interleave16x4GroupMmla(const WeightMatrix& w, const TokenPairBlock* pairs, size_t g,
+                                                     size_t b0, size_t n, float* HWY_RESTRICT out) {
+  const int8x16_t nf4 = vld1q_s8(kNF4Int8);
+  HWY_ALIGN float tmp[kInterleave16x4Rows];
+  const uint8_t* p = static_cast<const uint8_t*>(w.data) + g * 16 * w.row_stride;
+  const size_t first_scale = kF16 ? ScaleIndex(w, 16 * g, 0) : 0;
+  const uint16_t* scales_f16 = static_cast<const uint16_t*>(w.scales) + first_scale;
+  const uint16_t* mins_f16 = kType == WeightType::kU4 ? static_cast<const uint16_t*>(w.mins) + first_scale : nullptr;
+  for (size_t q = 0; q < 4; ++q) {
+    float32x4_t acc[4][2], min_acc[4][2];  // pair, row pair: [r.a, r.b, r'.a, r'.b]
+    for (size_t t = 0; t < 4; ++t) acc[t][0] = acc[t][1] = min_acc[t][0] = min_acc[t][1] = vdupq_n_f32(0.0f);
+    for (size_t i = 0; i < n; ++i) {
+      const size_t b = b0 + i;
+      const uint8_t* run = p + b * PackedBlockBytes<kType>() * 16 + 16 * q;
+      int32x4_t lo[4], hi[4];  // word k of the 4 rows: values 4k.., 16 + 4k..
+      for (size_t k = 0; k < 4; ++k) {
+        int8x16_t l, h;
+        Interleave16x4WordNeon<kType>(run + 64 * k, nf4, l, h);
+        lo[k] = vreinterpretq_s32_s8(l);
+        hi[k] = vreinterpretq_s32_s8(h);
+      }
+      // a[r][s]: rows 2r, 2r + 1, values 8s..8s + 7.
+      const int8x16_t a[2][4] = {
+          {vreinterpretq_s8_s32(vzip1q_s32(lo[0], lo[1])), vreinterpretq_s8_s32(vzip1q_s32(lo[2], lo[3])),
+           vreinterpretq_s8_s32(vzip1q_s32(hi[0], hi[1])), vreinterpretq_s8_s32(vzip1q_s32(hi[2], hi[3]))},
+          {vreinterpretq_s8_s32(vzip2q_s32(lo[0], lo[1])), vreinterpretq_s8_s32(vzip2q_s32(lo[2], lo[3])),
+           vreinterpretq_s8_s32(vzip2q_s32(hi[0], hi[1])), vreinterpretq_s8_s32(vzip2q_s32(hi[2], hi[3]))}};
+      float32x4_t s;
+      Interleave16x4ScalesNeon<kF16, 1>(w, w.scales, scales_f16, g, b, q, tmp, &s);
+      const float32x4_t s01 = vzip1q_f32(s, s), s23 = vzip2q_f32(s, s);  // [s0, s0, s1, s1], ...
+      float32x4_t m01 = s01, m23 = s23;
+      if (kType == WeightType::kU4) {
+        Interleave16x4ScalesNeon<kF16, 1>(w, w.mins, mins_f16, g, b, q, tmp, &s);
+        m01 = vzip1q_f32(s, s);
+        m23 = vzip2q_f32(s, s);
+      }
+      const TokenPairBlock* pb = pairs + 4 * i;
+      for (size_t t = 0; t < 4; ++t) {
+        const int8x16_t x0 = vld1q_s8(pb[t].x[0]), x1 = vld1q_s8(pb[t].x[1]);
+        const int8x16_t x2 = vld1q_s8(pb[t].x[2]), x3 = vld1q_s8(pb[t].x[3]);
+        const int32x4_t init = vld1q_s32(pb[t].init);
+        const float32x4_t xs = vld1q_f32(pb[t].xs);
+        const int32x4_t d0 = Smmla(Smmla(Smmla(Smmla(init, a[0][0], x0), a[0][1], x1), a[0][2], x2), a[0][3], x3);
+        const int32x4_t d1 = Smmla(Smmla(Smmla(Smmla(init, a[1][0], x0), a[1][1], x1), a[1][2], x2), a[1][3], x3);
+        acc[t][0] = vfmaq_f32(acc[t][0], vcvtq_f32_s32(d0), vmulq_f32(s01, xs));
+        acc[t][1] = vfmaq_f32(acc[t][1], vcvtq_f32_s32(d1), vmulq_f32(s23, xs));
+        if (kType == WeightType::kU4) {
+          const float32x4_t xsum = vld1q_f32(pb[t].xsum);
+          min_acc[t][0] = vfmaq_f32(min_acc[t][0], m01, xsum);
+          min_acc[t][1] = vfmaq_f32(min_acc[t][1], m23, xsum);
+        }
+      }
+    }
+    for (size_t t = 0; t < 4; ++t) {  // even lanes token a, odd lanes token b
+      const float32x4_t r01 = vaddq_f32(acc[t][0], min_acc[t][0]), r23 = vaddq_f32(acc[t][1], min_acc[t][1]);
+      vst1q_f32(out + 16 * (2 * t) + 4 * q, vuzp1q_f32(r01, r23));
+      vst1q_f32(out + 16 * (2 * t + 1) + 4 * q, vuzp2q_f32(r01, r23));
+    }
+  }
+}
+
+// GemmQ8 of the first batch / 8 * 8 tokens with SMMLA where the CPU has it; returns how many
+// it took. Per panel of up to 8 groups and chunk of blocks, each 8 tokens are paired once and
+// meet the panel's weights, which stay in L2 for the next 8.
+template <WeightType kType>
+size_t GemmQ8Interleave16x4Mmla(const WeightMatrix& w, const QuantizedActivations* x, size_t batch, float* y,
+                                size_t y_stride, size_t r0, size_t r1, bool f16) {
+  if (!(ArmDotExtensions() & kArmI8mm)) return 0;
+  batch = batch / 8 * 8;
+  const size_t nb = (w.cols + 31) / 32;
+  const auto group = f16 ? &Interleave16x4GroupMmla<kType, true> : &Interleave16x4GroupMmla<kType, false>;
+  TokenPairBlock pairs[4 * kMmlaBlocks];
+  HWY_ALIGN float out[8 * kInterleave16x4Rows];
+  const size_t g_end = (r1 + 15) / 16;
+  for (size_t g0 = r0 / 16; g0 < g_end; g0 += kMmlaPanelGroups) {
+    const size_t g1 = std::min(g_end, g0 + kMmlaPanelGroups);
+    for (size_t b0 = 0; b0 < nb; b0 += kMmlaBlocks) {
+      const size_t n = std::min(kMmlaBlocks, nb - b0);
+      for (size_t t = 0; t < batch; t += 8) {
+        PairTokens<kType>(x + t, b0, n, pairs);
+        for (size_t g = g0; g < g1; ++g) {
+          group(w, pairs, g, b0, n, out);
+          const size_t first = std::max(r0, g * 16), end = std::min(r1, g * 16 + 16);
+          for (size_t j = 0; j < 8; ++j) {
+            float* yt = y + (t + j) * y_stride;
+            for (size_t r = first; r < end; ++r) yt[r] = (b0 == 0 ? 0.0f : yt[r]) + out[16 * j + r - g * 16];
+          }
+        }
+      }
+    }
+  }
+  return batch;
+}
+#else
+template <WeightType kType>
+size_t GemmQ8Interleave16x4Mmla(const WeightMatrix&, const QuantizedActivations*, size_t, float*, size_t, size_t,
+                                size_t, bool) {
+  return 0;  // armv7 has no SMMLA
+}
+#endif  // QLITE_A64
+
+// GemmQ8 (and GemvQ8, batch 1) reading Interleave16x4 in place on every NEON CPU: eight
+// tokens at a time with SMMLA where the CPU has it; the rest group by group, four tokens at a
+// time with SDOT (each word decoded once for all four), one at a time without, so a group's
+// weights come from memory once and from L1 for the other tokens.
 template <WeightType kType>
 void GemmQ8Interleave16x4Neon(const WeightMatrix& w, const QuantizedActivations* x, size_t batch, float* y,
                              size_t y_stride, size_t r0, size_t r1) {
@@ -591,10 +749,11 @@ void GemmQ8Interleave16x4Neon(const WeightMatrix& w, const QuantizedActivations*
   // the registers twice (Cortex-A72: 0.48 instructions per weight and token for two, 0.33 for one).
   const Interleave16x4GroupFn four = Interleave16x4GroupTokens<kType, 4, 2>(f16);
   const size_t most = sdot ? 4 : 1;
+  const size_t paired = GemmQ8Interleave16x4Mmla<kType>(w, x, batch, y, y_stride, r0, r1, f16);  // eights
   HWY_ALIGN float out[4 * kInterleave16x4Rows];
   for (size_t g = r0 / 16; g * 16 < r1; ++g) {
     const size_t first = std::max(r0, g * 16), end = std::min(r1, g * 16 + 16);
-    for (size_t t = 0; t < batch;) {
+    for (size_t t = paired; t < batch;) {
       const size_t nt = std::min<size_t>(batch - t >= 4 ? 4 : batch - t >= 2 ? 2 : 1, most);
       (nt == 4 ? four : nt == 2 ? two : one)(w, x + t, g, out);
       for (size_t j = 0; j < nt; ++j) {
