@@ -129,9 +129,11 @@ class Compiler {
     return Status::Ok();
   }
 
-  // A rule made by the compiler (groups, repetitions) from its alternatives.
+  // A rule made by the compiler (groups, repetitions) from its alternatives. Named with a '#',
+  // which no rule in the source can contain: a source rule named like "root-6" (the JSON
+  // schema converter writes such names) must not meet a synthetic rule of the same name.
   Status Synthetic(const std::string& parent, size_t at, Alts alts, uint32_t* out) {
-    QLITE_RETURN_IF_ERROR(NewRule(parent + "-" + std::to_string(names_.size()), at, out));
+    QLITE_RETURN_IF_ERROR(NewRule(parent + "#" + std::to_string(names_.size()), at, out));
     defined_[*out] = true;
     bodies_[*out] = std::move(alts);
     return Status::Ok();

@@ -180,6 +180,16 @@ std::string SchemaGrammar(const std::string& schema) {
   return out;
 }
 
+// Groups and repetitions become rules of the compiler's own; a source rule must never share
+// a name with one (the JSON schema converter writes names like "root-6").
+TEST(GrammarParse, SourceRulesNeverMeetTheCompilersRules) {
+  const Compiled g = Must("root ::= (\"a\" | \"b\")+ root-1 root-2\nroot-1 ::= \"c\"\nroot-2 ::= (\"d\" \"e\")?");
+  EXPECT_TRUE(Whole(g, "abac"));
+  EXPECT_TRUE(Whole(g, "bcde"));
+  EXPECT_FALSE(Whole(g, "ab"));
+  EXPECT_FALSE(Whole(g, "acd"));
+}
+
 TEST(JsonSchema, AnyValue) {
   const Compiled g = Must(SchemaGrammar("{}"));
   for (const char* ok : {"null", "true", "-12.5e3", "\"a\\\"b\\u00e9\"", "[]", "[1, \"x\", {\"k\": [null]}]",
@@ -230,6 +240,16 @@ TEST(JsonSchema, AllOptionalConstAnyOfAndMaps) {
   const Compiled map = Must(SchemaGrammar(R"({"type":"object","additionalProperties":{"type":"integer"}})"));
   EXPECT_TRUE(Whole(map, R"({"any": 1, "other": 2})"));
   EXPECT_FALSE(Whole(map, R"({"any": "1"})"));
+}
+
+// Property names past the rule-name length share one rule-name stem, told apart by numbers.
+TEST(JsonSchema, LongPropertyNamesShareAStem) {
+  const std::string name(60, 'p');
+  const Compiled g = Must(SchemaGrammar(R"({"type": "object", "properties": {")" + name + R"(": {"type": "object",
+      "properties": {"a": {"type": "string", "maxLength": 4}, "b": {"enum": ["x", "y"]}},
+      "required": ["a", "b"], "additionalProperties": false}}, "additionalProperties": false})"));
+  EXPECT_TRUE(Whole(g, "{\"" + name + R"(": {"a": "abc", "b": "y"}})"));
+  EXPECT_FALSE(Whole(g, "{\"" + name + R"(": {"a": "abcde", "b": "y"}})"));
 }
 
 TEST(JsonSchema, RefusesWhatItCannotEnforce) {
