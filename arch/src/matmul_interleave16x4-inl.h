@@ -700,7 +700,7 @@ QLITE_NO_PRE_RA_SCHEDULE void Interleave16x4GroupMmla(const WeightMatrix& w, con
 template <WeightType kType>
 size_t GemmQ8Interleave16x4Mmla(const WeightMatrix& w, const QuantizedActivations* x, size_t batch, float* y,
                                 size_t y_stride, size_t r0, size_t r1, bool f16) {
-  if (!(ArmDotExtensions() & kArmI8mm)) return 0;
+  if (batch < 8 || !(ArmDotExtensions() & kArmI8mm)) return 0;  // decode returns at once
   batch = batch / 8 * 8;
   const size_t nb = (w.cols + 31) / 32;
   const auto group = f16 ? &Interleave16x4GroupMmla<kType, true> : &Interleave16x4GroupMmla<kType, false>;
